@@ -1,0 +1,19 @@
+// npm test runs every project, one file at a time (--runInBand): the deploy and
+// end-to-end suites start `serverless` processes of their own and need the cores.
+const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.check.json' }] };
+const common = { transform: tsJest, testEnvironment: 'node', setupFiles: ['<rootDir>/test/setup-env.ts'] };
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+      setupFilesAfterEnv: ['aws-sdk-client-mock-jest'],
+    },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
+    { ...common, displayName: 'deploy', testMatch: ['<rootDir>/test/deploy/**/*.test.ts'] },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+  ],
+};

@@ -1,0 +1,191 @@
+/**
+ * The embedded connection store for local runs: one SQLite file (better-sqlite3)
+ * shared by serverless-offline's worker threads, each of which opens its own handle,
+ * as separate Lambda containers would. WAL lets readers and a writer work at once and
+ * the busy timeout makes a writer wait for another instead of failing.
+ *
+ * Never loaded in AWS: data.ts requires this module only when the embedded store is chosen.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { EmbeddedSettings } from './config';
+import { StoreError } from './errors';
+import { chunks, DELETE_CHUNK, tableNames, toConnection } from './data';
+import type { Connection, ConnectionPage, ConnectionStore } from './data';
+
+type Row = { connection_id: string; connected_at: number; subject: string | null };
+
+export class EmbeddedConnectionStore implements ConnectionStore {
+  readonly kind = 'embedded' as const;
+  private db: BetterSqlite3.Database | undefined;
+  private readonly t: { connections: string; members: string };
+
+  constructor(private readonly settings: EmbeddedSettings) {
+    this.t = tableNames(settings.tablePrefix);
+  }
+
+  /** Opens the file and creates the schema once per worker (its "cold start"). */
+  private open(): BetterSqlite3.Database {
+    if (this.db) return this.db;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const Database = require('better-sqlite3') as typeof BetterSqlite3;
+      if (this.settings.file !== ':memory:') mkdirSync(dirname(this.settings.file), { recursive: true });
+      const db = new Database(this.settings.file, { timeout: 5_000 });
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      const { connections, members } = this.t;
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS "${connections}" (
+          connection_id TEXT NOT NULL PRIMARY KEY,
+          connected_at INTEGER NOT NULL,
+          subject TEXT NULL
+        );
+        CREATE INDEX IF NOT EXISTS "${connections}_connected_at" ON "${connections}" (connected_at);
+        CREATE TABLE IF NOT EXISTS "${members}" (
+          room TEXT NOT NULL,
+          connection_id TEXT NOT NULL,
+          PRIMARY KEY (room, connection_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS "${members}_connection" ON "${members}" (connection_id);
+      `);
+      this.db = db;
+      return db;
+    } catch (cause) {
+      throw new StoreError(`embedded store could not open ${this.settings.file}: ${message(cause)}`, 'open', {
+        cause,
+      });
+    }
+  }
+
+  private run<T>(operation: string, work: (db: BetterSqlite3.Database) => T): Promise<T> {
+    try {
+      return Promise.resolve(work(this.open()));
+    } catch (cause) {
+      if (cause instanceof StoreError) return Promise.reject(cause);
+      return Promise.reject(new StoreError(`embedded ${operation} failed: ${message(cause)}`, operation, { cause }));
+    }
+  }
+
+  add({ connectionId, connectedAt, subject }: Connection): Promise<void> {
+    return this.run('add', (db) => {
+      db.prepare(
+        `INSERT INTO "${this.t.connections}" (connection_id, connected_at, subject) VALUES (?, ?, ?)
+         ON CONFLICT (connection_id) DO UPDATE SET connected_at = excluded.connected_at, subject = excluded.subject`,
+      ).run(connectionId, connectedAt, subject);
+    });
+  }
+
+  remove(connectionId: string): Promise<void> {
+    return this.removeMany([connectionId]);
+  }
+
+  removeMany(connectionIds: readonly string[]): Promise<void> {
+    return this.run('remove', (db) => {
+      const { connections, members } = this.t;
+      db.transaction(() => {
+        for (const chunk of chunks(connectionIds, DELETE_CHUNK)) {
+          const marks = chunk.map(() => '?').join(',');
+          db.prepare(`DELETE FROM "${members}" WHERE connection_id IN (${marks})`).run(...chunk);
+          db.prepare(`DELETE FROM "${connections}" WHERE connection_id IN (${marks})`).run(...chunk);
+        }
+      }).immediate();
+    });
+  }
+
+  get(connectionId: string): Promise<Connection | undefined> {
+    return this.run('get', (db) => {
+      const row = db
+        .prepare(`SELECT connection_id, connected_at, subject FROM "${this.t.connections}" WHERE connection_id = ?`)
+        .get(connectionId) as Row | undefined;
+      return row ? toConnection(row) : undefined;
+    });
+  }
+
+  list(limit: number): Promise<ConnectionPage> {
+    return this.run('list', (db) => {
+      const { n } = db.prepare(`SELECT COUNT(*) AS n FROM "${this.t.connections}"`).get() as { n: number };
+      const rows = db
+        .prepare(
+          `SELECT connection_id, connected_at, subject FROM "${this.t.connections}"
+           ORDER BY connected_at, connection_id LIMIT ?`,
+        )
+        .all(limit) as Row[];
+      return { count: n, connections: rows.map(toConnection) };
+    });
+  }
+
+  audience(room?: string): Promise<string[]> {
+    return this.run('audience', (db) => {
+      const statement =
+        room === undefined
+          ? db.prepare(`SELECT connection_id FROM "${this.t.connections}"`)
+          : db.prepare(`SELECT connection_id FROM "${this.t.members}" WHERE room = ?`);
+      return statement.pluck().all(...(room === undefined ? [] : [room])) as string[];
+    });
+  }
+
+  join(connectionId: string, room: string): Promise<void> {
+    return this.run('join', (db) => {
+      db.prepare(
+        `INSERT OR IGNORE INTO "${this.t.members}" (room, connection_id)
+         SELECT ?, connection_id FROM "${this.t.connections}" WHERE connection_id = ?`,
+      ).run(room, connectionId);
+    });
+  }
+
+  leave(connectionId: string, room: string): Promise<boolean> {
+    return this.run('leave', (db) => {
+      const result = db
+        .prepare(`DELETE FROM "${this.t.members}" WHERE room = ? AND connection_id = ?`)
+        .run(room, connectionId);
+      return result.changes > 0;
+    });
+  }
+
+  roomsOf(connectionId: string): Promise<string[]> {
+    return this.run(
+      'rooms',
+      (db) =>
+        db
+          .prepare(`SELECT room FROM "${this.t.members}" WHERE connection_id = ? ORDER BY room`)
+          .pluck()
+          .all(connectionId) as string[],
+    );
+  }
+
+  async removeOlderThan(cutoff: number): Promise<number> {
+    const ids = await this.run(
+      'sweep',
+      (db) =>
+        db
+          .prepare(`SELECT connection_id FROM "${this.t.connections}" WHERE connected_at < ?`)
+          .pluck()
+          .all(cutoff) as string[],
+    );
+    await this.removeMany(ids);
+    return ids.length;
+  }
+
+  async end(): Promise<void> {
+    // Nothing per invocation: the handle stays open for the worker's lifetime.
+  }
+
+  async close(): Promise<void> {
+    this.db?.close();
+    this.db = undefined;
+  }
+
+  /** Test helper for the contract suite. */
+  async dropTables(): Promise<void> {
+    await this.run('drop', (db) =>
+      db.exec(`DROP TABLE IF EXISTS "${this.t.connections}"; DROP TABLE IF EXISTS "${this.t.members}";`),
+    );
+    await this.close();
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

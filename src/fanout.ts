@@ -1,0 +1,67 @@
+/**
+ * Delivering one message to many connections from one Lambda invocation.
+ *
+ * - At most `concurrency` posts are in flight (a pool of workers over one list), so
+ *   memory and sockets stay bounded whatever the audience size.
+ * - No post starts after `deadline`: API Gateway gives a route integration 29 s, and a
+ *   fan-out that is cut off by a timeout reports nothing, so we stop early and report.
+ * - A 410 marks the connection stale; stale ids are returned together so the caller
+ *   deletes them in one batched statement.
+ */
+import { DeliveryError, StaleConnectionError } from './errors';
+import { log } from './log';
+
+export interface FanOutOptions {
+  concurrency: number;
+  /** Ms epoch after which no new post starts. */
+  deadline: number;
+  now?: () => number;
+}
+
+export interface FanOutResult {
+  recipients: number;
+  sent: number;
+  /** Connections API Gateway says are gone (410). */
+  stale: string[];
+  /** Posts that failed for another reason, after their retries. */
+  failed: number;
+  /** Recipients not attempted because the time budget ran out. */
+  unsent: number;
+}
+
+export async function fanOut(
+  recipients: readonly string[],
+  deliver: (connectionId: string) => Promise<void>,
+  options: FanOutOptions,
+): Promise<FanOutResult> {
+  const now = options.now ?? Date.now;
+  const result: FanOutResult = { recipients: recipients.length, sent: 0, stale: [], failed: 0, unsent: 0 };
+  let next = 0;
+
+  const worker = async (): Promise<void> => {
+    while (next < recipients.length) {
+      if (now() >= options.deadline) {
+        result.unsent += recipients.length - next;
+        next = recipients.length;
+        return;
+      }
+      const connectionId = recipients[next++] as string;
+      try {
+        await deliver(connectionId);
+        result.sent++;
+      } catch (error) {
+        if (error instanceof StaleConnectionError) {
+          result.stale.push(connectionId);
+        } else {
+          result.failed++;
+          const level = error instanceof DeliveryError ? 'warn' : 'error';
+          log[level]('delivery failed', { connectionId, error });
+        }
+      }
+    }
+  };
+
+  const workers = Math.max(1, Math.min(options.concurrency, recipients.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+  return result;
+}

@@ -1,0 +1,146 @@
+/**
+ * Lambda entry points. Each reads its event, calls the store or the messaging module,
+ * and maps the outcome to the status code API Gateway expects. The status code goes
+ * to API Gateway, not to the client: clients hear from us only through the management
+ * API (src/communication.ts).
+ */
+import type { APIGatewayProxyWebsocketEventV2, Context, ScheduledEvent } from 'aws-lambda';
+import { clientFor, endpointFor, post } from './communication';
+import { config } from './config';
+import { createStore } from './data';
+import type { ConnectionStore } from './data';
+import { ConfigError, StoreError } from './errors';
+import { log } from './log';
+import { handleMessage } from './messaging';
+import type { Outbox, Session } from './messaging';
+
+/** What API Gateway (and serverless-offline) pass to WebSocket routes, with the authorizer's output. */
+export type WebSocketEvent = APIGatewayProxyWebsocketEventV2 & {
+  requestContext: APIGatewayProxyWebsocketEventV2['requestContext'] & {
+    authorizer?: { principalId?: unknown } | null;
+  };
+};
+
+export interface HandlerResult {
+  statusCode: number;
+}
+
+/** API Gateway closes a WebSocket connection after 2 hours at most. */
+export const MAX_CONNECTION_AGE_MS = 2 * 60 * 60 * 1000;
+
+let store: ConnectionStore | undefined;
+
+/** The store of this container, created on first use and reused while warm. */
+function currentStore(): ConnectionStore {
+  store ??= createStore(config().store);
+  return store;
+}
+
+/** For tests: use this store instead of the configured one. */
+export function useStore(replacement: ConnectionStore | undefined): void {
+  store = replacement;
+}
+
+function subjectOf(event: WebSocketEvent): string | null {
+  const principal = event.requestContext.authorizer?.principalId;
+  return typeof principal === 'string' && principal !== '' ? principal : null;
+}
+
+function outboxFor(event: WebSocketEvent): Outbox {
+  const { offline, region, managementEndpoint, fanOut } = config();
+  const endpoint = endpointFor(event.requestContext, { offline, override: managementEndpoint });
+  const client = clientFor(endpoint, { region, offline, maxSockets: fanOut.concurrency });
+  return {
+    send: (connectionId, data, deadline) =>
+      post(client, connectionId, data, { retries: fanOut.retries, retryBaseMs: fanOut.retryBaseMs, deadline }),
+  };
+}
+
+/** A failure of our own dependencies is a 500; anything unexpected (incl. the management API) a 502. */
+function statusFor(error: unknown): number {
+  return error instanceof StoreError || error instanceof ConfigError ? 500 : 502;
+}
+
+type Work = (event: WebSocketEvent, context: Context) => Promise<number>;
+
+/** The one response helper: always `{ statusCode }`, errors logged with route and connection id. */
+function route(name: string, work: Work) {
+  return async (event: WebSocketEvent, context: Context): Promise<HandlerResult> => {
+    const connectionId = event.requestContext?.connectionId;
+    try {
+      const statusCode = await work(event, context);
+      if (!Number.isInteger(statusCode)) {
+        log.error('handler returned no status code', { route: name, connectionId });
+        return { statusCode: 502 };
+      }
+      return { statusCode };
+    } catch (error) {
+      const statusCode = statusFor(error);
+      log.error('handler failed', { route: name, connectionId, statusCode, error });
+      return { statusCode };
+    } finally {
+      try {
+        await store?.end();
+      } catch (error) {
+        log.warn('store end failed', { route: name, connectionId, error });
+      }
+    }
+  };
+}
+
+/**
+ * `$connect`: remember the connection. Nothing may be posted from here: the socket
+ * exists only after this returns 200 (the original's gotcha 2). A store failure
+ * returns 500, so API Gateway refuses the handshake and no half-connection remains.
+ */
+export const connect = route('$connect', async (event) => {
+  const { connectionId, connectedAt } = event.requestContext;
+  await currentStore().add({ connectionId, connectedAt: connectedAt ?? Date.now(), subject: subjectOf(event) });
+  log.info('connected', { route: '$connect', connectionId });
+  return 200;
+});
+
+/** `$disconnect`: forget the connection and its rooms. Best-effort in AWS; see `sweep`. */
+export const disconnect = route('$disconnect', async (event) => {
+  const { connectionId } = event.requestContext;
+  await currentStore().remove(connectionId);
+  log.info('disconnected', { route: '$disconnect', connectionId });
+  return 200;
+});
+
+function session(event: WebSocketEvent, context: Context): Session {
+  const { fanOut, listPageSize } = config();
+  const remaining = context.getRemainingTimeInMillis?.() ?? fanOut.budgetMs + 1_000;
+  return {
+    store: currentStore(),
+    outbox: outboxFor(event),
+    connectionId: event.requestContext.connectionId,
+    subject: subjectOf(event),
+    concurrency: fanOut.concurrency,
+    deadline: Date.now() + Math.max(0, Math.min(fanOut.budgetMs, remaining - 1_000)),
+    listPageSize,
+  };
+}
+
+/** `$default`: the original's answer (the connection list), and errors for what it cannot route. */
+export const defaultHandler = route('$default', (event, context) => handleMessage(session(event, context), event.body));
+
+/** `sendmessage`, `join`, `leave`, `publish`: the protocol's actions (src/protocol.ts). */
+export const message = route('message', (event, context) => handleMessage(session(event, context), event.body));
+
+/**
+ * Scheduled: `$disconnect` is best-effort, so rows can outlive their sockets. No
+ * socket lives longer than 2 hours; anything older is an orphan.
+ */
+export async function sweep(_event?: ScheduledEvent): Promise<{ removed: number }> {
+  try {
+    const removed = await currentStore().removeOlderThan(Date.now() - MAX_CONNECTION_AGE_MS);
+    log.info('sweep done', { route: 'sweep', removed });
+    return { removed };
+  } catch (error) {
+    log.error('sweep failed', { route: 'sweep', error });
+    throw error; // let Lambda record the failure
+  } finally {
+    await store?.end().catch((error: unknown) => log.warn('store end failed', { route: 'sweep', error }));
+  }
+}

@@ -1,0 +1,8 @@
+// No test may reach AWS: no metadata probing, and fake credentials for any client
+// that is pointed at localhost.
+process.env.AWS_EC2_METADATA_DISABLED = 'true';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+process.env.AWS_ACCESS_KEY_ID = 'test';
+process.env.AWS_SECRET_ACCESS_KEY = 'test';
+process.env.AWS_REGION = 'us-east-1';
+process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'error';

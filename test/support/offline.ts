@@ -1,0 +1,120 @@
+/**
+ * Starts the real service (`npm start`'s launcher, scripts/offline.ts) under
+ * serverless-offline on free ports, from a private copy of the service so that its
+ * `.build` folder cannot collide with a developer's own `npm start`.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(__dirname, '..', '..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+export interface OfflineService {
+  url: string;
+  port: number;
+  /** Everything the service printed so far (for failure messages). */
+  output(): string;
+  /** The embedded store's file, when that store is in use. */
+  storeFile: string | undefined;
+  serviceDir: string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** mysql://… to use MySQL, undefined for the embedded store. */
+  dbUrl?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+const SERVICE_FILES = ['serverless.yml', 'settings.js', '.env.yml.example', 'package.json', 'tsconfig.json', 'src'];
+
+export async function startOffline(options: StartOptions = {}): Promise<OfflineService> {
+  const serviceDir = mkdtempSync(join(tmpdir(), 'ws-offline-'));
+  for (const file of SERVICE_FILES) cpSync(join(root, file), join(serviceDir, file), { recursive: true });
+  symlinkSync(join(root, 'node_modules'), join(serviceDir, 'node_modules'), 'dir');
+
+  const [port, httpPort, lambdaPort] = [await freePort(), await freePort(), await freePort()];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    WS_PORT: String(port),
+    HTTP_PORT: String(httpPort),
+    LAMBDA_PORT: String(lambdaPort),
+    LOG_LEVEL: 'info',
+    ...options.env,
+  };
+  if (options.dbUrl) env.LOCAL_DB_URL = options.dbUrl;
+  else delete env.LOCAL_DB_URL;
+
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'scripts', 'offline.ts')],
+    {
+      cwd: serviceDir,
+      env,
+      detached: true, // its own process group, so stop() ends serverless and its workers together
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((done) => child.once('exit', done));
+      try {
+        process.kill(-(child.pid as number), 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-(child.pid as number), 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }, 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(serviceDir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  while (!output.includes(`Offline [websocket] listening on ws://localhost:${port}`)) {
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`serverless offline exited with ${child.exitCode}:\n${output}`);
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`serverless offline did not listen on ${port} in time:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url: `ws://localhost:${port}`,
+    port,
+    output: () => output,
+    storeFile: options.dbUrl ? undefined : join(serviceDir, '.local', `connections-${port}.sqlite`),
+    serviceDir,
+    stop,
+  };
+}
