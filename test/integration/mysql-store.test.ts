@@ -1,0 +1,61 @@
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { MysqlConnectionStore } from '../../src/data';
+import { StoreError } from '../../src/errors';
+import { HOW_TO_START, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
+import { storeContract } from './store-contract';
+
+const suite = SKIP_MYSQL ? describe.skip : describe;
+
+suite('MySQL', () => {
+  beforeAll(async () => {
+    const probe = new MysqlConnectionStore(mysqlSettings(uniquePrefix('probe')), { connectTimeoutMs: 2_000 });
+    try {
+      await probe.list(1);
+      await probe.dropTables();
+    } catch (error) {
+      throw new Error(`${HOW_TO_START}\n(${(error as Error).message})`);
+    } finally {
+      await probe.close();
+    }
+  });
+
+  let n = 0;
+  storeContract('MySQL', async () => new MysqlConnectionStore(mysqlSettings(uniquePrefix(`c${n++}`))));
+
+  describe('MySQL store failures', () => {
+    it('gives a typed error, quickly, when the server refuses connections', async () => {
+      // A port nothing listens on: find one by binding and releasing it.
+      const port = await new Promise<number>((resolve) => {
+        const server = createServer();
+        server.listen(0, '127.0.0.1', () => {
+          const { port: free } = server.address() as AddressInfo;
+          server.close(() => resolve(free));
+        });
+      });
+      const store = new MysqlConnectionStore({ ...mysqlSettings('x_'), port }, { connectTimeoutMs: 1_000 });
+      const started = Date.now();
+      const error = await store.list(1).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreError);
+      expect((error as StoreError).message).toMatch(/ECONNREFUSED/);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await store.close();
+    });
+
+    it('gives a typed error within the connect timeout when the server never answers', async () => {
+      // A server that accepts TCP but never speaks MySQL: the handshake must time out, not hang.
+      const sockets: Socket[] = [];
+      const server = createServer((socket) => sockets.push(socket));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      const store = new MysqlConnectionStore({ ...mysqlSettings('x_'), port }, { connectTimeoutMs: 1_000 });
+      const started = Date.now();
+      const error = await store.list(1).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreError);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await store.close();
+      sockets.forEach((s) => s.destroy());
+      await new Promise((resolve) => server.close(resolve));
+    });
+  });
+});

@@ -1,0 +1,164 @@
+/**
+ * The contract every ConnectionStore adapter must pass. Each adapter's test file calls
+ * `storeContract` with a factory that gives a fresh, empty store.
+ */
+import type { ConnectionStore } from '../../src/data';
+
+export interface ContractStore extends ConnectionStore {
+  dropTables(): Promise<void>;
+}
+
+const INJECTION_IDS = [
+  "x'; DROP TABLE connections; --",
+  'a" OR "1"="1',
+  'Robert\'); DELETE FROM room_members; --',
+  '\\\\0%_*?`$(rm -rf)',
+  'ÄÖÜ-💥-連線',
+];
+
+export function storeContract(name: string, create: () => Promise<ContractStore>): void {
+  describe(`${name} connection store (contract)`, () => {
+    let store: ContractStore;
+
+    beforeEach(async () => {
+      store = await create();
+    });
+
+    afterEach(async () => {
+      await store.dropTables();
+      await store.close();
+    });
+
+    it('starts empty', async () => {
+      expect(await store.list(10)).toEqual({ count: 0, connections: [] });
+      expect(await store.audience()).toEqual([]);
+    });
+
+    it('adds a connection with its connected-at time and subject, and lists it', async () => {
+      await store.add({ connectionId: 'A1', connectedAt: 1_700_000_000_000, subject: 'alice' });
+      expect(await store.get('A1')).toEqual({ connectionId: 'A1', connectedAt: 1_700_000_000_000, subject: 'alice' });
+      expect(await store.list(10)).toEqual({
+        count: 1,
+        connections: [{ connectionId: 'A1', connectedAt: 1_700_000_000_000, subject: 'alice' }],
+      });
+    });
+
+    it('adds idempotently: a retried $connect updates instead of failing', async () => {
+      await store.add({ connectionId: 'A1', connectedAt: 1, subject: null });
+      await store.add({ connectionId: 'A1', connectedAt: 2, subject: 'bob' });
+      expect(await store.list(10)).toEqual({ count: 1, connections: [{ connectionId: 'A1', connectedAt: 2, subject: 'bob' }] });
+    });
+
+    it('treats connection ids as case-sensitive, as API Gateway does', async () => {
+      await store.add({ connectionId: 'abc=', connectedAt: 1, subject: null });
+      await store.add({ connectionId: 'ABC=', connectedAt: 2, subject: null });
+      expect((await store.audience()).sort()).toEqual(['ABC=', 'abc=']);
+    });
+
+    it('removes a connection and leaves the others', async () => {
+      await store.add({ connectionId: 'A', connectedAt: 1, subject: null });
+      await store.add({ connectionId: 'B', connectedAt: 2, subject: null });
+      await store.remove('A');
+      expect(await store.get('A')).toBeUndefined();
+      expect(await store.audience()).toEqual(['B']);
+    });
+
+    it('removing an unknown connection is not an error', async () => {
+      await expect(store.remove('nobody')).resolves.toBeUndefined();
+    });
+
+    it('lists the oldest connections first, bounded by the limit, with the exact count', async () => {
+      for (let i = 0; i < 5; i++) await store.add({ connectionId: `C${i}`, connectedAt: 100 - i, subject: null });
+      const page = await store.list(2);
+      expect(page.count).toBe(5);
+      expect(page.connections.map((c) => c.connectionId)).toEqual(['C4', 'C3']);
+    });
+
+    it('removes many connections, and their memberships, in one call', async () => {
+      const ids = Array.from({ length: 12_000 }, (_, i) => `bulk-${i}`);
+      for (const id of ids.slice(0, 3)) await store.add({ connectionId: id, connectedAt: 1, subject: null });
+      await store.add({ connectionId: 'keep', connectedAt: 1, subject: null });
+      await store.join('bulk-0', 'room');
+      await store.join('keep', 'room');
+      await store.removeMany(ids); // more ids than one statement takes: chunked inside
+      expect(await store.audience()).toEqual(['keep']);
+      expect(await store.audience('room')).toEqual(['keep']);
+    });
+
+    it('stores injection-shaped ids verbatim and harmlessly', async () => {
+      for (const [i, id] of INJECTION_IDS.entries()) await store.add({ connectionId: id, connectedAt: i, subject: id });
+      await store.add({ connectionId: 'innocent', connectedAt: 99, subject: null });
+      for (const id of INJECTION_IDS) await store.join(id, 'lobby');
+      const page = await store.list(100);
+      expect(page.count).toBe(INJECTION_IDS.length + 1);
+      expect(page.connections.map((c) => c.connectionId)).toEqual([...INJECTION_IDS, 'innocent']);
+      expect(page.connections.map((c) => c.subject)).toEqual([...INJECTION_IDS, null]);
+      expect((await store.audience('lobby')).sort()).toEqual([...INJECTION_IDS].sort());
+      await store.remove(INJECTION_IDS[0] as string);
+      expect(await store.get('innocent')).toBeDefined();
+      expect(await store.list(100)).toMatchObject({ count: INJECTION_IDS.length });
+    });
+
+    describe('rooms', () => {
+      beforeEach(async () => {
+        for (const id of ['A', 'B', 'C']) await store.add({ connectionId: id, connectedAt: 1, subject: null });
+      });
+
+      it('a connection may be in many rooms, and a room holds many connections', async () => {
+        await store.join('A', 'red');
+        await store.join('A', 'blue');
+        await store.join('B', 'red');
+        expect(await store.roomsOf('A')).toEqual(['blue', 'red']);
+        expect((await store.audience('red')).sort()).toEqual(['A', 'B']);
+        expect(await store.audience('blue')).toEqual(['A']);
+        expect(await store.audience('green')).toEqual([]);
+      });
+
+      it('joining twice is idempotent', async () => {
+        await store.join('A', 'red');
+        await store.join('A', 'red');
+        expect(await store.audience('red')).toEqual(['A']);
+      });
+
+      it('does not add an unknown connection to a room', async () => {
+        await store.join('ghost', 'red');
+        expect(await store.audience('red')).toEqual([]);
+      });
+
+      it('leaving reports whether the connection was a member, and an emptied room leaves nothing', async () => {
+        await store.join('A', 'red');
+        expect(await store.leave('A', 'red')).toBe(true);
+        expect(await store.leave('A', 'red')).toBe(false);
+        expect(await store.audience('red')).toEqual([]);
+        expect(await store.roomsOf('A')).toEqual([]);
+      });
+
+      it('a disconnect removes the connection from all its rooms', async () => {
+        await store.join('A', 'red');
+        await store.join('A', 'blue');
+        await store.join('B', 'red');
+        await store.remove('A');
+        expect(await store.audience('red')).toEqual(['B']);
+        expect(await store.audience('blue')).toEqual([]);
+        expect(await store.roomsOf('A')).toEqual([]);
+      });
+    });
+
+    it('sweeps connections older than the cutoff, with their memberships', async () => {
+      await store.add({ connectionId: 'old', connectedAt: 1_000, subject: null });
+      await store.add({ connectionId: 'new', connectedAt: 5_000, subject: null });
+      await store.join('old', 'r');
+      await store.join('new', 'r');
+      expect(await store.removeOlderThan(2_000)).toBe(1);
+      expect(await store.audience()).toEqual(['new']);
+      expect(await store.audience('r')).toEqual(['new']);
+      expect(await store.removeOlderThan(2_000)).toBe(0);
+    });
+
+    it('is usable again after end(), as on a warm invocation', async () => {
+      await store.add({ connectionId: 'A', connectedAt: 1, subject: null });
+      await store.end();
+      expect(await store.get('A')).toBeDefined();
+    });
+  });
+}
