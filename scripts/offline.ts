@@ -5,7 +5,8 @@
  * LOCAL_DB_URL is set, in the environment or in .env.yml).
  *
  * Environment: WS_PORT (default 3001), HTTP_PORT (3000) and LAMBDA_PORT (3002) for
- * offline's other servers, LOCAL_DB_URL, LOG_LEVEL.
+ * offline's other servers, LOCAL_DB_URL, LOG_LEVEL, and AUTH_JWT_SECRET (with the optional
+ * AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE) to require a token at `$connect`.
  */
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -67,7 +68,18 @@ async function main(): Promise<void> {
   }
 
   console.log(`[aws-node-websockets] store: ${store}`);
-  console.log(`[aws-node-websockets] url: ws://localhost:${wsPort} (try: npx wscat -c ws://localhost:${wsPort})`);
+  // settings.js has already taken AUTH_JWT_SECRET from the environment or .env.yml and, when
+  // set, put it in the authorize function's environment (which wins over --localEnvironment).
+  if (typeof settings.AUTH_JWT_SECRET === 'string') {
+    console.log('[aws-node-websockets] auth: a JWT is required at $connect (AUTH_JWT_SECRET is set)');
+    console.log(
+      `[aws-node-websockets] url: ws://localhost:${wsPort}?token=... ` +
+        `(try: npx wscat -c "ws://localhost:${wsPort}?token=$(npm run -s token -- --user alice)")`,
+    );
+  } else {
+    console.log('[aws-node-websockets] auth: off, anyone who knows the URL can connect (see README.md, Authorization)');
+    console.log(`[aws-node-websockets] url: ws://localhost:${wsPort} (try: npx wscat -c ws://localhost:${wsPort})`);
+  }
 
   const cli = join('node_modules', 'serverless', 'bin', 'serverless.js');
   const child = spawn(

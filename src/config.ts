@@ -158,3 +158,47 @@ export function config(): Config {
   cached ??= readConfig();
   return cached;
 }
+
+/** What the `$connect` authorizer verifies tokens against (src/auth.ts). */
+export interface AuthSettings {
+  /** The shared HS256 key. */
+  secret: Uint8Array;
+  /** When set, a token's `iss` must equal it. */
+  issuer: string | undefined;
+  /** When set, a token's `aud` must contain it. */
+  audience: string | undefined;
+  /** Seconds of disagreement between clocks tolerated on `exp` and `nbf`. */
+  clockToleranceSec: number;
+}
+
+/** Lambda and most clients keep NTP time; 30 s absorbs what drift remains without extending a token much. */
+export const CLOCK_TOLERANCE_SEC = 30;
+
+/** HS256 keys shorter than the hash output are weaker than the algorithm (RFC 7518, 3.2). */
+export const MIN_SECRET_LENGTH = 32;
+
+/**
+ * Read only by the authorizer, which is the only function given AUTH_JWT_SECRET: the
+ * other functions trust the authorizer's principalId and never see the secret.
+ */
+export function readAuthSettings(env: Env = process.env): AuthSettings {
+  const secret = usable(env.AUTH_JWT_SECRET);
+  if (secret === undefined) throw new ConfigError('AUTH_JWT_SECRET is not set (see .env.yml.example)');
+  if (secret.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(`AUTH_JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  return {
+    secret: new TextEncoder().encode(secret),
+    issuer: usable(env.AUTH_JWT_ISSUER),
+    audience: usable(env.AUTH_JWT_AUDIENCE),
+    clockToleranceSec: CLOCK_TOLERANCE_SEC,
+  };
+}
+
+let cachedAuth: AuthSettings | undefined;
+
+/** The authorizer's settings, read on first use and kept for warm invocations. */
+export function authSettings(): AuthSettings {
+  cachedAuth ??= readAuthSettings();
+  return cachedAuth;
+}

@@ -59,3 +59,26 @@ export class BadMessageError extends Error {
     super(message);
   }
 }
+
+/** Why a token is refused. Logged (never the token itself); the client only sees the handshake fail. */
+export type TokenRefusal =
+  | 'missing'
+  | 'malformed'
+  | 'bad_algorithm'
+  | 'bad_signature'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'bad_claims'
+  | 'bad_subject';
+
+/** A `$connect` token that does not let the connection in. */
+export class TokenError extends Error {
+  override readonly name = 'TokenError';
+  constructor(
+    readonly reason: TokenRefusal,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

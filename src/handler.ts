@@ -4,9 +4,16 @@
  * to API Gateway, not to the client: clients hear from us only through the management
  * API (src/communication.ts).
  */
-import type { APIGatewayProxyWebsocketEventV2, Context, ScheduledEvent } from 'aws-lambda';
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayProxyWebsocketEventV2,
+  APIGatewayRequestAuthorizerEvent,
+  Context,
+  ScheduledEvent,
+} from 'aws-lambda';
+import { authorizeConnect } from './auth';
 import { clientFor, endpointFor, post } from './communication';
-import { config } from './config';
+import { authSettings, config } from './config';
 import { createStore } from './data';
 import type { ConnectionStore } from './data';
 import { ConfigError, StoreError } from './errors';
@@ -86,6 +93,20 @@ function route(name: string, work: Work) {
       }
     }
   };
+}
+
+/**
+ * The `$connect` authorizer, deployed only when AUTH_JWT_SECRET is set (settings.js).
+ * A bad token is a Deny (403, nothing stored); a missing secret is our fault, so it
+ * throws and API Gateway answers 500 - the handshake fails closed either way.
+ */
+export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
+  try {
+    return await authorizeConnect(event, authSettings());
+  } catch (error) {
+    log.error('authorizer failed', { route: '$connect', connectionId: event.requestContext?.connectionId, error });
+    throw error;
+  }
 }
 
 /**

@@ -39,6 +39,7 @@ export interface OfflineService {
 export interface StartOptions {
   /** mysql://… to use MySQL, undefined for the embedded store. */
   dbUrl?: string;
+  /** Extra environment for the launcher, e.g. AUTH_JWT_SECRET to require tokens at `$connect`. */
   env?: Record<string, string>;
   timeoutMs?: number;
 }
@@ -59,6 +60,11 @@ export async function startOffline(options: StartOptions = {}): Promise<OfflineS
     LOG_LEVEL: 'info',
     ...options.env,
   };
+  // Auth is on only when a test asks for it: a secret in the developer's shell would otherwise
+  // make every other end-to-end test's token-less handshake fail.
+  for (const key of ['AUTH_JWT_SECRET', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE']) {
+    if (options.env?.[key] === undefined) delete env[key];
+  }
   if (options.dbUrl) env.LOCAL_DB_URL = options.dbUrl;
   else delete env.LOCAL_DB_URL;
 

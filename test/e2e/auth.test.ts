@@ -1,0 +1,86 @@
+/**
+ * Specification of issue 5 against the real service: with AUTH_JWT_SECRET set,
+ * serverless-offline runs the `authorize` function at every handshake, and only a
+ * client with a good token gets a socket (and a row in the store).
+ */
+import { SignJWT } from 'jose';
+import { mintToken } from '../../src/auth';
+import { TestClient } from '../support/client';
+import { startOffline } from '../support/offline';
+import type { OfflineService } from '../support/offline';
+
+jest.setTimeout(120_000);
+
+const SECRET = 'e2e-secret-that-is-long-enough-for-hs256-0123';
+const key = new TextEncoder().encode(SECRET);
+
+let service: OfflineService | undefined;
+const clients: TestClient[] = [];
+
+function url(token?: string): string {
+  if (!service) throw new Error('the service did not start');
+  return token === undefined ? service.url : `${service.url}?token=${encodeURIComponent(token)}`;
+}
+
+async function connect(token?: string): Promise<TestClient> {
+  const client = await TestClient.connect(url(token));
+  clients.push(client);
+  return client;
+}
+
+/** The handshake's HTTP status, or a failure when the socket opened after all. */
+async function refusedWith(token: string | undefined): Promise<number> {
+  try {
+    await connect(token);
+  } catch (error) {
+    const status = (error as { statusCode?: unknown }).statusCode;
+    if (typeof status === 'number') return status;
+    throw error;
+  }
+  throw new Error('the handshake succeeded');
+}
+
+beforeAll(async () => {
+  service = await startOffline({ env: { AUTH_JWT_SECRET: SECRET } });
+});
+
+afterAll(async () => {
+  await Promise.allSettled(clients.map((client) => client.close()));
+  await service?.stop();
+});
+
+describe('$connect with AUTH_JWT_SECRET set', () => {
+  it('lets a client with a valid token in, and says who it is in broadcasts and the connection list', async () => {
+    const alice = await connect(await mintToken(key, { subject: 'alice', ttlSec: 300 }));
+    const bob = await connect(await mintToken(key, { subject: 'bob', ttlSec: 300 }));
+
+    const heard = bob.ofType('message');
+    alice.send({ action: 'sendmessage', data: 'hello' });
+    expect(await heard).toMatchObject({ type: 'message', from: 'alice', data: 'hello' });
+
+    const list = await bob.request({ action: 'list' }, 'connections');
+    const from = (list.connections as { from: unknown }[]).map((c) => c.from).sort();
+    expect(list.count).toBe(2);
+    expect(from).toEqual(['alice', 'bob']);
+  });
+
+  it('refuses a handshake without a token, with an expired token or with a wrong signature, and stores none of them', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await new SignJWT({ sub: 'eve', exp: now - 600 }).setProtectedHeader({ alg: 'HS256' }).sign(key);
+    const forged = await mintToken(new TextEncoder().encode('not-the-secret-but-long-enough-0123456789'), {
+      subject: 'eve',
+      ttlSec: 300,
+    });
+
+    for (const token of [undefined, expired, forged, 'garbage']) {
+      expect([401, 403]).toContain(await refusedWith(token));
+    }
+
+    const carol = await connect(await mintToken(key, { subject: 'carol', ttlSec: 300 }));
+    const list = await carol.request({ action: 'list' }, 'connections');
+    const from = (list.connections as { from: unknown }[]).map((c) => c.from);
+    expect(from).not.toContain('eve');
+    expect(from).not.toContain(null);
+    expect(list.count).toBe(3); // alice, bob and carol
+  });
+});

@@ -1,0 +1,85 @@
+/**
+ * Runs `serverless package` on a private copy of the service (as test/support/offline.ts
+ * does for `npm start`), so that neither its `.serverless` nor its `.build` folder
+ * touches the developer's own, and returns the CloudFormation template it wrote.
+ * Nothing here reaches AWS: packaging needs no credentials and telemetry is off.
+ */
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(__dirname, '..', '..');
+const SERVICE_FILES = ['serverless.yml', 'settings.js', '.env.yml.example', 'package.json', 'tsconfig.json', 'src'];
+
+/** The parts of a CloudFormation template the tests read. */
+export interface Template {
+  Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; DependsOn?: unknown }>;
+  Outputs?: Record<string, unknown>;
+}
+
+export interface PackageOptions {
+  /** Written to the copy's .env.yml; without it, settings.js reads .env.yml.example. */
+  envYml?: string;
+  /** Extra environment for `serverless`, over a copy of this process's without AUTH_JWT_*. */
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export interface Packaged {
+  template: Template;
+  output: string;
+}
+
+export async function packageService(options: PackageOptions = {}): Promise<Packaged> {
+  const serviceDir = mkdtempSync(join(tmpdir(), 'ws-package-'));
+  try {
+    for (const file of SERVICE_FILES) cpSync(join(root, file), join(serviceDir, file), { recursive: true });
+    symlinkSync(join(root, 'node_modules'), join(serviceDir, 'node_modules'), 'dir');
+    if (options.envYml !== undefined) writeFileSync(join(serviceDir, '.env.yml'), options.envYml);
+
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    // settings.js lets these win over .env.yml; a developer's shell must not change the template under test.
+    for (const key of ['AUTH_JWT_SECRET', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE']) delete env[key];
+    Object.assign(env, {
+      SLS_TELEMETRY_DISABLED: '1',
+      SLS_NOTIFICATIONS_MODE: 'off',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      ...options.env,
+    });
+
+    const child = spawn(
+      process.execPath,
+      [join(root, 'node_modules', 'serverless', 'bin', 'serverless.js'), 'package'],
+      {
+        cwd: serviceDir,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((done, fail) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        fail(new Error(`serverless package took longer than ${options.timeoutMs ?? 180_000} ms:\n${output}`));
+      }, options.timeoutMs ?? 180_000);
+      child.once('error', fail);
+      child.once('exit', (exitCode) => {
+        clearTimeout(timer);
+        done(exitCode);
+      });
+    });
+    if (code !== 0) throw new Error(`serverless package exited with ${code}:\n${output}`);
+    const file = join(serviceDir, '.serverless', 'cloudformation-template-update-stack.json');
+    return { template: JSON.parse(readFileSync(file, 'utf8')) as Template, output };
+  } finally {
+    rmSync(serviceDir, { recursive: true, force: true });
+  }
+}
+
+/** The resources of one CloudFormation type, by logical id. */
+export function resourcesOfType(template: Template, type: string): [string, Template['Resources'][string]][] {
+  return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+}
