@@ -9,7 +9,11 @@ const dir = mkdtempSync(join(tmpdir(), 'embedded-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let n = 0;
-storeContract('embedded (SQLite)', async () => new EmbeddedConnectionStore({ kind: 'embedded', file: join(dir, `store-${n++}.sqlite`), tablePrefix: '' }));
+storeContract(
+  'embedded (SQLite)',
+  async () =>
+    new EmbeddedConnectionStore({ kind: 'embedded', file: join(dir, `store-${n++}.sqlite`), tablePrefix: '' }),
+);
 
 describe('embedded store', () => {
   it('is shared by separate handles on one file, as worker threads share it', async () => {
@@ -23,7 +27,11 @@ describe('embedded store', () => {
   });
 
   it('reports a file it cannot open as a StoreError', async () => {
-    const store = new EmbeddedConnectionStore({ kind: 'embedded', file: join(__filename, 'not-a-dir', 'x.sqlite'), tablePrefix: '' });
+    const store = new EmbeddedConnectionStore({
+      kind: 'embedded',
+      file: join(__filename, 'not-a-dir', 'x.sqlite'),
+      tablePrefix: '',
+    });
     await expect(store.list(1)).rejects.toBeInstanceOf(StoreError);
   });
 });

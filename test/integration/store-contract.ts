@@ -11,7 +11,7 @@ export interface ContractStore extends ConnectionStore {
 const INJECTION_IDS = [
   "x'; DROP TABLE connections; --",
   'a" OR "1"="1',
-  'Robert\'); DELETE FROM room_members; --',
+  "Robert'); DELETE FROM room_members; --",
   '\\\\0%_*?`$(rm -rf)',
   'ÄÖÜ-💥-連線',
 ];
@@ -46,7 +46,10 @@ export function storeContract(name: string, create: () => Promise<ContractStore>
     it('adds idempotently: a retried $connect updates instead of failing', async () => {
       await store.add({ connectionId: 'A1', connectedAt: 1, subject: null });
       await store.add({ connectionId: 'A1', connectedAt: 2, subject: 'bob' });
-      expect(await store.list(10)).toEqual({ count: 1, connections: [{ connectionId: 'A1', connectedAt: 2, subject: 'bob' }] });
+      expect(await store.list(10)).toEqual({
+        count: 1,
+        connections: [{ connectionId: 'A1', connectedAt: 2, subject: 'bob' }],
+      });
     });
 
     it('treats connection ids as case-sensitive, as API Gateway does', async () => {

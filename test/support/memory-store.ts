@@ -1,0 +1,64 @@
+/**
+ * An in-memory ConnectionStore for unit tests of the handlers: the real adapters are
+ * proven by the contract suite (test/integration); here the store's behaviour only has
+ * to be plausible, and every method is a jest spy so tests can make it fail.
+ */
+import type { Connection, ConnectionPage, ConnectionStore } from '../../src/data';
+
+export type MemoryStore = jest.Mocked<ConnectionStore> & {
+  rows: Map<string, Connection>;
+  rooms: Map<string, Set<string>>;
+};
+
+export function memoryStore(): MemoryStore {
+  const rows = new Map<string, Connection>();
+  const rooms = new Map<string, Set<string>>();
+  const removeMany = async (ids: readonly string[]) => {
+    for (const id of ids) {
+      rows.delete(id);
+      for (const [room, members] of rooms) {
+        members.delete(id);
+        if (members.size === 0) rooms.delete(room);
+      }
+    }
+  };
+  const store: ConnectionStore = {
+    kind: 'embedded',
+    add: async (c) => void rows.set(c.connectionId, { ...c }),
+    remove: async (id) => removeMany([id]),
+    removeMany,
+    get: async (id) => rows.get(id),
+    list: async (limit): Promise<ConnectionPage> => ({
+      count: rows.size,
+      connections: [...rows.values()].sort((a, b) => a.connectedAt - b.connectedAt).slice(0, limit),
+    }),
+    audience: async (room) => (room === undefined ? [...rows.keys()] : [...(rooms.get(room) ?? [])]),
+    join: async (id, room) => {
+      if (!rows.has(id)) return;
+      rooms.set(room, (rooms.get(room) ?? new Set()).add(id));
+    },
+    leave: async (id, room) => {
+      const members = rooms.get(room);
+      const was = members?.delete(id) ?? false;
+      if (members?.size === 0) rooms.delete(room);
+      return was;
+    },
+    roomsOf: async (id) =>
+      [...rooms]
+        .filter(([, m]) => m.has(id))
+        .map(([r]) => r)
+        .sort(),
+    removeOlderThan: async (cutoff) => {
+      const old = [...rows.values()].filter((c) => c.connectedAt < cutoff).map((c) => c.connectionId);
+      await removeMany(old);
+      return old.length;
+    },
+    end: async () => undefined,
+    close: async () => undefined,
+  };
+  const methods = store as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(methods)) {
+    if (typeof value === 'function') methods[key] = jest.fn(value as (...args: unknown[]) => unknown);
+  }
+  return Object.assign(store as jest.Mocked<ConnectionStore>, { rows, rooms });
+}

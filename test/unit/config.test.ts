@@ -1,0 +1,75 @@
+import { readConfig } from '../../src/config';
+import { ConfigError } from '../../src/errors';
+
+const aws = { DB_HOST: 'db.example', DB_NAME: 'ws', DB_USER: 'u', DB_PASSWORD: 'p' };
+
+describe('readConfig', () => {
+  it('uses MySQL over TLS in AWS, with the defaults of every tunable', () => {
+    expect(readConfig({ ...aws, AWS_REGION: 'eu-west-1' })).toEqual({
+      offline: false,
+      region: 'eu-west-1',
+      store: {
+        kind: 'mysql',
+        host: 'db.example',
+        port: 3306,
+        database: 'ws',
+        user: 'u',
+        password: 'p',
+        tls: true,
+        tablePrefix: '',
+      },
+      managementEndpoint: undefined,
+      fanOut: { concurrency: 50, budgetMs: 25_000, retries: 2, retryBaseMs: 50 },
+      listPageSize: 100,
+    });
+  });
+
+  it('names a missing database setting', () => {
+    expect(() => readConfig({ ...aws, DB_HOST: undefined })).toThrow(
+      new ConfigError('DB_HOST is not set (see .env.yml.example)'),
+    );
+  });
+
+  it('never takes serverless-offline’s "[object Object]" for a host', () => {
+    expect(() => readConfig({ ...aws, DB_HOST: '[object Object]' })).toThrow(/DB_HOST is not set/);
+    const offline = readConfig({ ...aws, DB_HOST: '[object Object]', DB_PORT: '[object Object]', IS_OFFLINE: 'true' });
+    expect(offline.store.kind).toBe('embedded');
+  });
+
+  it('uses the embedded store offline unless LOCAL_DB_URL names a MySQL server', () => {
+    expect(readConfig({ IS_OFFLINE: 'true', EMBEDDED_STORE_FILE: '/tmp/x.sqlite' }).store).toEqual({
+      kind: 'embedded',
+      file: '/tmp/x.sqlite',
+      tablePrefix: '',
+    });
+    expect(readConfig({ IS_OFFLINE: 'true', LOCAL_DB_URL: 'mysql://root:s%40cret@127.0.0.1:3307/test' }).store).toEqual(
+      {
+        kind: 'mysql',
+        host: '127.0.0.1',
+        port: 3307,
+        database: 'test',
+        user: 'root',
+        password: 's@cret',
+        tls: false,
+        tablePrefix: '',
+      },
+    );
+  });
+
+  it.each([
+    ['FANOUT_CONCURRENCY', 'ten', /whole number/],
+    ['FANOUT_CONCURRENCY', '0', /between 1 and 1000/],
+    ['FANOUT_BUDGET_MS', '29000', /between 100 and 28000/],
+    ['LIST_PAGE_SIZE', '1.5', /whole number/],
+  ])('refuses %s=%s', (name, value, message) => {
+    expect(() => readConfig({ ...aws, [name]: value })).toThrow(message);
+  });
+
+  it('refuses a table prefix that is not a plain identifier', () => {
+    expect(() => readConfig({ ...aws, DB_TABLE_PREFIX: 'x`; drop' })).toThrow(ConfigError);
+  });
+
+  it('refuses a LOCAL_DB_URL that is not mysql://', () => {
+    expect(() => readConfig({ IS_OFFLINE: 'true', LOCAL_DB_URL: 'postgres://x/y' })).toThrow(/mysql:\/\//);
+  });
+});

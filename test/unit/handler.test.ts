@@ -1,0 +1,310 @@
+import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { resetClients } from '../../src/communication';
+import { StoreError } from '../../src/errors';
+import {
+  connect,
+  defaultHandler,
+  disconnect,
+  message,
+  sweep,
+  useStore,
+  MAX_CONNECTION_AGE_MS,
+} from '../../src/handler';
+import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../support/events';
+import { memoryStore } from '../support/memory-store';
+import type { MemoryStore } from '../support/memory-store';
+
+// Read once by config() at the first invocation, as at a cold start.
+Object.assign(process.env, {
+  DB_HOST: 'db.invalid',
+  DB_NAME: 'websockets',
+  DB_USER: 'websockets',
+  DB_PASSWORD: 'unused',
+  LIST_PAGE_SIZE: '2',
+  FANOUT_RETRY_BASE_MS: '1',
+});
+
+const api = mockClient(ApiGatewayManagementApiClient);
+const SENDER = 'L0SM9cOFvHcCIhw=';
+
+function gone(): Error {
+  // What the SDK throws for a 410 (serverless-offline's has name "Unknown").
+  return Object.assign(new Error('Gone'), { name: 'Unknown', $metadata: { httpStatusCode: 410 } });
+}
+
+function httpError(status: number): Error {
+  return Object.assign(new Error(`status ${status}`), { name: 'Unknown', $metadata: { httpStatusCode: status } });
+}
+
+/** What was posted to each connection, parsed. */
+function posted(): { to: string; message: Record<string, unknown> }[] {
+  return api.commandCalls(PostToConnectionCommand).map((call) => ({
+    to: call.args[0].input.ConnectionId as string,
+    message: JSON.parse(Buffer.from(call.args[0].input.Data as Uint8Array).toString('utf8')) as Record<string, unknown>,
+  }));
+}
+
+let store: MemoryStore;
+let errors: jest.SpyInstance;
+
+beforeEach(() => {
+  api.reset();
+  api.on(PostToConnectionCommand).resolves({});
+  resetClients();
+  store = memoryStore();
+  useStore(store);
+  errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+});
+
+afterEach(() => errors.mockRestore());
+
+function loggedErrors(): Record<string, unknown>[] {
+  return errors.mock.calls.map((args) => JSON.parse(String(args[0])) as Record<string, unknown>);
+}
+
+async function connected(...ids: string[]): Promise<void> {
+  for (const [i, id] of ids.entries()) await store.add({ connectionId: id, connectedAt: 1_000 + i, subject: null });
+  store.add.mockClear();
+}
+
+describe('connect', () => {
+  it('stores the connection with its connected-at time and answers 200', async () => {
+    const result = await connect(connectEvent(), lambdaContext());
+    expect(result).toEqual({ statusCode: 200 });
+    expect(store.rows.get(SENDER)).toEqual({ connectionId: SENDER, connectedAt: 1795817000000, subject: null });
+  });
+
+  it('stores the authorizer subject with the connection', async () => {
+    const event = connectEvent();
+    event.requestContext.authorizer = { principalId: 'alice' };
+    await connect(event, lambdaContext());
+    expect(store.rows.get(SENDER)?.subject).toBe('alice');
+  });
+
+  it('posts nothing: the socket does not exist until $connect has returned', async () => {
+    await connect(connectEvent(), lambdaContext());
+    expect(api).not.toHaveReceivedAnyCommand();
+  });
+
+  it('answers 500 and logs a typed error with the connection id when the store is down', async () => {
+    store.add.mockRejectedValueOnce(new StoreError('MySQL add failed: ECONNREFUSED', 'add'));
+    const result = await connect(connectEvent(), lambdaContext());
+    expect(result).toEqual({ statusCode: 500 });
+    expect(store.rows.size).toBe(0);
+    expect(loggedErrors()).toEqual([
+      expect.objectContaining({
+        level: 'error',
+        route: '$connect',
+        connectionId: SENDER,
+        statusCode: 500,
+        error: expect.objectContaining({ name: 'StoreError', operation: 'add' }),
+      }),
+    ]);
+  });
+
+  it('answers 502 for an unexpected failure', async () => {
+    store.add.mockRejectedValueOnce(new TypeError('boom'));
+    expect(await connect(connectEvent(), lambdaContext())).toEqual({ statusCode: 502 });
+  });
+});
+
+describe('disconnect', () => {
+  it('removes the connection and its rooms and answers 200', async () => {
+    await connected(SENDER, 'other');
+    await store.join(SENDER, 'red');
+    expect(await disconnect(disconnectEvent(), lambdaContext())).toEqual({ statusCode: 200 });
+    expect([...store.rows.keys()]).toEqual(['other']);
+    expect(store.rooms.size).toBe(0);
+  });
+
+  it('answers 500 when the store is down', async () => {
+    store.remove.mockRejectedValueOnce(new StoreError('down', 'remove'));
+    expect(await disconnect(disconnectEvent(), lambdaContext())).toEqual({ statusCode: 500 });
+  });
+});
+
+describe('default', () => {
+  it('replies to the sender with the connection count and a bounded page of connections', async () => {
+    await connected(SENDER, 'B', 'C');
+    const result = await defaultHandler(messageEvent({}), lambdaContext());
+    expect(result).toEqual({ statusCode: 200 });
+    expect(posted()).toEqual([
+      {
+        to: SENDER,
+        message: {
+          type: 'connections',
+          you: SENDER,
+          count: 3,
+          connections: [
+            { connectionId: SENDER, connectedAt: 1000, from: null },
+            { connectionId: 'B', connectedAt: 1001, from: null },
+          ],
+          truncated: true,
+        },
+      },
+    ]);
+  });
+
+  it('posts through the management API of the API and stage the event came from', async () => {
+    await connected(SENDER);
+    await defaultHandler(messageEvent({}), lambdaContext());
+    const client = api.call(0).thisValue as ApiGatewayManagementApiClient;
+    const endpoint = await client.config.endpoint?.();
+    expect(endpoint).toMatchObject({ hostname: 'abc123.execute-api.us-east-1.amazonaws.com', path: '/dev' });
+  });
+
+  it('removes the sender when API Gateway says it is gone (410), and that is not a failure', async () => {
+    await connected(SENDER, 'B');
+    api.on(PostToConnectionCommand).rejects(gone());
+    expect(await defaultHandler(messageEvent({}), lambdaContext())).toEqual({ statusCode: 200 });
+    expect([...store.rows.keys()]).toEqual(['B']);
+  });
+
+  it('answers 502 and keeps the connection when posting fails otherwise', async () => {
+    await connected(SENDER);
+    api.on(PostToConnectionCommand).rejects(httpError(403));
+    expect(await defaultHandler(messageEvent({}), lambdaContext())).toEqual({ statusCode: 502 });
+    expect(store.rows.has(SENDER)).toBe(true);
+    expect(loggedErrors()[0]).toMatchObject({
+      route: '$default',
+      connectionId: SENDER,
+      error: { name: 'DeliveryError', statusCode: 403, retryable: false },
+    });
+  });
+
+  it('retries a throttled (429) reply and then delivers it', async () => {
+    await connected(SENDER);
+    api.on(PostToConnectionCommand).rejectsOnce(httpError(429)).resolves({});
+    expect(await defaultHandler(messageEvent({}), lambdaContext())).toEqual({ statusCode: 200 });
+    expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 2);
+  });
+
+  it('answers 500 when the store is down', async () => {
+    store.list.mockRejectedValueOnce(new StoreError('down', 'list'));
+    expect(await defaultHandler(messageEvent({}), lambdaContext())).toEqual({ statusCode: 500 });
+    expect(api).not.toHaveReceivedAnyCommand();
+  });
+
+  it.each([
+    ['not JSON', 'hello', 'invalid_json'],
+    ['an unknown action', { action: 'dance' }, 'unknown_action'],
+    ['a JSON array', [1, 2], 'invalid_message'],
+  ])('replies with an error to %s, answers 400 and changes nothing', async (_what, body, code) => {
+    await connected(SENDER);
+    const before = new Map(store.rows);
+    expect(await defaultHandler(messageEvent(body), lambdaContext())).toEqual({ statusCode: 400 });
+    expect(posted()).toEqual([{ to: SENDER, message: expect.objectContaining({ type: 'error', code }) }]);
+    expect(store.rows).toEqual(before);
+  });
+
+  it('names the valid actions when the action is unknown', async () => {
+    await connected(SENDER);
+    await defaultHandler(messageEvent({ action: 'dance' }), lambdaContext());
+    expect(posted()[0]?.message.message).toMatch(/sendmessage, join, leave, publish, list/);
+  });
+});
+
+describe('message', () => {
+  it('broadcasts sendmessage to every connection and reports the delivery to the sender', async () => {
+    await connected(SENDER, 'B', 'C');
+    const result = await message(
+      messageEvent({ action: 'sendmessage', data: { hi: 1 } }, SENDER, 'sendmessage'),
+      lambdaContext(),
+    );
+    expect(result).toEqual({ statusCode: 200 });
+    const deliveries = posted();
+    expect(
+      deliveries
+        .filter((d) => d.message.type === 'message')
+        .map((d) => d.to)
+        .sort(),
+    ).toEqual(['B', 'C', SENDER].sort());
+    expect(deliveries.find((d) => d.to === 'B')?.message).toMatchObject({
+      type: 'message',
+      from: null,
+      connectionId: SENDER,
+      data: { hi: 1 },
+    });
+    expect(deliveries.at(-1)).toEqual({
+      to: SENDER,
+      message: { type: 'delivery', recipients: 3, sent: 3, stale: 0, failed: 0, unsent: 0 },
+    });
+  });
+
+  it('removes the connections that are gone in one batched delete', async () => {
+    await connected(SENDER, 'B', 'C', 'D');
+    api.on(PostToConnectionCommand, { ConnectionId: 'B' }).rejects(gone());
+    api.on(PostToConnectionCommand, { ConnectionId: 'D' }).rejects(gone());
+    await message(messageEvent({ action: 'sendmessage', data: 'x' }, SENDER, 'sendmessage'), lambdaContext());
+    expect(store.removeMany).toHaveBeenCalledTimes(1);
+    expect([...(store.removeMany.mock.calls[0]?.[0] ?? [])].sort()).toEqual(['B', 'D']);
+    expect([...store.rows.keys()].sort()).toEqual(['C', SENDER].sort());
+    expect(posted().at(-1)?.message).toMatchObject({ type: 'delivery', sent: 2, stale: 2 });
+  });
+
+  it('publishes to the members of a room only', async () => {
+    await connected(SENDER, 'B', 'C');
+    await store.join('B', 'red');
+    await store.join(SENDER, 'red');
+    await message(messageEvent({ action: 'publish', room: 'red', data: 1 }, SENDER, 'publish'), lambdaContext());
+    const recipients = posted()
+      .filter((d) => d.message.type === 'message')
+      .map((d) => d.to);
+    expect(recipients.sort()).toEqual(['B', SENDER].sort());
+    expect(posted().find((d) => d.to === 'B')?.message).toMatchObject({ room: 'red' });
+  });
+
+  it('joins and leaves rooms with a reply each', async () => {
+    await connected(SENDER);
+    await message(messageEvent({ action: 'join', room: 'red' }, SENDER, 'join'), lambdaContext());
+    expect(store.rooms.get('red')).toEqual(new Set([SENDER]));
+    await message(messageEvent({ action: 'leave', room: 'red' }, SENDER, 'leave'), lambdaContext());
+    expect(store.rooms.has('red')).toBe(false);
+    expect(posted().map((d) => d.message)).toEqual([
+      { type: 'joined', room: 'red' },
+      { type: 'left', room: 'red', wasMember: true },
+    ]);
+  });
+
+  it('refuses data too large for one API Gateway message before any fan-out', async () => {
+    await connected(SENDER, 'B');
+    const big = 'x'.repeat(128 * 1024);
+    expect(
+      await message(messageEvent({ action: 'sendmessage', data: big }, SENDER, 'sendmessage'), lambdaContext()),
+    ).toEqual({ statusCode: 400 });
+    expect(store.audience).not.toHaveBeenCalled();
+    expect(posted()).toEqual([
+      { to: SENDER, message: expect.objectContaining({ type: 'error', code: 'payload_too_large' }) },
+    ]);
+  });
+
+  it('refuses an injection-shaped room name and stores nothing', async () => {
+    await connected(SENDER);
+    await message(
+      messageEvent({ action: 'join', room: "x'; DROP TABLE connections; --" }, SENDER, 'join'),
+      lambdaContext(),
+    );
+    expect(store.join).not.toHaveBeenCalled();
+    expect(posted()[0]?.message).toMatchObject({ type: 'error', code: 'invalid_message' });
+  });
+});
+
+describe('sweep', () => {
+  it('removes connections older than API Gateway’s two-hour maximum', async () => {
+    await store.add({
+      connectionId: 'orphan',
+      connectedAt: Date.now() - MAX_CONNECTION_AGE_MS - 60_000,
+      subject: null,
+    });
+    await store.add({ connectionId: 'fresh', connectedAt: Date.now(), subject: null });
+    expect(await sweep()).toEqual({ removed: 1 });
+    expect([...store.rows.keys()]).toEqual(['fresh']);
+  });
+
+  it('fails loudly when the store is down, so Lambda records the failure', async () => {
+    store.removeOlderThan.mockRejectedValueOnce(new StoreError('down', 'sweep'));
+    await expect(sweep()).rejects.toBeInstanceOf(StoreError);
+  });
+});
