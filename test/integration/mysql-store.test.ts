@@ -14,7 +14,7 @@ suite('MySQL', () => {
       await probe.list(1);
       await probe.dropTables();
     } catch (error) {
-      throw new Error(`${HOW_TO_START}\n(${(error as Error).message})`);
+      throw new Error(`${HOW_TO_START}\n(${(error as Error).message})`, { cause: error });
     } finally {
       await probe.close();
     }
