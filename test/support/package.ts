@@ -5,9 +5,10 @@
  * Nothing here reaches AWS: packaging needs no credentials and telemetry is off.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { zipEntries } from './zip';
 
 const root = resolve(__dirname, '..', '..');
 const SERVICE_FILES = ['serverless.yml', 'settings.js', '.env.yml.example', 'package.json', 'tsconfig.json', 'src'];
@@ -29,6 +30,10 @@ export interface PackageOptions {
 export interface Packaged {
   template: Template;
   output: string;
+  /** Size in bytes of the deployment zip. */
+  zipBytes: number;
+  /** Paths inside the deployment zip. */
+  zipEntries: string[];
 }
 
 export async function packageService(options: PackageOptions = {}): Promise<Packaged> {
@@ -73,7 +78,13 @@ export async function packageService(options: PackageOptions = {}): Promise<Pack
     });
     if (code !== 0) throw new Error(`serverless package exited with ${code}:\n${output}`);
     const file = join(serviceDir, '.serverless', 'cloudformation-template-update-stack.json');
-    return { template: JSON.parse(readFileSync(file, 'utf8')) as Template, output };
+    const zip = join(serviceDir, '.serverless', 'aws-node-websockets.zip');
+    return {
+      template: JSON.parse(readFileSync(file, 'utf8')) as Template,
+      output,
+      zipBytes: statSync(zip).size,
+      zipEntries: zipEntries(zip),
+    };
   } finally {
     rmSync(serviceDir, { recursive: true, force: true });
   }

@@ -1,0 +1,247 @@
+/**
+ * What `sls deploy` would create, read from the CloudFormation template and the zip
+ * that `sls package` writes here with no AWS credentials and no network.
+ *
+ * Two packagings: the default (open) service, with the settings a user would put in
+ * .env.yml, and the same with AUTH_JWT_SECRET, where a REQUEST authorizer reading the
+ * `token` query-string parameter guards `$connect`.
+ */
+import { packageService, resourcesOfType } from '../support/package';
+import type { Packaged, Template } from '../support/package';
+
+jest.setTimeout(300_000);
+
+const SECRET = 'deploy-test-secret-that-is-long-enough-0123';
+const ENV_YML = [
+  'DB_PASSWORD: not-a-real-password',
+  `AUTH_JWT_SECRET: ${SECRET}`,
+  'AUTH_JWT_ISSUER: https://id.example',
+  'AUTH_JWT_AUDIENCE: websockets',
+  '',
+].join('\n');
+
+const OPEN_ENV_YML = [
+  'STAGE: qa',
+  'REGION: eu-west-1',
+  'DB_NAME: chat',
+  'DB_USER: chatadmin',
+  'DB_PASSWORD: not-a-real-password',
+  'DB_INSTANCE_CLASS: db.t4g.small',
+  'DB_ALLOCATED_STORAGE: 30',
+  'DB_ALLOWED_CIDR: 203.0.113.0/24',
+  '',
+].join('\n');
+
+let secured: Template;
+let open: Template;
+let openPackage: Packaged;
+
+beforeAll(async () => {
+  // Two packagings at once: each takes about a minute, mostly TypeScript and zipping.
+  const [a, b] = await Promise.all([packageService({ envYml: ENV_YML }), packageService({ envYml: OPEN_ENV_YML })]);
+  secured = a.template;
+  openPackage = b;
+  open = b.template;
+});
+
+const STORE_FUNCTIONS = [
+  'ConnectLambdaFunction',
+  'DisconnectLambdaFunction',
+  'DefaultLambdaFunction',
+  'MessageLambdaFunction',
+  'SweepLambdaFunction',
+];
+
+describe('the default template', () => {
+  it("has one WEBSOCKET API that routes on the body's action", () => {
+    const apis = resourcesOfType(open, 'AWS::ApiGatewayV2::Api');
+    expect(apis).toHaveLength(1);
+    expect(apis[0]![0]).toBe('WebsocketsApi');
+    expect(apis[0]![1].Properties).toMatchObject({
+      ProtocolType: 'WEBSOCKET',
+      RouteSelectionExpression: '$request.body.action',
+    });
+  });
+
+  it('routes $connect, $disconnect, $default and the protocol actions to their functions', () => {
+    const routes = Object.fromEntries(
+      resourcesOfType(open, 'AWS::ApiGatewayV2::Route').map(([, route]) => [
+        route.Properties?.RouteKey as string,
+        JSON.stringify(route.Properties?.Target),
+      ]),
+    );
+    expect(Object.keys(routes).sort()).toEqual(
+      ['$connect', '$default', '$disconnect', 'join', 'leave', 'publish', 'sendmessage'].sort(),
+    );
+    expect(routes.$connect).toContain('ConnectWebsocketsIntegration');
+    expect(routes.$disconnect).toContain('DisconnectWebsocketsIntegration');
+    expect(routes.$default).toContain('DefaultWebsocketsIntegration');
+    for (const action of ['sendmessage', 'join', 'leave', 'publish']) {
+      expect(routes[action]).toContain('MessageWebsocketsIntegration');
+    }
+  });
+
+  it('runs every function on nodejs24.x, the stage and region from .env.yml', () => {
+    const functions = resourcesOfType(open, 'AWS::Lambda::Function');
+    expect(functions.map(([id]) => id).sort()).toEqual([...STORE_FUNCTIONS].sort());
+    for (const [, fn] of functions) {
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x' });
+      expect(fn.Properties?.FunctionName).toMatch(/^aws-node-websockets-qa-/);
+    }
+    expect(openPackage.output).toMatch(/stage qa \(eu-west-1\)/);
+  });
+
+  it('creates an encrypted MySQL 8 instance, kept as a snapshot on delete or replace', () => {
+    const db = open.Resources.ConnectionsDatabase as Template['Resources'][string] & {
+      DeletionPolicy?: string;
+      UpdateReplacePolicy?: string;
+    };
+    expect(db.Type).toBe('AWS::RDS::DBInstance');
+    expect(db.DeletionPolicy).toBe('Snapshot');
+    expect(db.UpdateReplacePolicy).toBe('Snapshot');
+    expect(db.Properties).toMatchObject({
+      Engine: 'mysql',
+      EngineVersion: expect.stringMatching(/^8\./),
+      StorageEncrypted: true,
+      DBInstanceClass: 'db.t4g.small',
+      AllocatedStorage: 30,
+      DBName: 'chat',
+      MasterUsername: 'chatadmin',
+      MasterUserPassword: 'not-a-real-password',
+      PubliclyAccessible: true,
+      VPCSecurityGroups: [{ 'Fn::GetAtt': ['DatabaseSecurityGroup', 'GroupId'] }],
+      DBParameterGroupName: { Ref: 'DatabaseParameters' },
+    });
+  });
+
+  it('requires TLS on the server and admits MySQL only from the configured CIDR', () => {
+    expect(open.Resources.DatabaseParameters?.Properties).toMatchObject({
+      Family: expect.stringMatching(/^mysql8\./),
+      Parameters: { require_secure_transport: '1' },
+    });
+    expect(open.Resources.DatabaseSecurityGroup?.Properties?.SecurityGroupIngress).toEqual([
+      { IpProtocol: 'tcp', FromPort: 3306, ToPort: 3306, CidrIp: '203.0.113.0/24' },
+    ]);
+  });
+
+  it('outputs the database endpoint', () => {
+    expect(JSON.stringify(open.Outputs?.DatabaseEndpoint)).toContain('ConnectionsDatabase');
+  });
+
+  it('wires the database into every function that uses the store', () => {
+    for (const id of STORE_FUNCTIONS) {
+      expect(environmentOf(open, id)).toMatchObject({
+        DB_HOST: { 'Fn::GetAtt': ['ConnectionsDatabase', 'Endpoint.Address'] },
+        DB_PORT: { 'Fn::GetAtt': ['ConnectionsDatabase', 'Endpoint.Port'] },
+        DB_NAME: 'chat',
+        DB_USER: 'chatadmin',
+        DB_PASSWORD: 'not-a-real-password',
+      });
+    }
+  });
+
+  it("lets the functions post only to this API's own connections, in this stage", () => {
+    const role = open.Resources.WebSocketFunctionsRole;
+    expect(role?.Type).toBe('AWS::IAM::Role');
+    const statements = JSON.stringify(role?.Properties?.Policies);
+    expect(statements).toContain('execute-api:ManageConnections');
+    expect(statements).toContain('${WebsocketsApi}/qa/POST/@connections/*');
+    // The framework's default role (which grants every API in the account) is not there.
+    expect(open.Resources.IamRoleLambdaExecution).toBeUndefined();
+    expect(JSON.stringify(open)).not.toContain('execute-api:*:*:*');
+    for (const id of STORE_FUNCTIONS) {
+      expect(open.Resources[id]?.Properties?.Role).toEqual({ 'Fn::GetAtt': ['WebSocketFunctionsRole', 'Arn'] });
+    }
+  });
+
+  it('sweeps orphaned connections on a schedule', () => {
+    const rules = resourcesOfType(open, 'AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    expect(rules[0]![1].Properties).toMatchObject({ ScheduleExpression: 'rate(15 minutes)' });
+  });
+
+  it('packages a zip under 3 MB with our own SDK client and only what runs', () => {
+    expect(openPackage.zipBytes).toBeLessThan(3 * 1024 * 1024);
+    const entries = openPackage.zipEntries;
+    expect(entries).toContain('src/handler.js');
+    expect(entries).toContain('node_modules/@aws-sdk/client-apigatewaymanagementapi/package.json');
+    expect(entries).toContain('node_modules/serverless-mysql/index.js');
+    const unwanted = entries.filter((entry) =>
+      /(\.d\.ts|\.map|\.md)$|^test\/|^scripts\/|^\.env\.yml|node_modules\/(@types|better-sqlite3|serverless|serverless-offline|typescript|jest)\/|^src\/embedded-store\.js$/.test(
+        entry,
+      ),
+    );
+    expect(unwanted).toEqual([]);
+  });
+});
+
+function routeFor(template: Template, routeKey: string) {
+  const routes = resourcesOfType(template, 'AWS::ApiGatewayV2::Route').filter(
+    ([, route]) => route.Properties?.RouteKey === routeKey,
+  );
+  expect(routes).toHaveLength(1);
+  return routes[0]![1];
+}
+
+function environmentOf(template: Template, logicalId: string): Record<string, unknown> {
+  const fn = template.Resources[logicalId];
+  const environment = fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined;
+  return environment?.Variables ?? {};
+}
+
+describe('the template with AUTH_JWT_SECRET set', () => {
+  it('has a REQUEST authorizer on the token query-string parameter, backed by the authorize function', () => {
+    const authorizers = resourcesOfType(secured, 'AWS::ApiGatewayV2::Authorizer');
+    expect(authorizers).toHaveLength(1);
+    const [, authorizer] = authorizers[0]!;
+    expect(authorizer.Properties).toMatchObject({
+      AuthorizerType: 'REQUEST',
+      IdentitySource: ['route.request.querystring.token'],
+    });
+    expect(JSON.stringify(authorizer.Properties?.AuthorizerUri)).toContain('AuthorizeLambdaFunction');
+    expect(secured.Resources.AuthorizeLambdaFunction?.Properties).toMatchObject({ Handler: 'src/handler.authorize' });
+  });
+
+  it('attaches the authorizer to $connect and to no other route', () => {
+    const [authorizerId] = resourcesOfType(secured, 'AWS::ApiGatewayV2::Authorizer')[0]!;
+    expect(routeFor(secured, '$connect').Properties).toMatchObject({
+      AuthorizationType: 'CUSTOM',
+      AuthorizerId: { Ref: authorizerId },
+    });
+    for (const [, route] of resourcesOfType(secured, 'AWS::ApiGatewayV2::Route')) {
+      if (route.Properties?.RouteKey === '$connect') continue;
+      expect(route.Properties?.AuthorizationType ?? 'NONE').toBe('NONE');
+      expect(route.Properties?.AuthorizerId).toBeUndefined();
+    }
+  });
+
+  it('lets API Gateway invoke the authorize function', () => {
+    const permissions = resourcesOfType(secured, 'AWS::Lambda::Permission').filter(([, permission]) =>
+      JSON.stringify(permission.Properties?.FunctionName).includes('AuthorizeLambdaFunction'),
+    );
+    expect(permissions).toHaveLength(1);
+    expect(permissions[0]![1].Properties).toMatchObject({ Principal: 'apigateway.amazonaws.com' });
+  });
+
+  it('gives the secret, issuer and audience to the authorize function only', () => {
+    expect(environmentOf(secured, 'AuthorizeLambdaFunction')).toMatchObject({
+      AUTH_JWT_SECRET: SECRET,
+      AUTH_JWT_ISSUER: 'https://id.example',
+      AUTH_JWT_AUDIENCE: 'websockets',
+    });
+    for (const [logicalId] of resourcesOfType(secured, 'AWS::Lambda::Function')) {
+      if (logicalId === 'AuthorizeLambdaFunction') continue;
+      expect(Object.keys(environmentOf(secured, logicalId)).filter((name) => name.startsWith('AUTH_'))).toEqual([]);
+    }
+  });
+});
+
+describe('the template without AUTH_JWT_SECRET', () => {
+  it('has no authorizer, no authorize function, and an open $connect', () => {
+    expect(resourcesOfType(open, 'AWS::ApiGatewayV2::Authorizer')).toEqual([]);
+    expect(open.Resources.AuthorizeLambdaFunction).toBeUndefined();
+    expect(routeFor(open, '$connect').Properties?.AuthorizationType ?? 'NONE').toBe('NONE');
+    expect(routeFor(open, '$connect').Properties?.AuthorizerId).toBeUndefined();
+    expect(JSON.stringify(open)).not.toContain('AUTH_JWT');
+  });
+});
