@@ -33,7 +33,7 @@ export interface PackageResult {
   packageMs: number;
 }
 
-/** The child: load, invoke `$default` twice, print the timings as JSON. */
+/** The child: load, invoke one route (`$default` unless BENCH_ROUTE) twice, print the timings as JSON. */
 const CHILD = `
 const ms = (a, b) => Number(b - a) / 1e6;
 const t0 = process.hrtime.bigint();
@@ -46,10 +46,11 @@ const event = (id) => ({
     domainName: 'localhost', stage: 'local', requestId: id, apiId: 'bench' },
   body: '{}', isBase64Encoded: false,
 });
+const route = mod[process.env.BENCH_ROUTE || 'defaultHandler'];
 (async () => {
-  const a = await mod.defaultHandler(event('cold-1'), context);
+  const a = await route(event('cold-1'), context);
   const t2 = process.hrtime.bigint();
-  const b = await mod.defaultHandler(event('cold-2'), context);
+  const b = await route(event('cold-2'), context);
   const t3 = process.hrtime.bigint();
   console.log(JSON.stringify({ loadMs: ms(t0, t1), firstInvokeMs: ms(t1, t2), warmInvokeMs: ms(t2, t3),
     statuses: [a.statusCode, b.statusCode] }));
@@ -119,6 +120,16 @@ export async function benchColdStart(
       }),
     },
   ];
+  cases.push({
+    name: 'handler.js + first $connect (embedded store)',
+    env: (i) => ({
+      ...base,
+      BENCH_MODULE: handler,
+      BENCH_INVOKE: '1',
+      BENCH_ROUTE: 'connect',
+      EMBEDDED_STORE_FILE: join(dir, `cold-connect-${i}.sqlite`),
+    }),
+  });
   if (options.mysqlUrl) {
     cases.push({
       name: 'handler.js + first $default (MySQL)',
