@@ -11,15 +11,25 @@ import type {
   Context,
   ScheduledEvent,
 } from 'aws-lambda';
-import { authorizeConnect } from './auth';
-import { clientFor, endpointFor, post } from './communication';
 import { authSettings, config } from './config';
 import { createStore } from './data';
 import type { ConnectionStore } from './data';
 import { ConfigError, StoreError } from './errors';
 import { log } from './log';
-import { handleMessage } from './messaging';
 import type { Outbox, Session } from './messaging';
+
+/*
+ * The messaging path (zod via protocol.ts, and the AWS SDK via communication.ts) is
+ * required on first use, not at load (and jose only by the authorizer): `$connect` and `$disconnect` never post or parse
+ * a message, and they run in containers of their own, so their cold starts no longer
+ * pay for loading both (measured in BENCHMARKS.md). Node caches the modules, so warm
+ * invocations pay nothing.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const communication = () => require('./communication') as typeof import('./communication');
+const messaging = () => require('./messaging') as typeof import('./messaging');
+const auth = () => require('./auth') as typeof import('./auth');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** What API Gateway (and serverless-offline) pass to WebSocket routes, with the authorizer's output. */
 export type WebSocketEvent = APIGatewayProxyWebsocketEventV2 & {
@@ -55,6 +65,7 @@ function subjectOf(event: WebSocketEvent): string | null {
 
 function outboxFor(event: WebSocketEvent): Outbox {
   const { offline, region, managementEndpoint, fanOut } = config();
+  const { clientFor, endpointFor, post } = communication();
   const endpoint = endpointFor(event.requestContext, { offline, override: managementEndpoint });
   const client = clientFor(endpoint, { region, offline, maxSockets: fanOut.concurrency });
   return {
@@ -102,7 +113,7 @@ function route(name: string, work: Work) {
  */
 export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
   try {
-    return await authorizeConnect(event, authSettings());
+    return await auth().authorizeConnect(event, authSettings());
   } catch (error) {
     log.error('authorizer failed', { route: '$connect', connectionId: event.requestContext?.connectionId, error });
     throw error;
@@ -144,10 +155,14 @@ function session(event: WebSocketEvent, context: Context): Session {
 }
 
 /** `$default`: the original's answer (the connection list), and errors for what it cannot route. */
-export const defaultHandler = route('$default', (event, context) => handleMessage(session(event, context), event.body));
+export const defaultHandler = route('$default', (event, context) =>
+  messaging().handleMessage(session(event, context), event.body),
+);
 
 /** `sendmessage`, `join`, `leave`, `publish`: the protocol's actions (src/protocol.ts). */
-export const message = route('message', (event, context) => handleMessage(session(event, context), event.body));
+export const message = route('message', (event, context) =>
+  messaging().handleMessage(session(event, context), event.body),
+);
 
 /**
  * Scheduled: `$disconnect` is best-effort, so rows can outlive their sockets. No

@@ -42,6 +42,8 @@ export interface StartOptions {
   /** Extra environment for the launcher, e.g. AUTH_JWT_SECRET to require tokens at `$connect`. */
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Extra `serverless offline` options (the launcher passes its arguments on), e.g. --noTimeout. */
+  args?: string[];
 }
 
 const SERVICE_FILES = ['serverless.yml', 'settings.js', '.env.yml.example', 'package.json', 'tsconfig.json', 'src'];
@@ -70,7 +72,11 @@ export async function startOffline(options: StartOptions = {}): Promise<OfflineS
 
   const child: ChildProcess = spawn(
     process.execPath,
-    [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'scripts', 'offline.ts')],
+    [
+      join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
+      join(root, 'scripts', 'offline.ts'),
+      ...(options.args ?? []),
+    ],
     {
       cwd: serviceDir,
       env,

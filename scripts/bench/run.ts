@@ -1,0 +1,283 @@
+/**
+ * The benchmark as a function (`npm run bench` prints and saves it; the e2e smoke test
+ * runs it small): fan-out, store calls per fan-out, cold start and package size, and
+ * load under serverless-offline.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { mysqlFromUrl } from '../../src/config';
+import { MysqlConnectionStore } from '../../src/data';
+import { benchColdStart, packageService } from './cold-start';
+import type { ColdStartRow, PackageResult } from './cold-start';
+import { benchFanOut } from './fanout';
+import type { FanOutRow } from './fanout';
+import { benchLoad } from './load';
+import type { LoadRow } from './load';
+import { benchQueries } from './queries';
+import type { QueryRow } from './queries';
+import { startStandIn } from './stand-in';
+
+export interface BenchOptions {
+  smoke: boolean;
+  /** mysql://…; undefined to skip MySQL. Unreachable servers are skipped with a note. */
+  mysqlUrl: string | undefined;
+  log?: (message: string) => void;
+}
+
+export interface BenchResults {
+  mode: 'full' | 'smoke';
+  startedAt: string;
+  durationS: number;
+  machine: { cpus: number; cpuModel: string; memoryGb: number; node: string; platform: string };
+  settings: {
+    latencyMs: number;
+    goneShare: number;
+    repetitions: number;
+    sequentialSubset: number;
+    coldStartProcesses: number;
+    loadClients: number;
+  };
+  mysql: string;
+  fanOut: FanOutRow[];
+  queries: QueryRow[];
+  coldStart: ColdStartRow[];
+  package: PackageResult | null;
+  load: LoadRow[];
+}
+
+/** True when something answers a real query at the URL within a few seconds. */
+export async function mysqlReachable(url: string): Promise<boolean> {
+  const settings = mysqlFromUrl(url, 'bench_');
+  const open = await new Promise<boolean>((resolve) => {
+    const socket = connect(settings.port, settings.host);
+    socket.setTimeout(2_000, () => (socket.destroy(), resolve(false)));
+    socket.once('connect', () => (socket.end(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+  if (!open) return false;
+  const store = new MysqlConnectionStore(settings, { connectTimeoutMs: 3_000 });
+  try {
+    await store.list(1);
+    await store.dropTables();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchResults> {
+  const log = options.log ?? (() => {});
+  const started = Date.now();
+  const smoke = options.smoke;
+  const settings = {
+    latencyMs: smoke ? 5 : 20,
+    goneShare: 0.1,
+    repetitions: smoke ? 1 : 3,
+    sequentialSubset: smoke ? 20 : 200,
+    coldStartProcesses: smoke ? 1 : 5,
+    loadClients: smoke ? 10 : 200,
+  };
+  const mysqlUrl = options.mysqlUrl && (await mysqlReachable(options.mysqlUrl)) ? options.mysqlUrl : undefined;
+  const mysql = options.mysqlUrl === undefined ? 'not asked for' : mysqlUrl ? 'reachable' : 'unreachable: skipped';
+  log(`MySQL: ${mysql}`);
+
+  const standIn = await startStandIn({ latencyMs: settings.latencyMs, goneShare: settings.goneShare });
+  let fanOut: FanOutRow[];
+  let queries: QueryRow[];
+  let coldStart: ColdStartRow[];
+  let packaged: PackageResult | null = null;
+  try {
+    log('fan-out against the stand-in management API');
+    fanOut = await benchFanOut(standIn, {
+      plan: smoke
+        ? [{ recipients: 200, concurrencies: [50] }]
+        : [
+            { recipients: 1_000, concurrencies: [50, 100, 200] },
+            { recipients: 10_000, concurrencies: [50, 200] },
+          ],
+      latencyMs: settings.latencyMs,
+      goneShare: settings.goneShare,
+      repetitions: settings.repetitions,
+      sequentialSubset: settings.sequentialSubset,
+    });
+    log('store calls per fan-out');
+    queries = await benchQueries(standIn, {
+      recipients: smoke ? 100 : 1_000,
+      goneShare: settings.goneShare,
+      latencyMs: settings.latencyMs,
+      mysqlUrl,
+    });
+    let zipDir: string | undefined;
+    try {
+      if (!smoke) {
+        log('sls package');
+        zipDir = mkdtempSync(join(tmpdir(), 'bench-zip-'));
+        packaged = packageService(zipDir);
+      }
+      log('cold start');
+      coldStart = await benchColdStart(standIn, { processes: settings.coldStartProcesses, mysqlUrl, zipDir });
+    } finally {
+      if (zipDir) rmSync(zipDir, { recursive: true, force: true });
+    }
+  } finally {
+    await standIn.close();
+  }
+  log(`load under serverless-offline (${settings.loadClients} clients)`);
+  const load = await benchLoad({ clients: settings.loadClients, mysqlUrl: smoke ? undefined : mysqlUrl });
+
+  const cpu = cpus();
+  return {
+    mode: smoke ? 'smoke' : 'full',
+    startedAt: new Date(started).toISOString(),
+    durationS: Math.round((Date.now() - started) / 1000),
+    machine: {
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model ?? 'unknown',
+      memoryGb: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+    },
+    settings,
+    mysql,
+    fanOut,
+    queries,
+    coldStart,
+    package: packaged,
+    load,
+  };
+}
+
+const table = (header: string[], rows: (string | number)[][]): string =>
+  [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+
+const fmt = (value: number | null): string => (value === null ? '–' : value.toLocaleString('en-US'));
+
+/** The results as Markdown tables (also what BENCHMARKS.md shows). */
+export function renderMarkdown(results: BenchResults): string {
+  const { machine, settings } = results;
+  const out: string[] = [];
+  out.push(
+    `Run ${results.startedAt} (${results.mode}, ${results.durationS} s) on ${machine.cpus} × ${machine.cpuModel}, ` +
+      `${machine.memoryGb} GB, Node ${machine.node}, ${machine.platform}. MySQL: ${results.mysql}.`,
+  );
+  out.push(
+    `\n### Fan-out (stand-in latency ${settings.latencyMs} ms, ${settings.goneShare * 100}% of ids answer 410; ` +
+      `median of ${settings.repetitions})\n`,
+  );
+  out.push(
+    table(
+      [
+        'strategy',
+        'N',
+        'time ms',
+        'posts/s',
+        'max in flight',
+        'sockets',
+        'ideal ms',
+        '× ideal',
+        'sent / 410 / failed',
+        'sender CPU ms',
+        'stand-in CPU ms',
+        'heap peak MB',
+      ],
+      results.fanOut.map((r) => [
+        r.strategy + (r.extrapolated ? ` (measured on ${r.measured}, extrapolated)` : ''),
+        fmt(r.recipients),
+        fmt(r.ms),
+        fmt(r.postsPerSecond),
+        r.maxInFlight,
+        r.sockets,
+        fmt(r.idealMs),
+        r.ratioToIdeal,
+        `${r.sent} / ${r.stale} / ${r.failed}`,
+        fmt(r.senderCpuMs),
+        fmt(r.standInCpuMs),
+        r.heapPeakMb,
+      ]),
+    ),
+  );
+  out.push('\n### Store calls per fan-out (sendmessage through messaging.ts, counting proxy)\n');
+  out.push(
+    table(
+      [
+        'store',
+        'recipients',
+        '410s',
+        'store calls',
+        'as designed (1 audience + 1 removeMany)',
+        'SQL statements per removeMany',
+        'rows left / expected',
+        'sendmessage ms',
+      ],
+      results.queries.map((r) => [
+        r.store,
+        r.recipients,
+        r.stale,
+        Object.entries(r.calls)
+          .map(([name, c]) => `${name} ×${c.count} (${c.ms} ms)`)
+          .join(', '),
+        r.asDesigned ? 'yes' : 'NO',
+        r.statementsPerRemoveMany,
+        `${r.rowsLeft} / ${r.rowsExpected}`,
+        fmt(r.ms),
+      ]),
+    ),
+  );
+  out.push(`\n### Cold start (fresh Node processes, median of ${settings.coldStartProcesses})\n`);
+  out.push(
+    table(
+      ['case', 'load ms', 'first invocation ms', 'warm invocation ms', 'process spawn→exit ms'],
+      results.coldStart.map((r) => [
+        r.case,
+        fmt(r.loadMs),
+        fmt(r.firstInvokeMs),
+        fmt(r.warmInvokeMs),
+        fmt(r.processMs),
+      ]),
+    ),
+  );
+  if (results.package) {
+    const p = results.package;
+    out.push(
+      `\nDeploy zip (\`sls package\`): ${fmt(p.zipBytes)} bytes = ${p.zipMb} MB, ${p.files} files; packaging took ${fmt(p.packageMs)} ms.`,
+    );
+  }
+  out.push(`\n### Load under serverless-offline (${settings.loadClients} clients, --noTimeout)\n`);
+  out.push(
+    table(
+      [
+        'store',
+        'clients',
+        'cold connect ms',
+        'connect storm ms',
+        'connects/s',
+        'received / lost',
+        'delivery summary',
+        'latency p50 / p99 / max ms',
+        'drain ms',
+        'store empty',
+      ],
+      results.load.map((r) => [
+        r.store,
+        r.clients,
+        fmt(r.coldConnectMs),
+        fmt(r.connectMs),
+        r.connectsPerSecond,
+        `${r.received} / ${r.lost}`,
+        `${r.delivery.sent} sent, ${r.delivery.stale} stale, ${r.delivery.failed} failed, ${r.delivery.unsent} unsent`,
+        `${fmt(r.latencyP50Ms)} / ${fmt(r.latencyP99Ms)} / ${fmt(r.latencyMaxMs)}`,
+        fmt(r.drainMs),
+        r.storeEmpty ? `yes (count ${r.finalCount})` : `NO (count ${r.finalCount})`,
+      ]),
+    ),
+  );
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,75 @@
+/**
+ * `npm run bench` in its smoke size, so the benchmark keeps working. Timings are not
+ * asserted (this machine is shared and noisy); structure and the sanity of each figure are.
+ */
+import { mysqlReachable, renderMarkdown, runBench } from '../../scripts/bench/run';
+import type { BenchResults } from '../../scripts/bench/run';
+
+const MYSQL = process.env.LOCAL_DB_URL || 'mysql://root@127.0.0.1:3306/test';
+const finite = (value: number) => Number.isFinite(value) && value >= 0;
+
+describe('npm run bench -- --smoke', () => {
+  let results: BenchResults;
+
+  beforeAll(async () => {
+    const mysqlUrl = (await mysqlReachable(MYSQL)) ? MYSQL : undefined;
+    results = await runBench({ smoke: true, mysqlUrl });
+  }, 180_000);
+
+  it('measures our fan-out and both references against the same stand-in', () => {
+    const names = results.fanOut.map((row) => row.strategy);
+    expect(names.some((name) => name.startsWith('ours'))).toBe(true);
+    expect(names.some((name) => name.includes('sequential'))).toBe(true);
+    expect(names.some((name) => name.includes('Promise.all'))).toBe(true);
+    for (const row of results.fanOut) {
+      expect(finite(row.ms) && row.ms > 0).toBe(true);
+      expect(row.postsPerSecond).toBeGreaterThan(0);
+      // every strategy sees the same ids gone, and nothing else fails
+      expect(row.sent + row.stale).toBe(row.measured);
+      expect(row.failed).toBe(0);
+      expect(row.stale).toBeGreaterThan(0);
+      if (row.concurrency !== null) expect(row.maxInFlight).toBeLessThanOrEqual(row.concurrency);
+      expect(row.ratioToIdeal).toBeGreaterThan(0);
+    }
+    const stale = new Set(results.fanOut.filter((row) => !row.extrapolated).map((row) => row.stale));
+    expect(stale.size).toBe(1);
+  });
+
+  it('reads the audience once and deletes the stale ids in one batch', () => {
+    expect(results.queries.length).toBeGreaterThanOrEqual(1);
+    for (const row of results.queries) {
+      expect(row.calls).toEqual({
+        audience: expect.objectContaining({ count: 1 }),
+        removeMany: expect.objectContaining({ count: 1 }),
+      });
+      expect(row.asDesigned).toBe(true);
+      expect(row.rowsLeft).toBe(row.rowsExpected);
+      expect(row.stale).toBeGreaterThan(0);
+    }
+  });
+
+  it('times the handler cold start and a first invocation', () => {
+    const first = results.coldStart.find((row) => row.case.includes('embedded'));
+    expect(first).toBeDefined();
+    expect(first?.loadMs).toBeGreaterThan(0);
+    expect(first?.firstInvokeMs).toBeGreaterThan(0);
+    expect(finite(first?.warmInvokeMs ?? Number.NaN)).toBe(true);
+  });
+
+  it('delivers one broadcast to every client under serverless-offline and empties the store', () => {
+    const [row] = results.load;
+    expect(row).toBeDefined();
+    expect(row?.received).toBe(row?.clients);
+    expect(row?.lost).toBe(0);
+    expect(row?.delivery.sent).toBe(row?.clients);
+    expect(row?.connectsPerSecond).toBeGreaterThan(0);
+    expect(row?.storeEmpty).toBe(true);
+  });
+
+  it('renders the tables', () => {
+    const markdown = renderMarkdown(results);
+    for (const heading of ['### Fan-out', '### Store calls', '### Cold start', '### Load']) {
+      expect(markdown).toContain(heading);
+    }
+  });
+});
