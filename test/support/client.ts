@@ -59,7 +59,11 @@ export class TestClient {
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`no matching message in ${timeoutMs} ms; unclaimed: ${JSON.stringify(this.messages)}`));
+        reject(
+          new Error(
+            `no matching message in ${timeoutMs} ms; unclaimed: ${JSON.stringify(this.messages).slice(0, 1_000)}`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.push(waiter);
     });
