@@ -7,6 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { mysqlFromUrl } from '../../src/config';
+import { MysqlConnectionStore } from '../../src/data';
 import type { StandIn } from './stand-in';
 import { median, round } from './stats';
 
@@ -164,6 +166,11 @@ export async function benchColdStart(
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    if (options.mysqlUrl) {
+      // The MySQL case's processes created these tables; leave nothing behind.
+      const mysql = new MysqlConnectionStore(mysqlFromUrl(options.mysqlUrl, 'bench_cold_'));
+      await mysql.dropTables().finally(() => mysql.close());
+    }
   }
   return cases.map((item, index) => {
     const runs = samples[index] ?? [];

@@ -1,8 +1,15 @@
 /**
- * Load under serverless-offline: many real `ws` clients connect at once, one broadcast
+ * Load under serverless-offline: many real `ws` clients connect concurrently, one broadcast
  * (`sendmessage`) must reach every one of them, all disconnect, and the store must end
- * up empty. serverless-offline runs each function in a worker thread and serializes the
- * invocations of one function, so a connect storm is slow here: it is measured, not assumed.
+ * up empty.
+ *
+ * serverless-offline 13 keeps a pool of worker threads per function and starts a new one
+ * (a full cold start of the handler) for every invocation that finds all workers busy. An
+ * unbounded storm of N handshakes therefore means up to N cold starts at once, which on
+ * 2 cores takes seconds per connect. The clients here connect concurrently with a bounded
+ * number of handshakes in flight (`connectConcurrency`): the pool then grows to about that
+ * many workers and they are reused, as warm Lambda instances are. Closing is bounded the
+ * same way (`closeConcurrency` clients close at a time, each waiting for its close frame).
  */
 import { mysqlFromUrl } from '../../src/config';
 import { MysqlConnectionStore } from '../../src/data';
@@ -14,6 +21,10 @@ import { percentile, round } from './stats';
 export interface LoadRow {
   store: 'embedded' | 'mysql';
   clients: number;
+  /** Handshakes in flight at once during the connect phase. */
+  connectConcurrency: number;
+  /** Clients closing at once during the drain. */
+  closeConcurrency: number;
   /** The first connect of the run, which starts the connect function's worker. */
   coldConnectMs: number;
   connectMs: number;
@@ -55,14 +66,54 @@ async function ask(client: TestClient, message: unknown, type: string): Promise<
   return reply;
 }
 
-export async function benchLoad(options: { clients: number; mysqlUrl: string | undefined }): Promise<LoadRow[]> {
+export interface LoadOptions {
+  clients: number;
+  mysqlUrl: string | undefined;
+  /** Handshakes in flight at once (default 20). */
+  connectConcurrency?: number;
+  /** Clients closing at once (default 20). */
+  closeConcurrency?: number;
+}
+
+/** Runs `task` for every item with at most `limit` in flight; settles like Promise.allSettled. */
+async function pooled<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>) {
+  const results: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      try {
+        results[index] = { status: 'fulfilled', value: await task(items[index] as T) };
+      } catch (reason) {
+        results[index] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}
+
+export async function benchLoad(options: LoadOptions): Promise<LoadRow[]> {
+  const settings = {
+    count: options.clients,
+    connectConcurrency: options.connectConcurrency ?? 20,
+    closeConcurrency: options.closeConcurrency ?? 20,
+  };
   const rows: LoadRow[] = [];
-  rows.push(await loadOnce('embedded', options.clients, undefined));
-  if (options.mysqlUrl) rows.push(await loadOnce('mysql', options.clients, options.mysqlUrl));
+  rows.push(await loadOnce('embedded', settings, undefined));
+  if (options.mysqlUrl) rows.push(await loadOnce('mysql', settings, options.mysqlUrl));
   return rows;
 }
 
-async function loadOnce(store: 'embedded' | 'mysql', count: number, dbUrl: string | undefined): Promise<LoadRow> {
+async function loadOnce(
+  store: 'embedded' | 'mysql',
+  {
+    count,
+    connectConcurrency,
+    closeConcurrency,
+  }: { count: number; connectConcurrency: number; closeConcurrency: number },
+  dbUrl: string | undefined,
+): Promise<LoadRow> {
   // Start from empty tables: a previous run that was cut short may have left rows.
   const mysql = dbUrl ? new MysqlConnectionStore(mysqlFromUrl(dbUrl, TABLE_PREFIX)) : undefined;
   await mysql?.dropTables();
@@ -87,11 +138,15 @@ async function loadOnce(store: 'embedded' | 'mysql', count: number, dbUrl: strin
     await warm.close();
 
     const connectStarted = performance.now();
-    const settled = await Promise.allSettled(
-      Array.from({ length: count }, () => TestClient.connect(service.url, 180_000)),
+    const settled = await pooled(
+      Array.from({ length: count }, (_, i) => i),
+      connectConcurrency,
+      () => TestClient.connect(service.url, 180_000),
     );
     const connectMs = performance.now() - connectStarted;
-    progress(`${store}: ${count} connected in ${Math.round(connectMs)} ms`);
+    progress(
+      `${store}: ${count} connected in ${Math.round(connectMs)} ms (${connectConcurrency} handshakes in flight)`,
+    );
     for (const result of settled) if (result.status === 'fulfilled') clients.push(result.value);
     const refused = settled.find((result) => result.status === 'rejected');
     if (refused) {
@@ -117,7 +172,7 @@ async function loadOnce(store: 'embedded' | 'mysql', count: number, dbUrl: strin
 
     progress(`${store}: broadcast received by ${times.length}`);
     const closeStarted = performance.now();
-    await Promise.all(clients.map((client) => client.close()));
+    await pooled(clients, closeConcurrency, (client) => client.close());
     const count_ = async (): Promise<number> => {
       const probe = await TestClient.connect(service.url, 180_000);
       try {
@@ -134,6 +189,8 @@ async function loadOnce(store: 'embedded' | 'mysql', count: number, dbUrl: strin
     return {
       store,
       clients: count,
+      connectConcurrency,
+      closeConcurrency,
       coldConnectMs: round(coldConnectMs, 0),
       connectMs: round(connectMs, 0),
       connectsPerSecond: round((count / connectMs) * 1000, 1),
@@ -153,6 +210,13 @@ async function loadOnce(store: 'embedded' | 'mysql', count: number, dbUrl: strin
       finalCount,
       storeEmpty: finalCount === 1,
     };
+  } catch (error) {
+    throw new Error(
+      `load (${store}) failed: ${String(error)}\n--- serverless-offline output ---\n${service.output().slice(-6000)}`,
+      {
+        cause: error,
+      },
+    );
   } finally {
     await Promise.all(clients.map((client) => client.close()));
     await service.stop();

@@ -38,6 +38,8 @@ export interface BenchResults {
     sequentialSubset: number;
     coldStartProcesses: number;
     loadClients: number;
+    /** Handshakes in flight at once while the load clients connect (and clients closing at once). */
+    loadConcurrency: number;
   };
   mysql: string;
   fanOut: FanOutRow[];
@@ -80,6 +82,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     sequentialSubset: smoke ? 20 : 200,
     coldStartProcesses: smoke ? 1 : 5,
     loadClients: smoke ? 10 : 200,
+    loadConcurrency: smoke ? 5 : 20,
   };
   const mysqlUrl = options.mysqlUrl && (await mysqlReachable(options.mysqlUrl)) ? options.mysqlUrl : undefined;
   const mysql = options.mysqlUrl === undefined ? 'not asked for' : mysqlUrl ? 'reachable' : 'unreachable: skipped';
@@ -96,8 +99,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       plan: smoke
         ? [{ recipients: 200, concurrencies: [50] }]
         : [
-            { recipients: 1_000, concurrencies: [50, 100, 200] },
-            { recipients: 10_000, concurrencies: [50, 200] },
+            { recipients: 1_000, concurrencies: [50, 100, 200], repetitions: 5 },
+            { recipients: 10_000, concurrencies: [50, 100, 200], repetitions: 3 },
           ],
       latencyMs: settings.latencyMs,
       goneShare: settings.goneShare,
@@ -127,7 +130,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     await standIn.close();
   }
   log(`load under serverless-offline (${settings.loadClients} clients)`);
-  const load = await benchLoad({ clients: settings.loadClients, mysqlUrl: smoke ? undefined : mysqlUrl });
+  const load = await benchLoad({
+    clients: settings.loadClients,
+    mysqlUrl: smoke ? undefined : mysqlUrl,
+    connectConcurrency: settings.loadConcurrency,
+    closeConcurrency: settings.loadConcurrency,
+  });
 
   const cpu = cpus();
   return {
@@ -170,13 +178,14 @@ export function renderMarkdown(results: BenchResults): string {
   );
   out.push(
     `\n### Fan-out (stand-in latency ${settings.latencyMs} ms, ${settings.goneShare * 100}% of ids answer 410; ` +
-      `median of ${settings.repetitions})\n`,
+      `median of the repetitions per row, after one discarded warm-up round)\n`,
   );
   out.push(
     table(
       [
         'strategy',
         'N',
+        'reps',
         'time ms',
         'posts/s',
         'max in flight',
@@ -191,6 +200,7 @@ export function renderMarkdown(results: BenchResults): string {
       results.fanOut.map((r) => [
         r.strategy + (r.extrapolated ? ` (measured on ${r.measured}, extrapolated)` : ''),
         fmt(r.recipients),
+        r.repetitions,
         fmt(r.ms),
         fmt(r.postsPerSecond),
         r.maxInFlight,
@@ -250,12 +260,15 @@ export function renderMarkdown(results: BenchResults): string {
       `\nDeploy zip (\`sls package\`): ${fmt(p.zipBytes)} bytes = ${p.zipMb} MB, ${p.files} files; packaging took ${fmt(p.packageMs)} ms.`,
     );
   }
-  out.push(`\n### Load under serverless-offline (${settings.loadClients} clients, --noTimeout)\n`);
+  out.push(
+    `\n### Load under serverless-offline (${settings.loadClients} clients, ${settings.loadConcurrency} handshakes in flight, --noTimeout)\n`,
+  );
   out.push(
     table(
       [
         'store',
         'clients',
+        'in flight (connect / close)',
         'cold connect ms',
         'connect storm ms',
         'connects/s',
@@ -268,6 +281,7 @@ export function renderMarkdown(results: BenchResults): string {
       results.load.map((r) => [
         r.store,
         r.clients,
+        `${r.connectConcurrency} / ${r.closeConcurrency}`,
         fmt(r.coldConnectMs),
         fmt(r.connectMs),
         r.connectsPerSecond,

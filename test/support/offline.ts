@@ -110,7 +110,13 @@ export async function startOffline(options: StartOptions = {}): Promise<OfflineS
   };
 
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  while (!output.includes(`Offline [websocket] listening on ws://localhost:${port}`)) {
+  // offline prints "[websocket] listening" before its HTTP server (which carries the sockets)
+  // has bound the port; only "[http for websocket] listening" comes after the bind. Waiting for
+  // the first alone let a client that connected at once meet ECONNREFUSED now and then.
+  const ready = () =>
+    output.includes(`Offline [websocket] listening on ws://localhost:${port}`) &&
+    output.includes(`Offline [http for websocket] listening on http://localhost:${port}`);
+  while (!ready()) {
     if (child.exitCode !== null) {
       await stop();
       throw new Error(`serverless offline exited with ${child.exitCode}:\n${output}`);
