@@ -4,13 +4,14 @@
  * timed with process.hrtime inside the child. Also the deploy zip from `sls package`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mysqlFromUrl } from '../../src/config';
 import { MysqlConnectionStore } from '../../src/data';
 import type { StandIn } from './stand-in';
 import { median, round } from './stats';
+import { packageService } from '../../test/support/package';
 
 const root = resolve(__dirname, '..', '..');
 
@@ -186,45 +187,13 @@ export async function benchColdStart(
   });
 }
 
-const PACKAGE_FILES = ['serverless.yml', 'settings.js', '.env.yml.example', 'package.json', 'tsconfig.json', 'src'];
-
-/**
- * `sls package` in a private copy of the service (as test/support/offline.ts does), so it
- * cannot collide with another run's .build or .serverless. Unzips the result into
- * `unzipTo` when given, so the deployed module set can be loaded.
- */
-export function packageService(unzipTo?: string): PackageResult {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-package-'));
-  try {
-    for (const file of PACKAGE_FILES) cpSync(join(root, file), join(dir, file), { recursive: true });
-    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
-    const started = performance.now();
-    const result = spawnSync(
-      process.execPath,
-      [join(root, 'node_modules', 'serverless', 'bin', 'serverless.js'), 'package'],
-      {
-        cwd: dir,
-        encoding: 'utf8',
-        timeout: 300_000,
-        env: {
-          ...process.env,
-          SLS_TELEMETRY_DISABLED: '1',
-          SLS_NOTIFICATIONS_MODE: 'off',
-          AWS_EC2_METADATA_DISABLED: 'true',
-        },
-      },
-    );
-    const packageMs = performance.now() - started;
-    const zip = join(dir, '.serverless', 'aws-node-websockets.zip');
-    if (result.status !== 0 || !existsSync(zip)) {
-      throw new Error(`sls package failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
-    }
-    const zipBytes = statSync(zip).size;
-    const listing = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    const files = listing.split('\n').filter((line) => line !== '' && !line.endsWith('/')).length;
-    if (unzipTo) execFileSync('unzip', ['-q', '-o', zip, '-d', unzipTo]);
-    return { zipBytes, zipMb: round(zipBytes / 1024 / 1024, 2), files, packageMs: round(packageMs, 0) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** The deploy zip's size, from `sls package` in a private copy; unzipped into `unzipTo` so it can be loaded. */
+export async function packageForBench(unzipTo?: string): Promise<PackageResult> {
+  const packaged = await packageService({ unzipTo, timeoutMs: 300_000 });
+  return {
+    zipBytes: packaged.zipBytes,
+    zipMb: round(packaged.zipBytes / 1024 / 1024, 2),
+    files: packaged.zipEntries.filter((entry) => !entry.endsWith('/')).length,
+    packageMs: round(packaged.packageMs, 0),
+  };
 }

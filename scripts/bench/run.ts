@@ -9,7 +9,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { mysqlFromUrl } from '../../src/config';
 import { MysqlConnectionStore } from '../../src/data';
-import { benchColdStart, packageService } from './cold-start';
+import { benchColdStart, packageForBench } from './cold-start';
 import type { ColdStartRow, PackageResult } from './cold-start';
 import { benchFanOut } from './fanout';
 import type { FanOutRow } from './fanout';
@@ -119,7 +119,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       if (!smoke) {
         log('sls package');
         zipDir = mkdtempSync(join(tmpdir(), 'bench-zip-'));
-        packaged = packageService(zipDir);
+        packaged = await packageForBench(zipDir);
       }
       log('cold start');
       coldStart = await benchColdStart(standIn, { processes: settings.coldStartProcesses, mysqlUrl, zipDir });

@@ -5,12 +5,10 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-
-const root = resolve(__dirname, '..', '..');
+import { join } from 'node:path';
+import { copyService, root } from './service';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -46,12 +44,8 @@ export interface StartOptions {
   args?: string[];
 }
 
-const SERVICE_FILES = ['serverless.yml', 'settings.js', '.env.yml.example', 'package.json', 'tsconfig.json', 'src'];
-
 export async function startOffline(options: StartOptions = {}): Promise<OfflineService> {
-  const serviceDir = mkdtempSync(join(tmpdir(), 'ws-offline-'));
-  for (const file of SERVICE_FILES) cpSync(join(root, file), join(serviceDir, file), { recursive: true });
-  symlinkSync(join(root, 'node_modules'), join(serviceDir, 'node_modules'), 'dir');
+  const serviceDir = copyService('offline');
 
   const [port, httpPort, lambdaPort] = [await freePort(), await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = {

@@ -4,14 +4,11 @@
  * touches the developer's own, and returns the CloudFormation template it wrote.
  * Nothing here reaches AWS: packaging needs no credentials and telemetry is off.
  */
-import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { copyService, serverlessCli } from './service';
 import { zipEntries } from './zip';
-
-const root = resolve(__dirname, '..', '..');
-const SERVICE_FILES = ['serverless.yml', 'settings.js', '.env.yml.example', 'package.json', 'tsconfig.json', 'src'];
 
 /** The parts of a CloudFormation template the tests read. */
 export interface Template {
@@ -25,6 +22,8 @@ export interface PackageOptions {
   /** Extra environment for `serverless`, over a copy of this process's without AUTH_JWT_*. */
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Unzip the package into this folder before the copy is removed (the benchmark loads it). */
+  unzipTo?: string;
 }
 
 export interface Packaged {
@@ -34,13 +33,13 @@ export interface Packaged {
   zipBytes: number;
   /** Paths inside the deployment zip. */
   zipEntries: string[];
+  /** How long `serverless package` took. */
+  packageMs: number;
 }
 
 export async function packageService(options: PackageOptions = {}): Promise<Packaged> {
-  const serviceDir = mkdtempSync(join(tmpdir(), 'ws-package-'));
+  const serviceDir = copyService('package');
   try {
-    for (const file of SERVICE_FILES) cpSync(join(root, file), join(serviceDir, file), { recursive: true });
-    symlinkSync(join(root, 'node_modules'), join(serviceDir, 'node_modules'), 'dir');
     if (options.envYml !== undefined) writeFileSync(join(serviceDir, '.env.yml'), options.envYml);
 
     const env: NodeJS.ProcessEnv = { ...process.env };
@@ -53,15 +52,12 @@ export async function packageService(options: PackageOptions = {}): Promise<Pack
       ...options.env,
     });
 
-    const child = spawn(
-      process.execPath,
-      [join(root, 'node_modules', 'serverless', 'bin', 'serverless.js'), 'package'],
-      {
-        cwd: serviceDir,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const started = performance.now();
+    const child = spawn(process.execPath, [serverlessCli, 'package'], {
+      cwd: serviceDir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -77,13 +73,16 @@ export async function packageService(options: PackageOptions = {}): Promise<Pack
       });
     });
     if (code !== 0) throw new Error(`serverless package exited with ${code}:\n${output}`);
+    const packageMs = performance.now() - started;
     const file = join(serviceDir, '.serverless', 'cloudformation-template-update-stack.json');
     const zip = join(serviceDir, '.serverless', 'aws-node-websockets.zip');
+    if (options.unzipTo) execFileSync('unzip', ['-q', '-o', zip, '-d', options.unzipTo]);
     return {
       template: JSON.parse(readFileSync(file, 'utf8')) as Template,
       output,
       zipBytes: statSync(zip).size,
       zipEntries: zipEntries(zip),
+      packageMs,
     };
   } finally {
     rmSync(serviceDir, { recursive: true, force: true });

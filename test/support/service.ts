@@ -1,0 +1,23 @@
+/**
+ * A private copy of the service (what `serverless` reads, with the project's
+ * node_modules linked in), so that a test's or the benchmark's `serverless` run has a
+ * `.build` and `.serverless` of its own and cannot collide with a developer's
+ * `npm start` or with another run.
+ */
+import { cpSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const root = resolve(__dirname, '..', '..');
+
+/** The serverless CLI (osls) of this project. */
+export const serverlessCli = join(root, 'node_modules', 'serverless', 'bin', 'serverless.js');
+
+const SERVICE_FILES = ['serverless.yml', 'settings.js', '.env.yml.example', 'package.json', 'tsconfig.json', 'src'];
+
+export function copyService(label: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `ws-${label}-`));
+  for (const file of SERVICE_FILES) cpSync(join(root, file), join(dir, file), { recursive: true });
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return dir;
+}
