@@ -97,6 +97,22 @@ function isGoneError(error: unknown): boolean {
   return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 410;
 }
 
+/** One post as the reference strategies make it: no retries of ours, the outcome counted. */
+async function postCounting(
+  client: ApiGatewayManagementApiClient,
+  id: string,
+  data: Uint8Array,
+  outcome: Outcome,
+): Promise<void> {
+  try {
+    await client.send(new PostToConnectionCommand({ ConnectionId: id, Data: data }));
+    outcome.sent++;
+  } catch (error) {
+    if (isGoneError(error)) outcome.stale++;
+    else outcome.failed++;
+  }
+}
+
 /** One request at a time, default client: what a plain `for … await` loop does. */
 function sequential(subset: number): Strategy {
   return {
@@ -106,15 +122,7 @@ function sequential(subset: number): Strategy {
     run: async (url, ids, data) => {
       const client = new ApiGatewayManagementApiClient({ endpoint: url, region, credentials });
       const outcome: Outcome = { sent: 0, stale: 0, failed: 0 };
-      for (const id of ids) {
-        try {
-          await client.send(new PostToConnectionCommand({ ConnectionId: id, Data: data }));
-          outcome.sent++;
-        } catch (error) {
-          if (isGoneError(error)) outcome.stale++;
-          else outcome.failed++;
-        }
-      }
+      for (const id of ids) await postCounting(client, id, data, outcome);
       client.destroy();
       return outcome;
     },
@@ -129,17 +137,7 @@ const promiseAll: Strategy = {
   run: async (url, ids, data) => {
     const client = new ApiGatewayManagementApiClient({ endpoint: url, region, credentials });
     const outcome: Outcome = { sent: 0, stale: 0, failed: 0 };
-    await Promise.all(
-      ids.map(async (id) => {
-        try {
-          await client.send(new PostToConnectionCommand({ ConnectionId: id, Data: data }));
-          outcome.sent++;
-        } catch (error) {
-          if (isGoneError(error)) outcome.stale++;
-          else outcome.failed++;
-        }
-      }),
-    );
+    await Promise.all(ids.map((id) => postCounting(client, id, data, outcome)));
     client.destroy();
     return outcome;
   },
