@@ -174,14 +174,9 @@ export class MysqlConnectionStore implements ConnectionStore {
   async removeMany(connectionIds: readonly string[]): Promise<void> {
     const { connections, members } = this.t;
     for (const chunk of chunks(connectionIds, DELETE_CHUNK)) {
-      // One statement removes the rows and their memberships together (atomic in InnoDB).
-      await this.query(
-        'remove',
-        `DELETE c, m FROM \`${connections}\` c LEFT JOIN \`${members}\` m ON m.connection_id = c.connection_id
-         WHERE c.connection_id IN (?)`,
-        [chunk],
-      );
-      // Memberships whose connection row is already gone (a join racing a delete).
+      // Connections first: should the second statement fail, a leftover membership only
+      // makes a later room delivery meet a 410, which removes it again.
+      await this.query('remove', `DELETE FROM \`${connections}\` WHERE connection_id IN (?)`, [chunk]);
       await this.query('remove', `DELETE FROM \`${members}\` WHERE connection_id IN (?)`, [chunk]);
     }
   }
