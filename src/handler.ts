@@ -20,10 +20,10 @@ import type { Outbox, Session } from './messaging';
 
 /*
  * The messaging path (zod via protocol.ts, and the AWS SDK via communication.ts) is
- * required on first use, not at load (and jose only by the authorizer): `$connect` and `$disconnect` never post or parse
- * a message, and they run in containers of their own, so their cold starts no longer
- * pay for loading both (measured in BENCHMARKS.md). Node caches the modules, so warm
- * invocations pay nothing.
+ * required on first use, not at load, and jose only by the authorizer: `$connect` and
+ * `$disconnect` never post or parse a message, and they run in containers of their own,
+ * so their cold starts do not pay for loading either (measured in BENCHMARKS.md). Node
+ * caches the modules, so warm invocations pay nothing.
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
 const communication = () => require('./communication') as typeof import('./communication');
@@ -154,15 +154,13 @@ function session(event: WebSocketEvent, context: Context): Session {
   };
 }
 
+const handleMessage: Work = (event, context) => messaging().handleMessage(session(event, context), event.body);
+
 /** `$default`: the original's answer (the connection list), and errors for what it cannot route. */
-export const defaultHandler = route('$default', (event, context) =>
-  messaging().handleMessage(session(event, context), event.body),
-);
+export const defaultHandler = route('$default', handleMessage);
 
 /** `sendmessage`, `join`, `leave`, `publish`: the protocol's actions (src/protocol.ts). */
-export const message = route('message', (event, context) =>
-  messaging().handleMessage(session(event, context), event.body),
-);
+export const message = route('message', handleMessage);
 
 /**
  * Scheduled: `$disconnect` is best-effort, so rows can outlive their sockets. No

@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { MysqlConnectionStore } from '../../src/data';
 import { StoreError } from '../../src/errors';
+import { freePort } from '../support/offline';
 import { HOW_TO_START, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
 import { storeContract } from './store-contract';
 
@@ -25,14 +26,7 @@ suite('MySQL', () => {
 
   describe('MySQL store failures', () => {
     it('gives a typed error, quickly, when the server refuses connections', async () => {
-      // A port nothing listens on: find one by binding and releasing it.
-      const port = await new Promise<number>((resolve) => {
-        const server = createServer();
-        server.listen(0, '127.0.0.1', () => {
-          const { port: free } = server.address() as AddressInfo;
-          server.close(() => resolve(free));
-        });
-      });
+      const port = await freePort(); // bound and released: nothing listens on it
       const store = new MysqlConnectionStore({ ...mysqlSettings('x_'), port }, { connectTimeoutMs: 1_000 });
       const started = Date.now();
       const error = await store.list(1).catch((e: unknown) => e);

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { copyService, root } from './service';
+import { copyService, root, withoutAuth } from './service';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -48,19 +48,16 @@ export async function startOffline(options: StartOptions = {}): Promise<OfflineS
   const serviceDir = copyService('offline');
 
   const [port, httpPort, lambdaPort] = [await freePort(), await freePort(), await freePort()];
+  // Auth is on only when a test asks for it (options.env): a secret in the developer's shell
+  // would otherwise make every other end-to-end test's token-less handshake fail.
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...withoutAuth(process.env),
     WS_PORT: String(port),
     HTTP_PORT: String(httpPort),
     LAMBDA_PORT: String(lambdaPort),
     LOG_LEVEL: 'info',
     ...options.env,
   };
-  // Auth is on only when a test asks for it: a secret in the developer's shell would otherwise
-  // make every other end-to-end test's token-less handshake fail.
-  for (const key of ['AUTH_JWT_SECRET', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE']) {
-    if (options.env?.[key] === undefined) delete env[key];
-  }
   if (options.dbUrl) env.LOCAL_DB_URL = options.dbUrl;
   else delete env.LOCAL_DB_URL;
 

@@ -7,7 +7,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { copyService, serverlessCli } from './service';
+import { copyService, serverlessCli, withoutAuth } from './service';
 import { zipEntries } from './zip';
 
 /** The parts of a CloudFormation template the tests read. */
@@ -42,9 +42,8 @@ export async function packageService(options: PackageOptions = {}): Promise<Pack
   try {
     if (options.envYml !== undefined) writeFileSync(join(serviceDir, '.env.yml'), options.envYml);
 
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    // settings.js lets these win over .env.yml; a developer's shell must not change the template under test.
-    for (const key of ['AUTH_JWT_SECRET', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE']) delete env[key];
+    // A developer's shell must not change the template under test.
+    const env = withoutAuth(process.env);
     Object.assign(env, {
       SLS_TELEMETRY_DISABLED: '1',
       SLS_NOTIFICATIONS_MODE: 'off',

@@ -21,3 +21,15 @@ export function copyService(label: string): string {
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return dir;
 }
+
+/**
+ * AUTH_JWT_* switch the `$connect` authorizer on (settings.js lets the environment win over
+ * .env.yml). A test turns it on explicitly; a secret in the developer's shell must not.
+ */
+export const AUTH_ENV_KEYS = ['AUTH_JWT_SECRET', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'] as const;
+
+export function withoutAuth(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const key of AUTH_ENV_KEYS) delete copy[key];
+  return copy;
+}
