@@ -9,7 +9,7 @@ import { BadMessageError, StaleConnectionError } from './errors';
 import { fanOut } from './fanout';
 import type { FanOutResult } from './fanout';
 import { log } from './log';
-import { parseCommand } from './protocol';
+import { MAX_MESSAGE_BYTES, parseCommand } from './protocol';
 import type { Command } from './protocol';
 
 /** Sends bytes to one connection; throws StaleConnectionError on 410, DeliveryError otherwise. */
@@ -68,7 +68,6 @@ async function listConnections(session: Session): Promise<void> {
  * one summary to the sender.
  */
 async function deliverToAudience(session: Session, room: string | undefined, data: unknown): Promise<FanOutResult> {
-  const audience = await session.store.audience(room);
   const bytes = encode({
     type: 'message',
     ...(room === undefined ? {} : { room }),
@@ -77,6 +76,17 @@ async function deliverToAudience(session: Session, room: string | undefined, dat
     sentAt: Date.now(),
     data,
   });
+  // The bytes we would post decide, not an estimate: a `from` of characters JSON escapes
+  // (6 bytes each) grows the envelope well past its usual ~150 bytes. API Gateway would
+  // refuse an oversize post to every recipient, so refuse it once, before reading the audience.
+  if (bytes.byteLength > MAX_MESSAGE_BYTES) {
+    throw new BadMessageError(
+      'payload_too_large',
+      `the message would be ${bytes.byteLength} bytes with its envelope; API Gateway takes at most ${MAX_MESSAGE_BYTES}`,
+      { size: bytes.byteLength, limit: MAX_MESSAGE_BYTES },
+    );
+  }
+  const audience = await session.store.audience(room);
   const result = await fanOut(audience, (id) => session.outbox.send(id, bytes, session.deadline), {
     concurrency: session.concurrency,
     deadline: session.deadline,
@@ -142,10 +152,10 @@ async function run(session: Session, command: Command): Promise<void> {
  * stays open) and changes nothing in the store; the result is the status code for
  * API Gateway. Store and delivery failures are thrown to the handler.
  */
-export async function handleMessage(session: Session, body: string | undefined): Promise<number> {
+export async function handleMessage(session: Session, body: unknown, isBase64Encoded = false): Promise<number> {
   let command: Command;
   try {
-    command = parseCommand(body);
+    command = parseCommand(body, isBase64Encoded);
     await run(session, command);
     return 200;
   } catch (error) {
