@@ -54,13 +54,29 @@ function describeConnection(connection: Connection) {
 
 async function listConnections(session: Session): Promise<void> {
   const page = await session.store.list(session.listPageSize);
-  await reply(session, {
+  const described = page.connections.map(describeConnection);
+  const listOf = (shown: number): Reply => ({
     type: 'connections',
     you: session.connectionId,
     count: page.count,
-    connections: page.connections.map(describeConnection),
-    truncated: page.count > page.connections.length,
+    connections: described.slice(0, shown),
+    truncated: page.count > shown,
   });
+  const fits = (shown: number) => encode(listOf(shown)).byteLength <= MAX_MESSAGE_BYTES;
+  // A page is ~100 bytes an entry, but an entry's `from` can take 1.5 KB (255 characters
+  // JSON escapes to 6 bytes each), and LIST_PAGE_SIZE goes up to 1,000: send the oldest
+  // entries that fit in one frame (found by bisection), marked truncated like any page.
+  let shown = described.length;
+  if (!fits(shown)) {
+    let [low, high] = [0, shown]; // fits(low), !fits(high)
+    while (high - low > 1) {
+      const middle = Math.floor((low + high) / 2);
+      if (fits(middle)) low = middle;
+      else high = middle;
+    }
+    shown = low;
+  }
+  await reply(session, listOf(shown));
 }
 
 /**

@@ -138,3 +138,26 @@ describe('the size of the frame posted, envelope included', () => {
     await expectRefused(fromSender(publish(fits + 'x'), 'publish'), 'payload_too_large');
   });
 });
+
+describe('the connection list', () => {
+  it('sends the oldest connections that fit in one frame, marked truncated, when subjects are long', async () => {
+    // 200 connections with escaped subjects: ~320 KB as one list, and LIST_PAGE_SIZE is 1000 here.
+    for (let i = 2; i < 200; i++) {
+      await store.add({
+        connectionId: `conn-${String(i).padStart(3, '0')}`,
+        connectedAt: 1_000 + i,
+        subject: ESCAPED_SUBJECT,
+      });
+    }
+    expect(await message(fromSender('{"action":"list"}', 'list'), lambdaContext())).toEqual({ statusCode: 200 });
+    const [reply, ...others] = posted();
+    expect(others).toEqual([]);
+    expect(reply?.bytes).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+    const list = reply?.message as { count: number; truncated: boolean; connections: { connectionId: string }[] };
+    expect(list.count).toBe(200);
+    expect(list.truncated).toBe(true);
+    // as many as fit (each entry is ~1.6 KB), oldest first
+    expect(list.connections.length).toBeGreaterThan(70);
+    expect(list.connections.slice(0, 3).map((c) => c.connectionId)).toEqual([SENDER, OTHER, 'conn-002']);
+  });
+});
