@@ -10,7 +10,7 @@ import { BadMessageError } from './errors';
  * API Gateway takes at most 128 KB per message, in either direction. `data` is checked
  * against a cheap bound first; what decides is the size of the encoded frame we post
  * (src/messaging.ts), since the envelope around `data` (type, room, from, connectionId,
- * sentAt) is usually ~150 bytes but can reach ~1.7 KB when `from` is a 255-character
+ * sentAt) is usually a few hundred bytes but ~1.7 KB when `from` is a 255-character
  * subject that JSON escapes to 6 bytes a character.
  */
 export const MAX_MESSAGE_BYTES = 128 * 1024;
