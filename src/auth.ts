@@ -21,6 +21,14 @@ export const ALGORITHM = 'HS256';
 /** The `subject` column is VARCHAR(255); a longer `sub` could not be stored. */
 export const MAX_SUBJECT_LENGTH = 255;
 
+/**
+ * Half of a UTF-16 surrogate pair with no other half (`"\ud800"` in the token's JSON). It
+ * has no UTF-8 form: replies carry it escaped while the store re-encodes it (U+FFFD or
+ * `?`), so one user would show under two names. In Unicode mode `\p{Cs}` matches only unpaired halves:
+ * `!subject.isWellFormed()` on ES2024, which our ES2022 target does not type.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** Far above any honest token; refuses absurd inputs before any parsing. */
 export const MAX_TOKEN_LENGTH = 4096;
 
@@ -79,6 +87,9 @@ export async function verifyToken(
     }
     if (subject.length > MAX_SUBJECT_LENGTH) {
       throw new TokenError('bad_subject', `token subject is longer than ${MAX_SUBJECT_LENGTH} characters`);
+    }
+    if (LONE_SURROGATE.test(subject)) {
+      throw new TokenError('bad_subject', 'token subject is not well-formed Unicode (it has a lone surrogate)');
     }
     return { subject, expiresAt: payload.exp as number };
   } catch (error) {

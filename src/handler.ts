@@ -31,8 +31,13 @@ const messaging = () => require('./messaging') as typeof import('./messaging');
 const auth = () => require('./auth') as typeof import('./auth');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-/** What API Gateway (and serverless-offline) pass to WebSocket routes, with the authorizer's output. */
-export type WebSocketEvent = APIGatewayProxyWebsocketEventV2 & {
+/**
+ * What API Gateway (and serverless-offline) pass to WebSocket routes, with the authorizer's
+ * output. The body is typed as what it is, not what it should be: serverless-offline passes
+ * a binary frame through as bytes (src/protocol.ts checks it).
+ */
+export type WebSocketEvent = Omit<APIGatewayProxyWebsocketEventV2, 'body'> & {
+  body?: unknown;
   requestContext: APIGatewayProxyWebsocketEventV2['requestContext'] & {
     authorizer?: { principalId?: unknown } | null;
   };
@@ -154,7 +159,8 @@ function session(event: WebSocketEvent, context: Context): Session {
   };
 }
 
-const handleMessage: Work = (event, context) => messaging().handleMessage(session(event, context), event.body);
+const handleMessage: Work = (event, context) =>
+  messaging().handleMessage(session(event, context), event.body, event.isBase64Encoded);
 
 /** `$default`: the original's answer (the connection list), and errors for what it cannot route. */
 export const defaultHandler = route('$default', handleMessage);

@@ -9,7 +9,7 @@ import { BadMessageError, StaleConnectionError } from './errors';
 import { fanOut } from './fanout';
 import type { FanOutResult } from './fanout';
 import { log } from './log';
-import { parseCommand } from './protocol';
+import { MAX_MESSAGE_BYTES, parseCommand } from './protocol';
 import type { Command } from './protocol';
 
 /** Sends bytes to one connection; throws StaleConnectionError on 410, DeliveryError otherwise. */
@@ -54,13 +54,29 @@ function describeConnection(connection: Connection) {
 
 async function listConnections(session: Session): Promise<void> {
   const page = await session.store.list(session.listPageSize);
-  await reply(session, {
+  const described = page.connections.map(describeConnection);
+  const listOf = (shown: number): Reply => ({
     type: 'connections',
     you: session.connectionId,
     count: page.count,
-    connections: page.connections.map(describeConnection),
-    truncated: page.count > page.connections.length,
+    connections: described.slice(0, shown),
+    truncated: page.count > shown,
   });
+  const fits = (shown: number) => encode(listOf(shown)).byteLength <= MAX_MESSAGE_BYTES;
+  // A page is ~100 bytes an entry, but an entry's `from` can take 1.5 KB (255 characters
+  // JSON escapes to 6 bytes each), and LIST_PAGE_SIZE goes up to 1,000: send the oldest
+  // entries that fit in one frame (found by bisection), marked truncated like any page.
+  let shown = described.length;
+  if (!fits(shown)) {
+    let [low, high] = [0, shown]; // fits(low), !fits(high)
+    while (high - low > 1) {
+      const middle = Math.floor((low + high) / 2);
+      if (fits(middle)) low = middle;
+      else high = middle;
+    }
+    shown = low;
+  }
+  await reply(session, listOf(shown));
 }
 
 /**
@@ -68,7 +84,6 @@ async function listConnections(session: Session): Promise<void> {
  * one summary to the sender.
  */
 async function deliverToAudience(session: Session, room: string | undefined, data: unknown): Promise<FanOutResult> {
-  const audience = await session.store.audience(room);
   const bytes = encode({
     type: 'message',
     ...(room === undefined ? {} : { room }),
@@ -77,6 +92,17 @@ async function deliverToAudience(session: Session, room: string | undefined, dat
     sentAt: Date.now(),
     data,
   });
+  // The bytes we would post decide, not an estimate: a `from` of characters JSON escapes
+  // (6 bytes each) grows the envelope well past its usual ~150 bytes. API Gateway would
+  // refuse an oversize post to every recipient, so refuse it once, before reading the audience.
+  if (bytes.byteLength > MAX_MESSAGE_BYTES) {
+    throw new BadMessageError(
+      'payload_too_large',
+      `the message would be ${bytes.byteLength} bytes with its envelope; API Gateway takes at most ${MAX_MESSAGE_BYTES}`,
+      { size: bytes.byteLength, limit: MAX_MESSAGE_BYTES },
+    );
+  }
+  const audience = await session.store.audience(room);
   const result = await fanOut(audience, (id) => session.outbox.send(id, bytes, session.deadline), {
     concurrency: session.concurrency,
     deadline: session.deadline,
@@ -142,10 +168,10 @@ async function run(session: Session, command: Command): Promise<void> {
  * stays open) and changes nothing in the store; the result is the status code for
  * API Gateway. Store and delivery failures are thrown to the handler.
  */
-export async function handleMessage(session: Session, body: string | undefined): Promise<number> {
+export async function handleMessage(session: Session, body: unknown, isBase64Encoded = false): Promise<number> {
   let command: Command;
   try {
-    command = parseCommand(body);
+    command = parseCommand(body, isBase64Encoded);
     await run(session, command);
     return 200;
   } catch (error) {

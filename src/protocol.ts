@@ -7,11 +7,20 @@ import { z } from 'zod';
 import { BadMessageError } from './errors';
 
 /**
- * API Gateway refuses to post more than 128 KB to a connection. The largest envelope
- * we wrap around `data` (type, room, from, connectionId, sentAt) stays under 1 KiB.
+ * API Gateway takes at most 128 KB per message, in either direction. `data` is checked
+ * against a cheap bound first; what decides is the size of the encoded frame we post
+ * (src/messaging.ts), since the envelope around `data` (type, room, from, connectionId,
+ * sentAt) is usually a few hundred bytes but ~1.7 KB when `from` is a 255-character
+ * subject that JSON escapes to 6 bytes a character.
  */
 export const MAX_MESSAGE_BYTES = 128 * 1024;
 export const MAX_DATA_BYTES = MAX_MESSAGE_BYTES - 1024;
+/**
+ * How deep arrays and objects may nest in one message, the outer object included. JSON.parse
+ * copes with any depth, but JSON.stringify and every recursive walk overflow the stack near
+ * 10,000 levels, and 60,000 fit in one 128 KB frame. No honest message comes near 64.
+ */
+export const MAX_DEPTH = 64;
 export const MAX_ROOM_LENGTH = 64;
 export const ROOM_PATTERN = /^[A-Za-z0-9_.:-]+$/;
 
@@ -42,10 +51,104 @@ function isAction(value: unknown): value is Action {
 
 const valid = ACTIONS.join(', ');
 
-/** Parses and validates one message body. Throws BadMessageError with a code the client can act on. */
-export function parseCommand(body: string | undefined): Command {
+/** Character codes the depth scan looks for. */
+const QUOTE = 0x22; // "
+const BACKSLASH = 0x5c; // \
+const OPEN_ARRAY = 0x5b; // [
+const CLOSE_ARRAY = 0x5d; // ]
+const OPEN_OBJECT = 0x7b; // {
+const CLOSE_OBJECT = 0x7d; // }
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `limit`, found in one pass with
+ * no recursion, so that nothing recursive ever sees a deeper value. Brackets inside
+ * strings do not count. On invalid JSON the answer is only an estimate, and JSON.parse
+ * refuses such text anyway.
+ */
+function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      // An escaped character (a quote, a backslash) is content: skip it.
+      if (c === BACKSLASH) {
+        i++;
+      } else if (c === QUOTE) {
+        inString = false;
+      }
+    } else if (c === QUOTE) {
+      inString = true;
+    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      if (++depth > limit) return true;
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+type Path = (string | number)[];
+
+/**
+ * The path to the first number JSON cannot carry (`1e400` parses to Infinity, which
+ * JSON.stringify would deliver as null). Recursive, which is safe once the depth is bounded.
+ */
+function nonFinitePath(value: unknown, path: Path): Path | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : path;
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nonFinitePath(value[i], [...path, i]);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const found = nonFinitePath(item, [...path, key]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** What an error message may quote of a client's input: enough to recognise it, never a whole frame. */
+function shorten(text: string, max = 64): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+function quote(value: unknown): string {
+  return shorten(JSON.stringify(value) ?? String(value));
+}
+
+/**
+ * Parses and validates one message body. Throws BadMessageError with a code the client
+ * can act on, and nothing else for any input. `body` is whatever the runtime passed:
+ * API Gateway refuses binary frames itself (it closes the connection with 1003) and hands
+ * a converted binary payload over base64-encoded, while serverless-offline passes a binary
+ * frame through as a Buffer (a Uint8Array once it has crossed into a worker thread).
+ */
+export function parseCommand(body: unknown, isBase64Encoded = false): Command {
+  if (isBase64Encoded || (body !== undefined && typeof body !== 'string')) {
+    throw new BadMessageError('invalid_message', `send JSON text frames; binary frames are not accepted`);
+  }
   if (body === undefined || body.trim() === '') {
     throw new BadMessageError('invalid_message', `send a JSON object with an "action": one of ${valid}`);
+  }
+  // API Gateway never passes more; locally a bigger frame reaches us, and is refused unread.
+  const bodyBytes = Buffer.byteLength(body);
+  if (bodyBytes > MAX_MESSAGE_BYTES) {
+    throw new BadMessageError(
+      'payload_too_large',
+      `the message is ${bodyBytes} bytes; API Gateway takes at most ${MAX_MESSAGE_BYTES}`,
+      { size: bodyBytes, limit: MAX_MESSAGE_BYTES },
+    );
+  }
+  if (nestsDeeperThan(body, MAX_DEPTH)) {
+    throw new BadMessageError(
+      'invalid_message',
+      `the message nests arrays and objects more than ${MAX_DEPTH} levels deep (the outer object counts)`,
+      { limit: MAX_DEPTH },
+    );
   }
   let parsed: unknown;
   try {
@@ -63,7 +166,7 @@ export function parseCommand(body: string | undefined): Command {
   // without an action still gets that answer.
   const action = (parsed as { action?: unknown }).action ?? 'list';
   if (!isAction(action)) {
-    throw new BadMessageError('unknown_action', `unknown action ${JSON.stringify(action)}; valid actions: ${valid}`, {
+    throw new BadMessageError('unknown_action', `unknown action ${quote(action)}; valid actions: ${valid}`, {
       validActions: ACTIONS,
     });
   }
@@ -78,6 +181,16 @@ export function parseCommand(body: string | undefined): Command {
   }
   const command = result.data as Command;
   if ('data' in command) {
+    const path = nonFinitePath(command.data, ['data']);
+    if (path) {
+      const issue = {
+        path: shorten(path.join('.'), 128),
+        message: 'numbers must be finite (this one is too large for JSON)',
+      };
+      throw new BadMessageError('invalid_message', `invalid ${action}: ${issue.path}: ${issue.message}`, {
+        issues: [issue],
+      });
+    }
     const size = Buffer.byteLength(JSON.stringify(command.data) ?? '');
     if (size > MAX_DATA_BYTES) {
       throw new BadMessageError(

@@ -1,0 +1,76 @@
+/**
+ * A token's `sub` must be well-formed Unicode (issue 9, item 7): a lone surrogate has no
+ * UTF-8 form, so replies would carry it as "\ud800" while the store keeps a replacement
+ * character, and one user would appear under two names. Such subjects are refused at the
+ * authorizer; everything else stays as it was.
+ */
+import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { SignJWT } from 'jose';
+import { MAX_SUBJECT_LENGTH, authorizeConnect, verifyToken } from '../../src/auth';
+import { readAuthSettings } from '../../src/config';
+import { TokenError } from '../../src/errors';
+import type { TokenRefusal } from '../../src/errors';
+
+const SECRET = 'unit-test-secret-that-is-long-enough-0123';
+const settings = readAuthSettings({ AUTH_JWT_SECRET: SECRET });
+const nowSec = () => Math.floor(Date.now() / 1000);
+
+/** JSON.stringify writes a lone surrogate as the escape `\ud800`, so it survives signing. */
+function tokenFor(sub: string): Promise<string> {
+  return new SignJWT({ sub, exp: nowSec() + 60 })
+    .setProtectedHeader({ alg: 'HS256' })
+    .sign(new TextEncoder().encode(SECRET));
+}
+
+async function refusal(promise: Promise<unknown>): Promise<TokenRefusal> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof TokenError) return error.reason;
+    throw error;
+  }
+  throw new Error('the token was accepted');
+}
+
+describe('verifyToken and the subject', () => {
+  it.each([
+    ['a lone high surrogate', '\ud800'],
+    ['a lone low surrogate', '\udfff'],
+    ['a lone surrogate among letters', 'ali\ud83dce'],
+    ['a reversed pair', '\ude00\ud83d'],
+    ['a lone surrogate at the length limit', 'a'.repeat(MAX_SUBJECT_LENGTH - 1) + '\udbff'],
+  ])('refuses %s as bad_subject', async (_what, sub) => {
+    expect(await refusal(verifyToken(await tokenFor(sub), settings))).toBe('bad_subject');
+  });
+
+  it.each([
+    ['a surrogate pair (an emoji)', 'al😀ice'],
+    ['astral letters only', '𝒜𝒷𝒸'],
+    ['non-ASCII letters', 'Zoë Ñandú 東京'],
+    ['control characters, which JSON escapes and the store keeps', '\u0001\u001f'],
+  ])('accepts %s, unchanged', async (_what, sub) => {
+    await expect(verifyToken(await tokenFor(sub), settings)).resolves.toMatchObject({ subject: sub });
+  });
+});
+
+describe('authorizeConnect and the subject', () => {
+  it('denies a token whose subject has a lone surrogate', async () => {
+    const stderr = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const methodArn = 'arn:aws:execute-api:us-east-1:123456789012:abcdef/dev/$connect';
+      const event = {
+        type: 'REQUEST',
+        methodArn,
+        queryStringParameters: { token: await tokenFor('mallory\ud800') },
+        requestContext: { connectionId: 'conn-1', identity: { sourceIp: '127.0.0.1' } },
+      } as unknown as APIGatewayRequestAuthorizerEvent;
+      const result = await authorizeConnect(event, settings);
+      expect(result.principalId).toBe('anonymous');
+      expect(result.policyDocument.Statement).toEqual([
+        { Action: 'execute-api:Invoke', Effect: 'Deny', Resource: methodArn },
+      ]);
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+});

@@ -1,0 +1,163 @@
+/**
+ * Input the validator used not to survive (issue 9, items 3 to 6), through the message
+ * handler with the store in memory and the management API mocked: every case gets an
+ * error reply on the same connection and a 400, never a 502 and silence, and nothing
+ * reaches anyone else.
+ */
+import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { encode, resetClients } from '../../src/communication';
+import { message, useStore } from '../../src/handler';
+import type { WebSocketEvent } from '../../src/handler';
+import { MAX_DATA_BYTES, MAX_MESSAGE_BYTES, MAX_ROOM_LENGTH } from '../../src/protocol';
+import { lambdaContext, messageEvent } from '../support/events';
+import { memoryStore } from '../support/memory-store';
+import type { MemoryStore } from '../support/memory-store';
+
+// Read once by config() at the first invocation, as at a cold start.
+Object.assign(process.env, {
+  DB_HOST: 'db.invalid',
+  DB_NAME: 'websockets',
+  DB_USER: 'websockets',
+  DB_PASSWORD: 'unused',
+  LIST_PAGE_SIZE: '1000',
+  FANOUT_RETRY_BASE_MS: '1',
+});
+
+const api = mockClient(ApiGatewayManagementApiClient);
+const SENDER = 'L0SM9cOFvHcCIhw=';
+const OTHER = 'OtHeRcOnNeCtIoN=';
+/** A subject the authorizer accepts that JSON escapes to 6 bytes a character: 1,530 bytes. */
+const ESCAPED_SUBJECT = '\u0001'.repeat(255);
+const LONGEST_ROOM = 'r'.repeat(MAX_ROOM_LENGTH);
+
+/** What was posted, with its size in bytes and parsed. */
+function posted(): { to: string; bytes: number; message: Record<string, unknown> }[] {
+  return api.commandCalls(PostToConnectionCommand).map((call) => {
+    const data = call.args[0].input.Data as Uint8Array;
+    return {
+      to: call.args[0].input.ConnectionId as string,
+      bytes: data.byteLength,
+      message: JSON.parse(Buffer.from(data).toString('utf8')) as Record<string, unknown>,
+    };
+  });
+}
+
+let store: MemoryStore;
+beforeEach(async () => {
+  api.reset();
+  api.on(PostToConnectionCommand).resolves({});
+  resetClients();
+  store = memoryStore();
+  useStore(store);
+  await store.add({ connectionId: SENDER, connectedAt: 1_000, subject: ESCAPED_SUBJECT });
+  await store.add({ connectionId: OTHER, connectedAt: 1_001, subject: 'bob' });
+  await store.join(SENDER, LONGEST_ROOM);
+  await store.join(OTHER, LONGEST_ROOM);
+});
+
+/** A message event from SENDER, whose token subject was ESCAPED_SUBJECT. */
+function fromSender(body: unknown, route = 'sendmessage'): WebSocketEvent {
+  const event = messageEvent('{}', SENDER, route);
+  event.requestContext.authorizer = { principalId: ESCAPED_SUBJECT };
+  // Assigned as unknown: the runtime decides what a body is, not our types.
+  Object.assign(event, { body });
+  return event;
+}
+
+async function expectRefused(event: WebSocketEvent, code: string): Promise<Record<string, unknown>> {
+  expect(await message(event, lambdaContext())).toEqual({ statusCode: 400 });
+  const sent = posted();
+  expect(sent).toEqual([
+    { to: SENDER, bytes: expect.any(Number), message: expect.objectContaining({ type: 'error' }) },
+  ]);
+  const reply = sent[0]?.message as Record<string, unknown>;
+  expect(reply.code).toBe(code);
+  return reply;
+}
+
+describe('the message handler, given input built to break it', () => {
+  it('answers 60,000 levels of nesting with invalid_message, not a stack overflow and a 502', async () => {
+    const body = `{"action":"sendmessage","data":${'['.repeat(60_000)}${']'.repeat(60_000)}}`;
+    const reply = await expectRefused(fromSender(body), 'invalid_message');
+    expect(reply.message).toMatch(/64 levels/);
+  });
+
+  it('answers data: 1e400 with invalid_message instead of delivering null to everyone', async () => {
+    const reply = await expectRefused(fromSender('{"action":"sendmessage","data":{"n":[1e400]}}'), 'invalid_message');
+    expect(reply.details).toEqual({ issues: [{ path: 'data.n.0', message: expect.stringContaining('finite') }] });
+  });
+
+  it.each([
+    ['a Buffer (serverless-offline in process)', Buffer.from('{"action":"sendmessage","data":"binary"}')],
+    ['a Uint8Array (serverless-offline via a worker thread)', new Uint8Array(Buffer.from('{"action":"list"}'))],
+  ])('answers a binary frame passed as %s with invalid_message asking for text frames', async (_what, body) => {
+    const reply = await expectRefused(fromSender(body), 'invalid_message');
+    expect(reply.message).toMatch(/text frames/);
+  });
+
+  it('answers a base64-encoded body (a binary payload API Gateway converted) with invalid_message', async () => {
+    const event = fromSender(Buffer.from('{"action":"list"}').toString('base64'), '$default');
+    event.isBase64Encoded = true;
+    const reply = await expectRefused(event, 'invalid_message');
+    expect(reply.message).toMatch(/text frames/);
+  });
+});
+
+describe('the size of the frame posted, envelope included', () => {
+  const publish = (data: string) => JSON.stringify({ action: 'publish', room: LONGEST_ROOM, data });
+  /** The envelope the service wraps around `data`, measured with the real encoder. */
+  const envelopeBytes = () =>
+    encode({
+      type: 'message',
+      room: LONGEST_ROOM,
+      from: ESCAPED_SUBJECT,
+      connectionId: SENDER,
+      sentAt: Date.now(),
+      data: '',
+    }).byteLength;
+
+  it('refuses with payload_too_large, before any post, data that passes the data limit but not with its envelope', async () => {
+    const largestData = 'x'.repeat(MAX_DATA_BYTES - 2); // as JSON: exactly MAX_DATA_BYTES
+    expect(envelopeBytes() + largestData.length).toBeGreaterThan(MAX_MESSAGE_BYTES); // 131,7xx bytes
+    const reply = await expectRefused(fromSender(publish(largestData), 'publish'), 'payload_too_large');
+    expect(reply.details).toEqual({ size: envelopeBytes() + largestData.length, limit: MAX_MESSAGE_BYTES });
+  });
+
+  it('posts a frame of exactly the limit and refuses one byte more', async () => {
+    const fits = 'x'.repeat(MAX_MESSAGE_BYTES - envelopeBytes());
+    expect(await message(fromSender(publish(fits), 'publish'), lambdaContext())).toEqual({ statusCode: 200 });
+    const delivered = posted().filter((p) => p.message.type === 'message');
+    expect(delivered.map((p) => [p.to, p.bytes])).toEqual([
+      [SENDER, MAX_MESSAGE_BYTES],
+      [OTHER, MAX_MESSAGE_BYTES],
+    ]);
+
+    api.resetHistory();
+    await expectRefused(fromSender(publish(fits + 'x'), 'publish'), 'payload_too_large');
+  });
+});
+
+describe('the connection list', () => {
+  it('sends the oldest connections that fit in one frame, marked truncated, when subjects are long', async () => {
+    // 200 connections with escaped subjects: ~320 KB as one list, and LIST_PAGE_SIZE is 1000 here.
+    for (let i = 2; i < 200; i++) {
+      await store.add({
+        connectionId: `conn-${String(i).padStart(3, '0')}`,
+        connectedAt: 1_000 + i,
+        subject: ESCAPED_SUBJECT,
+      });
+    }
+    expect(await message(fromSender('{"action":"list"}', 'list'), lambdaContext())).toEqual({ statusCode: 200 });
+    const [reply, ...others] = posted();
+    expect(others).toEqual([]);
+    expect(reply?.bytes).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+    const list = reply?.message as { count: number; truncated: boolean; connections: { connectionId: string }[] };
+    expect(list.count).toBe(200);
+    expect(list.truncated).toBe(true);
+    // as many as fit (each entry is ~1.6 KB), oldest first
+    expect(list.connections.length).toBeGreaterThan(70);
+    expect(list.connections.slice(0, 3).map((c) => c.connectionId)).toEqual([SENDER, OTHER, 'conn-002']);
+  });
+});
