@@ -3,8 +3,8 @@
 // refuses to run without a real .env.yml and password.
 //
 // It also computes what serverless.yml cannot express by itself: whether `$connect`
-// has an authorizer. That is decided by AUTH_JWT_SECRET alone (from the environment,
-// which wins, or from the file), so an unset secret leaves the template as it was.
+// has an authorizer. That is decided by AUTH_JWT_SECRET or AUTH_JWKS_URL (from the
+// environment, which wins, or from the file), so with neither the template is as it was.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -12,14 +12,28 @@ const yaml = require('js-yaml');
 
 /** HS256 keys shorter than the hash output (32 bytes) are weaker than the algorithm (RFC 7518 3.2). */
 const MIN_SECRET_LENGTH = 32;
-const AUTH_KEYS = ['AUTH_JWT_SECRET', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'];
+const AUTH_KEYS = ['AUTH_JWT_SECRET', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE', 'AUTH_JWKS_URL', 'AUTH_MAX_TOKEN_AGE'];
 
 /** The function that verifies the token of a `$connect`, with only the settings it needs. */
 function authorizeFunction(settings) {
-  const environment = { AUTH_JWT_SECRET: settings.AUTH_JWT_SECRET };
-  if (settings.AUTH_JWT_ISSUER) environment.AUTH_JWT_ISSUER = settings.AUTH_JWT_ISSUER;
-  if (settings.AUTH_JWT_AUDIENCE) environment.AUTH_JWT_AUDIENCE = settings.AUTH_JWT_AUDIENCE;
+  const environment = {};
+  for (const key of AUTH_KEYS) if (settings[key] !== undefined) environment[key] = String(settings[key]);
   return { handler: 'src/handler.authorize', memorySize: 256, timeout: 5, environment };
+}
+
+/**
+ * JWKS mode (tokens from an identity provider, src/config.ts): the authorizer gets the key
+ * set's URL, the issuer and the audience, and no secret. The two modes never mix.
+ */
+function jwksMode(settings) {
+  if (settings.AUTH_JWKS_URL === undefined) return false;
+  if (settings.AUTH_JWT_SECRET !== undefined) {
+    throw new Error('AUTH_JWKS_URL and AUTH_JWT_SECRET are both set: choose one way of verifying tokens.');
+  }
+  if (settings.AUTH_JWT_ISSUER === undefined || settings.AUTH_JWT_AUDIENCE === undefined) {
+    throw new Error('AUTH_JWKS_URL needs AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE too.');
+  }
+  return true;
 }
 
 module.exports = async () => {
@@ -43,8 +57,8 @@ module.exports = async () => {
     if (settings[key] === '' || settings[key] === null) delete settings[key];
   }
   const secret = settings.AUTH_JWT_SECRET;
-  if (secret !== undefined) {
-    if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH) {
+  if (jwksMode(settings) || secret !== undefined) {
+    if (secret !== undefined && (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH)) {
       throw new Error(`AUTH_JWT_SECRET must be a string of at least ${MIN_SECRET_LENGTH} characters.`);
     }
     settings.AUTHORIZE_FUNCTION = authorizeFunction(settings);

@@ -70,7 +70,12 @@ async function main(): Promise<void> {
   console.log(`[aws-node-websockets] store: ${store}`);
   // settings.js has already taken AUTH_JWT_SECRET from the environment or .env.yml and, when
   // set, put it in the authorize function's environment (which wins over --localEnvironment).
-  if (typeof settings.AUTH_JWT_SECRET === 'string') {
+  if (typeof settings.AUTH_JWKS_URL === 'string') {
+    console.log(
+      `[aws-node-websockets] auth: a JWT signed by a key of ${settings.AUTH_JWKS_URL} is required at $connect`,
+    );
+    console.log(`[aws-node-websockets] url: ws://localhost:${wsPort}?token=<a token from your identity provider>`);
+  } else if (typeof settings.AUTH_JWT_SECRET === 'string') {
     console.log('[aws-node-websockets] auth: a JWT is required at $connect (AUTH_JWT_SECRET is set)');
     console.log(
       `[aws-node-websockets] url: ws://localhost:${wsPort}?token=... ` +

@@ -12,7 +12,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MAX_SUBJECT_LENGTH, mintToken } from '../src/auth';
-import { MIN_SECRET_LENGTH } from '../src/config';
+import { MIN_SECRET_LENGTH, readMaxTokenAge } from '../src/config';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const loadSettings = require(resolve('settings.js')) as () => Promise<Record<string, unknown>>;
@@ -59,6 +59,12 @@ async function main(): Promise<void> {
 
   // settings.js already lets AUTH_JWT_* from the environment win over the file.
   const settings = await loadSettings();
+  if (optional(settings.AUTH_JWKS_URL) !== undefined) {
+    throw new UsageError(
+      'AUTH_JWKS_URL is set, so the service accepts tokens from your identity provider only; ' +
+        'get one there (see README.md, Authorization). This command signs with AUTH_JWT_SECRET.',
+    );
+  }
   const secret = optional(settings.AUTH_JWT_SECRET);
   if (secret === undefined) {
     throw new UsageError(
@@ -68,6 +74,12 @@ async function main(): Promise<void> {
   }
   if (secret.length < MIN_SECRET_LENGTH) {
     throw new UsageError(`AUTH_JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  const maxAgeSec = readMaxTokenAge({ AUTH_MAX_TOKEN_AGE: optional(String(settings.AUTH_MAX_TOKEN_AGE ?? '')) });
+  if (ttlSec > maxAgeSec) {
+    throw new UsageError(
+      `--ttl is longer than AUTH_MAX_TOKEN_AGE (${maxAgeSec} s): the service would refuse the token`,
+    );
   }
   const token = await mintToken(new TextEncoder().encode(secret), {
     subject,

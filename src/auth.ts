@@ -1,22 +1,34 @@
 /**
  * Who may connect: the `$connect` authorizer. A client presents a JWT in the `token`
- * query-string parameter (browsers cannot set headers on a WebSocket); it must be
- * HS256-signed with the shared secret, unexpired, already valid, carry a `sub`, and
- * match the configured issuer and audience. The `sub` becomes the policy's principalId,
- * which API Gateway hands to every later event of the connection (src/handler.ts).
+ * query-string parameter (browsers cannot set headers on a WebSocket). Two modes, never
+ * mixed (src/config.ts): HS256 signed with the shared secret, or RS256/ES256 signed by an
+ * identity provider whose public keys are fetched from its JWKS URL. Either way the token
+ * must be unexpired, already valid, issued (`iat`) within the maximum token age and live
+ * no longer than it, carry a `sub`, and match the configured issuer and audience. The
+ * `sub` becomes the policy's principalId, which API Gateway hands to every later event of
+ * the connection (src/handler.ts).
  *
  * Refusals are Deny policies rather than thrown errors: API Gateway and
  * serverless-offline both answer a Deny with 403, whereas a thrown "Unauthorized" is a
  * 401 in AWS but a 500 offline.
  */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { SignJWT, errors, jwtVerify } from 'jose';
-import type { AuthSettings } from './config';
-import { TokenError } from './errors';
+import { SignJWT, createRemoteJWKSet, errors, jwtVerify } from 'jose';
+import type { JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
+import type { AuthSettings, KeySetSettings } from './config';
+import { KeySetError, TokenError } from './errors';
 import { log } from './log';
 
-/** The only algorithm accepted: a token may not choose its own (`none`, HS512, RS256 with our key...). */
+/** The only algorithm of the secret mode: a token may not choose its own (`none`, HS512, RS256...). */
 export const ALGORITHM = 'HS256';
+
+/**
+ * The algorithms of the JWKS mode: asymmetric only, so that a public key from the key set
+ * can never be used as an HMAC secret (a token "signed" HS256 with the public key).
+ */
+export const JWKS_ALGORITHMS = ['RS256', 'ES256'];
 
 /** The `subject` column is VARCHAR(255); a longer `sub` could not be stored. */
 export const MAX_SUBJECT_LENGTH = 255;
@@ -29,8 +41,8 @@ export const MAX_SUBJECT_LENGTH = 255;
  */
 const LONE_SURROGATE = /\p{Cs}/u;
 
-/** Far above any honest token; refuses absurd inputs before any parsing. */
-export const MAX_TOKEN_LENGTH = 4096;
+/** Far above any honest token (an Entra ID token with groups is ~2-3 KB); refuses absurd inputs before any parsing. */
+export const MAX_TOKEN_LENGTH = 8192;
 
 export interface VerifiedToken {
   subject: string;
@@ -39,31 +51,111 @@ export interface VerifiedToken {
 }
 
 export interface VerifyOptions {
-  /** The time to check `exp` and `nbf` against (tests); defaults to now. */
+  /** The time to check `exp`, `nbf` and `iat` against (tests); defaults to now. */
   now?: Date;
 }
 
-function refusalOf(error: unknown): TokenError {
+function algorithmsOf(settings: AuthSettings): string[] {
+  return settings.mode === 'jwks' ? JWKS_ALGORITHMS : [ALGORITHM];
+}
+
+function refusalOf(error: unknown, settings: AuthSettings): TokenError {
   if (error instanceof TokenError) return error;
-  if (error instanceof errors.JWTExpired) return new TokenError('expired', 'token has expired', { cause: error });
+  if (error instanceof errors.JWTExpired) {
+    if (error.claim === 'iat') {
+      return new TokenError('too_long_lived', `token was issued more than ${settings.maxTokenAgeSec} s ago`, {
+        cause: error,
+      });
+    }
+    return new TokenError('expired', 'token has expired', { cause: error });
+  }
   if (error instanceof errors.JWTClaimValidationFailed) {
-    if (error.claim === 'nbf' && error.reason === 'check_failed') {
-      return new TokenError('not_yet_valid', 'token is not valid yet', { cause: error });
+    if ((error.claim === 'nbf' || error.claim === 'iat') && error.reason === 'check_failed') {
+      return new TokenError('not_yet_valid', `token is not valid yet ("${error.claim}" is in the future)`, {
+        cause: error,
+      });
     }
     return new TokenError('bad_claims', `token claim "${error.claim}" is ${error.reason}`, { cause: error });
   }
   if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
-    return new TokenError('bad_algorithm', `only ${ALGORITHM} tokens are accepted`, { cause: error });
+    return new TokenError('bad_algorithm', `only ${algorithmsOf(settings).join(' or ')} tokens are accepted`, {
+      cause: error,
+    });
   }
   if (error instanceof errors.JWSSignatureVerificationFailed) {
     return new TokenError('bad_signature', 'token signature does not verify', { cause: error });
+  }
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
+    return new TokenError('unknown_key', "token's key is not in the identity provider's key set", { cause: error });
   }
   return new TokenError('malformed', 'token is not a well-formed JWT', { cause: error });
 }
 
 /**
- * Verifies a token; throws TokenError saying why it is refused. `exp` is required: a
- * token that never expires could not be withdrawn short of changing the secret.
+ * An agent whose every request has a hard deadline. jose bounds a key-set fetch only until
+ * the response headers arrive (its `timeoutDuration` is a socket idle timeout raced
+ * against 'response'): a server that sends headers and then trickles or withholds the
+ * body would hold the authorizer until Lambda killed it. Without keep-alive each request
+ * has a socket of its own, destroyed when the deadline passes, which fails the fetch at
+ * whatever stage it is.
+ */
+function deadlineAgent(url: URL, timeoutMs: number): HttpAgent {
+  const agent = url.protocol === 'https:' ? new HttpsAgent({ keepAlive: false }) : new HttpAgent({ keepAlive: false });
+  const create = agent.createConnection.bind(agent);
+  agent.createConnection = (options, callback) => {
+    const socket = create(options, callback);
+    if (socket) {
+      const timer = setTimeout(
+        () => socket.destroy(new KeySetError(`no complete key set within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      socket.once('close', () => clearTimeout(timer));
+    }
+    return socket;
+  };
+  return agent;
+}
+
+/** One remote key set per settings object: authSettings() is read once per container, so warm invocations share it. */
+const keySets = new WeakMap<KeySetSettings, JWTVerifyGetKey>();
+
+/**
+ * The identity provider's keys, fetched on first use and cached (jose's remote key set):
+ * refreshed after `cacheMaxAgeMs`, and a token naming a `kid` the cached set lacks makes
+ * it fetch again once (not within `cooldownMs` of the last fetch, so tokens with made-up
+ * `kid`s cannot make us hammer the provider). A verification therefore fetches at most
+ * once, within `timeoutMs`. A failed fetch becomes a KeySetError; a missing key stays a
+ * jose error for refusalOf.
+ */
+function keySetFor(settings: KeySetSettings): JWTVerifyGetKey {
+  let getKey = keySets.get(settings);
+  if (getKey === undefined) {
+    const remote = createRemoteJWKSet(settings.url, {
+      timeoutDuration: settings.timeoutMs,
+      cooldownDuration: settings.cooldownMs,
+      cacheMaxAge: settings.cacheMaxAgeMs,
+      agent: deadlineAgent(settings.url, settings.timeoutMs),
+    });
+    const source = `${settings.url.origin}${settings.url.pathname}`;
+    getKey = async (header, token) => {
+      try {
+        return await remote(header, token);
+      } catch (error) {
+        if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
+        const detail = error instanceof Error ? error.message : String(error);
+        throw new KeySetError(`the key set at ${source} could not be fetched: ${detail}`, { cause: error });
+      }
+    };
+    keySets.set(settings, getKey);
+  }
+  return getKey;
+}
+
+/**
+ * Verifies a token; throws TokenError saying why it is refused, or KeySetError when the
+ * identity provider's keys could not be fetched. `exp` is required: a token that never
+ * expires could not be withdrawn short of changing the key. `iat` is required and bounds
+ * the token's lifetime and age to the maximum token age.
  */
 export async function verifyToken(
   token: string | undefined,
@@ -72,15 +164,20 @@ export async function verifyToken(
 ): Promise<VerifiedToken> {
   if (token === undefined || token === '') throw new TokenError('missing', 'no token');
   if (token.length > MAX_TOKEN_LENGTH) throw new TokenError('malformed', 'token is too long');
+  const checks: JWTVerifyOptions = {
+    algorithms: algorithmsOf(settings),
+    requiredClaims: ['exp', 'sub', 'iat'],
+    clockTolerance: settings.clockToleranceSec,
+    maxTokenAge: settings.maxTokenAgeSec,
+    ...(settings.issuer === undefined ? {} : { issuer: settings.issuer }),
+    ...(settings.audience === undefined ? {} : { audience: settings.audience }),
+    ...(options.now === undefined ? {} : { currentDate: options.now }),
+  };
   try {
-    const { payload } = await jwtVerify(token, settings.secret, {
-      algorithms: [ALGORITHM],
-      requiredClaims: ['exp', 'sub'],
-      clockTolerance: settings.clockToleranceSec,
-      ...(settings.issuer === undefined ? {} : { issuer: settings.issuer }),
-      ...(settings.audience === undefined ? {} : { audience: settings.audience }),
-      ...(options.now === undefined ? {} : { currentDate: options.now }),
-    });
+    const { payload } =
+      settings.mode === 'jwks'
+        ? await jwtVerify(token, keySetFor(settings.keySet), checks)
+        : await jwtVerify(token, settings.secret, checks);
     const subject = payload.sub;
     if (typeof subject !== 'string' || subject.trim() === '') {
       throw new TokenError('bad_subject', 'token has no subject');
@@ -91,9 +188,15 @@ export async function verifyToken(
     if (LONE_SURROGATE.test(subject)) {
       throw new TokenError('bad_subject', 'token subject is not well-formed Unicode (it has a lone surrogate)');
     }
-    return { subject, expiresAt: payload.exp as number };
+    // jose checks the age (now - iat); the lifetime the issuer gave the token is ours to bound.
+    const expiresAt = payload.exp as number;
+    if (expiresAt - (payload.iat as number) > settings.maxTokenAgeSec) {
+      throw new TokenError('too_long_lived', `token lives longer than ${settings.maxTokenAgeSec} s (exp - iat)`);
+    }
+    return { subject, expiresAt };
   } catch (error) {
-    throw refusalOf(error);
+    if (error instanceof KeySetError) throw error;
+    throw refusalOf(error, settings);
   }
 }
 
@@ -134,7 +237,8 @@ function policy(principalId: string, effect: 'Allow' | 'Deny', methodArn: string
 /**
  * The REQUEST authorizer's answer for one `$connect`: Allow on exactly this route's ARN
  * for a good token, Deny otherwise. The refusal is logged with its reason, never with
- * the token (it is a credential until it expires).
+ * the token (it is a credential until it expires). A KeySetError is not the client's
+ * fault and is not a refusal: it propagates, and the handshake fails with 500.
  */
 export async function authorizeConnect(
   event: APIGatewayRequestAuthorizerEvent,

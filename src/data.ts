@@ -78,6 +78,12 @@ export interface MysqlStoreOptions {
   connectTimeoutMs?: number;
   /** Bound on each query. */
   queryTimeoutMs?: number;
+  /**
+   * PEM of the CA the server's certificate must chain to, instead of the Amazon RDS bundle.
+   * Only for tests against a TLS server of their own; no setting or environment variable
+   * reaches it, so a deployment always trusts the RDS bundle alone.
+   */
+  tlsCa?: string;
 }
 
 export class MysqlConnectionStore implements ConnectionStore {
@@ -100,8 +106,7 @@ export class MysqlConnectionStore implements ConnectionStore {
         user: settings.user,
         password: settings.password,
         connectTimeout: options.connectTimeoutMs ?? 5_000,
-        // RDS: verify the server against the Amazon RDS CA bundle shipped with mysql2.
-        ...(settings.tls ? { ssl: 'Amazon RDS' } : {}),
+        ...(settings.tls ? { ssl: tlsOptions(options.tlsCa) } : {}),
         supportBigNumbers: true,
         charset: 'utf8mb4',
       },
@@ -274,6 +279,30 @@ export class MysqlConnectionStore implements ConnectionStore {
     await this.run('drop', `DROP TABLE IF EXISTS \`${this.t.connections}\`, \`${this.t.members}\``);
     this.ready = undefined;
   }
+}
+
+/** mysql2's typings do not declare the static profile lookup its index exports. */
+interface Mysql2Module {
+  ConnectionConfig: { getSSLProfile(name: string): { ca: string | string[] } };
+}
+
+/** The Amazon RDS CA bundle (mysql2's `Amazon RDS` profile), loaded only when TLS is used. */
+function rdsCa(): string | string[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('mysql2') as Mysql2Module).ConnectionConfig.getSSLProfile('Amazon RDS').ca;
+}
+
+/**
+ * TLS for the connection to RDS: the server's certificate must chain to the CA *and* name
+ * the host we dialled. The CA alone is not enough: every RDS instance in every account has
+ * a certificate from that CA, so without the name check anyone able to redirect the
+ * connection (DNS, a route) could present their own instance's certificate. mysql2's
+ * `Amazon RDS` profile is only `{ ca }`, and unless `verifyIdentity` is set mysql2 hands
+ * node's TLS a checkServerIdentity that accepts any name (lib/base/connection.js,
+ * startTLS); with it, node's tls.checkServerIdentity runs against the host (sent as SNI).
+ */
+export function tlsOptions(ca?: string): { ca: string | string[]; rejectUnauthorized: true; verifyIdentity: true } {
+  return { ca: ca ?? rdsCa(), rejectUnauthorized: true, verifyIdentity: true };
 }
 
 function describe(error: unknown): string {

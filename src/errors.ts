@@ -69,7 +69,9 @@ export type TokenRefusal =
   | 'expired'
   | 'not_yet_valid'
   | 'bad_claims'
-  | 'bad_subject';
+  | 'bad_subject'
+  | 'unknown_key'
+  | 'too_long_lived';
 
 /** A `$connect` token that does not let the connection in. */
 export class TokenError extends Error {
@@ -81,4 +83,13 @@ export class TokenError extends Error {
   ) {
     super(message, options);
   }
+}
+
+/**
+ * The identity provider's key set (JWKS) could not be had: the fetch timed out, failed or
+ * did not return a key set. Our dependency failed, not the token: the authorizer lets it
+ * through as an error (the handshake fails with 500) instead of blaming the client.
+ */
+export class KeySetError extends Error {
+  override readonly name = 'KeySetError';
 }

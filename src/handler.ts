@@ -112,9 +112,10 @@ function route(name: string, work: Work) {
 }
 
 /**
- * The `$connect` authorizer, deployed only when AUTH_JWT_SECRET is set (settings.js).
- * A bad token is a Deny (403, nothing stored); a missing secret is our fault, so it
- * throws and API Gateway answers 500 - the handshake fails closed either way.
+ * The `$connect` authorizer, deployed only when AUTH_JWT_SECRET or AUTH_JWKS_URL is set
+ * (settings.js). A bad token is a Deny (403, nothing stored); a missing secret or an
+ * unreachable key set (KeySetError) is our fault, so it throws and API Gateway answers
+ * 500 - the handshake fails closed either way.
  */
 export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
   try {

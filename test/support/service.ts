@@ -23,10 +23,17 @@ export function copyService(label: string): string {
 }
 
 /**
- * AUTH_JWT_* switch the `$connect` authorizer on (settings.js lets the environment win over
- * .env.yml). A test turns it on explicitly; a secret in the developer's shell must not.
+ * AUTH_JWT_SECRET or AUTH_JWKS_URL switch the `$connect` authorizer on (settings.js lets the
+ * environment win over .env.yml). A test turns it on explicitly; a setting in the
+ * developer's shell must not.
  */
-export const AUTH_ENV_KEYS = ['AUTH_JWT_SECRET', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'] as const;
+export const AUTH_ENV_KEYS = [
+  'AUTH_JWT_SECRET',
+  'AUTH_JWT_ISSUER',
+  'AUTH_JWT_AUDIENCE',
+  'AUTH_JWKS_URL',
+  'AUTH_MAX_TOKEN_AGE',
+] as const;
 
 export function withoutAuth(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy = { ...env };

@@ -1,7 +1,7 @@
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { SignJWT } from 'jose';
 import { MAX_SUBJECT_LENGTH, authorizeConnect, mintToken, verifyToken } from '../../src/auth';
-import { CLOCK_TOLERANCE_SEC, readAuthSettings } from '../../src/config';
+import { CLOCK_TOLERANCE_SEC, DEFAULT_MAX_TOKEN_AGE_SEC, readAuthSettings } from '../../src/config';
 import type { AuthSettings } from '../../src/config';
 import { ConfigError, TokenError } from '../../src/errors';
 import type { TokenRefusal } from '../../src/errors';
@@ -15,9 +15,12 @@ function base64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
-/** Signs arbitrary claims; `alg` and key are the test's choice, not the service's. */
+/**
+ * Signs arbitrary claims; `alg` and key are the test's choice, not the service's. `iat` is
+ * now unless the claims say otherwise (`iat: undefined` leaves it out).
+ */
 function sign(claims: Record<string, unknown>, options: { alg?: string; secret?: string } = {}): Promise<string> {
-  return new SignJWT(claims)
+  return new SignJWT({ iat: nowSec(), ...claims })
     .setProtectedHeader({ alg: options.alg ?? 'HS256' })
     .sign(new TextEncoder().encode(options.secret ?? SECRET));
 }
@@ -33,14 +36,30 @@ async function refusal(promise: Promise<unknown>): Promise<TokenRefusal> {
 }
 
 describe('readAuthSettings', () => {
-  it('reads the secret, the optional issuer and audience, and a fixed clock tolerance', () => {
+  it('reads the secret, the optional issuer and audience, a fixed clock tolerance and a day as maximum token age', () => {
     const read = readAuthSettings({ AUTH_JWT_SECRET: SECRET, AUTH_JWT_ISSUER: 'me', AUTH_JWT_AUDIENCE: 'ws' });
     expect(read).toEqual({
+      mode: 'secret',
       secret: key,
       issuer: 'me',
       audience: 'ws',
       clockToleranceSec: CLOCK_TOLERANCE_SEC,
+      maxTokenAgeSec: DEFAULT_MAX_TOKEN_AGE_SEC,
     });
+    expect(DEFAULT_MAX_TOKEN_AGE_SEC).toBe(24 * 3600);
+  });
+
+  it('reads AUTH_MAX_TOKEN_AGE in seconds or with a unit, as npm run token --ttl does', () => {
+    const age = (value: string) =>
+      readAuthSettings({ AUTH_JWT_SECRET: SECRET, AUTH_MAX_TOKEN_AGE: value }).maxTokenAgeSec;
+    expect(age('90')).toBe(90);
+    expect(age('30s')).toBe(30);
+    expect(age('15m')).toBe(900);
+    expect(age('1h')).toBe(3600);
+    expect(age('7d')).toBe(7 * 86400);
+    for (const bad of ['0', '1w', '1.5h', '-1', 'forever', '31d']) {
+      expect(() => age(bad)).toThrow(/AUTH_MAX_TOKEN_AGE/);
+    }
   });
 
   it('refuses a missing or short secret with a ConfigError naming it', () => {
@@ -129,6 +148,49 @@ describe('verifyToken', () => {
     expect(await refusal(verifyToken(blank, settings))).toBe('bad_subject');
     expect(await refusal(verifyToken(long, settings))).toBe('bad_subject');
     await expect(verifyToken(longest, settings)).resolves.toMatchObject({ subject: 'a'.repeat(MAX_SUBJECT_LENGTH) });
+  });
+
+  describe('the maximum token age (AUTH_MAX_TOKEN_AGE, default a day)', () => {
+    const day = DEFAULT_MAX_TOKEN_AGE_SEC;
+
+    it('refuses a token that expires in 2100', async () => {
+      const token = await sign({ sub: 'alice', exp: Math.floor(Date.UTC(2100, 0, 1) / 1000) });
+      expect(await refusal(verifyToken(token, settings))).toBe('too_long_lived');
+    });
+
+    it('accepts a lifetime (exp - iat) of exactly the maximum, refuses one second more', async () => {
+      const iat = nowSec();
+      await expect(verifyToken(await sign({ sub: 'alice', iat, exp: iat + day }), settings)).resolves.toMatchObject({
+        subject: 'alice',
+      });
+      expect(await refusal(verifyToken(await sign({ sub: 'alice', iat, exp: iat + day + 1 }), settings))).toBe(
+        'too_long_lived',
+      );
+    });
+
+    it('requires iat', async () => {
+      const token = await sign({ sub: 'alice', iat: undefined, exp: nowSec() + 60 });
+      expect(await refusal(verifyToken(token, settings))).toBe('bad_claims');
+    });
+
+    it('refuses a token issued longer ago than the maximum, even if it has not expired', async () => {
+      const token = await sign({ sub: 'alice', iat: nowSec() - day - 3600, exp: nowSec() + 60 });
+      expect(await refusal(verifyToken(token, settings))).toBe('too_long_lived');
+    });
+
+    it('refuses a token issued in the future beyond the clock tolerance', async () => {
+      const soon = await sign({ sub: 'alice', iat: nowSec() + (CLOCK_TOLERANCE_SEC - 5), exp: nowSec() + 600 });
+      const later = await sign({ sub: 'alice', iat: nowSec() + 600, exp: nowSec() + 1200 });
+      await expect(verifyToken(soon, settings)).resolves.toMatchObject({ subject: 'alice' });
+      expect(await refusal(verifyToken(later, settings))).toBe('not_yet_valid');
+    });
+
+    it('follows a shorter setting: a 1 h token is refused when the maximum is 15 minutes', async () => {
+      const strict = readAuthSettings({ AUTH_JWT_SECRET: SECRET, AUTH_MAX_TOKEN_AGE: '15m' });
+      await expect(verifyToken(await mintToken(key, { subject: 'alice', ttlSec: 900 }), strict)).resolves.toBeDefined();
+      const hour = await mintToken(key, { subject: 'alice', ttlSec: 3600 });
+      expect(await refusal(verifyToken(hour, strict))).toBe('too_long_lived');
+    });
   });
 
   describe('with an issuer and an audience configured', () => {

@@ -1,0 +1,402 @@
+/**
+ * What `npm run deploy` and `npm run remove` check before anything is built or sent to
+ * AWS (scripts/deploy.ts): the settings, as serverless.yml will read them, and that some
+ * AWS credential source is configured. Nothing here makes a network call; every check is
+ * a function of its inputs, and returns one readable line per problem.
+ */
+import { ConfigError } from '../../src/errors';
+import { readAuthSettings, readConfig, readMaxTokenAge } from '../../src/config';
+
+export type Settings = Record<string, unknown>;
+type Env = Record<string, string | undefined>;
+
+/** A setting as the functions get it: a trimmed string, or undefined when absent or empty. */
+export function text(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  const trimmed = String(value).trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+/** The settings as strings, the form they reach the functions' environment in. */
+function asEnv(settings: Settings): Env {
+  const env: Env = {};
+  for (const [key, value] of Object.entries(settings)) {
+    if (typeof value !== 'object' || value === null) env[key] = text(value);
+  }
+  return env;
+}
+
+/**
+ * The settings file's values with the environment winning over the file for every setting
+ * (the rule settings.js applies), for the keys the file has and those the example names.
+ */
+export function mergeSettings(fromFile: Settings, env: Env, knownKeys: readonly string[]): Settings {
+  const merged: Settings = { ...fromFile };
+  for (const key of new Set([...Object.keys(fromFile), ...knownKeys])) {
+    const fromEnv = text(env[key]);
+    if (fromEnv !== undefined) merged[key] = fromEnv;
+  }
+  return merged;
+}
+
+/** Setting names in .env.yml.example, commented out or not (`# AUTH_JWKS_URL: ...` counts). */
+export function settingNames(exampleText: string): string[] {
+  return [...exampleText.matchAll(/^#?\s*([A-Z][A-Z0-9_]*):/gm)].map((match) => match[1] as string);
+}
+
+// --- where to deploy -------------------------------------------------------------------
+
+/** Lambda's limit on a function name, which serverless builds as `<service>-<stage>-<function>`. */
+export const FUNCTION_NAME_LIMIT = 64;
+
+/**
+ * The stage names the CloudFormation stack (`<service>-<stage>`: letters, digits and
+ * hyphens), the API stage and every function; the longest function name bounds its length.
+ */
+export function checkStage(stage: string, service: string, functionNames: readonly string[]): string[] {
+  if (!/^[A-Za-z0-9-]+$/.test(stage)) {
+    return [`stage "${stage}" may only contain letters, digits and hyphens (it names the stack and every function)`];
+  }
+  const longest = functionNames.reduce((a, b) => (b.length > a.length ? b : a), '');
+  const name = `${service}-${stage}-${longest}`;
+  if (name.length > FUNCTION_NAME_LIMIT) {
+    const room = FUNCTION_NAME_LIMIT - `${service}--${longest}`.length;
+    return [
+      `stage "${stage}" is too long: the function name ${name} would exceed Lambda's ${FUNCTION_NAME_LIMIT} characters (at most ${room} for the stage)`,
+    ];
+  }
+  return [];
+}
+
+/**
+ * Regions of the AWS SDK's partition table (its version pinned by this project), where a
+ * stack can be deployed with an account of that partition. A region opened after that
+ * table is refused: add it here.
+ */
+export const KNOWN_REGIONS: ReadonlySet<string> = new Set([
+  'af-south-1',
+  'ap-east-1',
+  'ap-east-2',
+  'ap-northeast-1',
+  'ap-northeast-2',
+  'ap-northeast-3',
+  'ap-south-1',
+  'ap-south-2',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'ap-southeast-3',
+  'ap-southeast-4',
+  'ap-southeast-5',
+  'ap-southeast-6',
+  'ap-southeast-7',
+  'ca-central-1',
+  'ca-west-1',
+  'eu-central-1',
+  'eu-central-2',
+  'eu-north-1',
+  'eu-south-1',
+  'eu-south-2',
+  'eu-west-1',
+  'eu-west-2',
+  'eu-west-3',
+  'il-central-1',
+  'me-central-1',
+  'me-south-1',
+  'mx-central-1',
+  'sa-east-1',
+  'us-east-1',
+  'us-east-2',
+  'us-west-1',
+  'us-west-2',
+  'cn-north-1',
+  'cn-northwest-1',
+  'us-gov-east-1',
+  'us-gov-west-1',
+]);
+
+export function checkRegion(region: string): string[] {
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
+    return [`region "${region}" is not an AWS region name (like us-east-1 or eu-west-2)`];
+  }
+  if (!KNOWN_REGIONS.has(region)) {
+    return [`region "${region}" is not a region this check knows (scripts/deploy/checks.ts, KNOWN_REGIONS)`];
+  }
+  return [];
+}
+
+// --- the database and its network ----------------------------------------------------------
+
+/** An IPv4 CIDR block as EC2 takes it: four octets, a prefix, no host bits set. */
+export function checkCidr(name: string, value: string): string[] {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
+  if (!match) return [`${name} "${value}" is not an IPv4 CIDR block like 203.0.113.0/24`];
+  const octets = match.slice(1, 5).map(Number);
+  const prefix = Number(match[5]);
+  if (octets.some((octet) => octet > 255) || prefix > 32) {
+    return [`${name} "${value}" is not an IPv4 CIDR block (octets 0-255, prefix 0-32)`];
+  }
+  const address = octets.reduce((sum, octet) => sum * 256 + octet, 0);
+  const size = 2 ** (32 - prefix);
+  if (address % size !== 0) {
+    const base = address - (address % size);
+    const dotted = [24, 16, 8, 0].map((shift) => Math.floor(base / 2 ** shift) % 256).join('.');
+    return [`${name} "${value}" has host bits set: did you mean ${dotted}/${prefix}?`];
+  }
+  return [];
+}
+
+/** `db.<family>.<size>`: db.t4g.micro, db.m7g.large, db.r6g.2xlarge, db.x2iedn.xlarge. */
+export function checkInstanceClass(value: string): string[] {
+  if (!/^db\.[a-z]+\d+[a-z-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal)$/.test(value)) {
+    return [`DB_INSTANCE_CLASS "${value}" is not an RDS instance class like db.t4g.micro or db.m7g.large`];
+  }
+  return [];
+}
+
+/** serverless.yml builds the parameter group family as `mysql<version>`: the major version only. */
+export function checkEngineVersion(value: string): string[] {
+  if (!/^8\.(0|4)$/.test(value)) {
+    return [`DB_ENGINE_VERSION "${value}" must be 8.0 or 8.4 (the parameter group family is mysql<version>)`];
+  }
+  return [];
+}
+
+export function checkStorage(value: string): string[] {
+  if (!/^\d+$/.test(value) || Number(value) < 20 || Number(value) > 65_536) {
+    return [`DB_ALLOCATED_STORAGE "${value}" must be a whole number of GiB from 20 (gp3's minimum) to 65536`];
+  }
+  return [];
+}
+
+export const NETWORK_MODES = ['public', 'private'] as const;
+
+export function checkNetworkMode(value: string): string[] {
+  if (!(NETWORK_MODES as readonly string[]).includes(value)) {
+    return [`DB_NETWORK "${value}" must be ${NETWORK_MODES.join(' or ')}`];
+  }
+  return [];
+}
+
+/** RDS for MySQL: the database name and master user begin with a letter; the user has at most 16 characters. */
+export function checkDatabaseNames(settings: Settings): string[] {
+  const problems: string[] = [];
+  const name = text(settings.DB_NAME);
+  if (name !== undefined && !/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(name)) {
+    problems.push(`DB_NAME "${name}" must begin with a letter and hold at most 64 letters, digits or _`);
+  }
+  const user = text(settings.DB_USER);
+  if (user !== undefined && (!/^[A-Za-z][A-Za-z0-9_]{0,15}$/.test(user) || user.toLowerCase() === 'rdsadmin')) {
+    problems.push(`DB_USER "${user}" must begin with a letter and hold at most 16 letters, digits or _ (not rdsadmin)`);
+  }
+  return problems;
+}
+
+/** Only where the settings still carry a password: RDS's rules for a master password. */
+export function checkPassword(settings: Settings): string[] {
+  if (!('DB_PASSWORD' in settings)) return [];
+  const password = text(settings.DB_PASSWORD);
+  if (password === undefined || password === 'CHANGE-ME') return ['DB_PASSWORD is not set to a real password'];
+  if (!/^[\x21-\x7e]{8,41}$/.test(password) || /[/"@]/.test(password)) {
+    return ['DB_PASSWORD must be 8 to 41 printable characters without / " @ or spaces'];
+  }
+  return [];
+}
+
+// --- what the functions will read -------------------------------------------------------
+
+/**
+ * The tunables the functions read at cold start (src/config.ts), checked by the very code
+ * that reads them, as the local runtime would (no database settings needed for that).
+ */
+export function checkTunables(settings: Settings): string[] {
+  const env = asEnv(settings);
+  delete env.LOCAL_DB_URL;
+  const problems: string[] = [];
+  try {
+    readConfig({ ...env, IS_OFFLINE: 'true' });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(error.message);
+  }
+  const level = text(settings.LOG_LEVEL);
+  if (level !== undefined && !['debug', 'info', 'warn', 'error'].includes(level.toLowerCase())) {
+    problems.push(`LOG_LEVEL "${level}" must be debug, info, warn or error`);
+  }
+  return problems;
+}
+
+/** The authorizer's settings, checked by the authorizer's own reader: one mode, complete. */
+export function checkAuth(settings: Settings): string[] {
+  const env = asEnv(settings);
+  try {
+    if (env.AUTH_JWT_SECRET !== undefined || env.AUTH_JWKS_URL !== undefined) readAuthSettings(env);
+    else if (env.AUTH_MAX_TOKEN_AGE !== undefined) readMaxTokenAge(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return [error.message];
+  }
+  return [];
+}
+
+// --- credentials, without asking AWS ---------------------------------------------------
+
+/** `[section]` -> key -> value of an AWS shared config or credentials file. */
+export function parseIni(content: string): Map<string, Map<string, string>> {
+  const sections = new Map<string, Map<string, string>>();
+  let current: Map<string, string> | undefined;
+  for (const raw of content.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const header = /^\[\s*([^\]]+?)\s*\]$/.exec(line);
+    if (header) {
+      current = new Map();
+      sections.set(header[1] as string, current);
+      continue;
+    }
+    const pair = /^([^=]+?)\s*=\s*(.*)$/.exec(line);
+    if (pair && current) current.set((pair[1] as string).toLowerCase(), pair[2] as string);
+  }
+  return sections;
+}
+
+export interface CredentialInputs {
+  env: Env;
+  /** The user's home directory (for ~/.aws). */
+  home: string;
+  /** Reads a file, or undefined when there is none. */
+  readFile(path: string): string | undefined;
+  /** `--aws-profile` given to serverless, which wins over AWS_PROFILE. */
+  profileOption?: string | undefined;
+}
+
+export interface CredentialCheck {
+  /** Where the credentials would come from, when found. */
+  source?: string;
+  problems: string[];
+}
+
+const PROFILE_KINDS: [string[], string][] = [
+  [['aws_access_key_id', 'aws_secret_access_key'], 'access keys'],
+  [['sso_session'], 'IAM Identity Center (SSO)'],
+  [['sso_start_url'], 'IAM Identity Center (SSO)'],
+  [['role_arn'], 'an assumed role'],
+  [['credential_process'], 'a credential process'],
+  [['web_identity_token_file'], 'web identity'],
+  [['login_session'], 'aws login'],
+];
+
+/**
+ * Whether some credential source the AWS SDK (and so serverless) would use is configured:
+ * environment keys, web identity, container credentials, or a profile in ~/.aws. Whether
+ * the credentials are still valid only AWS can say; an EC2 instance role cannot be seen
+ * without asking the instance metadata service, which this check never does.
+ */
+export function checkCredentials(inputs: CredentialInputs): CredentialCheck {
+  const { env } = inputs;
+  const id = text(env.AWS_ACCESS_KEY_ID);
+  const key = text(env.AWS_SECRET_ACCESS_KEY);
+  if (id !== undefined && key !== undefined) return { source: 'environment (AWS_ACCESS_KEY_ID)', problems: [] };
+  if (id !== undefined || key !== undefined) {
+    return {
+      problems: [
+        id === undefined
+          ? 'AWS_SECRET_ACCESS_KEY is set without AWS_ACCESS_KEY_ID'
+          : 'AWS_ACCESS_KEY_ID is set without AWS_SECRET_ACCESS_KEY',
+      ],
+    };
+  }
+
+  const explicit = text(inputs.profileOption) ?? text(env.AWS_PROFILE);
+  const profile = explicit ?? 'default';
+  const credentialsFile = text(env.AWS_SHARED_CREDENTIALS_FILE) ?? `${inputs.home}/.aws/credentials`;
+  const configFile = text(env.AWS_CONFIG_FILE) ?? `${inputs.home}/.aws/config`;
+  const credentials = parseIni(inputs.readFile(credentialsFile) ?? '').get(profile);
+  const config = parseIni(inputs.readFile(configFile) ?? '').get(
+    profile === 'default' ? 'default' : `profile ${profile}`,
+  );
+  if (credentials !== undefined || config !== undefined) {
+    const keys = new Map([...(config ?? []), ...(credentials ?? [])]);
+    const kind = PROFILE_KINDS.find(([needed]) => needed.every((name) => text(keys.get(name)) !== undefined));
+    if (kind) return { source: `profile "${profile}" (${kind[1]})`, problems: [] };
+    if (explicit !== undefined) {
+      return {
+        problems: [
+          `profile "${profile}" has no credentials (no access keys, sso_session, role_arn or credential_process in ${credentialsFile} or ${configFile})`,
+        ],
+      };
+    }
+  } else if (explicit !== undefined) {
+    return { problems: [`profile "${profile}" is in neither ${credentialsFile} nor ${configFile}`] };
+  }
+
+  if (text(env.AWS_WEB_IDENTITY_TOKEN_FILE) !== undefined && text(env.AWS_ROLE_ARN) !== undefined) {
+    return { source: 'web identity (AWS_WEB_IDENTITY_TOKEN_FILE)', problems: [] };
+  }
+  if (
+    text(env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI) !== undefined ||
+    text(env.AWS_CONTAINER_CREDENTIALS_FULL_URI) !== undefined
+  ) {
+    return { source: 'container credentials', problems: [] };
+  }
+  return {
+    problems: [
+      'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run `aws configure` ' +
+        '(or `aws configure sso`); on an EC2 instance with a role, pass --skip-credential-check',
+    ],
+  };
+}
+
+// --- all of it --------------------------------------------------------------------------
+
+export interface Target {
+  stage: string;
+  region: string;
+}
+
+/** Where serverless.yml deploys: `--stage`/`--region` win over STAGE/REGION, then dev/us-east-1. */
+export function targetOf(args: readonly string[], settings: Settings): Target {
+  const option = (long: string, short: string): string | undefined => {
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i] as string;
+      if (arg === long || arg === short) return text(args[i + 1]);
+      if (arg.startsWith(`${long}=`)) return text(arg.slice(long.length + 1));
+    }
+    return undefined;
+  };
+  return {
+    stage: option('--stage', '-s') ?? text(settings.STAGE) ?? 'dev',
+    region: option('--region', '-r') ?? text(settings.REGION) ?? 'us-east-1',
+  };
+}
+
+export interface ServiceShape {
+  service: string;
+  functionNames: string[];
+}
+
+/** Where to deploy or what to remove: the stage and the region. */
+export function checkTarget(target: Target, shape: ServiceShape): string[] {
+  return [...checkStage(target.stage, shape.service, shape.functionNames), ...checkRegion(target.region)];
+}
+
+/** Every problem with what would be deployed, one line each (credentials apart: checkCredentials). */
+export function checkSettings(settings: Settings): string[] {
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(settings)) {
+    const given = text(value);
+    if (key.endsWith('_CIDR') && given !== undefined) problems.push(...checkCidr(key, given));
+  }
+  const optional: [string, (value: string) => string[]][] = [
+    ['DB_INSTANCE_CLASS', checkInstanceClass],
+    ['DB_ENGINE_VERSION', checkEngineVersion],
+    ['DB_ALLOCATED_STORAGE', checkStorage],
+    ['DB_NETWORK', checkNetworkMode],
+  ];
+  for (const [key, check] of optional) {
+    const given = text(settings[key]);
+    if (given !== undefined) problems.push(...check(given));
+  }
+  problems.push(...checkDatabaseNames(settings), ...checkPassword(settings));
+  problems.push(...checkTunables(settings), ...checkAuth(settings));
+  return problems;
+}

@@ -1,0 +1,96 @@
+/**
+ * Issue 10 item 6 against the real service: with AUTH_JWKS_URL set (a key set served on
+ * loopback by this test, as an identity provider would), serverless-offline runs the
+ * `authorize` function at every handshake; a token signed by a published key gets a
+ * socket and its `sub` is the connection's `from`, anything else is refused.
+ */
+import { SignJWT } from 'jose';
+import { TestClient } from '../support/client';
+import { AUDIENCE, ISSUER, makeKey, startJwksServer, tokenFrom } from '../support/jwks';
+import type { JwksServer, TestKey } from '../support/jwks';
+import { startOffline } from '../support/offline';
+import type { OfflineService } from '../support/offline';
+
+jest.setTimeout(120_000);
+
+let jwks: JwksServer | undefined;
+let service: OfflineService | undefined;
+let rsa: TestKey;
+let ec: TestKey;
+const clients: TestClient[] = [];
+
+function url(token?: string): string {
+  if (!service) throw new Error('the service did not start');
+  return token === undefined ? service.url : `${service.url}?token=${encodeURIComponent(token)}`;
+}
+
+async function connect(token?: string): Promise<TestClient> {
+  const client = await TestClient.connect(url(token));
+  clients.push(client);
+  return client;
+}
+
+/** The handshake's HTTP status, or a failure when the socket opened after all. */
+async function refusedWith(token: string | undefined): Promise<number> {
+  try {
+    await connect(token);
+  } catch (error) {
+    const status = (error as { statusCode?: unknown }).statusCode;
+    if (typeof status === 'number') return status;
+    throw error;
+  }
+  throw new Error('the handshake succeeded');
+}
+
+beforeAll(async () => {
+  [rsa, ec] = await Promise.all([makeKey('RS256', 'e2e-rsa'), makeKey('ES256', 'e2e-ec')]);
+  jwks = await startJwksServer([rsa, ec]);
+  service = await startOffline({
+    env: { AUTH_JWKS_URL: jwks.url, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE },
+  });
+});
+
+afterAll(async () => {
+  await Promise.allSettled(clients.map((client) => client.close()));
+  await service?.stop();
+  await jwks?.stop();
+});
+
+describe('$connect with AUTH_JWKS_URL set', () => {
+  it("lets in clients with the provider's RS256 and ES256 tokens, each known by its sub", async () => {
+    const alice = await connect(await tokenFrom(rsa, { claims: { sub: 'alice' } }));
+    const bob = await connect(await tokenFrom(ec, { claims: { sub: 'bob' } }));
+
+    const heard = bob.ofType('message');
+    alice.send({ action: 'sendmessage', data: 'hello' });
+    expect(await heard).toMatchObject({ type: 'message', from: 'alice', data: 'hello' });
+
+    const list = await bob.request({ action: 'list' }, 'connections');
+    const from = (list.connections as { from: unknown }[]).map((c) => c.from).sort();
+    expect(from).toEqual(['alice', 'bob']);
+    expect(jwks!.requests()).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuses (403) no token, an unknown key, another audience, and HS256 signed with the public key', async () => {
+    const stranger = await makeKey('RS256', 'stranger');
+    const now = Math.floor(Date.now() / 1000);
+    const confused = await new SignJWT({ sub: 'eve', iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 300 })
+      .setProtectedHeader({ alg: 'HS256', kid: rsa.kid })
+      .sign(new TextEncoder().encode(JSON.stringify(rsa.jwk)));
+    const refused = [
+      await refusedWith(undefined),
+      await refusedWith(await tokenFrom(stranger, { claims: { sub: 'eve' } })),
+      await refusedWith(await tokenFrom(rsa, { claims: { sub: 'eve', aud: 'another-app' } })),
+      await refusedWith(confused),
+    ];
+    // A Deny is 403; without the token parameter AWS answers 401 before the authorizer runs.
+    expect([401, 403]).toContain(refused[0]);
+    expect(refused.slice(1)).toEqual([403, 403, 403]);
+
+    const carol = await connect(await tokenFrom(rsa, { claims: { sub: 'carol' } }));
+    const list = await carol.request({ action: 'list' }, 'connections');
+    const from = (list.connections as { from: unknown }[]).map((c) => c.from);
+    expect(from).not.toContain('eve');
+    expect(from).not.toContain(null);
+  });
+});

@@ -1,0 +1,342 @@
+/**
+ * Issue 10 item 7: `npm run deploy` / `npm run remove` check the settings and that some
+ * AWS credential source is configured before anything is built, with no network call,
+ * one line per problem. The checks are pure functions; the command is run on a private
+ * copy of the service, always with --check, so that no test can ever deploy.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  FUNCTION_NAME_LIMIT,
+  checkAuth,
+  checkCidr,
+  checkCredentials,
+  checkEngineVersion,
+  checkInstanceClass,
+  checkNetworkMode,
+  checkPassword,
+  checkRegion,
+  checkSettings,
+  checkStage,
+  checkStorage,
+  checkTarget,
+  checkTunables,
+  mergeSettings,
+  parseIni,
+  settingNames,
+  targetOf,
+} from '../../scripts/deploy/checks';
+import type { CredentialInputs } from '../../scripts/deploy/checks';
+import { copyService, root } from '../support/service';
+
+const shape = { service: 'aws-node-websockets', functionNames: ['connect', 'disconnect', 'message'] };
+
+describe('checkStage', () => {
+  it('accepts letters, digits and hyphens', () => {
+    expect(checkStage('dev', shape.service, shape.functionNames)).toEqual([]);
+    expect(checkStage('pr-123', shape.service, shape.functionNames)).toEqual([]);
+  });
+
+  it('refuses characters a stack name cannot hold', () => {
+    for (const stage of ['my stage', 'dev_1', 'prod!', 'été']) {
+      expect(checkStage(stage, shape.service, shape.functionNames)).toEqual([
+        expect.stringMatching(/letters, digits and hyphens/),
+      ]);
+    }
+  });
+
+  it("refuses a stage that would push the longest function name past Lambda's 64 characters", () => {
+    const room = FUNCTION_NAME_LIMIT - 'aws-node-websockets--disconnect'.length;
+    expect(checkStage('a'.repeat(room), shape.service, shape.functionNames)).toEqual([]);
+    expect(checkStage('a'.repeat(room + 1), shape.service, shape.functionNames)).toEqual([
+      expect.stringMatching(new RegExp(`too long.*at most ${room} for the stage`)),
+    ]);
+  });
+});
+
+describe('checkRegion', () => {
+  it('accepts known regions, including GovCloud and China', () => {
+    for (const region of ['us-east-1', 'eu-west-3', 'ap-southeast-7', 'us-gov-west-1', 'cn-north-1']) {
+      expect(checkRegion(region)).toEqual([]);
+    }
+  });
+
+  it('refuses what is not a region name, and a well-formed name of no known region', () => {
+    expect(checkRegion('US-EAST-1')).toEqual([expect.stringMatching(/not an AWS region name/)]);
+    expect(checkRegion('us-east')).toEqual([expect.stringMatching(/not an AWS region name/)]);
+    expect(checkRegion('us-est-1')).toEqual([expect.stringMatching(/not a region this check knows/)]);
+  });
+});
+
+describe('checkCidr', () => {
+  it('accepts IPv4 blocks, the open default included', () => {
+    for (const cidr of ['0.0.0.0/0', '203.0.113.0/24', '10.0.0.0/8', '198.51.100.7/32']) {
+      expect(checkCidr('DB_ALLOWED_CIDR', cidr)).toEqual([]);
+    }
+  });
+
+  it('refuses malformed blocks and names the setting', () => {
+    for (const cidr of ['10.0.0.0', '256.0.0.0/8', '10.0.0.0/33', 'anywhere', '::/0']) {
+      expect(checkCidr('DB_ALLOWED_CIDR', cidr)).toEqual([expect.stringMatching(/^DB_ALLOWED_CIDR "/)]);
+    }
+  });
+
+  it('refuses host bits and suggests the block meant', () => {
+    expect(checkCidr('DB_ALLOWED_CIDR', '10.1.2.3/16')).toEqual([expect.stringContaining('did you mean 10.1.0.0/16?')]);
+  });
+});
+
+describe('the database settings', () => {
+  it('checks the instance class', () => {
+    for (const ok of ['db.t4g.micro', 'db.m7g.large', 'db.r6g.2xlarge', 'db.x2iedn.xlarge', 'db.t3.medium']) {
+      expect(checkInstanceClass(ok)).toEqual([]);
+    }
+    for (const bad of ['t4g.micro', 'db.t4g', 'db.t4g.huge', 'db.serverless', 'DB.T4G.MICRO']) {
+      expect(checkInstanceClass(bad)).toEqual([expect.stringMatching(/DB_INSTANCE_CLASS/)]);
+    }
+  });
+
+  it('checks the engine version the parameter group family is built from', () => {
+    expect(checkEngineVersion('8.4')).toEqual([]);
+    expect(checkEngineVersion('8.0')).toEqual([]);
+    expect(checkEngineVersion('8.4.3')).toEqual([expect.stringMatching(/8.0 or 8.4/)]);
+  });
+
+  it('checks the storage size', () => {
+    expect(checkStorage('20')).toEqual([]);
+    expect(checkStorage('10')).toEqual([expect.stringMatching(/DB_ALLOCATED_STORAGE/)]);
+    expect(checkStorage('20GB')).toEqual([expect.stringMatching(/DB_ALLOCATED_STORAGE/)]);
+  });
+
+  it('checks the network mode', () => {
+    expect(checkNetworkMode('public')).toEqual([]);
+    expect(checkNetworkMode('private')).toEqual([]);
+    expect(checkNetworkMode('vpc')).toEqual([expect.stringMatching(/DB_NETWORK "vpc" must be public or private/)]);
+  });
+
+  it('checks a password only where the settings still carry one', () => {
+    expect(checkPassword({})).toEqual([]);
+    expect(checkPassword({ DB_PASSWORD: 'CHANGE-ME' })).toEqual([expect.stringMatching(/real password/)]);
+    expect(checkPassword({ DB_PASSWORD: 'has space 123' })).toEqual([expect.stringMatching(/8 to 41/)]);
+    expect(checkPassword({ DB_PASSWORD: 'a/b"c@d12' })).toEqual([expect.stringMatching(/8 to 41/)]);
+    expect(checkPassword({ DB_PASSWORD: 'correct-Horse-7' })).toEqual([]);
+  });
+});
+
+describe('checkTunables and checkAuth (the functions own readers)', () => {
+  it('reports a tunable the functions would refuse at cold start', () => {
+    expect(checkTunables({ FANOUT_CONCURRENCY: 50, LIST_PAGE_SIZE: '100' })).toEqual([]);
+    expect(checkTunables({ FANOUT_CONCURRENCY: 'fifty' })).toEqual([expect.stringMatching(/FANOUT_CONCURRENCY/)]);
+    expect(checkTunables({ LOG_LEVEL: 'verbose' })).toEqual([expect.stringMatching(/LOG_LEVEL "verbose"/)]);
+  });
+
+  it('reports inconsistent authorization settings', () => {
+    const jwks = {
+      AUTH_JWKS_URL: 'https://idp.example/jwks.json',
+      AUTH_JWT_ISSUER: 'https://idp.example',
+      AUTH_JWT_AUDIENCE: 'app',
+    };
+    expect(checkAuth({})).toEqual([]);
+    expect(checkAuth(jwks)).toEqual([]);
+    expect(checkAuth({ ...jwks, AUTH_JWT_SECRET: 'x'.repeat(40) })).toEqual([expect.stringMatching(/both set/)]);
+    expect(checkAuth({ AUTH_JWKS_URL: jwks.AUTH_JWKS_URL })).toEqual([expect.stringMatching(/AUTH_JWT_ISSUER/)]);
+    expect(checkAuth({ AUTH_JWT_SECRET: 'short' })).toEqual([expect.stringMatching(/at least 32/)]);
+    expect(checkAuth({ AUTH_MAX_TOKEN_AGE: '1 week' })).toEqual([expect.stringMatching(/AUTH_MAX_TOKEN_AGE/)]);
+  });
+});
+
+describe('checkSettings', () => {
+  const good = { DB_INSTANCE_CLASS: 'db.t4g.micro', DB_ALLOWED_CIDR: '0.0.0.0/0', DB_ENGINE_VERSION: '8.4' };
+
+  it('finds nothing wrong with the defaults of .env.yml.example and a password', () => {
+    expect(checkSettings({ ...good, DB_PASSWORD: 'correct-Horse-7' })).toEqual([]);
+    expect(checkTarget(targetOf([], {}), shape)).toEqual([]);
+  });
+
+  it('lists every problem, one line each', () => {
+    const problems = [
+      ...checkTarget({ stage: 'my stage', region: 'mars-1' }, shape),
+      ...checkSettings({ DB_INSTANCE_CLASS: 'huge', DB_ALLOWED_CIDR: '1.2.3.4/8', VPC_CIDR: 'x', DB_NETWORK: 'vpc' }),
+    ];
+    expect(problems).toHaveLength(6);
+    for (const problem of problems) expect(problem).not.toContain('\n');
+  });
+
+  it('takes stage and region from --stage/--region first, then the settings, then the defaults', () => {
+    expect(targetOf([], {})).toEqual({ stage: 'dev', region: 'us-east-1' });
+    expect(targetOf([], { STAGE: 'test', REGION: 'eu-west-1' })).toEqual({ stage: 'test', region: 'eu-west-1' });
+    expect(targetOf(['--stage', 'prod', '--region=eu-north-1'], { STAGE: 'test' })).toEqual({
+      stage: 'prod',
+      region: 'eu-north-1',
+    });
+    expect(targetOf(['-s', 'qa', '-r', 'us-west-2'], {})).toEqual({ stage: 'qa', region: 'us-west-2' });
+  });
+
+  it('lets the environment win over the file for every setting, as settings.js does', () => {
+    const names = settingNames('STAGE: dev\n# AUTH_JWKS_URL: https://x\nREGION: us-east-1 # where\n');
+    expect(names).toEqual(['STAGE', 'AUTH_JWKS_URL', 'REGION']);
+    expect(
+      mergeSettings({ STAGE: 'dev', REGION: 'us-east-1' }, { STAGE: 'prod', AUTH_JWKS_URL: 'u', HOME: '/' }, names),
+    ).toEqual({
+      STAGE: 'prod',
+      REGION: 'us-east-1',
+      AUTH_JWKS_URL: 'u',
+    });
+  });
+});
+
+describe('checkCredentials (no network)', () => {
+  function inputs(env: Record<string, string>, files: Record<string, string> = {}): CredentialInputs {
+    return { env, home: '/home/dev', readFile: (path) => files[path] };
+  }
+
+  it('finds keys in the environment, and a half-set pair', () => {
+    expect(checkCredentials(inputs({ AWS_ACCESS_KEY_ID: 'AKIA', AWS_SECRET_ACCESS_KEY: 's' }))).toEqual({
+      source: 'environment (AWS_ACCESS_KEY_ID)',
+      problems: [],
+    });
+    expect(checkCredentials(inputs({ AWS_ACCESS_KEY_ID: 'AKIA' })).problems).toEqual([
+      'AWS_ACCESS_KEY_ID is set without AWS_SECRET_ACCESS_KEY',
+    ]);
+  });
+
+  it('finds the default profile, an SSO profile, a role profile, or a missing or empty profile', () => {
+    const credentials = '[default]\naws_access_key_id = AKIA\naws_secret_access_key = s\n';
+    const config = [
+      '[profile sso]',
+      'sso_session = corp',
+      'sso_account_id = 123456789012',
+      '[sso-session corp]',
+      'sso_start_url = https://corp.awsapps.com/start',
+      '[profile deployer]',
+      'role_arn = arn:aws:iam::123456789012:role/deployer',
+      'source_profile = default',
+      '[profile empty]',
+      'region = eu-west-1',
+    ].join('\n');
+    const files = { '/home/dev/.aws/credentials': credentials, '/home/dev/.aws/config': config };
+    expect(checkCredentials(inputs({}, files)).source).toBe('profile "default" (access keys)');
+    expect(checkCredentials(inputs({ AWS_PROFILE: 'sso' }, files)).source).toMatch(/SSO/);
+    expect(checkCredentials({ ...inputs({}, files), profileOption: 'deployer' }).source).toMatch(/assumed role/);
+    expect(checkCredentials(inputs({ AWS_PROFILE: 'empty' }, files)).problems).toEqual([
+      expect.stringMatching(/profile "empty" has no credentials/),
+    ]);
+    expect(checkCredentials(inputs({ AWS_PROFILE: 'typo' }, files)).problems).toEqual([
+      expect.stringMatching(/profile "typo" is in neither/),
+    ]);
+  });
+
+  it('follows AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE', () => {
+    const files = { '/ci/creds': '[default]\naws_access_key_id = A\naws_secret_access_key = s\n' };
+    expect(checkCredentials(inputs({ AWS_SHARED_CREDENTIALS_FILE: '/ci/creds' }, files)).source).toMatch(/default/);
+  });
+
+  it('finds web identity and container credentials from their environment variables', () => {
+    expect(
+      checkCredentials(inputs({ AWS_WEB_IDENTITY_TOKEN_FILE: '/var/run/token', AWS_ROLE_ARN: 'arn:aws:iam::1:role/r' }))
+        .source,
+    ).toMatch(/web identity/);
+    expect(checkCredentials(inputs({ AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials/x' })).source).toMatch(
+      /container/,
+    );
+  });
+
+  it('says how to configure credentials when there are none', () => {
+    expect(checkCredentials(inputs({}))).toEqual({
+      problems: [expect.stringMatching(/^no AWS credentials found: .*aws configure/)],
+    });
+  });
+
+  it('parses the shared files leniently (comments, spaces, case of keys)', () => {
+    const sections = parseIni('# c\n[ default ]\nAWS_Access_Key_Id=A\n; c\n aws_secret_access_key = s \n');
+    expect(sections.get('default')?.get('aws_access_key_id')).toBe('A');
+  });
+});
+
+describe('npm run deploy / npm run remove (always with --check: a test never deploys)', () => {
+  let dir: string;
+  let home: string;
+
+  beforeEach(() => {
+    dir = copyService('deploy');
+    home = mkdtempSync(join(tmpdir(), 'ws-home-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  function run(command: 'deploy' | 'remove', args: string[], env: Record<string, string> = {}) {
+    const clean = Object.fromEntries(
+      Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_') && !key.startsWith('AUTH_')),
+    );
+    const result = spawnSync(
+      process.execPath,
+      [
+        join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
+        join(root, 'scripts', 'deploy.ts'),
+        command,
+        '--check',
+        ...args,
+      ],
+      {
+        cwd: dir,
+        env: { ...clean, HOME: home, AWS_EC2_METADATA_DISABLED: 'true', ...env },
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  const keys = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'example' };
+
+  it('stops with exit 2 and one line per problem, no stack trace, before building anything', () => {
+    writeFileSync(
+      join(dir, '.env.yml'),
+      'STAGE: my_stage\nREGION: us-east-1\nDB_PASSWORD: CHANGE-ME\nDB_ALLOWED_CIDR: 10.0.0.1/8\nDB_INSTANCE_CLASS: large\n',
+    );
+    const { code, stdout, stderr } = run('deploy', []);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    const lines = stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^deploy: nothing was built or sent to AWS/);
+    expect(lines.slice(1)).toEqual([
+      expect.stringMatching(/^ {2}- stage "my_stage"/),
+      expect.stringMatching(/^ {2}- DB_ALLOWED_CIDR "10.0.0.1\/8" has host bits set/),
+      expect.stringMatching(/^ {2}- DB_INSTANCE_CLASS "large"/),
+      expect.stringMatching(/^ {2}- DB_PASSWORD is not set to a real password/),
+      expect.stringMatching(/^ {2}- no AWS credentials found/),
+    ]);
+    expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(existsSync(join(dir, '.serverless'))).toBe(false); // nothing was packaged
+    expect(existsSync(join(dir, '.build'))).toBe(false);
+  });
+
+  it('refuses to deploy without a .env.yml, and lets --stage from the command line be checked too', () => {
+    const { code, stderr } = run('deploy', ['--stage', 'bad/stage'], keys);
+    expect(code).toBe(2);
+    expect(stderr).toContain('no .env.yml');
+    expect(stderr).toContain('stage "bad/stage"');
+  });
+
+  it('passes good settings with credentials (and --check deploys nothing)', () => {
+    writeFileSync(join(dir, '.env.yml'), 'STAGE: prod\nREGION: eu-west-1\nDB_PASSWORD: correct-Horse-7\n');
+    const { code, stdout, stderr } = run('deploy', [], keys);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain('stack aws-node-websockets-prod in eu-west-1, AWS credentials from environment');
+  });
+
+  it('checks remove too (stage, region, credentials), without needing a .env.yml or a password', () => {
+    const refused = run('remove', ['--region', 'xx-nowhere-1']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('region "xx-nowhere-1"');
+    expect(refused.stderr).toContain('no AWS credentials found');
+    const { code, stdout } = run('remove', [], keys);
+    expect(code).toBe(0);
+    expect(stdout).toContain('stack aws-node-websockets-dev in us-east-1');
+  });
+});
