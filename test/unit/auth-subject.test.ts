@@ -17,7 +17,7 @@ const nowSec = () => Math.floor(Date.now() / 1000);
 
 /** JSON.stringify writes a lone surrogate as the escape `\ud800`, so it survives signing. */
 function tokenFor(sub: string): Promise<string> {
-  return new SignJWT({ sub, exp: nowSec() + 60 })
+  return new SignJWT({ sub, iat: nowSec(), exp: nowSec() + 60 })
     .setProtectedHeader({ alg: 'HS256' })
     .sign(new TextEncoder().encode(SECRET));
 }
