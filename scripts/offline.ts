@@ -85,6 +85,9 @@ async function main(): Promise<void> {
   const child = spawn(
     process.execPath,
     [
+      // Keeps one malformed frame from ending the whole server (why and how: the preload's header).
+      '--require',
+      join(__dirname, 'offline-preload.js'),
       cli,
       'offline',
       '--websocketPort',
