@@ -1,7 +1,8 @@
 /**
  * The local scripts as a developer runs them, each as its own process in a private copy of
  * the service (issue 9): `npm run sweep` uses the store `npm start` uses, says which, and
- * exits (item 14); `npm start` checks its ports before it touches anything (item 15).
+ * exits (item 14); `npm start` checks its ports before it touches anything (item 15);
+ * `npm run token` without a secret says how to give it one (item 16).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -146,4 +147,31 @@ describe('npm start with a port already taken', () => {
       expect(existsSync(join(dir, '.build'))).toBe(false); // serverless never started
     },
   );
+});
+
+describe('npm run token without a secret', () => {
+  it('says how to give it the secret the service uses, without claiming what the service does', async () => {
+    const run = await runScript('token.ts', {
+      cwd: serviceCopy(),
+      env: withoutSettings(process.env),
+      args: ['--user', 'alice'],
+    });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('AUTH_JWT_SECRET');
+    expect(run.stderr).toMatch(/same secret/);
+    expect(run.stderr).toMatch(/\.env\.yml/);
+    expect(run.stderr).toMatch(/AUTH_JWT_SECRET=\S* npm run token/);
+    expect(run.stderr).not.toMatch(/accepts connections without a token/);
+  });
+
+  it('signs with the secret of .env.yml, as npm start would use it', async () => {
+    const run = await runScript('token.ts', {
+      cwd: serviceCopy(`AUTH_JWT_SECRET: ${'k'.repeat(40)}\n`),
+      env: withoutSettings(process.env),
+      args: ['--user', 'alice'],
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+  });
 });
