@@ -44,6 +44,16 @@ async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolea
   }
 }
 
+/** Runs `check`; when it fails, adds the tail of what the service printed (a crash shows there). */
+async function withServiceOutput(check: () => Promise<void>): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    const tail = service.output().slice(-3_000);
+    throw new Error(`${(error as Error).message}\n--- the service printed (tail) ---\n${tail}`, { cause: error });
+  }
+}
+
 const listedIds = async () =>
   ((await witness.request({ action: 'list' }, 'connections')).connections as { connectionId: string }[]).map(
     (c) => c.connectionId,
@@ -80,15 +90,16 @@ describe('the local server under malformed WebSocket frames', () => {
       expect(close.opcode).toBe(0x8);
       expect(close.payload.readUInt16BE(0)).toBe(code);
       await raw.ended;
-      if (witness.closed) throw new Error(`the service dropped everyone:\n${service.output().slice(-3_000)}`);
 
       // `$disconnect` ran: the row is gone; the witness is still connected and answered.
-      const ids = await eventually(listedIds, (list) => !list.includes(reply.you));
-      expect(ids).not.toContain(reply.you);
-      expect(ids).toContain((await witness.request({}, 'connections')).you);
-      const delivery = await witness.request({ action: 'sendmessage', data: 'still here' }, 'delivery');
-      expect(delivery).toMatchObject({ sent: 1, failed: 0 });
-      expect(witness.closed).toBe(false);
+      await withServiceOutput(async () => {
+        const ids = await eventually(listedIds, (list) => !list.includes(reply.you));
+        expect(ids).not.toContain(reply.you);
+        expect(ids).toContain((await witness.request({}, 'connections')).you);
+        const delivery = await witness.request({ action: 'sendmessage', data: 'still here' }, 'delivery');
+        expect(delivery).toMatchObject({ sent: 1, failed: 0 });
+        expect(witness.closed).toBe(false);
+      });
     },
   );
 
@@ -98,17 +109,19 @@ describe('the local server under malformed WebSocket frames', () => {
     batch.forEach((raw, i) => raw.write((malformed[i] as [string, Buffer, number])[1]));
     await Promise.all(batch.map((raw) => raw.ended));
 
-    const late = await TestClient.connect(service.url);
-    try {
-      const reply = await eventually(
-        () => late.request({ action: 'list' }, 'connections'),
-        (r) => r.count === 2,
-      );
-      expect(reply.count).toBe(2); // the witness and the late client, none of the raw ones
-      expect(await late.request({ action: 'sendmessage', data: 'hi' }, 'delivery')).toMatchObject({ sent: 2 });
-    } finally {
-      await late.close();
-    }
-    expect(witness.closed).toBe(false);
+    await withServiceOutput(async () => {
+      const late = await TestClient.connect(service.url);
+      try {
+        const reply = await eventually(
+          () => late.request({ action: 'list' }, 'connections'),
+          (r) => r.count === 2,
+        );
+        expect(reply.count).toBe(2); // the witness and the late client, none of the raw ones
+        expect(await late.request({ action: 'sendmessage', data: 'hi' }, 'delivery')).toMatchObject({ sent: 2 });
+      } finally {
+        await late.close();
+      }
+      expect(witness.closed).toBe(false);
+    });
   });
 });
