@@ -10,17 +10,18 @@
 //
 // How: wrap `WebSocketServer#handleUpgrade`, the public method serverless-offline's server
 // calls for every upgrade request, so that each socket gets a listener before offline sees
-// it. By then ws has already sent the close frame with the protocol's code (1002, 1007 or
-// 1009) and stopped reading; ws would wait 30 s for the peer to hang up, but a client that
-// breaks the protocol is not trusted to, so the socket is destroyed after CLOSE_GRACE_MS.
-// The 'close' event that follows makes offline run `$disconnect`, as for any other close.
+// it. ws has then stopped reading and queued a close frame with the protocol's code (1002,
+// 1007 or 1009); it ends the socket once that frame is written (within milliseconds here).
+// Should the write never complete (a peer that stops reading), ws would keep the socket for
+// its 30 s close timeout; CLOSE_GRACE_MS bounds that. The 'close' event that follows makes
+// offline run `$disconnect`, as for any other close.
 // test/e2e/malformed-frames.test.ts sends each of those frames.
 'use strict';
 const path = require('node:path');
 const { setTimeout, clearTimeout } = require('node:timers');
 const { isMainThread } = require('node:worker_threads');
 
-/** Long enough for the close frame to leave on loopback, short enough not to keep a broken socket listed. */
+/** A backstop: long enough for the close frame to leave, short enough not to keep a broken socket listed. */
 const CLOSE_GRACE_MS = 1000;
 const PATCHED = Symbol.for('aws-node-websockets.error-listener');
 
