@@ -2,9 +2,10 @@
 // .env.yml.example when there is none (so `npm start` works on a fresh clone). A deploy
 // refuses to run without a real .env.yml and password.
 //
-// It also computes what serverless.yml cannot express by itself: whether `$connect`
-// has an authorizer. That is decided by AUTH_JWT_SECRET or AUTH_JWKS_URL (from the
-// environment, which wins, or from the file), so with neither the template is as it was.
+// For every setting (settingKeys), a variable of the same name in the environment wins over
+// the file. It also computes what serverless.yml cannot express by itself: whether `$connect`
+// has an authorizer. That is decided by AUTH_JWT_SECRET or AUTH_JWKS_URL, so with neither the
+// template is as it was.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -13,6 +14,18 @@ const yaml = require('js-yaml');
 /** HS256 keys shorter than the hash output (32 bytes) are weaker than the algorithm (RFC 7518 3.2). */
 const MIN_SECRET_LENGTH = 32;
 const AUTH_KEYS = ['AUTH_JWT_SECRET', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE', 'AUTH_JWKS_URL', 'AUTH_MAX_TOKEN_AGE'];
+
+/**
+ * The names of the settings: every `KEY:` of .env.yml.example, the commented-out ones
+ * (`# AUTH_JWT_SECRET: ...`) included, so that documenting a setting there is what makes
+ * it one.
+ */
+function settingKeys() {
+  const text = fs.readFileSync(path.join(__dirname, '.env.yml.example'), 'utf8');
+  const keys = new Set(AUTH_KEYS);
+  for (const match of text.matchAll(/^#?[ \t]*([A-Z][A-Z0-9_]*):/gm)) keys.add(match[1]);
+  return [...keys];
+}
 
 /** The function that verifies the token of a `$connect`, with only the settings it needs. */
 function authorizeFunction(settings) {
@@ -41,6 +54,16 @@ module.exports = async () => {
   const example = path.join(__dirname, '.env.yml.example');
   const file = fs.existsSync(own) ? own : example;
   const settings = yaml.load(fs.readFileSync(file, 'utf8')) || {};
+  // One rule for every setting: the environment wins over the file (`LOG_LEVEL=warn npm start`,
+  // `AUTH_JWT_SECRET=… npm start`). Values are trimmed; an empty one, in either place, is unset,
+  // so serverless.yml's default applies. Other variables never become settings.
+  for (const key of settingKeys()) {
+    const fromEnv = process.env[key];
+    if (fromEnv !== undefined && fromEnv.trim() !== '') settings[key] = fromEnv.trim();
+    else if (typeof settings[key] === 'string') settings[key] = settings[key].trim();
+    if (settings[key] === '' || settings[key] === null) delete settings[key];
+  }
+
   const deploying = process.argv.slice(2).some((arg) => arg === 'deploy');
   if (deploying) {
     if (file === example) throw new Error('No .env.yml: run `cp .env.yml.example .env.yml` and set DB_PASSWORD first.');
@@ -49,13 +72,6 @@ module.exports = async () => {
     }
   }
 
-  // `AUTH_JWT_SECRET=… npm start` must work without editing a file.
-  for (const key of AUTH_KEYS) {
-    const fromEnv = process.env[key];
-    if (fromEnv !== undefined && fromEnv.trim() !== '') settings[key] = fromEnv.trim();
-    else if (typeof settings[key] === 'string') settings[key] = settings[key].trim();
-    if (settings[key] === '' || settings[key] === null) delete settings[key];
-  }
   const secret = settings.AUTH_JWT_SECRET;
   if (jwksMode(settings) || secret !== undefined) {
     if (secret !== undefined && (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH)) {
@@ -73,3 +89,4 @@ module.exports = async () => {
   }
   return settings;
 };
+module.exports.settingKeys = settingKeys;

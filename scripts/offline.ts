@@ -6,42 +6,23 @@
  *
  * Environment: WS_PORT (default 3001), HTTP_PORT (3000) and LAMBDA_PORT (3002) for
  * offline's other servers, LOCAL_DB_URL, LOG_LEVEL, and AUTH_JWT_SECRET (with the optional
- * AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE) to require a token at `$connect`.
+ * AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE) to require a token at `$connect`. When one of
+ * the three ports is taken (a second `npm start`), it says so in one line and touches nothing.
  */
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const loadSettings = require(resolve('settings.js')) as () => Promise<Record<string, unknown>>;
-
-function port(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 65535) {
-    console.error(`${name} must be a port number, got "${raw}"`);
-    process.exit(2);
-  }
-  return value;
-}
-
-/** The URL without its password, for the start-up log. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable LOCAL_DB_URL)';
-  }
-}
+import { join } from 'node:path';
+import { checkPortsFree, describeStore, loadSettings, localStore, portSetting } from './local';
 
 async function main(): Promise<void> {
-  const wsPort = port('WS_PORT', 3001);
-  const httpPort = port('HTTP_PORT', 3000);
-  const lambdaPort = port('LAMBDA_PORT', 3002);
+  const wsPort = portSetting('WS_PORT', 3001);
+  const httpPort = portSetting('HTTP_PORT', 3000);
+  const lambdaPort = portSetting('LAMBDA_PORT', 3002);
+  // Before anything is touched: a second `npm start` used to empty the running one's store
+  // (and rebuild its .build) before serverless-offline failed on the busy port.
+  await checkPortsFree({ WS_PORT: wsPort, HTTP_PORT: httpPort, LAMBDA_PORT: lambdaPort });
   const settings = await loadSettings();
-  const dbUrl = process.env.LOCAL_DB_URL || (typeof settings.LOCAL_DB_URL === 'string' ? settings.LOCAL_DB_URL : '');
+  const store = localStore(settings, wsPort);
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -53,21 +34,17 @@ async function main(): Promise<void> {
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     MANAGEMENT_ENDPOINT: `http://localhost:${wsPort}`,
   };
-  let store: string;
-  if (dbUrl) {
-    env.LOCAL_DB_URL = dbUrl;
-    store = `MySQL ${redact(dbUrl)}`;
+  if (store.kind === 'mysql') {
+    env.LOCAL_DB_URL = store.url;
   } else {
     // One file per port, emptied at every start: no socket survives a restart of the
     // WebSocket server, so no row of a previous run may either.
-    const file = resolve('.local', `connections-${wsPort}.sqlite`);
-    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-    env.EMBEDDED_STORE_FILE = file;
+    for (const suffix of ['', '-wal', '-shm']) rmSync(store.file + suffix, { force: true });
+    env.EMBEDDED_STORE_FILE = store.file;
     delete env.LOCAL_DB_URL;
-    store = `embedded SQLite ${file}`;
   }
 
-  console.log(`[aws-node-websockets] store: ${store}`);
+  console.log(`[aws-node-websockets] store: ${describeStore(store)}`);
   // settings.js has already taken AUTH_JWT_SECRET from the environment or .env.yml and, when
   // set, put it in the authorize function's environment (which wins over --localEnvironment).
   if (typeof settings.AUTH_JWKS_URL === 'string') {
@@ -90,6 +67,9 @@ async function main(): Promise<void> {
   const child = spawn(
     process.execPath,
     [
+      // Keeps one malformed frame from ending the whole server (why and how: the preload's header).
+      '--require',
+      join(__dirname, 'offline-preload.js'),
       cli,
       'offline',
       '--websocketPort',

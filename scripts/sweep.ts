@@ -1,18 +1,38 @@
 /**
- * `npm run sweep`: runs the scheduled orphan sweep by hand against the local store
- * (the embedded file of `npm start` on WS_PORT, default 3001, or LOCAL_DB_URL).
- * In AWS the same handler runs every 15 minutes (serverless.yml, function `sweep`).
+ * `npm run sweep`: runs the scheduled orphan sweep by hand against the store `npm start`
+ * uses (scripts/local.ts decides, for both: MySQL when LOCAL_DB_URL is set in the
+ * environment or .env.yml, else the embedded file of WS_PORT, default 3001), names it, and
+ * exits. In AWS the same handler runs every 15 minutes (serverless.yml, function `sweep`).
  */
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { readConfig } from '../src/config';
+import { createStore } from '../src/data';
+import { sweep, useStore } from '../src/handler';
+import { describeStore, loadSettings, localStore, portSetting } from './local';
 
 async function main(): Promise<void> {
-  const port = process.env.WS_PORT || '3001';
-  process.env.IS_OFFLINE = 'true';
-  process.env.EMBEDDED_STORE_FILE ??= resolve('.local', `connections-${port}.sqlite`);
-  // Imported after the environment is set: config is read once, on first use.
-  const { sweep } = await import('../src/handler');
-  const { removed } = await sweep();
-  console.log(`removed ${removed} connection(s) older than 2 hours`);
+  const wsPort = portSetting('WS_PORT', 3001);
+  const local = localStore(await loadSettings(), wsPort);
+  console.log(`[aws-node-websockets] store: ${describeStore(local)}`);
+  if (local.kind === 'embedded' && !existsSync(local.file)) {
+    console.log(`no such file: npm start has not run on WS_PORT ${wsPort} here, so there is nothing to sweep`);
+    return;
+  }
+  // The settings the functions get from `npm start` (DB_TABLE_PREFIX included), with this store.
+  const env: NodeJS.ProcessEnv = { ...process.env, IS_OFFLINE: 'true' };
+  delete env.LOCAL_DB_URL;
+  if (local.kind === 'mysql') env.LOCAL_DB_URL = local.url;
+  else env.EMBEDDED_STORE_FILE = local.file;
+  const store = createStore(readConfig(env).store);
+  useStore(store);
+  try {
+    const { removed } = await sweep();
+    console.log(`removed ${removed} connection(s) older than 2 hours`);
+  } finally {
+    // The handler only end()s the store, which keeps a MySQL connection for the next
+    // invocation (serverless-mysql) and so the process alive; a script must close it.
+    await store.close();
+  }
 }
 
 main().catch((error: unknown) => {

@@ -9,13 +9,10 @@
  * works. Anyone with the secret can mint any subject: this is for development and
  * tests, not an identity provider.
  */
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MAX_SUBJECT_LENGTH, mintToken } from '../src/auth';
 import { MIN_SECRET_LENGTH, readMaxTokenAge } from '../src/config';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const loadSettings = require(resolve('settings.js')) as () => Promise<Record<string, unknown>>;
+import { loadSettings } from './local';
 
 const USAGE = 'usage: npm run token -- --user <subject> [--ttl <seconds, or 30s, 15m, 1h, 1d>]';
 const UNIT_SEC: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -57,7 +54,7 @@ async function main(): Promise<void> {
     throw new UsageError(`--user is longer than ${MAX_SUBJECT_LENGTH} characters`);
   const ttlSec = parseTtl(values.ttl ?? '1h');
 
-  // settings.js already lets AUTH_JWT_* from the environment win over the file.
+  // settings.js already lets the environment win over the file, as for npm start.
   const settings = await loadSettings();
   if (optional(settings.AUTH_JWKS_URL) !== undefined) {
     throw new UsageError(
@@ -67,9 +64,13 @@ async function main(): Promise<void> {
   }
   const secret = optional(settings.AUTH_JWT_SECRET);
   if (secret === undefined) {
+    // This process cannot know what a running service was started with: say how to give this
+    // command the same secret, and nothing about the service.
     throw new UsageError(
-      'No AUTH_JWT_SECRET is configured, so the service accepts connections without a token. ' +
-        'Set AUTH_JWT_SECRET (at least 32 characters) in .env.yml or the environment to enable authorization.',
+      'No AUTH_JWT_SECRET in this shell or in .env.yml, so there is nothing to sign with. ' +
+        'For a service started with a secret, give this command the same secret: ' +
+        'AUTH_JWT_SECRET=<the-same-secret> npm run token -- --user <subject> (or export it in this shell), ' +
+        'or set it once in .env.yml, which npm start and npm run token both read.',
     );
   }
   if (secret.length < MIN_SECRET_LENGTH) {

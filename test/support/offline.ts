@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { copyService, root, withoutAuth } from './service';
+import { copyService, root, withoutSettings } from './service';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -48,10 +48,10 @@ export async function startOffline(options: StartOptions = {}): Promise<OfflineS
   const serviceDir = copyService('offline');
 
   const [port, httpPort, lambdaPort] = [await freePort(), await freePort(), await freePort()];
-  // Auth is on only when a test asks for it (options.env): a secret in the developer's shell
-  // would otherwise make every other end-to-end test's token-less handshake fail.
+  // Settings (auth included) come from the test (options.env), never from the developer's shell:
+  // a secret there would otherwise make every other end-to-end test's token-less handshake fail.
   const env: NodeJS.ProcessEnv = {
-    ...withoutAuth(process.env),
+    ...withoutSettings(process.env),
     WS_PORT: String(port),
     HTTP_PORT: String(httpPort),
     LAMBDA_PORT: String(lambdaPort),

@@ -7,7 +7,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { copyService, serverlessCli, withoutAuth } from './service';
+import { copyService, serverlessCli, withoutSettings } from './service';
 import { zipEntries } from './zip';
 
 /** The parts of a CloudFormation template the tests read. */
@@ -43,7 +43,7 @@ export async function packageService(options: PackageOptions = {}): Promise<Pack
     if (options.envYml !== undefined) writeFileSync(join(serviceDir, '.env.yml'), options.envYml);
 
     // A developer's shell must not change the template under test.
-    const env = withoutAuth(process.env);
+    const env = withoutSettings(process.env);
     Object.assign(env, {
       SLS_TELEMETRY_DISABLED: '1',
       SLS_NOTIFICATIONS_MODE: 'off',

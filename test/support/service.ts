@@ -35,8 +35,20 @@ export const AUTH_ENV_KEYS = [
   'AUTH_MAX_TOKEN_AGE',
 ] as const;
 
-export function withoutAuth(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+/** Every setting's name (settings.js: the keys of .env.yml.example), AUTH_JWT_* included. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const SETTING_KEYS = (require(join(root, 'settings.js')) as { settingKeys(): string[] }).settingKeys();
+
+/**
+ * The environment wins over .env.yml for every setting (settings.js), so a STAGE, LOG_LEVEL or
+ * AUTH_JWT_SECRET in the developer's shell would change what a test runs. Tests set what they
+ * need explicitly, over a copy of the environment without any of them.
+ */
+export function withoutSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy = { ...env };
-  for (const key of AUTH_ENV_KEYS) delete copy[key];
+  for (const key of SETTING_KEYS) delete copy[key];
   return copy;
 }
+
+/** Kept for callers that predate withoutSettings: it now strips every setting, not only AUTH_JWT_*. */
+export const withoutAuth = withoutSettings;

@@ -1,0 +1,68 @@
+// Required into the serverless process by `npm start` (scripts/offline.ts passes
+// `--require` to node) before serverless-offline builds its WebSocket server.
+//
+// Why: serverless-offline 13.10.1 (and 14.8.2, the newest, which needs Serverless v4 anyway)
+// puts no 'error' listener on the sockets it accepts. `ws` emits 'error' on a server-side
+// socket for every protocol violation a client commits (invalid UTF-8, RSV bits, an unmasked
+// frame, an unknown opcode, a bad close code, a frame over the 100 MiB maxPayload), and an
+// 'error' with no listener is thrown: one bad frame ended the whole local server and every
+// client on it. API Gateway closes only the offending connection; so do we now.
+//
+// How: wrap `WebSocketServer#handleUpgrade`, the public method serverless-offline's server
+// calls for every upgrade request, so that each socket gets a listener before offline sees
+// it. ws has then stopped reading and queued a close frame with the protocol's code (1002,
+// 1007 or 1009); it ends the socket once that frame is written (within milliseconds here).
+// Should the write never complete (a peer that stops reading), ws would keep the socket for
+// its 30 s close timeout; CLOSE_GRACE_MS bounds that. The 'close' event that follows makes
+// offline run `$disconnect`, as for any other close.
+// test/e2e/malformed-frames.test.ts sends each of those frames.
+'use strict';
+const path = require('node:path');
+const { setTimeout, clearTimeout } = require('node:timers');
+const { isMainThread } = require('node:worker_threads');
+
+/** A backstop: long enough for the close frame to leave, short enough not to keep a broken socket listed. */
+const CLOSE_GRACE_MS = 1000;
+const PATCHED = Symbol.for('aws-node-websockets.error-listener');
+
+function warn(message) {
+  process.stderr.write(`[aws-node-websockets] ${message}\n`);
+}
+
+function onProtocolError(socket, error) {
+  const code = error && typeof error.code === 'string' ? ` (${error.code})` : '';
+  warn(`closed a connection that broke the WebSocket protocol: ${error && error.message}${code}`);
+  const timer = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
+function patch() {
+  // The `ws` that serverless-offline resolves. Its ESM entry (which offline imports) re-exports
+  // the CommonJS classes required here, so both see the same prototype.
+  const offline = path.join(process.cwd(), 'node_modules', 'serverless-offline');
+  let WebSocketServer;
+  try {
+    ({ WebSocketServer } = require(require.resolve('ws', { paths: [offline] })));
+  } catch (error) {
+    warn(`could not load ws to guard the WebSocket server against malformed frames: ${error.message}`);
+    return;
+  }
+  const proto = WebSocketServer && WebSocketServer.prototype;
+  if (!proto || typeof proto.handleUpgrade !== 'function') {
+    warn('ws has no WebSocketServer#handleUpgrade: a malformed frame may stop the local server');
+    return;
+  }
+  if (proto.handleUpgrade[PATCHED]) return;
+  const handleUpgrade = proto.handleUpgrade;
+  proto.handleUpgrade = function (req, socket, head, cb) {
+    return handleUpgrade.call(this, req, socket, head, (client, request) => {
+      client.on('error', (error) => onProtocolError(client, error));
+      cb(client, request);
+    });
+  };
+  proto.handleUpgrade[PATCHED] = true;
+}
+
+// Worker threads inherit --require, but the WebSocket server lives in the main thread only.
+if (isMainThread) patch();

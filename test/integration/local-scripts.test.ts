@@ -1,0 +1,177 @@
+/**
+ * The local scripts as a developer runs them, each as its own process in a private copy of
+ * the service (issue 9): `npm run sweep` uses the store `npm start` uses, says which, and
+ * exits (item 14); `npm start` checks its ports before it touches anything (item 15);
+ * `npm run token` without a secret says how to give it one (item 16).
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { Server } from 'node:net';
+import { join } from 'node:path';
+import { MysqlConnectionStore } from '../../src/data';
+import type { ConnectionStore } from '../../src/data';
+import { EmbeddedConnectionStore } from '../../src/embedded-store';
+import { MYSQL_URL, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
+import { freePort } from '../support/offline';
+import { runScript } from '../support/scripts';
+import { copyService, withoutSettings } from '../support/service';
+
+jest.setTimeout(60_000);
+
+const HOUR = 3_600_000;
+const dirs: string[] = [];
+
+function serviceCopy(envYml?: string): string {
+  const dir = copyService('scripts');
+  dirs.push(dir);
+  if (envYml !== undefined) writeFileSync(join(dir, '.env.yml'), envYml);
+  return dir;
+}
+
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** One connection past API Gateway's 2-hour maximum, one fresh. */
+async function seed(store: ConnectionStore): Promise<void> {
+  await store.add({ connectionId: 'orphan', connectedAt: Date.now() - 3 * HOUR, subject: null });
+  await store.add({ connectionId: 'fresh', connectedAt: Date.now(), subject: null });
+}
+
+async function expectSwept(store: ConnectionStore): Promise<void> {
+  expect(await store.get('orphan')).toBeUndefined();
+  expect(await store.get('fresh')).toBeDefined();
+}
+
+describe('npm run sweep', () => {
+  it('sweeps the embedded SQLite file of `npm start` on WS_PORT, says so, and exits', async () => {
+    const dir = serviceCopy();
+    const port = 40_123; // only names the file: nothing listens
+    const file = join(dir, '.local', `connections-${port}.sqlite`);
+    const store = new EmbeddedConnectionStore({ kind: 'embedded', file, tablePrefix: '' });
+    await seed(store);
+    await store.close();
+
+    const run = await runScript('sweep.ts', { cwd: dir, env: { ...withoutSettings(process.env), WS_PORT: `${port}` } });
+
+    expect(run).toMatchObject({ code: 0, timedOut: false });
+    expect(run.stdout).toContain(`store: embedded SQLite ${file}`);
+    expect(run.stdout).toContain('removed 1 connection(s)');
+    await expectSwept(store);
+    await store.close();
+  });
+
+  it('does not create a store file when `npm start` never ran on that port', async () => {
+    const dir = serviceCopy();
+    const run = await runScript('sweep.ts', { cwd: dir, env: { ...withoutSettings(process.env), WS_PORT: '40124' } });
+    expect(run).toMatchObject({ code: 0, timedOut: false });
+    expect(run.stdout).toMatch(/nothing to sweep/);
+    expect(existsSync(join(dir, '.local'))).toBe(false);
+  });
+
+  (SKIP_MYSQL ? describe.skip : describe)('with LOCAL_DB_URL', () => {
+    const cases: [string, (url: string) => { envYml?: string; env: Record<string, string> }][] = [
+      ['from the environment', (url) => ({ env: { LOCAL_DB_URL: url } })],
+      ['from .env.yml, as npm start reads it', (url) => ({ envYml: `LOCAL_DB_URL: ${url}\n`, env: {} })],
+    ];
+
+    it.each(cases)('sweeps MySQL (LOCAL_DB_URL %s), says so, and exits', async (_where, given) => {
+      const prefix = uniquePrefix('sweep');
+      const store = new MysqlConnectionStore(mysqlSettings(prefix));
+      try {
+        await seed(store);
+        const { envYml, env } = given(MYSQL_URL);
+        const dir = serviceCopy(envYml);
+        const run = await runScript('sweep.ts', {
+          cwd: dir,
+          env: { ...withoutSettings(process.env), DB_TABLE_PREFIX: prefix, ...env },
+          timeoutMs: 30_000,
+        });
+
+        expect(run).toMatchObject({ code: 0, timedOut: false });
+        expect(run.stdout).toContain(`store: MySQL ${MYSQL_URL}`);
+        expect(run.stdout).toContain('removed 1 connection(s)');
+        expect(existsSync(join(dir, '.local'))).toBe(false); // and no SQLite file on the side
+        await expectSwept(store);
+      } finally {
+        await store.dropTables();
+        await store.close();
+      }
+    });
+  });
+});
+
+describe('npm start with a port already taken', () => {
+  const holders: Server[] = [];
+  afterEach(async () => {
+    await Promise.all(holders.splice(0).map((server) => new Promise((done) => server.close(done))));
+  });
+
+  async function hold(port: number): Promise<void> {
+    const server = createServer();
+    holders.push(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  }
+
+  it.each(['WS_PORT', 'HTTP_PORT', 'LAMBDA_PORT'])(
+    'says in one line that %s is in use, exits non-zero, and leaves the store files alone',
+    async (busy) => {
+      const ports: Record<string, number> = {
+        WS_PORT: await freePort(),
+        HTTP_PORT: await freePort(),
+        LAMBDA_PORT: await freePort(),
+      };
+      await hold(ports[busy] as number);
+      const dir = serviceCopy();
+      // What a running instance on WS_PORT has: its file and the WAL beside it.
+      mkdirSync(join(dir, '.local'));
+      const file = join(dir, '.local', `connections-${ports.WS_PORT}.sqlite`);
+      for (const suffix of ['', '-wal', '-shm']) writeFileSync(file + suffix, `running instance${suffix}`);
+
+      const env = { ...withoutSettings(process.env) };
+      for (const [name, port] of Object.entries(ports)) env[name] = String(port);
+      const run = await runScript('offline.ts', { cwd: dir, env, timeoutMs: 30_000 });
+
+      expect(run.timedOut).toBe(false);
+      expect(run.code).not.toBe(0);
+      expect(run.stdout).toBe('');
+      expect(run.stderr.trim().split('\n')).toEqual([
+        expect.stringContaining(`${busy} ${ports[busy]} is already in use`),
+      ]);
+      for (const suffix of ['', '-wal', '-shm']) {
+        expect(readFileSync(file + suffix, 'utf8')).toBe(`running instance${suffix}`);
+      }
+      expect(existsSync(join(dir, '.build'))).toBe(false); // serverless never started
+    },
+  );
+});
+
+describe('npm run token without a secret', () => {
+  it('says how to give it the secret the service uses, without claiming what the service does', async () => {
+    const run = await runScript('token.ts', {
+      cwd: serviceCopy(),
+      env: withoutSettings(process.env),
+      args: ['--user', 'alice'],
+    });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('AUTH_JWT_SECRET');
+    expect(run.stderr).toMatch(/same secret/);
+    expect(run.stderr).toMatch(/\.env\.yml/);
+    expect(run.stderr).toMatch(/AUTH_JWT_SECRET=\S* npm run token/);
+    expect(run.stderr).not.toMatch(/accepts connections without a token/);
+  });
+
+  it('signs with the secret of .env.yml, as npm start would use it', async () => {
+    const run = await runScript('token.ts', {
+      cwd: serviceCopy(`AUTH_JWT_SECRET: ${'k'.repeat(40)}\n`),
+      env: withoutSettings(process.env),
+      args: ['--user', 'alice'],
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+  });
+});
