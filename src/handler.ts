@@ -15,6 +15,7 @@ import { authSettings, config } from './config';
 import { createStore } from './data';
 import type { ConnectionStore } from './data';
 import { ConfigError, StoreError } from './errors';
+import { fanOutDeadline } from './fanout';
 import { log } from './log';
 import type { Outbox, Session } from './messaging';
 
@@ -67,10 +68,20 @@ function outboxFor(event: WebSocketEvent): Outbox {
   const { offline, region, managementEndpoint, fanOut } = config();
   const { clientFor, endpointFor, post } = communication();
   const endpoint = endpointFor(event.requestContext, { offline, override: managementEndpoint });
-  const client = clientFor(endpoint, { region, offline, maxSockets: fanOut.concurrency });
+  const client = clientFor(endpoint, {
+    region,
+    offline,
+    maxSockets: fanOut.concurrency,
+    timeoutMs: fanOut.postTimeoutMs,
+  });
   return {
     send: (connectionId, data, deadline) =>
-      post(client, connectionId, data, { retries: fanOut.retries, retryBaseMs: fanOut.retryBaseMs, deadline }),
+      post(client, connectionId, data, {
+        retries: fanOut.retries,
+        retryBaseMs: fanOut.retryBaseMs,
+        timeoutMs: fanOut.postTimeoutMs,
+        deadline,
+      }),
   };
 }
 
@@ -142,14 +153,13 @@ export const disconnect = route('$disconnect', async (event) => {
 
 function session(event: WebSocketEvent, context: Context): Session {
   const { fanOut, listPageSize } = config();
-  const remaining = context.getRemainingTimeInMillis?.() ?? fanOut.budgetMs + 1_000;
   return {
     store: currentStore(),
     outbox: outboxFor(event),
     connectionId: event.requestContext.connectionId,
     subject: subjectOf(event),
     concurrency: fanOut.concurrency,
-    deadline: Date.now() + Math.max(0, Math.min(fanOut.budgetMs, remaining - 1_000)),
+    deadline: fanOutDeadline(Date.now(), fanOut, context.getRemainingTimeInMillis?.()),
     listPageSize,
   };
 }
