@@ -118,6 +118,21 @@ function route(name: string, work: Work) {
 }
 
 /**
+ * `$connect` and `$disconnect` act only on their own event. serverless-offline also
+ * routes a message whose `action` is "$connect" or "$disconnect" to them (as a MESSAGE
+ * event on an open socket), which stored or deleted the sender's row while its socket
+ * stayed open; AWS documents these routes for connection events only. A message is
+ * answered as the message it is: no protocol action is named "$connect" or "$disconnect",
+ * so the sender gets the `unknown_action` error any unknown action gets (400) and nothing
+ * is stored or removed. Any other stray event gets a 400 and no post: its socket may not exist.
+ */
+const notOurs: Work = (event, context) => {
+  const { eventType, routeKey, connectionId } = event.requestContext;
+  log.warn('refused an event meant for another route', { route: routeKey, connectionId, eventType });
+  return eventType === 'MESSAGE' ? handleMessage(event, context) : Promise.resolve(400);
+};
+
+/**
  * The `$connect` authorizer, deployed only when AUTH_JWT_SECRET is set (settings.js).
  * A bad token is a Deny (403, nothing stored); a missing secret is our fault, so it
  * throws and API Gateway answers 500 - the handshake fails closed either way.
@@ -136,7 +151,8 @@ export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promis
  * exists only after this returns 200 (the original's gotcha 2). A store failure
  * returns 500, so API Gateway refuses the handshake and no half-connection remains.
  */
-export const connect = route('$connect', async (event) => {
+export const connect = route('$connect', async (event, context) => {
+  if (event.requestContext.eventType !== 'CONNECT') return notOurs(event, context);
   const { connectionId, connectedAt } = event.requestContext;
   await currentStore().add({ connectionId, connectedAt: connectedAt ?? Date.now(), subject: subjectOf(event) });
   log.info('connected', { route: '$connect', connectionId });
@@ -144,7 +160,8 @@ export const connect = route('$connect', async (event) => {
 });
 
 /** `$disconnect`: forget the connection and its rooms. Best-effort in AWS; see `sweep`. */
-export const disconnect = route('$disconnect', async (event) => {
+export const disconnect = route('$disconnect', async (event, context) => {
+  if (event.requestContext.eventType !== 'DISCONNECT') return notOurs(event, context);
   const { connectionId } = event.requestContext;
   await currentStore().remove(connectionId);
   log.info('disconnected', { route: '$disconnect', connectionId });
