@@ -32,7 +32,9 @@ async function main(): Promise<void> {
     AWS_EC2_METADATA_DISABLED: 'true',
     // Local Node is 20; Lambda runs 24. The SDK's notice about its future Node 22 floor is noise here.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    MANAGEMENT_ENDPOINT: `http://localhost:${wsPort}`,
+    // offline serves the management API on the WebSocket port; an explicit MANAGEMENT_ENDPOINT
+    // wins (e.g. a test's proxy in front of it, test/e2e/silent-endpoint.test.ts).
+    MANAGEMENT_ENDPOINT: process.env.MANAGEMENT_ENDPOINT || `http://localhost:${wsPort}`,
   };
   if (store.kind === 'mysql') {
     env.LOCAL_DB_URL = store.url;

@@ -11,7 +11,8 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { DeliveryError, StaleConnectionError } from './errors';
+import { DEFAULT_POST_TIMEOUT_MS } from './config';
+import { DeliveryError, PostTimeoutError, StaleConnectionError } from './errors';
 
 /** The part of an event's requestContext that locates the API. */
 export interface ApiLocation {
@@ -42,6 +43,8 @@ export interface ClientOptions {
   offline: boolean;
   /** Sockets kept open per endpoint; match the fan-out concurrency so posts never queue for one. */
   maxSockets?: number;
+  /** POST_TIMEOUT_MS: the longest one request may take (post() also aborts each attempt itself). */
+  timeoutMs?: number;
 }
 
 const clients = new Map<string, ApiGatewayManagementApiClient>();
@@ -54,6 +57,7 @@ export function clientFor(endpoint: string, options: ClientOptions): ApiGatewayM
   let client = clients.get(endpoint);
   if (!client) {
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 50 };
+    const timeoutMs = options.timeoutMs ?? DEFAULT_POST_TIMEOUT_MS;
     client = new ApiGatewayManagementApiClient({
       endpoint,
       region: options.region,
@@ -62,8 +66,11 @@ export function clientFor(endpoint: string, options: ClientOptions): ApiGatewayM
       requestHandler: new NodeHttpHandler({
         httpAgent: new HttpAgent(agentOptions),
         httpsAgent: new HttpsAgent(agentOptions),
-        connectionTimeout: 2_000,
-        requestTimeout: 5_000,
+        connectionTimeout: Math.min(2_000, timeoutMs),
+        // @smithy/node-http-handler 4.x (4.14.2 here) only logs a warning when requestTimeout
+        // passes unless throwOnRequestTimeout is set: a silent endpoint then hung a post forever.
+        requestTimeout: timeoutMs,
+        throwOnRequestTimeout: true,
       }),
       // Locally nothing checks signatures; explicit fake credentials keep the SDK from
       // looking for real ones (and from probing the EC2 instance metadata address).
@@ -84,8 +91,10 @@ export interface RetryOptions {
   /** Extra attempts after a retryable failure (429, 5xx, network). */
   retries: number;
   retryBaseMs: number;
-  /** No new attempt starts after this time (ms epoch). */
+  /** Ms epoch: no retry starts that could end after it (a first attempt always starts). */
   deadline?: number;
+  /** Each attempt is aborted after this many ms (POST_TIMEOUT_MS). */
+  timeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -107,8 +116,43 @@ export function classify(connectionId: string, error: unknown): StaleConnectionE
 }
 
 /**
+ * One attempt, over by `timeoutMs` whatever happens inside: waiting for a free socket,
+ * connecting, an endpoint that never answers, or one that stalls in the middle of its
+ * answer. The abort signal makes the SDK destroy the request (and its socket, which is
+ * never reused); the race makes the attempt end on time even where the SDK would not
+ * look at the signal.
+ */
+async function attempt(
+  client: ApiGatewayManagementApiClient,
+  input: { ConnectionId: string; Data: Uint8Array },
+  timeoutMs: number,
+): Promise<void> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new PostTimeoutError(timeoutMs);
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([client.send(new PostToConnectionCommand(input), { abortSignal: controller.signal }), timedOut]);
+  } catch (error) {
+    // Whichever fired first (our timer, the handler's requestTimeout, the abort), it was the timeout.
+    throw controller.signal.aborted ? controller.signal.reason : error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Posts one payload to one connection. Throws StaleConnectionError on 410 (the caller
  * removes the row) and DeliveryError otherwise, after bounded retries with full jitter.
+ *
+ * Time: every attempt ends within `timeoutMs`, and a retry starts only if it can end
+ * (pause + timeout) by the deadline. A post started before its deadline therefore ends
+ * by deadline + timeoutMs at the latest, which is what bounds a fan-out (src/fanout.ts).
  */
 export async function post(
   client: ApiGatewayManagementApiClient,
@@ -117,15 +161,16 @@ export async function post(
   retry: RetryOptions = { retries: 2, retryBaseMs: 50 },
 ): Promise<void> {
   const sleep = retry.sleep ?? sleepFor;
-  for (let attempt = 0; ; attempt++) {
+  const timeoutMs = retry.timeoutMs ?? DEFAULT_POST_TIMEOUT_MS;
+  for (let tries = 0; ; tries++) {
     try {
-      await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
+      await attempt(client, { ConnectionId: connectionId, Data: data }, timeoutMs);
       return;
     } catch (raw) {
       const error = classify(connectionId, raw);
-      if (error instanceof StaleConnectionError || !error.retryable || attempt >= retry.retries) throw error;
-      const pause = Math.random() * retry.retryBaseMs * 2 ** attempt;
-      if (retry.deadline !== undefined && Date.now() + pause >= retry.deadline) throw error;
+      if (error instanceof StaleConnectionError || !error.retryable || tries >= retry.retries) throw error;
+      const pause = Math.random() * retry.retryBaseMs * 2 ** tries;
+      if (retry.deadline !== undefined && Date.now() + pause + timeoutMs > retry.deadline) throw error;
       await sleep(pause);
     }
   }

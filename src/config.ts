@@ -36,7 +36,17 @@ export interface FanOutSettings {
   retries: number;
   /** Base of the jittered exponential backoff between those attempts. */
   retryBaseMs: number;
+  /** POST_TIMEOUT_MS: one post attempt is aborted after this long (src/communication.ts). */
+  postTimeoutMs: number;
 }
+
+/**
+ * A PostToConnection answers in tens of milliseconds; 1.5 s means the endpoint is stuck.
+ * It is also what the message routes' time budget leaves room for (see fanOutDeadline
+ * in src/fanout.ts): 25 s of fan-out + 1.5 s for the last posts + 1.5 s for the sender's
+ * summary + 1 s for the store and the return = API Gateway's 29 s.
+ */
+export const DEFAULT_POST_TIMEOUT_MS = 1_500;
 
 export interface Config {
   offline: boolean;
@@ -146,6 +156,7 @@ export function readConfig(env: Env = process.env): Config {
       budgetMs: integer(env, 'FANOUT_BUDGET_MS', 25_000, 100, 28_000),
       retries: integer(env, 'FANOUT_RETRIES', 2, 0, 10),
       retryBaseMs: integer(env, 'FANOUT_RETRY_BASE_MS', 50, 1, 5_000),
+      postTimeoutMs: integer(env, 'POST_TIMEOUT_MS', DEFAULT_POST_TIMEOUT_MS, 100, 10_000),
     },
     listPageSize: integer(env, 'LIST_PAGE_SIZE', 100, 1, 1000),
   };

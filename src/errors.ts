@@ -93,3 +93,14 @@ export class TokenError extends Error {
 export class KeySetError extends Error {
   override readonly name = 'KeySetError';
 }
+
+/**
+ * A post got no complete answer in time and was aborted. It travels as the `cause` of a
+ * DeliveryError: the endpoint may be stuck or slow, so it is retryable within the deadline.
+ */
+export class PostTimeoutError extends Error {
+  override readonly name = 'PostTimeoutError';
+  constructor(readonly timeoutMs: number) {
+    super(`no complete answer from the management API within ${timeoutMs} ms`);
+  }
+}

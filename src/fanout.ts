@@ -5,6 +5,9 @@
  *   memory and sockets stay bounded whatever the audience size.
  * - No post starts after `deadline`: API Gateway gives a route integration 29 s, and a
  *   fan-out that is cut off by a timeout reports nothing, so we stop early and report.
+ *   The summary comes no later than the deadline plus one post timeout: `deliver` (post
+ *   in src/communication.ts) aborts each attempt at its timeout and starts no retry that
+ *   could end after the deadline, whatever the endpoint does.
  * - A 410 marks the connection stale; stale ids are returned together so the caller
  *   deletes them in one batched statement.
  */
@@ -27,6 +30,29 @@ export interface FanOutResult {
   failed: number;
   /** Recipients not attempted because the time budget ran out. */
   unsent: number;
+}
+
+/**
+ * The time budget of a message route, whose function timeout is API Gateway's 29 s
+ * integration limit (serverless.yml):
+ *
+ *   read the audience, then post; no post starts after the deadline  FANOUT_BUDGET_MS   25.0 s
+ *   posts in flight at the deadline end by their own timeout        + POST_TIMEOUT_MS   + 1.5 s
+ *   the sender's summary: one attempt, its own timeout               + POST_TIMEOUT_MS   + 1.5 s
+ *   delete the stale rows, return                                    + 1 s               + 1.0 s
+ *                                                                                        = 29.0 s
+ *
+ * So the deadline is the budget, but never later than the invocation's remaining time
+ * minus what comes after it (2 x POST_TIMEOUT_MS + 1 s), whatever the settings say.
+ */
+export function fanOutDeadline(
+  now: number,
+  settings: { budgetMs: number; postTimeoutMs: number },
+  remainingMs: number | undefined,
+): number {
+  const after = 2 * settings.postTimeoutMs + 1_000;
+  const available = remainingMs === undefined ? settings.budgetMs : remainingMs - after;
+  return now + Math.max(0, Math.min(settings.budgetMs, available));
 }
 
 export async function fanOut(

@@ -15,6 +15,7 @@ import { authSettings, config } from './config';
 import { createStore } from './data';
 import type { ConnectionStore } from './data';
 import { ConfigError, StoreError } from './errors';
+import { fanOutDeadline } from './fanout';
 import { log } from './log';
 import type { Outbox, Session } from './messaging';
 
@@ -72,10 +73,20 @@ function outboxFor(event: WebSocketEvent): Outbox {
   const { offline, region, managementEndpoint, fanOut } = config();
   const { clientFor, endpointFor, post } = communication();
   const endpoint = endpointFor(event.requestContext, { offline, override: managementEndpoint });
-  const client = clientFor(endpoint, { region, offline, maxSockets: fanOut.concurrency });
+  const client = clientFor(endpoint, {
+    region,
+    offline,
+    maxSockets: fanOut.concurrency,
+    timeoutMs: fanOut.postTimeoutMs,
+  });
   return {
     send: (connectionId, data, deadline) =>
-      post(client, connectionId, data, { retries: fanOut.retries, retryBaseMs: fanOut.retryBaseMs, deadline }),
+      post(client, connectionId, data, {
+        retries: fanOut.retries,
+        retryBaseMs: fanOut.retryBaseMs,
+        timeoutMs: fanOut.postTimeoutMs,
+        deadline,
+      }),
   };
 }
 
@@ -112,6 +123,21 @@ function route(name: string, work: Work) {
 }
 
 /**
+ * `$connect` and `$disconnect` act only on their own event. serverless-offline also
+ * routes a message whose `action` is "$connect" or "$disconnect" to them (as a MESSAGE
+ * event on an open socket), which stored or deleted the sender's row while its socket
+ * stayed open; AWS documents these routes for connection events only. A message is
+ * answered as the message it is: no protocol action is named "$connect" or "$disconnect",
+ * so the sender gets the `unknown_action` error any unknown action gets (400) and nothing
+ * is stored or removed. Any other stray event gets a 400 and no post: its socket may not exist.
+ */
+const notOurs: Work = (event, context) => {
+  const { eventType, routeKey, connectionId } = event.requestContext;
+  log.warn('refused an event meant for another route', { route: routeKey, connectionId, eventType });
+  return eventType === 'MESSAGE' ? handleMessage(event, context) : Promise.resolve(400);
+};
+
+/**
  * The `$connect` authorizer, deployed only when AUTH_JWT_SECRET or AUTH_JWKS_URL is set
  * (settings.js). A bad token is a Deny (403, nothing stored); a missing secret or an
  * unreachable key set (KeySetError) is our fault, so it throws and API Gateway answers
@@ -131,7 +157,8 @@ export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promis
  * exists only after this returns 200 (the original's gotcha 2). A store failure
  * returns 500, so API Gateway refuses the handshake and no half-connection remains.
  */
-export const connect = route('$connect', async (event) => {
+export const connect = route('$connect', async (event, context) => {
+  if (event.requestContext.eventType !== 'CONNECT') return notOurs(event, context);
   const { connectionId, connectedAt } = event.requestContext;
   await currentStore().add({ connectionId, connectedAt: connectedAt ?? Date.now(), subject: subjectOf(event) });
   log.info('connected', { route: '$connect', connectionId });
@@ -139,7 +166,8 @@ export const connect = route('$connect', async (event) => {
 });
 
 /** `$disconnect`: forget the connection and its rooms. Best-effort in AWS; see `sweep`. */
-export const disconnect = route('$disconnect', async (event) => {
+export const disconnect = route('$disconnect', async (event, context) => {
+  if (event.requestContext.eventType !== 'DISCONNECT') return notOurs(event, context);
   const { connectionId } = event.requestContext;
   await currentStore().remove(connectionId);
   log.info('disconnected', { route: '$disconnect', connectionId });
@@ -148,14 +176,13 @@ export const disconnect = route('$disconnect', async (event) => {
 
 function session(event: WebSocketEvent, context: Context): Session {
   const { fanOut, listPageSize } = config();
-  const remaining = context.getRemainingTimeInMillis?.() ?? fanOut.budgetMs + 1_000;
   return {
     store: currentStore(),
     outbox: outboxFor(event),
     connectionId: event.requestContext.connectionId,
     subject: subjectOf(event),
     concurrency: fanOut.concurrency,
-    deadline: Date.now() + Math.max(0, Math.min(fanOut.budgetMs, remaining - 1_000)),
+    deadline: fanOutDeadline(Date.now(), fanOut, context.getRemainingTimeInMillis?.()),
     listPageSize,
   };
 }

@@ -5,7 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { load } from 'js-yaml';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { copyService, root, withoutSettings } from './service';
@@ -42,10 +43,21 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Extra `serverless offline` options (the launcher passes its arguments on), e.g. --noTimeout. */
   args?: string[];
+  /**
+   * Settings of this run (e.g. a small FANOUT_BUDGET_MS), written to the copy's .env.yml
+   * over .env.yml.example's: serverless.yml gives the functions these from the settings
+   * file, and offline lets a function's environment win over --localEnvironment.
+   */
+  settings?: Record<string, string | number>;
 }
 
 export async function startOffline(options: StartOptions = {}): Promise<OfflineService> {
   const serviceDir = copyService('offline');
+  if (options.settings) {
+    const example = load(readFileSync(join(serviceDir, '.env.yml.example'), 'utf8')) as Record<string, unknown>;
+    // JSON is YAML: no quoting rules to get wrong.
+    writeFileSync(join(serviceDir, '.env.yml'), JSON.stringify({ ...example, ...options.settings }, null, 2));
+  }
 
   const [port, httpPort, lambdaPort] = [await freePort(), await freePort(), await freePort()];
   // Settings (auth included) come from the test (options.env), never from the developer's shell:

@@ -118,6 +118,31 @@ describe('post', () => {
     expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 2);
   });
 
+  it('does not start a retry that could end after the deadline', async () => {
+    api.on(PostToConnectionCommand).rejects(status(503));
+    // The pause would fit before the deadline, the attempt's timeout would not.
+    await expect(
+      post(client(), 'c1', data, { retries: 5, retryBaseMs: 1, timeoutMs: 2_000, deadline: Date.now() + 1_000 }),
+    ).rejects.toBeInstanceOf(DeliveryError);
+    expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 1);
+
+    api.reset();
+    api.on(PostToConnectionCommand).rejectsOnce(status(503)).resolves({});
+    await post(client(), 'c1', data, { retries: 5, retryBaseMs: 1, timeoutMs: 2_000, deadline: Date.now() + 60_000 });
+    expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 2);
+  });
+
+  it('aborts an attempt that gets no answer within its timeout, as a retryable DeliveryError', async () => {
+    api.on(PostToConnectionCommand).callsFake(() => new Promise(() => undefined));
+    const started = Date.now();
+    const error: unknown = await post(client(), 'c1', data, { retries: 0, retryBaseMs: 1, timeoutMs: 100 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DeliveryError);
+    expect(error).toMatchObject({ connectionId: 'c1', retryable: true, cause: { name: 'PostTimeoutError' } });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('does not start a retry past the deadline', async () => {
     api.on(PostToConnectionCommand).rejects(status(503));
     await expect(

@@ -19,7 +19,7 @@ describe('readConfig', () => {
         tablePrefix: '',
       },
       managementEndpoint: undefined,
-      fanOut: { concurrency: 50, budgetMs: 25_000, retries: 2, retryBaseMs: 50 },
+      fanOut: { concurrency: 50, budgetMs: 25_000, retries: 2, retryBaseMs: 50, postTimeoutMs: 1_500 },
       listPageSize: 100,
     });
   });
@@ -61,6 +61,7 @@ describe('readConfig', () => {
     ['FANOUT_CONCURRENCY', '0', /between 1 and 1000/],
     ['FANOUT_BUDGET_MS', '29000', /between 100 and 28000/],
     ['LIST_PAGE_SIZE', '1.5', /whole number/],
+    ['POST_TIMEOUT_MS', '0', /between 100 and 10000/],
   ])('refuses %s=%s', (name, value, message) => {
     expect(() => readConfig({ ...aws, [name]: value })).toThrow(message);
   });

@@ -1,5 +1,5 @@
 import { DeliveryError, StaleConnectionError } from '../../src/errors';
-import { fanOut } from '../../src/fanout';
+import { fanOut, fanOutDeadline } from '../../src/fanout';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `c${i}`);
 const later = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -63,5 +63,24 @@ describe('fanOut', () => {
       unsent: 0,
     });
     expect(deliver).not.toHaveBeenCalled();
+  });
+});
+
+describe('fanOutDeadline', () => {
+  const settings = { budgetMs: 25_000, postTimeoutMs: 1_500 };
+
+  it('is the budget when the invocation has time for the budget and what follows it', () => {
+    expect(fanOutDeadline(1_000, settings, 29_000)).toBe(26_000);
+    expect(fanOutDeadline(1_000, settings, undefined)).toBe(26_000);
+  });
+
+  it('leaves the last posts, the sender’s summary and 1 s for the store inside the remaining time', () => {
+    // 20 s left: 20 - 2 x 1.5 - 1 = 16 s of fan-out.
+    expect(fanOutDeadline(1_000, settings, 20_000)).toBe(17_000);
+    expect(fanOutDeadline(1_000, { budgetMs: 25_000, postTimeoutMs: 5_000 }, 29_000)).toBe(19_000);
+  });
+
+  it('is now when not even that fits', () => {
+    expect(fanOutDeadline(1_000, settings, 2_000)).toBe(1_000);
   });
 });

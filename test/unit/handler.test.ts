@@ -308,3 +308,49 @@ describe('sweep', () => {
     await expect(sweep()).rejects.toBeInstanceOf(StoreError);
   });
 });
+
+describe('connect and disconnect, given an event that is not theirs', () => {
+  // serverless-offline routes {"action":"$connect"} and {"action":"$disconnect"} to these
+  // functions as MESSAGE events (routeKey "$connect"/"$disconnect") on an open socket.
+  it.each([
+    ['disconnect', '$disconnect', disconnect],
+    ['connect', '$connect', connect],
+  ] as const)(
+    '%s answers a message whose action is %s as any unknown action, with 400, and changes nothing',
+    async (_name, routeKey, handler) => {
+      await connected(SENDER, 'B');
+      await store.join(SENDER, 'red');
+      const rows = structuredClone(store.rows);
+      const rooms = structuredClone(store.rooms);
+
+      const result = await handler(messageEvent({ action: routeKey }, SENDER, routeKey), lambdaContext());
+
+      expect(result).toEqual({ statusCode: 400 });
+      expect(store.add).not.toHaveBeenCalled();
+      expect(store.remove).not.toHaveBeenCalled();
+      expect(store.rows).toEqual(rows);
+      expect(store.rooms).toEqual(rooms);
+      const reply = posted();
+      expect(reply).toEqual([
+        { to: SENDER, message: expect.objectContaining({ type: 'error', code: 'unknown_action' }) },
+      ]);
+
+      // Word for word what the message routes answer to the same action.
+      api.resetHistory();
+      await defaultHandler(messageEvent({ action: routeKey }), lambdaContext());
+      expect(posted()).toEqual(reply);
+    },
+  );
+
+  it('does its work only for its own event type, and posts nothing to a socket that may not exist', async () => {
+    await connected(SENDER);
+
+    expect(await connect(disconnectEvent(), lambdaContext())).toEqual({ statusCode: 400 });
+    expect(await disconnect(connectEvent(), lambdaContext())).toEqual({ statusCode: 400 });
+
+    expect(store.add).not.toHaveBeenCalled();
+    expect(store.remove).not.toHaveBeenCalled();
+    expect(store.rows.has(SENDER)).toBe(true);
+    expect(api).not.toHaveReceivedAnyCommand();
+  });
+});
