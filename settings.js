@@ -49,6 +49,100 @@ function jwksMode(settings) {
   return true;
 }
 
+/**
+ * RDS MySQL's default max_connections is {DBInstanceClassMemory/12582880}, where
+ * DBInstanceClassMemory is the class's memory less what RDS keeps for the OS and its own
+ * processes (AWS does not publish it per class). These are the values RDS MySQL has been
+ * seen to report for classes of 1, 2, 4 and 8 GiB; any other class needs DB_MAX_CONNECTIONS
+ * set explicitly (`SHOW VARIABLES LIKE 'max_connections'`), as does a parameter group that
+ * changes it.
+ */
+const RDS_MYSQL_MAX_CONNECTIONS = {
+  'db.t3.micro': 66,
+  'db.t4g.micro': 66,
+  'db.t3.small': 150,
+  'db.t4g.small': 150,
+  'db.t3.medium': 312,
+  'db.t4g.medium': 312,
+  'db.t3.large': 648,
+  'db.t4g.large': 648,
+  'db.m5.large': 648,
+  'db.m6g.large': 648,
+  'db.m6i.large': 648,
+  'db.m7g.large': 648,
+};
+const DEFAULT_INSTANCE_CLASS = 'db.t4g.micro';
+/**
+ * Share of max_connections that reserved functions may hold at once (one connection per
+ * container, serverless-mysql). The rest is for you (a mysql client, a migration), RDS's own
+ * monitoring, and containers Lambda is replacing, which hold theirs until they are reaped.
+ */
+const RESERVABLE_SHARE = 0.8;
+/** connect, disconnect, default and message get RESERVED_CONCURRENCY each; the sweep gets 1. */
+const RESERVED_WS_FUNCTIONS = 4;
+/** Stage throttling defaults: one route's burst stays under the default instance's budget. */
+const DEFAULT_THROTTLE_BURST = 50;
+const DEFAULT_THROTTLE_RATE = 25;
+
+function positive(name, value, { integer }) {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isFinite(number) || number <= 0 || (integer && !Number.isInteger(number))) {
+    throw new Error(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(value)}.`);
+  }
+  return number;
+}
+
+/**
+ * What bounds a flood (issue 9, item 12): the stage's throttling, the database's connection
+ * budget (DB_MAX_CONNECTIONS, given to every function that uses the store) and, when set,
+ * the functions' reserved concurrency, which must fit in that budget.
+ */
+function floodBounds(settings) {
+  const present = (key) => settings[key] !== undefined && settings[key] !== null && settings[key] !== '';
+  settings.WS_THROTTLE_BURST = present('WS_THROTTLE_BURST')
+    ? positive('WS_THROTTLE_BURST', settings.WS_THROTTLE_BURST, { integer: true })
+    : DEFAULT_THROTTLE_BURST;
+  settings.WS_THROTTLE_RATE = present('WS_THROTTLE_RATE')
+    ? positive('WS_THROTTLE_RATE', settings.WS_THROTTLE_RATE, { integer: false })
+    : DEFAULT_THROTTLE_RATE;
+
+  const instanceClass = present('DB_INSTANCE_CLASS') ? String(settings.DB_INSTANCE_CLASS) : DEFAULT_INSTANCE_CLASS;
+  if (present('DB_MAX_CONNECTIONS')) {
+    settings.DB_MAX_CONNECTIONS = positive('DB_MAX_CONNECTIONS', settings.DB_MAX_CONNECTIONS, { integer: true });
+  } else if (Object.hasOwn(RDS_MYSQL_MAX_CONNECTIONS, instanceClass)) {
+    settings.DB_MAX_CONNECTIONS = RDS_MYSQL_MAX_CONNECTIONS[instanceClass];
+  } else {
+    throw new Error(
+      `DB_INSTANCE_CLASS ${instanceClass} has no known connection budget: set DB_MAX_CONNECTIONS to its ` +
+        `max_connections (RDS MySQL's default is {DBInstanceClassMemory/12582880}).`,
+    );
+  }
+
+  // Off unless set: Lambda refuses a reservation that leaves the account fewer than 10
+  // unreserved executions, and new accounts often have 10 in all.
+  if (present('RESERVED_CONCURRENCY')) {
+    const each = positive('RESERVED_CONCURRENCY', settings.RESERVED_CONCURRENCY, { integer: true });
+    const total = RESERVED_WS_FUNCTIONS * each + 1;
+    const budget = Math.floor(settings.DB_MAX_CONNECTIONS * RESERVABLE_SHARE);
+    if (total > budget) {
+      const most = Math.floor((budget - 1) / RESERVED_WS_FUNCTIONS);
+      throw new Error(
+        `RESERVED_CONCURRENCY ${each}: ${RESERVED_WS_FUNCTIONS} functions x ${each} + 1 (sweep) = ${total} ` +
+          `database connections at once, more than ${RESERVABLE_SHARE * 100}% of DB_MAX_CONNECTIONS ` +
+          `${settings.DB_MAX_CONNECTIONS} (${instanceClass}) = ${budget}. ` +
+          (most >= 1 ? `Use at most ${most}, ` : '') +
+          'a larger DB_INSTANCE_CLASS, or leave it unset.',
+      );
+    }
+    settings.RESERVED_CONCURRENCY = each;
+    settings.SWEEP_RESERVED_CONCURRENCY = 1;
+  } else {
+    // null leaves the function without a reservation (serverless omits it).
+    settings.RESERVED_CONCURRENCY = null;
+    settings.SWEEP_RESERVED_CONCURRENCY = null;
+  }
+}
+
 module.exports = async () => {
   const own = path.join(__dirname, '.env.yml');
   const example = path.join(__dirname, '.env.yml.example');
@@ -87,6 +181,7 @@ module.exports = async () => {
     settings.AUTHORIZE_FUNCTION = null;
     settings.CONNECT_ROUTE = { route: '$connect' };
   }
+  floodBounds(settings);
   return settings;
 };
 module.exports.settingKeys = settingKeys;

@@ -4,6 +4,7 @@
  * of them share. One interface, two adapters: MySQL (AWS, or a local server) and an
  * embedded SQLite file for `npm start` (src/embedded-store.ts, loaded only when chosen).
  */
+import type { Connection as MysqlConnection } from 'mysql2';
 import serverlessMysql from 'serverless-mysql';
 import type { ServerlessMysql } from 'serverless-mysql';
 import type { MysqlSettings, StoreSettings } from './config';
@@ -24,6 +25,9 @@ export interface ConnectionPage {
   connections: Connection[];
 }
 
+/** What a `join` did. Only 'joined' added a membership. */
+export type JoinResult = 'joined' | 'already_member' | 'limit_reached' | 'unknown_connection';
+
 export interface ConnectionStore {
   readonly kind: 'mysql' | 'embedded';
   /** Idempotent: a retried `$connect` for the same id updates the row instead of failing. */
@@ -36,8 +40,13 @@ export interface ConnectionStore {
   list(limit: number): Promise<ConnectionPage>;
   /** Connection ids to deliver to: everyone, or one room's members. One indexed query. */
   audience(room?: string): Promise<string[]>;
-  /** Idempotent; a connection the store does not know is not added to the room. */
-  join(connectionId: string, room: string): Promise<void>;
+  /**
+   * Adds the connection to the room unless it is in `maxRooms` rooms already. Atomic: the
+   * limit holds however many joins of one connection race (parallel Lambdas, several
+   * handles). Idempotent: a room it is in answers 'already_member', at the limit too. A
+   * connection the store does not know is not added ('unknown_connection').
+   */
+  join(connectionId: string, room: string, maxRooms: number): Promise<JoinResult>;
   /** True when the connection was a member. An emptied room leaves no row behind. */
   leave(connectionId: string, room: string): Promise<boolean>;
   roomsOf(connectionId: string): Promise<string[]>;
@@ -73,6 +82,9 @@ export function toConnection(row: ConnectionRow): Connection {
   return { connectionId: row.connection_id, connectedAt: Number(row.connected_at), subject: row.subject };
 }
 
+/** One statement inside a transaction (MysqlConnectionStore.transaction). */
+type Statement = <R = unknown>(sql: string, values?: unknown[]) => Promise<R>;
+
 export interface MysqlStoreOptions {
   /** Bound on establishing a connection, so an unreachable server fails fast instead of hanging. */
   connectTimeoutMs?: number;
@@ -92,6 +104,7 @@ export class MysqlConnectionStore implements ConnectionStore {
   private readonly t: { connections: string; members: string };
   private readonly queryTimeoutMs: number;
   private ready: Promise<void> | undefined;
+  private lane: Promise<unknown> = Promise.resolve();
   /** serverless-mysql rethrows connect errors as `new Error(String(e))`; keep the original. */
   private lastConnectError: unknown;
 
@@ -159,8 +172,57 @@ export class MysqlConnectionStore implements ConnectionStore {
   }
 
   private async query<T>(operation: string, sql: string, values: unknown[] = []): Promise<T> {
-    await this.schema();
-    return this.run<T>(operation, sql, values);
+    return this.serially(async () => {
+      await this.schema();
+      return this.run<T>(operation, sql, values);
+    });
+  }
+
+  /**
+   * This store's calls, one after another. serverless-mysql has one connection and mysql2
+   * runs its statements in order anyway, so this costs no parallelism; it keeps a call made
+   * while a transaction is open (one store used by concurrent callers: tests, scripts) from
+   * running inside that transaction.
+   */
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.lane.then(work, work);
+    this.lane = result.catch(() => undefined);
+    return result;
+  }
+
+  /**
+   * Runs `work` as one READ COMMITTED transaction on one connection. Its statements go to
+   * the mysql2 connection itself: serverless-mysql's query() reconnects and repeats a
+   * statement when the connection drops, which here would run the rest of the transaction
+   * on a new connection, outside it and without its lock. On any failure the connection is
+   * closed instead of rolled back (the server rolls back a transaction whose connection
+   * ends, and a connection that just failed may not take a ROLLBACK); the next call
+   * connects again.
+   */
+  private transaction<T>(operation: string, work: (statement: Statement) => Promise<T>): Promise<T> {
+    return this.serially(async () => {
+      await this.schema();
+      // Through serverless-mysql: connects (with its retries) and applies to the next transaction.
+      await this.run(operation, 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      const client = this.db.getClient() as MysqlConnection | null;
+      if (client === null) throw new StoreError(`MySQL ${operation} failed: the connection closed`, operation);
+      const statement: Statement = <R>(sql: string, values: unknown[] = []) =>
+        new Promise<R>((resolve, reject) => {
+          client.query({ sql, values, timeout: this.queryTimeoutMs }, (error, result) =>
+            error ? reject(error) : resolve(result as R),
+          );
+        });
+      try {
+        await statement('START TRANSACTION');
+        const result = await work(statement);
+        await statement('COMMIT');
+        return result;
+      } catch (error) {
+        client.destroy();
+        this.db.quit(); // forget the closed connection
+        throw new StoreError(`MySQL ${operation} failed: ${describe(error)}`, operation, { cause: error });
+      }
+    });
   }
 
   async add({ connectionId, connectedAt, subject }: Connection): Promise<void> {
@@ -224,13 +286,35 @@ export class MysqlConnectionStore implements ConnectionStore {
     return rows.map((row) => row.connection_id);
   }
 
-  async join(connectionId: string, room: string): Promise<void> {
-    await this.query(
-      'join',
-      `INSERT IGNORE INTO \`${this.t.members}\` (room, connection_id)
-       SELECT ?, connection_id FROM \`${this.t.connections}\` WHERE connection_id = ?`,
-      [room, connectionId],
-    );
+  /**
+   * One transaction per join, so that the limit holds however many joins of one
+   * connection run at once in other containers:
+   * - `FOR UPDATE` on the connection's row queues every join of that connection behind
+   *   the one in progress, and each holder commits before the next gets the lock;
+   * - under READ COMMITTED the count is a fresh snapshot taken when its statement starts,
+   *   which is after the lock was granted, so it sees every membership committed before;
+   * - only `join` adds memberships (leave and remove only lower the count).
+   * READ COMMITTED also takes no gap locks, so joins of different connections (which share
+   * index ranges of the members table) cannot deadlock on each other's gaps. It needs row
+   * or mixed binary logging (RDS MySQL 8's default; a STATEMENT binlog would refuse the insert).
+   */
+  async join(connectionId: string, room: string, maxRooms: number): Promise<JoinResult> {
+    const { connections, members } = this.t;
+    return this.transaction('join', async (statement) => {
+      const known = await statement<unknown[]>(
+        `SELECT connection_id FROM \`${connections}\` WHERE connection_id = ? FOR UPDATE`,
+        [connectionId],
+      );
+      if (known.length === 0) return 'unknown_connection';
+      const [counted] = await statement<{ n: number | string; here: number | string | null }[]>(
+        `SELECT COUNT(*) AS n, COALESCE(SUM(room = ?), 0) AS here FROM \`${members}\` WHERE connection_id = ?`,
+        [room, connectionId],
+      );
+      if (Number(counted?.here ?? 0) > 0) return 'already_member';
+      if (Number(counted?.n ?? 0) >= maxRooms) return 'limit_reached';
+      await statement(`INSERT INTO \`${members}\` (room, connection_id) VALUES (?, ?)`, [room, connectionId]);
+      return 'joined';
+    });
   }
 
   async leave(connectionId: string, room: string): Promise<boolean> {

@@ -12,7 +12,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { EmbeddedSettings } from './config';
 import { StoreError } from './errors';
 import { chunks, DELETE_CHUNK, tableNames, toConnection } from './data';
-import type { Connection, ConnectionPage, ConnectionStore } from './data';
+import type { Connection, ConnectionPage, ConnectionStore, JoinResult } from './data';
 
 type Row = { connection_id: string; connected_at: number; subject: string | null };
 
@@ -126,13 +126,30 @@ export class EmbeddedConnectionStore implements ConnectionStore {
     });
   }
 
-  join(connectionId: string, room: string): Promise<void> {
-    return this.run('join', (db) => {
-      db.prepare(
-        `INSERT OR IGNORE INTO "${this.t.members}" (room, connection_id)
-         SELECT ?, connection_id FROM "${this.t.connections}" WHERE connection_id = ?`,
-      ).run(room, connectionId);
-    });
+  /**
+   * BEGIN IMMEDIATE takes the file's write lock before the count, so a join in another
+   * worker (another handle on the file) waits (busy timeout) until this one has committed,
+   * and its count then sees this insert: the limit holds however many joins race.
+   */
+  join(connectionId: string, room: string, maxRooms: number): Promise<JoinResult> {
+    const { connections, members } = this.t;
+    return this.run('join', (db) =>
+      db
+        .transaction((): JoinResult => {
+          const known = db.prepare(`SELECT 1 FROM "${connections}" WHERE connection_id = ?`).get(connectionId);
+          if (known === undefined) return 'unknown_connection';
+          const { n, here } = db
+            .prepare(
+              `SELECT COUNT(*) AS n, COALESCE(SUM(room = ?), 0) AS here FROM "${members}" WHERE connection_id = ?`,
+            )
+            .get(room, connectionId) as { n: number; here: number };
+          if (here > 0) return 'already_member';
+          if (n >= maxRooms) return 'limit_reached';
+          db.prepare(`INSERT INTO "${members}" (room, connection_id) VALUES (?, ?)`).run(room, connectionId);
+          return 'joined';
+        })
+        .immediate(),
+    );
   }
 
   leave(connectionId: string, room: string): Promise<boolean> {

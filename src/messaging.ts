@@ -132,12 +132,16 @@ async function deliverToAudience(session: Session, room: string | undefined, dat
   return result;
 }
 
+/** The store checks the limit and adds in one atomic step: joins of one socket run in parallel Lambdas. */
 async function join(session: Session, room: string): Promise<void> {
-  const rooms = await session.store.roomsOf(session.connectionId);
-  if (!rooms.includes(room) && rooms.length >= MAX_ROOMS_PER_CONNECTION) {
+  const result = await session.store.join(session.connectionId, room, MAX_ROOMS_PER_CONNECTION);
+  if (result === 'limit_reached') {
     throw new BadMessageError('too_many_rooms', `a connection may be in at most ${MAX_ROOMS_PER_CONNECTION} rooms`);
   }
-  await session.store.join(session.connectionId, room);
+  if (result === 'unknown_connection') {
+    // Its row is gone (swept, or removed after a 410): it would hear nothing from the room.
+    throw new BadMessageError('unknown_connection', 'this connection is not known to the service; reconnect');
+  }
   await reply(session, { type: 'joined', room });
 }
 

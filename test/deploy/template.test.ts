@@ -32,16 +32,35 @@ const OPEN_ENV_YML = [
   '',
 ].join('\n');
 
+/** Flood bounds set (issue 9, item 12): throttling, a reservation, an explicit connection budget. */
+const BOUNDED_ENV_YML = [
+  'DB_PASSWORD: not-a-real-password',
+  'DB_INSTANCE_CLASS: db.r6g.large',
+  'DB_MAX_CONNECTIONS: 1000',
+  'RESERVED_CONCURRENCY: 20',
+  'WS_THROTTLE_BURST: 200',
+  'WS_THROTTLE_RATE: 75.5',
+  '',
+].join('\n');
+
 let secured: Template;
 let open: Template;
 let openPackage: Packaged;
+let bounded: Template;
+let outputs: string[];
 
 beforeAll(async () => {
-  // Two packagings at once: each takes about a minute, mostly TypeScript and zipping.
-  const [a, b] = await Promise.all([packageService({ envYml: ENV_YML }), packageService({ envYml: OPEN_ENV_YML })]);
+  // Three packagings at once: each takes about a minute, mostly TypeScript and zipping.
+  const [a, b, c] = await Promise.all([
+    packageService({ envYml: ENV_YML }),
+    packageService({ envYml: OPEN_ENV_YML }),
+    packageService({ envYml: BOUNDED_ENV_YML }),
+  ]);
   secured = a.template;
   openPackage = b;
   open = b.template;
+  bounded = c.template;
+  outputs = [a.output, b.output, c.output];
 });
 
 const STORE_FUNCTIONS = [
@@ -243,5 +262,66 @@ describe('the template without AUTH_JWT_SECRET', () => {
     expect(routeFor(open, '$connect').Properties?.AuthorizationType ?? 'NONE').toBe('NONE');
     expect(routeFor(open, '$connect').Properties?.AuthorizerId).toBeUndefined();
     expect(JSON.stringify(open)).not.toContain('AUTH_JWT');
+  });
+});
+
+describe('flood bounds (issue 9, item 12)', () => {
+  function stageOf(template: Template) {
+    const stages = resourcesOfType(template, 'AWS::ApiGatewayV2::Stage');
+    expect(stages.map(([id]) => id)).toEqual(['WebsocketsDeploymentStage']);
+    return stages[0]![1];
+  }
+
+  it('throttles every route of the WebSocket stage, by default to a burst of 50 and 25 per second', () => {
+    for (const template of [open, secured]) {
+      expect(stageOf(template).Properties?.DefaultRouteSettings).toEqual({
+        ThrottlingBurstLimit: 50,
+        ThrottlingRateLimit: 25,
+      });
+    }
+    expect(stageOf(open).Properties).toMatchObject({ ApiId: { Ref: 'WebsocketsApi' }, StageName: 'qa' });
+  });
+
+  it('takes the throttling from WS_THROTTLE_BURST and WS_THROTTLE_RATE', () => {
+    expect(stageOf(bounded).Properties?.DefaultRouteSettings).toEqual({
+      ThrottlingBurstLimit: 200,
+      ThrottlingRateLimit: 75.5,
+    });
+  });
+
+  it("passes the framework's configuration validation with the bounds on and off", () => {
+    for (const output of outputs) expect(output).not.toMatch(/Invalid configuration/i);
+  });
+
+  it('reserves no concurrency by default: a new account (10 executions in all) can deploy', () => {
+    for (const template of [open, secured]) {
+      for (const [id, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+        expect({ id, reserved: fn.Properties?.ReservedConcurrentExecutions }).toEqual({ id, reserved: undefined });
+      }
+    }
+  });
+
+  it('reserves RESERVED_CONCURRENCY for each WebSocket function that uses the store, and 1 for the sweep', () => {
+    const reserved = Object.fromEntries(
+      resourcesOfType(bounded, 'AWS::Lambda::Function').map(([id, fn]) => [
+        id,
+        fn.Properties?.ReservedConcurrentExecutions,
+      ]),
+    );
+    expect(reserved).toEqual({
+      ConnectLambdaFunction: 20,
+      DisconnectLambdaFunction: 20,
+      DefaultLambdaFunction: 20,
+      MessageLambdaFunction: 20,
+      SweepLambdaFunction: 1,
+    });
+  });
+
+  it("gives every store function the instance's connection budget as DB_MAX_CONNECTIONS", () => {
+    const budgets = (template: Template) => STORE_FUNCTIONS.map((id) => environmentOf(template, id).DB_MAX_CONNECTIONS);
+    expect(budgets(secured)).toEqual(STORE_FUNCTIONS.map(() => '66')); // db.t4g.micro, the default
+    expect(budgets(open)).toEqual(STORE_FUNCTIONS.map(() => '150')); // db.t4g.small
+    expect(budgets(bounded)).toEqual(STORE_FUNCTIONS.map(() => '1000')); // set explicitly
+    expect(environmentOf(secured, 'AuthorizeLambdaFunction').DB_MAX_CONNECTIONS).toBeUndefined();
   });
 });

@@ -117,7 +117,7 @@ for (const storeCase of cases) {
         const [a] = (await connect(1)) as [TestClient];
         // A row whose socket offline never had: what a lost $disconnect leaves behind in AWS.
         await store.add({ connectionId: 'ghost-connection', connectedAt: Date.now(), subject: null });
-        await store.join('ghost-connection', 'red');
+        await store.join('ghost-connection', 'red', 50);
         expect((await list(a)).count).toBe(2);
         const delivery = await a.request({ action: 'sendmessage', data: 'anyone?' }, 'delivery');
         expect(delivery).toMatchObject({ recipients: 2, sent: 1, stale: 1, failed: 0, unsent: 0 });

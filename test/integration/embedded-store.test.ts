@@ -9,10 +9,16 @@ const dir = mkdtempSync(join(tmpdir(), 'embedded-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let n = 0;
+const files = new WeakMap<object, string>();
+const open = (file: string) => {
+  const store = new EmbeddedConnectionStore({ kind: 'embedded', file, tablePrefix: '' });
+  files.set(store, file);
+  return store;
+};
 storeContract(
   'embedded (SQLite)',
-  async () =>
-    new EmbeddedConnectionStore({ kind: 'embedded', file: join(dir, `store-${n++}.sqlite`), tablePrefix: '' }),
+  async () => open(join(dir, `store-${n++}.sqlite`)),
+  (store) => open(files.get(store) as string), // its own handle on the same file, as another worker's
 );
 
 describe('embedded store', () => {

@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
+import { createConnection } from 'mysql2/promise';
 import { MysqlConnectionStore } from '../../src/data';
 import { StoreError } from '../../src/errors';
 import { freePort } from '../support/offline';
@@ -22,9 +23,46 @@ suite('MySQL', () => {
   });
 
   let n = 0;
-  storeContract('MySQL', async () => new MysqlConnectionStore(mysqlSettings(uniquePrefix(`c${n++}`))));
+  const prefixes = new WeakMap<object, string>();
+  const open = (prefix: string) => {
+    const store = new MysqlConnectionStore(mysqlSettings(prefix));
+    prefixes.set(store, prefix);
+    return store;
+  };
+  storeContract(
+    'MySQL',
+    async () => open(uniquePrefix(`c${n++}`)),
+    (store) => open(prefixes.get(store) as string), // its own connection to the same tables
+  );
 
   describe('MySQL store failures', () => {
+    it('a join stuck behind another transaction fails with a typed error, holds nothing, and the next join works', async () => {
+      const settings = mysqlSettings(uniquePrefix('tx'));
+      const store = new MysqlConnectionStore(settings, { queryTimeoutMs: 1_000 });
+      const { host, port, user, password, database } = settings;
+      const blocker = await createConnection({ host, port, user, password, database });
+      try {
+        await store.add({ connectionId: 'A', connectedAt: 1, subject: null });
+        // Another session holds the connection's row lock past the store's query timeout.
+        await blocker.query('START TRANSACTION');
+        await blocker.query(
+          `SELECT * FROM \`${settings.tablePrefix}connections\` WHERE connection_id = 'A' FOR UPDATE`,
+        );
+        const error = await store.join('A', 'red', 50).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(StoreError);
+        expect((error as StoreError).operation).toBe('join');
+        await blocker.query('COMMIT');
+        // The failed transaction's connection was closed, so nothing of it lingers: the same
+        // store connects again, and the join (and others' joins) go through.
+        expect(await store.join('A', 'red', 50)).toBe('joined');
+        expect(await store.roomsOf('A')).toEqual(['red']);
+      } finally {
+        await blocker.end();
+        await store.dropTables();
+        await store.close();
+      }
+    });
+
     it('gives a typed error, quickly, when the server refuses connections', async () => {
       const port = await freePort(); // bound and released: nothing listens on it
       const store = new MysqlConnectionStore({ ...mysqlSettings('x_'), port }, { connectTimeoutMs: 1_000 });

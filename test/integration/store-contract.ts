@@ -2,11 +2,14 @@
  * The contract every ConnectionStore adapter must pass. Each adapter's test file calls
  * `storeContract` with a factory that gives a fresh, empty store.
  */
-import type { ConnectionStore } from '../../src/data';
+import type { ConnectionStore, JoinResult } from '../../src/data';
 
 export interface ContractStore extends ConnectionStore {
   dropTables(): Promise<void>;
 }
+
+/** The rooms limit the contract joins with (the service's own is in src/messaging.ts). */
+const LIMIT = 50;
 
 const INJECTION_IDS = [
   "x'; DROP TABLE connections; --",
@@ -16,7 +19,15 @@ const INJECTION_IDS = [
   'ÄÖÜ-💥-連線',
 ];
 
-export function storeContract(name: string, create: () => Promise<ContractStore>): void {
+/**
+ * `create` gives a fresh, empty store; `openAgain` another handle (its own database
+ * connection or file handle) on the same data, as another Lambda container would have.
+ */
+export function storeContract(
+  name: string,
+  create: () => Promise<ContractStore>,
+  openAgain: (store: ContractStore) => ContractStore,
+): void {
   describe(`${name} connection store (contract)`, () => {
     let store: ContractStore;
 
@@ -81,8 +92,8 @@ export function storeContract(name: string, create: () => Promise<ContractStore>
       const ids = Array.from({ length: 12_000 }, (_, i) => `bulk-${i}`);
       for (const id of ids.slice(0, 3)) await store.add({ connectionId: id, connectedAt: 1, subject: null });
       await store.add({ connectionId: 'keep', connectedAt: 1, subject: null });
-      await store.join('bulk-0', 'room');
-      await store.join('keep', 'room');
+      await store.join('bulk-0', 'room', LIMIT);
+      await store.join('keep', 'room', LIMIT);
       await store.removeMany(ids); // more ids than one statement takes: chunked inside
       expect(await store.audience()).toEqual(['keep']);
       expect(await store.audience('room')).toEqual(['keep']);
@@ -91,7 +102,7 @@ export function storeContract(name: string, create: () => Promise<ContractStore>
     it('stores injection-shaped ids verbatim and harmlessly', async () => {
       for (const [i, id] of INJECTION_IDS.entries()) await store.add({ connectionId: id, connectedAt: i, subject: id });
       await store.add({ connectionId: 'innocent', connectedAt: 99, subject: null });
-      for (const id of INJECTION_IDS) await store.join(id, 'lobby');
+      for (const id of INJECTION_IDS) await store.join(id, 'lobby', LIMIT);
       const page = await store.list(100);
       expect(page.count).toBe(INJECTION_IDS.length + 1);
       expect(page.connections.map((c) => c.connectionId)).toEqual([...INJECTION_IDS, 'innocent']);
@@ -108,9 +119,9 @@ export function storeContract(name: string, create: () => Promise<ContractStore>
       });
 
       it('a connection may be in many rooms, and a room holds many connections', async () => {
-        await store.join('A', 'red');
-        await store.join('A', 'blue');
-        await store.join('B', 'red');
+        await store.join('A', 'red', LIMIT);
+        await store.join('A', 'blue', LIMIT);
+        await store.join('B', 'red', LIMIT);
         expect(await store.roomsOf('A')).toEqual(['blue', 'red']);
         expect((await store.audience('red')).sort()).toEqual(['A', 'B']);
         expect(await store.audience('blue')).toEqual(['A']);
@@ -118,18 +129,91 @@ export function storeContract(name: string, create: () => Promise<ContractStore>
       });
 
       it('joining twice is idempotent', async () => {
-        await store.join('A', 'red');
-        await store.join('A', 'red');
+        expect(await store.join('A', 'red', LIMIT)).toBe('joined');
+        expect(await store.join('A', 'red', LIMIT)).toBe('already_member');
         expect(await store.audience('red')).toEqual(['A']);
       });
 
       it('does not add an unknown connection to a room', async () => {
-        await store.join('ghost', 'red');
+        expect(await store.join('ghost', 'red', LIMIT)).toBe('unknown_connection');
         expect(await store.audience('red')).toEqual([]);
       });
 
+      it('refuses a new room at the limit, but answers a room the connection is in', async () => {
+        for (const room of ['r1', 'r2', 'r3']) expect(await store.join('A', room, 3)).toBe('joined');
+        expect(await store.join('A', 'r4', 3)).toBe('limit_reached');
+        expect(await store.join('A', 'r2', 3)).toBe('already_member');
+        expect(await store.roomsOf('A')).toEqual(['r1', 'r2', 'r3']);
+        // the limit is per connection
+        expect(await store.join('B', 'r4', 3)).toBe('joined');
+        // leaving frees a place
+        await store.leave('A', 'r1');
+        expect(await store.join('A', 'r4', 3)).toBe('joined');
+        expect(await store.roomsOf('A')).toEqual(['r2', 'r3', 'r4']);
+      });
+
+      describe('under concurrency', () => {
+        const HANDLES = 6;
+        const JOINS = 120;
+        let handles: ContractStore[];
+
+        beforeEach(() => {
+          handles = [store, ...Array.from({ length: HANDLES - 1 }, () => openAgain(store))];
+        });
+
+        afterEach(async () => {
+          await Promise.all(handles.slice(1).map((handle) => handle.close()));
+        });
+
+        const count = (results: JoinResult[], result: JoinResult) => results.filter((r) => r === result).length;
+
+        it(`holds the limit exactly when ${JOINS} joins of distinct rooms race from ${HANDLES} handles`, async () => {
+          const rooms = Array.from({ length: JOINS }, (_, i) => `room-${i}`);
+          // Two connections' joins at once, interleaved: the limit is per connection and one
+          // connection's joins must not block or fail the other's.
+          const racing = rooms.flatMap((room, i) => [
+            (handles[i % HANDLES] as ContractStore).join('A', room, LIMIT),
+            (handles[(i + 1) % HANDLES] as ContractStore).join('B', room, LIMIT),
+          ]);
+          const results = await Promise.all(racing);
+          const ofA = results.filter((_, i) => i % 2 === 0);
+          const ofB = results.filter((_, i) => i % 2 === 1);
+          for (const [id, of] of [
+            ['A', ofA],
+            ['B', ofB],
+          ] as const) {
+            expect({ id, joined: count(of, 'joined'), refused: count(of, 'limit_reached') }).toEqual({
+              id,
+              joined: LIMIT,
+              refused: JOINS - LIMIT,
+            });
+            const joinedRooms = rooms.filter((_, i) => of[i] === 'joined');
+            expect(await store.roomsOf(id)).toEqual([...joinedRooms].sort());
+          }
+        });
+
+        it('adds a connection to a room once when the same join races from every handle', async () => {
+          const results = await Promise.all(
+            Array.from({ length: 30 }, (_, i) => (handles[i % HANDLES] as ContractStore).join('A', 'red', LIMIT)),
+          );
+          expect(count(results, 'joined')).toBe(1);
+          expect(count(results, 'already_member')).toBe(29);
+          expect(await store.audience('red')).toEqual(['A']);
+        });
+
+        it('adds nothing for a connection removed while its joins race', async () => {
+          const joins = Array.from({ length: 30 }, (_, i) =>
+            (handles[i % HANDLES] as ContractStore).join('C', `room-${i}`, LIMIT),
+          );
+          await handles[1]?.remove('C');
+          const results = await Promise.all(joins);
+          expect(results.every((r) => r === 'joined' || r === 'unknown_connection')).toBe(true);
+          expect(await store.roomsOf('C')).toEqual([]);
+        });
+      });
+
       it('leaving reports whether the connection was a member, and an emptied room leaves nothing', async () => {
-        await store.join('A', 'red');
+        await store.join('A', 'red', LIMIT);
         expect(await store.leave('A', 'red')).toBe(true);
         expect(await store.leave('A', 'red')).toBe(false);
         expect(await store.audience('red')).toEqual([]);
@@ -137,9 +221,9 @@ export function storeContract(name: string, create: () => Promise<ContractStore>
       });
 
       it('a disconnect removes the connection from all its rooms', async () => {
-        await store.join('A', 'red');
-        await store.join('A', 'blue');
-        await store.join('B', 'red');
+        await store.join('A', 'red', LIMIT);
+        await store.join('A', 'blue', LIMIT);
+        await store.join('B', 'red', LIMIT);
         await store.remove('A');
         expect(await store.audience('red')).toEqual(['B']);
         expect(await store.audience('blue')).toEqual([]);
@@ -150,8 +234,8 @@ export function storeContract(name: string, create: () => Promise<ContractStore>
     it('sweeps connections older than the cutoff, with their memberships', async () => {
       await store.add({ connectionId: 'old', connectedAt: 1_000, subject: null });
       await store.add({ connectionId: 'new', connectedAt: 5_000, subject: null });
-      await store.join('old', 'r');
-      await store.join('new', 'r');
+      await store.join('old', 'r', LIMIT);
+      await store.join('new', 'r', LIMIT);
       expect(await store.removeOlderThan(2_000)).toBe(1);
       expect(await store.audience()).toEqual(['new']);
       expect(await store.audience('r')).toEqual(['new']);

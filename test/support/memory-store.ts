@@ -33,9 +33,13 @@ export function memoryStore(): MemoryStore {
       connections: [...rows.values()].sort((a, b) => a.connectedAt - b.connectedAt).slice(0, limit),
     }),
     audience: async (room) => (room === undefined ? [...rows.keys()] : [...(rooms.get(room) ?? [])]),
-    join: async (id, room) => {
-      if (!rows.has(id)) return;
+    // One synchronous step, so atomic like the real stores' transactions.
+    join: async (id, room, maxRooms) => {
+      if (!rows.has(id)) return 'unknown_connection';
+      if (rooms.get(room)?.has(id)) return 'already_member';
+      if ([...rooms.values()].filter((m) => m.has(id)).length >= maxRooms) return 'limit_reached';
       rooms.set(room, (rooms.get(room) ?? new Set()).add(id));
+      return 'joined';
     },
     leave: async (id, room) => {
       const members = rooms.get(room);

@@ -53,8 +53,8 @@ beforeEach(async () => {
   useStore(store);
   await store.add({ connectionId: SENDER, connectedAt: 1_000, subject: ESCAPED_SUBJECT });
   await store.add({ connectionId: OTHER, connectedAt: 1_001, subject: 'bob' });
-  await store.join(SENDER, LONGEST_ROOM);
-  await store.join(OTHER, LONGEST_ROOM);
+  await store.join(SENDER, LONGEST_ROOM, 50);
+  await store.join(OTHER, LONGEST_ROOM, 50);
 });
 
 /** A message event from SENDER, whose token subject was ESCAPED_SUBJECT. */

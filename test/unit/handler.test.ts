@@ -12,6 +12,7 @@ import {
   useStore,
   MAX_CONNECTION_AGE_MS,
 } from '../../src/handler';
+import { MAX_ROOMS_PER_CONNECTION } from '../../src/messaging';
 import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../support/events';
 import { memoryStore } from '../support/memory-store';
 import type { MemoryStore } from '../support/memory-store';
@@ -113,7 +114,7 @@ describe('connect', () => {
 describe('disconnect', () => {
   it('removes the connection and its rooms and answers 200', async () => {
     await connected(SENDER, 'other');
-    await store.join(SENDER, 'red');
+    await store.join(SENDER, 'red', 50);
     expect(await disconnect(disconnectEvent(), lambdaContext())).toEqual({ statusCode: 200 });
     expect([...store.rows.keys()]).toEqual(['other']);
     expect(store.rooms.size).toBe(0);
@@ -246,8 +247,8 @@ describe('message', () => {
 
   it('publishes to the members of a room only', async () => {
     await connected(SENDER, 'B', 'C');
-    await store.join('B', 'red');
-    await store.join(SENDER, 'red');
+    await store.join('B', 'red', 50);
+    await store.join(SENDER, 'red', 50);
     await message(messageEvent({ action: 'publish', room: 'red', data: 1 }, SENDER, 'publish'), lambdaContext());
     const recipients = posted()
       .filter((d) => d.message.type === 'message')
@@ -266,6 +267,32 @@ describe('message', () => {
       { type: 'joined', room: 'red' },
       { type: 'left', room: 'red', wasMember: true },
     ]);
+  });
+
+  it('asks the store to join with the rooms limit and answers too_many_rooms when it is reached', async () => {
+    await connected(SENDER);
+    for (let i = 0; i < MAX_ROOMS_PER_CONNECTION; i++) await store.join(SENDER, `r${i}`, MAX_ROOMS_PER_CONNECTION);
+    expect(await message(messageEvent({ action: 'join', room: 'one-more' }, SENDER, 'join'), lambdaContext())).toEqual({
+      statusCode: 400,
+    });
+    expect(store.join).toHaveBeenLastCalledWith(SENDER, 'one-more', MAX_ROOMS_PER_CONNECTION);
+    // a room it is in already is still a success at the limit
+    expect(await message(messageEvent({ action: 'join', room: 'r0' }, SENDER, 'join'), lambdaContext())).toEqual({
+      statusCode: 200,
+    });
+    expect(posted().map((d) => d.message)).toEqual([
+      expect.objectContaining({ type: 'error', code: 'too_many_rooms' }),
+      { type: 'joined', room: 'r0' },
+    ]);
+    expect(store.rooms.has('one-more')).toBe(false);
+  });
+
+  it('does not claim a join for a connection the store does not know', async () => {
+    await message(messageEvent({ action: 'join', room: 'red' }, SENDER, 'join'), lambdaContext());
+    expect(posted().map((d) => d.message)).toEqual([
+      expect.objectContaining({ type: 'error', code: 'unknown_connection' }),
+    ]);
+    expect(store.rooms.size).toBe(0);
   });
 
   it('refuses data too large for one API Gateway message before any fan-out', async () => {
@@ -319,7 +346,7 @@ describe('connect and disconnect, given an event that is not theirs', () => {
     '%s answers a message whose action is %s as any unknown action, with 400, and changes nothing',
     async (_name, routeKey, handler) => {
       await connected(SENDER, 'B');
-      await store.join(SENDER, 'red');
+      await store.join(SENDER, 'red', 50);
       const rows = structuredClone(store.rows);
       const rooms = structuredClone(store.rooms);
 

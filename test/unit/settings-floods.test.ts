@@ -1,0 +1,89 @@
+/**
+ * settings.js (what serverless.yml reads): the flood bounds of issue 9, item 12. The
+ * database's connection budget comes from the instance class, and a reservation of
+ * concurrency that would not fit in it is refused before anything is packaged.
+ */
+import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(__dirname, '..', '..');
+const dirs: string[] = [];
+
+afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+/** Runs settings.js as serverless would, with this .env.yml beside it. */
+async function settingsFor(lines: string[]): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), 'settings-'));
+  dirs.push(dir);
+  copyFileSync(join(root, 'settings.js'), join(dir, 'settings.js'));
+  // settings.js reads the names of the settings from the example beside it.
+  copyFileSync(join(root, '.env.yml.example'), join(dir, '.env.yml.example'));
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  writeFileSync(join(dir, '.env.yml'), ['DB_PASSWORD: not-a-real-password', ...lines, ''].join('\n'));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const load = require(join(dir, 'settings.js')) as () => Promise<Record<string, unknown>>;
+  return load();
+}
+
+describe('settings.js flood bounds', () => {
+  it('throttles at a burst of 50 and 25 per second, reserves nothing, and budgets db.t4g.micro at 66 by default', async () => {
+    expect(await settingsFor([])).toMatchObject({
+      WS_THROTTLE_BURST: 50,
+      WS_THROTTLE_RATE: 25,
+      DB_MAX_CONNECTIONS: 66,
+      RESERVED_CONCURRENCY: null,
+      SWEEP_RESERVED_CONCURRENCY: null,
+    });
+  });
+
+  it.each([
+    ['db.t4g.small', 150],
+    ['db.t3.medium', 312],
+    ['db.t4g.large', 648],
+  ])('derives the connection budget of %s (%i)', async (instanceClass, budget) => {
+    expect((await settingsFor([`DB_INSTANCE_CLASS: ${instanceClass}`])).DB_MAX_CONNECTIONS).toBe(budget);
+  });
+
+  it('takes DB_MAX_CONNECTIONS as given, and requires it for a class it does not know', async () => {
+    await expect(settingsFor(['DB_INSTANCE_CLASS: db.r6g.xlarge'])).rejects.toThrow(
+      /db\.r6g\.xlarge has no known connection budget: set DB_MAX_CONNECTIONS/,
+    );
+    const given = await settingsFor(['DB_INSTANCE_CLASS: db.r6g.xlarge', 'DB_MAX_CONNECTIONS: 2000']);
+    expect(given.DB_MAX_CONNECTIONS).toBe(2000);
+  });
+
+  it('reserves RESERVED_CONCURRENCY for each WebSocket function and 1 for the sweep when it fits the budget', async () => {
+    // db.t4g.micro: 4 x 12 + 1 = 49 connections, within 80% of 66 (52).
+    expect(await settingsFor(['RESERVED_CONCURRENCY: 12'])).toMatchObject({
+      RESERVED_CONCURRENCY: 12,
+      SWEEP_RESERVED_CONCURRENCY: 1,
+    });
+  });
+
+  it('refuses a reservation that could hold more connections than the instance budget allows', async () => {
+    await expect(settingsFor(['RESERVED_CONCURRENCY: 13'])).rejects.toThrow(
+      'RESERVED_CONCURRENCY 13: 4 functions x 13 + 1 (sweep) = 53 database connections at once, ' +
+        'more than 80% of DB_MAX_CONNECTIONS 66 (db.t4g.micro) = 52. Use at most 12,',
+    );
+    // a larger instance takes it
+    expect(
+      (await settingsFor(['DB_INSTANCE_CLASS: db.t4g.small', 'RESERVED_CONCURRENCY: 13'])).RESERVED_CONCURRENCY,
+    ).toBe(13);
+  });
+
+  it.each([
+    ['RESERVED_CONCURRENCY: 0', /RESERVED_CONCURRENCY must be a positive integer/],
+    ['RESERVED_CONCURRENCY: 2.5', /RESERVED_CONCURRENCY must be a positive integer/],
+    ['RESERVED_CONCURRENCY: many', /RESERVED_CONCURRENCY must be a positive integer/],
+    ['WS_THROTTLE_BURST: 0', /WS_THROTTLE_BURST must be a positive integer/],
+    ['WS_THROTTLE_RATE: fast', /WS_THROTTLE_RATE must be a positive number/],
+    ['DB_MAX_CONNECTIONS: -5', /DB_MAX_CONNECTIONS must be a positive integer/],
+  ])('refuses %s', async (line, message) => {
+    await expect(settingsFor([line])).rejects.toThrow(message);
+  });
+
+  it('accepts a fractional rate', async () => {
+    expect((await settingsFor(['WS_THROTTLE_RATE: 0.5'])).WS_THROTTLE_RATE).toBe(0.5);
+  });
+});
