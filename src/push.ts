@@ -1,0 +1,92 @@
+/**
+ * Server-side publish: a backend pushes to a room, a user, one connection or everyone
+ * without being a WebSocket client. The `publish` function is invoked directly (Lambda
+ * Invoke, `sls invoke -f publish`, any AWS service that can invoke Lambda) or through
+ * the HTTP API's `POST /publish`, which IAM guards in AWS (serverless.yml). In both cases
+ * IAM decides who may; the socket cannot reach this function.
+ *
+ * The message goes through the same delivery path as a client's (messaging.ts), with
+ * `"from": null` and `"origin": "server"`, and the caller gets the delivery summary.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { BadMessageError, ConfigError, StoreError } from './errors';
+import { log } from './log';
+import { audienceOf, deliverToAudience, deliverySummary, messageEnvelope } from './messaging';
+import type { Courier, DeliverySummary, Target } from './messaging';
+import { parsePublishBody, parsePublishRequest } from './protocol';
+import type { PublishRequest } from './protocol';
+
+export async function publishFromServer(courier: Courier, request: PublishRequest): Promise<DeliverySummary> {
+  const target: Target = { room: request.room, user: request.user, to: request.connectionId };
+  const audience = await audienceOf(courier.store, target);
+  const result = await deliverToAudience(courier, audience, messageEnvelope(target, 'server', request.data), {
+    route: 'publish',
+    room: request.room,
+    user: request.user,
+    to: request.connectionId,
+  });
+  return deliverySummary(result, target);
+}
+
+/** An HTTP API (payload 2.0) event, as opposed to a direct invocation's payload. */
+export function isHttpEvent(event: unknown): event is APIGatewayProxyEventV2 {
+  const context = (event as { requestContext?: { http?: unknown } } | null)?.requestContext;
+  return typeof context === 'object' && context !== null && typeof context.http === 'object';
+}
+
+function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+/**
+ * `POST /publish`: 200 with the summary; 400 (413 when too large) with the same error
+ * codes as the socket; 500 when our store or settings fail, 502 for anything else.
+ * The original error is logged, never sent.
+ */
+async function publishOverHttp(event: APIGatewayProxyEventV2, courier: () => Courier) {
+  try {
+    const body =
+      event.isBase64Encoded && event.body !== undefined
+        ? Buffer.from(event.body, 'base64').toString('utf8')
+        : event.body;
+    const request = parsePublishBody(body);
+    return json(200, await publishFromServer(courier(), request));
+  } catch (error) {
+    if (error instanceof BadMessageError) {
+      log.info('bad publish request', { route: 'POST /publish', code: error.code });
+      const status = error.code === 'payload_too_large' ? 413 : 400;
+      return json(status, {
+        type: 'error',
+        code: error.code,
+        message: error.message,
+        ...(error.details === undefined ? {} : { details: error.details }),
+      });
+    }
+    const ours = error instanceof StoreError || error instanceof ConfigError;
+    const statusCode = ours ? 500 : 502;
+    log.error('publish failed', { route: 'POST /publish', statusCode, error });
+    return json(statusCode, {
+      type: 'error',
+      code: error instanceof StoreError ? 'unavailable' : 'internal',
+      message: 'the message could not be published; nothing was sent',
+    });
+  }
+}
+
+export type PublishResult = DeliverySummary | APIGatewayProxyStructuredResultV2;
+
+/**
+ * A direct invocation returns the summary, or fails the invocation (Lambda reports the
+ * error's name and message to the caller; a bad request fails the same way every time).
+ */
+export async function handlePublish(event: unknown, courier: () => Courier): Promise<PublishResult> {
+  if (isHttpEvent(event)) return publishOverHttp(event, courier);
+  try {
+    const request = parsePublishRequest(event);
+    return await publishFromServer(courier(), request);
+  } catch (error) {
+    if (error instanceof BadMessageError) log.info('bad publish request', { route: 'publish', code: error.code });
+    else log.error('publish failed', { route: 'publish', error });
+    throw error;
+  }
+}
