@@ -22,6 +22,16 @@ function authorizeFunction(settings) {
   return { handler: 'src/handler.authorize', memorySize: 256, timeout: 5, environment };
 }
 
+/**
+ * `POST /publish` on the HTTP API, where IAM decides who may publish (a SigV4-signed request).
+ * serverless-offline 13 cannot start with an `aws_iam` authorizer on an httpApi route (it takes
+ * it for a JWT authorizer: "only supports retrieving JWT from the headers"), and it enforces no
+ * IAM anyway; so under `serverless offline` (npm start) the route is served without it.
+ */
+function publishRoute(offline) {
+  return { method: 'POST', path: '/publish', ...(offline ? {} : { authorizer: { type: 'aws_iam' } }) };
+}
+
 module.exports = async () => {
   const own = path.join(__dirname, '.env.yml');
   const example = path.join(__dirname, '.env.yml.example');
@@ -57,5 +67,6 @@ module.exports = async () => {
     settings.AUTHORIZE_FUNCTION = null;
     settings.CONNECT_ROUTE = { route: '$connect' };
   }
+  settings.PUBLISH_ROUTE = publishRoute(process.argv.slice(2).includes('offline'));
   return settings;
 };
