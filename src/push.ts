@@ -6,7 +6,8 @@
  * IAM decides who may; the socket cannot reach this function.
  *
  * The message goes through the same delivery path as a client's (messaging.ts), with
- * `"from": null` and `"origin": "server"`, and the caller gets the delivery summary.
+ * `"from": null` and `"origin": "server"`, and the caller gets the delivery summary (or
+ * the same `{"type":"error","code",…}` a client would get for a request it cannot act on).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { BadMessageError, ConfigError, StoreError } from './errors';
@@ -38,6 +39,25 @@ function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResul
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
 
+/** A refused request, in the protocol's own shape: what the socket and `POST /publish` answer too. */
+export interface PublishRefusal {
+  type: 'error';
+  code: string;
+  message: string;
+  details?: unknown;
+  [key: string]: unknown;
+}
+
+function refusal(error: BadMessageError, route: string): PublishRefusal {
+  log.info('bad publish request', { route, code: error.code });
+  return {
+    type: 'error',
+    code: error.code,
+    message: error.message,
+    ...(error.details === undefined ? {} : { details: error.details }),
+  };
+}
+
 /**
  * `POST /publish`: 200 with the summary; 400 (413 when too large) with the same error
  * codes as the socket; 500 when our store or settings fail, 502 for anything else.
@@ -53,14 +73,7 @@ async function publishOverHttp(event: APIGatewayProxyEventV2, courier: () => Cou
     return json(200, await publishFromServer(courier(), request));
   } catch (error) {
     if (error instanceof BadMessageError) {
-      log.info('bad publish request', { route: 'POST /publish', code: error.code });
-      const status = error.code === 'payload_too_large' ? 413 : 400;
-      return json(status, {
-        type: 'error',
-        code: error.code,
-        message: error.message,
-        ...(error.details === undefined ? {} : { details: error.details }),
-      });
+      return json(error.code === 'payload_too_large' ? 413 : 400, refusal(error, 'POST /publish'));
     }
     const ours = error instanceof StoreError || error instanceof ConfigError;
     const statusCode = ours ? 500 : 502;
@@ -73,20 +86,27 @@ async function publishOverHttp(event: APIGatewayProxyEventV2, courier: () => Cou
   }
 }
 
-export type PublishResult = DeliverySummary | APIGatewayProxyStructuredResultV2;
+export type PublishResult = DeliverySummary | PublishRefusal | APIGatewayProxyStructuredResultV2;
 
 /**
- * A direct invocation returns the summary, or fails the invocation (Lambda reports the
- * error's name and message to the caller; a bad request fails the same way every time).
+ * A direct invocation returns the summary, or `{"type":"error","code",…}` for a request it
+ * refuses (nothing sent; an asynchronous invocation is not retried, as it would fail the
+ * same way). A failure of the store or the settings fails the invocation: Lambda reports
+ * it to the caller, and retries an asynchronous invocation.
  */
 export async function handlePublish(event: unknown, courier: () => Courier): Promise<PublishResult> {
   if (isHttpEvent(event)) return publishOverHttp(event, courier);
+  let request: PublishRequest;
   try {
-    const request = parsePublishRequest(event);
+    request = parsePublishRequest(event);
+  } catch (error) {
+    if (error instanceof BadMessageError) return refusal(error, 'publish');
+    throw error;
+  }
+  try {
     return await publishFromServer(courier(), request);
   } catch (error) {
-    if (error instanceof BadMessageError) log.info('bad publish request', { route: 'publish', code: error.code });
-    else log.error('publish failed', { route: 'publish', error });
+    log.error('publish failed', { route: 'publish', error });
     throw error;
   }
 }
