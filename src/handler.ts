@@ -227,9 +227,13 @@ export async function publish(event: unknown, context: Context): Promise<import(
       deadline: deadlineFor(context),
     };
   };
+  storeUsed = false;
   try {
     return await push().handlePublish(event, courier);
   } finally {
-    await store?.end().catch((error: unknown) => log.warn('store end failed', { route: 'publish', error }));
+    // A refused request never touched the store: nothing to end.
+    if (storeUsed) {
+      await store?.end().catch((error: unknown) => log.warn('store end failed', { route: 'publish', error }));
+    }
   }
 }

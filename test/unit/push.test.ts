@@ -435,6 +435,13 @@ describe('publish (the function backends invoke)', () => {
     expect(api).not.toHaveReceivedAnyCommand();
   });
 
+  it('ends the store after a delivery, and does not touch it for a refused request', async () => {
+    await publish({ data: 1 }, lambdaContext());
+    expect(store.end).toHaveBeenCalledTimes(1);
+    await publish({ room: 'a b', data: 1 }, lambdaContext());
+    expect(store.end).toHaveBeenCalledTimes(1);
+  });
+
   it('fails the invocation with the typed error when the store is down', async () => {
     store.audience.mockRejectedValueOnce(new StoreError('down', 'audience'));
     await expect(publish({ data: 1 }, lambdaContext())).rejects.toBeInstanceOf(StoreError);
