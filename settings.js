@@ -78,8 +78,8 @@ const DEFAULT_INSTANCE_CLASS = 'db.t4g.micro';
  * monitoring, and containers Lambda is replacing, which hold theirs until they are reaped.
  */
 const RESERVABLE_SHARE = 0.8;
-/** connect, disconnect, default and message get RESERVED_CONCURRENCY each; the sweep gets 1. */
-const RESERVED_WS_FUNCTIONS = 4;
+/** connect, disconnect, default, message and publish get RESERVED_CONCURRENCY each; the sweep gets 1. */
+const RESERVED_WS_FUNCTIONS = 5;
 /** Stage throttling defaults: one route's burst stays under the default instance's budget. */
 const DEFAULT_THROTTLE_BURST = 50;
 const DEFAULT_THROTTLE_RATE = 25;
@@ -143,6 +143,16 @@ function floodBounds(settings) {
   }
 }
 
+/**
+ * `POST /publish` on the HTTP API, where IAM decides who may publish (a SigV4-signed request).
+ * serverless-offline 13 cannot start with an `aws_iam` authorizer on an httpApi route (it takes
+ * it for a JWT authorizer: "only supports retrieving JWT from the headers"), and it enforces no
+ * IAM anyway; so under `serverless offline` (npm start) the route is served without it.
+ */
+function publishRoute(offline) {
+  return { method: 'POST', path: '/publish', ...(offline ? {} : { authorizer: { type: 'aws_iam' } }) };
+}
+
 module.exports = async () => {
   const own = path.join(__dirname, '.env.yml');
   const example = path.join(__dirname, '.env.yml.example');
@@ -182,6 +192,7 @@ module.exports = async () => {
     settings.CONNECT_ROUTE = { route: '$connect' };
   }
   floodBounds(settings);
+  settings.PUBLISH_ROUTE = publishRoute(process.argv.slice(2).includes('offline'));
   return settings;
 };
 module.exports.settingKeys = settingKeys;

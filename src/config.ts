@@ -57,6 +57,16 @@ export interface Config {
   fanOut: FanOutSettings;
   /** Most connections listed in one `connections` reply (the count is always exact). */
   listPageSize: number;
+  /**
+   * Presence events (join/leave) go to rooms of at most this many members; 0 turns them off.
+   * Each event is a fan-out to the room, so a busy big room would multiply its traffic.
+   */
+  presenceMaxMembers: number;
+  /**
+   * The WebSocket API's management endpoint, for the `publish` function, which no socket
+   * event calls (so none tells it the API). MANAGEMENT_ENDPOINT wins over it.
+   */
+  apiEndpoint: string | undefined;
 }
 
 /**
@@ -159,6 +169,8 @@ export function readConfig(env: Env = process.env): Config {
       postTimeoutMs: integer(env, 'POST_TIMEOUT_MS', DEFAULT_POST_TIMEOUT_MS, 100, 10_000),
     },
     listPageSize: integer(env, 'LIST_PAGE_SIZE', 100, 1, 1000),
+    presenceMaxMembers: integer(env, 'PRESENCE_MAX_MEMBERS', 100, 0, 10_000),
+    apiEndpoint: usable(env.WEBSOCKET_API_ENDPOINT),
   };
 }
 

@@ -56,7 +56,17 @@ export interface ConnectionStore {
   end(): Promise<void>;
   /** Closes the store for good (tests, scripts). */
   close(): Promise<void>;
+  /**
+   * Connection ids of one user (the authorizer's subject; a user may have several tabs or
+   * devices). One query on the subject index. Case-sensitive, as subjects are.
+   */
+  connectionsOf(subject: string): Promise<string[]>;
+  /** A room's members: the exact count and the oldest `limit` of them, with their subjects. */
+  members(room: string, limit: number): Promise<ConnectionPage>;
 }
+
+/** The index that finds a user's connections (direct messages); added to older tables at cold start. */
+export const SUBJECT_INDEX = 'idx_subject';
 
 /** Ids per DELETE statement: well under MySQL's 65,535 and SQLite's 32,766 placeholders. */
 export const DELETE_CHUNK = 5000;
@@ -152,9 +162,11 @@ export class MysqlConnectionStore implements ConnectionStore {
            connected_at BIGINT NOT NULL,
            subject VARCHAR(255) NULL,
            PRIMARY KEY (connection_id),
-           KEY idx_connected_at (connected_at)
+           KEY idx_connected_at (connected_at),
+           KEY ${SUBJECT_INDEX} (subject)
          ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
       );
+      await this.addSubjectIndex();
       await this.run(
         'create schema',
         `CREATE TABLE IF NOT EXISTS \`${members}\` (
@@ -169,6 +181,28 @@ export class MysqlConnectionStore implements ConnectionStore {
       throw error;
     });
     return this.ready;
+  }
+
+  /**
+   * Tables created before direct messages have no subject index, and CREATE TABLE IF NOT
+   * EXISTS leaves an existing table as it is. MySQL 8 has no ADD INDEX IF NOT EXISTS (only
+   * MariaDB does), so look the index up first; two cold starts racing to add it are told
+   * ER_DUP_KEYNAME, and the loser has nothing left to do.
+   */
+  private async addSubjectIndex(): Promise<void> {
+    const { connections } = this.t;
+    const found = await this.run<unknown[]>(
+      'migrate schema',
+      `SELECT 1 FROM information_schema.statistics
+       WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ? LIMIT 1`,
+      [connections, SUBJECT_INDEX],
+    );
+    if (found.length > 0) return;
+    try {
+      await this.run('migrate schema', `ALTER TABLE \`${connections}\` ADD INDEX ${SUBJECT_INDEX} (subject)`);
+    } catch (error) {
+      if ((error as { cause?: { code?: unknown } }).cause?.code !== 'ER_DUP_KEYNAME') throw error;
+    }
   }
 
   private async query<T>(operation: string, sql: string, values: unknown[] = []): Promise<T> {
@@ -356,6 +390,38 @@ export class MysqlConnectionStore implements ConnectionStore {
 
   async close(): Promise<void> {
     this.db.quit();
+  }
+
+  async connectionsOf(subject: string): Promise<string[]> {
+    const rows = await this.query<{ connection_id: string }[]>(
+      'connections of',
+      // utf8mb4_bin is a PAD SPACE collation ('alice ' = 'alice'): the index finds the
+      // candidates, the byte comparison keeps only the exact subject.
+      `SELECT connection_id FROM \`${this.t.connections}\`
+       WHERE subject = ? AND CAST(subject AS BINARY) = CAST(? AS BINARY)`,
+      [subject, subject],
+    );
+    return rows.map((row) => row.connection_id);
+  }
+
+  async members(room: string, limit: number): Promise<ConnectionPage> {
+    const { connections, members } = this.t;
+    // Joined with the connections, so a membership left behind by a failed removal is
+    // neither counted nor listed.
+    const [counted] = await this.query<{ n: number | string }[]>(
+      'members',
+      `SELECT COUNT(*) AS n FROM \`${members}\` m JOIN \`${connections}\` c ON c.connection_id = m.connection_id
+       WHERE m.room = ?`,
+      [room],
+    );
+    const rows = await this.query<ConnectionRow[]>(
+      'members',
+      `SELECT c.connection_id, c.connected_at, c.subject
+       FROM \`${members}\` m JOIN \`${connections}\` c ON c.connection_id = m.connection_id
+       WHERE m.room = ? ORDER BY c.connected_at, c.connection_id LIMIT ?`,
+      [room, limit],
+    );
+    return { count: Number(counted?.n ?? 0), connections: rows.map(toConnection) };
   }
 
   /** Test helper for the contract suite: drop this store's tables. */

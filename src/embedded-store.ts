@@ -43,6 +43,8 @@ export class EmbeddedConnectionStore implements ConnectionStore {
           subject TEXT NULL
         );
         CREATE INDEX IF NOT EXISTS "${connections}_connected_at" ON "${connections}" (connected_at);
+        -- direct messages find a user's connections by subject; IF NOT EXISTS also adds it to older files
+        CREATE INDEX IF NOT EXISTS "${connections}_subject" ON "${connections}" (subject);
         CREATE TABLE IF NOT EXISTS "${members}" (
           room TEXT NOT NULL,
           connection_id TEXT NOT NULL,
@@ -192,6 +194,32 @@ export class EmbeddedConnectionStore implements ConnectionStore {
   async close(): Promise<void> {
     this.db?.close();
     this.db = undefined;
+  }
+
+  connectionsOf(subject: string): Promise<string[]> {
+    return this.run(
+      'connections of',
+      (db) =>
+        db
+          .prepare(`SELECT connection_id FROM "${this.t.connections}" WHERE subject = ?`)
+          .pluck()
+          .all(subject) as string[],
+    );
+  }
+
+  members(room: string, limit: number): Promise<ConnectionPage> {
+    return this.run('members', (db) => {
+      const { connections, members } = this.t;
+      // Joined with the connections, so a membership left behind is neither counted nor listed.
+      const from = `FROM "${members}" m JOIN "${connections}" c ON c.connection_id = m.connection_id WHERE m.room = ?`;
+      const { n } = db.prepare(`SELECT COUNT(*) AS n ${from}`).get(room) as { n: number };
+      const rows = db
+        .prepare(
+          `SELECT c.connection_id, c.connected_at, c.subject ${from} ORDER BY c.connected_at, c.connection_id LIMIT ?`,
+        )
+        .all(room, limit) as Row[];
+      return { count: n, connections: rows.map(toConnection) };
+    });
   }
 
   /** Test helper for the contract suite. */

@@ -30,6 +30,7 @@ import type { Outbox, Session } from './messaging';
 const communication = () => require('./communication') as typeof import('./communication');
 const messaging = () => require('./messaging') as typeof import('./messaging');
 const auth = () => require('./auth') as typeof import('./auth');
+const push = () => require('./push') as typeof import('./push');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
@@ -52,10 +53,16 @@ export interface HandlerResult {
 export const MAX_CONNECTION_AGE_MS = 2 * 60 * 60 * 1000;
 
 let store: ConnectionStore | undefined;
+/**
+ * Whether this invocation used the store. `ping` does not, and must not make
+ * serverless-mysql's end() run its own queries either (route() ends only a used store).
+ */
+let storeUsed = false;
 
 /** The store of this container, created on first use and reused while warm. */
 function currentStore(): ConnectionStore {
   store ??= createStore(config().store);
+  storeUsed = true;
   return store;
 }
 
@@ -70,9 +77,13 @@ function subjectOf(event: WebSocketEvent): string | null {
 }
 
 function outboxFor(event: WebSocketEvent): Outbox {
-  const { offline, region, managementEndpoint, fanOut } = config();
-  const { clientFor, endpointFor, post } = communication();
-  const endpoint = endpointFor(event.requestContext, { offline, override: managementEndpoint });
+  const { offline, managementEndpoint } = config();
+  return outboxAt(communication().endpointFor(event.requestContext, { offline, override: managementEndpoint }));
+}
+
+function outboxAt(endpoint: string): Outbox {
+  const { offline, region, fanOut } = config();
+  const { clientFor, post } = communication();
   const client = clientFor(endpoint, {
     region,
     offline,
@@ -101,6 +112,7 @@ type Work = (event: WebSocketEvent, context: Context) => Promise<number>;
 function route(name: string, work: Work) {
   return async (event: WebSocketEvent, context: Context): Promise<HandlerResult> => {
     const connectionId = event.requestContext?.connectionId;
+    storeUsed = false;
     try {
       const statusCode = await work(event, context);
       if (!Number.isInteger(statusCode)) {
@@ -114,7 +126,7 @@ function route(name: string, work: Work) {
       return { statusCode };
     } finally {
       try {
-        await store?.end();
+        if (storeUsed) await store?.end();
       } catch (error) {
         log.warn('store end failed', { route: name, connectionId, error });
       }
@@ -165,25 +177,40 @@ export const connect = route('$connect', async (event, context) => {
   return 200;
 });
 
-/** `$disconnect`: forget the connection and its rooms. Best-effort in AWS; see `sweep`. */
+/**
+ * `$disconnect`: forget the connection and its rooms. Best-effort in AWS; see `sweep`.
+ * The rooms it was in hear that it left (presence); unlike `$connect`, this route may post.
+ */
 export const disconnect = route('$disconnect', async (event, context) => {
   if (event.requestContext.eventType !== 'DISCONNECT') return notOurs(event, context);
   const { connectionId } = event.requestContext;
+  const rooms = config().presenceMaxMembers > 0 ? await currentStore().roomsOf(connectionId) : [];
   await currentStore().remove(connectionId);
   log.info('disconnected', { route: '$disconnect', connectionId });
+  // The messaging path (zod, the AWS SDK) is loaded only when there is someone to tell.
+  if (rooms.length > 0) await messaging().announceDeparture(session(event, context), rooms);
   return 200;
 });
 
+/** No delivery starts after this (src/fanout.ts: the budget, and room for what follows it). */
+function deadlineFor(context: Context): number {
+  return fanOutDeadline(Date.now(), config().fanOut, context.getRemainingTimeInMillis?.());
+}
+
 function session(event: WebSocketEvent, context: Context): Session {
-  const { fanOut, listPageSize } = config();
+  const { fanOut, listPageSize, presenceMaxMembers } = config();
   return {
-    store: currentStore(),
+    // Taken on first use, so that a message that needs no store (ping) does not mark it used.
+    get store() {
+      return currentStore();
+    },
     outbox: outboxFor(event),
     connectionId: event.requestContext.connectionId,
     subject: subjectOf(event),
     concurrency: fanOut.concurrency,
-    deadline: fanOutDeadline(Date.now(), fanOut, context.getRemainingTimeInMillis?.()),
+    deadline: deadlineFor(context),
     listPageSize,
+    presenceMaxMembers,
   };
 }
 
@@ -193,7 +220,7 @@ const handleMessage: Work = (event, context) =>
 /** `$default`: the original's answer (the connection list), and errors for what it cannot route. */
 export const defaultHandler = route('$default', handleMessage);
 
-/** `sendmessage`, `join`, `leave`, `publish`: the protocol's actions (src/protocol.ts). */
+/** `sendmessage`, `join`, `leave`, `publish`, `send`, `members`, `ping`: the protocol's actions (src/protocol.ts). */
 export const message = route('message', handleMessage);
 
 /**
@@ -210,5 +237,36 @@ export async function sweep(_event?: ScheduledEvent): Promise<{ removed: number 
     throw error; // let Lambda record the failure
   } finally {
     await store?.end().catch((error: unknown) => log.warn('store end failed', { route: 'sweep', error }));
+  }
+}
+
+/**
+ * `publish` (src/push.ts): backends push to a room, a user, a connection or everyone.
+ * Invoked directly with `{room?|user?|connectionId?, data}` it returns the delivery
+ * summary; through the HTTP API's `POST /publish` it answers with it. No socket event
+ * reaches it, so the WebSocket API's endpoint comes from the environment.
+ */
+export async function publish(event: unknown, context: Context): Promise<import('./push').PublishResult> {
+  const courier = () => {
+    const { offline, managementEndpoint, apiEndpoint, fanOut } = config();
+    const endpoint = managementEndpoint ?? apiEndpoint ?? (offline ? communication().OFFLINE_ENDPOINT : undefined);
+    if (endpoint === undefined) {
+      throw new ConfigError('WEBSOCKET_API_ENDPOINT is not set: the publish function cannot reach the WebSocket API');
+    }
+    return {
+      store: currentStore(),
+      outbox: outboxAt(endpoint),
+      concurrency: fanOut.concurrency,
+      deadline: deadlineFor(context),
+    };
+  };
+  storeUsed = false;
+  try {
+    return await push().handlePublish(event, courier);
+  } finally {
+    // A refused request never touched the store: nothing to end.
+    if (storeUsed) {
+      await store?.end().catch((error: unknown) => log.warn('store end failed', { route: 'publish', error }));
+    }
   }
 }

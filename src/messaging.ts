@@ -1,7 +1,11 @@
 /**
  * What the service does with a message: the connection list, broadcast, rooms and
- * room messages. Handlers build a Session and call `handleMessage`; this module knows
- * nothing about Lambda events.
+ * room messages, direct messages, presence and ping. Handlers build a Session and call
+ * `handleMessage`; this module knows nothing about Lambda events.
+ *
+ * Every delivery, whoever asks for it (a client, a backend through src/push.ts, a
+ * presence event), goes through `deliverToAudience`: one bounded, budgeted fan-out, one
+ * batched delete of the stale connections, one summary.
  */
 import { encode } from './communication';
 import type { Connection, ConnectionStore } from './data';
@@ -9,6 +13,9 @@ import { BadMessageError, StaleConnectionError } from './errors';
 import { fanOut } from './fanout';
 import type { FanOutResult } from './fanout';
 import { log } from './log';
+import type { LogFields } from './log';
+import { presenceAudience, presenceMessage } from './presence';
+import type { LeaveReason, PresenceEvent } from './presence';
 import { MAX_MESSAGE_BYTES, parseCommand } from './protocol';
 import type { Command } from './protocol';
 
@@ -27,6 +34,18 @@ export interface Session {
   /** Ms epoch: no delivery starts after it. */
   deadline: number;
   listPageSize: number;
+  /** Presence events only for rooms of at most this many members; 0: none (src/presence.ts). */
+  presenceMaxMembers: number;
+}
+
+/** What a delivery needs, with or without a sender connection (src/push.ts has none). */
+export type Courier = Pick<Session, 'store' | 'outbox' | 'concurrency' | 'deadline'>;
+
+/** Whom a message is for: at most one of these; none is everyone. `to` is one connection. */
+export interface Target {
+  room?: string;
+  user?: string;
+  to?: string;
 }
 
 /** Rooms one connection may be in at once: bounds what a single client can make us store. */
@@ -52,21 +71,21 @@ function describeConnection(connection: Connection) {
   return { connectionId: connection.connectionId, connectedAt: connection.connectedAt, from: connection.subject };
 }
 
-async function listConnections(session: Session): Promise<void> {
-  const page = await session.store.list(session.listPageSize);
-  const described = page.connections.map(describeConnection);
-  const listOf = (shown: number): Reply => ({
-    type: 'connections',
-    you: session.connectionId,
-    count: page.count,
-    connections: described.slice(0, shown),
-    truncated: page.count > shown,
-  });
+/**
+ * Replies with a page of a list (`connections`, `members`) in one frame. A page is ~100
+ * bytes an entry, but an entry's `from` can take 1.5 KB (255 characters JSON escapes to 6
+ * bytes each), and LIST_PAGE_SIZE goes up to 1,000: send the first entries that fit in one
+ * frame (found by bisection), marked truncated like any page.
+ */
+async function replyWithPage<T>(
+  session: Session,
+  entries: readonly T[],
+  count: number,
+  pageOf: (shown: readonly T[], truncated: boolean) => Reply,
+): Promise<void> {
+  const listOf = (shown: number) => pageOf(entries.slice(0, shown), count > shown);
   const fits = (shown: number) => encode(listOf(shown)).byteLength <= MAX_MESSAGE_BYTES;
-  // A page is ~100 bytes an entry, but an entry's `from` can take 1.5 KB (255 characters
-  // JSON escapes to 6 bytes each), and LIST_PAGE_SIZE goes up to 1,000: send the oldest
-  // entries that fit in one frame (found by bisection), marked truncated like any page.
-  let shown = described.length;
+  let shown = entries.length;
   if (!fits(shown)) {
     let [low, high] = [0, shown]; // fits(low), !fits(high)
     while (high - low > 1) {
@@ -79,22 +98,39 @@ async function listConnections(session: Session): Promise<void> {
   await reply(session, listOf(shown));
 }
 
+async function listConnections(session: Session): Promise<void> {
+  const page = await session.store.list(session.listPageSize);
+  await replyWithPage(session, page.connections.map(describeConnection), page.count, (connections, truncated) => ({
+    type: 'connections',
+    you: session.connectionId,
+    count: page.count,
+    connections,
+    truncated,
+  }));
+}
+
+/** Only the target's own field, so the envelope and the summary name it and nothing else. */
+function targetFields(target: Target): Target {
+  if (target.room !== undefined) return { room: target.room };
+  if (target.user !== undefined) return { user: target.user };
+  if (target.to !== undefined) return { to: target.to };
+  return {};
+}
+
+/** A message encoded once for every recipient of a fan-out. */
+export interface Encoded {
+  type: string;
+  bytes: Uint8Array;
+}
+
 /**
- * One read of the audience, one fan-out, one batched delete of the stale connections,
- * one summary to the sender.
+ * Encodes a message for delivery. The bytes we would post decide, not an estimate: a
+ * `from` of characters JSON escapes (6 bytes each) grows the envelope well past its usual
+ * ~150 bytes. API Gateway would refuse an oversize post to every recipient, so it is
+ * refused once, here, before the audience is read.
  */
-async function deliverToAudience(session: Session, room: string | undefined, data: unknown): Promise<FanOutResult> {
-  const bytes = encode({
-    type: 'message',
-    ...(room === undefined ? {} : { room }),
-    from: session.subject,
-    connectionId: session.connectionId,
-    sentAt: Date.now(),
-    data,
-  });
-  // The bytes we would post decide, not an estimate: a `from` of characters JSON escapes
-  // (6 bytes each) grows the envelope well past its usual ~150 bytes. API Gateway would
-  // refuse an oversize post to every recipient, so refuse it once, before reading the audience.
+export function encodeForDelivery(message: Reply): Encoded {
+  const bytes = encode(message);
   if (bytes.byteLength > MAX_MESSAGE_BYTES) {
     throw new BadMessageError(
       'payload_too_large',
@@ -102,34 +138,158 @@ async function deliverToAudience(session: Session, room: string | undefined, dat
       { size: bytes.byteLength, limit: MAX_MESSAGE_BYTES },
     );
   }
-  const audience = await session.store.audience(room);
-  const result = await fanOut(audience, (id) => session.outbox.send(id, bytes, session.deadline), {
-    concurrency: session.concurrency,
-    deadline: session.deadline,
+  return { type: message.type, bytes };
+}
+
+/**
+ * The connection ids a target stands for, with one indexed query: everyone, a room's
+ * members, a user's connections (the subject index), or one connection if the store
+ * knows it (we never post to ids that are not ours).
+ */
+export async function audienceOf(store: ConnectionStore, target: Target): Promise<string[]> {
+  if (target.room !== undefined) return store.audience(target.room);
+  if (target.user !== undefined) return store.connectionsOf(target.user);
+  if (target.to !== undefined) return (await store.get(target.to)) ? [target.to] : [];
+  return store.audience();
+}
+
+/**
+ * The one delivery path: one encoding, one bounded and budgeted fan-out, one batched
+ * delete of the connections that are gone (410). The caller decides who hears the result.
+ */
+export async function deliverToAudience(
+  courier: Courier,
+  audience: readonly string[],
+  message: Encoded,
+  logFields: LogFields = {},
+): Promise<FanOutResult> {
+  const { bytes } = message;
+  const result = await fanOut(audience, (id) => courier.outbox.send(id, bytes, courier.deadline), {
+    concurrency: courier.concurrency,
+    deadline: courier.deadline,
   });
-  if (result.stale.length > 0) await session.store.removeMany(result.stale);
+  if (result.stale.length > 0) await courier.store.removeMany(result.stale);
   log.info('fan-out done', {
-    connectionId: session.connectionId,
-    room,
+    ...logFields,
+    type: message.type,
     recipients: result.recipients,
     sent: result.sent,
     stale: result.stale.length,
     failed: result.failed,
     unsent: result.unsent,
   });
-  const senderGone = result.stale.includes(session.connectionId);
-  if (!senderGone) {
-    await reply(session, {
-      type: 'delivery',
-      ...(room === undefined ? {} : { room }),
-      recipients: result.recipients,
-      sent: result.sent,
-      stale: result.stale.length,
-      failed: result.failed,
-      unsent: result.unsent,
-    });
-  }
   return result;
+}
+
+export type DeliverySummary = Reply & {
+  type: 'delivery';
+  recipients: number;
+  sent: number;
+  stale: number;
+  failed: number;
+  unsent: number;
+};
+
+export function deliverySummary(result: FanOutResult, target: Target): DeliverySummary {
+  return {
+    type: 'delivery',
+    ...targetFields(target),
+    recipients: result.recipients,
+    sent: result.sent,
+    stale: result.stale.length,
+    failed: result.failed,
+    unsent: result.unsent,
+  };
+}
+
+/** The message a target gets: from a client connection, or from a backend (`from: null`, no connection). */
+export function messageEnvelope(
+  target: Target,
+  sender: { subject: string | null; connectionId: string } | 'server',
+  data: unknown,
+): Reply {
+  const origin =
+    sender === 'server'
+      ? { from: null, origin: 'server' }
+      : { from: sender.subject, connectionId: sender.connectionId, origin: 'client' };
+  return { type: 'message', ...targetFields(target), ...origin, sentAt: Date.now(), data };
+}
+
+/** A client's message: delivered, then the summary to the sender unless the sender turned out gone. */
+async function relay(session: Session, target: Target, data: unknown): Promise<FanOutResult> {
+  const message = encodeForDelivery(messageEnvelope(target, session, data));
+  const audience = await audienceOf(session.store, target);
+  const result = await deliverToAudience(session, audience, message, {
+    connectionId: session.connectionId,
+    ...targetFields(target),
+  });
+  const senderGone = result.stale.includes(session.connectionId);
+  if (!senderGone) await reply(session, deliverySummary(result, target));
+  return result;
+}
+
+/** A direct message: to every connection of a user (needs authorization), or to one connection. */
+async function send(session: Session, target: { user?: string; connectionId?: string }, data: unknown) {
+  if (target.user !== undefined && session.subject === null) {
+    // With AUTH_JWT_SECRET unset no connection has a user, so nobody could ever receive it.
+    throw new BadMessageError(
+      'auth_required',
+      'sending to a user needs authorization (AUTH_JWT_SECRET); send to a "connectionId" instead',
+    );
+  }
+  await relay(session, target.user !== undefined ? { user: target.user } : { to: target.connectionId }, data);
+}
+
+/**
+ * Tells a room's other members that a connection joined or left it, through the one
+ * delivery path; nothing for rooms above the threshold (src/presence.ts says why).
+ */
+export async function announce(
+  courier: Courier & { presenceMaxMembers: number },
+  room: string,
+  event: PresenceEvent,
+  who: { connectionId: string; subject: string | null },
+  reason?: LeaveReason,
+): Promise<void> {
+  const audience = await presenceAudience(courier.store, room, who.connectionId, courier.presenceMaxMembers);
+  if (audience === undefined) {
+    log.debug('no presence event: presence off or room above the threshold', { room, event });
+    return;
+  }
+  if (audience.length === 0) return;
+  await deliverToAudience(courier, audience, encodeForDelivery(presenceMessage(room, event, who, reason)), {
+    connectionId: who.connectionId,
+    room,
+  });
+}
+
+/**
+ * `$disconnect` of a connection that was in rooms: each room's other members hear it
+ * left. Rooms are taken one at a time and none is started after the deadline.
+ */
+export async function announceDeparture(session: Session, rooms: readonly string[]): Promise<void> {
+  for (const [index, room] of rooms.entries()) {
+    if (Date.now() >= session.deadline) {
+      log.warn('presence budget spent; rooms not told', {
+        connectionId: session.connectionId,
+        rooms: rooms.length - index,
+      });
+      return;
+    }
+    await announce(session, room, 'leave', session, 'disconnect');
+  }
+}
+
+async function listMembers(session: Session, room: string): Promise<void> {
+  const page = await session.store.members(room, session.listPageSize);
+  const members = page.connections.map((member) => ({ connectionId: member.connectionId, from: member.subject }));
+  await replyWithPage(session, members, page.count, (shown, truncated) => ({
+    type: 'members',
+    room,
+    count: page.count,
+    members: shown,
+    truncated,
+  }));
 }
 
 /** The store checks the limit and adds in one atomic step: joins of one socket run in parallel Lambdas. */
@@ -145,9 +305,10 @@ async function join(session: Session, room: string): Promise<void> {
   await reply(session, { type: 'joined', room });
 }
 
-async function leave(session: Session, room: string): Promise<void> {
+async function leave(session: Session, room: string): Promise<boolean> {
   const wasMember = await session.store.leave(session.connectionId, room);
   await reply(session, { type: 'left', room, wasMember });
+  return wasMember;
 }
 
 async function run(session: Session, command: Command): Promise<void> {
@@ -155,15 +316,24 @@ async function run(session: Session, command: Command): Promise<void> {
     case 'list':
       return listConnections(session);
     case 'sendmessage':
-      await deliverToAudience(session, undefined, command.data);
+      await relay(session, {}, command.data);
       return;
     case 'publish':
-      await deliverToAudience(session, command.room, command.data);
+      await relay(session, { room: command.room }, command.data);
       return;
     case 'join':
-      return join(session, command.room);
+      await join(session, command.room);
+      return announce(session, command.room, 'join', session);
     case 'leave':
-      return leave(session, command.room);
+      if (await leave(session, command.room)) await announce(session, command.room, 'leave', session, 'leave');
+      return;
+    case 'send':
+      return send(session, command, command.data);
+    case 'members':
+      return listMembers(session, command.room);
+    case 'ping':
+      // Nothing else: no store, so a heartbeat costs one post (README: how often).
+      return reply(session, { type: 'pong', at: Date.now() });
   }
 }
 

@@ -24,7 +24,7 @@ export const MAX_DEPTH = 64;
 export const MAX_ROOM_LENGTH = 64;
 export const ROOM_PATTERN = /^[A-Za-z0-9_.:-]+$/;
 
-export const ACTIONS = ['sendmessage', 'join', 'leave', 'publish', 'list'] as const;
+export const ACTIONS = ['sendmessage', 'join', 'leave', 'publish', 'list', 'send', 'members', 'ping'] as const;
 export type Action = (typeof ACTIONS)[number];
 
 const room = z
@@ -35,12 +35,35 @@ const room = z
 
 const data = z.unknown().refine((value) => value !== undefined, { message: 'data is required' });
 
+/** A user is the authorizer's subject: the `subject` column is VARCHAR(255) (src/auth.ts refuses longer ones). */
+export const MAX_USER_LENGTH = 255;
+/** The `connection_id` column is VARCHAR(128); API Gateway's ids are 16 characters. */
+export const MAX_CONNECTION_ID_LENGTH = 128;
+
+const user = z
+  .string({ error: 'user must be a string' })
+  .min(1, 'user must not be empty')
+  .max(MAX_USER_LENGTH, `user must be at most ${MAX_USER_LENGTH} characters`);
+
+const connectionId = z
+  .string({ error: 'connectionId must be a string' })
+  .min(1, 'connectionId must not be empty')
+  .max(MAX_CONNECTION_ID_LENGTH, `connectionId must be at most ${MAX_CONNECTION_ID_LENGTH} characters`);
+
+const targets = (value: { room?: unknown; user?: unknown; connectionId?: unknown }) =>
+  [value.room, value.user, value.connectionId].filter((target) => target !== undefined).length;
+
 const schemas = {
   sendmessage: z.object({ action: z.literal('sendmessage'), data }),
   join: z.object({ action: z.literal('join'), room }),
   leave: z.object({ action: z.literal('leave'), room }),
   publish: z.object({ action: z.literal('publish'), room, data }),
   list: z.object({ action: z.literal('list') }),
+  send: z
+    .object({ action: z.literal('send'), user: user.optional(), connectionId: connectionId.optional(), data })
+    .refine((value) => targets(value) === 1, { message: 'send needs exactly one of "user" or "connectionId"' }),
+  members: z.object({ action: z.literal('members'), room }),
+  ping: z.object({ action: z.literal('ping') }),
 } satisfies Record<Action, z.ZodType>;
 
 export type Command = { [A in Action]: z.infer<(typeof schemas)[A]> }[Action];
@@ -171,34 +194,106 @@ export function parseCommand(body: unknown, isBase64Encoded = false): Command {
     });
   }
   const result = schemas[action].safeParse({ ...parsed, action });
-  if (!result.success) {
-    const issues = result.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+  if (!result.success) throw invalid(action, result.error);
+  const command = result.data as Command;
+  if ('data' in command) checkData(action, command.data);
+  return command;
+}
+
+/** A zod failure as the error the client gets: each issue with its path. */
+function invalid(what: string, error: z.ZodError): BadMessageError {
+  const issues = error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+  return new BadMessageError(
+    'invalid_message',
+    `invalid ${what}: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
+    { issues },
+  );
+}
+
+/**
+ * Refuses `data` with a number JSON cannot carry, or too large for one API Gateway
+ * message, before any fan-out. Its depth is already bounded (the text scan, or
+ * valueNestsDeeperThan for a backend's request), so the recursive walk is safe.
+ */
+function checkData(what: string, value: unknown): void {
+  const path = nonFinitePath(value, ['data']);
+  if (path) {
+    const issue = {
+      path: shorten(path.join('.'), 128),
+      message: 'numbers must be finite (this one is too large for JSON)',
+    };
+    throw new BadMessageError('invalid_message', `invalid ${what}: ${issue.path}: ${issue.message}`, {
+      issues: [issue],
+    });
+  }
+  const size = Buffer.byteLength(JSON.stringify(value) ?? '');
+  if (size > MAX_DATA_BYTES) {
     throw new BadMessageError(
-      'invalid_message',
-      `invalid ${action}: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
-      { issues },
+      'payload_too_large',
+      `data is ${size} bytes; at most ${MAX_DATA_BYTES} fit in API Gateway's 128 KB message`,
+      { size, limit: MAX_DATA_BYTES },
     );
   }
-  const command = result.data as Command;
-  if ('data' in command) {
-    const path = nonFinitePath(command.data, ['data']);
-    if (path) {
-      const issue = {
-        path: shorten(path.join('.'), 128),
-        message: 'numbers must be finite (this one is too large for JSON)',
-      };
-      throw new BadMessageError('invalid_message', `invalid ${action}: ${issue.path}: ${issue.message}`, {
-        issues: [issue],
-      });
-    }
-    const size = Buffer.byteLength(JSON.stringify(command.data) ?? '');
-    if (size > MAX_DATA_BYTES) {
-      throw new BadMessageError(
-        'payload_too_large',
-        `data is ${size} bytes; at most ${MAX_DATA_BYTES} fit in API Gateway's 128 KB message`,
-        { size, limit: MAX_DATA_BYTES },
-      );
-    }
+}
+
+/**
+ * Whether an already parsed value nests arrays and objects deeper than `limit` (the outer
+ * one counts), without recursion: a backend's request arrives parsed (a Lambda invocation)
+ * or is parsed whole (POST /publish), and may be nested far deeper than any stack.
+ */
+function valueNestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: { item: unknown; depth: number }[] = [{ item: value, depth: 1 }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { item, depth } = next;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) stack.push({ item: child, depth: depth + 1 });
   }
-  return command;
+  return false;
+}
+
+/**
+ * What a backend sends the `publish` function (Lambda invoke or `POST /publish`): at most
+ * one target, none meaning everyone. Strict, unlike the socket's actions: a misspelt
+ * target (`"rooms"`) must be refused, not taken for "no target" and sent to everyone.
+ */
+const publishRequest = z
+  .strictObject({ room: room.optional(), user: user.optional(), connectionId: connectionId.optional(), data })
+  .refine((value) => targets(value) <= 1, {
+    message: 'give at most one of "room", "user" or "connectionId" (none sends to everyone)',
+  });
+
+export type PublishRequest = z.infer<typeof publishRequest>;
+
+/** Validates a publish request with the same rules (and error codes) as the socket's actions. */
+export function parsePublishRequest(input: unknown): PublishRequest {
+  const expected = 'send a JSON object {"room"?|"user"?|"connectionId"?, "data"}';
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new BadMessageError('invalid_message', expected);
+  }
+  if (valueNestsDeeperThan(input, MAX_DEPTH)) {
+    throw new BadMessageError(
+      'invalid_message',
+      `the request nests arrays and objects more than ${MAX_DEPTH} levels deep (the outer object counts)`,
+      { limit: MAX_DEPTH },
+    );
+  }
+  const result = publishRequest.safeParse(input);
+  if (!result.success) throw invalid('publish', result.error);
+  checkData('publish', result.data.data);
+  return result.data;
+}
+
+/** The body of `POST /publish`: JSON text, then the same rules as a Lambda invocation. */
+export function parsePublishBody(body: string | undefined): PublishRequest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body ?? '');
+  } catch {
+    throw new BadMessageError(
+      'invalid_json',
+      'the body is not valid JSON; send {"room"?|"user"?|"connectionId"?, "data"}',
+    );
+  }
+  return parsePublishRequest(parsed);
 }

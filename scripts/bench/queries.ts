@@ -120,6 +120,7 @@ async function measure(
       concurrency: 50,
       deadline: Date.now() + 120_000,
       listPageSize: 100,
+      presenceMaxMembers: 100,
     },
     JSON.stringify({ action: 'sendmessage', data: 'bench' }),
   );

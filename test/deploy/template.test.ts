@@ -69,11 +69,21 @@ const STORE_FUNCTIONS = [
   'DefaultLambdaFunction',
   'MessageLambdaFunction',
   'SweepLambdaFunction',
+  'PublishLambdaFunction',
 ];
+
+/** The routes of the WebSocket API (the HTTP API has routes of its own: POST /publish). */
+function websocketRoutes(template: Template) {
+  return resourcesOfType(template, 'AWS::ApiGatewayV2::Route').filter(
+    ([, route]) => JSON.stringify(route.Properties?.ApiId) === JSON.stringify({ Ref: 'WebsocketsApi' }),
+  );
+}
 
 describe('the default template', () => {
   it("has one WEBSOCKET API that routes on the body's action", () => {
-    const apis = resourcesOfType(open, 'AWS::ApiGatewayV2::Api');
+    const apis = resourcesOfType(open, 'AWS::ApiGatewayV2::Api').filter(
+      ([, api]) => api.Properties?.ProtocolType === 'WEBSOCKET',
+    );
     expect(apis).toHaveLength(1);
     expect(apis[0]![0]).toBe('WebsocketsApi');
     expect(apis[0]![1].Properties).toMatchObject({
@@ -84,18 +94,29 @@ describe('the default template', () => {
 
   it('routes $connect, $disconnect, $default and the protocol actions to their functions', () => {
     const routes = Object.fromEntries(
-      resourcesOfType(open, 'AWS::ApiGatewayV2::Route').map(([, route]) => [
+      websocketRoutes(open).map(([, route]) => [
         route.Properties?.RouteKey as string,
         JSON.stringify(route.Properties?.Target),
       ]),
     );
     expect(Object.keys(routes).sort()).toEqual(
-      ['$connect', '$default', '$disconnect', 'join', 'leave', 'publish', 'sendmessage'].sort(),
+      [
+        '$connect',
+        '$default',
+        '$disconnect',
+        'join',
+        'leave',
+        'publish',
+        'sendmessage',
+        'send',
+        'members',
+        'ping',
+      ].sort(),
     );
     expect(routes.$connect).toContain('ConnectWebsocketsIntegration');
     expect(routes.$disconnect).toContain('DisconnectWebsocketsIntegration');
     expect(routes.$default).toContain('DefaultWebsocketsIntegration');
-    for (const action of ['sendmessage', 'join', 'leave', 'publish']) {
+    for (const action of ['sendmessage', 'join', 'leave', 'publish', 'send', 'members', 'ping']) {
       expect(routes[action]).toContain('MessageWebsocketsIntegration');
     }
   });
@@ -194,6 +215,63 @@ describe('the default template', () => {
   });
 });
 
+describe('server-side publish in the default template', () => {
+  it('has a publish function with the store settings and the WebSocket API endpoint of this stage', () => {
+    expect(open.Resources.PublishLambdaFunction?.Properties).toMatchObject({
+      Handler: 'src/handler.publish',
+      Timeout: 29,
+      MemorySize: 512,
+    });
+    const environment = environmentOf(open, 'PublishLambdaFunction');
+    expect(environment).toMatchObject({ DB_NAME: 'chat', PRESENCE_MAX_MEMBERS: '100' });
+    expect(environment.WEBSOCKET_API_ENDPOINT).toEqual({
+      'Fn::Sub': 'https://${WebsocketsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/qa',
+    });
+  });
+
+  it('is not routed from the socket', () => {
+    const integrations = resourcesOfType(open, 'AWS::ApiGatewayV2::Integration').filter(([, integration]) =>
+      JSON.stringify(integration.Properties?.IntegrationUri).includes('PublishLambdaFunction'),
+    );
+    expect(integrations).toHaveLength(1);
+    expect(integrations[0]![1].Properties?.ApiId).toEqual({ Ref: 'HttpApi' });
+  });
+
+  it('answers POST /publish on an HTTP API that only IAM-signed requests pass', () => {
+    const http = resourcesOfType(open, 'AWS::ApiGatewayV2::Api').filter(
+      ([, api]) => api.Properties?.ProtocolType === 'HTTP',
+    );
+    expect(http.map(([id]) => id)).toEqual(['HttpApi']);
+    const routes = resourcesOfType(open, 'AWS::ApiGatewayV2::Route').filter(
+      ([, route]) => JSON.stringify(route.Properties?.ApiId) === JSON.stringify({ Ref: 'HttpApi' }),
+    );
+    expect(routes.map(([, route]) => route.Properties)).toEqual([
+      expect.objectContaining({ RouteKey: 'POST /publish', AuthorizationType: 'AWS_IAM' }),
+    ]);
+    expect(JSON.stringify(routes[0]![1].Properties?.Target)).toContain('HttpApiIntegrationPublish');
+    const permissions = resourcesOfType(open, 'AWS::Lambda::Permission').filter(([, permission]) =>
+      JSON.stringify(permission.Properties?.FunctionName).includes('PublishLambdaFunction'),
+    );
+    expect(permissions.map(([, permission]) => permission.Properties?.Principal)).toEqual(['apigateway.amazonaws.com']);
+    expect(JSON.stringify(permissions[0]![1].Properties?.SourceArn)).toContain('HttpApi');
+  });
+
+  it('is IAM-guarded in the template with auth too', () => {
+    const route = resourcesOfType(secured, 'AWS::ApiGatewayV2::Route').find(
+      ([, candidate]) => candidate.Properties?.RouteKey === 'POST /publish',
+    );
+    expect(route?.[1].Properties).toMatchObject({ AuthorizationType: 'AWS_IAM' });
+  });
+
+  it('lets disconnect (presence) and publish post to connections', () => {
+    for (const id of ['DisconnectLambdaFunction', 'PublishLambdaFunction']) {
+      const role = open.Resources[id]?.Properties?.Role as { 'Fn::GetAtt': [string, string] };
+      const policies = JSON.stringify(open.Resources[role['Fn::GetAtt'][0]]?.Properties?.Policies);
+      expect({ id, posts: policies.includes('execute-api:ManageConnections') }).toEqual({ id, posts: true });
+    }
+  });
+});
+
 function routeFor(template: Template, routeKey: string) {
   const routes = resourcesOfType(template, 'AWS::ApiGatewayV2::Route').filter(
     ([, route]) => route.Properties?.RouteKey === routeKey,
@@ -227,7 +305,7 @@ describe('the template with AUTH_JWT_SECRET set', () => {
       AuthorizationType: 'CUSTOM',
       AuthorizerId: { Ref: authorizerId },
     });
-    for (const [, route] of resourcesOfType(secured, 'AWS::ApiGatewayV2::Route')) {
+    for (const [, route] of websocketRoutes(secured)) {
       if (route.Properties?.RouteKey === '$connect') continue;
       expect(route.Properties?.AuthorizationType ?? 'NONE').toBe('NONE');
       expect(route.Properties?.AuthorizerId).toBeUndefined();
@@ -313,6 +391,7 @@ describe('flood bounds (issue 9, item 12)', () => {
       DisconnectLambdaFunction: 20,
       DefaultLambdaFunction: 20,
       MessageLambdaFunction: 20,
+      PublishLambdaFunction: 20,
       SweepLambdaFunction: 1,
     });
   });

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { EmbeddedConnectionStore } from '../../src/embedded-store';
 import { StoreError } from '../../src/errors';
 import { storeContract } from './store-contract';
@@ -30,6 +31,28 @@ describe('embedded store', () => {
     expect(await b.get('from-a')).toBeDefined();
     await a.close();
     await b.close();
+  });
+
+  it("adds the subject index to a file made before it existed, and finds a user's connections through it", async () => {
+    const file = join(dir, 'older.sqlite');
+    const old = new Database(file);
+    // The schema as the previous release created it.
+    old.exec(`
+      CREATE TABLE connections (connection_id TEXT NOT NULL PRIMARY KEY, connected_at INTEGER NOT NULL, subject TEXT NULL);
+      CREATE INDEX connections_connected_at ON connections (connected_at);
+      CREATE TABLE room_members (room TEXT NOT NULL, connection_id TEXT NOT NULL, PRIMARY KEY (room, connection_id)) WITHOUT ROWID;
+      INSERT INTO connections VALUES ('old-1', 1, 'alice'), ('old-2', 2, 'bob');
+    `);
+    old.close();
+    const store = new EmbeddedConnectionStore({ kind: 'embedded', file, tablePrefix: '' });
+    expect(await store.connectionsOf('alice')).toEqual(['old-1']);
+    const reader = new Database(file, { readonly: true });
+    const plan = reader
+      .prepare('EXPLAIN QUERY PLAN SELECT connection_id FROM connections WHERE subject = ?')
+      .all('alice') as { detail: string }[];
+    expect(plan.map((step) => step.detail).join(' ')).toMatch(/USING (COVERING )?INDEX connections_subject/);
+    reader.close();
+    await store.close();
   });
 
   it('reports a file it cannot open as a StoreError', async () => {

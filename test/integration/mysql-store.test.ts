@@ -1,7 +1,8 @@
 import { createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { createConnection } from 'mysql2/promise';
-import { MysqlConnectionStore } from '../../src/data';
+import type { Connection as MysqlConnection } from 'mysql2/promise';
+import { MysqlConnectionStore, SUBJECT_INDEX, tableNames } from '../../src/data';
 import { StoreError } from '../../src/errors';
 import { freePort } from '../support/offline';
 import { HOW_TO_START, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
@@ -34,6 +35,74 @@ suite('MySQL', () => {
     async () => open(uniquePrefix(`c${n++}`)),
     (store) => open(prefixes.get(store) as string), // its own connection to the same tables
   );
+
+  describe('MySQL subject index (direct messages)', () => {
+    let db: MysqlConnection;
+    let prefix: string;
+    const stores: MysqlConnectionStore[] = [];
+
+    beforeEach(async () => {
+      const settings = mysqlSettings('');
+      db = await createConnection({ ...settings, connectTimeout: 2_000 });
+      prefix = uniquePrefix('idx');
+    });
+
+    afterEach(async () => {
+      await stores[0]?.dropTables();
+      await Promise.all(stores.splice(0).map((store) => store.close()));
+      await db.end();
+    });
+
+    function open(): MysqlConnectionStore {
+      const store = new MysqlConnectionStore(mysqlSettings(prefix));
+      stores.push(store);
+      return store;
+    }
+
+    async function subjectIndexes(): Promise<number> {
+      const [rows] = await db.query(
+        `SELECT COUNT(DISTINCT index_name) AS n FROM information_schema.statistics
+         WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ?`,
+        [tableNames(prefix).connections, SUBJECT_INDEX],
+      );
+      return Number((rows as { n: number }[])[0]?.n);
+    }
+
+    it('adds the index to a table created before it existed, keeps its rows, and does so once under racing cold starts', async () => {
+      const { connections, members } = tableNames(prefix);
+      // The schema as the previous release created it.
+      await db.query(`CREATE TABLE \`${connections}\` (
+        connection_id VARCHAR(128) NOT NULL, connected_at BIGINT NOT NULL, subject VARCHAR(255) NULL,
+        PRIMARY KEY (connection_id), KEY idx_connected_at (connected_at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`);
+      await db.query(`CREATE TABLE \`${members}\` (
+        room VARCHAR(64) NOT NULL, connection_id VARCHAR(128) NOT NULL,
+        PRIMARY KEY (room, connection_id), KEY idx_member_connection (connection_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`);
+      await db.query(`INSERT INTO \`${connections}\` VALUES ('old-1', 1, 'alice'), ('old-2', 2, 'bob')`);
+      expect(await subjectIndexes()).toBe(0);
+
+      // Four containers starting at once: each looks for the index, some may race to add it.
+      const found = await Promise.all([open(), open(), open(), open()].map((store) => store.connectionsOf('alice')));
+      expect(found).toEqual([['old-1'], ['old-1'], ['old-1'], ['old-1']]);
+      expect(await subjectIndexes()).toBe(1);
+
+      // A later cold start finds it there and changes nothing.
+      expect(await open().connectionsOf('bob')).toEqual(['old-2']);
+      expect(await subjectIndexes()).toBe(1);
+    });
+
+    it("finds a user's connections through the index", async () => {
+      const store = open();
+      for (let i = 0; i < 50; i++) await store.add({ connectionId: `c${i}`, connectedAt: i, subject: `user${i % 10}` });
+      const [plan] = await db.query(
+        `EXPLAIN SELECT connection_id FROM \`${tableNames(prefix).connections}\`
+         WHERE subject = ? AND CAST(subject AS BINARY) = CAST(? AS BINARY)`,
+        ['user3', 'user3'],
+      );
+      expect((plan as { key: string | null }[])[0]?.key).toBe(SUBJECT_INDEX);
+    });
+  });
 
   describe('MySQL store failures', () => {
     it('a join stuck behind another transaction fails with a typed error, holds nothing, and the next join works', async () => {

@@ -247,5 +247,75 @@ export function storeContract(
       await store.end();
       expect(await store.get('A')).toBeDefined();
     });
+
+    describe("a user's connections (direct messages)", () => {
+      it('finds every connection of one subject, and only those', async () => {
+        await store.add({ connectionId: 'A1', connectedAt: 1, subject: 'alice' });
+        await store.add({ connectionId: 'A2', connectedAt: 2, subject: 'alice' });
+        await store.add({ connectionId: 'B1', connectedAt: 3, subject: 'bob' });
+        await store.add({ connectionId: 'N1', connectedAt: 4, subject: null });
+        expect((await store.connectionsOf('alice')).sort()).toEqual(['A1', 'A2']);
+        expect(await store.connectionsOf('bob')).toEqual(['B1']);
+        expect(await store.connectionsOf('carol')).toEqual([]);
+      });
+
+      it('compares subjects exactly: case, accents and injection-shaped subjects', async () => {
+        await store.add({ connectionId: 'lower', connectedAt: 1, subject: 'alice' });
+        await store.add({ connectionId: 'upper', connectedAt: 2, subject: 'Alice' });
+        await store.add({ connectionId: 'accent', connectedAt: 3, subject: 'alicé' });
+        // MySQL's utf8mb4_bin pads with spaces when comparing: 'alice ' would equal 'alice'.
+        await store.add({ connectionId: 'padded', connectedAt: 4, subject: 'alice ' });
+        for (const [i, id] of INJECTION_IDS.entries())
+          await store.add({ connectionId: id, connectedAt: 10 + i, subject: id });
+        expect(await store.connectionsOf('alice')).toEqual(['lower']);
+        expect(await store.connectionsOf('Alice')).toEqual(['upper']);
+        expect(await store.connectionsOf('alice ')).toEqual(['padded']);
+        expect(await store.connectionsOf("x' OR '1'='1")).toEqual([]);
+        for (const id of INJECTION_IDS) expect(await store.connectionsOf(id)).toEqual([id]);
+      });
+
+      it('forgets a removed connection and follows a re-added one to its new subject', async () => {
+        await store.add({ connectionId: 'A1', connectedAt: 1, subject: 'alice' });
+        await store.add({ connectionId: 'A2', connectedAt: 2, subject: 'alice' });
+        await store.remove('A1');
+        await store.add({ connectionId: 'A2', connectedAt: 3, subject: 'bob' });
+        expect(await store.connectionsOf('alice')).toEqual([]);
+        expect(await store.connectionsOf('bob')).toEqual(['A2']);
+      });
+    });
+
+    describe('room members (presence)', () => {
+      it('lists the oldest members first with their subjects, bounded, with the exact count', async () => {
+        for (let i = 0; i < 5; i++) {
+          await store.add({ connectionId: `M${i}`, connectedAt: 100 - i, subject: i % 2 ? `user${i}` : null });
+          await store.join(`M${i}`, 'red', LIMIT);
+        }
+        await store.add({ connectionId: 'outside', connectedAt: 1, subject: 'x' });
+        await store.join('outside', 'blue', LIMIT);
+        const page = await store.members('red', 2);
+        expect(page).toEqual({
+          count: 5,
+          connections: [
+            { connectionId: 'M4', connectedAt: 96, subject: null },
+            { connectionId: 'M3', connectedAt: 97, subject: 'user3' },
+          ],
+        });
+        expect((await store.members('red', 10)).connections).toHaveLength(5);
+        expect(await store.members('green', 10)).toEqual({ count: 0, connections: [] });
+      });
+
+      it('follows leaves and disconnects', async () => {
+        for (const id of ['A', 'B', 'C']) {
+          await store.add({ connectionId: id, connectedAt: 1, subject: null });
+          await store.join(id, 'red', LIMIT);
+        }
+        await store.leave('A', 'red');
+        await store.remove('B');
+        expect(await store.members('red', 10)).toEqual({
+          count: 1,
+          connections: [{ connectionId: 'C', connectedAt: 1, subject: null }],
+        });
+      });
+    });
   });
 }

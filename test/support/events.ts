@@ -1,9 +1,10 @@
 /** API Gateway WebSocket events from the JSON fixtures, cloned per test. */
-import type { Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { WebSocketEvent } from '../../src/handler';
 import connectFixture from '../fixtures/connect.json';
 import disconnectFixture from '../fixtures/disconnect.json';
 import messageFixture from '../fixtures/message.json';
+import publishHttpFixture from '../fixtures/publish-http.json';
 
 function clone<T>(value: T): T {
   return structuredClone(value);
@@ -26,6 +27,15 @@ export function messageEvent(body: unknown, connectionId = 'L0SM9cOFvHcCIhw=', r
   event.body = typeof body === 'string' ? body : JSON.stringify(body);
   event.requestContext.connectionId = connectionId;
   event.requestContext.routeKey = routeKey;
+  return event;
+}
+
+/** `POST /publish` on the HTTP API (payload 2.0, IAM-authorized), with this body. */
+export function publishHttpEvent(body: unknown, options: { base64?: boolean } = {}): APIGatewayProxyEventV2 {
+  const event = clone(publishHttpFixture) as unknown as APIGatewayProxyEventV2;
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  event.body = options.base64 ? Buffer.from(text).toString('base64') : text;
+  event.isBase64Encoded = options.base64 ?? false;
   return event;
 }
 

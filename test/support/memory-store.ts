@@ -59,6 +59,15 @@ export function memoryStore(): MemoryStore {
     },
     end: async () => undefined,
     close: async () => undefined,
+    connectionsOf: async (subject) =>
+      [...rows.values()].filter((c) => c.subject === subject).map((c) => c.connectionId),
+    members: async (room, limit): Promise<ConnectionPage> => {
+      const all = [...(rooms.get(room) ?? [])]
+        .map((id) => rows.get(id))
+        .filter((c): c is Connection => c !== undefined)
+        .sort((a, b) => a.connectedAt - b.connectedAt);
+      return { count: all.length, connections: all.slice(0, limit) };
+    },
   };
   const methods = store as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(methods)) {

@@ -27,6 +27,8 @@ export async function freePort(): Promise<number> {
 export interface OfflineService {
   url: string;
   port: number;
+  /** offline's HTTP server (HTTP_PORT): the HTTP API's routes, e.g. POST /publish. */
+  httpPort: number;
   /** Everything the service printed so far (for failure messages). */
   output(): string;
   /** The embedded store's file, when that store is in use. */
@@ -133,6 +135,7 @@ export async function startOffline(options: StartOptions = {}): Promise<OfflineS
   return {
     url: `ws://localhost:${port}`,
     port,
+    httpPort,
     output: () => output,
     storeFile: options.dbUrl ? undefined : join(serviceDir, '.local', `connections-${port}.sqlite`),
     serviceDir,

@@ -21,7 +21,23 @@ describe('readConfig', () => {
       managementEndpoint: undefined,
       fanOut: { concurrency: 50, budgetMs: 25_000, retries: 2, retryBaseMs: 50, postTimeoutMs: 1_500 },
       listPageSize: 100,
+      presenceMaxMembers: 100,
+      apiEndpoint: undefined,
     });
+  });
+
+  it('reads the presence threshold (0 turns presence off) and the endpoint the publish function posts to', () => {
+    const read = readConfig({
+      ...aws,
+      PRESENCE_MAX_MEMBERS: '0',
+      WEBSOCKET_API_ENDPOINT: 'https://abc123.execute-api.eu-west-1.amazonaws.com/qa',
+    });
+    expect(read).toMatchObject({
+      presenceMaxMembers: 0,
+      apiEndpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com/qa',
+    });
+    // offline passes the template's Fn::Sub through as "[object Object]": never an endpoint
+    expect(readConfig({ ...aws, WEBSOCKET_API_ENDPOINT: '[object Object]' }).apiEndpoint).toBeUndefined();
   });
 
   it('names a missing database setting', () => {
@@ -62,6 +78,8 @@ describe('readConfig', () => {
     ['FANOUT_BUDGET_MS', '29000', /between 100 and 28000/],
     ['LIST_PAGE_SIZE', '1.5', /whole number/],
     ['POST_TIMEOUT_MS', '0', /between 100 and 10000/],
+    ['PRESENCE_MAX_MEMBERS', '-1', /between 0 and 10000/],
+    ['PRESENCE_MAX_MEMBERS', 'many', /whole number/],
   ])('refuses %s=%s', (name, value, message) => {
     expect(() => readConfig({ ...aws, [name]: value })).toThrow(message);
   });

@@ -1,5 +1,5 @@
 import { BadMessageError } from '../../src/errors';
-import { MAX_DATA_BYTES, parseCommand } from '../../src/protocol';
+import { MAX_DATA_BYTES, parseCommand, parsePublishBody, parsePublishRequest } from '../../src/protocol';
 
 function refusal(body: string | undefined): { code: string; message: string } {
   try {
@@ -52,7 +52,7 @@ describe('parseCommand', () => {
 
   it('says which actions are valid', () => {
     expect(refusal('{"action":"explode"}').message).toBe(
-      'unknown action "explode"; valid actions: sendmessage, join, leave, publish, list',
+      'unknown action "explode"; valid actions: sendmessage, join, leave, publish, list, send, members, ping',
     );
   });
 
@@ -67,5 +67,98 @@ describe('parseCommand', () => {
   it('counts bytes, not characters', () => {
     const emoji = '💥'.repeat(Math.ceil(MAX_DATA_BYTES / 4) + 1);
     expect(refusal(JSON.stringify({ action: 'publish', room: 'r', data: emoji })).code).toBe('payload_too_large');
+  });
+});
+
+describe('parseCommand: direct messages, members, ping', () => {
+  it.each([
+    ['{"action":"send","user":"alice","data":"hi"}', { action: 'send', user: 'alice', data: 'hi' }],
+    [
+      '{"action":"send","connectionId":"L0SM9cOFvHcCIhw=","data":{"a":1}}',
+      { action: 'send', connectionId: 'L0SM9cOFvHcCIhw=', data: { a: 1 } },
+    ],
+    ['{"action":"members","room":"lobby"}', { action: 'members', room: 'lobby' }],
+    ['{"action":"ping"}', { action: 'ping' }],
+    ['{"action":"ping","id":7}', { action: 'ping' }],
+  ])('accepts %s', (body, command) => {
+    expect(parseCommand(body)).toEqual(command);
+  });
+
+  it.each([
+    ['send without a target', '{"action":"send","data":1}', 'invalid_message'],
+    [
+      'send to a user and a connection at once',
+      '{"action":"send","user":"a","connectionId":"b","data":1}',
+      'invalid_message',
+    ],
+    ['send without data', '{"action":"send","user":"alice"}', 'invalid_message'],
+    ['send to an empty user', '{"action":"send","user":"","data":1}', 'invalid_message'],
+    ['send to a numeric user', '{"action":"send","user":7,"data":1}', 'invalid_message'],
+    [
+      'send to a 256-character user',
+      JSON.stringify({ action: 'send', user: 'u'.repeat(256), data: 1 }),
+      'invalid_message',
+    ],
+    [
+      'send to a 129-character connection',
+      JSON.stringify({ action: 'send', connectionId: 'c'.repeat(129), data: 1 }),
+      'invalid_message',
+    ],
+    [
+      'send with oversized data',
+      JSON.stringify({ action: 'send', user: 'a', data: 'x'.repeat(MAX_DATA_BYTES) }),
+      'payload_too_large',
+    ],
+    ['members without a room', '{"action":"members"}', 'invalid_message'],
+    ['members of a bad room', '{"action":"members","room":"a b"}', 'invalid_message'],
+  ])('refuses %s', (_what, body, code) => {
+    expect(refusal(body).code).toBe(code);
+  });
+
+  it('says what a send needs', () => {
+    expect(refusal('{"action":"send","data":1}').message).toBe(
+      'invalid send: send needs exactly one of "user" or "connectionId"',
+    );
+  });
+});
+
+describe('parsePublishRequest (the publish function)', () => {
+  it.each([
+    [{ room: 'lobby', data: { text: 'deploy finished' } }],
+    [{ user: 'alice', data: 1 }],
+    [{ connectionId: 'L0SM9cOFvHcCIhw=', data: null }],
+    [{ data: 'everyone' }],
+  ])('accepts %j', (request) => {
+    expect(parsePublishRequest(request)).toEqual(request);
+  });
+
+  function publishRefusal(input: unknown): string {
+    try {
+      parsePublishRequest(input);
+    } catch (error) {
+      if (error instanceof BadMessageError) return error.code;
+      throw error;
+    }
+    throw new Error(`accepted ${JSON.stringify(input)}`);
+  }
+
+  it.each([
+    ['two targets', { room: 'a', user: 'b', data: 1 }, 'invalid_message'],
+    ['three targets', { room: 'a', user: 'b', connectionId: 'c', data: 1 }, 'invalid_message'],
+    ['no data', { room: 'a' }, 'invalid_message'],
+    ['a misspelt target, which must not mean everyone', { rooms: 'lobby', data: 1 }, 'invalid_message'],
+    ['a bad room', { room: "x'; DROP TABLE connections; --", data: 1 }, 'invalid_message'],
+    ['an array', [1], 'invalid_message'],
+    ['null', null, 'invalid_message'],
+    ['a string', 'lobby', 'invalid_message'],
+    ['oversized data', { data: 'x'.repeat(MAX_DATA_BYTES) }, 'payload_too_large'],
+  ])('refuses %s', (_what, input, code) => {
+    expect(publishRefusal(input)).toBe(code);
+  });
+
+  it('reads the same request from an HTTP body, and refuses a body that is not JSON', () => {
+    expect(parsePublishBody('{"room":"lobby","data":"x"}')).toEqual({ room: 'lobby', data: 'x' });
+    expect(() => parsePublishBody('room=lobby')).toThrow(expect.objectContaining({ code: 'invalid_json' }));
+    expect(() => parsePublishBody(undefined)).toThrow(expect.objectContaining({ code: 'invalid_json' }));
   });
 });

@@ -54,17 +54,17 @@ describe('settings.js flood bounds', () => {
   });
 
   it('reserves RESERVED_CONCURRENCY for each WebSocket function and 1 for the sweep when it fits the budget', async () => {
-    // db.t4g.micro: 4 x 12 + 1 = 49 connections, within 80% of 66 (52).
-    expect(await settingsFor(['RESERVED_CONCURRENCY: 12'])).toMatchObject({
-      RESERVED_CONCURRENCY: 12,
+    // db.t4g.micro: 5 x 10 + 1 = 51 connections, within 80% of 66 (52).
+    expect(await settingsFor(['RESERVED_CONCURRENCY: 10'])).toMatchObject({
+      RESERVED_CONCURRENCY: 10,
       SWEEP_RESERVED_CONCURRENCY: 1,
     });
   });
 
   it('refuses a reservation that could hold more connections than the instance budget allows', async () => {
-    await expect(settingsFor(['RESERVED_CONCURRENCY: 13'])).rejects.toThrow(
-      'RESERVED_CONCURRENCY 13: 4 functions x 13 + 1 (sweep) = 53 database connections at once, ' +
-        'more than 80% of DB_MAX_CONNECTIONS 66 (db.t4g.micro) = 52. Use at most 12,',
+    await expect(settingsFor(['RESERVED_CONCURRENCY: 11'])).rejects.toThrow(
+      'RESERVED_CONCURRENCY 11: 5 functions x 11 + 1 (sweep) = 56 database connections at once, ' +
+        'more than 80% of DB_MAX_CONNECTIONS 66 (db.t4g.micro) = 52. Use at most 10,',
     );
     // a larger instance takes it
     expect(

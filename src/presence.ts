@@ -1,0 +1,61 @@
+/**
+ * Presence: who is in a room, and telling a room's other members when someone joins or
+ * leaves it (or disconnects while in it).
+ *
+ * Presence events are sent only to rooms of at most `PRESENCE_MAX_MEMBERS` members
+ * (default 100): every join or leave is a fan-out to the whole room, so in a room of n
+ * members n arrivals cost n² posts, and one reconnect storm in a big room would crowd
+ * out its real messages. Above the threshold, clients ask with `members` instead.
+ *
+ * This module decides who hears what; the delivery itself is messaging.ts's one path.
+ */
+import type { ConnectionStore } from './data';
+
+export type PresenceEvent = 'join' | 'leave';
+/** Why a connection left: it asked to (`leave`), or its socket closed (`disconnect`). */
+export type LeaveReason = 'leave' | 'disconnect';
+
+export interface PresenceMessage {
+  type: 'presence';
+  room: string;
+  event: PresenceEvent;
+  connectionId: string;
+  from: string | null;
+  reason?: LeaveReason;
+  [key: string]: unknown;
+}
+
+export function presenceMessage(
+  room: string,
+  event: PresenceEvent,
+  who: { connectionId: string; subject: string | null },
+  reason?: LeaveReason,
+): PresenceMessage {
+  return {
+    type: 'presence',
+    room,
+    event,
+    connectionId: who.connectionId,
+    from: who.subject,
+    ...(reason === undefined ? {} : { reason }),
+  };
+}
+
+/**
+ * The members to tell about `connectionId`, or undefined when presence is off (max 0) or
+ * the room, counting `connectionId` in it, has more than `max` members. Reads one bounded
+ * page: when the exact count is within `max`, that page holds the whole room.
+ */
+export async function presenceAudience(
+  store: ConnectionStore,
+  room: string,
+  connectionId: string,
+  max: number,
+): Promise<string[] | undefined> {
+  if (max <= 0) return undefined;
+  const page = await store.members(room, max);
+  const others = page.connections.map((member) => member.connectionId).filter((id) => id !== connectionId);
+  // After a join the count includes the joiner; after a leave or disconnect it does not.
+  const size = others.length < page.connections.length ? page.count : page.count + 1;
+  return size > max ? undefined : others;
+}

@@ -1,0 +1,113 @@
+/**
+ * Server-side publish: a backend pushes to a room, a user, one connection or everyone
+ * without being a WebSocket client. The `publish` function is invoked directly (Lambda
+ * Invoke, `sls invoke -f publish`, any AWS service that can invoke Lambda) or through
+ * the HTTP API's `POST /publish`, which IAM guards in AWS (serverless.yml). In both cases
+ * IAM decides who may; the socket cannot reach this function.
+ *
+ * The message goes through the same delivery path as a client's (messaging.ts), with
+ * `"from": null` and `"origin": "server"`, and the caller gets the delivery summary (or
+ * the same `{"type":"error","code",…}` a client would get for a request it cannot act on).
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { BadMessageError, ConfigError, StoreError } from './errors';
+import { log } from './log';
+import { audienceOf, deliverToAudience, deliverySummary, encodeForDelivery, messageEnvelope } from './messaging';
+import type { Courier, DeliverySummary, Target } from './messaging';
+import { parsePublishBody, parsePublishRequest } from './protocol';
+import type { PublishRequest } from './protocol';
+
+export async function publishFromServer(courier: Courier, request: PublishRequest): Promise<DeliverySummary> {
+  const target: Target = { room: request.room, user: request.user, to: request.connectionId };
+  const message = encodeForDelivery(messageEnvelope(target, 'server', request.data));
+  const audience = await audienceOf(courier.store, target);
+  const result = await deliverToAudience(courier, audience, message, {
+    route: 'publish',
+    room: request.room,
+    user: request.user,
+    to: request.connectionId,
+  });
+  return deliverySummary(result, target);
+}
+
+/** An HTTP API (payload 2.0) event, as opposed to a direct invocation's payload. */
+export function isHttpEvent(event: unknown): event is APIGatewayProxyEventV2 {
+  const context = (event as { requestContext?: { http?: unknown } } | null)?.requestContext;
+  return typeof context === 'object' && context !== null && typeof context.http === 'object';
+}
+
+function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+/** A refused request, in the protocol's own shape: what the socket and `POST /publish` answer too. */
+export interface PublishRefusal {
+  type: 'error';
+  code: string;
+  message: string;
+  details?: unknown;
+  [key: string]: unknown;
+}
+
+function refusal(error: BadMessageError, route: string): PublishRefusal {
+  log.info('bad publish request', { route, code: error.code });
+  return {
+    type: 'error',
+    code: error.code,
+    message: error.message,
+    ...(error.details === undefined ? {} : { details: error.details }),
+  };
+}
+
+/**
+ * `POST /publish`: 200 with the summary; 400 (413 when too large) with the same error
+ * codes as the socket; 500 when our store or settings fail, 502 for anything else.
+ * The original error is logged, never sent.
+ */
+async function publishOverHttp(event: APIGatewayProxyEventV2, courier: () => Courier) {
+  try {
+    const body =
+      event.isBase64Encoded && event.body !== undefined
+        ? Buffer.from(event.body, 'base64').toString('utf8')
+        : event.body;
+    const request = parsePublishBody(body);
+    return json(200, await publishFromServer(courier(), request));
+  } catch (error) {
+    if (error instanceof BadMessageError) {
+      return json(error.code === 'payload_too_large' ? 413 : 400, refusal(error, 'POST /publish'));
+    }
+    const ours = error instanceof StoreError || error instanceof ConfigError;
+    const statusCode = ours ? 500 : 502;
+    log.error('publish failed', { route: 'POST /publish', statusCode, error });
+    return json(statusCode, {
+      type: 'error',
+      code: error instanceof StoreError ? 'unavailable' : 'internal',
+      message: 'the message could not be published; nothing was sent',
+    });
+  }
+}
+
+export type PublishResult = DeliverySummary | PublishRefusal | APIGatewayProxyStructuredResultV2;
+
+/**
+ * A direct invocation returns the summary, or `{"type":"error","code",…}` for a request it
+ * refuses (nothing sent; an asynchronous invocation is not retried, as it would fail the
+ * same way). A failure of the store or the settings fails the invocation: Lambda reports
+ * it to the caller, and retries an asynchronous invocation.
+ */
+export async function handlePublish(event: unknown, courier: () => Courier): Promise<PublishResult> {
+  if (isHttpEvent(event)) return publishOverHttp(event, courier);
+  let request: PublishRequest;
+  try {
+    request = parsePublishRequest(event);
+  } catch (error) {
+    if (error instanceof BadMessageError) return refusal(error, 'publish');
+    throw error;
+  }
+  try {
+    return await publishFromServer(courier(), request);
+  } catch (error) {
+    log.error('publish failed', { route: 'publish', error });
+    throw error;
+  }
+}
