@@ -9,6 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { encode, resetClients } from '../../src/communication';
 import { message, useStore } from '../../src/handler';
+import { messageEnvelope } from '../../src/messaging';
 import type { WebSocketEvent } from '../../src/handler';
 import { MAX_DATA_BYTES, MAX_MESSAGE_BYTES, MAX_ROOM_LENGTH } from '../../src/protocol';
 import { lambdaContext, messageEvent } from '../support/events';
@@ -107,16 +108,9 @@ describe('the message handler, given input built to break it', () => {
 
 describe('the size of the frame posted, envelope included', () => {
   const publish = (data: string) => JSON.stringify({ action: 'publish', room: LONGEST_ROOM, data });
-  /** The envelope the service wraps around `data`, measured with the real encoder. */
+  /** The envelope the service wraps around `data`, as messaging builds it, measured with the real encoder. */
   const envelopeBytes = () =>
-    encode({
-      type: 'message',
-      room: LONGEST_ROOM,
-      from: ESCAPED_SUBJECT,
-      connectionId: SENDER,
-      sentAt: Date.now(),
-      data: '',
-    }).byteLength;
+    encode(messageEnvelope({ room: LONGEST_ROOM }, { subject: ESCAPED_SUBJECT, connectionId: SENDER }, '')).byteLength;
 
   it('refuses with payload_too_large, before any post, data that passes the data limit but not with its envelope', async () => {
     const largestData = 'x'.repeat(MAX_DATA_BYTES - 2); // as JSON: exactly MAX_DATA_BYTES
