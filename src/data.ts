@@ -8,6 +8,8 @@ import serverlessMysql from 'serverless-mysql';
 import type { ServerlessMysql } from 'serverless-mysql';
 import type { MysqlSettings, StoreSettings } from './config';
 import { StoreError } from './errors';
+import { rdsPassword } from './secrets';
+import type { SecretValue } from './secrets';
 
 export interface Connection {
   connectionId: string;
@@ -78,6 +80,14 @@ export interface MysqlStoreOptions {
   connectTimeoutMs?: number;
   /** Bound on each query. */
   queryTimeoutMs?: number;
+  /** Where the password comes from when settings name a secret (tests give a stand-in). */
+  passwordSecret?: SecretValue;
+}
+
+/** MySQL's answer to a wrong password (errno 1045). */
+function accessDenied(error: unknown): boolean {
+  const { code, errno } = (error ?? {}) as { code?: unknown; errno?: unknown };
+  return code === 'ER_ACCESS_DENIED_ERROR' || errno === 1045;
 }
 
 export class MysqlConnectionStore implements ConnectionStore {
@@ -85,6 +95,8 @@ export class MysqlConnectionStore implements ConnectionStore {
   private readonly db: ServerlessMysql;
   private readonly t: { connections: string; members: string };
   private readonly queryTimeoutMs: number;
+  /** In AWS, the password is read from Secrets Manager before the first connect. */
+  private readonly passwordSecret: SecretValue | undefined;
   private ready: Promise<void> | undefined;
   /** serverless-mysql rethrows connect errors as `new Error(String(e))`; keep the original. */
   private lastConnectError: unknown;
@@ -92,6 +104,9 @@ export class MysqlConnectionStore implements ConnectionStore {
   constructor(settings: MysqlSettings, options: MysqlStoreOptions = {}) {
     this.t = tableNames(settings.tablePrefix);
     this.queryTimeoutMs = options.queryTimeoutMs ?? 10_000;
+    this.passwordSecret =
+      options.passwordSecret ??
+      (settings.passwordSecretArn === undefined ? undefined : rdsPassword(settings.passwordSecretArn));
     this.db = serverlessMysql({
       config: {
         host: settings.host,
@@ -114,12 +129,36 @@ export class MysqlConnectionStore implements ConnectionStore {
 
   private async run<T>(operation: string, sql: string, values: unknown[] = []): Promise<T> {
     try {
-      return await this.db.query<T>({ sql, values, timeout: this.queryTimeoutMs });
+      return await this.attempt<T>(sql, values);
     } catch (error) {
       const cause = this.lastConnectError ?? error;
       this.lastConnectError = undefined;
-      throw new StoreError(`MySQL ${operation} failed: ${describe(cause)}`, operation, { cause });
+      if (this.passwordSecret === undefined || !accessDenied(cause)) {
+        throw new StoreError(`MySQL ${operation} failed: ${describe(cause)}`, operation, { cause });
+      }
+      // RDS rotates the master password (every 7 days by default) and this container read
+      // it earlier: read the secret again and reconnect, once.
+      try {
+        await this.passwordSecret.refresh();
+        return await this.attempt<T>(sql, values);
+      } catch (retryError) {
+        const retryCause = this.lastConnectError ?? retryError;
+        this.lastConnectError = undefined;
+        throw new StoreError(
+          `MySQL ${operation} failed after reading the password again: ${describe(retryCause)}`,
+          operation,
+          {
+            cause: retryCause,
+          },
+        );
+      }
     }
+  }
+
+  /** One query; the password, when it comes from a secret, is set before serverless-mysql connects. */
+  private async attempt<T>(sql: string, values: unknown[]): Promise<T> {
+    if (this.passwordSecret !== undefined) this.db.config({ password: await this.passwordSecret.value() });
+    return this.db.query<T>({ sql, values, timeout: this.queryTimeoutMs });
   }
 
   /** Creates the tables once per container (cold start), not on every call. */

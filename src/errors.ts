@@ -82,3 +82,19 @@ export class TokenError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * A secret could not be read from Secrets Manager (denied, missing, throttled, timed out,
+ * or not in the expected shape). A failing dependency: the route answers 500.
+ */
+export class SecretError extends Error {
+  override readonly name = 'SecretError';
+  constructor(
+    message: string,
+    /** The secret's ARN or name (never its value). */
+    readonly secretId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

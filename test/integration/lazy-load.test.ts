@@ -24,7 +24,7 @@ describe('store selection', () => {
       const { createStore } = require('./src/data');
       const { readConfig } = require('./src/config');
       require('./src/handler');
-      createStore(readConfig({ DB_HOST: 'db.invalid', DB_NAME: 'n', DB_USER: 'u', DB_PASSWORD: 'p' }).store);
+      createStore(readConfig({ DB_HOST: 'db.invalid', DB_NAME: 'n', DB_USER: 'u', DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf' }).store);
       ${report}`);
     expect(loaded).toEqual([]);
   });
