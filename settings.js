@@ -136,11 +136,11 @@ module.exports = async ({ options = {} } = {}) => {
   const mode = authModeOf(settings);
   checkAuthSettings(settings, mode, { local });
   settings.AUTH_MODE = mode;
-  settings.AUTH_JWT_SECRET_NAME = settings.AUTH_JWT_SECRET_ARN ?? generatedJwtSecretName(stage);
+  settings.AUTH_JWT_SECRET_ID = settings.AUTH_JWT_SECRET_ARN ?? generatedJwtSecretName(stage);
   if (!local && argv.includes('deploy') && mode === 'hs256' && settings.AUTH_JWT_SECRET !== undefined) {
     process.stderr.write(
       `[settings] AUTH_JWT_SECRET is for local runs only and is not deployed; the authorizer reads ` +
-        `${settings.AUTH_JWT_SECRET_NAME} from Secrets Manager (mint tokens with \`npm run token -- --stage ${stage}\`).\n`,
+        `${settings.AUTH_JWT_SECRET_ID} from Secrets Manager (mint tokens with \`npm run token -- --stage ${stage}\`).\n`,
     );
   }
 

@@ -34,7 +34,13 @@ export function copyService(label: string): string {
  * AUTH_JWT_* switch the `$connect` authorizer on (settings.js lets the environment win over
  * .env.yml). A test turns it on explicitly; a secret in the developer's shell must not.
  */
-export const AUTH_ENV_KEYS = ['AUTH_JWT_SECRET', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'] as const;
+export const AUTH_ENV_KEYS = [
+  'AUTH_MODE',
+  'AUTH_JWT_SECRET',
+  'AUTH_JWT_SECRET_ARN',
+  'AUTH_JWT_ISSUER',
+  'AUTH_JWT_AUDIENCE',
+] as const;
 
 export function withoutAuth(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy = { ...env };
