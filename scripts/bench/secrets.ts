@@ -5,7 +5,8 @@
  * here reaches AWS). Timed inside the child with process.hrtime:
  *
  * - the SDK client, as shipped: src/secrets.ts (compiled), which requires
- *   @aws-sdk/client-secrets-manager on its first read;
+ *   @aws-sdk/client-secrets-manager on its first read; alone (connect, disconnect, sweep)
+ *   and after the management API's client (default, message), with which it shares the core;
  * - a lean signed request: @smithy/signature-v4 (the SDK's own signer) and node:http, the
  *   request built by hand (what the lean-delivery issue proposes for posting);
  * - RDS IAM authentication, approximated by what @aws-sdk/rds-signer does: a SigV4 presign
@@ -97,6 +98,10 @@ const cases = {
   },
 };
 
+// default and message have loaded the management API's client (and the SDK core it shares) already.
+cases['sdk-warm-core'] = cases.sdk;
+if (BENCH_CASE === 'sdk-warm-core') require('@aws-sdk/client-apigatewaymanagementapi');
+
 const item = cases[BENCH_CASE];
 (async () => {
   const t0 = process.hrtime.bigint();
@@ -118,8 +123,12 @@ interface ChildResult {
   warmReadMs: number;
 }
 
-const CASES: { name: string; id: 'sdk' | 'lean' | 'iam' }[] = [
+const CASES: { name: string; id: 'sdk' | 'sdk-warm-core' | 'lean' | 'iam' }[] = [
   { name: 'SDK client (@aws-sdk/client-secrets-manager, src/secrets.ts): GetSecretValue', id: 'sdk' },
+  {
+    name: 'SDK client, in a process that loaded the management API client before (default, message)',
+    id: 'sdk-warm-core',
+  },
   { name: 'lean: @smithy/signature-v4 + node:http, GetSecretValue built by hand', id: 'lean' },
   { name: 'RDS IAM auth token (SigV4 presign, as @aws-sdk/rds-signer; no request)', id: 'iam' },
 ];

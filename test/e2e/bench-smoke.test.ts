@@ -59,6 +59,7 @@ describe('npm run bench -- --smoke', () => {
   it('times what reading a secret adds to a cold start, for each way of reading it', () => {
     expect(results.secrets.map((row) => row.case)).toEqual([
       expect.stringMatching(/^SDK client/),
+      expect.stringMatching(/^SDK client, in a process/),
       expect.stringMatching(/^lean/),
       expect.stringMatching(/^RDS IAM/),
     ]);
