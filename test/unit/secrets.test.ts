@@ -21,6 +21,7 @@ import {
 } from '../../src/secrets';
 import type { SecretValue } from '../../src/secrets';
 import { connectEvent, lambdaContext } from '../support/events';
+import { memoryStore } from '../support/memory-store';
 
 const sm = mockClient(SecretsManagerClient);
 const DB_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0a1b2c3d-AbCdEf';
@@ -166,6 +167,22 @@ describe('the MySQL store with its password in a secret', () => {
       useStore(undefined);
       logged.mockRestore();
       await store.close();
+    }
+  });
+});
+
+describe('a SecretError reaching a handler', () => {
+  it('is a failing dependency: 500, not 502', async () => {
+    Object.assign(process.env, { DB_HOST: 'db.invalid', DB_NAME: 'd', DB_USER: 'u', DB_SECRET_ARN: DB_SECRET });
+    const store = memoryStore();
+    store.add.mockRejectedValueOnce(new SecretError('reading secret failed: ThrottlingException', DB_SECRET));
+    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    useStore(store);
+    try {
+      await expect(connect(connectEvent('c3'), lambdaContext())).resolves.toEqual({ statusCode: 500 });
+    } finally {
+      useStore(undefined);
+      logged.mockRestore();
     }
   });
 });
