@@ -131,28 +131,24 @@ export class MysqlConnectionStore implements ConnectionStore {
     try {
       return await this.attempt<T>(sql, values);
     } catch (error) {
-      const cause = this.lastConnectError ?? error;
-      this.lastConnectError = undefined;
-      if (this.passwordSecret === undefined || !accessDenied(cause)) {
-        throw new StoreError(`MySQL ${operation} failed: ${describe(cause)}`, operation, { cause });
-      }
+      const failure = this.failure(operation, error);
+      if (this.passwordSecret === undefined || !accessDenied(failure.cause)) throw failure;
       // RDS rotates the master password (every 7 days by default) and this container read
       // it earlier: read the secret again and reconnect, once.
       try {
         await this.passwordSecret.refresh();
         return await this.attempt<T>(sql, values);
       } catch (retryError) {
-        const retryCause = this.lastConnectError ?? retryError;
-        this.lastConnectError = undefined;
-        throw new StoreError(
-          `MySQL ${operation} failed after reading the password again: ${describe(retryCause)}`,
-          operation,
-          {
-            cause: retryCause,
-          },
-        );
+        throw this.failure(operation, retryError, ' after reading the password again');
       }
     }
+  }
+
+  /** serverless-mysql rethrows connect errors without their code: the kept original is the cause. */
+  private failure(operation: string, error: unknown, context = ''): StoreError {
+    const cause = this.lastConnectError ?? error;
+    this.lastConnectError = undefined;
+    return new StoreError(`MySQL ${operation} failed${context}: ${describe(cause)}`, operation, { cause });
   }
 
   /** One query; the password, when it comes from a secret, is set before serverless-mysql connects. */
