@@ -8,9 +8,10 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 
 /** The settings serverless.yml gets, resolved by settings.js in the current folder (the service's). */
-export function loadSettings(): Promise<Record<string, unknown>> {
+export function loadSettings(options: { stage?: string } = {}): Promise<Record<string, unknown>> {
+  type Load = (input: { options: { stage?: string } }) => Promise<Record<string, unknown>>;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require(resolve('settings.js')) as () => Promise<Record<string, unknown>>)();
+  return (require(resolve('settings.js')) as Load)({ options });
 }
 
 /** A port from the environment (WS_PORT, HTTP_PORT, LAMBDA_PORT), or its default. */

@@ -47,15 +47,16 @@ async function main(): Promise<void> {
   }
 
   console.log(`[aws-node-websockets] store: ${describeStore(store)}`);
-  // settings.js has already taken AUTH_JWT_SECRET from the environment or .env.yml and, when
-  // set, put it in the authorize function's environment (which wins over --localEnvironment).
-  if (typeof settings.AUTH_JWKS_URL === 'string') {
+  // settings.js has already resolved AUTH_MODE (and the keys) from the environment or .env.yml
+  // and, with auth on, put what verifies tokens in the authorize function's environment (which
+  // wins over --localEnvironment). AUTH_MODE: off wins over a key that is set.
+  if (settings.AUTH_MODE === 'jwks') {
     console.log(
-      `[aws-node-websockets] auth: a JWT signed by a key of ${settings.AUTH_JWKS_URL} is required at $connect`,
+      `[aws-node-websockets] auth: a JWT signed by a key of ${String(settings.AUTH_JWKS_URL)} is required at $connect`,
     );
     console.log(`[aws-node-websockets] url: ws://localhost:${wsPort}?token=<a token from your identity provider>`);
-  } else if (typeof settings.AUTH_JWT_SECRET === 'string') {
-    console.log('[aws-node-websockets] auth: a JWT is required at $connect (AUTH_JWT_SECRET is set)');
+  } else if (settings.AUTH_MODE === 'hs256') {
+    console.log('[aws-node-websockets] auth: a JWT is required at $connect (HS256 with AUTH_JWT_SECRET)');
     console.log(
       `[aws-node-websockets] url: ws://localhost:${wsPort}?token=... ` +
         `(try: npx wscat -c "ws://localhost:${wsPort}?token=$(npm run -s token -- --user alice)")`,

@@ -8,13 +8,23 @@
  *
  * works. Anyone with the secret can mint any subject: this is for development and
  * tests, not an identity provider.
+ *
+ * `npm run token -- --stage dev --user alice` mints one for a deployed stage instead: the
+ * key is then read from Secrets Manager (the secret the template generated for that stage,
+ * or AUTH_JWT_SECRET_ARN) with the developer's own AWS credentials. The AWS SDK is loaded
+ * only then (src/secrets.ts requires it on the first read).
  */
 import { parseArgs } from 'node:util';
 import { MAX_SUBJECT_LENGTH, mintToken } from '../src/auth';
 import { MIN_SECRET_LENGTH, readMaxTokenAge } from '../src/config';
+import { readSecretString, regionOf } from '../src/secrets';
 import { loadSettings } from './local';
 
-const USAGE = 'usage: npm run token -- --user <subject> [--ttl <seconds, or 30s, 15m, 1h, 1d>]';
+const USAGE =
+  'usage: npm run token -- --user <subject> [--ttl <seconds, or 30s, 15m, 1h, 1d>] [--stage <deployed stage> [--region <region>]]';
+
+/** Reading the deployed key from a developer's machine may be slower than from Lambda. */
+const DEPLOYED_SECRET_TIMEOUT_MS = 10_000;
 const UNIT_SEC: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 /** A token longer-lived than a day is a standing credential; mint a new one instead. */
 const MAX_TTL_SEC = 86400;
@@ -36,10 +46,16 @@ function optional(value: unknown): string | undefined {
 }
 
 async function main(): Promise<void> {
-  let values: { user?: string; ttl?: string; help?: boolean };
+  let values: { user?: string; ttl?: string; help?: boolean; stage?: string; region?: string };
   try {
     ({ values } = parseArgs({
-      options: { user: { type: 'string', short: 'u' }, ttl: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        user: { type: 'string', short: 'u' },
+        ttl: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        stage: { type: 'string', short: 's' },
+        region: { type: 'string', short: 'r' },
+      },
     }));
   } catch (cause) {
     throw new UsageError(cause instanceof Error ? cause.message : String(cause), { cause });
@@ -54,15 +70,20 @@ async function main(): Promise<void> {
     throw new UsageError(`--user is longer than ${MAX_SUBJECT_LENGTH} characters`);
   const ttlSec = parseTtl(values.ttl ?? '1h');
 
+  const stage = values.stage?.trim();
+  if (values.stage !== undefined && !stage) throw new UsageError('--stage needs the name of a deployed stage');
+  if (values.region !== undefined && stage === undefined) throw new UsageError('--region goes with --stage');
+
   // settings.js already lets the environment win over the file, as for npm start.
-  const settings = await loadSettings();
-  if (optional(settings.AUTH_JWKS_URL) !== undefined) {
+  const settings = await loadSettings(stage === undefined ? {} : { stage });
+  if (settings.AUTH_MODE === 'jwks') {
     throw new UsageError(
       'AUTH_JWKS_URL is set, so the service accepts tokens from your identity provider only; ' +
         'get one there (see README.md, Authorization). This command signs with AUTH_JWT_SECRET.',
     );
   }
-  const secret = optional(settings.AUTH_JWT_SECRET);
+  const secret =
+    stage === undefined ? optional(settings.AUTH_JWT_SECRET) : await deployedSecret(settings, stage, values.region);
   if (secret === undefined) {
     // This process cannot know what a running service was started with: say how to give this
     // command the same secret, and nothing about the service.
@@ -89,6 +110,21 @@ async function main(): Promise<void> {
     audience: optional(settings.AUTH_JWT_AUDIENCE),
   });
   process.stdout.write(`${token}\n`);
+}
+
+/** The HS256 key of a deployed stage, read with the developer's own credentials. */
+async function deployedSecret(settings: Record<string, unknown>, stage: string, region?: string): Promise<string> {
+  if (settings.AUTH_MODE !== 'hs256') {
+    throw new UsageError(
+      `Stage ${stage} is deployed with AUTH_MODE ${String(settings.AUTH_MODE)} in these settings: ` +
+        'there is no HS256 key to mint tokens with.',
+    );
+  }
+  const secretId = String(settings.AUTH_JWT_SECRET_ID);
+  return readSecretString(secretId, {
+    region: region?.trim() || regionOf(secretId) || optional(settings.REGION) || 'us-east-1',
+    timeoutMs: DEPLOYED_SECRET_TIMEOUT_MS,
+  });
 }
 
 main().catch((error: unknown) => {

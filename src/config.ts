@@ -4,6 +4,7 @@
  * a missing or malformed setting fails with a ConfigError that names it.
  */
 import { ConfigError } from './errors';
+import { readSecretString } from './secrets';
 
 type Env = Record<string, string | undefined>;
 
@@ -13,7 +14,13 @@ export interface MysqlSettings {
   port: number;
   database: string;
   user: string;
-  password: string;
+  /** The password itself: a local server (LOCAL_DB_URL). */
+  password?: string;
+  /**
+   * In AWS: the ARN of the secret RDS keeps the master credentials in
+   * (`ManageMasterUserPassword`), read at the first connect instead of a password.
+   */
+  passwordSecretArn?: string;
   /** TLS with the Amazon RDS CA bundle; always on in AWS, off for a local server. */
   tls: boolean;
   tablePrefix: string;
@@ -148,7 +155,7 @@ function storeSettings(env: Env, offline: boolean): StoreSettings {
     port: integer(env, 'DB_PORT', 3306, 1, 65535),
     database: required(env, 'DB_NAME'),
     user: required(env, 'DB_USER'),
-    password: required(env, 'DB_PASSWORD'),
+    passwordSecretArn: required(env, 'DB_SECRET_ARN'),
     tls: true,
     tablePrefix: prefix,
   };
@@ -308,10 +315,12 @@ function readJwksSettings(env: Env, url: string, common: CommonAuthSettings): Jw
 }
 
 /**
- * Read only by the authorizer, which is the only function given the AUTH_* settings: the
- * other functions trust the authorizer's principalId and never see the secret.
+ * Read only by the authorizer, the only function given the AUTH_* settings (and the key, or
+ * the ARN of the secret holding it): the other functions trust the authorizer's principalId
+ * and never see it. `fromSecret` is the key read from AUTH_JWT_SECRET_ARN; without it,
+ * AUTH_JWT_SECRET (local runs).
  */
-export function readAuthSettings(env: Env = process.env): AuthSettings {
+export function readAuthSettings(env: Env = process.env, fromSecret?: string): AuthSettings {
   const common: CommonAuthSettings = {
     issuer: usable(env.AUTH_JWT_ISSUER),
     audience: usable(env.AUTH_JWT_AUDIENCE),
@@ -321,18 +330,39 @@ export function readAuthSettings(env: Env = process.env): AuthSettings {
   const jwksUrl = usable(env.AUTH_JWKS_URL);
   if (jwksUrl !== undefined) return readJwksSettings(env, jwksUrl, common);
 
-  const secret = usable(env.AUTH_JWT_SECRET);
-  if (secret === undefined) throw new ConfigError('AUTH_JWT_SECRET is not set (see .env.yml.example)');
+  const source = fromSecret === undefined ? 'AUTH_JWT_SECRET' : `the secret AUTH_JWT_SECRET_ARN names`;
+  const secret = fromSecret ?? usable(env.AUTH_JWT_SECRET);
+  if (secret === undefined) {
+    throw new ConfigError('neither AUTH_JWT_SECRET_ARN nor AUTH_JWT_SECRET is set (see .env.yml.example)');
+  }
   if (secret.length < MIN_SECRET_LENGTH) {
-    throw new ConfigError(`AUTH_JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
+    throw new ConfigError(`${source} must be at least ${MIN_SECRET_LENGTH} characters`);
   }
   return { ...common, mode: 'secret', secret: new TextEncoder().encode(secret) };
 }
 
-let cachedAuth: AuthSettings | undefined;
+/**
+ * The authorizer's settings. In AWS the HS256 key is in Secrets Manager (AUTH_JWT_SECRET_ARN,
+ * which only the authorizer's role may read), read here; locally it is AUTH_JWT_SECRET.
+ */
+export async function loadAuthSettings(
+  env: Env = process.env,
+  read: (secretId: string) => Promise<string> = (secretId) => readSecretString(secretId),
+): Promise<AuthSettings> {
+  const arn = usable(env.AUTH_JWT_SECRET_ARN);
+  return readAuthSettings(env, arn === undefined ? undefined : await read(arn));
+}
 
-/** The authorizer's settings, read on first use and kept for warm invocations. */
-export function authSettings(): AuthSettings {
-  cachedAuth ??= readAuthSettings();
+let cachedAuth: Promise<AuthSettings> | undefined;
+
+/**
+ * The authorizer's settings, read on the first `$connect` of a container and kept for warm
+ * ones (a failed read is not kept). A rotated key reaches containers started after it.
+ */
+export function authSettings(): Promise<AuthSettings> {
+  cachedAuth ??= loadAuthSettings().catch((error: unknown) => {
+    cachedAuth = undefined;
+    throw error;
+  });
   return cachedAuth;
 }

@@ -9,6 +9,8 @@ import serverlessMysql from 'serverless-mysql';
 import type { ServerlessMysql } from 'serverless-mysql';
 import type { MysqlSettings, StoreSettings } from './config';
 import { StoreError } from './errors';
+import { rdsPassword } from './secrets';
+import type { SecretValue } from './secrets';
 
 export interface Connection {
   connectionId: string;
@@ -106,6 +108,14 @@ export interface MysqlStoreOptions {
    * reaches it, so a deployment always trusts the RDS bundle alone.
    */
   tlsCa?: string;
+  /** Where the password comes from when settings name a secret (tests give a stand-in). */
+  passwordSecret?: SecretValue;
+}
+
+/** MySQL's answer to a wrong password (errno 1045). */
+function accessDenied(error: unknown): boolean {
+  const { code, errno } = (error ?? {}) as { code?: unknown; errno?: unknown };
+  return code === 'ER_ACCESS_DENIED_ERROR' || errno === 1045;
 }
 
 export class MysqlConnectionStore implements ConnectionStore {
@@ -113,6 +123,8 @@ export class MysqlConnectionStore implements ConnectionStore {
   private readonly db: ServerlessMysql;
   private readonly t: { connections: string; members: string };
   private readonly queryTimeoutMs: number;
+  /** In AWS, the password is read from Secrets Manager before the first connect. */
+  private readonly passwordSecret: SecretValue | undefined;
   private ready: Promise<void> | undefined;
   private lane: Promise<unknown> = Promise.resolve();
   /** serverless-mysql rethrows connect errors as `new Error(String(e))`; keep the original. */
@@ -121,6 +133,9 @@ export class MysqlConnectionStore implements ConnectionStore {
   constructor(settings: MysqlSettings, options: MysqlStoreOptions = {}) {
     this.t = tableNames(settings.tablePrefix);
     this.queryTimeoutMs = options.queryTimeoutMs ?? 10_000;
+    this.passwordSecret =
+      options.passwordSecret ??
+      (settings.passwordSecretArn === undefined ? undefined : rdsPassword(settings.passwordSecretArn));
     this.db = serverlessMysql({
       config: {
         host: settings.host,
@@ -142,12 +157,32 @@ export class MysqlConnectionStore implements ConnectionStore {
 
   private async run<T>(operation: string, sql: string, values: unknown[] = []): Promise<T> {
     try {
-      return await this.db.query<T>({ sql, values, timeout: this.queryTimeoutMs });
+      return await this.attempt<T>(sql, values);
     } catch (error) {
-      const cause = this.lastConnectError ?? error;
-      this.lastConnectError = undefined;
-      throw new StoreError(`MySQL ${operation} failed: ${describe(cause)}`, operation, { cause });
+      const failure = this.failure(operation, error);
+      if (this.passwordSecret === undefined || !accessDenied(failure.cause)) throw failure;
+      // RDS rotates the master password (every 7 days by default) and this container read
+      // it earlier: read the secret again and reconnect, once.
+      try {
+        await this.passwordSecret.refresh();
+        return await this.attempt<T>(sql, values);
+      } catch (retryError) {
+        throw this.failure(operation, retryError, ' after reading the password again');
+      }
     }
+  }
+
+  /** serverless-mysql rethrows connect errors without their code: the kept original is the cause. */
+  private failure(operation: string, error: unknown, context = ''): StoreError {
+    const cause = this.lastConnectError ?? error;
+    this.lastConnectError = undefined;
+    return new StoreError(`MySQL ${operation} failed${context}: ${describe(cause)}`, operation, { cause });
+  }
+
+  /** One query; the password, when it comes from a secret, is set before serverless-mysql connects. */
+  private async attempt<T>(sql: string, values: unknown[]): Promise<T> {
+    if (this.passwordSecret !== undefined) this.db.config({ password: await this.passwordSecret.value() });
+    return this.db.query<T>({ sql, values, timeout: this.queryTimeoutMs });
   }
 
   /** Creates the tables once per container (cold start), not on every call. */

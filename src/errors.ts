@@ -104,3 +104,19 @@ export class PostTimeoutError extends Error {
     super(`no complete answer from the management API within ${timeoutMs} ms`);
   }
 }
+
+/**
+ * A secret could not be read from Secrets Manager (denied, missing, throttled, timed out,
+ * or not in the expected shape). A failing dependency: the route answers 500.
+ */
+export class SecretError extends Error {
+  override readonly name = 'SecretError';
+  constructor(
+    message: string,
+    /** The secret's ARN or name (never its value). */
+    readonly secretId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

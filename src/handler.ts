@@ -14,7 +14,7 @@ import type {
 import { authSettings, config } from './config';
 import { createStore } from './data';
 import type { ConnectionStore } from './data';
-import { ConfigError, StoreError } from './errors';
+import { ConfigError, SecretError, StoreError } from './errors';
 import { fanOutDeadline } from './fanout';
 import { log } from './log';
 import type { Outbox, Session } from './messaging';
@@ -103,7 +103,7 @@ function outboxAt(endpoint: string): Outbox {
 
 /** A failure of our own dependencies is a 500; anything unexpected (incl. the management API) a 502. */
 function statusFor(error: unknown): number {
-  return error instanceof StoreError || error instanceof ConfigError ? 500 : 502;
+  return error instanceof StoreError || error instanceof ConfigError || error instanceof SecretError ? 500 : 502;
 }
 
 type Work = (event: WebSocketEvent, context: Context) => Promise<number>;
@@ -150,14 +150,14 @@ const notOurs: Work = (event, context) => {
 };
 
 /**
- * The `$connect` authorizer, deployed only when AUTH_JWT_SECRET or AUTH_JWKS_URL is set
- * (settings.js). A bad token is a Deny (403, nothing stored); a missing secret or an
- * unreachable key set (KeySetError) is our fault, so it throws and API Gateway answers
- * 500 - the handshake fails closed either way.
+ * The `$connect` authorizer, deployed only when auth is on (settings.js: AUTH_MODE hs256 or
+ * jwks). A bad token is a Deny (403, nothing stored); a missing or unreadable key
+ * (ConfigError, SecretError) or an unreachable key set (KeySetError) is our fault, so it
+ * throws and API Gateway answers 500 - the handshake fails closed either way.
  */
 export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
   try {
-    return await auth().authorizeConnect(event, authSettings());
+    return await auth().authorizeConnect(event, await authSettings());
   } catch (error) {
     log.error('authorizer failed', { route: '$connect', connectionId: event.requestContext?.connectionId, error });
     throw error;

@@ -16,7 +16,7 @@ function threshold(): number {
 export function describeError(error: unknown, depth = 0): unknown {
   if (!(error instanceof Error)) return error;
   const extra: LogFields = {};
-  for (const key of ['code', 'operation', 'connectionId', 'statusCode', 'retryable']) {
+  for (const key of ['code', 'operation', 'connectionId', 'statusCode', 'retryable', 'secretId']) {
     const value = (error as unknown as Record<string, unknown>)[key];
     if (value !== undefined) extra[key] = value;
   }

@@ -17,6 +17,8 @@ import { benchLoad } from './load';
 import type { LoadRow } from './load';
 import { benchQueries } from './queries';
 import type { QueryRow } from './queries';
+import { benchSecrets } from './secrets';
+import type { SecretsRow } from './secrets';
 import { startStandIn } from './stand-in';
 
 export interface BenchOptions {
@@ -47,6 +49,8 @@ export interface BenchResults {
   coldStart: ColdStartRow[];
   package: PackageResult | null;
   load: LoadRow[];
+  /** What reading a secret adds to a cold start, by way of reading it. */
+  secrets: SecretsRow[];
 }
 
 /** True when something answers a real query at the URL within a few seconds. */
@@ -129,6 +133,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   } finally {
     await standIn.close();
   }
+  log('secrets: the SDK client, a lean signed request, an RDS IAM token');
+  const secrets = await benchSecrets({ processes: settings.coldStartProcesses });
   log(`load under serverless-offline (${settings.loadClients} clients)`);
   const load = await benchLoad({
     clients: settings.loadClients,
@@ -156,6 +162,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     coldStart,
     package: packaged,
     load,
+    secrets,
   };
 }
 
@@ -260,6 +267,16 @@ export function renderMarkdown(results: BenchResults): string {
       `\nDeploy zip (\`sls package\`): ${fmt(p.zipBytes)} bytes = ${p.zipMb} MB, ${p.files} files; packaging took ${fmt(p.packageMs)} ms.`,
     );
   }
+  out.push(
+    `\n### Secrets: what the first read adds to a cold start (fresh Node processes, median of ${settings.coldStartProcesses}; ` +
+      'a Secrets Manager stand-in on 127.0.0.1)\n',
+  );
+  out.push(
+    table(
+      ['way', 'load ms', 'first read ms', 'load + first read ms', 'second read ms'],
+      results.secrets.map((r) => [r.case, fmt(r.loadMs), fmt(r.firstReadMs), fmt(r.coldMs), fmt(r.warmReadMs)]),
+    ),
+  );
   out.push(
     `\n### Load under serverless-offline (${settings.loadClients} clients, ${settings.loadConcurrency} handshakes in flight, --noTimeout)\n`,
   );

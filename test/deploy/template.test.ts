@@ -2,19 +2,38 @@
  * What `sls deploy` would create, read from the CloudFormation template and the zip
  * that `sls package` writes here with no AWS credentials and no network.
  *
- * Two packagings: the default (open) service, with the settings a user would put in
- * .env.yml, and the same with AUTH_JWT_SECRET, where a REQUEST authorizer reading the
- * `token` query-string parameter guards `$connect`.
+ * Three packagings, made once and shared by every assertion (each takes 30-60 s):
+ * - open: the default network (public) and no auth, with the settings a user would put in .env.yml;
+ * - secured: HS256 auth turned on by a local AUTH_JWT_SECRET in .env.yml, so the template
+ *   generates the deployed key in Secrets Manager (the local one must not be deployed);
+ * - private: DB_NETWORK=private, and HS256 with an existing secret named by AUTH_JWT_SECRET_ARN.
+ * cfn-lint checks all three (test/deploy/cfn-lint-accepted.yml lists what it may report).
  */
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import yaml from 'js-yaml';
 import { packageService, resourcesOfType } from '../support/package';
 import type { Packaged, Template } from '../support/package';
+import { copyService, root } from '../support/service';
 
-jest.setTimeout(300_000);
+jest.setTimeout(420_000);
 
-const SECRET = 'deploy-test-secret-that-is-long-enough-0123';
-const ENV_YML = [
-  'DB_PASSWORD: not-a-real-password',
-  `AUTH_JWT_SECRET: ${SECRET}`,
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { SERVICE, generatedJwtSecretName } = require('../../settings.js') as {
+  SERVICE: string;
+  generatedJwtSecretName: (stage: string) => string;
+};
+
+/** Values that must never appear in a template: a local key and a legacy password. */
+const LOCAL_SECRET = 'deploy-test-secret-that-is-long-enough-0123';
+const LEGACY_PASSWORD = 'legacy-password-from-an-old-env-yml';
+const EXISTING_SECRET_ARN = 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:ws/jwt-key-AbC123';
+
+const SECURED_ENV_YML = [
+  `AUTH_JWT_SECRET: ${LOCAL_SECRET}`,
   'AUTH_JWT_ISSUER: https://id.example',
   'AUTH_JWT_AUDIENCE: websockets',
   '',
@@ -25,16 +44,24 @@ const OPEN_ENV_YML = [
   'REGION: eu-west-1',
   'DB_NAME: chat',
   'DB_USER: chatadmin',
-  'DB_PASSWORD: not-a-real-password',
+  `DB_PASSWORD: ${LEGACY_PASSWORD}`,
   'DB_INSTANCE_CLASS: db.t4g.small',
   'DB_ALLOCATED_STORAGE: 30',
   'DB_ALLOWED_CIDR: 203.0.113.0/24',
   '',
 ].join('\n');
 
-/** Flood bounds set (issue 9, item 12): throttling, a reservation, an explicit connection budget. */
-const BOUNDED_ENV_YML = [
-  'DB_PASSWORD: not-a-real-password',
+/**
+ * The private network, an existing JWT secret, and the flood bounds set (issue 9, item 12):
+ * throttling, a reservation, an explicit connection budget. One packaging for all of them.
+ */
+const PRIVATE_ENV_YML = [
+  'STAGE: prod',
+  'REGION: eu-central-1',
+  'DB_NETWORK: private',
+  'DB_ALLOWED_CIDR: 198.51.100.0/24',
+  'AUTH_MODE: hs256',
+  `AUTH_JWT_SECRET_ARN: ${EXISTING_SECRET_ARN}`,
   'DB_INSTANCE_CLASS: db.r6g.large',
   'DB_MAX_CONNECTIONS: 1000',
   'RESERVED_CONCURRENCY: 20',
@@ -46,20 +73,23 @@ const BOUNDED_ENV_YML = [
 let secured: Template;
 let open: Template;
 let openPackage: Packaged;
+let privateNet: Template;
+/** The packaging with the flood bounds set: the private one. */
 let bounded: Template;
 let outputs: string[];
 
 beforeAll(async () => {
-  // Three packagings at once: each takes about a minute, mostly TypeScript and zipping.
+  // Three packagings at once: each is mostly TypeScript and zipping.
   const [a, b, c] = await Promise.all([
-    packageService({ envYml: ENV_YML }),
-    packageService({ envYml: OPEN_ENV_YML }),
-    packageService({ envYml: BOUNDED_ENV_YML }),
+    packageService({ envYml: SECURED_ENV_YML, timeoutMs: 400_000 }),
+    packageService({ envYml: OPEN_ENV_YML, timeoutMs: 400_000 }),
+    packageService({ envYml: PRIVATE_ENV_YML, timeoutMs: 400_000 }),
   ]);
   secured = a.template;
   openPackage = b;
   open = b.template;
-  bounded = c.template;
+  privateNet = c.template;
+  bounded = privateNet;
   outputs = [a.output, b.output, c.output];
 });
 
@@ -78,6 +108,8 @@ function websocketRoutes(template: Template) {
     ([, route]) => JSON.stringify(route.Properties?.ApiId) === JSON.stringify({ Ref: 'WebsocketsApi' }),
   );
 }
+
+type Resource = Template['Resources'][string] & { DeletionPolicy?: string; UpdateReplacePolicy?: string };
 
 describe('the default template', () => {
   it("has one WEBSOCKET API that routes on the body's action", () => {
@@ -126,16 +158,13 @@ describe('the default template', () => {
     expect(functions.map(([id]) => id).sort()).toEqual([...STORE_FUNCTIONS].sort());
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x' });
-      expect(fn.Properties?.FunctionName).toMatch(/^aws-node-websockets-qa-/);
+      expect(fn.Properties?.FunctionName).toMatch(new RegExp(`^${SERVICE}-qa-`));
     }
     expect(openPackage.output).toMatch(/stage qa \(eu-west-1\)/);
   });
 
-  it('creates an encrypted MySQL 8 instance, kept as a snapshot on delete or replace', () => {
-    const db = open.Resources.ConnectionsDatabase as Template['Resources'][string] & {
-      DeletionPolicy?: string;
-      UpdateReplacePolicy?: string;
-    };
+  it('creates an encrypted MySQL 8 instance that manages its own password, kept as a snapshot on delete or replace', () => {
+    const db = open.Resources.ConnectionsDatabase as Resource;
     expect(db.Type).toBe('AWS::RDS::DBInstance');
     expect(db.DeletionPolicy).toBe('Snapshot');
     expect(db.UpdateReplacePolicy).toBe('Snapshot');
@@ -147,11 +176,13 @@ describe('the default template', () => {
       AllocatedStorage: 30,
       DBName: 'chat',
       MasterUsername: 'chatadmin',
-      MasterUserPassword: 'not-a-real-password',
+      ManageMasterUserPassword: true,
       PubliclyAccessible: true,
       VPCSecurityGroups: [{ 'Fn::GetAtt': ['DatabaseSecurityGroup', 'GroupId'] }],
       DBParameterGroupName: { Ref: 'DatabaseParameters' },
+      DBSubnetGroupName: { Ref: 'DatabaseSubnetGroup' },
     });
+    expect(db.Properties?.MasterUserPassword).toBeUndefined();
   });
 
   it('requires TLS on the server and admits MySQL only from the configured CIDR', () => {
@@ -159,38 +190,29 @@ describe('the default template', () => {
       Family: expect.stringMatching(/^mysql8\./),
       Parameters: { require_secure_transport: '1' },
     });
-    expect(open.Resources.DatabaseSecurityGroup?.Properties?.SecurityGroupIngress).toEqual([
-      { IpProtocol: 'tcp', FromPort: 3306, ToPort: 3306, CidrIp: '203.0.113.0/24' },
-    ]);
+    expect(open.Resources.DatabaseSecurityGroup?.Properties).toMatchObject({
+      VpcId: { Ref: 'Vpc' },
+      SecurityGroupIngress: [
+        { IpProtocol: 'tcp', FromPort: 3306, ToPort: 3306, CidrIp: '203.0.113.0/24', Description: expect.any(String) },
+      ],
+    });
   });
 
   it('outputs the database endpoint', () => {
     expect(JSON.stringify(open.Outputs?.DatabaseEndpoint)).toContain('ConnectionsDatabase');
   });
 
-  it('wires the database into every function that uses the store', () => {
+  it('wires the database into every function that uses the store: the ARN of its secret, no password', () => {
     for (const id of STORE_FUNCTIONS) {
-      expect(environmentOf(open, id)).toMatchObject({
+      const environment = environmentOf(open, id);
+      expect(environment).toMatchObject({
         DB_HOST: { 'Fn::GetAtt': ['ConnectionsDatabase', 'Endpoint.Address'] },
         DB_PORT: { 'Fn::GetAtt': ['ConnectionsDatabase', 'Endpoint.Port'] },
         DB_NAME: 'chat',
         DB_USER: 'chatadmin',
-        DB_PASSWORD: 'not-a-real-password',
+        DB_SECRET_ARN: { 'Fn::GetAtt': ['ConnectionsDatabase', 'MasterUserSecret.SecretArn'] },
       });
-    }
-  });
-
-  it("lets the functions post only to this API's own connections, in this stage", () => {
-    const role = open.Resources.WebSocketFunctionsRole;
-    expect(role?.Type).toBe('AWS::IAM::Role');
-    const statements = JSON.stringify(role?.Properties?.Policies);
-    expect(statements).toContain('execute-api:ManageConnections');
-    expect(statements).toContain('${WebsocketsApi}/qa/POST/@connections/*');
-    // The framework's default role (which grants every API in the account) is not there.
-    expect(open.Resources.IamRoleLambdaExecution).toBeUndefined();
-    expect(JSON.stringify(open)).not.toContain('execute-api:*:*:*');
-    for (const id of STORE_FUNCTIONS) {
-      expect(open.Resources[id]?.Properties?.Role).toEqual({ 'Fn::GetAtt': ['WebSocketFunctionsRole', 'Arn'] });
+      expect(environment.DB_PASSWORD).toBeUndefined();
     }
   });
 
@@ -200,14 +222,16 @@ describe('the default template', () => {
     expect(rules[0]![1].Properties).toMatchObject({ ScheduleExpression: 'rate(15 minutes)' });
   });
 
-  it('packages a zip under 3 MB with our own SDK client and only what runs', () => {
+  it('packages a zip under 3 MB with our own SDK clients and only what runs', () => {
     expect(openPackage.zipBytes).toBeLessThan(3 * 1024 * 1024);
     const entries = openPackage.zipEntries;
     expect(entries).toContain('src/handler.js');
+    expect(entries).toContain('src/secrets.js');
     expect(entries).toContain('node_modules/@aws-sdk/client-apigatewaymanagementapi/package.json');
+    expect(entries).toContain('node_modules/@aws-sdk/client-secrets-manager/package.json');
     expect(entries).toContain('node_modules/serverless-mysql/index.js');
     const unwanted = entries.filter((entry) =>
-      /(\.d\.ts|\.map|\.md)$|^test\/|^scripts\/|^\.env\.yml|node_modules\/(@types|better-sqlite3|serverless|serverless-offline|typescript|jest)\/|^src\/embedded-store\.js$/.test(
+      /(\.d\.ts|\.map|\.md)$|^test\/|^scripts\/|^infra\/|^settings\.js$|^\.env\.yml|node_modules\/(@types|better-sqlite3|serverless|serverless-offline|typescript|jest)\/|^src\/embedded-store\.js$/.test(
         entry,
       ),
     );
@@ -286,7 +310,7 @@ function environmentOf(template: Template, logicalId: string): Record<string, un
   return environment?.Variables ?? {};
 }
 
-describe('the template with AUTH_JWT_SECRET set', () => {
+describe('the template with HS256 auth', () => {
   it('has a REQUEST authorizer on the token query-string parameter, backed by the authorize function', () => {
     const authorizers = resourcesOfType(secured, 'AWS::ApiGatewayV2::Authorizer');
     expect(authorizers).toHaveLength(1);
@@ -320,9 +344,23 @@ describe('the template with AUTH_JWT_SECRET set', () => {
     expect(permissions[0]![1].Properties).toMatchObject({ Principal: 'apigateway.amazonaws.com' });
   });
 
-  it('gives the secret, issuer and audience to the authorize function only', () => {
-    expect(environmentOf(secured, 'AuthorizeLambdaFunction')).toMatchObject({
-      AUTH_JWT_SECRET: SECRET,
+  it('generates the HS256 key in Secrets Manager (64 characters, named for the stage) instead of deploying the local one', () => {
+    expect(secured.Resources.AuthJwtSecret).toEqual({
+      Type: 'AWS::SecretsManager::Secret',
+      Properties: {
+        Name: generatedJwtSecretName('dev'),
+        Description: expect.any(String),
+        GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+      },
+    });
+    expect(generatedJwtSecretName('dev')).toBe(`${SERVICE}-dev/auth-jwt-secret`);
+    expect(JSON.stringify(secured).includes(LOCAL_SECRET)).toBe(false);
+  });
+
+  it('gives the ARN of that secret, the issuer and the audience to the authorize function only', () => {
+    expect(environmentOf(secured, 'AuthorizeLambdaFunction')).toEqual({
+      LOG_LEVEL: 'info',
+      AUTH_JWT_SECRET_ARN: { Ref: 'AuthJwtSecret' },
       AUTH_JWT_ISSUER: 'https://id.example',
       AUTH_JWT_AUDIENCE: 'websockets',
     });
@@ -331,15 +369,418 @@ describe('the template with AUTH_JWT_SECRET set', () => {
       expect(Object.keys(environmentOf(secured, logicalId)).filter((name) => name.startsWith('AUTH_'))).toEqual([]);
     }
   });
+
+  it('uses an existing secret when AUTH_JWT_SECRET_ARN names one, and generates none', () => {
+    expect(privateNet.Resources.AuthJwtSecret).toBeUndefined();
+    expect(resourcesOfType(privateNet, 'AWS::SecretsManager::Secret')).toEqual([]);
+    expect(environmentOf(privateNet, 'AuthorizeLambdaFunction')).toEqual({
+      LOG_LEVEL: 'info',
+      AUTH_JWT_SECRET_ARN: EXISTING_SECRET_ARN,
+    });
+  });
 });
 
-describe('the template without AUTH_JWT_SECRET', () => {
-  it('has no authorizer, no authorize function, and an open $connect', () => {
+describe('the template without auth', () => {
+  it('has no authorizer, no authorize function, no JWT secret, and an open $connect', () => {
     expect(resourcesOfType(open, 'AWS::ApiGatewayV2::Authorizer')).toEqual([]);
     expect(open.Resources.AuthorizeLambdaFunction).toBeUndefined();
+    expect(open.Resources.AuthorizeFunctionRole).toBeUndefined();
+    expect(resourcesOfType(open, 'AWS::SecretsManager::Secret')).toEqual([]);
     expect(routeFor(open, '$connect').Properties?.AuthorizationType ?? 'NONE').toBe('NONE');
     expect(routeFor(open, '$connect').Properties?.AuthorizerId).toBeUndefined();
-    expect(JSON.stringify(open)).not.toContain('AUTH_JWT');
+    expect(JSON.stringify(open).includes('AUTH_JWT')).toBe(false);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Network (DB_NETWORK)
+// ---------------------------------------------------------------------------------------
+
+const az = (index: number) => ({ 'Fn::Select': [index, { 'Fn::GetAZs': '' }] });
+
+function vpcConfigOf(template: Template, logicalId: string): unknown {
+  return template.Resources[logicalId]?.Properties?.VpcConfig;
+}
+
+describe('the network, in both modes', () => {
+  it.each([
+    ['public', () => open],
+    ['private', () => privateNet],
+  ])(
+    '%s: its own VPC with a public subnet in each of two availability zones, routed to an internet gateway',
+    (_, of) => {
+      const template = of();
+      expect(template.Resources.Vpc?.Properties).toMatchObject({ EnableDnsSupport: true, EnableDnsHostnames: true });
+      expect(template.Resources.PublicSubnetA?.Properties).toMatchObject({
+        VpcId: { Ref: 'Vpc' },
+        AvailabilityZone: az(0),
+      });
+      expect(template.Resources.PublicSubnetB?.Properties).toMatchObject({
+        VpcId: { Ref: 'Vpc' },
+        AvailabilityZone: az(1),
+      });
+      expect(template.Resources.PublicDefaultRoute?.Properties).toMatchObject({
+        RouteTableId: { Ref: 'PublicRouteTable' },
+        DestinationCidrBlock: '0.0.0.0/0',
+        GatewayId: { Ref: 'InternetGateway' },
+      });
+      expect(template.Resources.DatabaseSecurityGroup?.Properties?.VpcId).toEqual({ Ref: 'Vpc' });
+      // Nothing depends on the account's default VPC: every security group and subnet names ours.
+      for (const [, group] of resourcesOfType(template, 'AWS::EC2::SecurityGroup')) {
+        expect(group.Properties?.VpcId).toEqual({ Ref: 'Vpc' });
+      }
+    },
+  );
+});
+
+describe('DB_NETWORK=public (the default)', () => {
+  it('puts the instance in the public subnets with a public address, and creates no NAT gateway', () => {
+    expect(open.Resources.DatabaseSubnetGroup?.Properties?.SubnetIds).toEqual([
+      { Ref: 'PublicSubnetA' },
+      { Ref: 'PublicSubnetB' },
+    ]);
+    expect(open.Resources.ConnectionsDatabase?.Properties?.PubliclyAccessible).toBe(true);
+    expect(resourcesOfType(open, 'AWS::EC2::NatGateway')).toEqual([]);
+    expect(resourcesOfType(open, 'AWS::EC2::EIP')).toEqual([]);
+    expect(open.Resources.PrivateSubnetA).toBeUndefined();
+  });
+
+  it('runs every function outside any VPC', () => {
+    for (const [id] of resourcesOfType(open, 'AWS::Lambda::Function')) expect(vpcConfigOf(open, id)).toBeUndefined();
+  });
+});
+
+describe('DB_NETWORK=private', () => {
+  it('puts the instance in private subnets without a public address', () => {
+    expect(privateNet.Resources.ConnectionsDatabase?.Properties?.PubliclyAccessible).toBe(false);
+    expect(privateNet.Resources.DatabaseSubnetGroup?.Properties?.SubnetIds).toEqual([
+      { Ref: 'PrivateSubnetA' },
+      { Ref: 'PrivateSubnetB' },
+    ]);
+    expect(privateNet.Resources.PrivateSubnetA?.Properties).toMatchObject({ AvailabilityZone: az(0) });
+    expect(privateNet.Resources.PrivateSubnetB?.Properties).toMatchObject({ AvailabilityZone: az(1) });
+  });
+
+  it('runs the store functions in the private subnets with their own security group, and the authorizer outside', () => {
+    for (const id of STORE_FUNCTIONS) {
+      expect(vpcConfigOf(privateNet, id)).toEqual({
+        SecurityGroupIds: [{ 'Fn::GetAtt': ['FunctionsSecurityGroup', 'GroupId'] }],
+        SubnetIds: [{ Ref: 'PrivateSubnetA' }, { Ref: 'PrivateSubnetB' }],
+      });
+    }
+    expect(vpcConfigOf(privateNet, 'AuthorizeLambdaFunction')).toBeUndefined();
+  });
+
+  it('admits MySQL only from the functions’ security group, whatever DB_ALLOWED_CIDR says', () => {
+    expect(privateNet.Resources.DatabaseSecurityGroup?.Properties?.SecurityGroupIngress).toEqual([
+      {
+        IpProtocol: 'tcp',
+        FromPort: 3306,
+        ToPort: 3306,
+        SourceSecurityGroupId: { 'Fn::GetAtt': ['FunctionsSecurityGroup', 'GroupId'] },
+        Description: expect.any(String),
+      },
+    ]);
+    expect(JSON.stringify(privateNet).includes('198.51.100.0/24')).toBe(false);
+  });
+
+  it('lets the functions out only to HTTPS (through the NAT gateway) and to MySQL on the database', () => {
+    expect(privateNet.Resources.FunctionsSecurityGroup?.Properties?.SecurityGroupEgress).toEqual([
+      { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, CidrIp: '0.0.0.0/0', Description: expect.any(String) },
+    ]);
+    expect(privateNet.Resources.FunctionsToDatabaseEgress?.Properties).toMatchObject({
+      GroupId: { 'Fn::GetAtt': ['FunctionsSecurityGroup', 'GroupId'] },
+      IpProtocol: 'tcp',
+      FromPort: 3306,
+      ToPort: 3306,
+      DestinationSecurityGroupId: { 'Fn::GetAtt': ['DatabaseSecurityGroup', 'GroupId'] },
+    });
+  });
+
+  it('routes the private subnets to one NAT gateway in a public subnet (the way to the management API and Secrets Manager)', () => {
+    const nats = resourcesOfType(privateNet, 'AWS::EC2::NatGateway');
+    expect(nats).toHaveLength(1);
+    expect(nats[0]![1].Properties).toMatchObject({
+      SubnetId: { Ref: 'PublicSubnetA' },
+      AllocationId: { 'Fn::GetAtt': ['NatGatewayAddress', 'AllocationId'] },
+    });
+    expect(privateNet.Resources.PrivateDefaultRoute?.Properties).toMatchObject({
+      RouteTableId: { Ref: 'PrivateRouteTable' },
+      DestinationCidrBlock: '0.0.0.0/0',
+      NatGatewayId: { Ref: 'NatGateway' },
+    });
+    for (const subnet of ['PrivateSubnetA', 'PrivateSubnetB']) {
+      expect(
+        resourcesOfType(privateNet, 'AWS::EC2::SubnetRouteTableAssociation').some(
+          ([, a]) =>
+            JSON.stringify(a.Properties) ===
+            JSON.stringify({ SubnetId: { Ref: subnet }, RouteTableId: { Ref: 'PrivateRouteTable' } }),
+        ),
+      ).toBe(true);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Least privilege (every function of every packaging)
+// ---------------------------------------------------------------------------------------
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+interface Permissions {
+  role: string;
+  managed: unknown[];
+  statements: Statement[];
+}
+
+function permissionsOf(template: Template, functionId: string): Permissions {
+  const role = (template.Resources[functionId]?.Properties?.Role as { 'Fn::GetAtt'?: [string, string] })?.[
+    'Fn::GetAtt'
+  ]?.[0];
+  if (role === undefined) throw new Error(`${functionId} has no role of ours`);
+  const properties = template.Resources[role]?.Properties ?? {};
+  const policies = (properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[];
+  return {
+    role,
+    managed: (properties.ManagedPolicyArns ?? []) as unknown[],
+    statements: policies.flatMap((policy) => policy.PolicyDocument.Statement),
+  };
+}
+
+const actionsOf = (statement: Statement) => [statement.Action].flat();
+const resourcesOf = (statement: Statement) => [statement.Resource].flat();
+
+/** The resources a function may use an action on (statements are all Allow). */
+function allowed(permissions: Permissions, action: string): unknown[] {
+  return permissions.statements.filter((s) => actionsOf(s).includes(action)).flatMap(resourcesOf);
+}
+
+const DATABASE_SECRET = { 'Fn::GetAtt': ['ConnectionsDatabase', 'MasterUserSecret.SecretArn'] };
+const VPC_POLICY = {
+  'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
+};
+const connections = (stage: string) => ({
+  'Fn::Sub': `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${stage}/POST/@connections/*`,
+});
+
+/** Each packaging with its stage, whether its store functions are in the VPC, and the authorizer's secret. */
+const PACKAGINGS: [string, () => Template, string, boolean, unknown][] = [
+  ['open', () => open, 'qa', false, undefined],
+  ['secured', () => secured, 'dev', false, { Ref: 'AuthJwtSecret' }],
+  ['private', () => privateNet, 'prod', true, EXISTING_SECRET_ARN],
+];
+
+describe.each(PACKAGINGS)('least privilege in the %s template', (_, of, stage, vpc, jwtSecret) => {
+  it('gives no function the framework’s shared default role, and no role a wildcard action or resource', () => {
+    const template = of();
+    expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
+    for (const [, role] of resourcesOfType(template, 'AWS::IAM::Role')) {
+      const statements = (
+        (role.Properties?.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]
+      ).flatMap((policy) => policy.PolicyDocument.Statement);
+      for (const statement of statements) {
+        expect(statement.Effect).toBe('Allow');
+        for (const action of actionsOf(statement)) expect(action).not.toMatch(/\*/);
+        for (const resource of resourcesOf(statement)) expect(resource).not.toBe('*');
+      }
+    }
+  });
+
+  it('lets each function write only its own logs', () => {
+    for (const [id] of resourcesOfType(of(), 'AWS::Lambda::Function')) {
+      const permissions = permissionsOf(of(), id);
+      const logGroup = { 'Fn::GetAtt': [id.replace(/LambdaFunction$/, 'LogGroup'), 'Arn'] };
+      expect(allowed(permissions, 'logs:PutLogEvents')).toContainEqual(logGroup);
+      // Its role's other log groups are those of functions sharing the role, never another's.
+      for (const group of allowed(permissions, 'logs:PutLogEvents')) {
+        const owner = (group as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0].replace(/LogGroup$/, 'LambdaFunction');
+        expect(permissionsOf(of(), owner).role).toBe(permissions.role);
+      }
+    }
+  });
+
+  it('lets connect and sweep read the database secret and nothing else; they cannot post to connections', () => {
+    for (const id of ['ConnectLambdaFunction', 'SweepLambdaFunction']) {
+      const permissions = permissionsOf(of(), id);
+      expect(allowed(permissions, 'execute-api:ManageConnections')).toEqual([]);
+      expect(allowed(permissions, 'secretsmanager:GetSecretValue')).toEqual([DATABASE_SECRET]);
+    }
+  });
+
+  it('lets disconnect, default and message post only to this API’s connections in this stage, and read the database secret', () => {
+    for (const id of ['DisconnectLambdaFunction', 'DefaultLambdaFunction', 'MessageLambdaFunction']) {
+      const permissions = permissionsOf(of(), id);
+      expect(allowed(permissions, 'execute-api:ManageConnections')).toEqual([connections(stage)]);
+      expect(allowed(permissions, 'secretsmanager:GetSecretValue')).toEqual([DATABASE_SECRET]);
+    }
+  });
+
+  it('lets the authorizer (when there is one) read only the JWT secret: not the database’s, and post nothing', () => {
+    const template = of();
+    if (jwtSecret === undefined) {
+      expect(template.Resources.AuthorizeLambdaFunction).toBeUndefined();
+      return;
+    }
+    const permissions = permissionsOf(template, 'AuthorizeLambdaFunction');
+    expect(allowed(permissions, 'secretsmanager:GetSecretValue')).toEqual([jwtSecret]);
+    expect(allowed(permissions, 'execute-api:ManageConnections')).toEqual([]);
+    expect(permissions.managed).toEqual([]);
+    // ... and no store function may read the JWT secret.
+    for (const id of STORE_FUNCTIONS) {
+      expect(allowed(permissionsOf(template, id), 'secretsmanager:GetSecretValue')).not.toContainEqual(jwtSecret);
+    }
+  });
+
+  const vpcTitle = vpc
+    ? 'gives the store functions the VPC permissions they need in private subnets'
+    : 'gives no function the VPC permissions: they run outside any VPC';
+  it(vpcTitle, () => {
+    for (const id of STORE_FUNCTIONS) expect(permissionsOf(of(), id).managed).toEqual(vpc ? [VPC_POLICY] : []);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// No secret anywhere; cfn-lint clean
+// ---------------------------------------------------------------------------------------
+
+describe.each(PACKAGINGS)('the %s template holds no secret', (_, of) => {
+  it('has no password or key value in its text, and no password or key in any function environment', () => {
+    const template = of();
+    const text = JSON.stringify(template);
+    // (match lists, not the template, in a failure's message: it is 100 KB)
+    expect([LOCAL_SECRET, LEGACY_PASSWORD].filter((value) => text.includes(value))).toEqual([]);
+    expect(text.match(/"MasterUserPassword"|DB_PASSWORD|"AUTH_JWT_SECRET"|NoEcho/g)).toBeNull();
+    for (const [id] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+      for (const [name, value] of Object.entries(environmentOf(template, id))) {
+        // Only references to secrets, never secrets: *_SECRET_ARN, and no PASSWORD or KEY at all.
+        expect(name).not.toMatch(/PASSWORD|KEY|TOKEN|SECRET(?!_ARN$)/);
+        if (name.endsWith('_SECRET_ARN')) expect(typeof value === 'string' ? value : 'ref').toMatch(/^(arn:|ref$)/);
+      }
+    }
+  });
+});
+
+interface Finding {
+  Rule: { Id: string };
+  Level: string;
+  Message: string;
+  Location: { Path: (string | number)[] };
+}
+
+interface Accepted {
+  rule: string;
+  path: string;
+  reason: string;
+}
+
+const accepted = yaml.load(readFileSync(join(__dirname, 'cfn-lint-accepted.yml'), 'utf8')) as Accepted[];
+
+function cfnLintInstalled(): boolean {
+  try {
+    execFileSync('cfn-lint', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const skipCfnLint = process.env.SKIP_CFN_LINT === '1';
+const lintSuite = skipCfnLint ? describe.skip : describe;
+
+lintSuite('cfn-lint', () => {
+  const findings = new Map<string, Finding[]>();
+
+  beforeAll(async () => {
+    if (!cfnLintInstalled()) {
+      throw new Error(
+        'cfn-lint is not installed: `pip install cfn-lint` (1.x), then run the deploy tests again. ' +
+          'SKIP_CFN_LINT=1 skips this check explicitly.',
+      );
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'cfn-lint-'));
+    try {
+      await Promise.all(
+        PACKAGINGS.map(async ([name, of]) => {
+          const file = join(dir, `${name}.json`);
+          writeFileSync(file, JSON.stringify(of(), null, 2));
+          // cfn-lint exits non-zero when it finds anything; the JSON on stdout says what.
+          const { stdout } = await promisify(execFile)('cfn-lint', ['--format', 'json', file], {
+            cwd: root,
+            maxBuffer: 16 * 1024 * 1024,
+          }).catch((error: { stdout?: string; stderr?: string }) => {
+            if (typeof error.stdout === 'string' && error.stdout.trim().startsWith('['))
+              return { stdout: error.stdout };
+            throw new Error(`cfn-lint failed on ${name}: ${error.stderr ?? String(error)}`);
+          });
+          findings.set(name, JSON.parse(stdout) as Finding[]);
+        }),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  const isAccepted = (finding: Finding, entry: Accepted) =>
+    finding.Rule.Id === entry.rule && new RegExp(entry.path).test(finding.Location.Path.join('/'));
+
+  it.each(PACKAGINGS.map(([name]) => name))(
+    'finds no error or warning in the %s template beyond the accepted ones',
+    (name) => {
+      const unexpected = (findings.get(name) ?? [])
+        .filter((finding) => !accepted.some((entry) => isAccepted(finding, entry)))
+        .map((finding) => `${finding.Rule.Id} ${finding.Location.Path.join('/')}: ${finding.Message}`);
+      expect(unexpected).toEqual([]);
+    },
+  );
+
+  it('accepts each finding for a one-line reason, and lists none that no longer occurs', () => {
+    const all = [...findings.values()].flat();
+    for (const entry of accepted) {
+      expect(entry.reason).toMatch(/^[^\n]{20,200}$/);
+      expect(all.some((finding) => isAccepted(finding, entry))).toBe(true);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// settings.js: what it refuses before anything is built
+// ---------------------------------------------------------------------------------------
+
+describe('settings.js', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = copyService('settings');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function settingsFor(envYml: string): Promise<Record<string, unknown>> {
+    writeFileSync(join(dir, '.env.yml'), envYml);
+    const file = join(dir, 'settings.js');
+    delete require.cache[require.resolve(file)];
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = require(file) as (input?: unknown) => Promise<Record<string, unknown>>;
+    return load({ options: {} });
+  }
+
+  it.each([
+    ['DB_NETWORK: internal\n', /DB_NETWORK must be one of public, private/],
+    ['AUTH_MODE: rs256\n', /AUTH_MODE must be one of off, hs256/],
+    ['AUTH_JWT_SECRET_ARN: my-secret\n', /AUTH_JWT_SECRET_ARN must be the full ARN/],
+    ['AUTH_JWT_SECRET: short\n', /at least 32 characters/],
+  ])('refuses %j with a readable message', async (envYml, message) => {
+    await expect(settingsFor(envYml)).rejects.toThrow(message);
+  });
+
+  it('keeps auth off unless a mode, a key or a secret is given, and never passes a key to the deployed authorizer', async () => {
+    expect((await settingsFor('')).AUTH_MODE).toBe('off');
+    const settings = await settingsFor(`AUTH_JWT_SECRET: ${LOCAL_SECRET}\n`);
+    expect(settings.AUTH_MODE).toBe('hs256');
+    expect(JSON.stringify(settings.AUTHORIZE_FUNCTION)).not.toContain(LOCAL_SECRET);
+    expect((await settingsFor(`AUTH_MODE: off\nAUTH_JWT_SECRET: ${LOCAL_SECRET}\n`)).AUTHORIZE_FUNCTION).toBeNull();
   });
 });
 

@@ -56,6 +56,21 @@ describe('npm run bench -- --smoke', () => {
     expect(finite(first?.warmInvokeMs ?? Number.NaN)).toBe(true);
   });
 
+  it('times what reading a secret adds to a cold start, for each way of reading it', () => {
+    expect(results.secrets.map((row) => row.case)).toEqual([
+      expect.stringMatching(/^SDK client/),
+      expect.stringMatching(/^SDK client, in a process/),
+      expect.stringMatching(/^lean/),
+      expect.stringMatching(/^RDS IAM/),
+    ]);
+    for (const row of results.secrets) {
+      expect(row.processes).toBeGreaterThanOrEqual(1);
+      expect(row.coldMs).toBeGreaterThan(0);
+      expect(finite(row.warmReadMs)).toBe(true);
+    }
+    expect(renderMarkdown(results)).toContain('### Secrets');
+  });
+
   it('delivers one broadcast to every client under serverless-offline and empties the store', () => {
     const [row] = results.load;
     expect(row).toBeDefined();

@@ -24,8 +24,19 @@ describe('store selection', () => {
       const { createStore } = require('./src/data');
       const { readConfig } = require('./src/config');
       require('./src/handler');
-      createStore(readConfig({ DB_HOST: 'db.invalid', DB_NAME: 'n', DB_USER: 'u', DB_PASSWORD: 'p' }).store);
+      createStore(readConfig({ DB_HOST: 'db.invalid', DB_NAME: 'n', DB_USER: 'u', DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf' }).store);
       ${report}`);
+    expect(loaded).toEqual([]);
+  });
+
+  it('does not load the Secrets Manager client before the store first connects, nor for the handler', () => {
+    const loaded = loadedAfter(`
+      require('./src/handler');
+      const { createStore } = require('./src/data');
+      const { readConfig } = require('./src/config');
+      createStore(readConfig({ DB_HOST: 'db.invalid', DB_NAME: 'n', DB_USER: 'u',
+        DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf' }).store);
+      console.log(JSON.stringify(Object.keys(require.cache).filter((k) => /client-secrets-manager/.test(k))))`);
     expect(loaded).toEqual([]);
   });
 

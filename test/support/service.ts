@@ -13,7 +13,15 @@ export const root = resolve(__dirname, '..', '..');
 /** The serverless CLI (osls) of this project. */
 export const serverlessCli = join(root, 'node_modules', 'serverless', 'bin', 'serverless.js');
 
-const SERVICE_FILES = ['serverless.yml', 'settings.js', '.env.yml.example', 'package.json', 'tsconfig.json', 'src'];
+const SERVICE_FILES = [
+  'serverless.yml',
+  'settings.js',
+  'infra',
+  '.env.yml.example',
+  'package.json',
+  'tsconfig.json',
+  'src',
+];
 
 export function copyService(label: string): string {
   const dir = mkdtempSync(join(tmpdir(), `ws-${label}-`));
@@ -28,7 +36,9 @@ export function copyService(label: string): string {
  * developer's shell must not.
  */
 export const AUTH_ENV_KEYS = [
+  'AUTH_MODE',
   'AUTH_JWT_SECRET',
+  'AUTH_JWT_SECRET_ARN',
   'AUTH_JWT_ISSUER',
   'AUTH_JWT_AUDIENCE',
   'AUTH_JWKS_URL',

@@ -1,7 +1,8 @@
 import { readConfig } from '../../src/config';
 import { ConfigError } from '../../src/errors';
 
-const aws = { DB_HOST: 'db.example', DB_NAME: 'ws', DB_USER: 'u', DB_PASSWORD: 'p' };
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1234-AbCdEf';
+const aws = { DB_HOST: 'db.example', DB_NAME: 'ws', DB_USER: 'u', DB_SECRET_ARN: SECRET_ARN };
 
 describe('readConfig', () => {
   it('uses MySQL over TLS in AWS, with the defaults of every tunable', () => {
@@ -14,7 +15,7 @@ describe('readConfig', () => {
         port: 3306,
         database: 'ws',
         user: 'u',
-        password: 'p',
+        passwordSecretArn: SECRET_ARN,
         tls: true,
         tablePrefix: '',
       },
@@ -44,6 +45,12 @@ describe('readConfig', () => {
     expect(() => readConfig({ ...aws, DB_HOST: undefined })).toThrow(
       new ConfigError('DB_HOST is not set (see .env.yml.example)'),
     );
+  });
+
+  it('takes no password from the environment in AWS, only the ARN of the secret RDS keeps it in', () => {
+    const env = { DB_HOST: 'db.example', DB_NAME: 'ws', DB_USER: 'u', DB_PASSWORD: 'plain-text' };
+    expect(() => readConfig(env)).toThrow(new ConfigError('DB_SECRET_ARN is not set (see .env.yml.example)'));
+    expect(JSON.stringify(readConfig({ ...env, DB_SECRET_ARN: SECRET_ARN }))).not.toContain('plain-text');
   });
 
   it('never takes serverless-offline’s "[object Object]" for a host', () => {

@@ -1,0 +1,117 @@
+/**
+ * The MySQL store with its password in a Secrets Manager secret, as in AWS, against the real
+ * MariaDB: a user of its own whose password this test rotates (ALTER USER), and the secret
+ * served by aws-sdk-client-mock. After a rotation the store reads the secret again and
+ * reconnects once; when that does not help either, it fails with a typed error.
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { MysqlConnectionStore } from '../../src/data';
+import { SecretError, StoreError } from '../../src/errors';
+import { resetSecretClients } from '../../src/secrets';
+import { HOW_TO_START, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
+
+const suite = SKIP_MYSQL ? describe.skip : describe;
+const sm = mockClient(SecretsManagerClient);
+const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-rotation-AbCdEf';
+const rdsJson = (password: string) => JSON.stringify({ username: 'ignored', password });
+
+suite('MySQL with the password in Secrets Manager', () => {
+  const root = mysqlSettings('');
+  const prefix = uniquePrefix('sec');
+  // A user of this run only (dropped at the end), so the shared server's users stay as they were.
+  const user = `h5a_${process.pid}_${Date.now().toString(36)}`.slice(0, 32);
+  const admin = new MysqlConnectionStore(root);
+  let store: MysqlConnectionStore;
+
+  /** Runs a statement as root through a store (the tests' only way in). */
+  async function asRoot(sql: string): Promise<void> {
+    await (admin as unknown as { run(op: string, sql: string): Promise<unknown> }).run('admin', sql);
+  }
+
+  async function rotate(password: string): Promise<void> {
+    await asRoot(`ALTER USER '${user}'@'%' IDENTIFIED BY '${password}'`);
+  }
+
+  /**
+   * Closes the store's connection, as serverless-mysql does between invocations when the
+   * server is busy: the next call opens a new one with the password the container kept.
+   * (Not KILL: mysql2 then leaves the dead query's timeout armed, and serverless-mysql acts
+   * on it later - a defect of its own, outside this test.)
+   */
+  async function dropConnections(): Promise<void> {
+    await store.close();
+  }
+
+  beforeAll(async () => {
+    try {
+      await asRoot(`CREATE USER '${user}'@'%' IDENTIFIED BY 'first-password-0123'`);
+    } catch (error) {
+      throw new Error(`${HOW_TO_START}\n(${(error as Error).message})`, { cause: error });
+    }
+    await asRoot(`GRANT ALL ON \`${root.database}\`.* TO '${user}'@'%'`);
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    const cleanup = new MysqlConnectionStore(mysqlSettings(prefix));
+    await cleanup.dropTables().finally(() => cleanup.close());
+    await asRoot(`DROP USER IF EXISTS '${user}'@'%'`).finally(() => admin.close());
+    resetSecretClients();
+  });
+
+  beforeEach(() => {
+    sm.reset();
+  });
+
+  function storeFromSecret(): MysqlConnectionStore {
+    const settings = { ...mysqlSettings(prefix), user, password: undefined, passwordSecretArn: ARN };
+    return new MysqlConnectionStore(settings, { connectTimeoutMs: 3_000 });
+  }
+
+  it('reads the password from the secret at the first connect, once per container', async () => {
+    sm.on(GetSecretValueCommand, { SecretId: ARN }).resolves({ SecretString: rdsJson('first-password-0123') });
+    store = storeFromSecret();
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0); // nothing read before it is needed
+    await store.add({ connectionId: 'a', connectedAt: 1, subject: null });
+    await store.add({ connectionId: 'b', connectedAt: 2, subject: null });
+    expect((await store.list(10)).count).toBe(2);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+  });
+
+  it('after a rotation, reads the secret again and reconnects once', async () => {
+    await rotate('second-password-4567');
+    sm.on(GetSecretValueCommand).resolves({ SecretString: rdsJson('second-password-4567') });
+    await dropConnections();
+    // The cached first password is refused (ER_ACCESS_DENIED_ERROR); the store reads the
+    // secret again, reconnects with the new one, and the call succeeds.
+    await store.add({ connectionId: 'c', connectedAt: 3, subject: null });
+    expect((await store.list(10)).count).toBe(3);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+  });
+
+  it('fails with a StoreError (access denied) when the password read again is refused too, after one retry', async () => {
+    await rotate('third-password-89ab');
+    // The secret lags behind the server: it still holds the second password.
+    sm.on(GetSecretValueCommand).resolves({ SecretString: rdsJson('second-password-4567') });
+    await dropConnections();
+    const error = await store.get('a').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).message).toMatch(/after reading the password again: ER_ACCESS_DENIED_ERROR/);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+  });
+
+  it('fails with a StoreError caused by a SecretError when the secret cannot be read after a rotation', async () => {
+    sm.on(GetSecretValueCommand).rejects(
+      Object.assign(new Error('not authorized'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }),
+    );
+    const error = await store.get('a').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).cause).toBeInstanceOf(SecretError);
+  });
+
+  it('works again once the secret holds the password the server has', async () => {
+    sm.on(GetSecretValueCommand).resolves({ SecretString: rdsJson('third-password-89ab') });
+    await expect(store.get('a')).resolves.toMatchObject({ connectionId: 'a' });
+  });
+});
