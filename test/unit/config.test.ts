@@ -17,6 +17,8 @@ describe('readConfig', () => {
         password: 'p',
         tls: true,
         tablePrefix: '',
+        maxConnections: 60,
+        reclaimIdle: true,
       },
       managementEndpoint: undefined,
       fanOut: { concurrency: 50, budgetMs: 25_000, retries: 2, retryBaseMs: 50 },
@@ -52,8 +54,21 @@ describe('readConfig', () => {
         password: 's@cret',
         tls: false,
         tablePrefix: '',
+        maxConnections: 60,
+        reclaimIdle: false,
       },
     );
+  });
+
+  it('takes the connection budget from DB_MAX_CONNECTIONS (issue 9, item 12)', () => {
+    const store = readConfig({ ...aws, DB_MAX_CONNECTIONS: '410' }).store;
+    expect(store).toMatchObject({ kind: 'mysql', maxConnections: 410 });
+    const local = readConfig({
+      IS_OFFLINE: 'true',
+      LOCAL_DB_URL: 'mysql://root@127.0.0.1/test',
+      DB_MAX_CONNECTIONS: '20',
+    });
+    expect(local.store).toMatchObject({ kind: 'mysql', maxConnections: 20 });
   });
 
   it.each([
@@ -61,6 +76,8 @@ describe('readConfig', () => {
     ['FANOUT_CONCURRENCY', '0', /between 1 and 1000/],
     ['FANOUT_BUDGET_MS', '29000', /between 100 and 28000/],
     ['LIST_PAGE_SIZE', '1.5', /whole number/],
+    ['DB_MAX_CONNECTIONS', '0', /between 1 and 100000/],
+    ['DB_MAX_CONNECTIONS', 'many', /whole number/],
   ])('refuses %s=%s', (name, value, message) => {
     expect(() => readConfig({ ...aws, [name]: value })).toThrow(message);
   });
