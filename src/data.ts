@@ -89,9 +89,10 @@ export function toConnection(row: ConnectionRow): Connection {
  * - end(), once per invocation: `endMs` (see `end`).
  *
  * So per route: `$connect` = add + end <= 3 + 1 = 4 s of its 10; `$disconnect` = remove + end
- * <= 4 s of 10; a message whose store call fails answers `unavailable` after <= 3 s + the reply
- * (<= 2 s, src/messaging.ts) + end, of 29 (src/handler.ts keeps the fan-out's deadline clear of
- * what may follow it); the sweep <= 45 + 1 s of 60. A connection that timed out is destroyed.
+ * <= 4 s of 10; a message whose store call fails answers `unavailable` after <= 3 s, then the
+ * reply (<= 2 s) and end: 6 s of 29 (src/handler.ts: FAILURE_REPLY_TIMEOUT_MS, and the fan-out's
+ * deadline kept clear of what may follow it); the sweep <= 45 + 1 s of 60. A connection that
+ * timed out is destroyed.
  */
 export const MYSQL_TIMEOUTS = { connectMs: 2_000, operationMs: 3_000, sweepMs: 45_000, endMs: 1_000 } as const;
 
