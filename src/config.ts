@@ -24,6 +24,17 @@ export interface MysqlSettings {
   /** TLS with the Amazon RDS CA bundle; always on in AWS, off for a local server. */
   tls: boolean;
   tablePrefix: string;
+  /**
+   * DB_MAX_CONNECTIONS: the connections this service may hold on the instance (the template
+   * computes it from the instance class). The store's connection management measures its
+   * use against it (src/data.ts), so it never has to ask the server for max_connections.
+   */
+  maxConnections: number;
+  /**
+   * Whether the store may KILL idle connections of its database user. Only in AWS, where the
+   * user is the service's own; a local server's user (often root) is shared with other programs.
+   */
+  reclaimIdle: boolean;
 }
 
 export interface EmbeddedSettings {
@@ -112,6 +123,17 @@ function tablePrefix(env: Env): string {
   return prefix;
 }
 
+/**
+ * RDS for MySQL's default max_connections is DBInstanceClassMemory / 12582880: about 60 to 66
+ * for the default db.t4g.micro (1 GiB, less what RDS keeps for itself). The lower end, so
+ * that a missing DB_MAX_CONNECTIONS errs towards releasing connections early.
+ */
+export const DEFAULT_DB_MAX_CONNECTIONS = 60;
+
+function maxConnections(env: Env): number {
+  return integer(env, 'DB_MAX_CONNECTIONS', DEFAULT_DB_MAX_CONNECTIONS, 1, 100_000);
+}
+
 /** `mysql://user:password@host:port/database`, as given to `npm start` through LOCAL_DB_URL. */
 export function mysqlFromUrl(url: string, prefix: string): MysqlSettings {
   let parsed: URL;
@@ -134,6 +156,8 @@ export function mysqlFromUrl(url: string, prefix: string): MysqlSettings {
     password: decodeURIComponent(parsed.password),
     tls: parsed.searchParams.get('tls') === 'rds',
     tablePrefix: prefix,
+    maxConnections: DEFAULT_DB_MAX_CONNECTIONS,
+    reclaimIdle: false,
   };
 }
 
@@ -142,7 +166,7 @@ function storeSettings(env: Env, offline: boolean): StoreSettings {
   if (offline) {
     // Locally the deployed DB_HOST (a Fn::GetAtt) is meaningless; a local MySQL is opted into.
     const url = usable(env.LOCAL_DB_URL);
-    if (url !== undefined) return mysqlFromUrl(url, prefix);
+    if (url !== undefined) return { ...mysqlFromUrl(url, prefix), maxConnections: maxConnections(env) };
     return {
       kind: 'embedded',
       file: usable(env.EMBEDDED_STORE_FILE) ?? '.local/connections.sqlite',
@@ -158,6 +182,8 @@ function storeSettings(env: Env, offline: boolean): StoreSettings {
     passwordSecretArn: required(env, 'DB_SECRET_ARN'),
     tls: true,
     tablePrefix: prefix,
+    maxConnections: maxConnections(env),
+    reclaimIdle: true,
   };
 }
 

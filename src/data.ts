@@ -7,6 +7,7 @@
 import type { Connection as MysqlConnection } from 'mysql2';
 import serverlessMysql from 'serverless-mysql';
 import type { ServerlessMysql } from 'serverless-mysql';
+import type { Connection as Connection2 } from 'mysql2';
 import type { MysqlSettings, StoreSettings } from './config';
 import { StoreError } from './errors';
 import { rdsPassword } from './secrets';
@@ -97,11 +98,81 @@ export function toConnection(row: ConnectionRow): Connection {
 /** One statement inside a transaction (MysqlConnectionStore.transaction). */
 type Statement = <R = unknown>(sql: string, values?: unknown[]) => Promise<R>;
 
+/**
+ * Every wait on MySQL has an end, and the ends add up to less than each route's function
+ * timeout (serverless.yml: `$connect`/`$disconnect` 10 s, messages 29 s, sweep 60 s), so a
+ * database that is down, or that accepts TCP and never answers, gives a typed StoreError in
+ * time for the handler to answer. With the database silent at any point:
+ *
+ * - connect (TCP + TLS + MySQL handshake): `connectMs`, and never past the operation's
+ *   deadline. In-region RDS takes tens of ms.
+ * - one store operation (one method call: connect if needed, the schema at a cold start, its
+ *   statements, and any reconnect serverless-mysql makes by itself inside a statement):
+ *   `operationMs` in all; each statement gets what is left.
+ * - the sweep's one operation (`removeOlderThan`, many chunks on a big table): `sweepMs`.
+ * - end(), once per invocation: `endMs` (see `end`).
+ *
+ * So per route: `$connect` = add + end <= 3 + 1 = 4 s of its 10; `$disconnect` = remove + end
+ * <= 4 s of 10; a message whose store call fails answers `unavailable` after <= 3 s, then the
+ * reply (<= 2 s) and end: 6 s of 29 (src/handler.ts: FAILURE_REPLY_TIMEOUT_MS, and the fan-out's
+ * deadline kept clear of what may follow it); the sweep <= 45 + 1 s of 60. A connection that
+ * timed out is destroyed.
+ */
+export const MYSQL_TIMEOUTS = { connectMs: 2_000, operationMs: 3_000, sweepMs: 45_000, endMs: 1_000 } as const;
+
+/**
+ * Connection management, in place of serverless-mysql's own (`manageConns`), measured against
+ * DB_MAX_CONNECTIONS. serverless-mysql 2.1's end() runs its management queries with no timeout
+ * (a database that stalls right after an answered message held the invocation until Lambda
+ * killed it at 29 s), asks the server for max_connections (the template knows it), and with
+ * `usedConnsFreq` at its default 0 counts the processlist in every invocation: one query per
+ * invocation that the store itself never asked for. Ours runs with the same timeouts as any
+ * statement, and at most once per `usedConnsFreqMs` per container.
+ */
+export const CONNECTION_MANAGEMENT = {
+  /**
+   * How often a container checks the server's connection count (serverless-mysql's
+   * `usedConnsFreq`). The count changes when containers start or stop; every new container
+   * checks at its first end(), the others every 10 s, so a fleet of N warm containers adds
+   * N/10 small queries a second instead of one per invocation.
+   */
+  usedConnsFreqMs: 10_000,
+  /**
+   * Above this share of DB_MAX_CONNECTIONS (serverless-mysql's `connUtilization`), a container
+   * reclaims idle connections, and gives up its own if there was none. 0.8 keeps a fifth of the
+   * budget for the containers that start between two checks, and for an operator's client.
+   */
+  connUtilization: 0.8,
+  /**
+   * Over the threshold, our user's connections asleep this long (s) are killed, longest idle
+   * first (serverless-mysql's `zombieMinTimeout`, 3 s). A warm container that finds its
+   * connection killed reconnects on its next statement (serverless-mysql does that by itself);
+   * 10 s spares the connections of containers that are busy right now.
+   */
+  zombieMinIdleS: 10,
+  /**
+   * Always killed (serverless-mysql's `zombieMaxTimeout`, 15 min): a container idle that long is
+   * frozen or gone, and MySQL would keep its connection until `wait_timeout` (8 h by default).
+   */
+  zombieMaxIdleS: 900,
+  /** At most this many KILLs per check, so that a check stays inside `endMs`. */
+  killsPerCheck: 5,
+  /**
+   * "Too many connections" at connect is retried with full-jitter backoff (base, cap in ms)
+   * while the operation's budget allows; a timeout or a refusal is not retried (a silent
+   * server would only cost another `connectMs`). serverless-mysql's own retries are off
+   * (`maxRetries` 0): each of them took a full connect timeout against a silent server, and
+   * its counter resets only on a successful connect, so after one failure every later call
+   * failed after one attempt while the first took four.
+   */
+  backoff: { baseMs: 25, capMs: 400 },
+} as const;
+
+/** Server answers that mean "no free connection now"; another attempt shortly may get one. */
+const TOO_MANY_CONNECTIONS = new Set(['ER_CON_COUNT_ERROR', 'ER_TOO_MANY_USER_CONNECTIONS', 'ER_USER_LIMIT_REACHED']);
+
 export interface MysqlStoreOptions {
-  /** Bound on establishing a connection, so an unreachable server fails fast instead of hanging. */
   connectTimeoutMs?: number;
-  /** Bound on each query. */
-  queryTimeoutMs?: number;
   /**
    * PEM of the CA the server's certificate must chain to, instead of the Amazon RDS bundle.
    * Only for tests against a TLS server of their own; no setting or environment variable
@@ -110,6 +181,41 @@ export interface MysqlStoreOptions {
   tlsCa?: string;
   /** Where the password comes from when settings name a secret (tests give a stand-in). */
   passwordSecret?: SecretValue;
+  operationTimeoutMs?: number;
+  sweepTimeoutMs?: number;
+  endTimeoutMs?: number;
+  /** For tests: how often end() checks the connection count. */
+  usedConnsFreqMs?: number;
+}
+
+export interface ConnectionUsage {
+  /** Connections open on the server, every user's. */
+  used: number;
+  /** Our user's sleeping connections idle at least `zombieMinIdleS` (not ours), longest first. */
+  idle: { id: number; idleS: number }[];
+}
+
+/**
+ * What end()'s check does about what it found: over `connUtilization` of the budget, kill the
+ * idle connections it found (if it may), and if none, release our own; under it, kill only
+ * those idle longer than `zombieMaxIdleS`.
+ */
+export function reclaimPlan(
+  usage: ConnectionUsage,
+  options: { maxConnections: number; reclaimIdle: boolean },
+): { crowded: boolean; kill: number[] } {
+  const { connUtilization, zombieMaxIdleS, killsPerCheck } = CONNECTION_MANAGEMENT;
+  const crowded = usage.used > connUtilization * options.maxConnections;
+  if (!options.reclaimIdle) return { crowded, kill: [] };
+  const due = usage.idle.filter((connection) => crowded || connection.idleS >= zombieMaxIdleS);
+  return { crowded, kill: due.slice(0, killsPerCheck).map((connection) => connection.id) };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A statement (or what was left of its operation's budget) ran out of time. */
+function timeoutError(ms: number): Error {
+  return Object.assign(new Error(`no answer within ${Math.max(0, Math.round(ms))} ms`), { code: 'STORE_TIMEOUT' });
 }
 
 /** MySQL's answer to a wrong password (errno 1045). */
@@ -118,24 +224,46 @@ function accessDenied(error: unknown): boolean {
   return code === 'ER_ACCESS_DENIED_ERROR' || errno === 1045;
 }
 
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 export class MysqlConnectionStore implements ConnectionStore {
   readonly kind = 'mysql' as const;
   private readonly db: ServerlessMysql;
   private readonly t: { connections: string; members: string };
-  private readonly queryTimeoutMs: number;
   /** In AWS, the password is read from Secrets Manager before the first connect. */
   private readonly passwordSecret: SecretValue | undefined;
+  private readonly user: string;
+  private readonly maxConnections: number;
+  private readonly reclaimIdle: boolean;
+  private readonly timeouts: { connectMs: number; operationMs: number; sweepMs: number; endMs: number };
+  private readonly usedConnsFreqMs: number;
   private ready: Promise<void> | undefined;
   private lane: Promise<unknown> = Promise.resolve();
   /** serverless-mysql rethrows connect errors as `new Error(String(e))`; keep the original. */
   private lastConnectError: unknown;
+  /** The open mysql2 connection, to destroy its socket for real on a timeout. */
+  private connection: Connection2 | undefined;
+  /** When end() last counted the server's connections (ms epoch; 0: not yet in this container). */
+  private checkedAt = 0;
 
   constructor(settings: MysqlSettings, options: MysqlStoreOptions = {}) {
     this.t = tableNames(settings.tablePrefix);
-    this.queryTimeoutMs = options.queryTimeoutMs ?? 10_000;
     this.passwordSecret =
       options.passwordSecret ??
       (settings.passwordSecretArn === undefined ? undefined : rdsPassword(settings.passwordSecretArn));
+    this.user = settings.user;
+    this.maxConnections = settings.maxConnections;
+    this.reclaimIdle = settings.reclaimIdle;
+    this.timeouts = {
+      connectMs: options.connectTimeoutMs ?? MYSQL_TIMEOUTS.connectMs,
+      operationMs: options.operationTimeoutMs ?? MYSQL_TIMEOUTS.operationMs,
+      sweepMs: options.sweepTimeoutMs ?? MYSQL_TIMEOUTS.sweepMs,
+      endMs: options.endTimeoutMs ?? MYSQL_TIMEOUTS.endMs,
+    };
+    this.usedConnsFreqMs = options.usedConnsFreqMs ?? CONNECTION_MANAGEMENT.usedConnsFreqMs;
     this.db = serverlessMysql({
       config: {
         host: settings.host,
@@ -143,21 +271,99 @@ export class MysqlConnectionStore implements ConnectionStore {
         database: settings.database,
         user: settings.user,
         password: settings.password,
-        connectTimeout: options.connectTimeoutMs ?? 5_000,
+        connectTimeout: this.timeouts.connectMs,
         ...(settings.tls ? { ssl: tlsOptions(options.tlsCa) } : {}),
         supportBigNumbers: true,
         charset: 'utf8mb4',
       },
-      maxRetries: 3,
+      // Ours instead (CONNECTION_MANAGEMENT, `end`): so `connUtilization`, `usedConnsFreq`,
+      // `maxConnsFreq`, `zombieMinTimeout`, `zombieMaxTimeout` and `backoff` are not used.
+      manageConns: false,
+      maxRetries: 0,
+      // Not retried by the library: a statement that timed out may have run (ours are
+      // idempotent, but a retry would not fit in the operation's budget either).
+      maxQueryRetries: 0,
+      onConnect: (connection: Connection2) => {
+        this.connection = connection;
+      },
       onConnectError: (error: unknown) => {
         this.lastConnectError = error;
       },
     });
   }
 
-  private async run<T>(operation: string, sql: string, values: unknown[] = []): Promise<T> {
+  /** A deadline `ms` from now, for one operation. */
+  private budget(ms = this.timeouts.operationMs): number {
+    return Date.now() + ms;
+  }
+
+  /** Connects, retrying only "too many connections", and only while the deadline allows. */
+  private async connect(deadline: number): Promise<void> {
+    const { baseMs, capMs } = CONNECTION_MANAGEMENT.backoff;
+    for (let attempt = 0; ; attempt++) {
+      const left = deadline - Date.now();
+      if (left < 1) throw timeoutError(left);
+      // Read by mysql2 when serverless-mysql creates the connection (synchronously, inside
+      // connect()): never past the deadline. Restored for the reconnects serverless-mysql makes
+      // by itself inside a statement (bounded by the statement's own timer).
+      this.db.config({ connectTimeout: Math.min(this.timeouts.connectMs, left) });
+      const connecting = this.db.connect();
+      this.db.config({ connectTimeout: this.timeouts.connectMs });
+      try {
+        await connecting;
+        return;
+      } catch (error) {
+        const cause = this.lastConnectError ?? error;
+        this.lastConnectError = undefined;
+        const pause = Math.random() * Math.min(capMs, baseMs * 2 ** attempt);
+        const code = codeOf(cause);
+        if (code === undefined || !TOO_MANY_CONNECTIONS.has(code)) throw cause;
+        if (Date.now() + pause >= deadline) throw cause;
+        await sleep(pause);
+      }
+    }
+  }
+
+  /**
+   * Ends the connection for good after a timeout: serverless-mysql forgets it (its COM_QUIT
+   * waits behind the stuck statement and is never sent), mysql2 is told it is closing (so the
+   * stuck statement is never retried on a new connection), and the socket is destroyed:
+   * mysql2's destroy() only half-closes it (FIN), and a silent server never closes its side.
+   */
+  private destroyConnection(): void {
+    const connections = new Set([this.connection, this.db.getClient()]);
+    this.connection = undefined;
+    if (this.db.getClient() !== null) this.db.quit();
+    for (const connection of connections) {
+      if (!connection) continue;
+      connection.destroy();
+      (connection as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+    }
+  }
+
+  /**
+   * One statement, abandoned (and its connection destroyed) after `ms`. Not mysql2's own
+   * `timeout` option: its timer stays armed when the statement fails otherwise (a lost
+   * connection), fires later into serverless-mysql's callback, which then destroys whatever
+   * connection is current by then, or throws a TypeError in a timer when there is none.
+   */
+  private statement<T>(sql: string, values: unknown[], ms: number): Promise<T> {
+    if (ms < 1) return Promise.reject(timeoutError(ms));
+    const running = this.db.query<T>({ sql, values });
+    running.catch(() => undefined); // abandoned on a timeout: it never settles then
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.destroyConnection();
+        reject(timeoutError(ms));
+      }, ms);
+    });
+    return Promise.race([running, timedOut]).finally(() => clearTimeout(timer));
+  }
+
+  private async run<T>(operation: string, sql: string, values: unknown[], deadline: number): Promise<T> {
     try {
-      return await this.attempt<T>(sql, values);
+      return await this.attempt<T>(sql, values, deadline);
     } catch (error) {
       const failure = this.failure(operation, error);
       if (this.passwordSecret === undefined || !accessDenied(failure.cause)) throw failure;
@@ -165,7 +371,7 @@ export class MysqlConnectionStore implements ConnectionStore {
       // it earlier: read the secret again and reconnect, once.
       try {
         await this.passwordSecret.refresh();
-        return await this.attempt<T>(sql, values);
+        return await this.attempt<T>(sql, values, deadline);
       } catch (retryError) {
         throw this.failure(operation, retryError, ' after reading the password again');
       }
@@ -179,14 +385,20 @@ export class MysqlConnectionStore implements ConnectionStore {
     return new StoreError(`MySQL ${operation} failed${context}: ${describe(cause)}`, operation, { cause });
   }
 
-  /** One query; the password, when it comes from a secret, is set before serverless-mysql connects. */
-  private async attempt<T>(sql: string, values: unknown[]): Promise<T> {
-    if (this.passwordSecret !== undefined) this.db.config({ password: await this.passwordSecret.value() });
-    return this.db.query<T>({ sql, values, timeout: this.queryTimeoutMs });
+  /**
+   * One statement, connecting first when there is no connection (within the deadline); the
+   * password, when it comes from a secret, is set before serverless-mysql connects.
+   */
+  private async attempt<T>(sql: string, values: unknown[], deadline: number): Promise<T> {
+    if (this.db.getClient() === null) {
+      if (this.passwordSecret !== undefined) this.db.config({ password: await this.passwordSecret.value() });
+      await this.connect(deadline);
+    }
+    return this.statement<T>(sql, values, deadline - Date.now());
   }
 
   /** Creates the tables once per container (cold start), not on every call. */
-  private schema(): Promise<void> {
+  private schema(deadline: number): Promise<void> {
     this.ready ??= (async () => {
       const { connections, members } = this.t;
       // utf8mb4_bin: API Gateway connection ids are case-sensitive.
@@ -200,8 +412,10 @@ export class MysqlConnectionStore implements ConnectionStore {
            KEY idx_connected_at (connected_at),
            KEY ${SUBJECT_INDEX} (subject)
          ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+        [],
+        deadline,
       );
-      await this.addSubjectIndex();
+      await this.addSubjectIndex(deadline);
       await this.run(
         'create schema',
         `CREATE TABLE IF NOT EXISTS \`${members}\` (
@@ -210,6 +424,8 @@ export class MysqlConnectionStore implements ConnectionStore {
            PRIMARY KEY (room, connection_id),
            KEY idx_member_connection (connection_id)
          ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+        [],
+        deadline,
       );
     })().catch((error: unknown) => {
       this.ready = undefined; // let the next invocation try again
@@ -224,26 +440,33 @@ export class MysqlConnectionStore implements ConnectionStore {
    * MariaDB does), so look the index up first; two cold starts racing to add it are told
    * ER_DUP_KEYNAME, and the loser has nothing left to do.
    */
-  private async addSubjectIndex(): Promise<void> {
+  private async addSubjectIndex(deadline: number): Promise<void> {
     const { connections } = this.t;
     const found = await this.run<unknown[]>(
       'migrate schema',
       `SELECT 1 FROM information_schema.statistics
        WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ? LIMIT 1`,
       [connections, SUBJECT_INDEX],
+      deadline,
     );
     if (found.length > 0) return;
     try {
-      await this.run('migrate schema', `ALTER TABLE \`${connections}\` ADD INDEX ${SUBJECT_INDEX} (subject)`);
+      await this.run(
+        'migrate schema',
+        `ALTER TABLE \`${connections}\` ADD INDEX ${SUBJECT_INDEX} (subject)`,
+        [],
+        deadline,
+      );
     } catch (error) {
       if ((error as { cause?: { code?: unknown } }).cause?.code !== 'ER_DUP_KEYNAME') throw error;
     }
   }
 
-  private async query<T>(operation: string, sql: string, values: unknown[] = []): Promise<T> {
+  /** One statement of an operation that must end by `deadline` (see MYSQL_TIMEOUTS). */
+  private async query<T>(operation: string, sql: string, values: unknown[], deadline: number): Promise<T> {
     return this.serially(async () => {
-      await this.schema();
-      return this.run<T>(operation, sql, values);
+      await this.schema(deadline);
+      return this.run<T>(operation, sql, values, deadline);
     });
   }
 
@@ -268,27 +491,41 @@ export class MysqlConnectionStore implements ConnectionStore {
    * ends, and a connection that just failed may not take a ROLLBACK); the next call
    * connects again.
    */
-  private transaction<T>(operation: string, work: (statement: Statement) => Promise<T>): Promise<T> {
+  private transaction<T>(
+    operation: string,
+    work: (statement: Statement) => Promise<T>,
+    deadline = this.budget(),
+  ): Promise<T> {
     return this.serially(async () => {
-      await this.schema();
-      // Through serverless-mysql: connects (with its retries) and applies to the next transaction.
-      await this.run(operation, 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      await this.schema(deadline);
+      // Through run(): connects (within the deadline) and applies to the next transaction.
+      await this.run(operation, 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED', [], deadline);
       const client = this.db.getClient() as MysqlConnection | null;
       if (client === null) throw new StoreError(`MySQL ${operation} failed: the connection closed`, operation);
-      const statement: Statement = <R>(sql: string, values: unknown[] = []) =>
-        new Promise<R>((resolve, reject) => {
-          client.query({ sql, values, timeout: this.queryTimeoutMs }, (error, result) =>
-            error ? reject(error) : resolve(result as R),
-          );
+      // Each statement gets what is left of the operation's budget, and a statement that runs
+      // out of it ends its connection for good (as statement() does).
+      const statement: Statement = <R>(sql: string, values: unknown[] = []) => {
+        const left = deadline - Date.now();
+        if (left < 1) return Promise.reject(timeoutError(left));
+        return new Promise<R>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            this.destroyConnection();
+            reject(timeoutError(left));
+          }, left);
+          client.query({ sql, values }, (error, result) => {
+            clearTimeout(timer);
+            if (error) reject(error);
+            else resolve(result as R);
+          });
         });
+      };
       try {
         await statement('START TRANSACTION');
         const result = await work(statement);
         await statement('COMMIT');
         return result;
       } catch (error) {
-        client.destroy();
-        this.db.quit(); // forget the closed connection
+        this.destroyConnection(); // the server rolls back; the next call connects again
         throw new StoreError(`MySQL ${operation} failed: ${describe(error)}`, operation, { cause: error });
       }
     });
@@ -300,6 +537,7 @@ export class MysqlConnectionStore implements ConnectionStore {
       `INSERT INTO \`${this.t.connections}\` (connection_id, connected_at, subject) VALUES (?, ?, ?)
        ON DUPLICATE KEY UPDATE connected_at = VALUES(connected_at), subject = VALUES(subject)`,
       [connectionId, connectedAt, subject],
+      this.budget(),
     );
   }
 
@@ -308,12 +546,16 @@ export class MysqlConnectionStore implements ConnectionStore {
   }
 
   async removeMany(connectionIds: readonly string[]): Promise<void> {
+    await this.deleteMany(connectionIds, this.budget());
+  }
+
+  private async deleteMany(connectionIds: readonly string[], deadline: number): Promise<void> {
     const { connections, members } = this.t;
     for (const chunk of chunks(connectionIds, DELETE_CHUNK)) {
       // Connections first: should the second statement fail, a leftover membership only
       // makes a later room delivery meet a 410, which removes it again.
-      await this.query('remove', `DELETE FROM \`${connections}\` WHERE connection_id IN (?)`, [chunk]);
-      await this.query('remove', `DELETE FROM \`${members}\` WHERE connection_id IN (?)`, [chunk]);
+      await this.query('remove', `DELETE FROM \`${connections}\` WHERE connection_id IN (?)`, [chunk], deadline);
+      await this.query('remove', `DELETE FROM \`${members}\` WHERE connection_id IN (?)`, [chunk], deadline);
     }
   }
 
@@ -322,20 +564,25 @@ export class MysqlConnectionStore implements ConnectionStore {
       'get',
       `SELECT connection_id, connected_at, subject FROM \`${this.t.connections}\` WHERE connection_id = ?`,
       [connectionId],
+      this.budget(),
     );
     return rows[0] ? toConnection(rows[0]) : undefined;
   }
 
   async list(limit: number): Promise<ConnectionPage> {
+    const deadline = this.budget();
     const [counted] = await this.query<{ n: number | string }[]>(
       'list',
       `SELECT COUNT(*) AS n FROM \`${this.t.connections}\``,
+      [],
+      deadline,
     );
     const rows = await this.query<ConnectionRow[]>(
       'list',
       `SELECT connection_id, connected_at, subject FROM \`${this.t.connections}\`
        ORDER BY connected_at, connection_id LIMIT ?`,
       [limit],
+      deadline,
     );
     return { count: Number(counted?.n ?? 0), connections: rows.map(toConnection) };
   }
@@ -346,11 +593,14 @@ export class MysqlConnectionStore implements ConnectionStore {
         ? await this.query<{ connection_id: string }[]>(
             'audience',
             `SELECT connection_id FROM \`${this.t.connections}\``,
+            [],
+            this.budget(),
           )
         : await this.query<{ connection_id: string }[]>(
             'audience',
             `SELECT connection_id FROM \`${this.t.members}\` WHERE room = ?`,
             [room],
+            this.budget(),
           );
     return rows.map((row) => row.connection_id);
   }
@@ -391,6 +641,7 @@ export class MysqlConnectionStore implements ConnectionStore {
       'leave',
       `DELETE FROM \`${this.t.members}\` WHERE room = ? AND connection_id = ?`,
       [room, connectionId],
+      this.budget(),
     );
     return result.affectedRows > 0;
   }
@@ -400,26 +651,72 @@ export class MysqlConnectionStore implements ConnectionStore {
       'rooms',
       `SELECT room FROM \`${this.t.members}\` WHERE connection_id = ? ORDER BY room`,
       [connectionId],
+      this.budget(),
     );
     return rows.map((row) => row.room);
   }
 
   async removeOlderThan(cutoff: number): Promise<number> {
+    const deadline = this.budget(this.timeouts.sweepMs);
     const rows = await this.query<{ connection_id: string }[]>(
       'sweep',
       `SELECT connection_id FROM \`${this.t.connections}\` WHERE connected_at < ?`,
       [cutoff],
+      deadline,
     );
     const ids = rows.map((row) => row.connection_id);
-    await this.removeMany(ids);
+    await this.deleteMany(ids, deadline);
     return ids.length;
   }
 
+  /**
+   * Once per invocation. Usually nothing at all; once per `usedConnsFreqMs` per container, one
+   * query counts the server's connections and finds our user's longest-idle ones; KILLs follow
+   * only when some are due (CONNECTION_MANAGEMENT). All of it within `endMs`, and on a timeout
+   * the connection is destroyed, so a database that stalls after an answered message costs
+   * the invocation at most `endMs`, not the function timeout.
+   */
   async end(): Promise<void> {
-    try {
-      await this.db.end();
-    } catch (error) {
-      throw new StoreError(`MySQL end failed: ${describe(error)}`, 'end', { cause: error });
+    if (this.db.getClient() === null) return;
+    const now = Date.now();
+    if (now - this.checkedAt < this.usedConnsFreqMs) return;
+    this.checkedAt = now;
+    const deadline = this.budget(this.timeouts.endMs);
+    const { zombieMinIdleS, killsPerCheck } = CONNECTION_MANAGEMENT;
+    // One statement: the total (every user's, as max_connections counts them all), and our
+    // user's sleeping connections idle at least zombieMinIdleS, longest first, with their age.
+    const rows = await this.run<{ used: number | string; id: number | string | null; idle: number | string | null }[]>(
+      'end',
+      `SELECT t.used, z.ID AS id, z.TIME AS idle
+       FROM (SELECT COUNT(*) AS used FROM information_schema.PROCESSLIST) t
+       LEFT JOIN (SELECT ID, TIME FROM information_schema.PROCESSLIST
+                  WHERE USER = ? AND COMMAND = 'Sleep' AND TIME >= ? AND ID <> CONNECTION_ID()
+                  ORDER BY TIME DESC LIMIT ?) z ON TRUE`,
+      [this.user, zombieMinIdleS, killsPerCheck],
+      deadline,
+    );
+    const plan = reclaimPlan(
+      {
+        used: Number(rows[0]?.used ?? 0),
+        idle: rows.flatMap((row) => (row.id === null ? [] : [{ id: Number(row.id), idleS: Number(row.idle) }])),
+      },
+      { maxConnections: this.maxConnections, reclaimIdle: this.reclaimIdle },
+    );
+    let killed = 0;
+    for (const id of plan.kill) {
+      try {
+        await this.run('end', 'KILL ?', [id], deadline);
+        killed++;
+      } catch (error) {
+        // Gone in the meantime (its container closed it): that is what we wanted.
+        if (codeOf((error as StoreError).cause) !== 'ER_NO_SUCH_THREAD') throw error;
+      }
+    }
+    // Crowded and nothing reclaimed: hand our own connection back (a clean COM_QUIT); this
+    // container's next invocation connects again.
+    if (plan.crowded && killed === 0) {
+      this.connection = undefined;
+      this.db.quit();
     }
   }
 
@@ -435,12 +732,14 @@ export class MysqlConnectionStore implements ConnectionStore {
       `SELECT connection_id FROM \`${this.t.connections}\`
        WHERE subject = ? AND CAST(subject AS BINARY) = CAST(? AS BINARY)`,
       [subject, subject],
+      this.budget(),
     );
     return rows.map((row) => row.connection_id);
   }
 
   async members(room: string, limit: number): Promise<ConnectionPage> {
     const { connections, members } = this.t;
+    const deadline = this.budget();
     // Joined with the connections, so a membership left behind by a failed removal is
     // neither counted nor listed.
     const [counted] = await this.query<{ n: number | string }[]>(
@@ -448,6 +747,7 @@ export class MysqlConnectionStore implements ConnectionStore {
       `SELECT COUNT(*) AS n FROM \`${members}\` m JOIN \`${connections}\` c ON c.connection_id = m.connection_id
        WHERE m.room = ?`,
       [room],
+      deadline,
     );
     const rows = await this.query<ConnectionRow[]>(
       'members',
@@ -455,13 +755,19 @@ export class MysqlConnectionStore implements ConnectionStore {
        FROM \`${members}\` m JOIN \`${connections}\` c ON c.connection_id = m.connection_id
        WHERE m.room = ? ORDER BY c.connected_at, c.connection_id LIMIT ?`,
       [room, limit],
+      deadline,
     );
     return { count: Number(counted?.n ?? 0), connections: rows.map(toConnection) };
   }
 
   /** Test helper for the contract suite: drop this store's tables. */
   async dropTables(): Promise<void> {
-    await this.run('drop', `DROP TABLE IF EXISTS \`${this.t.connections}\`, \`${this.t.members}\``);
+    await this.run(
+      'drop',
+      `DROP TABLE IF EXISTS \`${this.t.connections}\`, \`${this.t.members}\``,
+      [],
+      this.budget(this.timeouts.sweepMs),
+    );
     this.ready = undefined;
   }
 }

@@ -12,7 +12,7 @@ import type {
   ScheduledEvent,
 } from 'aws-lambda';
 import { authSettings, config } from './config';
-import { createStore } from './data';
+import { createStore, MYSQL_TIMEOUTS } from './data';
 import type { ConnectionStore } from './data';
 import { ConfigError, SecretError, StoreError } from './errors';
 import { fanOutDeadline } from './fanout';
@@ -108,8 +108,53 @@ function statusFor(error: unknown): number {
 
 type Work = (event: WebSocketEvent, context: Context) => Promise<number>;
 
+interface RouteOptions {
+  /**
+   * Message routes: a client whose message failed is told so on its connection before the
+   * 5xx is returned (API Gateway never shows the client our status code). Not `$connect`
+   * (the socket does not exist yet) nor `$disconnect` (no one is left to tell).
+   */
+  answerFailures?: boolean;
+}
+
+/**
+ * The longest a failure reply is waited for: it is sent while the invocation is already
+ * failing, so a silent management endpoint must not take the rest of the function's time.
+ */
+export const FAILURE_REPLY_TIMEOUT_MS = 2_000;
+
+/** What an invocation keeps after the error reply: the store's end() and a margin. */
+const AFTER_REPLY_MS = MYSQL_TIMEOUTS.endMs + 500;
+
+/**
+ * What a message invocation may still need after its fan-out's deadline, on the store's side:
+ * the batched delete of the stale connections (one store operation), then, should it fail,
+ * the error reply, and the store's end(). (The posts of the tail, a delivery in flight and the
+ * summary, are bounded by the management client's request timeout, src/communication.ts.)
+ */
+export const AFTER_FANOUT_MS = MYSQL_TIMEOUTS.operationMs + FAILURE_REPLY_TIMEOUT_MS + MYSQL_TIMEOUTS.endMs;
+
+/**
+ * Best effort, after the failure is logged: the reply's own failure is a warning and changes
+ * neither the logged error nor the status code. Bounded by FAILURE_REPLY_TIMEOUT_MS, and by
+ * what is left of the invocation (less the store's end()).
+ */
+async function answerFailure(name: string, event: WebSocketEvent, context: Context, error: unknown): Promise<void> {
+  const connectionId = event.requestContext.connectionId;
+  try {
+    const { replyFailure } = messaging();
+    const remaining = context.getRemainingTimeInMillis?.() ?? FAILURE_REPLY_TIMEOUT_MS + AFTER_REPLY_MS;
+    const timeoutMs = Math.min(FAILURE_REPLY_TIMEOUT_MS, remaining - AFTER_REPLY_MS);
+    if (timeoutMs <= 0) throw new Error('no time left in the invocation for the error reply');
+    const code = await replyFailure(outboxFor(event), connectionId, error, timeoutMs);
+    log.info('failure answered', { route: name, connectionId, code });
+  } catch (replyError) {
+    log.warn('error reply failed', { route: name, connectionId, error: replyError });
+  }
+}
+
 /** The one response helper: always `{ statusCode }`, errors logged with route and connection id. */
-function route(name: string, work: Work) {
+function route(name: string, work: Work, options: RouteOptions = {}) {
   return async (event: WebSocketEvent, context: Context): Promise<HandlerResult> => {
     const connectionId = event.requestContext?.connectionId;
     storeUsed = false;
@@ -123,6 +168,7 @@ function route(name: string, work: Work) {
     } catch (error) {
       const statusCode = statusFor(error);
       log.error('handler failed', { route: name, connectionId, statusCode, error });
+      if (options.answerFailures && connectionId) await answerFailure(name, event, context, error);
       return { statusCode };
     } finally {
       try {
@@ -194,7 +240,7 @@ export const disconnect = route('$disconnect', async (event, context) => {
 
 /** No delivery starts after this (src/fanout.ts: the budget, and room for what follows it). */
 function deadlineFor(context: Context): number {
-  return fanOutDeadline(Date.now(), config().fanOut, context.getRemainingTimeInMillis?.());
+  return fanOutDeadline(Date.now(), config().fanOut, context.getRemainingTimeInMillis?.(), AFTER_FANOUT_MS);
 }
 
 function session(event: WebSocketEvent, context: Context): Session {
@@ -218,10 +264,10 @@ const handleMessage: Work = (event, context) =>
   messaging().handleMessage(session(event, context), event.body, event.isBase64Encoded);
 
 /** `$default`: the original's answer (the connection list), and errors for what it cannot route. */
-export const defaultHandler = route('$default', handleMessage);
+export const defaultHandler = route('$default', handleMessage, { answerFailures: true });
 
 /** `sendmessage`, `join`, `leave`, `publish`, `send`, `members`, `ping`: the protocol's actions (src/protocol.ts). */
-export const message = route('message', handleMessage);
+export const message = route('message', handleMessage, { answerFailures: true });
 
 /**
  * Scheduled: `$disconnect` is best-effort, so rows can outlive their sockets. No

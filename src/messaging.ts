@@ -9,7 +9,7 @@
  */
 import { encode } from './communication';
 import type { Connection, ConnectionStore } from './data';
-import { BadMessageError, StaleConnectionError } from './errors';
+import { BadMessageError, DeliveryError, StaleConnectionError, StoreError } from './errors';
 import { fanOut } from './fanout';
 import type { FanOutResult } from './fanout';
 import { log } from './log';
@@ -65,6 +65,57 @@ export async function reply(session: Session, message: Reply): Promise<void> {
     log.warn('sender is gone; removing it', { connectionId: session.connectionId });
     await session.store.remove(session.connectionId);
   }
+}
+
+/**
+ * A failed message still gets an answer (issue 9, item 2): `unavailable` when something we
+ * depend on failed (the store, the management API: trying again later may work), `internal`
+ * for anything else. Fixed texts: the error itself is logged, never sent.
+ */
+export type FailureCode = 'unavailable' | 'internal';
+
+export function failureCode(error: unknown): FailureCode {
+  return error instanceof StoreError || error instanceof DeliveryError ? 'unavailable' : 'internal';
+}
+
+const FAILURE_MESSAGES: Record<FailureCode, string> = {
+  unavailable: 'the service could not handle this message because something it depends on is unavailable; try again',
+  internal: 'the service could not handle this message because of an internal error',
+};
+
+/**
+ * Best effort: posts `{"type":"error","code","message"}` to the sender and waits at most
+ * `timeoutMs`; throws if the post fails or does not finish in time (the caller logs that and
+ * keeps the original error and status). No retry starts after the bound either (`deadline`).
+ */
+export async function replyFailure(
+  outbox: Outbox,
+  connectionId: string,
+  error: unknown,
+  timeoutMs: number,
+): Promise<FailureCode> {
+  const code = failureCode(error);
+  const bytes = encode({ type: 'error', code, message: FAILURE_MESSAGES[code] });
+  const sending = outbox.send(connectionId, bytes, Date.now() + timeoutMs);
+  sending.catch(() => undefined); // if it is abandoned, its own request timeout ends it later
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new DeliveryError(connectionId, undefined, false, {
+            cause: new Error(`the error reply was not posted within ${timeoutMs} ms`),
+          }),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([sending, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return code;
 }
 
 function describeConnection(connection: Connection) {

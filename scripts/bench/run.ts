@@ -15,8 +15,8 @@ import { benchFanOut } from './fanout';
 import type { FanOutRow } from './fanout';
 import { benchLoad } from './load';
 import type { LoadRow } from './load';
-import { benchQueries } from './queries';
-import type { QueryRow } from './queries';
+import { benchInvocations, benchQueries } from './queries';
+import type { InvocationRow, QueryRow, WireCount } from './queries';
 import { benchSecrets } from './secrets';
 import type { SecretsRow } from './secrets';
 import { startStandIn } from './stand-in';
@@ -46,6 +46,8 @@ export interface BenchResults {
   mysql: string;
   fanOut: FanOutRow[];
   queries: QueryRow[];
+  /** MySQL statements per invocation of each route, counted on the wire (empty without MySQL). */
+  invocations: InvocationRow[];
   coldStart: ColdStartRow[];
   package: PackageResult | null;
   load: LoadRow[];
@@ -95,6 +97,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const standIn = await startStandIn({ latencyMs: settings.latencyMs, goneShare: settings.goneShare });
   let fanOut: FanOutRow[];
   let queries: QueryRow[];
+  let invocations: InvocationRow[];
   let coldStart: ColdStartRow[];
   let packaged: PackageResult | null = null;
   try {
@@ -118,6 +121,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       latencyMs: settings.latencyMs,
       mysqlUrl,
     });
+    log('MySQL statements per invocation, on the wire');
+    invocations = await benchInvocations(standIn, { mysqlUrl });
     let zipDir: string | undefined;
     try {
       if (!smoke) {
@@ -159,6 +164,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     mysql,
     fanOut,
     queries,
+    invocations,
     coldStart,
     package: packaged,
     load,
@@ -174,6 +180,14 @@ const table = (header: string[], rows: (string | number)[][]): string =>
   ].join('\n');
 
 const fmt = (value: number | null): string => (value === null ? '–' : value.toLocaleString('en-US'));
+
+const wireText = (wire: WireCount | null): string =>
+  wire === null
+    ? '–'
+    : `${wire.total}: ` +
+      Object.entries(wire.byKind)
+        .map(([kind, n]) => `${kind}${n > 1 ? ` ×${n}` : ''}`)
+        .join(', ');
 
 /** The results as Markdown tables (also what BENCHMARKS.md shows). */
 export function renderMarkdown(results: BenchResults): string {
@@ -233,6 +247,7 @@ export function renderMarkdown(results: BenchResults): string {
         'SQL statements per removeMany',
         'rows left / expected',
         'sendmessage ms',
+        'MySQL commands on the wire (incl. end())',
       ],
       results.queries.map((r) => [
         r.store,
@@ -245,9 +260,21 @@ export function renderMarkdown(results: BenchResults): string {
         r.statementsPerRemoveMany,
         `${r.rowsLeft} / ${r.rowsExpected}`,
         fmt(r.ms),
+        wireText(r.wire),
       ]),
     ),
   );
+  if (results.invocations.length > 0) {
+    out.push(
+      '\n### MySQL statements per invocation (real handlers, counted on the wire by a protocol-reading proxy, end() included)\n',
+    );
+    out.push(
+      table(
+        ['invocation', 'status', 'commands'],
+        results.invocations.map((r) => [r.invocation, r.statusCode, wireText(r.wire)]),
+      ),
+    );
+  }
   out.push(`\n### Cold start (fresh Node processes, median of ${settings.coldStartProcesses})\n`);
   out.push(
     table(

@@ -48,6 +48,22 @@ describe('npm run bench -- --smoke', () => {
     }
   });
 
+  it('counts the MySQL statements of a fan-out and of each route on the wire, the library’s own included', () => {
+    if (results.mysql !== 'reachable') {
+      expect(results.invocations).toEqual([]);
+      return;
+    }
+    const mysql = results.queries.find((row) => row.store === 'mysql');
+    // one audience read and one removeMany of two DELETEs; end() sends nothing between its checks
+    expect(mysql?.wire?.total).toBe(3);
+    const total = (prefix: string) => results.invocations.find((row) => row.invocation.startsWith(prefix))?.wire.total;
+    expect(results.invocations.every((row) => row.statusCode === 200)).toBe(true);
+    expect(total('$connect, first')).toBe(4); // two CREATE TABLE IF NOT EXISTS, the INSERT, the connection check
+    expect(total('$connect, warm')).toBe(1);
+    expect(total('$disconnect, warm, when')).toBe(3);
+    expect(total('for comparison: serverless-mysql defaults, one statement + end(), second')).toBe(2);
+  });
+
   it('times the handler cold start and a first invocation', () => {
     const first = results.coldStart.find((row) => row.case.includes('embedded'));
     expect(first).toBeDefined();

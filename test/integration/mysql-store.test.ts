@@ -6,6 +6,8 @@ import { MysqlConnectionStore, SUBJECT_INDEX, tableNames } from '../../src/data'
 import { StoreError } from '../../src/errors';
 import { freePort } from '../support/offline';
 import { HOW_TO_START, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
+import { startTcpProxy } from '../support/tcp-proxy';
+import type { TcpProxy } from '../support/tcp-proxy';
 import { storeContract } from './store-contract';
 
 const suite = SKIP_MYSQL ? describe.skip : describe;
@@ -107,7 +109,7 @@ suite('MySQL', () => {
   describe('MySQL store failures', () => {
     it('a join stuck behind another transaction fails with a typed error, holds nothing, and the next join works', async () => {
       const settings = mysqlSettings(uniquePrefix('tx'));
-      const store = new MysqlConnectionStore(settings, { queryTimeoutMs: 1_000 });
+      const store = new MysqlConnectionStore(settings, { operationTimeoutMs: 1_000 });
       const { host, port, user, password, database } = settings;
       const blocker = await createConnection({ host, port, user, password, database });
       try {
@@ -157,6 +159,182 @@ suite('MySQL', () => {
       await store.close();
       sockets.forEach((s) => s.destroy());
       await new Promise((resolve) => server.close(resolve));
+    });
+  });
+  /**
+   * A database that accepts TCP and never answers (issue 9, item 10), through a loopback proxy
+   * to the real server. Production timeouts (MYSQL_TIMEOUTS); the bounds asserted are half of
+   * `$connect`'s 10 s function timeout, generous against the 2-3 s expected.
+   */
+  describe('a silent database', () => {
+    const HALF_OF_CONNECT_TIMEOUT = 5_000;
+    let proxy: TcpProxy;
+    let store: MysqlConnectionStore;
+    const prefix = uniquePrefix('silent');
+
+    beforeEach(async () => {
+      proxy = await startTcpProxy({ host: mysqlSettings('').host, port: mysqlSettings('').port });
+      store = new MysqlConnectionStore({ ...mysqlSettings(prefix), port: proxy.port });
+    });
+
+    afterEach(async () => {
+      proxy.setMode('pass');
+      await store.dropTables().catch(() => undefined);
+      await store.close();
+      await proxy.close();
+    });
+
+    async function timed<T>(work: Promise<T>): Promise<{ ms: number; error: unknown }> {
+      const started = Date.now();
+      const error = await work.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      return { ms: Date.now() - started, error };
+    }
+
+    /**
+     * TCP sockets this process holds open. The proxy keeps its own (a silent server never
+     * closes its side), so a store that only half-closes a stalled connection keeps one more.
+     */
+    const openSockets = () => process.getActiveResourcesInfo().filter((name) => name === 'TCPSocketWrap').length;
+
+    async function eventually(check: () => boolean, timeoutMs = 2_000): Promise<boolean> {
+      const deadline = Date.now() + timeoutMs;
+      while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      return check();
+    }
+
+    it('fails a first statement with a StoreError after one connect attempt, within the connect timeout', async () => {
+      proxy.setMode('silent');
+      const { ms, error } = await timed(store.list(1));
+      expect(error).toBeInstanceOf(StoreError);
+      expect(((error as StoreError).cause as { code?: string }).code).toBe('ETIMEDOUT');
+      expect(ms).toBeLessThan(HALF_OF_CONNECT_TIMEOUT); // was 20 s: four attempts of 5 s
+      expect(proxy.accepted()).toBe(1);
+    }, 60_000);
+
+    it('fails the next statement the same way: one attempt again, as fast', async () => {
+      proxy.setMode('silent');
+      await timed(store.list(1));
+      const { ms, error } = await timed(store.list(1));
+      expect(error).toBeInstanceOf(StoreError);
+      expect(ms).toBeLessThan(HALF_OF_CONNECT_TIMEOUT);
+      expect(proxy.accepted()).toBe(2);
+    }, 60_000);
+
+    it('fails a statement on a kept connection that stalls within the operation budget, and destroys its socket', async () => {
+      await store.list(1);
+      const before = openSockets();
+      proxy.setMode('silent');
+      const { ms, error } = await timed(store.list(1));
+      expect(error).toBeInstanceOf(StoreError);
+      expect(((error as StoreError).cause as { code?: string }).code).toBe('STORE_TIMEOUT');
+      expect(ms).toBeLessThan(HALF_OF_CONNECT_TIMEOUT); // was 10 s (the query timeout)
+      // Not a half-close that a silent server never completes: the socket is gone.
+      expect(await eventually(() => openSockets() === before - 1)).toBe(true);
+    }, 60_000);
+
+    it('bounds end() after a stall, with a StoreError, and destroys the connection', async () => {
+      await store.list(1);
+      const before = openSockets();
+      proxy.setMode('silent');
+      const ended = timed(store.end());
+      const { ms, error } = await Promise.race([
+        ended,
+        new Promise<{ ms: number; error: unknown }>((resolve) =>
+          setTimeout(() => resolve({ ms: Infinity, error: 'still pending' }), 15_000),
+        ),
+      ]);
+      expect(error).toBeInstanceOf(StoreError); // was: never settled (queries with no timeout)
+      expect(ms).toBeLessThan(HALF_OF_CONNECT_TIMEOUT);
+      expect(await eventually(() => openSockets() === before - 1)).toBe(true);
+    }, 60_000);
+
+    it('works again once the database answers', async () => {
+      await store.list(1);
+      proxy.setMode('silent');
+      await timed(store.list(1));
+      proxy.setMode('pass');
+      expect(await store.list(1)).toEqual({ count: 0, connections: [] });
+    }, 60_000);
+
+    it('fails fast with a StoreError when the database drops every connection', async () => {
+      await store.list(1);
+      proxy.setMode('drop');
+      const { ms, error } = await timed(store.list(1));
+      expect(error).toBeInstanceOf(StoreError);
+      expect(ms).toBeLessThan(HALF_OF_CONNECT_TIMEOUT);
+    }, 60_000);
+
+    it('retries "Too many connections" with backoff, and connects once a slot is free', async () => {
+      proxy.setMode('full');
+      const listing = store.list(1);
+      setTimeout(() => proxy.setMode('pass'), 300);
+      expect(await listing).toEqual({ count: 0, connections: [] });
+      expect(proxy.accepted()).toBeGreaterThan(1);
+    }, 60_000);
+
+    it('gives up on "Too many connections" within the operation budget', async () => {
+      proxy.setMode('full');
+      const { ms, error } = await timed(store.list(1));
+      expect(((error as StoreError).cause as { code?: string }).code).toBe('ER_CON_COUNT_ERROR');
+      expect(ms).toBeLessThan(HALF_OF_CONNECT_TIMEOUT);
+    }, 60_000);
+  });
+
+  /** Item 11: what end() sends, counted on the wire (the proxy reads the MySQL protocol). */
+  describe('connection management in end()', () => {
+    let proxy: TcpProxy;
+    const prefix = uniquePrefix('manage');
+
+    beforeEach(async () => {
+      proxy = await startTcpProxy({ host: mysqlSettings('').host, port: mysqlSettings('').port });
+    });
+
+    afterEach(async () => {
+      await proxy.close();
+    });
+
+    it('counts the connections at its first end(), and sends nothing while the next check is not due', async () => {
+      const store = new MysqlConnectionStore({ ...mysqlSettings(prefix), port: proxy.port });
+      try {
+        await store.list(1);
+        proxy.resetCommands();
+        await store.end();
+        expect(proxy.commands).toEqual([
+          { command: 'query', sql: expect.stringMatching(/information_schema\.PROCESSLIST/) },
+        ]);
+        proxy.resetCommands();
+        await store.list(1);
+        await store.end();
+        // was: a processlist count in every end() (usedConnsFreq 0), after a max_connections query
+        expect(proxy.commands.map((c) => c.sql)).toEqual([
+          expect.stringMatching(/^SELECT COUNT\(\*\) AS n/),
+          expect.stringMatching(/^SELECT connection_id/),
+        ]);
+      } finally {
+        await store.dropTables();
+        await store.close();
+      }
+    });
+
+    it('gives its own connection back when the server holds more than 80% of DB_MAX_CONNECTIONS', async () => {
+      // Budget 1: any server with this test's connection and one more is over it.
+      const store = new MysqlConnectionStore({ ...mysqlSettings(prefix), port: proxy.port, maxConnections: 1 });
+      try {
+        await store.list(1);
+        proxy.resetCommands();
+        await store.end();
+        await new Promise((resolve) => setTimeout(resolve, 200)); // the COM_QUIT crosses the proxy
+        expect(proxy.commands.map((c) => c.command)).toEqual(['query', 'quit']);
+        expect(proxy.openConnections()).toBe(0);
+        await store.list(1); // connects again
+        expect(proxy.accepted()).toBe(2);
+      } finally {
+        await store.dropTables();
+        await store.close();
+      }
     });
   });
 });

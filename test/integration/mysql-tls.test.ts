@@ -39,6 +39,8 @@ suite('MySQL over verified TLS', () => {
       user: 'root',
       password: '',
       tls: true,
+      maxConnections: 60,
+      reclaimIdle: false,
       tablePrefix: `t_tls_${process.pid}_`,
     };
   }

@@ -18,6 +18,8 @@ describe('readConfig', () => {
         passwordSecretArn: SECRET_ARN,
         tls: true,
         tablePrefix: '',
+        maxConnections: 60,
+        reclaimIdle: true,
       },
       managementEndpoint: undefined,
       fanOut: { concurrency: 50, budgetMs: 25_000, retries: 2, retryBaseMs: 50, postTimeoutMs: 1_500 },
@@ -75,8 +77,21 @@ describe('readConfig', () => {
         password: 's@cret',
         tls: false,
         tablePrefix: '',
+        maxConnections: 60,
+        reclaimIdle: false,
       },
     );
+  });
+
+  it('takes the connection budget from DB_MAX_CONNECTIONS (issue 9, item 12)', () => {
+    const store = readConfig({ ...aws, DB_MAX_CONNECTIONS: '410' }).store;
+    expect(store).toMatchObject({ kind: 'mysql', maxConnections: 410 });
+    const local = readConfig({
+      IS_OFFLINE: 'true',
+      LOCAL_DB_URL: 'mysql://root@127.0.0.1/test',
+      DB_MAX_CONNECTIONS: '20',
+    });
+    expect(local.store).toMatchObject({ kind: 'mysql', maxConnections: 20 });
   });
 
   it.each([
@@ -87,6 +102,8 @@ describe('readConfig', () => {
     ['POST_TIMEOUT_MS', '0', /between 100 and 10000/],
     ['PRESENCE_MAX_MEMBERS', '-1', /between 0 and 10000/],
     ['PRESENCE_MAX_MEMBERS', 'many', /whole number/],
+    ['DB_MAX_CONNECTIONS', '0', /between 1 and 100000/],
+    ['DB_MAX_CONNECTIONS', 'many', /whole number/],
   ])('refuses %s=%s', (name, value, message) => {
     expect(() => readConfig({ ...aws, [name]: value })).toThrow(message);
   });

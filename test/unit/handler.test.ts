@@ -120,9 +120,10 @@ describe('disconnect', () => {
     expect(store.rooms.size).toBe(0);
   });
 
-  it('answers 500 when the store is down', async () => {
+  it('answers 500 when the store is down, and posts nothing: there is no one to tell', async () => {
     store.remove.mockRejectedValueOnce(new StoreError('down', 'remove'));
     expect(await disconnect(disconnectEvent(), lambdaContext())).toEqual({ statusCode: 500 });
+    expect(api).not.toHaveReceivedAnyCommand();
   });
 });
 
@@ -182,10 +183,12 @@ describe('default', () => {
     expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 2);
   });
 
-  it('answers 500 when the store is down', async () => {
+  it('answers 500 when the store is down, after telling the sender', async () => {
     store.list.mockRejectedValueOnce(new StoreError('down', 'list'));
     expect(await defaultHandler(messageEvent({}), lambdaContext())).toEqual({ statusCode: 500 });
-    expect(api).not.toHaveReceivedAnyCommand();
+    expect(posted()).toEqual([
+      { to: SENDER, message: expect.objectContaining({ type: 'error', code: 'unavailable' }) },
+    ]);
   });
 
   it.each([
@@ -315,6 +318,111 @@ describe('message', () => {
     );
     expect(store.join).not.toHaveBeenCalled();
     expect(posted()[0]?.message).toMatchObject({ type: 'error', code: 'invalid_message' });
+  });
+});
+
+describe('a message that fails (issue 9, item 2: every message gets an answer)', () => {
+  const join = () => messageEvent({ action: 'join', room: 'red' }, SENDER, 'join');
+
+  // Warnings (the reply's own failure) are part of what these tests read.
+  const level = process.env.LOG_LEVEL;
+  beforeEach(() => {
+    process.env.LOG_LEVEL = 'warn';
+  });
+  afterEach(() => {
+    if (level === undefined) delete process.env.LOG_LEVEL;
+    else process.env.LOG_LEVEL = level;
+  });
+
+  it('tells the sender "unavailable" when the store fails, answers 500 and logs the StoreError', async () => {
+    await connected(SENDER);
+    store.roomsOf.mockRejectedValueOnce(
+      new StoreError('MySQL rooms failed: STORE_TIMEOUT: no answer within 3000 ms', 'rooms'),
+    );
+    expect(await message(join(), lambdaContext())).toEqual({ statusCode: 500 });
+    expect(posted()).toEqual([
+      {
+        to: SENDER,
+        message: { type: 'error', code: 'unavailable', message: expect.stringMatching(/try again/) },
+      },
+    ]);
+    expect(loggedErrors()).toEqual([
+      expect.objectContaining({
+        level: 'error',
+        route: 'message',
+        connectionId: SENDER,
+        statusCode: 500,
+        error: expect.objectContaining({ name: 'StoreError', operation: 'rooms' }),
+      }),
+    ]);
+  });
+
+  it('tells the sender "internal" for anything unexpected, answers 502, and never sends the error itself', async () => {
+    await connected(SENDER, 'B');
+    store.audience.mockRejectedValueOnce(new TypeError('secret detail: cannot read x of undefined'));
+    const result = await message(
+      messageEvent({ action: 'sendmessage', data: 1 }, SENDER, 'sendmessage'),
+      lambdaContext(),
+    );
+    expect(result).toEqual({ statusCode: 502 });
+    expect(posted()).toEqual([{ to: SENDER, message: expect.objectContaining({ type: 'error', code: 'internal' }) }]);
+    expect(JSON.stringify(posted())).not.toContain('secret detail');
+    expect(loggedErrors()[0]).toMatchObject({ level: 'error', error: { name: 'TypeError' } });
+  });
+
+  it('keeps the original status and error when the reply fails too, and logs the reply failure as a warning', async () => {
+    await connected(SENDER);
+    store.roomsOf.mockRejectedValueOnce(new StoreError('down', 'rooms'));
+    api.on(PostToConnectionCommand).rejects(httpError(403));
+    expect(await message(join(), lambdaContext())).toEqual({ statusCode: 500 });
+    expect(loggedErrors()).toEqual([
+      expect.objectContaining({
+        level: 'error',
+        statusCode: 500,
+        error: expect.objectContaining({ name: 'StoreError' }),
+      }),
+      expect.objectContaining({
+        level: 'warn',
+        message: 'error reply failed',
+        route: 'message',
+        connectionId: SENDER,
+        error: expect.objectContaining({ name: 'DeliveryError', statusCode: 403 }),
+      }),
+    ]);
+  });
+
+  it('does not wait for a reply that never comes: the handler still returns its 500', async () => {
+    await connected(SENDER);
+    store.list.mockRejectedValueOnce(new StoreError('down', 'list'));
+    api.on(PostToConnectionCommand).callsFake(() => new Promise(() => undefined)); // a silent endpoint
+    const started = Date.now();
+    expect(await defaultHandler(messageEvent({}), lambdaContext())).toEqual({ statusCode: 500 });
+    expect(Date.now() - started).toBeLessThan(10_000); // bounded (2 s); it used to be forever
+    expect(loggedErrors()[1]).toMatchObject({ level: 'warn', message: 'error reply failed' });
+  }, 20_000);
+
+  it('keeps the time a store failure after the fan-out needs: the fan-out stops that much earlier', async () => {
+    await connected(SENDER, 'B', 'C');
+    // 1 s margin + AFTER_FANOUT_MS (stale delete 3 s, error reply 2 s, end 1 s) = 7 s: with
+    // 6.5 s left no delivery may start, or a database stalling at the delete would outlive the function.
+    const result = await message(
+      messageEvent({ action: 'sendmessage', data: 1 }, SENDER, 'sendmessage'),
+      lambdaContext(6_500),
+    );
+    expect(result).toEqual({ statusCode: 200 });
+    expect(posted()).toEqual([
+      { to: SENDER, message: { type: 'delivery', recipients: 3, sent: 0, stale: 0, failed: 0, unsent: 3 } },
+    ]);
+  });
+
+  it('tells the sender when its reply itself could not be posted', async () => {
+    await connected(SENDER);
+    api.on(PostToConnectionCommand).rejectsOnce(httpError(400)).resolves({});
+    await message(join(), lambdaContext());
+    expect(posted().map((d) => d.message)).toEqual([
+      { type: 'joined', room: 'red' },
+      expect.objectContaining({ type: 'error', code: 'unavailable' }),
+    ]);
   });
 });
 

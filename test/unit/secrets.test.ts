@@ -149,6 +149,8 @@ describe('the MySQL store with its password in a secret', () => {
         user: 'u',
         passwordSecretArn: DB_SECRET,
         tls: true,
+        maxConnections: 60,
+        reclaimIdle: false,
         tablePrefix: '',
       },
       { passwordSecret: unreadable },
