@@ -6,6 +6,7 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
+import { createConnection } from 'mysql2/promise';
 import { MysqlConnectionStore } from '../../src/data';
 import { SecretError, StoreError } from '../../src/errors';
 import { resetSecretClients } from '../../src/secrets';
@@ -21,12 +22,17 @@ suite('MySQL with the password in Secrets Manager', () => {
   const prefix = uniquePrefix('sec');
   // A user of this run only (dropped at the end), so the shared server's users stay as they were.
   const user = `h5a_${process.pid}_${Date.now().toString(36)}`.slice(0, 32);
-  const admin = new MysqlConnectionStore(root);
   let store: MysqlConnectionStore;
 
-  /** Runs a statement as root through a store (the tests' only way in). */
+  /** Runs a statement as root, on a connection of its own. */
   async function asRoot(sql: string): Promise<void> {
-    await (admin as unknown as { run(op: string, sql: string): Promise<unknown> }).run('admin', sql);
+    const { host, port, user: rootUser, password, database } = root;
+    const admin = await createConnection({ host, port, user: rootUser, password, database, connectTimeout: 2_000 });
+    try {
+      await admin.query(sql);
+    } finally {
+      await admin.end();
+    }
   }
 
   async function rotate(password: string): Promise<void> {
@@ -56,7 +62,7 @@ suite('MySQL with the password in Secrets Manager', () => {
     await store?.close();
     const cleanup = new MysqlConnectionStore(mysqlSettings(prefix));
     await cleanup.dropTables().finally(() => cleanup.close());
-    await asRoot(`DROP USER IF EXISTS '${user}'@'%'`).finally(() => admin.close());
+    await asRoot(`DROP USER IF EXISTS '${user}'@'%'`);
     resetSecretClients();
   });
 

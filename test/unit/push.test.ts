@@ -20,7 +20,7 @@ Object.assign(process.env, {
   DB_HOST: 'db.invalid',
   DB_NAME: 'websockets',
   DB_USER: 'websockets',
-  DB_PASSWORD: 'unused',
+  DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-unit-AbCdEf',
   LIST_PAGE_SIZE: '2',
   FANOUT_RETRY_BASE_MS: '1',
   PRESENCE_MAX_MEMBERS: '3',
