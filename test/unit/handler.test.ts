@@ -336,8 +336,8 @@ describe('a message that fails (issue 9, item 2: every message gets an answer)',
 
   it('tells the sender "unavailable" when the store fails, answers 500 and logs the StoreError', async () => {
     await connected(SENDER);
-    store.roomsOf.mockRejectedValueOnce(
-      new StoreError('MySQL rooms failed: STORE_TIMEOUT: no answer within 3000 ms', 'rooms'),
+    store.join.mockRejectedValueOnce(
+      new StoreError('MySQL join failed: STORE_TIMEOUT: no answer within 3000 ms', 'join'),
     );
     expect(await message(join(), lambdaContext())).toEqual({ statusCode: 500 });
     expect(posted()).toEqual([
@@ -352,7 +352,7 @@ describe('a message that fails (issue 9, item 2: every message gets an answer)',
         route: 'message',
         connectionId: SENDER,
         statusCode: 500,
-        error: expect.objectContaining({ name: 'StoreError', operation: 'rooms' }),
+        error: expect.objectContaining({ name: 'StoreError', operation: 'join' }),
       }),
     ]);
   });
@@ -372,7 +372,7 @@ describe('a message that fails (issue 9, item 2: every message gets an answer)',
 
   it('keeps the original status and error when the reply fails too, and logs the reply failure as a warning', async () => {
     await connected(SENDER);
-    store.roomsOf.mockRejectedValueOnce(new StoreError('down', 'rooms'));
+    store.join.mockRejectedValueOnce(new StoreError('down', 'join'));
     api.on(PostToConnectionCommand).rejects(httpError(403));
     expect(await message(join(), lambdaContext())).toEqual({ statusCode: 500 });
     expect(loggedErrors()).toEqual([

@@ -53,10 +53,10 @@ describe('settings.js, authorization', () => {
     await expect(settingsWith({ AUTH_JWKS_URL: jwks.AUTH_JWKS_URL })).rejects.toThrow(/AUTH_JWT_ISSUER/);
   });
 
-  it('still gives the secret mode its secret, and no authorizer without either', async () => {
+  it('still gives the secret mode its key (deployed: only the ARN of its secret), and no authorizer without either', async () => {
     const secret = 'a-secret-that-is-long-enough-for-hs256-0123';
     expect((await settingsWith({ AUTH_JWT_SECRET: secret })).AUTHORIZE_FUNCTION?.environment).toEqual({
-      AUTH_JWT_SECRET: secret,
+      AUTH_JWT_SECRET_ARN: { Ref: 'AuthJwtSecret' },
     });
     const open = await settingsWith({});
     expect(open.AUTHORIZE_FUNCTION).toBeNull();

@@ -3,7 +3,7 @@
  * database's connection budget comes from the instance class, and a reservation of
  * concurrency that would not fit in it is refused before anything is packaged.
  */
-import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -19,6 +19,7 @@ async function settingsFor(lines: string[]): Promise<Record<string, unknown>> {
   copyFileSync(join(root, 'settings.js'), join(dir, 'settings.js'));
   // settings.js reads the names of the settings from the example beside it.
   copyFileSync(join(root, '.env.yml.example'), join(dir, '.env.yml.example'));
+  cpSync(join(root, 'infra'), join(dir, 'infra'), { recursive: true });
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
   writeFileSync(join(dir, '.env.yml'), ['DB_PASSWORD: not-a-real-password', ...lines, ''].join('\n'));
   // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -41,7 +41,7 @@ describe('settings.js', () => {
       expect.arrayContaining([
         'STAGE',
         'REGION',
-        'DB_PASSWORD',
+        'DB_NETWORK',
         'FANOUT_CONCURRENCY',
         'LIST_PAGE_SIZE',
         'LOG_LEVEL',
