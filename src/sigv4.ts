@@ -97,6 +97,7 @@ function signingKey(secret: string, shortDate: string, region: string, service: 
 
 /** As the SDK: line breaks become spaces, runs of spaces and tabs one space, trimmed. */
 function canonicalValue(value: string): string {
+  if (!/[\r\n\t]|^ | $| {2}/.test(value)) return value; // the usual case: nothing to change
   return value
     .replace(/[\r\n]/g, ' ')
     .replace(/[ \t]+/g, ' ')
