@@ -120,25 +120,22 @@ function dates(date: Date): { long: string; short: string } {
 export function sign(input: SignInput): Record<string, string> {
   const { long, short } = dates(input.date);
   const hash = payloadHash(input.body);
-  const headers: Record<string, string> = {
-    ...input.headers,
-    host: input.host,
-    'x-amz-date': long,
-    'x-amz-content-sha256': hash,
-  };
+  const headers: Record<string, string> = Object.assign({}, input.headers);
+  headers.host = input.host;
+  headers['x-amz-date'] = long;
+  headers['x-amz-content-sha256'] = hash;
   if (input.credentials.sessionToken) headers['x-amz-security-token'] = input.credentials.sessionToken;
 
+  // Plain loops: this runs once per recipient of a fan-out.
   const names = Object.keys(headers).sort();
-  const canonicalHeaders = names.map((name) => `${name}:${canonicalValue(headers[name] as string)}\n`).join('');
-  const signedHeaders = names.join(';');
-  const canonicalRequest = [
-    input.method,
-    canonicalPath(input.path),
-    '', // no query string
-    canonicalHeaders,
-    signedHeaders,
-    hash,
-  ].join('\n');
+  let canonicalHeaders = '';
+  let signedHeaders = '';
+  for (const name of names) {
+    canonicalHeaders += `${name}:${canonicalValue(headers[name] as string)}\n`;
+    signedHeaders += signedHeaders === '' ? name : `;${name}`;
+  }
+  // method, path, query (none), headers, signed header names, payload hash
+  const canonicalRequest = `${input.method}\n${canonicalPath(input.path)}\n\n${canonicalHeaders}\n${signedHeaders}\n${hash}`;
   const scope = `${short}/${input.region}/${input.service}/aws4_request`;
   const stringToSign = `${ALGORITHM}\n${long}\n${scope}\n${sha256Hex(canonicalRequest)}`;
   const signature = createHmac(
