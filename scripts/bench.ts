@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --smoke] [-- --no-mysql]`: fan-out speed, store calls, cold start,
+ * `npm run bench [-- --smoke] [-- --no-mysql] [-- --only delivery]`: fan-out speed, store calls, cold start,
  * package size and load, measured side by side on this machine. Prints Markdown tables
  * and writes bench-results/latest.json and latest.md (git-ignored); BENCHMARKS.md holds
  * a copy of a full run. MySQL: LOCAL_DB_URL, or mysql://root@127.0.0.1:3306/test.
@@ -21,10 +21,13 @@ process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'error';
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const smoke = args.includes('--smoke');
+  const onlyAt = args.indexOf('--only');
+  const only = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
+  if (only !== undefined && only !== 'delivery') throw new Error(`--only takes "delivery", got "${only}"`);
   const mysqlUrl = args.includes('--no-mysql')
     ? undefined
     : process.env.LOCAL_DB_URL || 'mysql://root@127.0.0.1:3306/test';
-  const results = await runBench({ smoke, mysqlUrl, log: (m) => process.stderr.write(`[bench] ${m}\n`) });
+  const results = await runBench({ smoke, only, mysqlUrl, log: (m) => process.stderr.write(`[bench] ${m}\n`) });
   const markdown = renderMarkdown(results);
   const dir = resolve('bench-results');
   mkdirSync(dir, { recursive: true });

@@ -11,6 +11,8 @@ import { mysqlFromUrl } from '../../src/config';
 import { MysqlConnectionStore } from '../../src/data';
 import { benchColdStart, packageForBench } from './cold-start';
 import type { ColdStartRow, PackageResult } from './cold-start';
+import { benchDelivery } from './delivery';
+import type { DeliveryResults } from './delivery';
 import { benchFanOut } from './fanout';
 import type { FanOutRow } from './fanout';
 import { benchLoad } from './load';
@@ -23,6 +25,8 @@ import { startStandIn } from './stand-in';
 
 export interface BenchOptions {
   smoke: boolean;
+  /** Run one section only (`npm run bench -- --only delivery`). */
+  only?: 'delivery' | undefined;
   /** mysql://…; undefined to skip MySQL. Unreachable servers are skipped with a note. */
   mysqlUrl: string | undefined;
   log?: (message: string) => void;
@@ -44,6 +48,8 @@ export interface BenchResults {
     loadConcurrency: number;
   };
   mysql: string;
+  /** CPU per post of each way to make the management API request (its own section). */
+  delivery: DeliveryResults;
   fanOut: FanOutRow[];
   queries: QueryRow[];
   /** MySQL statements per invocation of each route, counted on the wire (empty without MySQL). */
@@ -90,17 +96,21 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     loadClients: smoke ? 10 : 200,
     loadConcurrency: smoke ? 5 : 20,
   };
+  if (options.only === 'delivery') return deliveryOnly(options, settings, started);
   const mysqlUrl = options.mysqlUrl && (await mysqlReachable(options.mysqlUrl)) ? options.mysqlUrl : undefined;
   const mysql = options.mysqlUrl === undefined ? 'not asked for' : mysqlUrl ? 'reachable' : 'unreachable: skipped';
   log(`MySQL: ${mysql}`);
 
   const standIn = await startStandIn({ latencyMs: settings.latencyMs, goneShare: settings.goneShare });
+  let delivery: DeliveryResults;
   let fanOut: FanOutRow[];
   let queries: QueryRow[];
   let invocations: InvocationRow[];
   let coldStart: ColdStartRow[];
   let packaged: PackageResult | null = null;
   try {
+    log('CPU per post of each delivery candidate');
+    delivery = await benchDelivery(standIn, deliveryPlan(smoke));
     log('fan-out against the stand-in management API');
     fanOut = await benchFanOut(standIn, {
       plan: smoke
@@ -148,20 +158,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     closeConcurrency: settings.loadConcurrency,
   });
 
-  const cpu = cpus();
   return {
     mode: smoke ? 'smoke' : 'full',
     startedAt: new Date(started).toISOString(),
     durationS: Math.round((Date.now() - started) / 1000),
-    machine: {
-      cpus: cpu.length,
-      cpuModel: cpu[0]?.model ?? 'unknown',
-      memoryGb: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
-      node: process.version,
-      platform: `${process.platform} ${process.arch}`,
-    },
+    machine: machine(),
     settings,
     mysql,
+    delivery,
     fanOut,
     queries,
     invocations,
@@ -170,6 +174,48 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     load,
     secrets,
   };
+}
+
+function machine(): BenchResults['machine'] {
+  const cpu = cpus();
+  return {
+    cpus: cpu.length,
+    cpuModel: cpu[0]?.model ?? 'unknown',
+    memoryGb: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  };
+}
+
+/** N = 5,000 posts at concurrency 50, 5 interleaved repetitions (the smoke run: 200, 1). */
+function deliveryPlan(smoke: boolean) {
+  return { posts: smoke ? 200 : 5_000, concurrency: 50, repetitions: smoke ? 1 : 5 };
+}
+
+/** `--only delivery`: the delivery comparison alone, under a minute. */
+async function deliveryOnly(options: BenchOptions, settings: BenchResults['settings'], started: number) {
+  const standIn = await startStandIn({ latencyMs: 0, goneShare: 0 });
+  let delivery: DeliveryResults;
+  try {
+    options.log?.('CPU per post of each delivery candidate');
+    delivery = await benchDelivery(standIn, deliveryPlan(options.smoke));
+  } finally {
+    await standIn.close();
+  }
+  return {
+    mode: options.smoke ? 'smoke' : 'full',
+    startedAt: new Date(started).toISOString(),
+    durationS: Math.round((Date.now() - started) / 1000),
+    machine: machine(),
+    settings,
+    mysql: 'not asked for',
+    delivery,
+    fanOut: [],
+    queries: [],
+    coldStart: [],
+    package: null,
+    load: [],
+  } satisfies BenchResults;
 }
 
 const table = (header: string[], rows: (string | number)[][]): string =>
@@ -197,6 +243,19 @@ export function renderMarkdown(results: BenchResults): string {
     `Run ${results.startedAt} (${results.mode}, ${results.durationS} s) on ${machine.cpus} × ${machine.cpuModel}, ` +
       `${machine.memoryGb} GB, Node ${machine.node}, ${machine.platform}. MySQL: ${results.mysql}.`,
   );
+  const { delivery } = results;
+  const posts = delivery.rows[0]?.posts ?? 0;
+  out.push(
+    `\n### Delivery: CPU per post (stand-in at 0 ms, ${fmt(posts)} posts through fanOut at concurrency 50, ` +
+      `median of ${delivery.rows[0]?.repetitions ?? 0} interleaved repetitions after a warm-up; chosen: ${delivery.chosen})\n`,
+  );
+  out.push(
+    table(
+      ['candidate', 'CPU µs / post', '× floor', 'wall ms', 'CPU / wall', 'errors'],
+      delivery.rows.map((r) => [r.candidate, r.cpuPerPostUs, r.ratioToFloor, fmt(r.wallMs), r.cpuPerWall, r.errors]),
+    ),
+  );
+  if (results.fanOut.length === 0) return out.join('\n') + '\n';
   out.push(
     `\n### Fan-out (stand-in latency ${settings.latencyMs} ms, ${settings.goneShare * 100}% of ids answer 410; ` +
       `median of the repetitions per row, after one discarded warm-up round)\n`,

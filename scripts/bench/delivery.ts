@@ -1,0 +1,280 @@
+/**
+ * CPU per PostToConnection: the ways to make the management API's one request, each
+ * driven through our own fanOut against the stand-in at 0 ms latency, so that the
+ * sender's CPU, not the network, is what is measured. Candidates are interleaved
+ * repetition by repetition after a discarded warm-up round, and compared with the floor:
+ * the same POST unsigned, made with node:http alone.
+ */
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { Sha256 } from '@smithy/core/checksum';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { fanOut } from '../../src/fanout';
+import { ManagementApi } from '../../src/management-api';
+import type { StandIn } from './stand-in';
+import { median, round } from './stats';
+
+export interface DeliveryRow {
+  candidate: string;
+  /** Median CPU (user + system) of the sender per post, µs. */
+  cpuPerPostUs: number;
+  /** cpuPerPostUs over the floor's, in the same run. */
+  ratioToFloor: number;
+  /** Median wall time of one fan-out of `posts`, ms. */
+  wallMs: number;
+  /** Sender CPU over wall time: near 1 means the sender, not the peer, set the pace. */
+  cpuPerWall: number;
+  posts: number;
+  repetitions: number;
+  /** Posts that did not get a 200 (must be 0: every candidate makes the same request). */
+  errors: number;
+}
+
+export interface DeliveryResults {
+  rows: DeliveryRow[];
+  /** The candidate src/communication.ts uses. */
+  chosen: string;
+}
+
+const credentials = { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench-secret', sessionToken: 'bench-token' };
+const region = 'us-east-1';
+
+interface Sender {
+  post(connectionId: string, data: Uint8Array): Promise<void>;
+  close(): void;
+}
+
+interface Candidate {
+  name: string;
+  open(url: string, concurrency: number): Promise<Sender>;
+}
+
+export const CHOSEN = 'ours: SigV4 on node:crypto + node:https (src/management-api.ts)';
+
+function expectOk(status: number | undefined): void {
+  if (status !== 200) throw new Error(`status ${status}`);
+}
+
+const candidates: Candidate[] = [
+  {
+    name: 'floor: unsigned POST, node:http',
+    async open(url, concurrency) {
+      const target = new URL(url);
+      const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
+      return {
+        post: (id, data) =>
+          new Promise<void>((resolve, reject) => {
+            const request = httpRequest(
+              {
+                hostname: target.hostname,
+                port: target.port,
+                method: 'POST',
+                path: `/@connections/${encodeURIComponent(id)}`,
+                agent,
+                headers: { 'content-type': 'application/octet-stream', 'content-length': data.byteLength },
+              },
+              (response) => {
+                response.resume();
+                response.once('end', () => {
+                  try {
+                    expectOk(response.statusCode);
+                    resolve();
+                  } catch (error) {
+                    reject(error);
+                  }
+                });
+              },
+            );
+            request.once('error', reject);
+            request.end(data);
+          }),
+        close: () => agent.destroy(),
+      };
+    },
+  },
+  {
+    name: CHOSEN,
+    async open(url, concurrency) {
+      const api = new ManagementApi(url, { region, credentials, maxSockets: concurrency });
+      return {
+        post: async (id, data) => expectOk(await api.post(id, data, 5_000)),
+        close: () => api.destroy(),
+      };
+    },
+  },
+  {
+    name: 'SDK signer (@smithy/signature-v4) + node:http',
+    async open(url, concurrency) {
+      const target = new URL(url);
+      const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
+      const signer = new SignatureV4({ credentials, region, service: 'execute-api', sha256: Sha256 });
+      return {
+        post: async (id, data) => {
+          const path = `/@connections/${encodeURIComponent(id)}`;
+          const signed = await signer.sign({
+            method: 'POST',
+            protocol: 'http:',
+            hostname: target.hostname,
+            port: Number(target.port),
+            path,
+            query: {},
+            headers: {
+              host: target.host,
+              'content-type': 'application/octet-stream',
+              'content-length': String(data.byteLength),
+            },
+            body: data,
+          });
+          await new Promise<void>((resolve, reject) => {
+            const request = httpRequest(
+              { hostname: target.hostname, port: target.port, method: 'POST', path, agent, headers: signed.headers },
+              (response) => {
+                response.resume();
+                response.once('end', () => (response.statusCode === 200 ? resolve() : reject(new Error('status'))));
+              },
+            );
+            request.once('error', reject);
+            request.end(data);
+          });
+        },
+        close: () => agent.destroy(),
+      };
+    },
+  },
+  {
+    name: 'SDK client (ApiGatewayManagementApiClient, NodeHttpHandler)',
+    async open(url, concurrency) {
+      const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
+      const client = new ApiGatewayManagementApiClient({
+        endpoint: url,
+        region,
+        credentials,
+        maxAttempts: 1,
+        requestHandler: new NodeHttpHandler({ httpAgent: agent, requestTimeout: 5_000, throwOnRequestTimeout: true }),
+      });
+      return {
+        post: async (id, data) => {
+          await client.send(new PostToConnectionCommand({ ConnectionId: id, Data: data }));
+        },
+        close: () => client.destroy(),
+      };
+    },
+  },
+  {
+    name: 'SDK client, trimmed middleware stack',
+    async open(url, concurrency) {
+      const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
+      const client = new ApiGatewayManagementApiClient({
+        endpoint: url,
+        region,
+        credentials,
+        maxAttempts: 1,
+        requestHandler: new NodeHttpHandler({ httpAgent: agent, requestTimeout: 5_000, throwOnRequestTimeout: true }),
+      });
+      // What a PostToConnection can do without: user agent, recursion detection, logging. (The
+      // retry middleware cannot go: the signing middleware is anchored to it. maxAttempts 1 makes
+      // it a pass-through.)
+      for (const name of ['getUserAgentMiddleware', 'recursionDetectionMiddleware', 'loggerMiddleware']) {
+        client.middlewareStack.remove(name);
+      }
+      return {
+        post: async (id, data) => {
+          await client.send(new PostToConnectionCommand({ ConnectionId: id, Data: data }));
+        },
+        close: () => client.destroy(),
+      };
+    },
+  },
+  {
+    name: '@aws-lite/client + @aws-lite/apigatewaymanagementapi',
+    async open(url) {
+      type Lite = (config: Record<string, unknown>) => Promise<{
+        ApiGatewayManagementApi: { PostToConnection(params: Record<string, unknown>): Promise<unknown> };
+      }>;
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const awsLite = require('@aws-lite/client') as Lite;
+      // An ES module without types; the bench runs under tsx, which keeps import() an import.
+      const pluginName = '@aws-lite/apigatewaymanagementapi';
+      const plugin = (await import(pluginName)) as { default: unknown };
+      const target = new URL(url);
+      const lite = await awsLite({
+        region,
+        accessKeyId: credentials.accessKeyId,
+        secretAccessKey: credentials.secretAccessKey,
+        sessionToken: credentials.sessionToken,
+        autoloadPlugins: false,
+        plugins: [plugin.default],
+        retries: 0,
+        protocol: 'http',
+        host: target.hostname,
+        port: Number(target.port),
+        keepAlive: true,
+      });
+      return {
+        post: async (id, data) => {
+          await lite.ApiGatewayManagementApi.PostToConnection({
+            ApiUrl: `http://${target.host}/bench`,
+            ConnectionId: id,
+            Data: Buffer.from(data).toString(),
+          });
+        },
+        close: () => undefined,
+      };
+    },
+  },
+];
+
+export interface DeliveryBenchOptions {
+  posts: number;
+  concurrency: number;
+  repetitions: number;
+}
+
+export async function benchDelivery(standIn: StandIn, options: DeliveryBenchOptions): Promise<DeliveryResults> {
+  await standIn.configure({ latencyMs: 0, goneShare: 0 });
+  const data = new TextEncoder().encode(
+    JSON.stringify({ type: 'message', from: null, connectionId: 'bench-sender', sentAt: Date.now(), data: 'x' }),
+  );
+  const ids = Array.from({ length: options.posts }, (_, i) => `bench-${i}-Q0Nl=`);
+  const samples = new Map<string, { cpuUs: number[]; wallMs: number[]; errors: number }>();
+  for (let round = 0; round <= options.repetitions; round++) {
+    // Round 0 warms up (JIT, sockets, lazy loading) on a fifth of the posts and is discarded.
+    const batch = round === 0 ? ids.slice(0, Math.ceil(ids.length / 5)) : ids;
+    for (const candidate of candidates) {
+      const sender = await candidate.open(standIn.url, options.concurrency);
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      const result = await fanOut(batch, (id) => sender.post(id, data), {
+        concurrency: options.concurrency,
+        deadline: Date.now() + 10 * 60_000,
+      });
+      const wallMs = performance.now() - started;
+      const used = process.cpuUsage(cpu);
+      sender.close();
+      if (round === 0) continue;
+      const entry = samples.get(candidate.name) ?? { cpuUs: [], wallMs: [], errors: 0 };
+      entry.cpuUs.push((used.user + used.system) / options.posts);
+      entry.wallMs.push(wallMs);
+      entry.errors += result.failed;
+      samples.set(candidate.name, entry);
+    }
+  }
+  const floor = median(samples.get(candidates[0]?.name as string)?.cpuUs ?? []);
+  const rows = candidates.map((candidate): DeliveryRow => {
+    const entry = samples.get(candidate.name) ?? { cpuUs: [], wallMs: [], errors: 0 };
+    const cpuPerPostUs = median(entry.cpuUs);
+    const wallMs = median(entry.wallMs);
+    return {
+      candidate: candidate.name,
+      cpuPerPostUs: round(cpuPerPostUs),
+      ratioToFloor: round(cpuPerPostUs / floor, 2),
+      wallMs: round(wallMs),
+      cpuPerWall: round((cpuPerPostUs * options.posts) / 1000 / wallMs, 2),
+      posts: options.posts,
+      repetitions: options.repetitions,
+      errors: entry.errors,
+    };
+  });
+  return { rows, chosen: CHOSEN };
+}

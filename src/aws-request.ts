@@ -1,0 +1,111 @@
+/**
+ * One SigV4-signed HTTPS POST to an AWS endpoint, with node:https and a timeout that
+ * ends the whole exchange. The two AWS calls the service makes at run time are this:
+ * PostToConnection (src/management-api.ts) and, where a function reads a secret,
+ * Secrets Manager's GetSecretValue (src/secrets-manager.ts). Neither needs the AWS SDK's
+ * generic machinery, whose loading alone costs more cold start than the rest of a route.
+ */
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { sign } from './sigv4';
+import type { AwsCredentials } from './sigv4';
+
+/** A request that took longer than its timeout, whatever stage it was in (socket, TLS, response). */
+export class RequestTimeoutError extends Error {
+  override readonly name = 'RequestTimeoutError';
+}
+
+/** Lambda puts the function's role credentials in the environment; so does any other runtime we support. */
+export function credentialsFromEnv(env: Record<string, string | undefined> = process.env): AwsCredentials | undefined {
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) return undefined;
+  return { accessKeyId, secretAccessKey, sessionToken: env.AWS_SESSION_TOKEN || undefined };
+}
+
+export interface Endpoint {
+  url: URL;
+  agent: HttpAgent;
+  send: typeof httpRequest;
+}
+
+/** Keep-alive sockets to one endpoint, at most `maxSockets` at once. */
+export function endpoint(url: string, maxSockets: number): Endpoint {
+  const parsed = new URL(url);
+  const https = parsed.protocol === 'https:';
+  const options = { keepAlive: true, maxSockets };
+  return {
+    url: parsed,
+    agent: https ? new HttpsAgent(options) : new HttpAgent(options),
+    send: https ? httpsRequest : httpRequest,
+  };
+}
+
+export interface SignedPost {
+  /** Path on the wire (percent-encoded), e.g. `/dev/@connections/abc%3D` or `/`. */
+  path: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+  region: string;
+  service: string;
+  credentials: AwsCredentials;
+  timeoutMs: number;
+  /** Collect the response body (small JSON answers); otherwise it is drained unread. */
+  readBody: boolean;
+}
+
+export interface PostResult {
+  status: number;
+  body: Buffer;
+}
+
+/**
+ * Signs and sends; resolves with any HTTP status (the caller classifies it). Rejects on a
+ * network error, or with RequestTimeoutError once `timeoutMs` has passed since the call.
+ */
+export function signedPost(target: Endpoint, post: SignedPost): Promise<PostResult> {
+  const headers = sign({
+    method: 'POST',
+    host: target.url.host, // includes the port only when it is not the scheme's default
+    path: post.path,
+    headers: { ...post.headers, 'content-length': String(post.body.byteLength) },
+    body: post.body,
+    region: post.region,
+    service: post.service,
+    credentials: post.credentials,
+    date: new Date(),
+  });
+  return new Promise<PostResult>((resolve, reject) => {
+    const request = target.send({
+      protocol: target.url.protocol,
+      hostname: target.url.hostname,
+      port: target.url.port,
+      method: 'POST',
+      path: post.path,
+      headers,
+      agent: target.agent,
+    });
+    // One timer for the whole exchange: waiting for a socket, connecting, TLS, the
+    // response and its body. Node's own `timeout` option only watches socket idleness.
+    const timer = setTimeout(() => {
+      request.destroy(new RequestTimeoutError(`no answer from ${target.url.host} within ${post.timeoutMs} ms`));
+    }, post.timeoutMs);
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      reject(error);
+    };
+    request.once('error', fail);
+    request.once('response', (response: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      if (post.readBody) response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      else response.resume(); // back to the pool without reading
+      response.once('end', () => {
+        clearTimeout(timer);
+        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) });
+      });
+      response.once('error', fail);
+    });
+    request.end(post.body);
+  });
+}
