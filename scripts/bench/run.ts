@@ -212,7 +212,9 @@ async function deliveryOnly(options: BenchOptions, settings: BenchResults['setti
     delivery,
     fanOut: [],
     queries: [],
+    invocations: [],
     coldStart: [],
+    secrets: [],
     package: null,
     load: [],
   } satisfies BenchResults;
