@@ -353,13 +353,16 @@ async function join(session: Session, room: string): Promise<void> {
     // Its row is gone (swept, or removed after a 410): it would hear nothing from the room.
     throw new BadMessageError('unknown_connection', 'this connection is not known to the service; reconnect');
   }
+  // The room hears of a new member (not of a repeated join) before the member hears `joined`:
+  // the reply then means the whole join is done, so a join that follows it is announced after.
+  if (result === 'joined') await announce(session, room, 'join', session);
   await reply(session, { type: 'joined', room });
 }
 
-async function leave(session: Session, room: string): Promise<boolean> {
+async function leave(session: Session, room: string): Promise<void> {
   const wasMember = await session.store.leave(session.connectionId, room);
+  if (wasMember) await announce(session, room, 'leave', session, 'leave');
   await reply(session, { type: 'left', room, wasMember });
-  return wasMember;
 }
 
 async function run(session: Session, command: Command): Promise<void> {
@@ -373,11 +376,9 @@ async function run(session: Session, command: Command): Promise<void> {
       await relay(session, { room: command.room }, command.data);
       return;
     case 'join':
-      await join(session, command.room);
-      return announce(session, command.room, 'join', session);
+      return join(session, command.room);
     case 'leave':
-      if (await leave(session, command.room)) await announce(session, command.room, 'leave', session, 'leave');
-      return;
+      return leave(session, command.room);
     case 'send':
       return send(session, command, command.data);
     case 'members':

@@ -58,7 +58,7 @@ function expectOk(status: number | undefined): void {
   if (status !== 200) throw new Error(`status ${status}`);
 }
 
-const candidates: Candidate[] = [
+const allCandidates: Candidate[] = [
   {
     name: 'floor: unsigned POST, node:http',
     async open(url, concurrency) {
@@ -231,7 +231,14 @@ export interface DeliveryBenchOptions {
   posts: number;
   concurrency: number;
   repetitions: number;
+  /**
+   * The floor, the chosen path and the lean one only (the smoke run: jest cannot load
+   * @aws-lite's ES module, and the references are what the full run is for).
+   */
+  coreOnly?: boolean;
 }
+
+const CORE = new Set(['floor: unsigned POST, node:http', CHOSEN, LEAN]);
 
 export async function benchDelivery(standIn: StandIn, options: DeliveryBenchOptions): Promise<DeliveryResults> {
   await standIn.configure({ latencyMs: 0, goneShare: 0 });
@@ -239,6 +246,7 @@ export async function benchDelivery(standIn: StandIn, options: DeliveryBenchOpti
     JSON.stringify({ type: 'message', from: null, connectionId: 'bench-sender', sentAt: Date.now(), data: 'x' }),
   );
   const ids = Array.from({ length: options.posts }, (_, i) => `bench-${i}-Q0Nl=`);
+  const candidates = allCandidates.filter((candidate) => !options.coreOnly || CORE.has(candidate.name));
   const samples = new Map<string, { cpuUs: number[]; wallMs: number[]; errors: number }>();
   for (let round = 0; round <= options.repetitions; round++) {
     // Round 0 warms up (JIT, sockets, lazy loading) on a fifth of the posts and is discarded.

@@ -189,7 +189,7 @@ function machine(): BenchResults['machine'] {
 
 /** N = 5,000 posts at concurrency 50, 5 interleaved repetitions (the smoke run: 200, 1). */
 function deliveryPlan(smoke: boolean) {
-  return { posts: smoke ? 200 : 5_000, concurrency: 50, repetitions: smoke ? 1 : 5 };
+  return { posts: smoke ? 200 : 5_000, concurrency: 50, repetitions: smoke ? 1 : 5, coreOnly: smoke };
 }
 
 /** `--only delivery`: the delivery comparison alone, under a minute. */

@@ -4,15 +4,12 @@
  * containers would run them in AWS), and the limit must still hold exactly, on the
  * embedded store and on MySQL.
  */
-import type { ConnectionStore } from '../../src/data';
-import { MysqlConnectionStore } from '../../src/data';
-import { EmbeddedConnectionStore } from '../../src/embedded-store';
 import { MAX_ROOMS_PER_CONNECTION } from '../../src/messaging';
 import { TestClient } from '../support/client';
 import type { Received } from '../support/client';
-import { MYSQL_URL, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
-import { startOffline } from '../support/offline';
 import type { OfflineService } from '../support/offline';
+import { storeCases } from '../support/store-cases';
+import type { TestStore } from '../support/store-cases';
 
 jest.setTimeout(240_000);
 
@@ -33,41 +30,12 @@ const SECOND_WAVE = 16;
 const JOINS = FIRST_WAVE + SECOND_WAVE;
 const NO_TIMEOUT = ['--noTimeout'];
 
-interface StoreCase {
-  name: string;
-  skip: boolean;
-  start(): Promise<{ service: OfflineService; store: ConnectionStore & { dropTables?(): Promise<void> } }>;
-}
-
-const cases: StoreCase[] = [
-  {
-    name: 'embedded store',
-    skip: false,
-    async start() {
-      const service = await startOffline({ args: NO_TIMEOUT, env: SLOW_MACHINE });
-      const file = service.storeFile as string;
-      return { service, store: new EmbeddedConnectionStore({ kind: 'embedded', file, tablePrefix: '' }) };
-    },
-  },
-  {
-    name: 'MySQL store',
-    skip: SKIP_MYSQL,
-    async start() {
-      const prefix = uniquePrefix('joins');
-      const service = await startOffline({
-        dbUrl: MYSQL_URL,
-        env: { DB_TABLE_PREFIX: prefix, ...SLOW_MACHINE },
-        args: NO_TIMEOUT,
-      });
-      return { service, store: new MysqlConnectionStore(mysqlSettings(prefix)) };
-    },
-  },
-];
+const cases = storeCases('joins', { args: NO_TIMEOUT, env: SLOW_MACHINE });
 
 for (const storeCase of cases) {
   (storeCase.skip ? describe.skip : describe)(`concurrent joins under serverless-offline, ${storeCase.name}`, () => {
     let service: OfflineService;
-    let store: ConnectionStore & { dropTables?(): Promise<void> };
+    let store: TestStore;
     let client: TestClient | undefined;
 
     beforeAll(async () => {

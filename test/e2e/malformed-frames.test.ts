@@ -7,6 +7,7 @@
 import { frame, RawWebSocket } from '../support/raw-websocket';
 import { TestClient } from '../support/client';
 import { startOffline } from '../support/offline';
+import { eventually } from '../support/store-cases';
 import type { OfflineService } from '../support/offline';
 
 jest.setTimeout(120_000);
@@ -33,16 +34,6 @@ const malformed: [string, Buffer, number][] = [
 let service: OfflineService;
 let witness: TestClient;
 const raws: RawWebSocket[] = [];
-
-/** Polls until `check` passes (`$disconnect` runs asynchronously), then returns the last value. */
-async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (check(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 /** Runs `check`; when it fails, adds the tail of what the service printed (a crash shows there). */
 async function withServiceOutput(check: () => Promise<void>): Promise<void> {

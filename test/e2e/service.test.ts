@@ -3,58 +3,20 @@
  * with real WebSocket clients, once against the embedded store and once against MySQL.
  * Specification of issues 3 (local runtime) and 4 (messaging).
  */
-import type { ConnectionStore } from '../../src/data';
-import { MysqlConnectionStore } from '../../src/data';
-import { EmbeddedConnectionStore } from '../../src/embedded-store';
 import { TestClient } from '../support/client';
 import type { Received } from '../support/client';
-import { MYSQL_URL, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
-import { startOffline } from '../support/offline';
 import type { OfflineService } from '../support/offline';
+import { eventually, storeCases } from '../support/store-cases';
+import type { TestStore } from '../support/store-cases';
 
 jest.setTimeout(120_000);
 
-interface StoreCase {
-  name: string;
-  skip: boolean;
-  start(): Promise<{ service: OfflineService; store: ConnectionStore & { dropTables?(): Promise<void> } }>;
-}
-
-const cases: StoreCase[] = [
-  {
-    name: 'embedded store',
-    skip: false,
-    async start() {
-      const service = await startOffline();
-      const file = service.storeFile as string;
-      return { service, store: new EmbeddedConnectionStore({ kind: 'embedded', file, tablePrefix: '' }) };
-    },
-  },
-  {
-    name: 'MySQL store',
-    skip: SKIP_MYSQL,
-    async start() {
-      const prefix = uniquePrefix('e2e');
-      const service = await startOffline({ dbUrl: MYSQL_URL, env: { DB_TABLE_PREFIX: prefix } });
-      return { service, store: new MysqlConnectionStore(mysqlSettings(prefix)) };
-    },
-  },
-];
-
-/** Polls until `check` passes (the service handles `$disconnect` asynchronously), then returns its value. */
-async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (check(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const cases = storeCases('e2e');
 
 for (const storeCase of cases) {
   (storeCase.skip ? describe.skip : describe)(`the service under serverless-offline, ${storeCase.name}`, () => {
     let service: OfflineService;
-    let store: ConnectionStore & { dropTables?(): Promise<void> };
+    let store: TestStore;
     const clients: TestClient[] = [];
 
     /** Connects one at a time: offline starts a fresh worker for each concurrent call. */
