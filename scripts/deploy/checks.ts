@@ -226,8 +226,18 @@ export function checkTunables(settings: Settings): string[] {
 }
 
 /** The authorizer's settings, checked by the authorizer's own reader: one mode, complete. */
+/** settings.js's AUTH_MODES: how `$connect` is guarded. */
+const AUTH_MODES = ['off', 'hs256', 'jwks'];
+
 export function checkAuth(settings: Settings): string[] {
   const env = asEnv(settings);
+  const mode = env.AUTH_MODE?.toLowerCase();
+  if (mode !== undefined && !AUTH_MODES.includes(mode)) {
+    return [`AUTH_MODE must be one of ${AUTH_MODES.join(', ')}, got "${env.AUTH_MODE}"`];
+  }
+  if (mode === 'jwks' && env.AUTH_JWKS_URL === undefined) {
+    return ['AUTH_MODE is jwks: set AUTH_JWKS_URL, with AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE'];
+  }
   try {
     if (env.AUTH_JWT_SECRET !== undefined || env.AUTH_JWKS_URL !== undefined) readAuthSettings(env);
     else if (env.AUTH_MAX_TOKEN_AGE !== undefined) readMaxTokenAge(env);

@@ -141,6 +141,12 @@ describe('checkTunables and checkAuth (the functions own readers)', () => {
     expect(checkAuth({})).toEqual([]);
     expect(checkAuth(jwks)).toEqual([]);
     expect(checkAuth({ ...jwks, AUTH_JWT_SECRET: 'x'.repeat(40) })).toEqual([expect.stringMatching(/both set/)]);
+    expect(checkAuth({ AUTH_MODE: 'hs256' })).toEqual([]); // deployed, the template generates the key
+    expect(checkAuth({ ...jwks, AUTH_MODE: 'JWKS' })).toEqual([]);
+    expect(checkAuth({ AUTH_MODE: 'bogus' })).toEqual([
+      expect.stringMatching(/AUTH_MODE must be one of off, hs256, jwks/),
+    ]);
+    expect(checkAuth({ AUTH_MODE: 'jwks' })).toEqual([expect.stringMatching(/set AUTH_JWKS_URL/)]);
     expect(checkAuth({ AUTH_JWKS_URL: jwks.AUTH_JWKS_URL })).toEqual([expect.stringMatching(/AUTH_JWT_ISSUER/)]);
     expect(checkAuth({ AUTH_JWT_SECRET: 'short' })).toEqual([expect.stringMatching(/at least 32/)]);
     expect(checkAuth({ AUTH_MAX_TOKEN_AGE: '1 week' })).toEqual([expect.stringMatching(/AUTH_MAX_TOKEN_AGE/)]);
