@@ -318,5 +318,6 @@ module.exports = async ({ options = {} } = {}) => {
 };
 
 module.exports.settingKeys = settingKeys;
+module.exports.AUTH_KEYS = AUTH_KEYS;
 module.exports.SERVICE = SERVICE;
 module.exports.generatedJwtSecretName = generatedJwtSecretName;

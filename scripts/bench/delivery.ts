@@ -58,6 +58,30 @@ function expectOk(status: number | undefined): void {
   if (status !== 200) throw new Error(`status ${status}`);
 }
 
+/** The SDK client as src/communication.ts configures it, less the named middleware. */
+function sdkClient(name: string, withoutMiddleware: readonly string[]): Candidate {
+  return {
+    name,
+    async open(url, concurrency) {
+      const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
+      const client = new ApiGatewayManagementApiClient({
+        endpoint: url,
+        region,
+        credentials,
+        maxAttempts: 1,
+        requestHandler: new NodeHttpHandler({ httpAgent: agent, requestTimeout: 5_000, throwOnRequestTimeout: true }),
+      });
+      for (const middleware of withoutMiddleware) client.middlewareStack.remove(middleware);
+      return {
+        post: async (id, data) => {
+          await client.send(new PostToConnectionCommand({ ConnectionId: id, Data: data }));
+        },
+        close: () => client.destroy(),
+      };
+    },
+  };
+}
+
 const allCandidates: Candidate[] = [
   {
     name: 'floor: unsigned POST, node:http',
@@ -144,50 +168,15 @@ const allCandidates: Candidate[] = [
       };
     },
   },
-  {
-    name: CHOSEN,
-    async open(url, concurrency) {
-      const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
-      const client = new ApiGatewayManagementApiClient({
-        endpoint: url,
-        region,
-        credentials,
-        maxAttempts: 1,
-        requestHandler: new NodeHttpHandler({ httpAgent: agent, requestTimeout: 5_000, throwOnRequestTimeout: true }),
-      });
-      return {
-        post: async (id, data) => {
-          await client.send(new PostToConnectionCommand({ ConnectionId: id, Data: data }));
-        },
-        close: () => client.destroy(),
-      };
-    },
-  },
-  {
-    name: 'SDK client, trimmed middleware stack',
-    async open(url, concurrency) {
-      const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
-      const client = new ApiGatewayManagementApiClient({
-        endpoint: url,
-        region,
-        credentials,
-        maxAttempts: 1,
-        requestHandler: new NodeHttpHandler({ httpAgent: agent, requestTimeout: 5_000, throwOnRequestTimeout: true }),
-      });
-      // What a PostToConnection can do without: user agent, recursion detection, logging. (The
-      // retry middleware cannot go: the signing middleware is anchored to it. maxAttempts 1 makes
-      // it a pass-through.)
-      for (const name of ['getUserAgentMiddleware', 'recursionDetectionMiddleware', 'loggerMiddleware']) {
-        client.middlewareStack.remove(name);
-      }
-      return {
-        post: async (id, data) => {
-          await client.send(new PostToConnectionCommand({ ConnectionId: id, Data: data }));
-        },
-        close: () => client.destroy(),
-      };
-    },
-  },
+  sdkClient(CHOSEN, []),
+  // What a PostToConnection can do without: user agent, recursion detection, logging. (The
+  // retry middleware cannot go: the signing middleware is anchored to it. maxAttempts 1 makes
+  // it a pass-through.)
+  sdkClient('SDK client, trimmed middleware stack', [
+    'getUserAgentMiddleware',
+    'recursionDetectionMiddleware',
+    'loggerMiddleware',
+  ]),
   {
     name: '@aws-lite/client + @aws-lite/apigatewaymanagementapi',
     async open(url) {

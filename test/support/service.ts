@@ -30,24 +30,18 @@ export function copyService(label: string): string {
   return dir;
 }
 
+/** settings.js, as the tests read it (plain JavaScript: no types to import). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const settingsJs = require(join(root, 'settings.js')) as { settingKeys(): string[]; AUTH_KEYS: readonly string[] };
+
 /**
- * AUTH_JWT_SECRET or AUTH_JWKS_URL switch the `$connect` authorizer on (settings.js lets the
- * environment win over .env.yml). A test turns it on explicitly; a setting in the
- * developer's shell must not.
+ * The settings that decide how `$connect` is guarded (settings.js lets the environment win
+ * over .env.yml). A test turns auth on explicitly; a setting in the developer's shell must not.
  */
-export const AUTH_ENV_KEYS = [
-  'AUTH_MODE',
-  'AUTH_JWT_SECRET',
-  'AUTH_JWT_SECRET_ARN',
-  'AUTH_JWT_ISSUER',
-  'AUTH_JWT_AUDIENCE',
-  'AUTH_JWKS_URL',
-  'AUTH_MAX_TOKEN_AGE',
-] as const;
+export const AUTH_ENV_KEYS: readonly string[] = settingsJs.AUTH_KEYS;
 
 /** Every setting's name (settings.js: the keys of .env.yml.example), AUTH_JWT_* included. */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const SETTING_KEYS = (require(join(root, 'settings.js')) as { settingKeys(): string[] }).settingKeys();
+export const SETTING_KEYS = settingsJs.settingKeys();
 
 /**
  * The environment wins over .env.yml for every setting (settings.js), so a STAGE, LOG_LEVEL or
