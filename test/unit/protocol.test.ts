@@ -162,3 +162,56 @@ describe('parsePublishRequest (the publish function)', () => {
     expect(() => parsePublishBody(undefined)).toThrow(expect.objectContaining({ code: 'invalid_json' }));
   });
 });
+
+describe('validation errors name each field and every mistake at once', () => {
+  function details(run: () => unknown): { message: string; details: unknown } {
+    try {
+      run();
+    } catch (error) {
+      if (error instanceof BadMessageError) return { message: error.message, details: error.details };
+      throw error;
+    }
+    throw new Error('accepted');
+  }
+
+  it('reports a missing field as its own schema would, at its path', () => {
+    expect(details(() => parseCommand('{"action":"join"}'))).toEqual({
+      message: 'invalid join: room: room must be a string',
+      details: { issues: [{ path: 'room', message: 'room must be a string' }] },
+    });
+  });
+
+  it('reports every failed rule of one field', () => {
+    expect(details(() => parseCommand('{"action":"join","room":""}')).details).toEqual({
+      issues: [
+        { path: 'room', message: 'room must not be empty' },
+        { path: 'room', message: 'room may only contain letters, digits and _ . : -' },
+      ],
+    });
+  });
+
+  it('checks the targets of a send even when its data is missing', () => {
+    expect(details(() => parseCommand('{"action":"send"}')).message).toBe(
+      'invalid send: data: data is required; send needs exactly one of "user" or "connectionId"',
+    );
+  });
+
+  it('does not check the targets when a target has the wrong type', () => {
+    expect(details(() => parseCommand('{"action":"send","user":7,"connectionId":"b","data":1}')).message).toBe(
+      'invalid send: user: user must be a string',
+    );
+  });
+
+  it('names every unknown key of a publish request at the request itself', () => {
+    expect(details(() => parsePublishRequest({ rooms: 'lobby', users: 'x', data: 1 }))).toEqual({
+      message: 'invalid publish: Unrecognized keys: "rooms", "users"',
+      details: { issues: [{ path: '', message: 'Unrecognized keys: "rooms", "users"' }] },
+    });
+  });
+
+  it('checks the targets of a publish request that also has an unknown key', () => {
+    expect(details(() => parsePublishRequest({ room: 'a', user: 'b', rooms: 'x', data: 1 })).message).toBe(
+      'invalid publish: Unrecognized key: "rooms"; give at most one of "room", "user" or "connectionId" (none sends to everyone)',
+    );
+  });
+});
