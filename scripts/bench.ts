@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --smoke] [-- --no-mysql] [-- --only delivery]`: fan-out speed, store calls, cold start,
+ * `npm run bench [-- --smoke] [-- --no-mysql] [-- --only delivery|cold-start] [-- --baseline DIR]`: fan-out
+ * speed, store calls, cold start (DIR: an unzipped package whose message path is timed beside ours),
  * package size and load, measured side by side on this machine. Prints Markdown tables
  * and writes bench-results/latest.json and latest.md (git-ignored); BENCHMARKS.md holds
  * a copy of a full run. MySQL: LOCAL_DB_URL, or mysql://root@127.0.0.1:3306/test.
@@ -23,11 +24,21 @@ async function main(): Promise<void> {
   const smoke = args.includes('--smoke');
   const onlyAt = args.indexOf('--only');
   const only = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
-  if (only !== undefined && only !== 'delivery') throw new Error(`--only takes "delivery", got "${only}"`);
+  if (only !== undefined && only !== 'delivery' && only !== 'cold-start') {
+    throw new Error(`--only takes "delivery" or "cold-start", got "${only}"`);
+  }
+  const baselineAt = args.indexOf('--baseline');
+  const baselineDir = baselineAt >= 0 ? resolve(args[baselineAt + 1] ?? '') : undefined;
   const mysqlUrl = args.includes('--no-mysql')
     ? undefined
     : process.env.LOCAL_DB_URL || 'mysql://root@127.0.0.1:3306/test';
-  const results = await runBench({ smoke, only, mysqlUrl, log: (m) => process.stderr.write(`[bench] ${m}\n`) });
+  const results = await runBench({
+    smoke,
+    only,
+    baselineDir,
+    mysqlUrl,
+    log: (m) => process.stderr.write(`[bench] ${m}\n`),
+  });
   const markdown = renderMarkdown(results);
   const dir = resolve('bench-results');
   mkdirSync(dir, { recursive: true });

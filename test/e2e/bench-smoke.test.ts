@@ -75,6 +75,17 @@ describe('npm run bench -- --smoke', () => {
     expect(finite(first?.warmInvokeMs ?? Number.NaN)).toBe(true);
   });
 
+  it('times the message path against its target, says where its load goes, and loads nothing it does not need', () => {
+    const path = results.coldStart.find((row) => row.case.startsWith('message path:'));
+    expect(path?.targetMs).toBe(60);
+    expect(path?.loadMs).toBeGreaterThan(0);
+    expect(results.coldStartBreakdown.map((row) => row.module)).toEqual(
+      expect.arrayContaining(['valibot', 'src/protocol.js', 'src/handler.js']),
+    );
+    expect(results.loadedButNotNeeded).toEqual([]);
+    expect(renderMarkdown(results)).toContain("Where the message path's load goes");
+  });
+
   it('times what reading a secret adds to a cold start, for each way of reading it', () => {
     expect(results.secrets.map((row) => row.case)).toEqual([
       expect.stringMatching(/^SDK client/),

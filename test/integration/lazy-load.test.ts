@@ -40,6 +40,16 @@ describe('store selection', () => {
     expect(loaded).toEqual([]);
   });
 
+  it('loads neither jose, mysql2, the Secrets Manager client nor zod on the message path', () => {
+    const loaded = loadedAfter(`
+      require('./src/handler');
+      require('./src/messaging');
+      require('./src/communication');
+      console.log(JSON.stringify(Object.keys(require.cache).filter((k) =>
+        /node_modules\\/(jose|mysql2|zod|@aws-sdk\\/client-secrets-manager)\\//.test(k))))`);
+    expect(loaded).toEqual([]);
+  });
+
   it('loads them only when the embedded store is chosen', () => {
     const loaded = loadedAfter(`
       const { createStore } = require('./src/data');
