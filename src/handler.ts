@@ -20,7 +20,7 @@ import { log } from './log';
 import type { Outbox, Session } from './messaging';
 
 /*
- * The messaging path (zod via protocol.ts, and the AWS SDK via communication.ts) is
+ * The messaging path (the validator via protocol.ts, the delivery client via communication.ts) is
  * required on first use, not at load, and jose only by the authorizer: `$connect` and
  * `$disconnect` never post or parse a message, and they run in containers of their own,
  * so their cold starts do not pay for loading either (measured in BENCHMARKS.md). Node
@@ -233,7 +233,7 @@ export const disconnect = route('$disconnect', async (event, context) => {
   const rooms = config().presenceMaxMembers > 0 ? await currentStore().roomsOf(connectionId) : [];
   await currentStore().remove(connectionId);
   log.info('disconnected', { route: '$disconnect', connectionId });
-  // The messaging path (zod, the AWS SDK) is loaded only when there is someone to tell.
+  // The messaging path (validator, delivery client) is loaded only when there is someone to tell.
   if (rooms.length > 0) await messaging().announceDeparture(session(event, context), rooms);
   return 200;
 });
