@@ -270,24 +270,7 @@ async function deliveryOnly(options: BenchOptions, settings: BenchResults['setti
   } finally {
     await standIn.close();
   }
-  return {
-    mode: options.smoke ? 'smoke' : 'full',
-    startedAt: new Date(started).toISOString(),
-    durationS: Math.round((Date.now() - started) / 1000),
-    machine: machine(),
-    settings,
-    mysql: 'not asked for',
-    delivery,
-    fanOut: [],
-    queries: [],
-    invocations: [],
-    coldStart: [],
-    coldStartBreakdown: [],
-    loadedButNotNeeded: [],
-    secrets: [],
-    package: null,
-    load: [],
-  } satisfies BenchResults;
+  return { ...emptyResults(options, settings, started), delivery } satisfies BenchResults;
 }
 
 const table = (header: string[], rows: (string | number)[][]): string =>
