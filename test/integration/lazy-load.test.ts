@@ -50,6 +50,13 @@ describe('store selection', () => {
     expect(loaded).toEqual([]);
   });
 
+  it("loads valibot's CommonJS build, the one file of it the zip needs", () => {
+    const loaded = loadedAfter(`
+      require('./src/protocol');
+      console.log(JSON.stringify(Object.keys(require.cache).filter((k) => /node_modules\\/valibot\\//.test(k))))`);
+    expect(loaded.map((file) => file.replace(/.*node_modules\//, ''))).toEqual(['valibot/dist/index.cjs']);
+  });
+
   it('loads them only when the embedded store is chosen', () => {
     const loaded = loadedAfter(`
       const { createStore } = require('./src/data');
