@@ -153,6 +153,19 @@ describe('default', () => {
     });
   });
 
+  it('answers 500 at once, without posting, when the function has no AWS credentials to sign with', async () => {
+    await connected(SENDER);
+    const saved = process.env.AWS_ACCESS_KEY_ID;
+    delete process.env.AWS_ACCESS_KEY_ID;
+    try {
+      expect(await defaultHandler(messageEvent({}), lambdaContext())).toEqual({ statusCode: 500 });
+    } finally {
+      process.env.AWS_ACCESS_KEY_ID = saved;
+    }
+    expect(management.requests()).toEqual([]);
+    expect(loggedErrors()[0]).toMatchObject({ statusCode: 500, error: { name: 'CredentialsError' } });
+  });
+
   it('retries a throttled (429) reply and then delivers it', async () => {
     await connected(SENDER);
     management.answer(429, { times: 1 });
