@@ -1,12 +1,13 @@
 /**
- * `npm run bench [-- --smoke] [-- --no-mysql] [-- --only delivery]`: fan-out speed, store calls, cold start,
+ * `npm run bench [-- --smoke] [-- --no-mysql] [-- --only delivery|fanout|delivery,fanout]`: fan-out speed, store calls, cold start,
  * package size and load, measured side by side on this machine. Prints Markdown tables
  * and writes bench-results/latest.json and latest.md (git-ignored); BENCHMARKS.md holds
  * a copy of a full run. MySQL: LOCAL_DB_URL, or mysql://root@127.0.0.1:3306/test.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { renderMarkdown, runBench } from './bench/run';
+import { renderMarkdown, runBench, SECTIONS } from './bench/run';
+import type { Section } from './bench/run';
 
 // Nothing here may look for AWS credentials or reach AWS.
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
@@ -18,16 +19,26 @@ process.env.SLS_NOTIFICATIONS_MODE = 'off';
 // Our own log lines (one per failed post, per fan-out) would drown the tables.
 process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'error';
 
+const isSection = (name: string): name is Section => (SECTIONS as readonly string[]).includes(name);
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const smoke = args.includes('--smoke');
   const onlyAt = args.indexOf('--only');
-  const only = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
-  if (only !== undefined && only !== 'delivery') throw new Error(`--only takes "delivery", got "${only}"`);
+  const requested = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : undefined;
+  if (requested && !requested.every(isSection)) {
+    throw new Error(`--only takes ${SECTIONS.join(', ')} (comma-separated), got "${requested.join(',')}"`);
+  }
+  const only = requested?.filter(isSection);
   const mysqlUrl = args.includes('--no-mysql')
     ? undefined
     : process.env.LOCAL_DB_URL || 'mysql://root@127.0.0.1:3306/test';
-  const results = await runBench({ smoke, only, mysqlUrl, log: (m) => process.stderr.write(`[bench] ${m}\n`) });
+  const results = await runBench({
+    smoke,
+    only,
+    mysqlUrl,
+    log: (m) => process.stderr.write(`[bench] ${m}\n`),
+  });
   const markdown = renderMarkdown(results);
   const dir = resolve('bench-results');
   mkdirSync(dir, { recursive: true });

@@ -11,7 +11,7 @@ import { mysqlFromUrl } from '../../src/config';
 import { MysqlConnectionStore } from '../../src/data';
 import { benchColdStart, packageForBench } from './cold-start';
 import type { ColdStartRow, PackageResult } from './cold-start';
-import { benchDelivery } from './delivery';
+import { benchDelivery, CHOSEN as DELIVERY_CHOSEN } from './delivery';
 import type { DeliveryResults } from './delivery';
 import { benchFanOut } from './fanout';
 import type { FanOutRow } from './fanout';
@@ -25,12 +25,18 @@ import { startStandIn } from './stand-in';
 
 export interface BenchOptions {
   smoke: boolean;
-  /** Run one section only (`npm run bench -- --only delivery`). */
-  only?: 'delivery' | undefined;
+  /**
+   * Run only these sections: `--only delivery` (CPU per post of each candidate), `--only fanout`
+   * (N = 10,000 at concurrency 50, ours against the SDK client it replaced), or both.
+   */
+  only?: Section[] | undefined;
   /** mysql://…; undefined to skip MySQL. Unreachable servers are skipped with a note. */
   mysqlUrl: string | undefined;
   log?: (message: string) => void;
 }
+
+export type Section = 'delivery' | 'fanout';
+export const SECTIONS: readonly Section[] = ['delivery', 'fanout'];
 
 export interface BenchResults {
   mode: 'full' | 'smoke';
@@ -96,7 +102,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     loadClients: smoke ? 10 : 200,
     loadConcurrency: smoke ? 5 : 20,
   };
-  if (options.only === 'delivery') return deliveryOnly(options, settings, started);
+  if (options.only) return sectionsOnly(options.only, options, settings, started);
   const mysqlUrl = options.mysqlUrl && (await mysqlReachable(options.mysqlUrl)) ? options.mysqlUrl : undefined;
   const mysql = options.mysqlUrl === undefined ? 'not asked for' : mysqlUrl ? 'reachable' : 'unreachable: skipped';
   log(`MySQL: ${mysql}`);
@@ -192,13 +198,35 @@ function deliveryPlan(smoke: boolean) {
   return { posts: smoke ? 200 : 5_000, concurrency: 50, repetitions: smoke ? 1 : 5, coreOnly: smoke };
 }
 
-/** `--only delivery`: the delivery comparison alone, under a minute. */
-async function deliveryOnly(options: BenchOptions, settings: BenchResults['settings'], started: number) {
+/**
+ * `--only delivery` (under a minute) and/or `--only fanout`: the delivery comparison, and the
+ * fan-out that issue 12 sets its targets on (N = 10,000, concurrency 50, 20 ms stand-in).
+ */
+async function sectionsOnly(
+  sections: readonly Section[],
+  options: BenchOptions,
+  settings: BenchResults['settings'],
+  started: number,
+): Promise<BenchResults> {
   const standIn = await startStandIn({ latencyMs: 0, goneShare: 0 });
-  let delivery: DeliveryResults;
+  let delivery: DeliveryResults = { rows: [], chosen: DELIVERY_CHOSEN };
+  let fanOut: FanOutRow[] = [];
   try {
-    options.log?.('CPU per post of each delivery candidate');
-    delivery = await benchDelivery(standIn, deliveryPlan(options.smoke));
+    if (sections.includes('delivery')) {
+      options.log?.('CPU per post of each delivery candidate');
+      delivery = await benchDelivery(standIn, deliveryPlan(options.smoke));
+    }
+    if (sections.includes('fanout')) {
+      options.log?.('fan-out: ours against the SDK client it replaced');
+      fanOut = await benchFanOut(standIn, {
+        plan: [{ recipients: options.smoke ? 200 : 10_000, concurrencies: [50] }],
+        latencyMs: settings.latencyMs,
+        goneShare: settings.goneShare,
+        repetitions: settings.repetitions,
+        sequentialSubset: settings.sequentialSubset,
+        references: false,
+      });
+    }
   } finally {
     await standIn.close();
   }
@@ -210,7 +238,7 @@ async function deliveryOnly(options: BenchOptions, settings: BenchResults['setti
     settings,
     mysql: 'not asked for',
     delivery,
-    fanOut: [],
+    fanOut,
     queries: [],
     invocations: [],
     coldStart: [],
@@ -246,17 +274,19 @@ export function renderMarkdown(results: BenchResults): string {
       `${machine.memoryGb} GB, Node ${machine.node}, ${machine.platform}. MySQL: ${results.mysql}.`,
   );
   const { delivery } = results;
-  const posts = delivery.rows[0]?.posts ?? 0;
-  out.push(
-    `\n### Delivery: CPU per post (stand-in at 0 ms, ${fmt(posts)} posts through fanOut at concurrency 50, ` +
-      `median of ${delivery.rows[0]?.repetitions ?? 0} interleaved repetitions after a warm-up; chosen: ${delivery.chosen})\n`,
-  );
-  out.push(
-    table(
-      ['candidate', 'CPU µs / post', '× floor', 'wall ms', 'CPU / wall', 'errors'],
-      delivery.rows.map((r) => [r.candidate, r.cpuPerPostUs, r.ratioToFloor, fmt(r.wallMs), r.cpuPerWall, r.errors]),
-    ),
-  );
+  if (delivery.rows.length > 0) {
+    const posts = delivery.rows[0]?.posts ?? 0;
+    out.push(
+      `\n### Delivery: CPU per post (stand-in at 0 ms, ${fmt(posts)} posts through fanOut at concurrency 50, ` +
+        `median of ${delivery.rows[0]?.repetitions ?? 0} interleaved repetitions after a warm-up; chosen: ${delivery.chosen})\n`,
+    );
+    out.push(
+      table(
+        ['candidate', 'CPU µs / post', '× floor', 'wall ms', 'CPU / wall', 'errors'],
+        delivery.rows.map((r) => [r.candidate, r.cpuPerPostUs, r.ratioToFloor, fmt(r.wallMs), r.cpuPerWall, r.errors]),
+      ),
+    );
+  }
   if (results.fanOut.length === 0) return out.join('\n') + '\n';
   out.push(
     `\n### Fan-out (stand-in latency ${settings.latencyMs} ms, ${settings.goneShare * 100}% of ids answer 410; ` +
@@ -276,6 +306,8 @@ export function renderMarkdown(results: BenchResults): string {
         '× ideal',
         'sent / 410 / failed',
         'sender CPU ms',
+        'sender CPU µs / post',
+        'sender CPU / wall',
         'stand-in CPU ms',
         'heap peak MB',
       ],
@@ -291,6 +323,8 @@ export function renderMarkdown(results: BenchResults): string {
         r.ratioToIdeal,
         `${r.sent} / ${r.stale} / ${r.failed}`,
         fmt(r.senderCpuMs),
+        r.cpuPerPostUs,
+        r.senderCpuPerWall,
         fmt(r.standInCpuMs),
         r.heapPeakMb,
       ]),
