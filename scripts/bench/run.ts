@@ -330,6 +330,8 @@ export function renderMarkdown(results: BenchResults): string {
       ]),
     ),
   );
+  // `--only`: the sections asked for, nothing else.
+  if (results.queries.length === 0 && results.coldStart.length === 0) return out.join('\n') + '\n';
   out.push('\n### Store calls per fan-out (sendmessage through messaging.ts, counting proxy)\n');
   out.push(
     table(
