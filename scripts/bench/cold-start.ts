@@ -151,6 +151,12 @@ export async function benchColdStart(
       env: () => ({ ...base, BENCH_MODULE: join(options.zipDir as string, 'src', 'handler.js') }),
     });
   }
+  // The delivery path the message routes load (src/communication.ts and what it requires),
+  // beside the SDK client it replaced, which is no longer loaded.
+  cases.push({
+    name: 'communication.js alone (our delivery path)',
+    env: () => ({ ...base, BENCH_MODULE: join(dir, 'src', 'communication.js') }),
+  });
   // Where the load time goes: each top-level dependency alone, in a fresh process.
   for (const dependency of ['@aws-sdk/client-apigatewaymanagementapi', 'serverless-mysql', 'zod']) {
     cases.push({
