@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --smoke] [-- --no-mysql] [-- --only delivery|cold-start] [-- --baseline DIR]`: fan-out
+ * `npm run bench [-- --smoke] [-- --no-mysql] [-- --only delivery,fanout,cold-start] [-- --baseline DIR]`: fan-out
  * speed, store calls, cold start (DIR: an unzipped package whose message path is timed beside ours),
  * package size and load, measured side by side on this machine. Prints Markdown tables
  * and writes bench-results/latest.json and latest.md (git-ignored); BENCHMARKS.md holds
@@ -7,7 +7,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { renderMarkdown, runBench } from './bench/run';
+import { renderMarkdown, runBench, SECTIONS } from './bench/run';
+import type { Section } from './bench/run';
 
 // Nothing here may look for AWS credentials or reach AWS.
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
@@ -19,14 +20,17 @@ process.env.SLS_NOTIFICATIONS_MODE = 'off';
 // Our own log lines (one per failed post, per fan-out) would drown the tables.
 process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'error';
 
+const isSection = (name: string): name is Section => (SECTIONS as readonly string[]).includes(name);
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const smoke = args.includes('--smoke');
   const onlyAt = args.indexOf('--only');
-  const only = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
-  if (only !== undefined && only !== 'delivery' && only !== 'cold-start') {
-    throw new Error(`--only takes "delivery" or "cold-start", got "${only}"`);
+  const requested = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : undefined;
+  if (requested && !requested.every(isSection)) {
+    throw new Error(`--only takes ${SECTIONS.join(', ')} (comma-separated), got "${requested.join(',')}"`);
   }
+  const only = requested?.filter(isSection);
   const baselineAt = args.indexOf('--baseline');
   const baselineDir = baselineAt >= 0 ? resolve(args[baselineAt + 1] ?? '') : undefined;
   const mysqlUrl = args.includes('--no-mysql')

@@ -2,17 +2,18 @@
  * Replies and deliveries. API Gateway holds the sockets, so a message to a client
  * is an HTTPS POST to the management API's `@connections/{id}` (PostToConnection).
  *
- * Gotcha 1 of the original (Lambda's bundled SDK is whatever version AWS chose):
- * we ship our own pinned @aws-sdk/client-apigatewaymanagementapi in the zip.
+ * Gotcha 1 of the original (Lambda's bundled SDK is whatever version AWS chose): the
+ * request is our own (src/management-api.ts: SigV4 on node:crypto, node:https), so
+ * nothing of the delivery path depends on the SDK Lambda bundles, or on any SDK.
  * Gotcha 2 (the socket exists only after `$connect` returned 200): nothing here is
  * called from the connect handler.
  */
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { credentialsFromEnv, RequestTimeoutError } from './aws-request';
 import { DEFAULT_POST_TIMEOUT_MS } from './config';
-import { DeliveryError, PostTimeoutError, StaleConnectionError } from './errors';
+import { CredentialsError, DeliveryError, PostTimeoutError, StaleConnectionError } from './errors';
+import { ManagementApi } from './management-api';
+import type { ManagementApiOptions } from './management-api';
+import type { AwsCredentials } from './sigv4';
 
 /** The part of an event's requestContext that locates the API. */
 export interface ApiLocation {
@@ -43,45 +44,63 @@ export interface ClientOptions {
   offline: boolean;
   /** Sockets kept open per endpoint; match the fan-out concurrency so posts never queue for one. */
   maxSockets?: number;
-  /** POST_TIMEOUT_MS: the longest one request may take (post() also aborts each attempt itself). */
-  timeoutMs?: number;
+  /** Where the credentials come from (tests); Lambda puts the role's in process.env. */
+  env?: Record<string, string | undefined>;
 }
 
-const clients = new Map<string, ApiGatewayManagementApiClient>();
+/** Nothing checks signatures locally; explicit fake ones mean nothing ever looks for real ones. */
+export const OFFLINE_CREDENTIALS: AwsCredentials = { accessKeyId: 'offline', secretAccessKey: 'offline' };
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Lambda sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN for the
+ * function's role. Without them in AWS we fail at once with a named error: no provider
+ * chain, no instance metadata probe, nothing that could hang.
+ */
+function credentialsFor(endpoint: string, options: ClientOptions): AwsCredentials {
+  if (options.offline || LOOPBACK.has(new URL(endpoint).hostname)) return OFFLINE_CREDENTIALS;
+  const credentials = credentialsFromEnv(options.env);
+  if (!credentials) {
+    throw new CredentialsError(
+      'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set: cannot sign posts to the management API',
+    );
+  }
+  return credentials;
+}
+
+/** How a client is made; tests swap it (test/support/management-stand-in.ts) to reach a loopback stand-in. */
+export type ManagementApiFactory = (endpoint: string, options: ManagementApiOptions) => ManagementApi;
+
+const makeClient: ManagementApiFactory = (endpoint, options) => new ManagementApi(endpoint, options);
+let factory = makeClient;
+
+/** For tests: build clients with `replacement` (undefined: the real one again). Forgets cached clients. */
+export function useManagementApiFactory(replacement: ManagementApiFactory | undefined): void {
+  resetClients();
+  factory = replacement ?? makeClient;
+}
+
+const clients = new Map<string, ManagementApi>();
 
 /**
  * One client per endpoint, kept at module scope for warm invocations. A client is
  * never re-pointed: an invocation for another API or stage gets its own client.
  */
-export function clientFor(endpoint: string, options: ClientOptions): ApiGatewayManagementApiClient {
+export function clientFor(endpoint: string, options: ClientOptions): ManagementApi {
   let client = clients.get(endpoint);
   if (!client) {
-    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 50 };
-    const timeoutMs = options.timeoutMs ?? DEFAULT_POST_TIMEOUT_MS;
-    client = new ApiGatewayManagementApiClient({
-      endpoint,
+    client = factory(endpoint, {
       region: options.region,
-      // Retries are ours (communication.post): bounded, jittered, and inside the fan-out's budget.
-      maxAttempts: 1,
-      requestHandler: new NodeHttpHandler({
-        httpAgent: new HttpAgent(agentOptions),
-        httpsAgent: new HttpsAgent(agentOptions),
-        connectionTimeout: Math.min(2_000, timeoutMs),
-        // @smithy/node-http-handler 4.x (4.14.2 here) only logs a warning when requestTimeout
-        // passes unless throwOnRequestTimeout is set: a silent endpoint then hung a post forever.
-        requestTimeout: timeoutMs,
-        throwOnRequestTimeout: true,
-      }),
-      // Locally nothing checks signatures; explicit fake credentials keep the SDK from
-      // looking for real ones (and from probing the EC2 instance metadata address).
-      ...(options.offline ? { credentials: { accessKeyId: 'offline', secretAccessKey: 'offline' } } : {}),
+      credentials: credentialsFor(endpoint, options),
+      maxSockets: options.maxSockets ?? 50,
     });
     clients.set(endpoint, client);
   }
   return client;
 }
 
-/** For tests: forget cached clients. */
+/** For tests: forget cached clients (and close their sockets). */
 export function resetClients(): void {
   for (const client of clients.values()) client.destroy();
   clients.clear();
@@ -100,50 +119,34 @@ export interface RetryOptions {
 
 const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-  return typeof status === 'number' ? status : undefined;
-}
-
-/** Turns an SDK failure into our typed errors. serverless-offline's 410 arrives as name "Unknown". */
-export function classify(connectionId: string, error: unknown): StaleConnectionError | DeliveryError {
-  const status = statusOf(error);
-  if (status === 410 || (error as { name?: string } | undefined)?.name === 'GoneException') {
-    return new StaleConnectionError(connectionId, { cause: error });
-  }
+/**
+ * What a status means: 410 the connection is gone; 429 and 5xx are worth another try, as
+ * is no status at all (network failure, timeout); anything else will not get better.
+ */
+export function classify(
+  connectionId: string,
+  status: number | undefined,
+  cause?: unknown,
+): StaleConnectionError | DeliveryError {
+  if (status === 410) return new StaleConnectionError(connectionId, { cause });
   const retryable = status === undefined || status === 429 || status >= 500;
-  return new DeliveryError(connectionId, status, retryable, { cause: error });
+  return new DeliveryError(connectionId, status, retryable, { cause });
 }
 
 /**
  * One attempt, over by `timeoutMs` whatever happens inside: waiting for a free socket,
  * connecting, an endpoint that never answers, or one that stalls in the middle of its
- * answer. The abort signal makes the SDK destroy the request (and its socket, which is
- * never reused); the race makes the attempt end on time even where the SDK would not
- * look at the signal.
+ * answer (ManagementApi.post destroys the request at its timeout). Resolves on 2xx.
  */
-async function attempt(
-  client: ApiGatewayManagementApiClient,
-  input: { ConnectionId: string; Data: Uint8Array },
-  timeoutMs: number,
-): Promise<void> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new PostTimeoutError(timeoutMs);
-      controller.abort(error);
-      reject(error);
-    }, timeoutMs);
-  });
+async function attempt(client: ManagementApi, connectionId: string, data: Uint8Array, timeoutMs: number) {
+  let status: number;
   try {
-    await Promise.race([client.send(new PostToConnectionCommand(input), { abortSignal: controller.signal }), timedOut]);
+    status = await client.post(connectionId, data, timeoutMs);
   } catch (error) {
-    // Whichever fired first (our timer, the handler's requestTimeout, the abort), it was the timeout.
-    throw controller.signal.aborted ? controller.signal.reason : error;
-  } finally {
-    clearTimeout(timer);
+    const cause = error instanceof RequestTimeoutError ? new PostTimeoutError(timeoutMs, { cause: error }) : error;
+    throw classify(connectionId, undefined, cause);
   }
+  if (status < 200 || status > 299) throw classify(connectionId, status);
 }
 
 /**
@@ -155,7 +158,7 @@ async function attempt(
  * by deadline + timeoutMs at the latest, which is what bounds a fan-out (src/fanout.ts).
  */
 export async function post(
-  client: ApiGatewayManagementApiClient,
+  client: ManagementApi,
   connectionId: string,
   data: Uint8Array,
   retry: RetryOptions = { retries: 2, retryBaseMs: 50 },
@@ -164,11 +167,11 @@ export async function post(
   const timeoutMs = retry.timeoutMs ?? DEFAULT_POST_TIMEOUT_MS;
   for (let tries = 0; ; tries++) {
     try {
-      await attempt(client, { ConnectionId: connectionId, Data: data }, timeoutMs);
+      await attempt(client, connectionId, data, timeoutMs);
       return;
-    } catch (raw) {
-      const error = classify(connectionId, raw);
-      if (error instanceof StaleConnectionError || !error.retryable || tries >= retry.retries) throw error;
+    } catch (error) {
+      // A StaleConnectionError (410) is never retried.
+      if (!(error instanceof DeliveryError) || !error.retryable || tries >= retry.retries) throw error;
       const pause = Math.random() * retry.retryBaseMs * 2 ** tries;
       if (retry.deadline !== undefined && Date.now() + pause + timeoutMs > retry.deadline) throw error;
       await sleep(pause);

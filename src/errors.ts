@@ -100,9 +100,20 @@ export class KeySetError extends Error {
  */
 export class PostTimeoutError extends Error {
   override readonly name = 'PostTimeoutError';
-  constructor(readonly timeoutMs: number) {
-    super(`no complete answer from the management API within ${timeoutMs} ms`);
+  constructor(
+    readonly timeoutMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`no complete answer from the management API within ${timeoutMs} ms`, options);
   }
+}
+
+/**
+ * No AWS credentials to sign with (Lambda always sets them for the function's role).
+ * Our own setup is wrong: the route answers 500, at once, instead of looking elsewhere.
+ */
+export class CredentialsError extends Error {
+  override readonly name = 'CredentialsError';
 }
 
 /**

@@ -14,7 +14,7 @@ import type {
 import { authSettings, config } from './config';
 import { createStore, MYSQL_TIMEOUTS } from './data';
 import type { ConnectionStore } from './data';
-import { ConfigError, SecretError, StoreError } from './errors';
+import { ConfigError, CredentialsError, SecretError, StoreError } from './errors';
 import { fanOutDeadline } from './fanout';
 import { log } from './log';
 import type { Outbox, Session } from './messaging';
@@ -88,7 +88,6 @@ function outboxAt(endpoint: string): Outbox {
     region,
     offline,
     maxSockets: fanOut.concurrency,
-    timeoutMs: fanOut.postTimeoutMs,
   });
   return {
     send: (connectionId, data, deadline) =>
@@ -103,7 +102,8 @@ function outboxAt(endpoint: string): Outbox {
 
 /** A failure of our own dependencies is a 500; anything unexpected (incl. the management API) a 502. */
 function statusFor(error: unknown): number {
-  return error instanceof StoreError || error instanceof ConfigError || error instanceof SecretError ? 500 : 502;
+  const ours = [StoreError, ConfigError, SecretError, CredentialsError].some((type) => error instanceof type);
+  return ours ? 500 : 502;
 }
 
 type Work = (event: WebSocketEvent, context: Context) => Promise<number>;

@@ -241,6 +241,12 @@ export async function benchColdStart(
     name: 'src/management-api.js alone (the lean signed client)',
     env: () => ({ ...base, BENCH_MODULE: join(packaged, 'src', 'management-api.js') }),
   });
+  // The delivery path the message routes load (src/communication.ts and what it requires),
+  // beside the SDK client it replaced, which is no longer loaded.
+  cases.push({
+    name: 'communication.js alone (our delivery path)',
+    env: () => ({ ...base, BENCH_MODULE: join(packaged, 'src', 'communication.js') }),
+  });
   // Where the load time goes: each top-level dependency alone, in a fresh process, and the
   // validators we could use (zod as before, valibot as now).
   const resolved = (name: string) => require.resolve(name, { paths: [root] });

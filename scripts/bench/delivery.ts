@@ -10,6 +10,7 @@ import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk
 import { Sha256 } from '@smithy/core/checksum';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { clientFor, post, resetClients } from '../../src/communication';
 import { fanOut } from '../../src/fanout';
 import { ManagementApi } from '../../src/management-api';
 import type { StandIn } from './stand-in';
@@ -50,28 +51,43 @@ interface Candidate {
   open(url: string, concurrency: number): Promise<Sender>;
 }
 
-/** The candidate src/communication.ts uses today; the lean one (LEAN) is measured beside it. */
-export const CHOSEN = 'SDK client (ApiGatewayManagementApiClient, NodeHttpHandler)';
-const LEAN = 'ours: SigV4 on node:crypto + node:https (src/management-api.ts)';
+/**
+ * The path src/communication.ts uses, measured through its own post() (retries, timeout,
+ * status mapping included). Against the loopback stand-in it signs with the offline
+ * credentials, which have no session token: LEAN is the same client with one, as in Lambda.
+ */
+export const CHOSEN = 'ours: post() of src/communication.ts (ManagementApi: SigV4 on node:crypto, node:https)';
+const LEAN = 'ours: ManagementApi.post alone, session token signed too';
+/** What src/communication.ts used before: the SDK client, configured as it was. */
+export const SDK_CLIENT = 'SDK client (ApiGatewayManagementApiClient, NodeHttpHandler), used before';
 
 function expectOk(status: number | undefined): void {
   if (status !== 200) throw new Error(`status ${status}`);
 }
 
-/** The SDK client as src/communication.ts configures it, less the named middleware. */
+/** The SDK client as src/communication.ts configured it before it switched, less the named middleware. */
+export function sdkManagementClient(
+  url: string,
+  concurrency: number,
+  withoutMiddleware: readonly string[] = [],
+): ApiGatewayManagementApiClient {
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
+  const client = new ApiGatewayManagementApiClient({
+    endpoint: url,
+    region,
+    credentials,
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({ httpAgent: agent, requestTimeout: 5_000, throwOnRequestTimeout: true }),
+  });
+  for (const middleware of withoutMiddleware) client.middlewareStack.remove(middleware);
+  return client;
+}
+
 function sdkClient(name: string, withoutMiddleware: readonly string[]): Candidate {
   return {
     name,
     async open(url, concurrency) {
-      const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
-      const client = new ApiGatewayManagementApiClient({
-        endpoint: url,
-        region,
-        credentials,
-        maxAttempts: 1,
-        requestHandler: new NodeHttpHandler({ httpAgent: agent, requestTimeout: 5_000, throwOnRequestTimeout: true }),
-      });
-      for (const middleware of withoutMiddleware) client.middlewareStack.remove(middleware);
+      const client = sdkManagementClient(url, concurrency, withoutMiddleware);
       return {
         post: async (id, data) => {
           await client.send(new PostToConnectionCommand({ ConnectionId: id, Data: data }));
@@ -116,6 +132,17 @@ const allCandidates: Candidate[] = [
             request.end(data);
           }),
         close: () => agent.destroy(),
+      };
+    },
+  },
+  {
+    name: CHOSEN,
+    async open(url, concurrency) {
+      resetClients();
+      const client = clientFor(url, { region, offline: true, maxSockets: concurrency });
+      return {
+        post: (id, data) => post(client, id, data, { retries: 0, retryBaseMs: 50, timeoutMs: 5_000 }),
+        close: () => resetClients(),
       };
     },
   },
@@ -168,7 +195,7 @@ const allCandidates: Candidate[] = [
       };
     },
   },
-  sdkClient(CHOSEN, []),
+  sdkClient(SDK_CLIENT, []),
   // What a PostToConnection can do without: user agent, recursion detection, logging. (The
   // retry middleware cannot go: the signing middleware is anchored to it. maxAttempts 1 makes
   // it a pass-through.)
@@ -221,13 +248,13 @@ export interface DeliveryBenchOptions {
   concurrency: number;
   repetitions: number;
   /**
-   * The floor, the chosen path and the lean one only (the smoke run: jest cannot load
-   * @aws-lite's ES module, and the references are what the full run is for).
+   * The floor, the chosen path and the SDK client it replaced only (the smoke run: jest
+   * cannot load @aws-lite's ES module, and the references are what the full run is for).
    */
   coreOnly?: boolean;
 }
 
-const CORE = new Set(['floor: unsigned POST, node:http', CHOSEN, LEAN]);
+const CORE = new Set(['floor: unsigned POST, node:http', CHOSEN, SDK_CLIENT]);
 
 export async function benchDelivery(standIn: StandIn, options: DeliveryBenchOptions): Promise<DeliveryResults> {
   await standIn.configure({ latencyMs: 0, goneShare: 0 });

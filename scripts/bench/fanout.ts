@@ -1,11 +1,13 @@
 /**
- * Fan-out throughput: our path (fanOut + post through clientFor's client) against two
- * reference strategies, all against the same stand-in management API, interleaved
- * repetition by repetition so that machine noise falls on every strategy alike.
+ * Fan-out throughput: our path (fanOut + post through clientFor's client) against the SDK
+ * client it replaced and two reference strategies, all against the same stand-in
+ * management API, interleaved repetition by repetition so that machine noise falls on
+ * every strategy alike.
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { clientFor, encode, post, resetClients } from '../../src/communication';
 import { fanOut } from '../../src/fanout';
+import { sdkManagementClient } from './delivery';
 import type { StandIn } from './stand-in';
 import { median, round, withHeapPeak } from './stats';
 
@@ -35,6 +37,10 @@ export interface FanOutRow {
   /** CPU used by the benchmark process (the sender) and by the stand-in, ms (median). */
   senderCpuMs: number;
   standInCpuMs: number;
+  /** The sender's CPU per post, µs (compare with the floor in the delivery section). */
+  cpuPerPostUs: number;
+  /** Sender CPU over wall time: near 1, the sender's CPU and not the latency set the pace. */
+  senderCpuPerWall: number;
 }
 
 export interface FanOutBenchOptions {
@@ -45,6 +51,8 @@ export interface FanOutBenchOptions {
   repetitions: number;
   /** The sequential strategy posts to this many recipients and is extrapolated to N. */
   sequentialSubset: number;
+  /** Also the sequential and unbounded Promise.all references (default true). */
+  references?: boolean;
 }
 
 const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
@@ -89,6 +97,25 @@ function ours(concurrency: number): Strategy {
       });
       resetClients();
       return { sent: result.sent, stale: result.stale.length, failed: result.failed };
+    },
+  };
+}
+
+/** The same fan-out over the SDK client src/communication.ts used before (no retries: none were needed here). */
+function sdkBefore(concurrency: number): Strategy {
+  return {
+    name: `before: fanOut + SDK client (concurrency ${concurrency})`,
+    concurrency,
+    measured: (n) => n,
+    run: async (url, ids, data) => {
+      const client = sdkManagementClient(url, concurrency);
+      const outcome: Outcome = { sent: 0, stale: 0, failed: 0 };
+      await fanOut(ids, (id) => postCounting(client, id, data, outcome), {
+        concurrency,
+        deadline: Date.now() + 10 * 60_000,
+      });
+      client.destroy();
+      return outcome;
     },
   };
 }
@@ -148,7 +175,8 @@ export async function benchFanOut(standIn: StandIn, options: FanOutBenchOptions)
   const data = encode({ type: 'message', from: null, connectionId: 'bench-sender', sentAt: Date.now(), data: 'x' });
   const rows: FanOutRow[] = [];
   for (const { recipients: n, concurrencies, repetitions = options.repetitions } of options.plan) {
-    const strategies = [...concurrencies.map(ours), sequential(options.sequentialSubset), promiseAll];
+    const references = options.references === false ? [] : [sequential(options.sequentialSubset), promiseAll];
+    const strategies = [...concurrencies.map(ours), sdkBefore(Math.min(...concurrencies)), ...references];
     const ids = Array.from({ length: n }, (_, i) => `bench-${n}-${i}`);
     const samples = strategies.map(() => [] as Sample[]);
     // One discarded round on a small audience first: otherwise whichever strategy runs first
@@ -204,6 +232,8 @@ export async function benchFanOut(standIn: StandIn, options: FanOutBenchOptions)
         heapPeakMb: median(runs.map((r) => r.heap)),
         senderCpuMs: round(median(runs.map((r) => r.senderCpuMs)) * scale, 0),
         standInCpuMs: round(median(runs.map((r) => r.standInCpuMs)) * scale, 0),
+        cpuPerPostUs: round((median(runs.map((r) => r.senderCpuMs)) * 1000) / measured),
+        senderCpuPerWall: round(median(runs.map((r) => r.senderCpuMs / r.ms)), 2),
       });
     }
   }

@@ -11,7 +11,7 @@ import { mysqlFromUrl } from '../../src/config';
 import { MysqlConnectionStore } from '../../src/data';
 import { benchColdStart, MESSAGE_PATH_TARGET_MS, packageForBench } from './cold-start';
 import type { BreakdownRow, ColdStartRow, PackageResult } from './cold-start';
-import { benchDelivery } from './delivery';
+import { benchDelivery, CHOSEN as DELIVERY_CHOSEN } from './delivery';
 import type { DeliveryResults } from './delivery';
 import { benchFanOut } from './fanout';
 import type { FanOutRow } from './fanout';
@@ -25,14 +25,21 @@ import { startStandIn } from './stand-in';
 
 export interface BenchOptions {
   smoke: boolean;
-  /** Run one section only (`npm run bench -- --only delivery`, `-- --only cold-start`). */
-  only?: 'delivery' | 'cold-start' | undefined;
+  /**
+   * Run only these sections: `--only delivery` (CPU per post of each candidate), `--only fanout`
+   * (N = 10,000 at concurrency 50, ours against the SDK client it replaced), `--only cold-start`,
+   * or several, comma-separated.
+   */
+  only?: Section[] | undefined;
   /** An unzipped package whose message path the cold-start section times beside ours (`--baseline DIR`). */
   baselineDir?: string | undefined;
   /** mysql://…; undefined to skip MySQL. Unreachable servers are skipped with a note. */
   mysqlUrl: string | undefined;
   log?: (message: string) => void;
 }
+
+export type Section = 'delivery' | 'fanout' | 'cold-start';
+export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start'];
 
 export interface BenchResults {
   mode: 'full' | 'smoke';
@@ -102,8 +109,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     loadClients: smoke ? 10 : 200,
     loadConcurrency: smoke ? 5 : 20,
   };
-  if (options.only === 'delivery') return deliveryOnly(options, settings, started);
-  if (options.only === 'cold-start') return coldStartOnly(options, settings, started);
+  if (options.only) return sectionsOnly(options.only, options, settings, started);
   const mysqlUrl = options.mysqlUrl && (await mysqlReachable(options.mysqlUrl)) ? options.mysqlUrl : undefined;
   const mysql = options.mysqlUrl === undefined ? 'not asked for' : mysqlUrl ? 'reachable' : 'unreachable: skipped';
   log(`MySQL: ${mysql}`);
@@ -215,24 +221,6 @@ async function coldStartSection(
   }
 }
 
-/** `--only cold-start`: package and cold start alone (no MySQL case), for comparing loads. */
-async function coldStartOnly(options: BenchOptions, settings: BenchResults['settings'], started: number) {
-  const standIn = await startStandIn({ latencyMs: 0, goneShare: 0 });
-  let coldStart: ColdStartSection;
-  try {
-    coldStart = await coldStartSection(standIn, options, settings, undefined);
-  } finally {
-    await standIn.close();
-  }
-  return {
-    ...emptyResults(options, settings, started),
-    coldStart: coldStart.rows,
-    coldStartBreakdown: coldStart.breakdown,
-    loadedButNotNeeded: coldStart.loadedButNotNeeded,
-    package: coldStart.package,
-  } satisfies BenchResults;
-}
-
 /** A run's header with every section empty, for the runs of one section. */
 function emptyResults(options: BenchOptions, settings: BenchResults['settings'], started: number): BenchResults {
   return {
@@ -260,17 +248,50 @@ function deliveryPlan(smoke: boolean) {
   return { posts: smoke ? 200 : 5_000, concurrency: 50, repetitions: smoke ? 1 : 5, coreOnly: smoke };
 }
 
-/** `--only delivery`: the delivery comparison alone, under a minute. */
-async function deliveryOnly(options: BenchOptions, settings: BenchResults['settings'], started: number) {
+/**
+ * `--only delivery` (under a minute) and/or `--only fanout`: the delivery comparison, and the
+ * fan-out that issue 12 sets its targets on (N = 10,000, concurrency 50, 20 ms stand-in).
+ */
+async function sectionsOnly(
+  sections: readonly Section[],
+  options: BenchOptions,
+  settings: BenchResults['settings'],
+  started: number,
+): Promise<BenchResults> {
   const standIn = await startStandIn({ latencyMs: 0, goneShare: 0 });
-  let delivery: DeliveryResults;
+  let delivery: DeliveryResults = { rows: [], chosen: DELIVERY_CHOSEN };
+  let fanOut: FanOutRow[] = [];
+  let coldStart: Partial<BenchResults> = {};
   try {
-    options.log?.('CPU per post of each delivery candidate');
-    delivery = await benchDelivery(standIn, deliveryPlan(options.smoke));
+    if (sections.includes('delivery')) {
+      options.log?.('CPU per post of each delivery candidate');
+      delivery = await benchDelivery(standIn, deliveryPlan(options.smoke));
+    }
+    if (sections.includes('fanout')) {
+      options.log?.('fan-out: ours against the SDK client it replaced');
+      fanOut = await benchFanOut(standIn, {
+        plan: [{ recipients: options.smoke ? 200 : 10_000, concurrencies: [50] }],
+        latencyMs: settings.latencyMs,
+        goneShare: settings.goneShare,
+        repetitions: settings.repetitions,
+        sequentialSubset: settings.sequentialSubset,
+        references: false,
+      });
+    }
+    if (sections.includes('cold-start')) {
+      // Package and cold start alone (no MySQL case), for comparing loads.
+      const section = await coldStartSection(standIn, options, settings, undefined);
+      coldStart = {
+        coldStart: section.rows,
+        coldStartBreakdown: section.breakdown,
+        loadedButNotNeeded: section.loadedButNotNeeded,
+        package: section.package,
+      };
+    }
   } finally {
     await standIn.close();
   }
-  return { ...emptyResults(options, settings, started), delivery } satisfies BenchResults;
+  return { ...emptyResults(options, settings, started), delivery, fanOut, ...coldStart } satisfies BenchResults;
 }
 
 const table = (header: string[], rows: (string | number)[][]): string =>
@@ -341,8 +362,8 @@ export function renderMarkdown(results: BenchResults): string {
       `${machine.memoryGb} GB, Node ${machine.node}, ${machine.platform}. MySQL: ${results.mysql}.`,
   );
   const { delivery } = results;
-  const posts = delivery.rows[0]?.posts ?? 0;
   if (delivery.rows.length > 0) {
+    const posts = delivery.rows[0]?.posts ?? 0;
     out.push(
       `\n### Delivery: CPU per post (stand-in at 0 ms, ${fmt(posts)} posts through fanOut at concurrency 50, ` +
         `median of ${delivery.rows[0]?.repetitions ?? 0} interleaved repetitions after a warm-up; chosen: ${delivery.chosen})\n`,
@@ -354,46 +375,52 @@ export function renderMarkdown(results: BenchResults): string {
       ),
     );
   }
-  // A run of one section (--only) ends here.
-  if (results.fanOut.length === 0) return [...out, ...coldStartMarkdown(results)].join('\n') + '\n';
-  out.push(
-    `\n### Fan-out (stand-in latency ${settings.latencyMs} ms, ${settings.goneShare * 100}% of ids answer 410; ` +
-      `median of the repetitions per row, after one discarded warm-up round)\n`,
-  );
-  out.push(
-    table(
-      [
-        'strategy',
-        'N',
-        'reps',
-        'time ms',
-        'posts/s',
-        'max in flight',
-        'sockets',
-        'ideal ms',
-        '× ideal',
-        'sent / 410 / failed',
-        'sender CPU ms',
-        'stand-in CPU ms',
-        'heap peak MB',
-      ],
-      results.fanOut.map((r) => [
-        r.strategy + (r.extrapolated ? ` (measured on ${r.measured}, extrapolated)` : ''),
-        fmt(r.recipients),
-        r.repetitions,
-        fmt(r.ms),
-        fmt(r.postsPerSecond),
-        r.maxInFlight,
-        r.sockets,
-        fmt(r.idealMs),
-        r.ratioToIdeal,
-        `${r.sent} / ${r.stale} / ${r.failed}`,
-        fmt(r.senderCpuMs),
-        fmt(r.standInCpuMs),
-        r.heapPeakMb,
-      ]),
-    ),
-  );
+  if (results.fanOut.length > 0) {
+    out.push(
+      `\n### Fan-out (stand-in latency ${settings.latencyMs} ms, ${settings.goneShare * 100}% of ids answer 410; ` +
+        `median of the repetitions per row, after one discarded warm-up round)\n`,
+    );
+    out.push(
+      table(
+        [
+          'strategy',
+          'N',
+          'reps',
+          'time ms',
+          'posts/s',
+          'max in flight',
+          'sockets',
+          'ideal ms',
+          '× ideal',
+          'sent / 410 / failed',
+          'sender CPU ms',
+          'sender CPU µs / post',
+          'sender CPU / wall',
+          'stand-in CPU ms',
+          'heap peak MB',
+        ],
+        results.fanOut.map((r) => [
+          r.strategy + (r.extrapolated ? ` (measured on ${r.measured}, extrapolated)` : ''),
+          fmt(r.recipients),
+          r.repetitions,
+          fmt(r.ms),
+          fmt(r.postsPerSecond),
+          r.maxInFlight,
+          r.sockets,
+          fmt(r.idealMs),
+          r.ratioToIdeal,
+          `${r.sent} / ${r.stale} / ${r.failed}`,
+          fmt(r.senderCpuMs),
+          r.cpuPerPostUs,
+          r.senderCpuPerWall,
+          fmt(r.standInCpuMs),
+          r.heapPeakMb,
+        ]),
+      ),
+    );
+  }
+  // `--only`: the sections asked for, nothing else (a full run always measures secrets).
+  if (results.secrets.length === 0) return [...out, ...coldStartMarkdown(results)].join('\n') + '\n';
   out.push('\n### Store calls per fan-out (sendmessage through messaging.ts, counting proxy)\n');
   out.push(
     table(

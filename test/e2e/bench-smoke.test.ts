@@ -35,6 +35,27 @@ describe('npm run bench -- --smoke', () => {
     expect(stale.size).toBe(1);
   });
 
+  it('measures the delivery path src/communication.ts uses as delivery.chosen, beside the floor and the SDK client', () => {
+    const names = results.delivery.rows.map((row) => row.candidate);
+    expect(results.delivery.chosen).toMatch(/src\/communication\.ts/);
+    expect(names).toEqual(expect.arrayContaining([results.delivery.chosen, expect.stringMatching(/^SDK client/)]));
+    for (const row of results.delivery.rows) {
+      expect(row.errors).toBe(0);
+      expect(row.cpuPerPostUs).toBeGreaterThan(0);
+      expect(finite(row.ratioToFloor)).toBe(true);
+    }
+  });
+
+  it('puts the fan-out over the SDK client it replaced beside ours, with the sender’s CPU per post and CPU/wall', () => {
+    const ours = results.fanOut.find((row) => row.strategy.startsWith('ours'));
+    const before = results.fanOut.find((row) => row.strategy.startsWith('before'));
+    expect(before?.recipients).toBe(ours?.recipients);
+    for (const row of [ours, before]) {
+      expect(row?.cpuPerPostUs).toBeGreaterThan(0);
+      expect(row?.senderCpuPerWall).toBeGreaterThan(0);
+    }
+  });
+
   it('reads the audience once and deletes the stale ids in one batch', () => {
     expect(results.queries.length).toBeGreaterThanOrEqual(1);
     for (const row of results.queries) {
@@ -110,6 +131,20 @@ describe('npm run bench -- --smoke', () => {
     expect(row?.connectsPerSecond).toBeGreaterThan(0);
     expect(row?.storeEmpty).toBe(true);
   });
+
+  it('runs only the sections --only names', async () => {
+    const fanOutOnly = await runBench({ smoke: true, only: ['fanout'], mysqlUrl: undefined });
+    expect(fanOutOnly.delivery.rows).toEqual([]);
+    expect(fanOutOnly.fanOut.map((row) => row.strategy)).toEqual([
+      expect.stringMatching(/^ours/),
+      expect.stringMatching(/^before/),
+    ]);
+    expect(fanOutOnly.queries).toEqual([]);
+    const markdown = renderMarkdown(fanOutOnly);
+    expect(markdown).toContain('### Fan-out');
+    expect(markdown).not.toContain('### Delivery');
+    expect(markdown).not.toContain('### Store calls');
+  }, 120_000);
 
   it('renders the tables', () => {
     const markdown = renderMarkdown(results);

@@ -1,18 +1,16 @@
 /**
  * Input the validator used not to survive (issue 9, items 3 to 6), through the message
- * handler with the store in memory and the management API mocked: every case gets an
+ * handler with the store in memory and the management API a loopback stand-in: every case gets an
  * error reply on the same connection and a 400, never a 502 and silence, and nothing
  * reaches anyone else.
  */
-import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { mockClient } from 'aws-sdk-client-mock';
-import 'aws-sdk-client-mock-jest';
-import { encode, resetClients } from '../../src/communication';
+import { encode } from '../../src/communication';
 import { message, useStore } from '../../src/handler';
 import { messageEnvelope } from '../../src/messaging';
 import type { WebSocketEvent } from '../../src/handler';
 import { MAX_DATA_BYTES, MAX_MESSAGE_BYTES, MAX_ROOM_LENGTH } from '../../src/protocol';
 import { lambdaContext, messageEvent } from '../support/events';
+import { useManagementStandIn } from '../support/management-stand-in';
 import { memoryStore } from '../support/memory-store';
 import type { MemoryStore } from '../support/memory-store';
 
@@ -26,30 +24,17 @@ Object.assign(process.env, {
   FANOUT_RETRY_BASE_MS: '1',
 });
 
-const api = mockClient(ApiGatewayManagementApiClient);
+const management = useManagementStandIn();
+/** What was posted, with its size in bytes and parsed. */
+const posted = () => management.requests();
 const SENDER = 'L0SM9cOFvHcCIhw=';
 const OTHER = 'OtHeRcOnNeCtIoN=';
 /** A subject the authorizer accepts that JSON escapes to 6 bytes a character: 1,530 bytes. */
 const ESCAPED_SUBJECT = '\u0001'.repeat(255);
 const LONGEST_ROOM = 'r'.repeat(MAX_ROOM_LENGTH);
 
-/** What was posted, with its size in bytes and parsed. */
-function posted(): { to: string; bytes: number; message: Record<string, unknown> }[] {
-  return api.commandCalls(PostToConnectionCommand).map((call) => {
-    const data = call.args[0].input.Data as Uint8Array;
-    return {
-      to: call.args[0].input.ConnectionId as string,
-      bytes: data.byteLength,
-      message: JSON.parse(Buffer.from(data).toString('utf8')) as Record<string, unknown>,
-    };
-  });
-}
-
 let store: MemoryStore;
 beforeEach(async () => {
-  api.reset();
-  api.on(PostToConnectionCommand).resolves({});
-  resetClients();
   store = memoryStore();
   useStore(store);
   await store.add({ connectionId: SENDER, connectedAt: 1_000, subject: ESCAPED_SUBJECT });
@@ -71,7 +56,11 @@ async function expectRefused(event: WebSocketEvent, code: string): Promise<Recor
   expect(await message(event, lambdaContext())).toEqual({ statusCode: 400 });
   const sent = posted();
   expect(sent).toEqual([
-    { to: SENDER, bytes: expect.any(Number), message: expect.objectContaining({ type: 'error' }) },
+    expect.objectContaining({
+      to: SENDER,
+      bytes: expect.any(Number),
+      message: expect.objectContaining({ type: 'error' }),
+    }),
   ]);
   const reply = sent[0]?.message as Record<string, unknown>;
   expect(reply.code).toBe(code);
@@ -128,7 +117,7 @@ describe('the size of the frame posted, envelope included', () => {
       [OTHER, MAX_MESSAGE_BYTES],
     ]);
 
-    api.resetHistory();
+    management.resetHistory();
     await expectRefused(fromSender(publish(fits + 'x'), 'publish'), 'payload_too_large');
   });
 });

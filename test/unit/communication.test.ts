@@ -1,6 +1,9 @@
-import 'aws-sdk-client-mock-jest';
-import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { mockClient } from 'aws-sdk-client-mock';
+/**
+ * The delivery path as it runs: src/communication.ts over src/management-api.ts, posting
+ * to a loopback stand-in of the management API (test/support/management-stand-in.ts).
+ */
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import {
   classify,
   clientFor,
@@ -9,18 +12,14 @@ import {
   OFFLINE_ENDPOINT,
   post,
   resetClients,
+  useManagementApiFactory,
 } from '../../src/communication';
-import { DeliveryError, StaleConnectionError } from '../../src/errors';
+import { CredentialsError, DeliveryError, StaleConnectionError } from '../../src/errors';
+import { useManagementStandIn } from '../support/management-stand-in';
 
-const api = mockClient(ApiGatewayManagementApiClient);
-const status = (code: number, name = 'Unknown') =>
-  Object.assign(new Error(`status ${code}`), { name, $metadata: { httpStatusCode: code } });
+const management = useManagementStandIn();
 const noSleep = () => Promise.resolve();
-
-beforeEach(() => {
-  api.reset();
-  resetClients();
-});
+const region = 'us-east-1';
 
 describe('endpointFor', () => {
   it('is https://{domainName}/{stage} in AWS', () => {
@@ -45,24 +44,71 @@ describe('endpointFor', () => {
 });
 
 describe('clientFor', () => {
-  it('keeps one client per endpoint and never re-points one', () => {
-    const a = clientFor('https://a.example/dev', { region: 'us-east-1', offline: false });
-    const b = clientFor('https://b.example/dev', { region: 'us-east-1', offline: false });
-    expect(clientFor('https://a.example/dev', { region: 'us-east-1', offline: false })).toBe(a);
+  it('keeps one client per endpoint and never re-points one', async () => {
+    const a = clientFor('https://a.example/dev', { region, offline: false });
+    const b = clientFor('https://b.example/prod', { region, offline: false });
+    expect(clientFor('https://a.example/dev', { region, offline: false })).toBe(a);
     expect(b).not.toBe(a);
+    expect(management.endpoints()).toEqual(['https://a.example/dev', 'https://b.example/prod']);
+
+    await post(a, 'c1', encode({ type: 'test' }));
+    await post(b, 'c1', encode({ type: 'test' }));
+    expect(management.requests().map((r) => r.path)).toEqual(['/dev/@connections/c1', '/prod/@connections/c1']);
   });
 
-  it('gives offline clients fake credentials, so the SDK never looks for real ones', async () => {
-    const client = clientFor(OFFLINE_ENDPOINT, { region: 'us-east-1', offline: true });
-    const credentials = await client.config.credentials();
-    expect(credentials).toMatchObject({ accessKeyId: 'offline', secretAccessKey: 'offline' });
+  it('makes the real client when no test replaces it, and forgets clients on reset', () => {
+    useManagementApiFactory(undefined);
+    const a = clientFor('https://a.example/dev', { region, offline: false });
+    expect(a.pathFor('c=1')).toBe('/dev/@connections/c%3D1');
+    resetClients();
+    expect(clientFor('https://a.example/dev', { region, offline: false })).not.toBe(a);
+    expect(management.endpoints()).toEqual([]);
+  });
+
+  it('signs with the credentials Lambda puts in the environment, session token included', async () => {
+    const env = { AWS_ACCESS_KEY_ID: 'AKIDFROMENV', AWS_SECRET_ACCESS_KEY: 'secret', AWS_SESSION_TOKEN: 'token-1' };
+    const client = clientFor('https://abc.execute-api.us-east-1.amazonaws.com/dev', { region, offline: false, env });
+    await post(client, 'c1', encode({ type: 'test' }));
+    const [request] = management.requests();
+    expect(request?.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDFROMENV\/\d{8}\/us-east-1\/execute-api\//,
+    );
+    expect(request?.headers['x-amz-security-token']).toBe('token-1');
+  });
+
+  it.each([
+    ['offline', 'https://abc.execute-api.us-east-1.amazonaws.com/dev', true],
+    ['pointed at localhost', 'http://localhost:3001', false],
+    ['pointed at 127.0.0.1', 'http://127.0.0.1:3001', false],
+  ])('signs with explicit fake credentials when %s, never looking for real ones', async (_when, endpoint, offline) => {
+    const client = clientFor(endpoint, { region, offline, env: {} });
+    await post(client, 'c1', encode({ type: 'test' }));
+    const [request] = management.requests();
+    expect(request?.headers.authorization).toMatch(/Credential=offline\//);
+    expect(request?.headers['x-amz-security-token']).toBeUndefined();
+  });
+
+  it('fails at once with a CredentialsError in AWS when the environment has no credentials', () => {
+    expect(() =>
+      clientFor('https://abc.execute-api.us-east-1.amazonaws.com/dev', { region, offline: false, env: {} }),
+    ).toThrow(CredentialsError);
+    expect(management.endpoints()).toEqual([]);
+  });
+
+  it('keeps at most maxSockets kept-alive sockets to its endpoint, however many posts are in flight', async () => {
+    const client = clientFor(management.url, { region, offline: true, maxSockets: 3 });
+    const data = encode({ type: 'test' });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => post(client, `c${i}`, data)));
+    const sockets = new Set(management.requests().map((r) => r.socket));
+    expect(management.requests()).toHaveLength(30);
+    expect(sockets.size).toBeGreaterThan(0);
+    expect(sockets.size).toBeLessThanOrEqual(3);
   });
 });
 
 describe('classify', () => {
-  it('turns a 410 into a StaleConnectionError, whatever the error is named', () => {
-    expect(classify('c1', status(410))).toBeInstanceOf(StaleConnectionError);
-    expect(classify('c1', status(410, 'GoneException'))).toBeInstanceOf(StaleConnectionError);
+  it('turns a 410 into a StaleConnectionError', () => {
+    expect(classify('c1', 410)).toBeInstanceOf(StaleConnectionError);
   });
 
   it.each([
@@ -72,68 +118,83 @@ describe('classify', () => {
     [403, false],
     [400, false],
   ])('turns a %i into a DeliveryError (retryable: %s)', (code, retryable) => {
-    const error = classify('c1', status(code));
+    const error = classify('c1', code);
     expect(error).toBeInstanceOf(DeliveryError);
     expect(error).toMatchObject({ statusCode: code, retryable, connectionId: 'c1' });
   });
 
   it('treats a network failure (no status) as retryable', () => {
-    expect(classify('c1', new Error('ECONNRESET'))).toMatchObject({ statusCode: undefined, retryable: true });
+    expect(classify('c1', undefined, new Error('ECONNRESET'))).toMatchObject({
+      statusCode: undefined,
+      retryable: true,
+    });
   });
 });
 
 describe('post', () => {
-  const client = () => clientFor('https://a.example/dev', { region: 'us-east-1', offline: false });
+  const client = () => clientFor('https://a.example/dev', { region, offline: false });
   const data = encode({ type: 'test' });
 
   it('posts the bytes to the connection', async () => {
-    api.on(PostToConnectionCommand).resolves({});
-    await post(client(), 'c1', data, { retries: 2, retryBaseMs: 1, sleep: noSleep });
-    expect(api).toHaveReceivedCommandWith(PostToConnectionCommand, { ConnectionId: 'c1', Data: data });
+    await post(client(), 'c=1', data, { retries: 2, retryBaseMs: 1, sleep: noSleep });
+    expect(management.requests()).toEqual([
+      expect.objectContaining({ to: 'c=1', path: '/dev/@connections/c%3D1', message: { type: 'test' } }),
+    ]);
   });
 
-  it('retries 429 and 5xx a bounded number of times with a jittered pause', async () => {
-    api.on(PostToConnectionCommand).rejects(status(429));
+  it.each([429, 500, 503])('retries a %i a bounded number of times with a jittered pause', async (code) => {
+    management.answer(code);
     const pauses: number[] = [];
     const sleep = (ms: number) => {
       pauses.push(ms);
       return Promise.resolve();
     };
-    await expect(post(client(), 'c1', data, { retries: 3, retryBaseMs: 100, sleep })).rejects.toBeInstanceOf(
-      DeliveryError,
-    );
-    expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 4);
+    await expect(post(client(), 'c1', data, { retries: 3, retryBaseMs: 100, sleep })).rejects.toMatchObject({
+      name: 'DeliveryError',
+      statusCode: code,
+      retryable: true,
+    });
+    expect(management.requests()).toHaveLength(4);
     expect(pauses).toHaveLength(3);
     pauses.forEach((pause, attempt) => expect(pause).toBeLessThanOrEqual(100 * 2 ** attempt));
   });
 
   it('does not retry a 410 or a 403', async () => {
-    api.on(PostToConnectionCommand).rejectsOnce(status(410)).rejectsOnce(status(403));
+    management.answer(410, { times: 1 });
+    management.answer(403, { times: 1 });
     await expect(post(client(), 'c1', data, { retries: 3, retryBaseMs: 1, sleep: noSleep })).rejects.toBeInstanceOf(
       StaleConnectionError,
     );
     await expect(post(client(), 'c1', data, { retries: 3, retryBaseMs: 1, sleep: noSleep })).rejects.toMatchObject({
+      name: 'DeliveryError',
       statusCode: 403,
+      retryable: false,
     });
-    expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 2);
+    expect(management.requests()).toHaveLength(2);
+  });
+
+  it('delivers on a retry after a throttled attempt', async () => {
+    management.answer(429, { times: 1 });
+    await post(client(), 'c1', data, { retries: 2, retryBaseMs: 1, sleep: noSleep });
+    expect(management.requests()).toHaveLength(2);
   });
 
   it('does not start a retry that could end after the deadline', async () => {
-    api.on(PostToConnectionCommand).rejects(status(503));
+    management.answer(503);
     // The pause would fit before the deadline, the attempt's timeout would not.
     await expect(
       post(client(), 'c1', data, { retries: 5, retryBaseMs: 1, timeoutMs: 2_000, deadline: Date.now() + 1_000 }),
     ).rejects.toBeInstanceOf(DeliveryError);
-    expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 1);
+    expect(management.requests()).toHaveLength(1);
 
-    api.reset();
-    api.on(PostToConnectionCommand).rejectsOnce(status(503)).resolves({});
+    management.reset();
+    management.answer(503, { times: 1 });
     await post(client(), 'c1', data, { retries: 5, retryBaseMs: 1, timeoutMs: 2_000, deadline: Date.now() + 60_000 });
-    expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 2);
+    expect(management.requests()).toHaveLength(2);
   });
 
   it('aborts an attempt that gets no answer within its timeout, as a retryable DeliveryError', async () => {
-    api.on(PostToConnectionCommand).callsFake(() => new Promise(() => undefined));
+    management.answer('silent');
     const started = Date.now();
     const error: unknown = await post(client(), 'c1', data, { retries: 0, retryBaseMs: 1, timeoutMs: 100 }).catch(
       (e: unknown) => e,
@@ -143,11 +204,26 @@ describe('post', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it('treats a refused connection as a retryable DeliveryError without a status', async () => {
+    useManagementApiFactory(undefined);
+    // A loopback port that was just freed: the connection is refused.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const refused = clientFor(`http://127.0.0.1:${port}`, { region, offline: true });
+    await expect(post(refused, 'c1', data, { retries: 0, retryBaseMs: 1 })).rejects.toMatchObject({
+      name: 'DeliveryError',
+      statusCode: undefined,
+      retryable: true,
+    });
+  });
+
   it('does not start a retry past the deadline', async () => {
-    api.on(PostToConnectionCommand).rejects(status(503));
+    management.answer(503);
     await expect(
       post(client(), 'c1', data, { retries: 5, retryBaseMs: 1_000, deadline: Date.now() - 1, sleep: noSleep }),
     ).rejects.toBeInstanceOf(DeliveryError);
-    expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 1);
+    expect(management.requests()).toHaveLength(1);
   });
 });

@@ -1,7 +1,3 @@
-import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { mockClient } from 'aws-sdk-client-mock';
-import 'aws-sdk-client-mock-jest';
-import { resetClients } from '../../src/communication';
 import { StoreError } from '../../src/errors';
 import {
   connect,
@@ -14,6 +10,7 @@ import {
 } from '../../src/handler';
 import { MAX_ROOMS_PER_CONNECTION } from '../../src/messaging';
 import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../support/events';
+import { useManagementStandIn } from '../support/management-stand-in';
 import { memoryStore } from '../support/memory-store';
 import type { MemoryStore } from '../support/memory-store';
 
@@ -27,33 +24,14 @@ Object.assign(process.env, {
   FANOUT_RETRY_BASE_MS: '1',
 });
 
-const api = mockClient(ApiGatewayManagementApiClient);
+const management = useManagementStandIn();
+const posted = () => management.posted();
 const SENDER = 'L0SM9cOFvHcCIhw=';
-
-function gone(): Error {
-  // What the SDK throws for a 410 (serverless-offline's has name "Unknown").
-  return Object.assign(new Error('Gone'), { name: 'Unknown', $metadata: { httpStatusCode: 410 } });
-}
-
-function httpError(status: number): Error {
-  return Object.assign(new Error(`status ${status}`), { name: 'Unknown', $metadata: { httpStatusCode: status } });
-}
-
-/** What was posted to each connection, parsed. */
-function posted(): { to: string; message: Record<string, unknown> }[] {
-  return api.commandCalls(PostToConnectionCommand).map((call) => ({
-    to: call.args[0].input.ConnectionId as string,
-    message: JSON.parse(Buffer.from(call.args[0].input.Data as Uint8Array).toString('utf8')) as Record<string, unknown>,
-  }));
-}
 
 let store: MemoryStore;
 let errors: jest.SpyInstance;
 
 beforeEach(() => {
-  api.reset();
-  api.on(PostToConnectionCommand).resolves({});
-  resetClients();
   store = memoryStore();
   useStore(store);
   errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
@@ -86,7 +64,7 @@ describe('connect', () => {
 
   it('posts nothing: the socket does not exist until $connect has returned', async () => {
     await connect(connectEvent(), lambdaContext());
-    expect(api).not.toHaveReceivedAnyCommand();
+    expect(management.requests()).toEqual([]);
   });
 
   it('answers 500 and logs a typed error with the connection id when the store is down', async () => {
@@ -123,7 +101,7 @@ describe('disconnect', () => {
   it('answers 500 when the store is down, and posts nothing: there is no one to tell', async () => {
     store.remove.mockRejectedValueOnce(new StoreError('down', 'remove'));
     expect(await disconnect(disconnectEvent(), lambdaContext())).toEqual({ statusCode: 500 });
-    expect(api).not.toHaveReceivedAnyCommand();
+    expect(management.requests()).toEqual([]);
   });
 });
 
@@ -152,21 +130,20 @@ describe('default', () => {
   it('posts through the management API of the API and stage the event came from', async () => {
     await connected(SENDER);
     await defaultHandler(messageEvent({}), lambdaContext());
-    const client = api.call(0).thisValue as ApiGatewayManagementApiClient;
-    const endpoint = await client.config.endpoint?.();
-    expect(endpoint).toMatchObject({ hostname: 'abc123.execute-api.us-east-1.amazonaws.com', path: '/dev' });
+    expect(management.endpoints()).toEqual(['https://abc123.execute-api.us-east-1.amazonaws.com/dev']);
+    expect(management.requests()[0]?.path).toBe(`/dev/@connections/${encodeURIComponent(SENDER)}`);
   });
 
   it('removes the sender when API Gateway says it is gone (410), and that is not a failure', async () => {
     await connected(SENDER, 'B');
-    api.on(PostToConnectionCommand).rejects(gone());
+    management.answer(410);
     expect(await defaultHandler(messageEvent({}), lambdaContext())).toEqual({ statusCode: 200 });
     expect([...store.rows.keys()]).toEqual(['B']);
   });
 
   it('answers 502 and keeps the connection when posting fails otherwise', async () => {
     await connected(SENDER);
-    api.on(PostToConnectionCommand).rejects(httpError(403));
+    management.answer(403);
     expect(await defaultHandler(messageEvent({}), lambdaContext())).toEqual({ statusCode: 502 });
     expect(store.rows.has(SENDER)).toBe(true);
     expect(loggedErrors()[0]).toMatchObject({
@@ -176,11 +153,24 @@ describe('default', () => {
     });
   });
 
+  it('answers 500 at once, without posting, when the function has no AWS credentials to sign with', async () => {
+    await connected(SENDER);
+    const saved = process.env.AWS_ACCESS_KEY_ID;
+    delete process.env.AWS_ACCESS_KEY_ID;
+    try {
+      expect(await defaultHandler(messageEvent({}), lambdaContext())).toEqual({ statusCode: 500 });
+    } finally {
+      process.env.AWS_ACCESS_KEY_ID = saved;
+    }
+    expect(management.requests()).toEqual([]);
+    expect(loggedErrors()[0]).toMatchObject({ statusCode: 500, error: { name: 'CredentialsError' } });
+  });
+
   it('retries a throttled (429) reply and then delivers it', async () => {
     await connected(SENDER);
-    api.on(PostToConnectionCommand).rejectsOnce(httpError(429)).resolves({});
+    management.answer(429, { times: 1 });
     expect(await defaultHandler(messageEvent({}), lambdaContext())).toEqual({ statusCode: 200 });
-    expect(api).toHaveReceivedCommandTimes(PostToConnectionCommand, 2);
+    expect(management.requests()).toHaveLength(2);
   });
 
   it('answers 500 when the store is down, after telling the sender', async () => {
@@ -239,8 +229,8 @@ describe('message', () => {
 
   it('removes the connections that are gone in one batched delete', async () => {
     await connected(SENDER, 'B', 'C', 'D');
-    api.on(PostToConnectionCommand, { ConnectionId: 'B' }).rejects(gone());
-    api.on(PostToConnectionCommand, { ConnectionId: 'D' }).rejects(gone());
+    management.answer(410, { to: 'B' });
+    management.answer(410, { to: 'D' });
     await message(messageEvent({ action: 'sendmessage', data: 'x' }, SENDER, 'sendmessage'), lambdaContext());
     expect(store.removeMany).toHaveBeenCalledTimes(1);
     expect([...(store.removeMany.mock.calls[0]?.[0] ?? [])].sort()).toEqual(['B', 'D']);
@@ -373,7 +363,7 @@ describe('a message that fails (issue 9, item 2: every message gets an answer)',
   it('keeps the original status and error when the reply fails too, and logs the reply failure as a warning', async () => {
     await connected(SENDER);
     store.join.mockRejectedValueOnce(new StoreError('down', 'join'));
-    api.on(PostToConnectionCommand).rejects(httpError(403));
+    management.answer(403);
     expect(await message(join(), lambdaContext())).toEqual({ statusCode: 500 });
     expect(loggedErrors()).toEqual([
       expect.objectContaining({
@@ -394,7 +384,7 @@ describe('a message that fails (issue 9, item 2: every message gets an answer)',
   it('does not wait for a reply that never comes: the handler still returns its 500', async () => {
     await connected(SENDER);
     store.list.mockRejectedValueOnce(new StoreError('down', 'list'));
-    api.on(PostToConnectionCommand).callsFake(() => new Promise(() => undefined)); // a silent endpoint
+    management.answer('silent'); // a silent endpoint
     const started = Date.now();
     expect(await defaultHandler(messageEvent({}), lambdaContext())).toEqual({ statusCode: 500 });
     expect(Date.now() - started).toBeLessThan(10_000); // bounded (2 s); it used to be forever
@@ -417,7 +407,7 @@ describe('a message that fails (issue 9, item 2: every message gets an answer)',
 
   it('tells the sender when its reply itself could not be posted', async () => {
     await connected(SENDER);
-    api.on(PostToConnectionCommand).rejectsOnce(httpError(400)).resolves({});
+    management.answer(400, { times: 1 });
     await message(join(), lambdaContext());
     expect(posted().map((d) => d.message)).toEqual([
       { type: 'joined', room: 'red' },
@@ -471,7 +461,7 @@ describe('connect and disconnect, given an event that is not theirs', () => {
       ]);
 
       // Word for word what the message routes answer to the same action.
-      api.resetHistory();
+      management.resetHistory();
       await defaultHandler(messageEvent({ action: routeKey }), lambdaContext());
       expect(posted()).toEqual(reply);
     },
@@ -486,6 +476,6 @@ describe('connect and disconnect, given an event that is not theirs', () => {
     expect(store.add).not.toHaveBeenCalled();
     expect(store.remove).not.toHaveBeenCalled();
     expect(store.rows.has(SENDER)).toBe(true);
-    expect(api).not.toHaveReceivedAnyCommand();
+    expect(management.requests()).toEqual([]);
   });
 });

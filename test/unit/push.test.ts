@@ -4,14 +4,11 @@
  * mocked. The real stores are proven by the contract suite, the real service by
  * test/e2e/push.test.ts.
  */
-import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import 'aws-sdk-client-mock-jest';
-import { resetClients } from '../../src/communication';
 import { StoreError } from '../../src/errors';
 import { disconnect, message, publish, useStore } from '../../src/handler';
 import { disconnectEvent, lambdaContext, messageEvent, publishHttpEvent } from '../support/events';
+import { useManagementStandIn } from '../support/management-stand-in';
 import { memoryStore } from '../support/memory-store';
 import type { MemoryStore } from '../support/memory-store';
 
@@ -27,20 +24,8 @@ Object.assign(process.env, {
   WEBSOCKET_API_ENDPOINT: 'https://ws0api.execute-api.us-east-1.amazonaws.com/dev',
 });
 
-const api = mockClient(ApiGatewayManagementApiClient);
-
-function gone(): Error {
-  return Object.assign(new Error('Gone'), { name: 'Unknown', $metadata: { httpStatusCode: 410 } });
-}
-
-/** What was posted to each connection, parsed. */
-function posted(): { to: string; message: Record<string, unknown> }[] {
-  return api.commandCalls(PostToConnectionCommand).map((call) => ({
-    to: call.args[0].input.ConnectionId as string,
-    message: JSON.parse(Buffer.from(call.args[0].input.Data as Uint8Array).toString('utf8')) as Record<string, unknown>,
-  }));
-}
-
+const management = useManagementStandIn();
+const posted = () => management.posted();
 const ofType = (type: string) => posted().filter((p) => p.message.type === type);
 const recipientsOf = (type: string) => ofType(type).map((p) => p.to);
 
@@ -48,9 +33,6 @@ let store: MemoryStore;
 let errors: jest.SpyInstance;
 
 beforeEach(() => {
-  api.reset();
-  api.on(PostToConnectionCommand).resolves({});
-  resetClients();
   store = memoryStore();
   useStore(store);
   errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
@@ -115,7 +97,7 @@ describe('send to a user', () => {
   });
 
   it("removes the user's connections that are gone (410)", async () => {
-    api.on(PostToConnectionCommand, { ConnectionId: 'A2' }).rejects(gone());
+    management.answer(410, { to: 'A2' });
     await from('B1', 'bob', { action: 'send', user: 'alice', data: 1 }, 'send');
     expect(store.rows.has('A2')).toBe(false);
     expect(ofType('delivery')[0]?.message).toMatchObject({ recipients: 2, sent: 1, stale: 1 });
@@ -184,7 +166,7 @@ describe('send to a connection', () => {
   });
 
   it('removes the connection when it is gone (410)', async () => {
-    api.on(PostToConnectionCommand, { ConnectionId: 'A1' }).rejects(gone());
+    management.answer(410, { to: 'A1' });
     await from('B1', null, { action: 'send', connectionId: 'A1', data: 1 }, 'send');
     expect(store.rows.has('A1')).toBe(false);
     expect(ofType('delivery')[0]?.message).toMatchObject({ recipients: 1, sent: 0, stale: 1 });
@@ -284,7 +266,7 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
         message: { type: 'presence', room: 'lobby', event: 'leave', connectionId: 'B1', from: 'bob', reason: 'leave' },
       },
     ]);
-    api.resetHistory();
+    management.resetHistory();
     await from('C1', 'carol', { action: 'leave', room: 'lobby' }, 'leave');
     expect(ofType('presence')).toEqual([]);
   });
@@ -326,7 +308,7 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
   it('posts nothing when a connection in no room disconnects', async () => {
     await connected(['A1', null], ['B1', null]);
     expect(await disconnect(disconnectEvent('A1'), lambdaContext())).toEqual({ statusCode: 200 });
-    expect(api).not.toHaveReceivedAnyCommand();
+    expect(management.requests()).toEqual([]);
   });
 
   it('sends no presence events in a room above the threshold', async () => {
@@ -337,7 +319,7 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
     expect(ofType('presence')).toEqual([]);
     await from('B1', null, { action: 'leave', room: 'big' }, 'leave'); // was 3 with B1: C1, D1 hear it
     expect(recipientsOf('presence').sort()).toEqual(['C1', 'D1']);
-    api.resetHistory();
+    management.resetHistory();
     for (const id of ['A1', 'B1', 'E1']) await store.join(id, 'big', 50);
     await disconnect(disconnectEvent('E1'), lambdaContext()); // was 5 with E1
     expect(ofType('presence')).toEqual([]);
@@ -346,7 +328,7 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
   it('removes a member that is gone (410) while telling the room', async () => {
     await connected(['A1', null], ['B1', null], ['C1', null]);
     for (const id of ['A1', 'B1']) await store.join(id, 'lobby', 50);
-    api.on(PostToConnectionCommand, { ConnectionId: 'B1' }).rejects(gone());
+    management.answer(410, { to: 'B1' });
     await from('C1', null, { action: 'join', room: 'lobby' }, 'join');
     expect(store.rows.has('B1')).toBe(false);
     expect(store.rooms.get('lobby')).toEqual(new Set(['A1', 'C1']));
@@ -407,15 +389,12 @@ describe('publish (the function backends invoke)', () => {
 
   it('posts through the WebSocket API named by WEBSOCKET_API_ENDPOINT', async () => {
     await publish({ data: 1 }, lambdaContext());
-    const client = api.call(0).thisValue as ApiGatewayManagementApiClient;
-    expect(await client.config.endpoint?.()).toMatchObject({
-      hostname: 'ws0api.execute-api.us-east-1.amazonaws.com',
-      path: '/dev',
-    });
+    expect(management.endpoints()).toEqual(['https://ws0api.execute-api.us-east-1.amazonaws.com/dev']);
+    expect(management.requests()[0]?.path).toMatch(/^\/dev\/@connections\//);
   });
 
   it('removes connections that are gone and counts them', async () => {
-    api.on(PostToConnectionCommand, { ConnectionId: 'B1' }).rejects(gone());
+    management.answer(410, { to: 'B1' });
     expect(await publish({ data: 1 }, lambdaContext())).toMatchObject({ recipients: 4, sent: 3, stale: 1 });
     expect(store.rows.has('B1')).toBe(false);
   });
@@ -432,7 +411,7 @@ describe('publish (the function backends invoke)', () => {
       message: expect.any(String),
       details: expect.anything(),
     });
-    expect(api).not.toHaveReceivedAnyCommand();
+    expect(management.requests()).toEqual([]);
   });
 
   it('ends the store after a delivery, and does not touch it for a refused request', async () => {
@@ -445,7 +424,7 @@ describe('publish (the function backends invoke)', () => {
   it('fails the invocation with the typed error when the store is down', async () => {
     store.audience.mockRejectedValueOnce(new StoreError('down', 'audience'));
     await expect(publish({ data: 1 }, lambdaContext())).rejects.toBeInstanceOf(StoreError);
-    expect(api).not.toHaveReceivedAnyCommand();
+    expect(management.requests()).toEqual([]);
   });
 });
 
@@ -483,7 +462,7 @@ describe('POST /publish (the HTTP API)', () => {
   ])('answers %s with its status and error code, and sends nothing', async (_what, body, status, code) => {
     const answer = await post(publishHttpEvent(body));
     expect(answer).toMatchObject({ status, body: { type: 'error', code, message: expect.any(String) } });
-    expect(api).not.toHaveReceivedAnyCommand();
+    expect(management.requests()).toEqual([]);
   });
 
   it('answers 500 "unavailable" when the store is down, logging the cause but not sending it', async () => {
