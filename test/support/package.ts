@@ -4,11 +4,11 @@
  * touches the developer's own, and returns the CloudFormation template it wrote.
  * Nothing here reaches AWS: packaging needs no credentials and telemetry is off.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { copyService, serverlessCli, withoutSettings } from './service';
-import { zipEntries } from './zip';
+import { extractZip, zipEntries } from './zip';
 
 /** The parts of a CloudFormation template the tests read. */
 export interface Template {
@@ -22,7 +22,7 @@ export interface PackageOptions {
   /** Extra environment for `serverless`, over a copy of this process's without AUTH_JWT_*. */
   env?: Record<string, string>;
   timeoutMs?: number;
-  /** Unzip the package into this folder before the copy is removed (the benchmark loads it). */
+  /** Unzip the package into this folder before the copy is removed (the benchmark and test/deploy load it). */
   unzipTo?: string;
 }
 
@@ -75,7 +75,7 @@ export async function packageService(options: PackageOptions = {}): Promise<Pack
     const packageMs = performance.now() - started;
     const file = join(serviceDir, '.serverless', 'cloudformation-template-update-stack.json');
     const zip = join(serviceDir, '.serverless', 'aws-node-websockets.zip');
-    if (options.unzipTo) execFileSync('unzip', ['-q', '-o', zip, '-d', options.unzipTo]);
+    if (options.unzipTo) extractZip(zip, options.unzipTo);
     return {
       template: JSON.parse(readFileSync(file, 'utf8')) as Template,
       output,
