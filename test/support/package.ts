@@ -5,8 +5,8 @@
  * Nothing here reaches AWS: packaging needs no credentials and telemetry is off.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { copyService, serverlessCli, withoutSettings } from './service';
 import { extractZip, zipEntries } from './zip';
 
@@ -22,6 +22,8 @@ export interface PackageOptions {
   /** Extra environment for `serverless`, over a copy of this process's without AUTH_JWT_*. */
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Files to add to the copy (path -> content), e.g. folders of the repository that must stay out. */
+  files?: Record<string, string>;
   /** Unzip the package into this folder before the copy is removed (the benchmark and test/deploy load it). */
   unzipTo?: string;
 }
@@ -41,6 +43,10 @@ export async function packageService(options: PackageOptions = {}): Promise<Pack
   const serviceDir = copyService('package');
   try {
     if (options.envYml !== undefined) writeFileSync(join(serviceDir, '.env.yml'), options.envYml);
+    for (const [file, content] of Object.entries(options.files ?? {})) {
+      mkdirSync(dirname(join(serviceDir, file)), { recursive: true });
+      writeFileSync(join(serviceDir, file), content);
+    }
 
     // A developer's shell must not change the template under test.
     const env = withoutSettings(process.env);
