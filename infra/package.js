@@ -119,7 +119,12 @@ function productionPackages(root) {
   while (queue.length > 0) {
     const from = queue.shift();
     const manifest = readManifest(path.join(root, from));
-    const names = Object.keys({ ...manifest?.dependencies, ...manifest?.optionalDependencies });
+    const names = Object.keys({
+      ...manifest?.dependencies,
+      ...manifest?.optionalDependencies,
+      // npm installs a package's peers too (the service itself has none)
+      ...manifest?.peerDependencies,
+    });
     for (const name of names) {
       // node_modules of `from`, then of each folder above it, up to the service.
       let at = from;
@@ -133,7 +138,9 @@ function productionPackages(root) {
           break;
         }
         if (at === '') break;
-        at = path.posix.dirname(at) === '.' ? '' : path.posix.dirname(at);
+        // node_modules/a/node_modules/b -> node_modules/a -> the service
+        const parent = at.lastIndexOf('/node_modules/');
+        at = parent < 0 ? '' : at.slice(0, parent);
       }
     }
   }

@@ -79,9 +79,15 @@ beforeAll(() => {
     manifest({ name: 'uses-nested', main: 'index.js', browser: 'index.js', dependencies: { inner: '1' } }),
   );
   write('node_modules/uses-nested/index.js');
-  write('node_modules/uses-nested/node_modules/inner/package.json', manifest({ name: 'inner', main: 'a.cjs' }));
+  write(
+    'node_modules/uses-nested/node_modules/inner/package.json',
+    manifest({ name: 'inner', main: 'a.cjs', dependencies: { twins: '1' }, peerDependencies: { peer: '1' } }),
+  );
   write('node_modules/uses-nested/node_modules/inner/a.js');
   write('node_modules/uses-nested/node_modules/inner/a.cjs');
+  // a peer a production package needs (npm installs it at the top)
+  write('node_modules/peer/package.json', manifest({ name: 'peer', main: 'index.js' }));
+  write('node_modules/peer/index.js');
   // a development tool: not a production package, whatever it ships
   write('node_modules/devtool/package.json', manifest({ name: 'devtool', main: 'index.cjs' }));
   write('node_modules/devtool/index.js');
@@ -91,12 +97,13 @@ beforeAll(() => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('productionPackages', () => {
-  it('follows dependencies from package.json, nested node_modules first, and leaves development tools out', () => {
+  it('follows dependencies and peers from package.json, nested node_modules first, and leaves development tools out', () => {
     expect(rules.productionPackages(root).sort()).toEqual(
       [
         'node_modules/@scope/core',
         'node_modules/detector',
         'node_modules/onlyesm',
+        'node_modules/peer',
         'node_modules/twins',
         'node_modules/universal',
         'node_modules/uses-nested',
