@@ -18,8 +18,17 @@ import yaml from 'js-yaml';
 import { packageService, resourcesOfType } from '../support/package';
 import type { Packaged, Template } from '../support/package';
 import { copyService, root } from '../support/service';
+import { handlersOf, probePackage } from '../support/unzipped';
+import type { ProbeReport } from '../support/unzipped';
+import { messageEvent } from '../support/events';
+import { serve } from '../../scripts/bench/stand-in';
+import type { StandInStats } from '../../scripts/bench/stand-in';
+import { mintToken } from '../../src/auth';
 
 jest.setTimeout(420_000);
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const packageRules = require('../../infra/package.js') as { packageFindings(root: string): [string, string][] };
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { SERVICE, generatedJwtSecretName } = require('../../settings.js') as {
@@ -78,12 +87,27 @@ let privateNet: Template;
 let bounded: Template;
 let outputs: string[];
 
+/** Each packaging's zip, unzipped outside the repository (so that nothing resolves from its node_modules). */
+const unzipRoot = mkdtempSync(join(tmpdir(), 'ws-unzipped-'));
+const unzipped = {
+  open: join(unzipRoot, 'open'),
+  secured: join(unzipRoot, 'secured'),
+  private: join(unzipRoot, 'private'),
+};
+afterAll(() => rmSync(unzipRoot, { recursive: true, force: true }));
+
 beforeAll(async () => {
   // Three packagings at once: each is mostly TypeScript and zipping.
   const [a, b, c] = await Promise.all([
-    packageService({ envYml: SECURED_ENV_YML, timeoutMs: 400_000 }),
-    packageService({ envYml: OPEN_ENV_YML, timeoutMs: 400_000 }),
-    packageService({ envYml: PRIVATE_ENV_YML, timeoutMs: 400_000 }),
+    packageService({ envYml: SECURED_ENV_YML, timeoutMs: 400_000, unzipTo: unzipped.secured }),
+    packageService({
+      envYml: OPEN_ENV_YML,
+      timeoutMs: 400_000,
+      unzipTo: unzipped.open,
+      // The browser client and the web page live beside the service and must stay out of its zip.
+      files: { 'client/index.html': '<!doctype html>', 'client/app.ts': 'export {};\n', 'web/index.html': '' },
+    }),
+    packageService({ envYml: PRIVATE_ENV_YML, timeoutMs: 400_000, unzipTo: unzipped.private }),
   ]);
   secured = a.template;
   openPackage = b;
@@ -240,6 +264,147 @@ describe('the default template', () => {
       ),
     );
     expect(unwanted).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// The zip: only what runs on Lambda's Node, and every route runs from it (issue 12, item 4)
+// ---------------------------------------------------------------------------------------
+
+/** At most 1.4 MB (issue 12); 1,939,787 bytes before infra/package.js's rules, 1,314,346 after. */
+const ZIP_BOUND_BYTES = 1_400_000;
+
+const ZIPS: [string, keyof typeof unzipped, () => Template][] = [
+  ['open', 'open', () => open],
+  ['secured', 'secured', () => secured],
+  ['private', 'private', () => privateNet],
+];
+
+describe('the zip', () => {
+  it(`is at most ${ZIP_BOUND_BYTES} bytes`, () => {
+    console.info(`deploy zip: ${openPackage.zipBytes} bytes, ${openPackage.zipEntries.length} entries`);
+    expect(openPackage.zipBytes).toBeLessThanOrEqual(ZIP_BOUND_BYTES);
+  });
+
+  it.each(ZIPS)(
+    'of the %s packaging holds no ESM twin of a CommonJS build, browser build or browser-only package, in any package',
+    (_, key) => {
+      expect(packageRules.packageFindings(unzipped[key])).toEqual([]);
+    },
+  );
+
+  it("holds no .mjs, no npm's .package-lock.json, and nothing of the client/ and web/ folders beside the service", () => {
+    const unwanted = openPackage.zipEntries.filter((entry) =>
+      /\.mjs$|(^|\/)\.package-lock\.json$|^client\/|^web\//.test(entry),
+    );
+    expect(unwanted).toEqual([]);
+  });
+});
+
+describe.each(ZIPS)('the %s package, unzipped outside the repository and loaded by a fresh node', (_, key, of) => {
+  let report: ProbeReport;
+  let handlers: Record<string, string>;
+  beforeAll(async () => {
+    handlers = handlersOf(of());
+    ({ report } = await probePackage(unzipped[key], {
+      handlers: Object.values(handlers),
+      unreachable: ['typescript', 'jest', 'serverless'],
+    }));
+  });
+
+  it('cannot reach the repository’s packages', () => {
+    expect(report.reachable).toEqual([]);
+  });
+
+  it('loads the handler of every function in its template', () => {
+    expect(Object.keys(handlers)).toEqual(expect.arrayContaining(STORE_FUNCTIONS));
+    expect(report.handlers).toEqual(
+      Object.fromEntries(Object.values(handlers).map((handler) => [handler, 'function'])),
+    );
+  });
+
+  it('loads each of our modules, those the handlers require on first use included', () => {
+    expect(Object.keys(report.ownModules)).toEqual(
+      expect.arrayContaining([
+        'src/handler.js',
+        'src/messaging.js',
+        'src/communication.js',
+        'src/auth.js',
+        'src/push.js',
+      ]),
+    );
+    expect(Object.entries(report.ownModules).filter(([, state]) => state !== 'loaded')).toEqual([]);
+  });
+
+  it('resolves and loads every package our code requires, from the package itself', () => {
+    // The store's, the authorizer's and the secret reader's packages are required on first use.
+    expect(Object.keys(report.packages)).toEqual(
+      expect.arrayContaining(['mysql2', 'serverless-mysql', 'jose', '@aws-sdk/client-secrets-manager']),
+    );
+    expect(Object.entries(report.packages).filter(([, where]) => !where.startsWith('node_modules/'))).toEqual([]);
+  });
+});
+
+describe('routes run from the unzipped package', () => {
+  it('answers ping with one post to the management API, signed with the environment’s credentials', async () => {
+    const standIn = await serve({ latencyMs: 0, goneShare: 0 });
+    const url = `http://127.0.0.1:${standIn.port}`;
+    try {
+      // The function's environment from the template; what CloudFormation would fill in, faked.
+      const env: Record<string, string> = {
+        ...Object.fromEntries(
+          Object.entries(environmentOf(open, 'MessageLambdaFunction')).filter(
+            (entry): entry is [string, string] => typeof entry[1] === 'string',
+          ),
+        ),
+        DB_HOST: '127.0.0.1',
+        DB_PORT: '3306',
+        DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:probe-AbCdEf',
+        MANAGEMENT_ENDPOINT: url,
+      };
+      const { report, output } = await probePackage(
+        unzipped.open,
+        {
+          invoke: {
+            handler: handlersOf(open).MessageLambdaFunction!,
+            event: messageEvent({ action: 'ping' }, 'probe-connection', 'ping'),
+            remainingMs: 29_000,
+          },
+        },
+        env,
+      );
+      expect({ result: report.result, output }).toEqual({ result: { statusCode: 200 }, output: expect.any(String) });
+      const stats = (await (await fetch(`${url}/__stats`)).json()) as StandInStats;
+      expect(stats.posts).toBe(1);
+    } finally {
+      await standIn.close();
+    }
+  });
+
+  it('lets the authorizer verify a token with the zipped jose', async () => {
+    const secret = 'package-probe-key-that-is-long-enough-0123456789';
+    const token = await mintToken(new TextEncoder().encode(secret), { subject: 'alice', ttlSec: 60 });
+    const methodArn = 'arn:aws:execute-api:us-east-1:123456789012:abcdef/dev/$connect';
+    const { report } = await probePackage(
+      unzipped.secured,
+      {
+        invoke: {
+          handler: handlersOf(secured).AuthorizeLambdaFunction!,
+          event: {
+            type: 'REQUEST',
+            methodArn,
+            queryStringParameters: { token },
+            requestContext: { connectionId: 'c1' },
+          },
+          remainingMs: 3_000,
+        },
+      },
+      { AUTH_JWT_SECRET: secret },
+    );
+    expect(report.result).toMatchObject({
+      principalId: 'alice',
+      policyDocument: { Statement: [expect.objectContaining({ Effect: 'Allow', Resource: methodArn })] },
+    });
   });
 });
 

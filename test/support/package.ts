@@ -4,11 +4,11 @@
  * touches the developer's own, and returns the CloudFormation template it wrote.
  * Nothing here reaches AWS: packaging needs no credentials and telemetry is off.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { copyService, serverlessCli, withoutSettings } from './service';
-import { zipEntries } from './zip';
+import { extractZip, zipEntries } from './zip';
 
 /** The parts of a CloudFormation template the tests read. */
 export interface Template {
@@ -22,7 +22,9 @@ export interface PackageOptions {
   /** Extra environment for `serverless`, over a copy of this process's without AUTH_JWT_*. */
   env?: Record<string, string>;
   timeoutMs?: number;
-  /** Unzip the package into this folder before the copy is removed (the benchmark loads it). */
+  /** Files to add to the copy (path -> content), e.g. folders of the repository that must stay out. */
+  files?: Record<string, string>;
+  /** Unzip the package into this folder before the copy is removed (the benchmark and test/deploy load it). */
   unzipTo?: string;
 }
 
@@ -41,6 +43,10 @@ export async function packageService(options: PackageOptions = {}): Promise<Pack
   const serviceDir = copyService('package');
   try {
     if (options.envYml !== undefined) writeFileSync(join(serviceDir, '.env.yml'), options.envYml);
+    for (const [file, content] of Object.entries(options.files ?? {})) {
+      mkdirSync(dirname(join(serviceDir, file)), { recursive: true });
+      writeFileSync(join(serviceDir, file), content);
+    }
 
     // A developer's shell must not change the template under test.
     const env = withoutSettings(process.env);
@@ -75,7 +81,7 @@ export async function packageService(options: PackageOptions = {}): Promise<Pack
     const packageMs = performance.now() - started;
     const file = join(serviceDir, '.serverless', 'cloudformation-template-update-stack.json');
     const zip = join(serviceDir, '.serverless', 'aws-node-websockets.zip');
-    if (options.unzipTo) execFileSync('unzip', ['-q', '-o', zip, '-d', options.unzipTo]);
+    if (options.unzipTo) extractZip(zip, options.unzipTo);
     return {
       template: JSON.parse(readFileSync(file, 'utf8')) as Template,
       output,
