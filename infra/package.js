@@ -12,6 +12,7 @@
 // | other-runtime-file | `x.browser.js` or `x.native.js` beside `x.js`            | @smithy/core's submodules        |
 // | browser-only       | a package whose Node entry is its browser entry, made    | bowser (the SDK's browser user   |
 // |                    | for browsers (keyword "browser")                         | agent only)                      |
+// | optional peer      | an installed optional peer no production package needs   | valibot's typescript             |
 //
 // The first four leave a package's files out only while it keeps a CommonJS `.js`/`.cjs` file
 // of its own (a package shipping only an ESM build keeps it). test/deploy/template.test.ts
@@ -114,17 +115,29 @@ function subfolders(dir) {
 
 /** The package folders `dependencies` reach from the service's package.json, as Node resolves them. */
 function productionPackages(root) {
+  return walkProduction(root).packages;
+}
+
+/**
+ * The walk behind productionPackages, which also collects the optional peers it did not
+ * follow: `npm ls --prod` (what the framework zips) lists an optional peer that happens to be
+ * installed, e.g. valibot's optional `typescript`, which nothing of ours loads.
+ */
+function walkProduction(root) {
   const seen = new Set();
+  const optionalPeers = new Set();
   const queue = [''];
   while (queue.length > 0) {
     const from = queue.shift();
     const manifest = readManifest(path.join(root, from));
-    const names = Object.keys({
-      ...manifest?.dependencies,
-      ...manifest?.optionalDependencies,
-      // npm installs a package's peers too (the service itself has none)
-      ...manifest?.peerDependencies,
-    });
+    const peers = Object.keys(manifest?.peerDependencies ?? {});
+    const isOptional = (name) => manifest?.peerDependenciesMeta?.[name]?.optional === true;
+    for (const name of peers.filter(isOptional)) optionalPeers.add(name);
+    const names = [
+      ...Object.keys({ ...manifest?.dependencies, ...manifest?.optionalDependencies }),
+      // npm installs a package's required peers too (the service itself has none)
+      ...peers.filter((name) => !isOptional(name)),
+    ];
     for (const name of names) {
       // node_modules of `from`, then of each folder above it, up to the service.
       let at = from;
@@ -144,7 +157,11 @@ function productionPackages(root) {
       }
     }
   }
-  return [...seen];
+  const packages = [...seen];
+  const unneeded = [...optionalPeers]
+    .map((name) => `node_modules/${name}`)
+    .filter((folder) => !seen.has(folder) && fs.existsSync(path.join(root, folder, 'package.json')));
+  return { packages, unneeded };
 }
 
 /** What breaks a rule among `packages` (folders relative to `root`): [path relative to root, rule]. */
@@ -217,8 +234,13 @@ const NEVER_SHIPPED = ['node_modules/.package-lock.json', 'client/**', 'web/**']
 
 /** The exclusions for the service's production dependencies (the service folder by default). */
 function excludedPatterns(root = path.resolve(__dirname, '..')) {
-  const findings = packageFindings(root, productionPackages(root));
-  return [...NEVER_SHIPPED.map((pattern) => `!${pattern}`), ...patternsFor(root, findings)];
+  const { packages, unneeded } = walkProduction(root);
+  const findings = packageFindings(root, packages);
+  return [
+    ...NEVER_SHIPPED.map((pattern) => `!${pattern}`),
+    ...unneeded.map((folder) => `!${folder}/**`),
+    ...patternsFor(root, findings),
+  ];
 }
 
 /**

@@ -81,8 +81,17 @@ beforeAll(() => {
   write('node_modules/uses-nested/index.js');
   write(
     'node_modules/uses-nested/node_modules/inner/package.json',
-    manifest({ name: 'inner', main: 'a.cjs', dependencies: { twins: '1' }, peerDependencies: { peer: '1' } }),
+    manifest({
+      name: 'inner',
+      main: 'a.cjs',
+      dependencies: { twins: '1' },
+      peerDependencies: { peer: '1', compiler: '1' },
+      // an optional peer (valibot's typescript): installed here as a dev tool, never loaded
+      peerDependenciesMeta: { compiler: { optional: true } },
+    }),
   );
+  write('node_modules/compiler/package.json', manifest({ name: 'compiler', main: 'lib/index.js' }));
+  write('node_modules/compiler/lib/index.js');
   write('node_modules/uses-nested/node_modules/inner/a.js');
   write('node_modules/uses-nested/node_modules/inner/a.cjs');
   // a peer a production package needs (npm installs it at the top)
@@ -97,7 +106,7 @@ beforeAll(() => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('productionPackages', () => {
-  it('follows dependencies and peers from package.json, nested node_modules first, and leaves development tools out', () => {
+  it('follows dependencies and required peers from package.json, nested node_modules first, and leaves development tools and optional peers out', () => {
     expect(rules.productionPackages(root).sort()).toEqual(
       [
         'node_modules/@scope/core',
@@ -184,6 +193,8 @@ describe('excludedPatterns', () => {
         '!node_modules/twins/index.js',
         '!node_modules/uses-nested/node_modules/inner/*.js',
         '!node_modules/@scope/core/dist-cjs/submodules/config/index.browser.js',
+        // npm ls --prod lists an installed optional peer, so the framework would zip it
+        '!node_modules/compiler/**',
       ]),
     );
     // Nothing that stays: the kept builds, the ES module without a twin, the development tool.
