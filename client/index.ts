@@ -370,10 +370,16 @@ export class RealtimeClient {
   }
 }
 
-/** A socket we are done with must not call back into the client. */
+/**
+ * A socket we are done with must not call back into the client. Its error handler stays, as
+ * a no-op: `ws` emits 'error' when a socket still connecting is closed, and an 'error' with
+ * no listener would be thrown as an uncaught exception and end a Node process.
+ */
 function detach(socket: WebSocketLike): void {
   socket.onopen = null;
   socket.onmessage = null;
-  socket.onerror = null;
+  socket.onerror = ignore;
   socket.onclose = null;
 }
+
+function ignore(): void {}

@@ -51,9 +51,15 @@ export class FakeSocket implements WebSocketLike {
     this.onclose?.({ code, reason });
   }
 
+  /** An error event; as `ws`'s (an EventEmitter), one that nobody listens to is thrown. */
+  error(message: string): void {
+    if (!this.onerror) throw new Error(`unhandled 'error' event: ${message}`);
+    this.onerror({ message });
+  }
+
   /** A handshake refused (e.g. 403), as `ws` reports it: an error, then a close that was never open. */
   refuse(status = 403): void {
-    this.onerror?.({ message: `Unexpected server response: ${status}` });
+    this.error(`Unexpected server response: ${status}`);
     this.drop(1006, '');
   }
 }

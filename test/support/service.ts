@@ -21,6 +21,8 @@ const SERVICE_FILES = [
   'package.json',
   'tsconfig.json',
   'src',
+  // Not part of the service, but in every checkout: packaging must leave it out (test/deploy).
+  'client',
 ];
 
 export function copyService(label: string): string {

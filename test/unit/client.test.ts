@@ -254,6 +254,17 @@ describe('reconnecting', () => {
     expect(fake.sockets).toHaveLength(1);
   });
 
+  it('survives the error ws emits for a socket closed while still connecting, and does not report it', () => {
+    const { client: c, of } = client();
+    c.connect();
+    const socket = fake.last();
+    c.close();
+    expect(() => socket.error('WebSocket was closed before the connection was established')).not.toThrow();
+    socket.drop();
+    expect(of('error')).toEqual([]);
+    expect(of('close')).toHaveLength(1);
+  });
+
   it('starts afresh on connect() after it was closed', () => {
     const { client: c } = client();
     c.connect();
