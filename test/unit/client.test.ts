@@ -3,9 +3,6 @@
  * full jitter, giving up, rejoining, the heartbeat, the token provider, the send queue and
  * the parsing of what the service sends.
  */
-import { RealtimeClient } from '../../client';
-import type { ClientEvents, RealtimeClientOptions, ServerMessage } from '../../client';
-import { backoffDelay, backoffSettings } from '../../client/backoff';
 import {
   ClientClosedError,
   ClientFrameError,
@@ -13,7 +10,10 @@ import {
   ClientSocketError,
   ClientTokenError,
   ClientUnsentError,
-} from '../../client/errors';
+  RealtimeClient,
+} from '../../client';
+import type { ClientEvents, RealtimeClientOptions, ServerMessage } from '../../client';
+import { backoffDelay, backoffSettings } from '../../client/backoff';
 import { fakeWebSocket } from '../support/fake-websocket';
 import type { FakeSocket } from '../support/fake-websocket';
 
