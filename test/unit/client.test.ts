@@ -10,6 +10,7 @@ import {
   ClientSocketError,
   ClientTokenError,
   ClientUnsentError,
+  HEARTBEAT_CLOSE_CODE,
   RealtimeClient,
 } from '../../client';
 import type { ClientEvents, RealtimeClientOptions, ServerMessage } from '../../client';
@@ -280,6 +281,15 @@ describe('reconnecting', () => {
 describe('heartbeat', () => {
   const pings = (socket: FakeSocket) => socket.commands().filter((m) => m.action === 'ping').length;
 
+  /** Moves the clock `ms` ahead, the service answering each ping as it does (`pong`). */
+  function answeringPings(socket: FakeSocket, ms: number): void {
+    for (let step = 0; step < ms; step += 100) {
+      const before = pings(socket);
+      jest.advanceTimersByTime(100);
+      if (pings(socket) > before) socket.receive({ type: 'pong', at: Date.now() });
+    }
+  }
+
   it('pings every heartbeatMs while open, and stops when the connection drops or is closed', () => {
     const { client: c } = client({ heartbeatMs: 1_000, reconnect: { initialDelayMs: 10_000, maxDelayMs: 10_000 } });
     c.connect();
@@ -287,7 +297,7 @@ describe('heartbeat', () => {
     jest.advanceTimersByTime(5_000);
     expect(pings(first)).toBe(0); // not open yet
     first.open();
-    jest.advanceTimersByTime(3_500);
+    answeringPings(first, 3_500);
     expect(pings(first)).toBe(3);
     first.drop();
     jest.advanceTimersByTime(4_999); // the retry is due at 5,000 ms (random 0.5)
@@ -295,12 +305,47 @@ describe('heartbeat', () => {
     jest.advanceTimersByTime(1);
     const second = fake.last();
     second.open();
-    jest.advanceTimersByTime(2_000);
+    answeringPings(second, 2_000);
     expect(pings(second)).toBe(2);
     c.close();
     jest.advanceTimersByTime(10_000);
     expect(pings(second)).toBe(2);
     expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('closes a connection that sent nothing back between two pings, and reconnects', () => {
+    const { client: c, of } = client({ heartbeatMs: 1_000, reconnect: { initialDelayMs: 100 } });
+    c.connect();
+    const socket = fake.last();
+    socket.open();
+    jest.advanceTimersByTime(1_000);
+    expect(pings(socket)).toBe(1);
+    jest.advanceTimersByTime(999);
+    expect(of('close')).toEqual([]);
+    jest.advanceTimersByTime(1);
+    expect(socket.closedWith).toEqual({ code: HEARTBEAT_CLOSE_CODE, reason: 'no answer to the heartbeat' });
+    expect(of('close')).toEqual([
+      { code: HEARTBEAT_CLOSE_CODE, reason: 'no answer to the heartbeat', willReconnect: true, wasOpen: true },
+    ]);
+    expect(c.state).toBe('reconnecting');
+    socket.drop(); // its own close event, later: already dealt with
+    expect(of('close')).toHaveLength(1);
+    jest.advanceTimersByTime(50);
+    expect(fake.sockets).toHaveLength(2);
+  });
+
+  it('takes any frame, not only a pong, as a sign of life', () => {
+    const { client: c, of } = client({ heartbeatMs: 1_000 });
+    c.connect();
+    const socket = fake.last();
+    socket.open();
+    for (let n = 0; n < 5; n += 1) {
+      jest.advanceTimersByTime(1_000);
+      socket.receive(n % 2 === 0 ? { type: 'joined', room: 'r' } : '{"not a frame"');
+    }
+    expect(pings(socket)).toBe(5);
+    expect(of('close')).toEqual([]);
+    expect(c.state).toBe('open');
   });
 
   it('defaults to one ping every 5 minutes, and none with heartbeatMs 0', () => {
