@@ -1,0 +1,96 @@
+/**
+ * The chat page of `npm start` (web/) in a real browser (Debian's Chromium, driven by
+ * playwright-core) against the real service under serverless-offline, without auth.
+ */
+import type { Browser } from 'playwright-core';
+import { launchChromium, openChat } from '../support/browser';
+import type { ChatPage } from '../support/browser';
+import { chatLog, join, membersOf, say, sees, statusSays } from '../support/chat';
+import { startOffline } from '../support/offline';
+import type { OfflineService } from '../support/offline';
+
+jest.setTimeout(120_000);
+
+let service: OfflineService | undefined;
+let browser: Browser | undefined;
+const opened: ChatPage[] = [];
+
+async function open(): Promise<ChatPage> {
+  if (!service || !browser) throw new Error('the service or the browser did not start');
+  const chat = await openChat(browser, `http://localhost:${service.httpPort}/`);
+  opened.push(chat);
+  await statusSays(chat.page, `Connected to ws://localhost:${service.port}`);
+  return chat;
+}
+
+beforeAll(async () => {
+  [browser, service] = await Promise.all([launchChromium(), startOffline()]);
+});
+
+afterEach(async () => {
+  // Each test's people leave before the next test's arrive; a page script error fails the test.
+  const errors = opened.flatMap((chat) => chat.errors);
+  await Promise.all(opened.splice(0).map((chat) => chat.page.context().close() as Promise<void>));
+  expect(errors).toEqual([]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await service?.stop();
+});
+
+describe('the chat page, without auth', () => {
+  it('lets two pages chat, and shows the sender its delivery summary', async () => {
+    const [a, b] = [await open(), await open()];
+    expect(await a.page.getByLabel('Token', { exact: true }).isVisible()).toBe(false);
+
+    await say(a.page, 'hello from A');
+    await sees(b.page, /: hello from A$/);
+    await sees(a.page, /Delivered to everyone: \d+ of \d+ sent/);
+
+    await say(b.page, 'hello from B');
+    await sees(a.page, /: hello from B$/);
+  });
+
+  it('sends a room message to the room members only, and shows who is in the room', async () => {
+    const [a, b, outsider] = [await open(), await open(), await open()];
+    await join(a.page, 'lobby');
+    await join(b.page, 'lobby');
+    await sees(a.page, / joined lobby$/); // B's arrival, as a presence event
+    await membersOf(a.page, 'lobby').nth(1).waitFor();
+    expect(await membersOf(a.page, 'lobby').count()).toBe(2);
+
+    await say(a.page, 'only for the lobby'); // joining chose the room as the target
+    await sees(b.page, / in lobby: only for the lobby$/);
+    await sees(a.page, 'Delivered in lobby: 2 of 2 sent');
+
+    await a.page.getByLabel('To', { exact: true }).selectOption('everyone');
+    await say(a.page, 'for everyone');
+    await sees(outsider.page, / to everyone: for everyone$/);
+    expect(await chatLog(outsider.page).textContent()).not.toContain('only for the lobby');
+
+    await b.page.getByRole('button', { name: 'Leave', exact: true }).click();
+    await sees(b.page, 'You left lobby');
+    await sees(a.page, / left lobby$/);
+    await membersOf(a.page, 'lobby').nth(1).waitFor({ state: 'detached' });
+  });
+
+  it('reconnects by itself after the WebSocket server restarts, rejoins its room and gets messages again', async () => {
+    const [a, b] = [await open(), await open()];
+    await join(a.page, 'lobby');
+    await join(b.page, 'lobby');
+
+    if (!service) throw new Error('the service did not start');
+    const ports = service.ports;
+    await service.stop();
+    await statusSays(a.page, /Reconnecting in|Could not connect|Disconnected/);
+    service = await startOffline({ ports });
+
+    await statusSays(a.page, `Connected to ws://localhost:${ports.ws}`, 60_000);
+    await statusSays(b.page, `Connected to ws://localhost:${ports.ws}`, 60_000);
+    // Neither page was reloaded: the client rejoined the room on its new connection.
+    await chatLog(b.page).getByText('You joined lobby').nth(1).waitFor();
+    await say(b.page, 'back again');
+    await sees(a.page, / in lobby: back again$/);
+  });
+});
