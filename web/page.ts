@@ -273,8 +273,12 @@ async function main(): Promise<void> {
     const text = messageInput.value;
     const choice = target.value;
     attempt(() => {
-      if (choice === 'user') client?.send({ user: userInput.value.trim() }, text);
-      else if (choice.startsWith('room:')) client?.publish(choice.slice('room:'.length), text);
+      if (choice === 'user') {
+        const user = userInput.value.trim();
+        client?.send({ user }, text);
+        // The service does not echo a direct message to its sender: the page does, once sent.
+        append(`You to user ${user}: ${text}`, 'message');
+      } else if (choice.startsWith('room:')) client?.publish(choice.slice('room:'.length), text);
       else client?.sendmessage(text);
       messageInput.value = '';
     });

@@ -80,6 +80,7 @@ describe('the chat page, with auth on', () => {
     await alice.page.getByLabel('User', { exact: true }).fill('bob');
     await say(alice.page, 'psst, bob');
     await sees(bob.page, 'alice to user bob: psst, bob');
+    await sees(alice.page, 'You to user bob: psst, bob');
     await sees(alice.page, 'Delivered to user bob: 1 of 1 sent (0 stale, 0 failed, 0 unsent)');
 
     mkdirSync(join(root, 'docs'), { recursive: true });
