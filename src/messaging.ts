@@ -18,6 +18,7 @@ import { presenceAudience, presenceMessage } from './presence';
 import type { LeaveReason, PresenceEvent } from './presence';
 import { MAX_MESSAGE_BYTES, parseCommand } from './protocol';
 import type { Command } from './protocol';
+import type { DeliveryFrame, ErrorFrame, MessageFrame, PresenceFrame, ServerMessage } from './replies';
 
 /** Sends bytes to one connection; throws StaleConnectionError on 410, DeliveryError otherwise. */
 export interface Outbox {
@@ -51,13 +52,11 @@ export interface Target {
 /** Rooms one connection may be in at once: bounds what a single client can make us store. */
 export const MAX_ROOMS_PER_CONNECTION = 50;
 
-type Reply = { type: string } & Record<string, unknown>;
-
 /**
  * Replies to the sender. A sender that is already gone (410) is removed from the
  * store, and that is not a failure of the request.
  */
-export async function reply(session: Session, message: Reply): Promise<void> {
+export async function reply(session: Session, message: ServerMessage): Promise<void> {
   try {
     await session.outbox.send(session.connectionId, encode(message), session.deadline);
   } catch (error) {
@@ -95,7 +94,8 @@ export async function replyFailure(
   timeoutMs: number,
 ): Promise<FailureCode> {
   const code = failureCode(error);
-  const bytes = encode({ type: 'error', code, message: FAILURE_MESSAGES[code] });
+  const frame: ErrorFrame = { type: 'error', code, message: FAILURE_MESSAGES[code] };
+  const bytes = encode(frame);
   const sending = outbox.send(connectionId, bytes, Date.now() + timeoutMs);
   sending.catch(() => undefined); // if it is abandoned, its own request timeout ends it later
   let timer: NodeJS.Timeout | undefined;
@@ -132,7 +132,7 @@ async function replyWithPage<T>(
   session: Session,
   entries: readonly T[],
   count: number,
-  pageOf: (shown: readonly T[], truncated: boolean) => Reply,
+  pageOf: (shown: readonly T[], truncated: boolean) => ServerMessage,
 ): Promise<void> {
   const listOf = (shown: number) => pageOf(entries.slice(0, shown), count > shown);
   const fits = (shown: number) => encode(listOf(shown)).byteLength <= MAX_MESSAGE_BYTES;
@@ -180,7 +180,7 @@ export interface Encoded {
  * ~150 bytes. API Gateway would refuse an oversize post to every recipient, so it is
  * refused once, here, before the audience is read.
  */
-export function encodeForDelivery(message: Reply): Encoded {
+export function encodeForDelivery(message: MessageFrame | PresenceFrame): Encoded {
   const bytes = encode(message);
   if (bytes.byteLength > MAX_MESSAGE_BYTES) {
     throw new BadMessageError(
@@ -232,14 +232,7 @@ export async function deliverToAudience(
   return result;
 }
 
-export type DeliverySummary = Reply & {
-  type: 'delivery';
-  recipients: number;
-  sent: number;
-  stale: number;
-  failed: number;
-  unsent: number;
-};
+export type DeliverySummary = DeliveryFrame;
 
 export function deliverySummary(result: FanOutResult, target: Target): DeliverySummary {
   return {
@@ -258,11 +251,11 @@ export function messageEnvelope(
   target: Target,
   sender: { subject: string | null; connectionId: string } | 'server',
   data: unknown,
-): Reply {
+): MessageFrame {
   const origin =
     sender === 'server'
-      ? { from: null, origin: 'server' }
-      : { from: sender.subject, connectionId: sender.connectionId, origin: 'client' };
+      ? ({ from: null, origin: 'server' } as const)
+      : ({ from: sender.subject, connectionId: sender.connectionId, origin: 'client' } as const);
   return { type: 'message', ...targetFields(target), ...origin, sentAt: Date.now(), data };
 }
 

@@ -10,20 +10,11 @@
  * This module decides who hears what; the delivery itself is messaging.ts's one path.
  */
 import type { ConnectionStore } from './data';
+import type { LeaveReason, PresenceEvent, PresenceFrame } from './replies';
 
-export type PresenceEvent = 'join' | 'leave';
-/** Why a connection left: it asked to (`leave`), or its socket closed (`disconnect`). */
-export type LeaveReason = 'leave' | 'disconnect';
-
-export interface PresenceMessage {
-  type: 'presence';
-  room: string;
-  event: PresenceEvent;
-  connectionId: string;
-  from: string | null;
-  reason?: LeaveReason;
-  [key: string]: unknown;
-}
+export type { LeaveReason, PresenceEvent } from './replies';
+/** The frame is defined with every other one the service sends, in src/replies.ts. */
+export type PresenceMessage = PresenceFrame;
 
 export function presenceMessage(
   room: string,

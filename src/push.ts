@@ -16,6 +16,7 @@ import { audienceOf, deliverToAudience, deliverySummary, encodeForDelivery, mess
 import type { Courier, DeliverySummary, Target } from './messaging';
 import { parsePublishBody, parsePublishRequest } from './protocol';
 import type { PublishRequest } from './protocol';
+import type { ErrorFrame } from './replies';
 
 export async function publishFromServer(courier: Courier, request: PublishRequest): Promise<DeliverySummary> {
   const target: Target = { room: request.room, user: request.user, to: request.connectionId };
@@ -41,13 +42,7 @@ function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResul
 }
 
 /** A refused request, in the protocol's own shape: what the socket and `POST /publish` answer too. */
-export interface PublishRefusal {
-  type: 'error';
-  code: string;
-  message: string;
-  details?: unknown;
-  [key: string]: unknown;
-}
+export type PublishRefusal = ErrorFrame;
 
 function refusal(error: BadMessageError, route: string): PublishRefusal {
   log.info('bad publish request', { route, code: error.code });

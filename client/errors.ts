@@ -1,0 +1,62 @@
+/**
+ * The client's typed errors. The application tells them apart by class (`instanceof`) or
+ * by `name`; each keeps what it is about (the limit, the frame, the cause).
+ */
+
+/** A message was refused because the send queue already holds `limit` messages (or the limit is 0). */
+export class ClientQueueFullError extends Error {
+  override readonly name = 'ClientQueueFullError';
+  constructor(readonly limit: number) {
+    super(
+      limit === 0
+        ? 'the client is not open and queues nothing (queueLimit: 0); the message was not sent'
+        : `the client is not open and its send queue is full (${limit} messages); the message was not sent`,
+    );
+  }
+}
+
+/** A message was refused because `close()` was called (or reconnecting gave up): nothing will send it. */
+export class ClientClosedError extends Error {
+  override readonly name = 'ClientClosedError';
+  constructor() {
+    super('the client is closed; the message was not sent (call connect() to open it again)');
+  }
+}
+
+/**
+ * Messages that were queued when the client closed (by `close()` or by giving up after
+ * `maxAttempts`) and were never sent: reported once through the 'error' event, never dropped silently.
+ */
+export class ClientUnsentError extends Error {
+  override readonly name = 'ClientUnsentError';
+  /** The unsent messages, as the JSON text that would have been sent, oldest first. */
+  constructor(readonly unsent: readonly string[]) {
+    super(`${unsent.length} queued message(s) were not sent: the client closed before it was open again`);
+  }
+}
+
+/** A frame from the service that is not a message this client knows (bad JSON, unknown type, missing field). */
+export class ClientFrameError extends Error {
+  override readonly name = 'ClientFrameError';
+  constructor(
+    message: string,
+    /** The frame as received (text), or a description of a binary one. */
+    readonly frame: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The token provider threw or rejected: this connection attempt fails and is retried with backoff. */
+export class ClientTokenError extends Error {
+  override readonly name = 'ClientTokenError';
+  constructor(options: { cause: unknown }) {
+    super('the token provider failed; the connection will be retried', options);
+  }
+}
+
+/** The socket reported an error (a refused handshake, a network failure); its close event follows. */
+export class ClientSocketError extends Error {
+  override readonly name = 'ClientSocketError';
+}

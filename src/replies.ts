@@ -1,0 +1,113 @@
+/**
+ * Every frame the service sends, discriminated on `type`: the one definition the server's
+ * own encoders (src/messaging.ts, src/presence.ts, src/push.ts) build and the client
+ * (client/) reads. Types only, no runtime code: the client imports them with `import type`,
+ * so nothing of src/ reaches a browser bundle.
+ *
+ * They are type aliases, not interfaces, on purpose: an alias of an object type is
+ * assignable to `Record<string, unknown>` (what `encode` in src/communication.ts takes),
+ * an interface is not.
+ */
+
+/** Whom a message (and its delivery summary) was for: at most one of these; none is everyone. */
+export type TargetFields = {
+  room?: string;
+  user?: string;
+  /** One connection (`{"action":"send","connectionId":…}`). */
+  to?: string;
+};
+
+/** A delivered message: from a client connection, or pushed by a backend (src/push.ts). */
+export type MessageFrame = TargetFields & {
+  type: 'message';
+  /** Ms since the epoch, on the server. */
+  sentAt: number;
+  data: unknown;
+} & (
+    | { origin: 'client'; from: string | null; connectionId: string }
+    | { origin: 'server'; from: null; connectionId?: never }
+  );
+
+/** The sender's summary of a fan-out: `recipients` = `sent` + `stale` + `failed` + `unsent`. */
+export type DeliveryFrame = TargetFields & {
+  type: 'delivery';
+  recipients: number;
+  sent: number;
+  stale: number;
+  failed: number;
+  unsent: number;
+};
+
+export type JoinedFrame = { type: 'joined'; room: string };
+
+export type LeftFrame = { type: 'left'; room: string; wasMember: boolean };
+
+export type ConnectionEntry = { connectionId: string; connectedAt: number; from: string | null };
+
+/** A page of the connection list: `count` is exact, `truncated` when not all of them are in it. */
+export type ConnectionsFrame = {
+  type: 'connections';
+  /** The asking connection's own id. */
+  you: string;
+  count: number;
+  connections: readonly ConnectionEntry[];
+  truncated: boolean;
+};
+
+export type MemberEntry = { connectionId: string; from: string | null };
+
+export type MembersFrame = {
+  type: 'members';
+  room: string;
+  count: number;
+  members: readonly MemberEntry[];
+  truncated: boolean;
+};
+
+export type PresenceEvent = 'join' | 'leave';
+/** Why a connection left: it asked to (`leave`), or its socket closed (`disconnect`). */
+export type LeaveReason = 'leave' | 'disconnect';
+
+/** Told to a room's other members when a connection joins or leaves it (src/presence.ts). */
+export type PresenceFrame = {
+  type: 'presence';
+  room: string;
+  event: PresenceEvent;
+  connectionId: string;
+  from: string | null;
+  reason?: LeaveReason;
+};
+
+export type PongFrame = { type: 'pong'; at: number };
+
+/** The codes README "Limits and validation" lists; `(string & {})` keeps the union open. */
+export type ErrorCode =
+  | 'invalid_json'
+  | 'invalid_message'
+  | 'unknown_action'
+  | 'payload_too_large'
+  | 'too_many_rooms'
+  | 'auth_required'
+  | 'unknown_connection'
+  | 'unavailable'
+  | 'internal'
+  | (string & {});
+
+export type ErrorFrame = { type: 'error'; code: ErrorCode; message: string; details?: unknown };
+
+/** Everything the service sends over a socket. */
+export type ServerMessage =
+  | MessageFrame
+  | DeliveryFrame
+  | JoinedFrame
+  | LeftFrame
+  | ConnectionsFrame
+  | MembersFrame
+  | PresenceFrame
+  | PongFrame
+  | ErrorFrame;
+
+export type ServerMessageType = ServerMessage['type'];
+
+/** The frame of one type: `FrameOf<'members'>` is MembersFrame. */
+export type FrameOf<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
