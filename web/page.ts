@@ -8,16 +8,14 @@
  * status of a refused WebSocket handshake (401/403), so a refusal and an unreachable service
  * look the same from here, and both are said plainly.
  */
-import { RealtimeClient } from '../client';
-import type { ServerMessage } from '../client';
+import { ClientSocketError, RealtimeClient } from '../client';
+import type { FrameOf, ServerMessage } from '../client';
 
 /** What `npm start` tells the page about the service beside it (scripts/page/build.ts writes it). */
 interface PageConfig {
   wsPort: number;
   auth: 'off' | 'hs256' | 'jwks';
 }
-
-type Frame<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
 function element<T extends HTMLElement>(id: string, type: new () => T): T {
   const found = document.getElementById(id);
@@ -44,8 +42,6 @@ const RECONNECT = { initialDelayMs: 500, maxDelayMs: 5_000, maxAttempts: Infinit
 let client: RealtimeClient | undefined;
 /** This connection's id (from the `list` it sends at every open), to mark its own messages. */
 let myConnectionId: string | undefined;
-/** Whether the current socket ever opened: a close before that is a failed handshake. */
-let openedSinceAttempt = false;
 /** Members of each joined room, by connection id (the name shown: the token's subject, or a short id). */
 const members = new Map<string, Map<string, string | null>>();
 
@@ -78,7 +74,7 @@ function whereOf(frame: { room?: string; user?: string; to?: string }): string {
   return ' to everyone';
 }
 
-function describeDelivery(d: Frame<'delivery'>): string {
+function describeDelivery(d: FrameOf<'delivery'>): string {
   const problems = [`${d.stale} stale`, `${d.failed} failed`, `${d.unsent} unsent`];
   return `Delivered${whereOf(d)}: ${d.sent} of ${d.recipients} sent (${problems.join(', ')})`;
 }
@@ -185,27 +181,26 @@ function showTokenField(): void {
 
 function connect(url: string): void {
   const previous = client;
+  client = undefined; // its close below is not this page's news
   previous?.close();
-  const token = tokenInput.value.trim();
   const next = new RealtimeClient({
     url,
-    // Read at every (re)connect, so a token pasted later (or refreshed) is the one sent.
-    ...(token === '' ? {} : { token: async () => tokenInput.value.trim() }),
+    // Read before every (re)connect, so a token pasted (or refreshed) later is the one sent;
+    // an empty field connects without one.
+    token: () => tokenInput.value.trim(),
     reconnect: RECONNECT,
   });
   client = next;
   members.clear();
   renderMembers();
   renderTargets();
-  openedSinceAttempt = false;
   next.on('open', () => {
-    openedSinceAttempt = true;
     setStatus(`Connected to ${url}`, 'open');
     next.list();
   });
   next.on('close', (event) => {
     if (client !== next) return;
-    if (!openedSinceAttempt) {
+    if (!event.wasOpen) {
       showTokenField();
       setStatus(
         `Could not connect to ${url}: the service refused the connection or is unreachable. ` +
@@ -219,8 +214,7 @@ function connect(url: string): void {
   });
   next.on('reconnecting', (event) => {
     if (client !== next) return;
-    const wasRefused = !openedSinceAttempt;
-    openedSinceAttempt = false;
+    const wasRefused = statusLine.dataset.state === 'refused';
     const prefix = wasRefused ? `${statusLine.textContent ?? ''} ` : '';
     setStatus(
       `${prefix}Reconnecting in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt})…`,
@@ -228,7 +222,10 @@ function connect(url: string): void {
     );
   });
   next.on('message', onMessage);
-  next.on('error', (error) => append(`Error: ${error.message}`, 'error'));
+  next.on('error', (error) => {
+    // A socket error is always followed by its close, which the status line reports.
+    if (!(error instanceof ClientSocketError)) append(`Error: ${error.message}`, 'error');
+  });
   // Rooms joined on the previous connection stay joined on the new one.
   for (const room of previous?.rooms ?? []) next.join(room);
   setStatus(`Connecting to ${url}…`, 'connecting');
@@ -287,7 +284,18 @@ async function main(): Promise<void> {
     event.preventDefault();
     attempt(() => client?.join(roomInput.value.trim()));
   });
-  leaveButton.addEventListener('click', () => attempt(() => client?.leave(roomInput.value.trim())));
+  leaveButton.addEventListener('click', () =>
+    attempt(() => {
+      const room = roomInput.value.trim();
+      client?.leave(room);
+      // While not open the client only forgets the room (a new connection is in none): no `left` will come.
+      if (client?.state !== 'open' && members.delete(room)) {
+        append(`You left ${room}`, 'info');
+        renderMembers();
+        renderTargets();
+      }
+    }),
+  );
   userInput.addEventListener('input', () => renderTargets(userInput.value.trim() === '' ? undefined : 'user'));
 
   connect(url);

@@ -89,7 +89,7 @@ describe('the chat page, without auth', () => {
     await statusSays(a.page, `Connected to ws://localhost:${ports.ws}`, 60_000);
     await statusSays(b.page, `Connected to ws://localhost:${ports.ws}`, 60_000);
     // Neither page was reloaded: the client rejoined the room on its new connection.
-    await chatLog(b.page).getByText('You joined lobby').nth(1).waitFor();
+    for (const { page } of [a, b]) await chatLog(page).getByText('You joined lobby').nth(1).waitFor();
     await say(b.page, 'back again');
     await sees(a.page, / in lobby: back again$/);
   });
