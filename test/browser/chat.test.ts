@@ -15,11 +15,13 @@ let service: OfflineService | undefined;
 let browser: Browser | undefined;
 const opened: ChatPage[] = [];
 
-async function open(): Promise<ChatPage> {
+/** A page of the service, connected to it: to the URL of `?url=` when given, else to the one beside it. */
+async function open(url?: string): Promise<ChatPage> {
   if (!service || !browser) throw new Error('the service or the browser did not start');
-  const chat = await openChat(browser, `http://localhost:${service.httpPort}/`);
+  const query = url === undefined ? '' : `?url=${encodeURIComponent(url)}`;
+  const chat = await openChat(browser, `http://localhost:${service.httpPort}/${query}`);
   opened.push(chat);
-  await statusSays(chat.page, `Connected to ws://localhost:${service.port}`);
+  await statusSays(chat.page, `Connected to ${url ?? `ws://localhost:${service.port}`}`);
   return chat;
 }
 
@@ -40,8 +42,9 @@ afterAll(async () => {
 });
 
 describe('the chat page, without auth', () => {
-  it('lets two pages chat, and shows the sender its delivery summary', async () => {
-    const [a, b] = [await open(), await open()];
+  it('lets two pages chat, one of them told the URL by ?url=, and shows the sender its delivery summary', async () => {
+    // 127.0.0.1, not the localhost the page would derive: only ?url= can have chosen it.
+    const [a, b] = [await open(), await open(`ws://127.0.0.1:${service?.port}`)];
     expect(await a.page.getByLabel('Token', { exact: true }).isVisible()).toBe(false);
 
     await say(a.page, 'hello from A');
