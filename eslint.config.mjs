@@ -18,4 +18,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The client runs in browsers and in Node: nothing of either's own globals (client/socket.ts).
+    files: ['client/**/*.ts'],
+    rules: {
+      'no-restricted-globals': ['error', 'Buffer', 'process', 'require', '__dirname', 'global', 'window', 'document'],
+    },
+  },
 );

@@ -54,6 +54,9 @@ export interface RealtimeClientOptions {
   /**
    * A `ping` this often while open; 0: none. Default 5 minutes: API Gateway closes a
    * connection after 10 minutes without a message, and background tabs' timers run late.
+   * A connection that sent nothing back between two pings is taken for dead (a laptop that
+   * slept, a network that changed: the socket may not notice for many minutes), closed
+   * with HEARTBEAT_CLOSE_CODE and reconnected.
    */
   heartbeatMs?: number;
   /** Messages kept while not open, sent in order on open; 0 refuses them. Default 100. */
@@ -93,6 +96,8 @@ export interface ClientEvents {
 
 export const DEFAULT_HEARTBEAT_MS = 5 * 60_000;
 export const DEFAULT_QUEUE_LIMIT = 100;
+/** The close code of a connection the heartbeat found dead (4000-4999: for applications, RFC 6455 7.4.2). */
+export const HEARTBEAT_CLOSE_CODE = 4000;
 
 function checkCount(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be an integer >= 0, got ${value}`);
@@ -123,6 +128,8 @@ export class RealtimeClient {
   private generation = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  /** Whether any frame arrived since the last heartbeat ping. */
+  private heardSincePing = true;
 
   constructor(options: RealtimeClientOptions) {
     if (typeof options.url !== 'string' || options.url === '') throw new TypeError('url is required');
@@ -286,19 +293,35 @@ export class RealtimeClient {
       if (this.socket === socket) this.opened(socket);
     };
     socket.onmessage = (event) => {
-      if (this.socket === socket) this.received(event.data);
+      if (this.socket !== socket) return;
+      this.heardSincePing = true;
+      this.received(event.data);
     };
     socket.onerror = (event) => {
       if (this.socket === socket) this.emitter.emit('error', new ClientSocketError(describeErrorEvent(event)));
     };
     socket.onclose = (event) => {
-      if (this.socket !== socket) return;
-      const wasOpen = this.current === 'open';
-      this.socket = undefined;
-      detach(socket);
-      this.stopTimers();
-      this.failed({ code: event.code, reason: event.reason, wasOpen });
+      if (this.socket === socket)
+        this.lost(socket, { code: event.code, reason: event.reason, wasOpen: this.current === 'open' });
     };
+  }
+
+  private lost(socket: WebSocketLike, close: Omit<ClientCloseEvent, 'willReconnect'>): void {
+    this.socket = undefined;
+    detach(socket);
+    this.stopTimers();
+    this.failed(close);
+  }
+
+  /** The heartbeat's ping went unanswered: give up on this socket now rather than wait for its close. */
+  private abandon(socket: WebSocketLike): void {
+    const reason = 'no answer to the heartbeat';
+    try {
+      socket.close(HEARTBEAT_CLOSE_CODE, reason);
+    } catch {
+      // Already closing: it is detached below either way.
+    }
+    this.lost(socket, { code: HEARTBEAT_CLOSE_CODE, reason, wasOpen: true });
   }
 
   /** Rooms first, then the queue in order, then the heartbeat; 'open' once all of it is on its way. */
@@ -312,8 +335,13 @@ export class RealtimeClient {
     }
     if (this.heartbeatMs > 0) {
       const ping = JSON.stringify({ action: 'ping' } satisfies Command);
+      this.heardSincePing = true;
       this.heartbeatTimer = setInterval(() => {
-        if (this.socket === socket && socket.readyState === OPEN) socket.send(ping);
+        if (this.socket !== socket) return;
+        if (!this.heardSincePing) return this.abandon(socket);
+        if (socket.readyState !== OPEN) return;
+        this.heardSincePing = false;
+        socket.send(ping);
       }, this.heartbeatMs);
     }
     this.emitter.emit('open', undefined);
@@ -370,10 +398,16 @@ export class RealtimeClient {
   }
 }
 
-/** A socket we are done with must not call back into the client. */
+/**
+ * A socket we are done with must not call back into the client. Its error handler stays, as
+ * a no-op: `ws` emits 'error' when a socket still connecting is closed, and an 'error' with
+ * no listener would be thrown as an uncaught exception and end a Node process.
+ */
 function detach(socket: WebSocketLike): void {
   socket.onopen = null;
   socket.onmessage = null;
-  socket.onerror = null;
+  socket.onerror = ignore;
   socket.onclose = null;
 }
+
+function ignore(): void {}

@@ -4,12 +4,19 @@
  * WebSocket, and the `ws` package's in Node (whose `onmessage` gives text frames as strings).
  */
 
+/**
+ * A handler property whose parameter is checked both ways (the "bivariance hack" of
+ * method syntax): the browser's and `ws`'s handlers take their own, richer event classes,
+ * of which the client reads only the fields named here.
+ */
+type Handler<E> = { handle(event: E): void }['handle'] | null;
+
 export interface WebSocketLike {
   readonly readyState: number;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: Handler<unknown>;
+  onmessage: Handler<{ data: unknown }>;
+  onclose: Handler<{ code: number; reason: string }>;
+  onerror: Handler<unknown>;
   send(data: string): void;
   close(code?: number, reason?: string): void;
 }

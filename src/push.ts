@@ -78,7 +78,7 @@ async function publishOverHttp(event: APIGatewayProxyEventV2, courier: () => Cou
       type: 'error',
       code: error instanceof StoreError ? 'unavailable' : 'internal',
       message: 'the message could not be published; nothing was sent',
-    });
+    } satisfies ErrorFrame);
   }
 }
 

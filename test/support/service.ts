@@ -14,6 +14,8 @@ export const root = resolve(__dirname, '..', '..');
 export const serverlessCli = join(root, 'node_modules', 'serverless', 'bin', 'serverless.js');
 
 const SERVICE_FILES = [
+  // Not part of the service, but in every checkout: packaging must leave it out (test/deploy).
+  'client',
   'serverless.yml',
   'settings.js',
   'infra',

@@ -1,0 +1,127 @@
+/**
+ * One source of truth for what the service sends: the frames the real message handlers
+ * produce (src/messaging.ts, src/push.ts, src/presence.ts, driven here with a store in
+ * memory and an outbox that keeps what is posted) all pass the client's checks, which
+ * are typed from src/replies.ts (client/frames.ts). A field renamed on either side fails
+ * here or in `tsc` (npm run lint).
+ */
+import { frameProblem, isServerMessage } from '../../client/frames';
+import { announceDeparture, handleMessage, replyFailure } from '../../src/messaging';
+import type { Outbox, Session } from '../../src/messaging';
+import { publishFromServer } from '../../src/push';
+import { StoreError } from '../../src/errors';
+import type { ServerMessageType } from '../../src/replies';
+import { memoryStore } from '../support/memory-store';
+import type { MemoryStore } from '../support/memory-store';
+
+const ALICE = 'alice-connection=';
+const BOB = 'bob-connection=';
+
+let store: MemoryStore;
+let posted: { to: string; frame: unknown }[];
+const decoder = new TextDecoder();
+const outbox: Outbox = {
+  send: async (to, data) => void posted.push({ to, frame: JSON.parse(decoder.decode(data)) }),
+};
+
+function session(connectionId: string, subject: string): Session {
+  return {
+    store,
+    outbox,
+    connectionId,
+    subject,
+    concurrency: 4,
+    deadline: Date.now() + 60_000,
+    listPageSize: 10,
+    presenceMaxMembers: 10,
+  };
+}
+
+beforeEach(async () => {
+  jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+  store = memoryStore();
+  posted = [];
+  await store.add({ connectionId: ALICE, connectedAt: 1_000, subject: 'alice' });
+  await store.add({ connectionId: BOB, connectedAt: 2_000, subject: 'bob' });
+});
+
+afterEach(() => jest.restoreAllMocks());
+
+/** What alice and bob do, covering every frame type; returns what the service posted. */
+async function conversation(): Promise<{ to: string; frame: unknown }[]> {
+  const alice = session(ALICE, 'alice');
+  const bob = session(BOB, 'bob');
+  const say = (who: Session, body: unknown) =>
+    handleMessage(who, typeof body === 'string' ? body : JSON.stringify(body));
+  await say(alice, { action: 'list' });
+  await say(alice, { action: 'join', room: 'lobby' });
+  await say(bob, { action: 'join', room: 'lobby' }); // alice hears bob's presence
+  await say(alice, { action: 'members', room: 'lobby' });
+  await say(alice, { action: 'publish', room: 'lobby', data: { text: 'hi' } });
+  await say(alice, { action: 'sendmessage', data: [1, 'two'] });
+  await say(bob, { action: 'send', user: 'alice', data: 'psst' });
+  await say(bob, { action: 'send', connectionId: ALICE, data: null });
+  await say(alice, { action: 'ping' });
+  await say(bob, { action: 'leave', room: 'lobby' });
+  await say(alice, '{"action":'); // invalid_json
+  await say(alice, { action: 'dance' }); // unknown_action, with details
+  await publishFromServer(session(ALICE, 'alice'), { room: 'lobby', data: 'from a backend' });
+  await replyFailure(outbox, ALICE, new StoreError('down', 'list'), 1_000);
+  await say(bob, { action: 'join', room: 'lobby' });
+  await announceDeparture(bob, ['lobby']); // alice hears bob's disconnect
+  return posted;
+}
+
+describe('the frames the service sends', () => {
+  it('are every one a ServerMessage as the client reads it, and cover every type', async () => {
+    const frames = await conversation();
+    const problems = frames.map(({ frame }) => [frame, frameProblem(frame)]).filter(([, problem]) => problem);
+    expect(problems).toEqual([]);
+    const types = new Set(frames.map(({ frame }) => (frame as { type: ServerMessageType }).type));
+    const every: Record<ServerMessageType, true> = {
+      message: true,
+      delivery: true,
+      joined: true,
+      left: true,
+      connections: true,
+      members: true,
+      presence: true,
+      pong: true,
+      error: true,
+    };
+    expect([...types].sort()).toEqual(Object.keys(every).sort());
+  });
+
+  it('include the optional fields the types declare (target, reason, details), so their checks run', async () => {
+    const frames = (await conversation()).map(({ frame }) => frame as Record<string, unknown>);
+    expect(frames).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'message', room: 'lobby', origin: 'server', from: null }),
+        expect.objectContaining({ type: 'message', user: 'alice', origin: 'client', connectionId: BOB }),
+        expect.objectContaining({ type: 'message', to: ALICE }),
+        expect.objectContaining({ type: 'delivery', room: 'lobby' }),
+        expect.objectContaining({ type: 'presence', event: 'leave', reason: 'disconnect' }),
+        expect.objectContaining({ type: 'error', code: 'unknown_action', details: expect.anything() }),
+      ]),
+    );
+  });
+
+  it('would be caught drifting: the same frames with a field renamed or retyped fail the check', async () => {
+    const frames = (await conversation()).map(({ frame }) => frame as Record<string, unknown>);
+    for (const frame of frames) {
+      const field = Object.keys(frame).find((key) => key !== 'type' && frame[key] !== undefined);
+      if (field === undefined) continue;
+      const { [field]: value, ...rest } = frame;
+      const renamed = { ...rest, [`${field}_renamed`]: value };
+      const retyped = { ...frame, [field]: Symbol('not JSON') };
+      // `data` and `details` take any value, and a message's target fields are optional.
+      if (!['data', 'details', 'room', 'user', 'to'].includes(field)) {
+        expect({ frame: renamed, ok: isServerMessage(renamed) }).toEqual({ frame: renamed, ok: false });
+      }
+      if (field !== 'details') {
+        expect({ frame: retyped, ok: isServerMessage(retyped) }).toEqual({ frame: retyped, ok: false });
+      }
+    }
+  });
+});
