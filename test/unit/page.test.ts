@@ -3,7 +3,7 @@
  * it: under `serverless offline` only, so a deploy never gets it.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONTENT_TYPES, page } from '../../scripts/page/handler';
@@ -14,17 +14,21 @@ function get(rawPath: string): Promise<{ statusCode?: number; headers?: Record<s
 }
 
 describe('the page function', () => {
+  let parent: string;
   let dir: string;
   const saved = process.env.PAGE_DIR;
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'page-'));
+    parent = mkdtempSync(join(tmpdir(), 'page-'));
+    dir = join(parent, 'page');
+    mkdirSync(dir);
     for (const name of Object.keys(CONTENT_TYPES)) writeFileSync(join(dir, name), `contents of ${name}`);
-    writeFileSync(join(tmpdir(), 'secret.txt'), 'not to be served');
+    // beside the folder, where a path with `..` would reach
+    writeFileSync(join(parent, 'secret.txt'), 'not to be served');
   });
   beforeEach(() => (process.env.PAGE_DIR = dir));
   afterAll(() => {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(parent, { recursive: true, force: true });
     if (saved === undefined) delete process.env.PAGE_DIR;
     else process.env.PAGE_DIR = saved;
   });
