@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { mintToken } from '../../src/auth';
-import { launchChromium, openChat } from '../support/browser';
+import { ChatPages, launchChromium } from '../support/browser';
 import type { ChatPage } from '../support/browser';
 import { chatLog, join as joinRoom, membersOf, say, sees, statusSays } from '../support/chat';
 import { startOffline } from '../support/offline';
@@ -21,12 +21,11 @@ const SCREENSHOT = join(root, 'docs', 'chat.png');
 
 let service: OfflineService | undefined;
 let browser: Browser | undefined;
-const opened: ChatPage[] = [];
+const pages = new ChatPages();
 
 async function open(): Promise<ChatPage> {
   if (!service || !browser) throw new Error('the service or the browser did not start');
-  const chat = await openChat(browser, `http://localhost:${service.httpPort}/`);
-  opened.push(chat);
+  const chat = await pages.open(browser, `http://localhost:${service.httpPort}/`);
   return chat;
 }
 
@@ -45,9 +44,8 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  const errors = opened.flatMap((chat) => chat.errors);
-  await Promise.all(opened.splice(0).map((chat) => chat.page.context().close() as Promise<void>));
-  expect(errors).toEqual([]);
+  // Each test's people leave before the next test's arrive; an error in a page's script fails the test.
+  expect(await pages.closeAll()).toEqual([]);
 });
 
 afterAll(async () => {

@@ -3,7 +3,7 @@
  * playwright-core) against the real service under serverless-offline, without auth.
  */
 import type { Browser } from 'playwright-core';
-import { launchChromium, openChat } from '../support/browser';
+import { ChatPages, launchChromium } from '../support/browser';
 import type { ChatPage } from '../support/browser';
 import { chatLog, join, membersOf, say, sees, statusSays } from '../support/chat';
 import { startOffline } from '../support/offline';
@@ -13,14 +13,13 @@ jest.setTimeout(120_000);
 
 let service: OfflineService | undefined;
 let browser: Browser | undefined;
-const opened: ChatPage[] = [];
+const pages = new ChatPages();
 
 /** A page of the service, connected to it: to the URL of `?url=` when given, else to the one beside it. */
 async function open(url?: string): Promise<ChatPage> {
   if (!service || !browser) throw new Error('the service or the browser did not start');
   const query = url === undefined ? '' : `?url=${encodeURIComponent(url)}`;
-  const chat = await openChat(browser, `http://localhost:${service.httpPort}/${query}`);
-  opened.push(chat);
+  const chat = await pages.open(browser, `http://localhost:${service.httpPort}/${query}`);
   await statusSays(chat.page, `Connected to ${url ?? `ws://localhost:${service.port}`}`);
   return chat;
 }
@@ -30,10 +29,8 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  // Each test's people leave before the next test's arrive; a page script error fails the test.
-  const errors = opened.flatMap((chat) => chat.errors);
-  await Promise.all(opened.splice(0).map((chat) => chat.page.context().close() as Promise<void>));
-  expect(errors).toEqual([]);
+  // Each test's people leave before the next test's arrive; an error in a page's script fails the test.
+  expect(await pages.closeAll()).toEqual([]);
 });
 
 afterAll(async () => {

@@ -40,3 +40,21 @@ export async function openChat(browser: Browser, url: string): Promise<ChatPage>
   await page.goto(url);
   return { page, errors };
 }
+
+/** The pages a test file opens: each test closes its own, and fails on any error of their scripts. */
+export class ChatPages {
+  private readonly pages: ChatPage[] = [];
+
+  async open(browser: Browser, url: string): Promise<ChatPage> {
+    const chat = await openChat(browser, url);
+    this.pages.push(chat);
+    return chat;
+  }
+
+  /** Closes every page opened since the last call, and returns their scripts' uncaught errors. */
+  async closeAll(): Promise<string[]> {
+    const pages = this.pages.splice(0);
+    await Promise.all(pages.map((chat) => chat.page.context().close()));
+    return pages.flatMap((chat) => chat.errors);
+  }
+}
