@@ -70,7 +70,10 @@ export interface RealtimeClientOptions {
 export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface ClientCloseEvent {
-  /** The socket's close code; 1006 when there was no socket to close (the token provider failed). */
+  /**
+   * The socket's close code, or the client's own: 1000 after close(), HEARTBEAT_CLOSE_CODE for
+   * a connection found dead, 1006 when no socket was made (the token provider failed).
+   */
   code: number;
   reason: string;
   /** Whether a retry is scheduled (a 'reconnecting' event follows). */
