@@ -5,7 +5,8 @@
 // the file. It also computes what serverless.yml cannot express by itself:
 // - whether `$connect` has an authorizer, and what that authorizer reads (authorizerEnvironment);
 // - the network of DB_NETWORK (infra/network.js) and each function group's role (infra/roles.js);
-// - the flood bounds (floodBounds) and the publish route (publishRoute).
+// - the flood bounds (floodBounds) and the publish route (publishRoute);
+// - under `serverless offline` only, the chat page's function (pageFunction).
 // No secret value ever reaches the template: the database password is created and rotated by
 // RDS in Secrets Manager, and the HS256 key of a deploy is a Secrets Manager secret too (one
 // the template generates, or AUTH_JWT_SECRET_ARN). AUTH_JWT_SECRET is for local runs only.
@@ -257,6 +258,25 @@ function publishRoute(offline) {
   return { method: 'POST', path: '/publish', ...(offline ? {} : { authorizer: { type: 'aws_iam' } }) };
 }
 
+/** Where `npm start` builds the chat page (scripts/page/build.ts) and its function reads it. */
+const PAGE_DIR = path.join(__dirname, '.local', 'page');
+
+/**
+ * The chat page of `npm start` (scripts/page/handler.ts) on offline's HTTP server, beside
+ * POST /publish. Local only: a deploy gets neither the function nor its routes (the page can
+ * still be opened against a deployed API with ?url=wss://…).
+ */
+function pageFunction() {
+  return {
+    handler: 'scripts/page/handler.page',
+    timeout: 5,
+    environment: { PAGE_DIR },
+    events: ['/', '/client.js', '/page.js', '/chat.css', '/config.json'].map((route) => ({
+      httpApi: { method: 'GET', path: route },
+    })),
+  };
+}
+
 module.exports = async ({ options = {} } = {}) => {
   const own = path.join(__dirname, '.env.yml');
   const example = path.join(__dirname, '.env.yml.example');
@@ -313,6 +333,9 @@ module.exports = async ({ options = {} } = {}) => {
   }
   floodBounds(settings);
   settings.PUBLISH_ROUTE = publishRoute(local);
+  // null removes the function, as for the authorizer.
+  settings.PAGE_FUNCTION = local ? pageFunction() : null;
+  settings.PAGE_DIR = PAGE_DIR;
   settings.RESOURCES = { Resources: resources };
   return settings;
 };

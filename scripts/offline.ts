@@ -8,11 +8,13 @@
  * offline's other servers, LOCAL_DB_URL, LOG_LEVEL, and AUTH_JWT_SECRET (with the optional
  * AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE) to require a token at `$connect`. When one of
  * the three ports is taken (a second `npm start`), it says so in one line and touches nothing.
+ * The chat page (web/) is served at http://localhost:HTTP_PORT/.
  */
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkPortsFree, describeStore, loadSettings, localStore, portSetting } from './local';
+import { buildPage } from './page/build';
 
 async function main(): Promise<void> {
   const wsPort = portSetting('WS_PORT', 3001);
@@ -65,6 +67,10 @@ async function main(): Promise<void> {
     console.log('[aws-node-websockets] auth: off, anyone who knows the URL can connect (see README.md, Authorization)');
     console.log(`[aws-node-websockets] url: ws://localhost:${wsPort} (try: npx wscat -c ws://localhost:${wsPort})`);
   }
+
+  // The chat page (scripts/page/handler.ts serves it on the HTTP port), built for these settings.
+  await buildPage(String(settings.PAGE_DIR), { wsPort, auth: String(settings.AUTH_MODE) });
+  console.log(`[aws-node-websockets] chat page: http://localhost:${httpPort}/`);
 
   const cli = join('node_modules', 'serverless', 'bin', 'serverless.js');
   const child = spawn(

@@ -27,8 +27,10 @@ export async function freePort(): Promise<number> {
 export interface OfflineService {
   url: string;
   port: number;
-  /** offline's HTTP server (HTTP_PORT): the HTTP API's routes, e.g. POST /publish. */
+  /** offline's HTTP server (HTTP_PORT): the HTTP API's routes, e.g. POST /publish, and the chat page. */
   httpPort: number;
+  /** All three ports, to start the service again on the same ones (a restart). */
+  ports: ServicePorts;
   /** Everything the service printed so far (for failure messages). */
   output(): string;
   /** The embedded store's file, when that store is in use. */
@@ -37,7 +39,15 @@ export interface OfflineService {
   stop(): Promise<void>;
 }
 
+export interface ServicePorts {
+  ws: number;
+  http: number;
+  lambda: number;
+}
+
 export interface StartOptions {
+  /** These ports instead of free ones: a restart on the ports of a service that was stopped. */
+  ports?: ServicePorts;
   /** mysql://… to use MySQL, undefined for the embedded store. */
   dbUrl?: string;
   /** Extra environment for the launcher, e.g. AUTH_JWT_SECRET to require tokens at `$connect`. */
@@ -61,7 +71,8 @@ export async function startOffline(options: StartOptions = {}): Promise<OfflineS
     writeFileSync(join(serviceDir, '.env.yml'), JSON.stringify({ ...example, ...options.settings }, null, 2));
   }
 
-  const [port, httpPort, lambdaPort] = [await freePort(), await freePort(), await freePort()];
+  const ports = options.ports ?? { ws: await freePort(), http: await freePort(), lambda: await freePort() };
+  const { ws: port, http: httpPort, lambda: lambdaPort } = ports;
   // Settings (auth included) come from the test (options.env), never from the developer's shell:
   // a secret there would otherwise make every other end-to-end test's token-less handshake fail.
   const env: NodeJS.ProcessEnv = {
@@ -136,6 +147,7 @@ export async function startOffline(options: StartOptions = {}): Promise<OfflineS
     url: `ws://localhost:${port}`,
     port,
     httpPort,
+    ports,
     output: () => output,
     storeFile: options.dbUrl ? undefined : join(serviceDir, '.local', `connections-${port}.sqlite`),
     serviceDir,

@@ -23,6 +23,8 @@ const SERVICE_FILES = [
   'package.json',
   'tsconfig.json',
   'src',
+  // the chat page's local-only function (settings.js adds it under `serverless offline`)
+  'scripts/page/handler.ts',
 ];
 
 export function copyService(label: string): string {

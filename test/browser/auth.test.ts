@@ -1,0 +1,87 @@
+/**
+ * The chat page with auth on (AUTH_JWT_SECRET, as `AUTH_JWT_SECRET=… npm start`): it shows
+ * the Token field, a page without a token is refused and says so, and a page with a valid
+ * token connects. The run also takes the README's screenshot (docs/chat.png).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { mintToken } from '../../src/auth';
+import { ChatPages, launchChromium } from '../support/browser';
+import type { ChatPage } from '../support/browser';
+import { chatLog, join as joinRoom, membersOf, say, sees, statusSays } from '../support/chat';
+import { startOffline } from '../support/offline';
+import type { OfflineService } from '../support/offline';
+import { root } from '../support/service';
+
+jest.setTimeout(120_000);
+
+const SECRET = 'browser-secret-that-is-long-enough-for-hs256-0123';
+const SCREENSHOT = join(root, 'docs', 'chat.png');
+
+let service: OfflineService | undefined;
+let browser: Browser | undefined;
+const pages = new ChatPages();
+
+async function open(): Promise<ChatPage> {
+  if (!service || !browser) throw new Error('the service or the browser did not start');
+  const chat = await pages.open(browser, `http://localhost:${service.httpPort}/`);
+  return chat;
+}
+
+/** Opens a page and connects it as `user`, with a token typed into its Token field. */
+async function signIn(user: string): Promise<ChatPage> {
+  const chat = await open();
+  const token = await mintToken(new TextEncoder().encode(SECRET), { subject: user, ttlSec: 300 });
+  await chat.page.getByLabel('Token', { exact: true }).fill(token);
+  await chat.page.getByRole('button', { name: 'Connect', exact: true }).click();
+  await statusSays(chat.page, `Connected to ws://localhost:${service?.port}`);
+  return chat;
+}
+
+beforeAll(async () => {
+  [browser, service] = await Promise.all([launchChromium(), startOffline({ env: { AUTH_JWT_SECRET: SECRET } })]);
+});
+
+afterEach(async () => {
+  // Each test's people leave before the next test's arrive; an error in a page's script fails the test.
+  expect(await pages.closeAll()).toEqual([]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await service?.stop();
+});
+
+describe('the chat page, with auth on', () => {
+  it('asks for a token, says plainly that a page without one was refused, and never opens its socket', async () => {
+    const { page } = await open();
+    expect(await page.getByLabel('Token', { exact: true }).isVisible()).toBe(true);
+    await statusSays(page, /^Could not connect to ws:\/\/localhost:\d+: the service refused the connection/);
+    expect(await chatLog(page).textContent()).not.toContain('Connected:');
+  });
+
+  it('connects a page with a valid token, and names its people by their tokens (the README screenshot)', async () => {
+    const alice = await signIn('alice');
+    const bob = await signIn('bob');
+    await joinRoom(alice.page, 'lobby');
+    await joinRoom(bob.page, 'lobby');
+    await membersOf(alice.page, 'lobby').nth(1).waitFor();
+    expect(await membersOf(alice.page, 'lobby').allTextContents()).toEqual(['alice (you)', 'bob']);
+
+    await say(bob.page, 'hi alice, anyone else around?');
+    await sees(alice.page, 'bob in lobby: hi alice, anyone else around?');
+    await say(alice.page, 'just us in the lobby');
+    await sees(bob.page, 'alice in lobby: just us in the lobby');
+
+    // A direct message: typing a user chooses them as the target.
+    await alice.page.getByLabel('User', { exact: true }).fill('bob');
+    await say(alice.page, 'psst, bob');
+    await sees(bob.page, 'alice to user bob: psst, bob');
+    await sees(alice.page, 'You to user bob: psst, bob');
+    await sees(alice.page, 'Delivered to user bob: 1 of 1 sent (0 stale, 0 failed, 0 unsent)');
+
+    mkdirSync(join(root, 'docs'), { recursive: true });
+    await alice.page.screenshot({ path: SCREENSHOT });
+  });
+});

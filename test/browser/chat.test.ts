@@ -1,0 +1,96 @@
+/**
+ * The chat page of `npm start` (web/) in a real browser (Debian's Chromium, driven by
+ * playwright-core) against the real service under serverless-offline, without auth.
+ */
+import type { Browser } from 'playwright-core';
+import { ChatPages, launchChromium } from '../support/browser';
+import type { ChatPage } from '../support/browser';
+import { chatLog, join, membersOf, say, sees, statusSays } from '../support/chat';
+import { startOffline } from '../support/offline';
+import type { OfflineService } from '../support/offline';
+
+jest.setTimeout(120_000);
+
+let service: OfflineService | undefined;
+let browser: Browser | undefined;
+const pages = new ChatPages();
+
+/** A page of the service, connected to it: to the URL of `?url=` when given, else to the one beside it. */
+async function open(url?: string): Promise<ChatPage> {
+  if (!service || !browser) throw new Error('the service or the browser did not start');
+  const query = url === undefined ? '' : `?url=${encodeURIComponent(url)}`;
+  const chat = await pages.open(browser, `http://localhost:${service.httpPort}/${query}`);
+  await statusSays(chat.page, `Connected to ${url ?? `ws://localhost:${service.port}`}`);
+  return chat;
+}
+
+beforeAll(async () => {
+  [browser, service] = await Promise.all([launchChromium(), startOffline()]);
+});
+
+afterEach(async () => {
+  // Each test's people leave before the next test's arrive; an error in a page's script fails the test.
+  expect(await pages.closeAll()).toEqual([]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await service?.stop();
+});
+
+describe('the chat page, without auth', () => {
+  it('lets two pages chat, one of them told the URL by ?url=, and shows the sender its delivery summary', async () => {
+    // 127.0.0.1, not the localhost the page would derive: only ?url= can have chosen it.
+    const [a, b] = [await open(), await open(`ws://127.0.0.1:${service?.port}`)];
+    expect(await a.page.getByLabel('Token', { exact: true }).isVisible()).toBe(false);
+
+    await say(a.page, 'hello from A');
+    await sees(b.page, /: hello from A$/);
+    await sees(a.page, /Delivered to everyone: \d+ of \d+ sent/);
+
+    await say(b.page, 'hello from B');
+    await sees(a.page, /: hello from B$/);
+  });
+
+  it('sends a room message to the room members only, and shows who is in the room', async () => {
+    const [a, b, outsider] = [await open(), await open(), await open()];
+    await join(a.page, 'lobby');
+    await join(b.page, 'lobby');
+    await sees(a.page, / joined lobby$/); // B's arrival, as a presence event
+    await membersOf(a.page, 'lobby').nth(1).waitFor();
+    expect(await membersOf(a.page, 'lobby').count()).toBe(2);
+
+    await say(a.page, 'only for the lobby'); // joining chose the room as the target
+    await sees(b.page, / in lobby: only for the lobby$/);
+    await sees(a.page, 'Delivered in lobby: 2 of 2 sent');
+
+    await a.page.getByLabel('To', { exact: true }).selectOption('everyone');
+    await say(a.page, 'for everyone');
+    await sees(outsider.page, / to everyone: for everyone$/);
+    expect(await chatLog(outsider.page).textContent()).not.toContain('only for the lobby');
+
+    await b.page.getByRole('button', { name: 'Leave', exact: true }).click();
+    await sees(b.page, 'You left lobby');
+    await sees(a.page, / left lobby$/);
+    await membersOf(a.page, 'lobby').nth(1).waitFor({ state: 'detached' });
+  });
+
+  it('reconnects by itself after the WebSocket server restarts, rejoins its room and gets messages again', async () => {
+    const [a, b] = [await open(), await open()];
+    await join(a.page, 'lobby');
+    await join(b.page, 'lobby');
+
+    if (!service) throw new Error('the service did not start');
+    const ports = service.ports;
+    await service.stop();
+    await statusSays(a.page, /Reconnecting in|Could not connect|Disconnected/);
+    service = await startOffline({ ports });
+
+    await statusSays(a.page, `Connected to ws://localhost:${ports.ws}`, 60_000);
+    await statusSays(b.page, `Connected to ws://localhost:${ports.ws}`, 60_000);
+    // Neither page was reloaded: the client rejoined the room on its new connection.
+    for (const { page } of [a, b]) await chatLog(page).getByText('You joined lobby').nth(1).waitFor();
+    await say(b.page, 'back again');
+    await sees(a.page, / in lobby: back again$/);
+  });
+});
