@@ -12,7 +12,8 @@
  * that repeat across a fan-out are cached: the signing key (per day, region, service
  * and secret) and the payload hash (one body for every recipient).
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, createSecretKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 
 export interface AwsCredentials {
   accessKeyId: string;
@@ -82,16 +83,30 @@ function payloadHash(body: Uint8Array): string {
 }
 
 /** The derived key changes once a day (and with the credentials); keep the last few. */
-const signingKeys = new Map<string, Buffer>();
+const signingKeys = new Map<string, KeyObject>();
+/** The last key handed out: a fan-out signs thousands of posts with the same one. */
+let lastKey: { secret: string; shortDate: string; region: string; service: string; key: KeyObject } | undefined;
 
-function signingKey(secret: string, shortDate: string, region: string, service: string): Buffer {
+function signingKey(secret: string, shortDate: string, region: string, service: string): KeyObject {
+  const last = lastKey;
+  if (
+    last !== undefined &&
+    last.shortDate === shortDate &&
+    last.secret === secret &&
+    last.region === region &&
+    last.service === service
+  ) {
+    return last.key;
+  }
   const cacheKey = `${shortDate}\n${region}\n${service}\n${secret}`;
   let key = signingKeys.get(cacheKey);
   if (key === undefined) {
-    key = hmac(hmac(hmac(hmac(`AWS4${secret}`, shortDate), region), service), 'aws4_request');
+    // A KeyObject, not the Buffer: createHmac would otherwise import the key again per post.
+    key = createSecretKey(hmac(hmac(hmac(hmac(`AWS4${secret}`, shortDate), region), service), 'aws4_request'));
     if (signingKeys.size >= 16) signingKeys.clear();
     signingKeys.set(cacheKey, key);
   }
+  lastKey = { secret, shortDate, region, service, key };
   return key;
 }
 
@@ -104,13 +119,20 @@ function canonicalValue(value: string): string {
     .replace(/^ | $/g, '');
 }
 
+let lastDates = { second: Number.NaN, long: '', short: '' };
+
 /** `20261128T144231Z` and `20261128`. */
 function dates(date: Date): { long: string; short: string } {
-  const long = date
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}/, '');
-  return { long, short: long.slice(0, 8) };
+  // Formatted once per second: a fan-out signs hundreds of posts within the same one.
+  const second = Math.floor(date.getTime() / 1000);
+  if (second !== lastDates.second) {
+    const long = date
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
+    lastDates = { second, long, short: long.slice(0, 8) };
+  }
+  return lastDates;
 }
 
 /**
