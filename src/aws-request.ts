@@ -28,6 +28,8 @@ export interface Endpoint {
   url: URL;
   agent: HttpAgent;
   send: typeof httpRequest;
+  /** The request options every post to this endpoint shares, read off `url` once (not per post). */
+  base: { protocol: string; hostname: string; port: string; host: string };
 }
 
 /** Keep-alive sockets to one endpoint, at most `maxSockets` at once. */
@@ -39,6 +41,7 @@ export function endpoint(url: string, maxSockets: number): Endpoint {
     url: parsed,
     agent: https ? new HttpsAgent(options) : new HttpAgent(options),
     send: https ? httpsRequest : httpRequest,
+    base: { protocol: parsed.protocol, hostname: parsed.hostname, port: parsed.port, host: parsed.host },
   };
 }
 
@@ -65,9 +68,10 @@ export interface PostResult {
  * network error, or with RequestTimeoutError once `timeoutMs` has passed since the call.
  */
 export function signedPost(target: Endpoint, post: SignedPost): Promise<PostResult> {
-  const headers = sign({
+  const { base } = target;
+  const signed = sign({
     method: 'POST',
-    host: target.url.host, // includes the port only when it is not the scheme's default
+    host: base.host, // includes the port only when it is not the scheme's default
     path: post.path,
     headers: { ...post.headers, 'content-length': String(post.body.byteLength) },
     body: post.body,
@@ -76,22 +80,24 @@ export function signedPost(target: Endpoint, post: SignedPost): Promise<PostResu
     credentials: post.credentials,
     date: new Date(),
   });
+  // As a flat [name, value, …] list: Node then writes them as they are (still validated)
+  // instead of going through setHeader once per header, per post.
+  const headers: string[] = [];
+  for (const name in signed) headers.push(name, signed[name] as string);
   return new Promise<PostResult>((resolve, reject) => {
     const request = target.send({
-      protocol: target.url.protocol,
-      hostname: target.url.hostname,
-      port: target.url.port,
+      protocol: base.protocol,
+      hostname: base.hostname,
+      port: base.port,
       method: 'POST',
       path: post.path,
-      // As a flat [name, value, …] list: Node then writes them as they are (still validated)
-      // instead of going through setHeader once per header, per post.
-      headers: Object.entries(headers).flat(),
+      headers,
       agent: target.agent,
     });
     // One timer for the whole exchange: waiting for a socket, connecting, TLS, the
     // response and its body. Node's own `timeout` option only watches socket idleness.
     const timer = setTimeout(() => {
-      request.destroy(new RequestTimeoutError(`no answer from ${target.url.host} within ${post.timeoutMs} ms`));
+      request.destroy(new RequestTimeoutError(`no answer from ${base.host} within ${post.timeoutMs} ms`));
     }, post.timeoutMs);
     const fail = (error: Error) => {
       clearTimeout(timer);
@@ -99,15 +105,18 @@ export function signedPost(target: Endpoint, post: SignedPost): Promise<PostResu
     };
     request.once('error', fail);
     request.once('response', (response: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      if (post.readBody) response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      const chunks: Buffer[] | undefined = post.readBody ? [] : undefined;
+      if (chunks) response.on('data', (chunk: Buffer) => chunks.push(chunk));
       else response.resume(); // back to the pool without reading
       response.once('end', () => {
         clearTimeout(timer);
-        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) });
+        resolve({ status: response.statusCode ?? 0, body: chunks ? Buffer.concat(chunks) : NO_BODY });
       });
       response.once('error', fail);
     });
     request.end(post.body);
   });
 }
+
+/** What a post that did not read its answer resolves with. */
+const NO_BODY = Buffer.alloc(0);
