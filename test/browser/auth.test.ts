@@ -5,13 +5,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
 import { mintToken } from '../../src/auth';
-import { ChatPages, launchChromium } from '../support/browser';
+import { ChatSession } from '../support/browser';
 import type { ChatPage } from '../support/browser';
 import { chatLog, join as joinRoom, membersOf, say, sees, statusSays } from '../support/chat';
-import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
 import { root } from '../support/service';
 
 jest.setTimeout(120_000);
@@ -19,15 +16,8 @@ jest.setTimeout(120_000);
 const SECRET = 'browser-secret-that-is-long-enough-for-hs256-0123';
 const SCREENSHOT = join(root, 'docs', 'chat.png');
 
-let service: OfflineService | undefined;
-let browser: Browser | undefined;
-const pages = new ChatPages();
-
-async function open(): Promise<ChatPage> {
-  if (!service || !browser) throw new Error('the service or the browser did not start');
-  const chat = await pages.open(browser, `http://localhost:${service.httpPort}/`);
-  return chat;
-}
+const session = new ChatSession({ env: { AUTH_JWT_SECRET: SECRET } });
+const open = () => session.open();
 
 /** Opens a page and connects it as `user`, with a token typed into its Token field. */
 async function signIn(user: string): Promise<ChatPage> {
@@ -35,23 +25,9 @@ async function signIn(user: string): Promise<ChatPage> {
   const token = await mintToken(new TextEncoder().encode(SECRET), { subject: user, ttlSec: 300 });
   await chat.page.getByLabel('Token', { exact: true }).fill(token);
   await chat.page.getByRole('button', { name: 'Connect', exact: true }).click();
-  await statusSays(chat.page, `Connected to ws://localhost:${service?.port}`);
+  await statusSays(chat.page, `Connected to ws://localhost:${session.service?.port}`);
   return chat;
 }
-
-beforeAll(async () => {
-  [browser, service] = await Promise.all([launchChromium(), startOffline({ env: { AUTH_JWT_SECRET: SECRET } })]);
-});
-
-afterEach(async () => {
-  // Each test's people leave before the next test's arrive; an error in a page's script fails the test.
-  expect(await pages.closeAll()).toEqual([]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await service?.stop();
-});
 
 describe('the chat page, with auth on', () => {
   it('asks for a token, says plainly that a page without one was refused, and never opens its socket', async () => {

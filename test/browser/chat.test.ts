@@ -2,46 +2,27 @@
  * The chat page of `npm start` (web/) in a real browser (Debian's Chromium, driven by
  * playwright-core) against the real service under serverless-offline, without auth.
  */
-import type { Browser } from 'playwright-core';
-import { ChatPages, launchChromium } from '../support/browser';
+import { ChatSession } from '../support/browser';
 import type { ChatPage } from '../support/browser';
 import { chatLog, join, membersOf, say, sees, statusSays } from '../support/chat';
 import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
 
 jest.setTimeout(120_000);
 
-let service: OfflineService | undefined;
-let browser: Browser | undefined;
-const pages = new ChatPages();
+const session = new ChatSession();
 
 /** A page of the service, connected to it: to the URL of `?url=` when given, else to the one beside it. */
 async function open(url?: string): Promise<ChatPage> {
-  if (!service || !browser) throw new Error('the service or the browser did not start');
   const query = url === undefined ? '' : `?url=${encodeURIComponent(url)}`;
-  const chat = await pages.open(browser, `http://localhost:${service.httpPort}/${query}`);
-  await statusSays(chat.page, `Connected to ${url ?? `ws://localhost:${service.port}`}`);
+  const chat = await session.open(`/${query}`);
+  await statusSays(chat.page, `Connected to ${url ?? `ws://localhost:${session.service?.port}`}`);
   return chat;
 }
-
-beforeAll(async () => {
-  [browser, service] = await Promise.all([launchChromium(), startOffline()]);
-});
-
-afterEach(async () => {
-  // Each test's people leave before the next test's arrive; an error in a page's script fails the test.
-  expect(await pages.closeAll()).toEqual([]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await service?.stop();
-});
 
 describe('the chat page, without auth', () => {
   it('lets two pages chat, one of them told the URL by ?url=, and shows the sender its delivery summary', async () => {
     // 127.0.0.1, not the localhost the page would derive: only ?url= can have chosen it.
-    const [a, b] = [await open(), await open(`ws://127.0.0.1:${service?.port}`)];
+    const [a, b] = [await open(), await open(`ws://127.0.0.1:${session.service?.port}`)];
     expect(await a.page.getByLabel('Token', { exact: true }).isVisible()).toBe(false);
 
     await say(a.page, 'hello from A');
@@ -80,11 +61,12 @@ describe('the chat page, without auth', () => {
     await join(a.page, 'lobby');
     await join(b.page, 'lobby');
 
+    const { service } = session;
     if (!service) throw new Error('the service did not start');
     const ports = service.ports;
     await service.stop();
     await statusSays(a.page, /Reconnecting in|Could not connect|Disconnected/);
-    service = await startOffline({ ports });
+    session.service = await startOffline({ ports });
 
     await statusSays(a.page, `Connected to ws://localhost:${ports.ws}`, 60_000);
     await statusSays(b.page, `Connected to ws://localhost:${ports.ws}`, 60_000);

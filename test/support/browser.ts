@@ -4,6 +4,8 @@
  */
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
+import { startOffline } from './offline';
+import type { OfflineService, StartOptions } from './offline';
 
 /** Where Debian puts it; CHROMIUM_PATH points elsewhere (another distribution, a local build). */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -56,5 +58,37 @@ export class ChatPages {
     const pages = this.pages.splice(0);
     await Promise.all(pages.map((chat) => chat.page.context().close()));
     return pages.flatMap((chat) => chat.errors);
+  }
+}
+
+/**
+ * A browser test file's world: Chromium and the service under serverless-offline, started
+ * before its tests and stopped after them; each test's pages closed after it, failing the
+ * test on any uncaught error of their scripts. `service` may be replaced (a restart).
+ */
+export class ChatSession {
+  service: OfflineService | undefined;
+  browser: Browser | undefined;
+  readonly pages = new ChatPages();
+
+  constructor(options: StartOptions = {}) {
+    beforeAll(async () => {
+      [this.browser, this.service] = await Promise.all([launchChromium(), startOffline(options)]);
+    });
+    afterEach(async () => {
+      // Each test's people leave before the next test's arrive.
+      expect(await this.pages.closeAll()).toEqual([]);
+    });
+    afterAll(async () => {
+      await this.browser?.close();
+      await this.service?.stop();
+    });
+  }
+
+  /** A new page of the running service at `path` (`/`, `/?url=…`). */
+  open(path = '/'): Promise<ChatPage> {
+    const { service, browser } = this;
+    if (!service || !browser) throw new Error('the service or the browser did not start');
+    return this.pages.open(browser, `http://localhost:${service.httpPort}${path}`);
   }
 }
