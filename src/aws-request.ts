@@ -1,9 +1,8 @@
 /**
  * One SigV4-signed HTTPS POST to an AWS endpoint, with node:https and a timeout that
- * ends the whole exchange. The two AWS calls the service makes at run time are this:
- * PostToConnection (src/management-api.ts) and, where a function reads a secret,
- * Secrets Manager's GetSecretValue (src/secrets-manager.ts). Neither needs the AWS SDK's
- * generic machinery, whose loading alone costs more cold start than the rest of a route.
+ * ends the whole exchange. PostToConnection (src/management-api.ts) is made with it: the
+ * AWS SDK's generic machinery costs more CPU per post and more cold start than the rest of
+ * a route. (Secrets Manager's GetSecretValue still goes through the SDK client, src/secrets.ts.)
  */
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';

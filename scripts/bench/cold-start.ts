@@ -143,6 +143,21 @@ function runChild(env: NodeJS.ProcessEnv): ChildResult & { processMs: number } {
   return { ...result, processMs };
 }
 
+/**
+ * A benchmark child's environment: nothing of ours, fake credentials and no instance-metadata
+ * probing, so no AWS SDK in it ever looks for real credentials or leaves the loopback.
+ */
+export function childEnv(): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+    AWS_REGION: 'us-east-1',
+  };
+}
+
 /** Compiles src/ with the project's tsconfig into a temp dir that sees the project's node_modules. */
 export function compile(): { dir: string; handler: string } {
   const dir = mkdtempSync(join(tmpdir(), 'bench-build-'));
@@ -169,12 +184,7 @@ export async function benchColdStart(
   await standIn.configure({ latencyMs: 0, goneShare: 0 });
   const { dir, handler } = compile();
   const base: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    AWS_ACCESS_KEY_ID: 'bench',
-    AWS_SECRET_ACCESS_KEY: 'bench',
-    AWS_REGION: 'us-east-1',
+    ...childEnv(),
     LOG_LEVEL: 'error',
     IS_OFFLINE: 'true',
     MANAGEMENT_ENDPOINT: standIn.url,

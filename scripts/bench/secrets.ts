@@ -17,7 +17,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startSecretsStandIn } from '../../test/support/secrets-stand-in';
-import { compile } from './cold-start';
+import { childEnv, compile } from './cold-start';
 import { median, round } from './stats';
 
 const root = resolve(__dirname, '..', '..');
@@ -139,12 +139,7 @@ export async function benchSecrets(options: { processes: number }): Promise<Secr
   const samples = CASES.map(() => [] as ChildResult[]);
   try {
     const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      AWS_ACCESS_KEY_ID: 'bench',
-      AWS_SECRET_ACCESS_KEY: 'bench',
-      AWS_REGION: 'us-east-1',
+      ...childEnv(),
       BENCH_ENDPOINT: standIn.url,
       BENCH_SECRET_ID: SECRET_ARN,
       BENCH_SECRETS_MODULE: join(dir, 'src', 'secrets.js'),
