@@ -7,7 +7,7 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { sign } from './sigv4';
+import { signedHeaderList } from './sigv4';
 import type { AwsCredentials } from './sigv4';
 
 /** A request that took longer than its timeout, whatever stage it was in (socket, TLS, response). */
@@ -62,27 +62,36 @@ export interface PostResult {
   body: Buffer;
 }
 
+let lastWithLength: { from: Record<string, string>; length: number; headers: Record<string, string> } | undefined;
+
+/** The post's headers and its content-length (signed too); the same object for a whole fan-out. */
+function withLength(from: Record<string, string>, length: number): Record<string, string> {
+  const last = lastWithLength;
+  if (last !== undefined && last.from === from && last.length === length) return last.headers;
+  const headers = { ...from, 'content-length': String(length) };
+  lastWithLength = { from, length, headers };
+  return headers;
+}
+
 /**
  * Signs and sends; resolves with any HTTP status (the caller classifies it). Rejects on a
  * network error, or with RequestTimeoutError once `timeoutMs` has passed since the call.
  */
 export function signedPost(target: Endpoint, post: SignedPost): Promise<PostResult> {
   const { base } = target;
-  const signed = sign({
+  // A flat [name, value, …] list: Node then writes the headers as they are (still
+  // validated) instead of going through setHeader once per header, per post.
+  const headers = signedHeaderList({
     method: 'POST',
     host: base.host, // includes the port only when it is not the scheme's default
     path: post.path,
-    headers: { ...post.headers, 'content-length': String(post.body.byteLength) },
+    headers: withLength(post.headers, post.body.byteLength),
     body: post.body,
     region: post.region,
     service: post.service,
     credentials: post.credentials,
     date: new Date(),
   });
-  // As a flat [name, value, …] list: Node then writes them as they are (still validated)
-  // instead of going through setHeader once per header, per post.
-  const headers: string[] = [];
-  for (const name in signed) headers.push(name, signed[name] as string);
   return new Promise<PostResult>((resolve, reject) => {
     const request = target.send({
       protocol: base.protocol,

@@ -158,6 +158,123 @@ describe('sign', () => {
     }
   });
 
+  /** The SDK's signer on the same input: what every signature below must equal. */
+  async function smithy(input: Parameters<typeof sign>[0]): Promise<Record<string, string>> {
+    const signed = await new SignatureV4({
+      credentials: input.credentials,
+      region: input.region,
+      service: input.service,
+      sha256: Sha256,
+      uriEscapePath: true,
+    }).sign(
+      {
+        method: input.method,
+        protocol: 'https:',
+        hostname: input.host,
+        path: input.path,
+        query: {},
+        headers: { ...input.headers, host: input.host },
+        body: input.body,
+      },
+      { signingDate: input.date },
+    );
+    return signed.headers;
+  }
+
+  it('signs a fan-out (one body and header object, many paths, one second) as the SDK signs each post', async () => {
+    const body = new TextEncoder().encode('{"type":"message","data":"to all"}');
+    const headers = { 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) };
+    const date = new Date('2026-11-28T20:15:00.250Z');
+    const api = new ManagementApi('https://abc.execute-api.example/prod', {
+      region: 'eu-west-1',
+      credentials,
+      maxSockets: 1,
+    });
+    const paths = [...ids, ...Array.from({ length: 20 }, (_, i) => `id-${i}-Q0Nl=`), 'a.b', '-_~.'].map((id) =>
+      api.pathFor(id),
+    );
+    api.destroy();
+    const signatures = new Set<string>();
+    for (const [i, path] of paths.entries()) {
+      // Milliseconds change within the second; the signing date does not.
+      const input = {
+        method: 'POST',
+        host: 'abc.execute-api.example',
+        path,
+        headers,
+        body,
+        region: 'eu-west-1',
+        service: 'execute-api',
+        credentials,
+        date: new Date(date.getTime() + i * 10),
+      };
+      const ours = sign(input);
+      expect(ours).toEqual(await smithy(input));
+      signatures.add(ours.authorization as string);
+    }
+    expect(signatures.size).toBe(paths.length);
+  });
+
+  it('signs afresh when anything but the path changes between two posts of the same body', async () => {
+    const body = new TextEncoder().encode('{"type":"message","data":"same bytes"}');
+    const base = {
+      method: 'POST',
+      host: 'abc.execute-api.example',
+      path: '/prod/@connections/L0SM9cOFvHcCIhw%3D',
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) },
+      body,
+      region: 'eu-west-1',
+      service: 'execute-api',
+      credentials,
+      date: new Date('2026-11-28T20:15:00Z'),
+    };
+    const variants = [
+      { ...base, date: new Date('2026-11-28T20:15:01Z') }, // the next second
+      { ...base, date: new Date('2026-11-29T00:00:00Z') }, // the next day: another signing key
+      { ...base, credentials: { ...credentials, sessionToken: 'IQoJrotated==' } }, // Lambda's credentials rotated
+      { ...base, credentials: { ...credentials, secretAccessKey: 'another-secret' } },
+      { ...base, credentials: { ...credentials, accessKeyId: 'ASIAOTHER' } },
+      { ...base, credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey } },
+      { ...base, region: 'us-east-1' },
+      { ...base, service: 'execute-api-other' },
+      { ...base, method: 'PUT' },
+      { ...base, host: 'xyz.execute-api.example' },
+      { ...base, headers: { ...base.headers, 'content-type': 'application/json' } }, // same names, a new value
+      { ...base, headers: { 'content-length': base.headers['content-length'] } }, // a header less
+      { ...base, body: new TextEncoder().encode('{"type":"message","data":"else"}') },
+    ];
+    const expected = await smithy(base);
+    for (const variant of variants) {
+      // Each right after the base, as two posts of one Lambda would follow each other.
+      expect(sign(base)).toEqual(expected);
+      const ours = sign(variant);
+      expect(ours).toEqual(await smithy(variant));
+      expect(ours.authorization).not.toBe(expected.authorization);
+    }
+    // Equal bytes in another array sign alike.
+    expect(sign({ ...base, body: new TextEncoder().encode('{"type":"message","data":"same bytes"}') })).toEqual(
+      expected,
+    );
+  });
+
+  it('canonicalizes paths with and without the fast path as the SDK does', async () => {
+    const body = new TextEncoder().encode('{}');
+    for (const path of ['/', '/a/', '//a//b', '/a/./b', '/a/../b', '/.hidden/x', '/a/b.', '/@x/%2541/y~z_-.', '/a b']) {
+      const input = {
+        method: 'POST',
+        host: 'h.example',
+        path,
+        headers: { 'content-length': '2' },
+        body,
+        region: 'eu-west-1',
+        service: 'execute-api',
+        credentials,
+        date: new Date('2026-11-28T20:15:00Z'),
+      };
+      expect(sign(input)).toEqual(await smithy(input));
+    }
+  });
+
   it('encodes the canonical path twice, keeping slashes, as for every service but S3', () => {
     expect(canonicalPath('/dev/@connections/L0SM9cOFvHcCIhw%3D')).toBe('/dev/%40connections/L0SM9cOFvHcCIhw%253D');
     expect(canonicalPath('/a/./b/../c/')).toBe('/a/c/');
