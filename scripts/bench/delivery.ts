@@ -20,7 +20,11 @@ export interface DeliveryRow {
   candidate: string;
   /** Median CPU (user + system) of the sender per post, µs. */
   cpuPerPostUs: number;
-  /** cpuPerPostUs over the floor's, in the same run. */
+  /**
+   * CPU per post over the floor's: the median of the ratios of each repetition (the
+   * candidate's fan-out over the floor's, run one after the other), so that a machine that
+   * slows down or speeds up between repetitions moves both sides of a ratio alike.
+   */
   ratioToFloor: number;
   /** Median wall time of one fan-out of `posts`, ms. */
   wallMs: number;
@@ -286,7 +290,7 @@ export async function benchDelivery(standIn: StandIn, options: DeliveryBenchOpti
       samples.set(candidate.name, entry);
     }
   }
-  const floor = median(samples.get(candidates[0]?.name as string)?.cpuUs ?? []);
+  const floor = samples.get(candidates[0]?.name as string)?.cpuUs ?? [];
   const rows = candidates.map((candidate): DeliveryRow => {
     const entry = samples.get(candidate.name) ?? { cpuUs: [], wallMs: [], errors: 0 };
     const cpuPerPostUs = median(entry.cpuUs);
@@ -294,7 +298,7 @@ export async function benchDelivery(standIn: StandIn, options: DeliveryBenchOpti
     return {
       candidate: candidate.name,
       cpuPerPostUs: round(cpuPerPostUs),
-      ratioToFloor: round(cpuPerPostUs / floor, 2),
+      ratioToFloor: round(median(entry.cpuUs.map((cpuUs, i) => cpuUs / (floor[i] as number))), 2),
       wallMs: round(wallMs),
       cpuPerWall: round((cpuPerPostUs * options.posts) / 1000 / wallMs, 2),
       posts: options.posts,

@@ -366,7 +366,7 @@ export function renderMarkdown(results: BenchResults): string {
     const posts = delivery.rows[0]?.posts ?? 0;
     out.push(
       `\n### Delivery: CPU per post (stand-in at 0 ms, ${fmt(posts)} posts through fanOut at concurrency 50, ` +
-        `median of ${delivery.rows[0]?.repetitions ?? 0} interleaved repetitions after a warm-up; chosen: ${delivery.chosen})\n`,
+        `median of ${delivery.rows[0]?.repetitions ?? 0} interleaved repetitions after a warm-up; × floor: median of each repetition's ratio; chosen: ${delivery.chosen})\n`,
     );
     out.push(
       table(
