@@ -163,9 +163,10 @@ export const CONNECTION_MANAGEMENT = {
    * server would only cost another `connectMs`). serverless-mysql's own retries are off
    * (`maxRetries` 0): each of them took a full connect timeout against a silent server, and
    * its counter resets only on a successful connect, so after one failure every later call
-   * failed after one attempt while the first took four.
+   * failed after one attempt while the first took four. A retry is made only if `minAttemptMs`
+   * are left after its pause: with less, it would time out rather than hear the server.
    */
-  backoff: { baseMs: 25, capMs: 400 },
+  backoff: { baseMs: 25, capMs: 400, minAttemptMs: 100 },
 } as const;
 
 /** Server answers that mean "no free connection now"; another attempt shortly may get one. */
@@ -297,16 +298,22 @@ export class MysqlConnectionStore implements ConnectionStore {
     return Date.now() + ms;
   }
 
-  /** Connects, retrying only "too many connections", and only while the deadline allows. */
+  /**
+   * Connects, retrying only "too many connections", and only while the deadline allows. When
+   * the deadline cuts the last attempt short, the refusals are what made the operation fail,
+   * so that is the error it reports (not the cut-short attempt's ETIMEDOUT).
+   */
   private async connect(deadline: number): Promise<void> {
-    const { baseMs, capMs } = CONNECTION_MANAGEMENT.backoff;
+    const { baseMs, capMs, minAttemptMs } = CONNECTION_MANAGEMENT.backoff;
+    let refusal: unknown;
     for (let attempt = 0; ; attempt++) {
       const left = deadline - Date.now();
-      if (left < 1) throw timeoutError(left);
+      if (left < 1) throw refusal ?? timeoutError(left);
       // Read by mysql2 when serverless-mysql creates the connection (synchronously, inside
       // connect()): never past the deadline. Restored for the reconnects serverless-mysql makes
       // by itself inside a statement (bounded by the statement's own timer).
-      this.db.config({ connectTimeout: Math.min(this.timeouts.connectMs, left) });
+      const connectTimeout = Math.min(this.timeouts.connectMs, left);
+      this.db.config({ connectTimeout });
       const connecting = this.db.connect();
       this.db.config({ connectTimeout: this.timeouts.connectMs });
       try {
@@ -315,10 +322,14 @@ export class MysqlConnectionStore implements ConnectionStore {
       } catch (error) {
         const cause = this.lastConnectError ?? error;
         this.lastConnectError = undefined;
-        const pause = Math.random() * Math.min(capMs, baseMs * 2 ** attempt);
         const code = codeOf(cause);
-        if (code === undefined || !TOO_MANY_CONNECTIONS.has(code)) throw cause;
-        if (Date.now() + pause >= deadline) throw cause;
+        if (code === undefined || !TOO_MANY_CONNECTIONS.has(code)) {
+          const cutShort = refusal !== undefined && connectTimeout < this.timeouts.connectMs && code === 'ETIMEDOUT';
+          throw cutShort ? refusal : cause;
+        }
+        refusal = cause;
+        const pause = Math.random() * Math.min(capMs, baseMs * 2 ** attempt);
+        if (Date.now() + pause + minAttemptMs >= deadline) throw cause;
         await sleep(pause);
       }
     }

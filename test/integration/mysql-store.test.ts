@@ -281,6 +281,25 @@ suite('MySQL', () => {
       expect(((error as StoreError).cause as { code?: string }).code).toBe('ER_CON_COUNT_ERROR');
       expect(ms).toBeLessThan(HALF_OF_CONNECT_TIMEOUT);
     }, 60_000);
+
+    it('reports the refusals, not a timeout, when the budget ends during a slow "Too many connections"', async () => {
+      // A busy server that takes 450 ms to refuse, and no jitter: the attempt that starts with
+      // less than 450 ms of the 3 s budget left is cut short by the deadline before its answer.
+      // What made the operation fail is the refusals; was: the cut-short attempt's ETIMEDOUT.
+      const random = jest.spyOn(Math, 'random').mockReturnValue(0);
+      try {
+        proxy.setRefusalDelay(450);
+        proxy.setMode('full');
+        const { ms, error } = await timed(store.list(1));
+        expect(error).toBeInstanceOf(StoreError);
+        expect(((error as StoreError).cause as { code?: string }).code).toBe('ER_CON_COUNT_ERROR');
+        expect(ms).toBeLessThan(HALF_OF_CONNECT_TIMEOUT);
+        expect(proxy.accepted()).toBeGreaterThan(3);
+      } finally {
+        random.mockRestore();
+        proxy.setRefusalDelay(0);
+      }
+    }, 60_000);
   });
 
   /** Item 11: what end() sends, counted on the wire (the proxy reads the MySQL protocol). */

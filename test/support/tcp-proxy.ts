@@ -58,6 +58,8 @@ export interface TcpProxy {
   url(database: string, user?: string): string;
   readonly mode: ProxyMode;
   setMode(mode: ProxyMode): void;
+  /** In `full` mode, answer "Too many connections" this long after accepting (a busy server); 0 by default. */
+  setRefusalDelay(ms: number): void;
   /** Every command clients sent through the proxy since the last reset, in order. */
   readonly commands: ProxiedCommand[];
   resetCommands(): void;
@@ -98,6 +100,7 @@ function commandParser(report: (command: ProxiedCommand) => void): (chunk: Buffe
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let mode: ProxyMode = 'pass';
+  let refusalDelayMs = 0;
   const commands: ProxiedCommand[] = [];
   const open = new Set<Socket>();
   const clients = new Set<Socket>();
@@ -125,7 +128,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       return;
     }
     if (mode === 'full') {
-      client.end(tooManyConnectionsPacket());
+      if (refusalDelayMs === 0) client.end(tooManyConnectionsPacket());
+      else setTimeout(() => client.end(tooManyConnectionsPacket()), refusalDelayMs).unref();
       return;
     }
     if (mode === 'silent') {
@@ -171,6 +175,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       if (next === 'drop') for (const socket of open) socket.resetAndDestroy();
       // Connections held while silent never got a handshake: end them, clients reconnect.
       if (next === 'pass') for (const socket of held) socket.resetAndDestroy();
+    },
+    setRefusalDelay(ms) {
+      refusalDelayMs = ms;
     },
     commands,
     resetCommands: () => void commands.splice(0),
