@@ -10,6 +10,7 @@
  */
 import { endpoint, signedPost } from './aws-request';
 import type { Endpoint } from './aws-request';
+import { escapeUri } from './sigv4';
 import type { AwsCredentials } from './sigv4';
 
 export { RequestTimeoutError } from './aws-request';
@@ -19,15 +20,6 @@ export interface ManagementApiOptions {
   credentials: AwsCredentials;
   /** Sockets kept open to the endpoint; the fan-out's concurrency, so no post queues for one. */
   maxSockets: number;
-}
-
-/** As the SDK encodes a path parameter: unreserved characters stay, the rest is %XX. */
-function encodePathParameter(value: string): string {
-  if (/^[\w.~-]+$/.test(value)) return value;
-  return encodeURIComponent(value).replace(
-    /[!'()*]/g,
-    (c) => `%${(c.codePointAt(0) as number).toString(16).toUpperCase()}`,
-  );
 }
 
 const HEADERS = { 'content-type': 'application/octet-stream' };
@@ -46,7 +38,7 @@ export class ManagementApi {
 
   /** The path the SDK posts to: `/{stage}/@connections/{id}`. */
   pathFor(connectionId: string): string {
-    return `${this.basePath}/@connections/${encodePathParameter(connectionId)}`;
+    return `${this.basePath}/@connections/${escapeUri(connectionId)}`;
   }
 
   /**

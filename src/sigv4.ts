@@ -40,8 +40,12 @@ export interface SignInput {
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 
-/** RFC 3986 unreserved characters stay, everything else is %XX (as the SDK's escapeUri). */
-function escapeUri(value: string): string {
+/**
+ * RFC 3986 unreserved characters stay, everything else is %XX (as the SDK's escapeUri):
+ * how the SDK encodes a path parameter, and the second encoding of a canonical path.
+ */
+export function escapeUri(value: string): string {
+  if (/^[\w.~-]*$/.test(value)) return value; // only unreserved characters: nothing to encode
   return encodeURIComponent(value).replace(
     /[!'()*]/g,
     (c) => `%${(c.codePointAt(0) as number).toString(16).toUpperCase()}`,
