@@ -62,17 +62,6 @@ export interface PostResult {
   body: Buffer;
 }
 
-let lastWithLength: { from: Record<string, string>; length: number; headers: Record<string, string> } | undefined;
-
-/** The post's headers and its content-length (signed too); the same object for a whole fan-out. */
-function withLength(from: Record<string, string>, length: number): Record<string, string> {
-  const last = lastWithLength;
-  if (last !== undefined && last.from === from && last.length === length) return last.headers;
-  const headers = { ...from, 'content-length': String(length) };
-  lastWithLength = { from, length, headers };
-  return headers;
-}
-
 /**
  * Signs and sends; resolves with any HTTP status (the caller classifies it). Rejects on a
  * network error, or with RequestTimeoutError once `timeoutMs` has passed since the call.
@@ -85,7 +74,7 @@ export function signedPost(target: Endpoint, post: SignedPost): Promise<PostResu
     method: 'POST',
     host: base.host, // includes the port only when it is not the scheme's default
     path: post.path,
-    headers: withLength(post.headers, post.body.byteLength),
+    headers: { ...post.headers, 'content-length': String(post.body.byteLength) },
     body: post.body,
     region: post.region,
     service: post.service,
