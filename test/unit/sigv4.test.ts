@@ -112,53 +112,7 @@ describe('sign', () => {
     expect(ours).not.toHaveProperty('x-amz-security-token');
   });
 
-  it('agrees with @smithy/signature-v4 on the headers our client sends, across days and regions', async () => {
-    const signer = (region: string) =>
-      new SignatureV4({ credentials, region, service: 'execute-api', sha256: Sha256, uriEscapePath: true });
-    for (const [region, date] of [
-      ['us-east-1', new Date('2026-11-28T23:59:59Z')],
-      ['us-east-1', new Date('2026-11-29T00:00:00Z')],
-      ['ap-southeast-2', new Date('2027-02-28T12:00:00Z')],
-    ] as const) {
-      for (const id of ids) {
-        const body = new TextEncoder().encode(`{"to":${JSON.stringify(id)}}`);
-        const api = new ManagementApi('https://abc.execute-api.example/dev', {
-          region,
-          credentials,
-          maxSockets: 1,
-        });
-        const path = api.pathFor(id);
-        api.destroy();
-        const headers = { 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) };
-        const ours = sign({
-          method: 'POST',
-          host: 'abc.execute-api.example',
-          path,
-          headers,
-          body,
-          region,
-          service: 'execute-api',
-          credentials,
-          date,
-        });
-        const theirs = await signer(region).sign(
-          {
-            method: 'POST',
-            protocol: 'https:',
-            hostname: 'abc.execute-api.example',
-            path,
-            query: {},
-            headers: { ...headers, host: 'abc.execute-api.example' },
-            body,
-          },
-          { signingDate: date },
-        );
-        expect(ours).toEqual(theirs.headers);
-      }
-    }
-  });
-
-  /** The SDK's signer on the same input: what every signature below must equal. */
+  /** The SDK's signer on the same input: what every signature must equal. */
   async function smithy(input: Parameters<typeof sign>[0]): Promise<Record<string, string>> {
     const signed = await new SignatureV4({
       credentials: input.credentials,
@@ -180,6 +134,38 @@ describe('sign', () => {
     );
     return signed.headers;
   }
+
+  it('agrees with @smithy/signature-v4 on the headers our client sends, across days and regions', async () => {
+    for (const [region, date] of [
+      ['us-east-1', new Date('2026-11-28T23:59:59Z')],
+      ['us-east-1', new Date('2026-11-29T00:00:00Z')],
+      ['ap-southeast-2', new Date('2027-02-28T12:00:00Z')],
+    ] as const) {
+      for (const id of ids) {
+        const body = new TextEncoder().encode(`{"to":${JSON.stringify(id)}}`);
+        const api = new ManagementApi('https://abc.execute-api.example/dev', {
+          region,
+          credentials,
+          maxSockets: 1,
+        });
+        const path = api.pathFor(id);
+        api.destroy();
+        const headers = { 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) };
+        const input = {
+          method: 'POST',
+          host: 'abc.execute-api.example',
+          path,
+          headers,
+          body,
+          region,
+          service: 'execute-api',
+          credentials,
+          date,
+        };
+        expect(sign(input)).toEqual(await smithy(input));
+      }
+    }
+  });
 
   it('signs a fan-out (one body and header object, many paths, one second) as the SDK signs each post', async () => {
     const body = new TextEncoder().encode('{"type":"message","data":"to all"}');
