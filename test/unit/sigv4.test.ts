@@ -6,6 +6,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@smithy/core/checksum';
 import { ManagementApi } from '../../src/management-api';
 import { canonicalPath, sign } from '../../src/sigv4';
+import type { SignInput } from '../../src/sigv4';
 
 const credentials = {
   accessKeyId: 'ASIAEXAMPLEEXAMPLE',
@@ -113,7 +114,7 @@ describe('sign', () => {
   });
 
   /** The SDK's signer on the same input: what every signature must equal. */
-  async function smithy(input: Parameters<typeof sign>[0]): Promise<Record<string, string>> {
+  async function smithy(input: SignInput): Promise<Record<string, string>> {
     const signed = await new SignatureV4({
       credentials: input.credentials,
       region: input.region,
@@ -135,6 +136,22 @@ describe('sign', () => {
     return signed.headers;
   }
 
+  /** What ManagementApi signs for one post to abc.execute-api.example, unless `more` says otherwise. */
+  function postInput(path: string, body: Uint8Array, more: Partial<SignInput> = {}): SignInput {
+    return {
+      method: 'POST',
+      host: 'abc.execute-api.example',
+      path,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) },
+      body,
+      region: 'eu-west-1',
+      service: 'execute-api',
+      credentials,
+      date: new Date('2026-11-28T20:15:00Z'),
+      ...more,
+    };
+  }
+
   it('agrees with @smithy/signature-v4 on the headers our client sends, across days and regions', async () => {
     for (const [region, date] of [
       ['us-east-1', new Date('2026-11-28T23:59:59Z')],
@@ -150,18 +167,7 @@ describe('sign', () => {
         });
         const path = api.pathFor(id);
         api.destroy();
-        const headers = { 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) };
-        const input = {
-          method: 'POST',
-          host: 'abc.execute-api.example',
-          path,
-          headers,
-          body,
-          region,
-          service: 'execute-api',
-          credentials,
-          date,
-        };
+        const input = postInput(path, body, { region, date });
         expect(sign(input)).toEqual(await smithy(input));
       }
     }
@@ -183,17 +189,7 @@ describe('sign', () => {
     const signatures = new Set<string>();
     for (const [i, path] of paths.entries()) {
       // Milliseconds change within the second; the signing date does not.
-      const input = {
-        method: 'POST',
-        host: 'abc.execute-api.example',
-        path,
-        headers,
-        body,
-        region: 'eu-west-1',
-        service: 'execute-api',
-        credentials,
-        date: new Date(date.getTime() + i * 10),
-      };
+      const input = postInput(path, body, { headers, date: new Date(date.getTime() + i * 10) });
       const ours = sign(input);
       expect(ours).toEqual(await smithy(input));
       signatures.add(ours.authorization as string);
@@ -203,17 +199,7 @@ describe('sign', () => {
 
   it('signs afresh when anything but the path changes between two posts of the same body', async () => {
     const body = new TextEncoder().encode('{"type":"message","data":"same bytes"}');
-    const base = {
-      method: 'POST',
-      host: 'abc.execute-api.example',
-      path: '/prod/@connections/L0SM9cOFvHcCIhw%3D',
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) },
-      body,
-      region: 'eu-west-1',
-      service: 'execute-api',
-      credentials,
-      date: new Date('2026-11-28T20:15:00Z'),
-    };
+    const base = postInput('/prod/@connections/L0SM9cOFvHcCIhw%3D', body);
     const variants = [
       { ...base, date: new Date('2026-11-28T20:15:01Z') }, // the next second
       { ...base, date: new Date('2026-11-29T00:00:00Z') }, // the next day: another signing key
@@ -226,7 +212,7 @@ describe('sign', () => {
       { ...base, method: 'PUT' },
       { ...base, host: 'xyz.execute-api.example' },
       { ...base, headers: { ...base.headers, 'content-type': 'application/json' } }, // same names, a new value
-      { ...base, headers: { 'content-length': base.headers['content-length'] } }, // a header less
+      { ...base, headers: { 'content-length': String(body.byteLength) } }, // a header less
       { ...base, body: new TextEncoder().encode('{"type":"message","data":"else"}') },
     ];
     const expected = await smithy(base);
@@ -246,17 +232,7 @@ describe('sign', () => {
   it('canonicalizes paths with and without the fast path as the SDK does', async () => {
     const body = new TextEncoder().encode('{}');
     for (const path of ['/', '/a/', '//a//b', '/a/./b', '/a/../b', '/.hidden/x', '/a/b.', '/@x/%2541/y~z_-.', '/a b']) {
-      const input = {
-        method: 'POST',
-        host: 'h.example',
-        path,
-        headers: { 'content-length': '2' },
-        body,
-        region: 'eu-west-1',
-        service: 'execute-api',
-        credentials,
-        date: new Date('2026-11-28T20:15:00Z'),
-      };
+      const input = postInput(path, body, { host: 'h.example', headers: { 'content-length': '2' } });
       expect(sign(input)).toEqual(await smithy(input));
     }
   });
