@@ -10,6 +10,7 @@
  */
 import { ClientSocketError, RealtimeClient } from '../client';
 import type { FrameOf, ServerMessage } from '../client';
+import { Roster } from './roster';
 
 /** What `npm start` tells the page about the service beside it (scripts/page/build.ts writes it). */
 interface PageConfig {
@@ -42,8 +43,8 @@ const RECONNECT = { initialDelayMs: 500, maxDelayMs: 5_000, maxAttempts: Infinit
 let client: RealtimeClient | undefined;
 /** This connection's id (from the `list` it sends at every open), to mark its own messages. */
 let myConnectionId: string | undefined;
-/** Members of each joined room, by connection id (the name shown: the token's subject, or a short id). */
-const members = new Map<string, Map<string, string | null>>();
+/** Members of each joined room (the name shown: the token's subject, or a short id). */
+const members = new Roster();
 
 function setStatus(text: string, state: string): void {
   statusLine.textContent = text;
@@ -88,7 +89,7 @@ function renderMembers(): void {
     membersPanel.append(help);
     return;
   }
-  for (const [room, people] of [...members].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [room, people] of members.list()) {
     const heading = document.createElement('h3');
     heading.textContent = `${room} (${people.size})`;
     const list = document.createElement('ul');
@@ -106,7 +107,7 @@ function renderMembers(): void {
 function renderTargets(select?: string): void {
   const chosen = select ?? target.value;
   const options: [string, string][] = [['everyone', 'everyone']];
-  for (const room of [...members.keys()].sort()) options.push([`room:${room}`, `room ${room}`]);
+  for (const [room] of members.list()) options.push([`room:${room}`, `room ${room}`]);
   const user = userInput.value.trim();
   if (user !== '') options.push(['user', `user ${user}`]);
   target.replaceChildren(
@@ -129,34 +130,28 @@ function onMessage(frame: ServerMessage): void {
       append(describeDelivery(frame), 'delivery');
       break;
     case 'joined':
-      members.set(frame.room, members.get(frame.room) ?? new Map());
+      members.asked(frame.room);
       append(`You joined ${frame.room}`, 'info');
       client?.members(frame.room);
       renderMembers();
       renderTargets(`room:${frame.room}`);
       break;
     case 'left':
-      members.delete(frame.room);
+      members.left(frame.room);
       append(frame.wasMember ? `You left ${frame.room}` : `You were not in ${frame.room}`, 'info');
       renderMembers();
       renderTargets();
       break;
-    case 'members': {
-      const people = members.get(frame.room);
-      if (!people) break;
-      people.clear();
-      for (const member of frame.members) people.set(member.connectionId, member.from);
+    case 'members':
+      members.answered(frame.room, frame.members);
       renderMembers();
       break;
-    }
     case 'presence': {
-      const people = members.get(frame.room);
       const who = nameOf(frame.from, frame.connectionId);
+      members.changed(frame.room, frame);
       if (frame.event === 'join') {
-        people?.set(frame.connectionId, frame.from);
         append(`${who} joined ${frame.room}`, 'info');
       } else {
-        people?.delete(frame.connectionId);
         append(`${who} ${frame.reason === 'disconnect' ? 'dropped out of' : 'left'} ${frame.room}`, 'info');
       }
       renderMembers();
@@ -289,7 +284,7 @@ async function main(): Promise<void> {
       const room = roomInput.value.trim();
       client?.leave(room);
       // While not open the client only forgets the room (a new connection is in none): no `left` will come.
-      if (client?.state !== 'open' && members.delete(room)) {
+      if (client?.state !== 'open' && members.left(room)) {
         append(`You left ${room}`, 'info');
         renderMembers();
         renderTargets();
