@@ -1,11 +1,11 @@
 /**
- * Reading the service's frames: JSON text whose `type` is one of src/replies.ts's and whose
+ * Reading the service's frames: JSON text whose `type` is one of src/chat/frames.ts's and whose
  * fields have that type's shape. The checks below are typed from those definitions: a field
  * added to (or removed from) a frame type without its check here fails `tsc` (npm run lint),
  * and test/unit/client-frames.test.ts runs them over frames the real handlers produce, so the
  * types, the server and the client cannot drift apart unnoticed.
  */
-import type { ConnectionEntry, FrameOf, MemberEntry, ServerMessage, ServerMessageType } from '../src/replies';
+import type { ConnectionEntry, FrameOf, MemberEntry, ServerMessage, ServerMessageType } from '../src/chat/frames';
 import { ClientFrameError } from './errors';
 
 type Check = (value: unknown) => boolean;

@@ -5,11 +5,11 @@
  * connect, and queues what is sent while it is not open (bounded, refused loudly beyond).
  * CLIENT-API.md is the agreed surface; README "Use it from your app" shows it in use.
  *
- * No runtime dependency: what it shares with the server (src/replies.ts, src/protocol.ts)
+ * No runtime dependency: what it shares with the server (src/chat/frames.ts, src/chat/protocol.ts)
  * it imports as types only, which compile to nothing.
  */
-import type { Command } from '../src/protocol';
-import type { ServerMessage } from '../src/replies';
+import type { Command } from '../src/chat/protocol';
+import type { ServerMessage } from '../src/chat/frames';
 import { backoffDelay, backoffSettings } from './backoff';
 import type { Backoff, ReconnectOptions } from './backoff';
 import { Emitter } from './emitter';
@@ -35,9 +35,9 @@ export {
 } from './errors';
 export { isServerMessage, parseFrame } from './frames';
 export type { WebSocketConstructor, WebSocketLike } from './socket';
-export type * from '../src/replies';
+export type * from '../src/chat/frames';
 
-/** What a message may carry: any JSON value (the protocol's `data`, src/protocol.ts). */
+/** What a message may carry: any JSON value (the protocol's `data`, src/chat/protocol.ts). */
 export type MessageData = Extract<Command, { action: 'sendmessage' }>['data'];
 
 /** Returns the token to connect with; nothing (or '') connects without one. May be async. */

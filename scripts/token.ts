@@ -12,12 +12,12 @@
  * `npm run token -- --stage dev --user alice` mints one for a deployed stage instead: the
  * key is then read from Secrets Manager (the secret the template generated for that stage,
  * or AUTH_JWT_SECRET_ARN) with the developer's own AWS credentials. The AWS SDK is loaded
- * only then (src/secrets.ts requires it on the first read).
+ * only then (src/aws/secrets.ts requires it on the first read).
  */
 import { parseArgs } from 'node:util';
-import { MAX_SUBJECT_LENGTH, mintToken } from '../src/auth';
+import { MAX_SUBJECT_LENGTH, mintToken } from '../src/auth/token';
 import { MIN_SECRET_LENGTH, readMaxTokenAge } from '../src/config';
-import { readSecretString, regionOf } from '../src/secrets';
+import { readSecretString, regionOf } from '../src/aws/secrets';
 import { loadSettings } from './local';
 
 const USAGE =

@@ -3,17 +3,17 @@
  * is an HTTPS POST to the management API's `@connections/{id}` (PostToConnection).
  *
  * Gotcha 1 of the original (Lambda's bundled SDK is whatever version AWS chose): the
- * request is our own (src/management-api.ts: SigV4 on node:crypto, node:https), so
+ * request is our own (src/aws/management-api.ts: SigV4 on node:crypto, node:https), so
  * nothing of the delivery path depends on the SDK Lambda bundles, or on any SDK.
  * Gotcha 2 (the socket exists only after `$connect` returned 200): nothing here is
  * called from the connect handler.
  */
-import { credentialsFromEnv, RequestTimeoutError } from './aws-request';
+import { credentialsFromEnv, RequestTimeoutError } from './aws/request';
 import { DEFAULT_POST_TIMEOUT_MS } from './config';
 import { CredentialsError, DeliveryError, PostTimeoutError, StaleConnectionError } from './errors';
-import { ManagementApi } from './management-api';
-import type { ManagementApiOptions } from './management-api';
-import type { AwsCredentials } from './sigv4';
+import { ManagementApi } from './aws/management-api';
+import type { ManagementApiOptions } from './aws/management-api';
+import type { AwsCredentials } from './aws/sigv4';
 
 /** The part of an event's requestContext that locates the API. */
 export interface ApiLocation {
@@ -155,7 +155,7 @@ async function attempt(client: ManagementApi, connectionId: string, data: Uint8A
  *
  * Time: every attempt ends within `timeoutMs`, and a retry starts only if it can end
  * (pause + timeout) by the deadline. A post started before its deadline therefore ends
- * by deadline + timeoutMs at the latest, which is what bounds a fan-out (src/fanout.ts).
+ * by deadline + timeoutMs at the latest, which is what bounds a fan-out (src/chat/delivery.ts).
  */
 export async function post(
   client: ManagementApi,

@@ -4,7 +4,7 @@
  * a missing or malformed setting fails with a ConfigError that names it.
  */
 import { ConfigError } from './errors';
-import { readSecretString } from './secrets';
+import { readSecretString } from './aws/secrets';
 
 type Env = Record<string, string | undefined>;
 
@@ -61,7 +61,7 @@ export interface FanOutSettings {
 /**
  * A PostToConnection answers in tens of milliseconds; 1.5 s means the endpoint is stuck.
  * It is also what the message routes' time budget leaves room for (see fanOutDeadline
- * in src/fanout.ts): 25 s of fan-out + 1.5 s for the last posts + 1.5 s for the sender's
+ * in src/chat/delivery.ts): 25 s of fan-out + 1.5 s for the last posts + 1.5 s for the sender's
  * summary + 1 s for the store and the return = API Gateway's 29 s.
  */
 export const DEFAULT_POST_TIMEOUT_MS = 1_500;
@@ -219,7 +219,7 @@ export function config(): Config {
 export interface KeySetSettings {
   /** The JWKS document, e.g. Cognito's `https://cognito-idp.<region>.amazonaws.com/<poolId>/.well-known/jwks.json`. */
   url: URL;
-  /** Bound on one fetch of it, from connecting to the last byte (src/auth.ts enforces it). */
+  /** Bound on one fetch of it, from connecting to the last byte (src/auth/token.ts enforces it). */
   timeoutMs: number;
   /** After a fetch, a token naming an unknown `kid` does not cause another one for this long. */
   cooldownMs: number;
@@ -253,7 +253,7 @@ export interface JwksAuthSettings extends CommonAuthSettings {
   audience: string;
 }
 
-/** What the `$connect` authorizer verifies tokens against (src/auth.ts): one mode, never both. */
+/** What the `$connect` authorizer verifies tokens against (src/auth/token.ts): one mode, never both. */
 export type AuthSettings = SecretAuthSettings | JwksAuthSettings;
 
 /** Lambda and most clients keep NTP time; 30 s absorbs what drift remains without extending a token much. */
@@ -269,7 +269,7 @@ export const DEFAULT_MAX_TOKEN_AGE_SEC = 86_400;
 export const MAX_TOKEN_AGE_CEILING_SEC = 30 * 86_400;
 
 /**
- * A JWKS fetch ends within 2 s, so a verification (which fetches at most once, src/auth.ts)
+ * A JWKS fetch ends within 2 s, so a verification (which fetches at most once, src/auth/token.ts)
  * stays well inside the authorizer's 5 s function timeout (settings.js).
  */
 export const JWKS_TIMEOUT_MS = 2_000;

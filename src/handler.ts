@@ -15,9 +15,9 @@ import { authSettings, config } from './config';
 import { createStore, MYSQL_TIMEOUTS } from './data';
 import type { ConnectionStore } from './data';
 import { ConfigError, CredentialsError, SecretError, StoreError } from './errors';
-import { fanOutDeadline } from './fanout';
+import { fanOutDeadline } from './chat/delivery';
 import { log } from './log';
-import type { Outbox, Session } from './messaging';
+import type { Outbox, Session } from './chat/actions';
 
 /*
  * The messaging path (the validator via protocol.ts, the delivery client via communication.ts) is
@@ -28,15 +28,15 @@ import type { Outbox, Session } from './messaging';
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
 const communication = () => require('./communication') as typeof import('./communication');
-const messaging = () => require('./messaging') as typeof import('./messaging');
-const auth = () => require('./auth') as typeof import('./auth');
-const push = () => require('./push') as typeof import('./push');
+const messaging = () => require('./chat/actions') as typeof import('./chat/actions');
+const auth = () => require('./auth/token') as typeof import('./auth/token');
+const push = () => require('./chat/push') as typeof import('./chat/push');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
  * What API Gateway (and serverless-offline) pass to WebSocket routes, with the authorizer's
  * output. The body is typed as what it is, not what it should be: serverless-offline passes
- * a binary frame through as bytes (src/protocol.ts checks it).
+ * a binary frame through as bytes (src/chat/protocol.ts checks it).
  */
 export type WebSocketEvent = Omit<APIGatewayProxyWebsocketEventV2, 'body'> & {
   body?: unknown;
@@ -238,7 +238,7 @@ export const disconnect = route('$disconnect', async (event, context) => {
   return 200;
 });
 
-/** No delivery starts after this (src/fanout.ts: the budget, and room for what follows it). */
+/** No delivery starts after this (src/chat/delivery.ts: the budget, and room for what follows it). */
 function deadlineFor(context: Context): number {
   return fanOutDeadline(Date.now(), config().fanOut, context.getRemainingTimeInMillis?.(), AFTER_FANOUT_MS);
 }
@@ -266,7 +266,7 @@ const handleMessage: Work = (event, context) =>
 /** `$default`: the original's answer (the connection list), and errors for what it cannot route. */
 export const defaultHandler = route('$default', handleMessage, { answerFailures: true });
 
-/** `sendmessage`, `join`, `leave`, `publish`, `send`, `members`, `ping`: the protocol's actions (src/protocol.ts). */
+/** `sendmessage`, `join`, `leave`, `publish`, `send`, `members`, `ping`: the protocol's actions (src/chat/protocol.ts). */
 export const message = route('message', handleMessage, { answerFailures: true });
 
 /**
@@ -287,12 +287,12 @@ export async function sweep(_event?: ScheduledEvent): Promise<{ removed: number 
 }
 
 /**
- * `publish` (src/push.ts): backends push to a room, a user, a connection or everyone.
+ * `publish` (src/chat/push.ts): backends push to a room, a user, a connection or everyone.
  * Invoked directly with `{room?|user?|connectionId?, data}` it returns the delivery
  * summary; through the HTTP API's `POST /publish` it answers with it. No socket event
  * reaches it, so the WebSocket API's endpoint comes from the environment.
  */
-export async function publish(event: unknown, context: Context): Promise<import('./push').PublishResult> {
+export async function publish(event: unknown, context: Context): Promise<import('./chat/push').PublishResult> {
   const courier = () => {
     const { offline, managementEndpoint, apiEndpoint, fanOut } = config();
     const endpoint = managementEndpoint ?? apiEndpoint ?? (offline ? communication().OFFLINE_ENDPOINT : undefined);

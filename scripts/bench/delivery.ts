@@ -11,8 +11,8 @@ import { Sha256 } from '@smithy/core/checksum';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { clientFor, post, resetClients } from '../../src/communication';
-import { fanOut } from '../../src/fanout';
-import { ManagementApi } from '../../src/management-api';
+import { fanOut } from '../../src/chat/delivery';
+import { ManagementApi } from '../../src/aws/management-api';
 import type { StandIn } from './stand-in';
 import { median, round } from './stats';
 

@@ -6,7 +6,7 @@
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { clientFor, encode, post, resetClients } from '../../src/communication';
-import { fanOut } from '../../src/fanout';
+import { fanOut } from '../../src/chat/delivery';
 import { sdkManagementClient } from './delivery';
 import type { StandIn } from './stand-in';
 import { median, round, withHeapPeak } from './stats';

@@ -12,7 +12,7 @@
  * same way (`closeConcurrency` clients close at a time, each waiting for its close frame).
  */
 import { mysqlFromUrl } from '../../src/config';
-import { MysqlConnectionStore } from '../../src/data';
+import { MysqlConnectionStore } from '../../src/store/mysql';
 import { startOffline } from '../../test/support/offline';
 import { TestClient } from '../../test/support/client';
 import type { Received } from '../../test/support/client';

@@ -1,5 +1,5 @@
 /**
- * Store calls per fan-out: messaging's sendmessage path (src/messaging.ts) against a
+ * Store calls per fan-out: messaging's sendmessage path (src/chat/actions.ts) against a
  * real store wrapped in a counting proxy of the ConnectionStore interface, with the
  * stand-in answering 410 for a share of the recipients. The design promise is one
  * audience read and one batched removeMany, whatever the audience size.
@@ -17,12 +17,12 @@ import serverlessMysql from 'serverless-mysql';
 import { clientFor, post, resetClients } from '../../src/communication';
 import { mysqlFromUrl } from '../../src/config';
 import type { MysqlSettings } from '../../src/config';
-import { MysqlConnectionStore } from '../../src/data';
+import { MysqlConnectionStore } from '../../src/store/mysql';
 import type { ConnectionStore } from '../../src/data';
-import { EmbeddedConnectionStore } from '../../src/embedded-store';
+import { EmbeddedConnectionStore } from '../../src/store/sqlite';
 import { connect, defaultHandler, disconnect, message, useStore } from '../../src/handler';
 import type { HandlerResult, WebSocketEvent } from '../../src/handler';
-import { handleMessage } from '../../src/messaging';
+import { handleMessage } from '../../src/chat/actions';
 import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../../test/support/events';
 import { startTcpProxy } from '../../test/support/tcp-proxy';
 import type { ProxiedCommand, TcpProxy } from '../../test/support/tcp-proxy';

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { mysqlFromUrl } from '../../src/config';
-import { MysqlConnectionStore } from '../../src/data';
+import { MysqlConnectionStore } from '../../src/store/mysql';
 import { benchColdStart, MESSAGE_PATH_TARGET_MS, packageForBench } from './cold-start';
 import type { BreakdownRow, ColdStartRow, PackageResult } from './cold-start';
 import { benchDelivery, CHOSEN as DELIVERY_CHOSEN } from './delivery';

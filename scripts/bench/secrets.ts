@@ -4,7 +4,7 @@
  * process, against a Secrets Manager stand-in on 127.0.0.1 with fake credentials (nothing
  * here reaches AWS). Timed inside the child with process.hrtime:
  *
- * - the SDK client, as shipped: src/secrets.ts (compiled), which requires
+ * - the SDK client, as shipped: src/aws/secrets.ts (compiled), which requires
  *   @aws-sdk/client-secrets-manager on its first read; alone (connect, disconnect, sweep)
  *   and after the management API's client (default, message), with which it shares the core;
  * - a lean signed request: @smithy/signature-v4 (the SDK's own signer) and node:http, the
@@ -124,7 +124,7 @@ interface ChildResult {
 }
 
 const CASES: { name: string; id: 'sdk' | 'sdk-warm-core' | 'lean' | 'iam' }[] = [
-  { name: 'SDK client (@aws-sdk/client-secrets-manager, src/secrets.ts): GetSecretValue', id: 'sdk' },
+  { name: 'SDK client (@aws-sdk/client-secrets-manager, src/aws/secrets.ts): GetSecretValue', id: 'sdk' },
   {
     name: 'SDK client, in a process that loaded the management API client before (default, message)',
     id: 'sdk-warm-core',

@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { mintToken } from '../../src/auth';
+import { mintToken } from '../../src/auth/token';
 import { ChatSession } from '../support/browser';
 import type { ChatPage } from '../support/browser';
 import { chatLog, join as joinRoom, membersOf, say, sees, statusSays } from '../support/chat';

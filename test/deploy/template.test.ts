@@ -23,7 +23,7 @@ import type { ProbeReport } from '../support/unzipped';
 import { messageEvent } from '../support/events';
 import { serve } from '../../scripts/bench/stand-in';
 import type { StandInStats } from '../../scripts/bench/stand-in';
-import { mintToken } from '../../src/auth';
+import { mintToken } from '../../src/auth/token';
 
 jest.setTimeout(420_000);
 
@@ -250,10 +250,15 @@ describe('the default template', () => {
     expect(openPackage.zipBytes).toBeLessThan(3 * 1024 * 1024);
     const entries = openPackage.zipEntries;
     expect(entries).toContain('src/handler.js');
-    expect(entries).toContain('src/secrets.js');
+    expect(entries).toContain('src/aws/secrets.js');
     // Posts are signed and sent by our own code (no reliance on any SDK, bundled or shipped).
     expect(entries).toEqual(
-      expect.arrayContaining(['src/communication.js', 'src/management-api.js', 'src/aws-request.js', 'src/sigv4.js']),
+      expect.arrayContaining([
+        'src/communication.js',
+        'src/aws/management-api.js',
+        'src/aws/request.js',
+        'src/aws/sigv4.js',
+      ]),
     );
     expect(entries.filter((entry) => entry.includes('@aws-sdk/client-apigatewaymanagementapi/'))).toEqual([]);
     expect(entries).toContain('node_modules/@aws-sdk/client-secrets-manager/package.json');
@@ -327,10 +332,10 @@ describe.each(ZIPS)('the %s package, unzipped outside the repository and loaded 
     expect(Object.keys(report.ownModules)).toEqual(
       expect.arrayContaining([
         'src/handler.js',
-        'src/messaging.js',
+        'src/chat/actions.js',
         'src/communication.js',
-        'src/auth.js',
-        'src/push.js',
+        'src/auth/token.js',
+        'src/chat/push.js',
       ]),
     );
     expect(Object.entries(report.ownModules).filter(([, state]) => state !== 'loaded')).toEqual([]);

@@ -4,7 +4,7 @@
  * client with a good token gets a socket (and a row in the store).
  */
 import { SignJWT } from 'jose';
-import { mintToken } from '../../src/auth';
+import { mintToken } from '../../src/auth/token';
 import { TestClient } from '../support/client';
 import { startOffline } from '../support/offline';
 import type { OfflineService } from '../support/offline';

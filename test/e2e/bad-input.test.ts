@@ -6,8 +6,8 @@
  * Authorization is on: the envelope only outgrows API Gateway's frame when `from` (the
  * token's subject) is long and full of characters JSON escapes.
  */
-import { mintToken } from '../../src/auth';
-import { MAX_DATA_BYTES, MAX_DEPTH, MAX_MESSAGE_BYTES, MAX_ROOM_LENGTH } from '../../src/protocol';
+import { mintToken } from '../../src/auth/token';
+import { MAX_DATA_BYTES, MAX_DEPTH, MAX_MESSAGE_BYTES, MAX_ROOM_LENGTH } from '../../src/chat/protocol';
 import { TestClient } from '../support/client';
 import type { Received } from '../support/client';
 import { startOffline } from '../support/offline';

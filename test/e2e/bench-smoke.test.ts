@@ -101,7 +101,7 @@ describe('npm run bench -- --smoke', () => {
     expect(path?.targetMs).toBe(60);
     expect(path?.loadMs).toBeGreaterThan(0);
     expect(results.coldStartBreakdown.map((row) => row.module)).toEqual(
-      expect.arrayContaining(['valibot', 'src/protocol.js', 'src/handler.js']),
+      expect.arrayContaining(['valibot', 'src/chat/protocol.js', 'src/handler.js']),
     );
     expect(results.loadedButNotNeeded).toEqual([]);
     expect(renderMarkdown(results)).toContain("Where the message path's load goes");

@@ -8,7 +8,7 @@
 import WebSocket from 'ws';
 import { RealtimeClient } from '../../client';
 import type { ClientCloseEvent, FrameOf, ServerMessage, ServerMessageType } from '../../client';
-import { mintToken } from '../../src/auth';
+import { mintToken } from '../../src/auth/token';
 import { startOffline } from '../support/offline';
 import type { OfflineService } from '../support/offline';
 

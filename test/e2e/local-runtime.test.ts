@@ -4,7 +4,7 @@
  * its store, alone (item 15).
  */
 import { existsSync } from 'node:fs';
-import { mintToken } from '../../src/auth';
+import { mintToken } from '../../src/auth/token';
 import { TestClient } from '../support/client';
 import { freePort, startOffline } from '../support/offline';
 import type { OfflineService } from '../support/offline';

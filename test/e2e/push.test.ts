@@ -9,7 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { mintToken } from '../../src/auth';
+import { mintToken } from '../../src/auth/token';
 import { TestClient } from '../support/client';
 import type { Received } from '../support/client';
 import { startOffline } from '../support/offline';

@@ -7,7 +7,7 @@
  * Bounds are generous (half of the function timeout): what they tell apart is an answer
  * within the route's budget (about 3 s here) from the function timing out (10 s, 29 s).
  */
-import { MysqlConnectionStore } from '../../src/data';
+import { MysqlConnectionStore } from '../../src/store/mysql';
 import { TestClient } from '../support/client';
 import type { Received } from '../support/client';
 import { mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';

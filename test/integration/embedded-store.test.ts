@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { EmbeddedConnectionStore } from '../../src/embedded-store';
+import { EmbeddedConnectionStore } from '../../src/store/sqlite';
 import { StoreError } from '../../src/errors';
 import { storeContract } from './store-contract';
 

@@ -16,7 +16,7 @@ function loadedAfter(program: string): string[] {
   return JSON.parse(out.trim().split('\n').pop() as string) as string[];
 }
 
-const report = `console.log(JSON.stringify(Object.keys(require.cache).filter((k) => /better-sqlite3|embedded-store/.test(k))))`;
+const report = `console.log(JSON.stringify(Object.keys(require.cache).filter((k) => /better-sqlite3|store\\/sqlite/.test(k))))`;
 
 describe('store selection', () => {
   it('does not load the embedded store or better-sqlite3 when MySQL is configured, as in AWS', () => {
@@ -43,7 +43,7 @@ describe('store selection', () => {
   it('loads neither jose, mysql2, the Secrets Manager client nor zod on the message path', () => {
     const loaded = loadedAfter(`
       require('./src/handler');
-      require('./src/messaging');
+      require('./src/chat/actions');
       require('./src/communication');
       console.log(JSON.stringify(Object.keys(require.cache).filter((k) =>
         /node_modules\\/(jose|mysql2|zod|@aws-sdk\\/client-secrets-manager)\\//.test(k))))`);
@@ -52,7 +52,7 @@ describe('store selection', () => {
 
   it("loads valibot's CommonJS build, the one file of it the zip needs", () => {
     const loaded = loadedAfter(`
-      require('./src/protocol');
+      require('./src/chat/protocol');
       console.log(JSON.stringify(Object.keys(require.cache).filter((k) => /node_modules\\/valibot\\//.test(k))))`);
     expect(loaded.map((file) => file.replace(/.*node_modules\//, ''))).toEqual(['valibot/dist/index.cjs']);
   });

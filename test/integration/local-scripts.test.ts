@@ -8,9 +8,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
-import { MysqlConnectionStore } from '../../src/data';
+import { MysqlConnectionStore } from '../../src/store/mysql';
 import type { ConnectionStore } from '../../src/data';
-import { EmbeddedConnectionStore } from '../../src/embedded-store';
+import { EmbeddedConnectionStore } from '../../src/store/sqlite';
 import { MYSQL_URL, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
 import { freePort } from '../support/offline';
 import { runScript } from '../support/scripts';

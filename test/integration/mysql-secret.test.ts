@@ -7,9 +7,9 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createConnection } from 'mysql2/promise';
-import { MysqlConnectionStore } from '../../src/data';
+import { MysqlConnectionStore } from '../../src/store/mysql';
 import { SecretError, StoreError } from '../../src/errors';
-import { resetSecretClients } from '../../src/secrets';
+import { resetSecretClients } from '../../src/aws/secrets';
 import { HOW_TO_START, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
 
 const suite = SKIP_MYSQL ? describe.skip : describe;

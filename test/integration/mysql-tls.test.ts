@@ -6,7 +6,7 @@
  */
 import { createConnection } from 'mysql2/promise';
 import type { MysqlSettings } from '../../src/config';
-import { MysqlConnectionStore } from '../../src/data';
+import { MysqlConnectionStore } from '../../src/store/mysql';
 import { StoreError } from '../../src/errors';
 import { SKIP_MYSQL } from '../support/mysql';
 import {

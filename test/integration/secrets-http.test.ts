@@ -1,10 +1,10 @@
 /**
- * The real SDK client of src/secrets.ts over real HTTP, against a Secrets Manager stand-in
+ * The real SDK client of src/aws/secrets.ts over real HTTP, against a Secrets Manager stand-in
  * on 127.0.0.1 (test/support/secrets-stand-in.ts) with fake credentials: the request it
  * signs, an error answer, and a deadline that really aborts a request nobody answers.
  */
 import { SecretError } from '../../src/errors';
-import { readSecretString, resetSecretClients } from '../../src/secrets';
+import { readSecretString, resetSecretClients } from '../../src/aws/secrets';
 import { startSecretsStandIn } from '../support/secrets-stand-in';
 import type { SecretsStandIn } from '../support/secrets-stand-in';
 

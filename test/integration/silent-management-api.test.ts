@@ -1,14 +1,14 @@
 /**
  * The management API at its worst: it accepts the TCP connection and then says nothing
  * (or sends the status line and headers, then never the body). A real server on
- * 127.0.0.1 and the real client (src/management-api.ts): every post must end by its own timeout, and a
+ * 127.0.0.1 and the real client (src/aws/management-api.ts): every post must end by its own timeout, and a
  * fan-out must report by its deadline plus one post timeout. Issue 9, item 1.
  */
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { clientFor, encode, post, resetClients } from '../../src/communication';
 import { DeliveryError } from '../../src/errors';
-import { fanOut } from '../../src/fanout';
+import { fanOut } from '../../src/chat/delivery';
 
 // Before the fix these waited forever; a test that hangs must fail, not stall the suite.
 jest.setTimeout(20_000);
@@ -112,7 +112,7 @@ describe.each<Behaviour>(['silent', 'headers only'])('a management API that is %
 
 describe('the client from clientFor', () => {
   // Not only post(): the client's own request ends at the timeout it is given, whatever
-  // stage the exchange is in (one timer, src/aws-request.ts).
+  // stage the exchange is in (one timer, src/aws/request.ts).
   it.each<Behaviour>(['silent', 'headers only'])(
     'gives up by itself at its request timeout when the endpoint is %s',
     async (behaviour) => {

@@ -8,7 +8,7 @@ export interface ContractStore extends ConnectionStore {
   dropTables(): Promise<void>;
 }
 
-/** The rooms limit the contract joins with (the service's own is in src/messaging.ts). */
+/** The rooms limit the contract joins with (the service's own is in src/chat/actions.ts). */
 const LIMIT = 50;
 
 const INJECTION_IDS = [

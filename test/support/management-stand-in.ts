@@ -2,7 +2,7 @@
  * The management API for unit and integration tests: a loopback HTTP server that records
  * every post it receives and answers each with the status chosen for its connection (200
  * unless told otherwise), or never ('silent'). Posts reach it through the real client
- * (src/management-api.ts: SigV4, keep-alive sockets, the timeout that aborts), so the
+ * (src/aws/management-api.ts: SigV4, keep-alive sockets, the timeout that aborts), so the
  * tests check what goes on the wire, not what an SDK mock was called with.
  *
  * `useManagementStandIn()` wires it into a test file: every client src/communication.ts
@@ -13,7 +13,7 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { useManagementApiFactory } from '../../src/communication';
 import type { ManagementApiFactory } from '../../src/communication';
-import { ManagementApi } from '../../src/management-api';
+import { ManagementApi } from '../../src/aws/management-api';
 
 /** An HTTP status, or 'silent': the post is read and never answered. */
 export type Answer = number | 'silent';

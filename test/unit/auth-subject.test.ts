@@ -6,7 +6,7 @@
  */
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { SignJWT } from 'jose';
-import { MAX_SUBJECT_LENGTH, authorizeConnect, verifyToken } from '../../src/auth';
+import { MAX_SUBJECT_LENGTH, authorizeConnect, verifyToken } from '../../src/auth/token';
 import { readAuthSettings } from '../../src/config';
 import { TokenError } from '../../src/errors';
 import type { TokenRefusal } from '../../src/errors';

@@ -1,6 +1,6 @@
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { SignJWT } from 'jose';
-import { MAX_SUBJECT_LENGTH, authorizeConnect, mintToken, verifyToken } from '../../src/auth';
+import { MAX_SUBJECT_LENGTH, authorizeConnect, mintToken, verifyToken } from '../../src/auth/token';
 import { CLOCK_TOLERANCE_SEC, DEFAULT_MAX_TOKEN_AGE_SEC, readAuthSettings } from '../../src/config';
 import type { AuthSettings } from '../../src/config';
 import { ConfigError, TokenError } from '../../src/errors';

@@ -6,9 +6,9 @@
  */
 import { encode } from '../../src/communication';
 import { message, useStore } from '../../src/handler';
-import { messageEnvelope } from '../../src/messaging';
+import { messageEnvelope } from '../../src/chat/actions';
 import type { WebSocketEvent } from '../../src/handler';
-import { MAX_DATA_BYTES, MAX_MESSAGE_BYTES, MAX_ROOM_LENGTH } from '../../src/protocol';
+import { MAX_DATA_BYTES, MAX_MESSAGE_BYTES, MAX_ROOM_LENGTH } from '../../src/chat/protocol';
 import { lambdaContext, messageEvent } from '../support/events';
 import { useManagementStandIn } from '../support/management-stand-in';
 import { memoryStore } from '../support/memory-store';

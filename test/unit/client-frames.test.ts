@@ -1,16 +1,16 @@
 /**
  * One source of truth for what the service sends: the frames the real message handlers
- * produce (src/messaging.ts, src/push.ts, src/presence.ts, driven here with a store in
+ * produce (src/chat/actions.ts, src/chat/push.ts, src/chat/presence.ts, driven here with a store in
  * memory and an outbox that keeps what is posted) all pass the client's checks, which
- * are typed from src/replies.ts (client/frames.ts). A field renamed on either side fails
+ * are typed from src/chat/frames.ts (client/frames.ts). A field renamed on either side fails
  * here or in `tsc` (npm run lint).
  */
 import { frameProblem, isServerMessage } from '../../client/frames';
-import { announceDeparture, handleMessage, replyFailure } from '../../src/messaging';
-import type { Outbox, Session } from '../../src/messaging';
-import { publishFromServer } from '../../src/push';
+import { announceDeparture, handleMessage, replyFailure } from '../../src/chat/actions';
+import type { Outbox, Session } from '../../src/chat/actions';
+import { publishFromServer } from '../../src/chat/push';
 import { StoreError } from '../../src/errors';
-import type { ServerMessageType } from '../../src/replies';
+import type { ServerMessageType } from '../../src/chat/frames';
 import { memoryStore } from '../support/memory-store';
 import type { MemoryStore } from '../support/memory-store';
 

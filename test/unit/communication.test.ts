@@ -1,5 +1,5 @@
 /**
- * The delivery path as it runs: src/communication.ts over src/management-api.ts, posting
+ * The delivery path as it runs: src/communication.ts over src/aws/management-api.ts, posting
  * to a loopback stand-in of the management API (test/support/management-stand-in.ts).
  */
 import { createServer } from 'node:net';

@@ -1,4 +1,4 @@
-import { CONNECTION_MANAGEMENT, reclaimPlan } from '../../src/data';
+import { CONNECTION_MANAGEMENT, reclaimPlan } from '../../src/store/mysql-connections';
 
 /**
  * What the MySQL store's end() does about the connection count it read (issue 9, items 11

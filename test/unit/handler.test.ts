@@ -8,7 +8,7 @@ import {
   useStore,
   MAX_CONNECTION_AGE_MS,
 } from '../../src/handler';
-import { MAX_ROOMS_PER_CONNECTION } from '../../src/messaging';
+import { MAX_ROOMS_PER_CONNECTION } from '../../src/chat/actions';
 import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../support/events';
 import { useManagementStandIn } from '../support/management-stand-in';
 import { memoryStore } from '../support/memory-store';

@@ -4,7 +4,7 @@
  */
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { SignJWT, exportSPKI } from 'jose';
-import { authorizeConnect, verifyToken } from '../../src/auth';
+import { authorizeConnect, verifyToken } from '../../src/auth/token';
 import {
   CLOCK_TOLERANCE_SEC,
   DEFAULT_MAX_TOKEN_AGE_SEC,

@@ -5,8 +5,8 @@
  * error it describes stays small enough to be sent back.
  */
 import { BadMessageError } from '../../src/errors';
-import { MAX_DEPTH, MAX_MESSAGE_BYTES, parseCommand } from '../../src/protocol';
-import type { Command } from '../../src/protocol';
+import { MAX_DEPTH, MAX_MESSAGE_BYTES, parseCommand } from '../../src/chat/protocol';
+import type { Command } from '../../src/chat/protocol';
 
 interface Refusal {
   code: string;

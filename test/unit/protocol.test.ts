@@ -1,5 +1,5 @@
 import { BadMessageError } from '../../src/errors';
-import { MAX_DATA_BYTES, parseCommand, parsePublishBody, parsePublishRequest } from '../../src/protocol';
+import { MAX_DATA_BYTES, parseCommand, parsePublishBody, parsePublishRequest } from '../../src/chat/protocol';
 
 function refusal(body: string | undefined): { code: string; message: string } {
   try {

@@ -1,5 +1,5 @@
 /**
- * Secrets Manager reads (src/secrets.ts) with the SDK client mocked: the value, the
+ * Secrets Manager reads (src/aws/secrets.ts) with the SDK client mocked: the value, the
  * per-container cache, reading again after a rotation, and every failure as a SecretError
  * that never carries the secret. The real HTTP path (signing, abort on timeout) is in
  * test/integration/secrets-http.test.ts, the rotation against MySQL in mysql-secret.test.ts.
@@ -8,7 +8,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { authSettings, loadAuthSettings } from '../../src/config';
-import { MysqlConnectionStore } from '../../src/data';
+import { MysqlConnectionStore } from '../../src/store/mysql';
 import { ConfigError, SecretError, StoreError } from '../../src/errors';
 import { authorize, connect, useStore } from '../../src/handler';
 import {
@@ -18,8 +18,8 @@ import {
   readSecretString,
   regionOf,
   resetSecretClients,
-} from '../../src/secrets';
-import type { SecretValue } from '../../src/secrets';
+} from '../../src/aws/secrets';
+import type { SecretValue } from '../../src/aws/secrets';
 import { connectEvent, lambdaContext } from '../support/events';
 import { memoryStore } from '../support/memory-store';
 

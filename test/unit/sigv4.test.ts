@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@smithy/core/checksum';
-import { ManagementApi } from '../../src/management-api';
-import { canonicalPath, sign } from '../../src/sigv4';
-import type { SignInput } from '../../src/sigv4';
+import { ManagementApi } from '../../src/aws/management-api';
+import { canonicalPath, sign } from '../../src/aws/sigv4';
+import type { SignInput } from '../../src/aws/sigv4';
 
 const credentials = {
   accessKeyId: 'ASIAEXAMPLEEXAMPLE',

@@ -1,5 +1,5 @@
 import { rootCertificates } from 'node:tls';
-import { tlsOptions } from '../../src/data';
+import { tlsOptions } from '../../src/store/mysql-tls';
 
 describe('tlsOptions (the MySQL connection in AWS)', () => {
   it('trusts the Amazon RDS CA bundle alone and checks the host name, with no option to skip either', () => {

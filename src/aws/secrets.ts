@@ -13,7 +13,7 @@
  * after MySQL refused the cached password, because RDS rotated it.
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SecretError } from './errors';
+import { SecretError } from '../errors';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const sdk = () => require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');

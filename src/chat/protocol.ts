@@ -9,12 +9,12 @@
  * (`npm run bench -- --only cold-start`, BENCHMARKS.md).
  */
 import * as v from 'valibot';
-import { BadMessageError } from './errors';
+import { BadMessageError } from '../errors';
 
 /**
  * API Gateway takes at most 128 KB per message, in either direction. `data` is checked
  * against a cheap bound first; what decides is the size of the encoded frame we post
- * (src/messaging.ts), since the envelope around `data` (type, room, from, connectionId,
+ * (src/chat/actions.ts), since the envelope around `data` (type, room, from, connectionId,
  * sentAt) is usually a few hundred bytes but ~1.7 KB when `from` is a 255-character
  * subject that JSON escapes to 6 bytes a character.
  */
@@ -46,7 +46,7 @@ const room = v.pipe(
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 const data = v.custom<{} | null>((value) => value !== undefined, 'data is required');
 
-/** A user is the authorizer's subject: the `subject` column is VARCHAR(255) (src/auth.ts refuses longer ones). */
+/** A user is the authorizer's subject: the `subject` column is VARCHAR(255) (src/auth/token.ts refuses longer ones). */
 export const MAX_USER_LENGTH = 255;
 /** The `connection_id` column is VARCHAR(128); API Gateway's ids are 16 characters. */
 export const MAX_CONNECTION_ID_LENGTH = 128;

@@ -9,11 +9,11 @@
  *
  * This module decides who hears what; the delivery itself is messaging.ts's one path.
  */
-import type { ConnectionStore } from './data';
-import type { LeaveReason, PresenceEvent, PresenceFrame } from './replies';
+import type { ConnectionStore } from '../data';
+import type { LeaveReason, PresenceEvent, PresenceFrame } from './frames';
 
-export type { LeaveReason, PresenceEvent } from './replies';
-/** The frame is defined with every other one the service sends, in src/replies.ts. */
+export type { LeaveReason, PresenceEvent } from './frames';
+/** The frame is defined with every other one the service sends, in src/chat/frames.ts. */
 export type PresenceMessage = PresenceFrame;
 
 export function presenceMessage(

@@ -10,13 +10,13 @@
  * the same `{"type":"error","code",…}` a client would get for a request it cannot act on).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { BadMessageError, ConfigError, StoreError } from './errors';
-import { log } from './log';
-import { audienceOf, deliverToAudience, deliverySummary, encodeForDelivery, messageEnvelope } from './messaging';
-import type { Courier, DeliverySummary, Target } from './messaging';
+import { BadMessageError, ConfigError, StoreError } from '../errors';
+import { log } from '../log';
+import { audienceOf, deliverToAudience, deliverySummary, encodeForDelivery, messageEnvelope } from './actions';
+import type { Courier, DeliverySummary, Target } from './actions';
 import { parsePublishBody, parsePublishRequest } from './protocol';
 import type { PublishRequest } from './protocol';
-import type { ErrorFrame } from './replies';
+import type { ErrorFrame } from './frames';
 
 export async function publishFromServer(courier: Courier, request: PublishRequest): Promise<DeliverySummary> {
   const target: Target = { room: request.room, user: request.user, to: request.connectionId };

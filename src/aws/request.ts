@@ -1,8 +1,8 @@
 /**
  * One SigV4-signed HTTPS POST to an AWS endpoint, with node:https and a timeout that
- * ends the whole exchange. PostToConnection (src/management-api.ts) is made with it: the
+ * ends the whole exchange. PostToConnection (src/aws/management-api.ts) is made with it: the
  * AWS SDK's generic machinery costs more CPU per post and more cold start than the rest of
- * a route. (Secrets Manager's GetSecretValue still goes through the SDK client, src/secrets.ts.)
+ * a route. (Secrets Manager's GetSecretValue still goes through the SDK client, src/aws/secrets.ts.)
  */
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';

@@ -9,10 +9,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { EmbeddedSettings } from './config';
-import { StoreError } from './errors';
-import { chunks, DELETE_CHUNK, tableNames, toConnection } from './data';
-import type { Connection, ConnectionPage, ConnectionStore, JoinResult } from './data';
+import type { EmbeddedSettings } from '../config';
+import { StoreError } from '../errors';
+import { chunks, DELETE_CHUNK, tableNames, toConnection } from './types';
+import type { Connection, ConnectionPage, ConnectionStore, JoinResult } from './types';
 
 type Row = { connection_id: string; connected_at: number; subject: string | null };
 

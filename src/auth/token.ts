@@ -17,9 +17,9 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { SignJWT, createRemoteJWKSet, errors, jwtVerify } from 'jose';
 import type { JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
-import type { AuthSettings, KeySetSettings } from './config';
-import { KeySetError, TokenError } from './errors';
-import { log } from './log';
+import type { AuthSettings, KeySetSettings } from '../config';
+import { KeySetError, TokenError } from '../errors';
+import { log } from '../log';
 
 /** The only algorithm of the secret mode: a token may not choose its own (`none`, HS512, RS256...). */
 export const ALGORITHM = 'HS256';

@@ -1,6 +1,6 @@
 /**
  * Every frame the service sends, discriminated on `type`: the one definition the server's
- * own encoders (src/messaging.ts, src/presence.ts, src/push.ts) build and the client
+ * own encoders (src/chat/actions.ts, src/chat/presence.ts, src/chat/push.ts) build and the client
  * (client/) reads. Types only, no runtime code: the client imports them with `import type`,
  * so nothing of src/ reaches a browser bundle.
  *
@@ -17,7 +17,7 @@ export type TargetFields = {
   to?: string;
 };
 
-/** A delivered message: from a client connection, or pushed by a backend (src/push.ts). */
+/** A delivered message: from a client connection, or pushed by a backend (src/chat/push.ts). */
 export type MessageFrame = TargetFields & {
   type: 'message';
   /** Ms since the epoch, on the server. */
@@ -68,7 +68,7 @@ export type PresenceEvent = 'join' | 'leave';
 /** Why a connection left: it asked to (`leave`), or its socket closed (`disconnect`). */
 export type LeaveReason = 'leave' | 'disconnect';
 
-/** Told to a room's other members when a connection joins or leaves it (src/presence.ts). */
+/** Told to a room's other members when a connection joins or leaves it (src/chat/presence.ts). */
 export type PresenceFrame = {
   type: 'presence';
   room: string;

@@ -1,6 +1,6 @@
 /**
  * The API Gateway management API's PostToConnection, as one signed request
- * (src/aws-request.ts) - the request the AWS SDK client makes, without its middleware
+ * (src/aws/request.ts) - the request the AWS SDK client makes, without its middleware
  * stack, serializers and per-request endpoint resolution, which cost most of its CPU per
  * post (BENCHMARKS.md, "Delivery"). What it keeps: SigV4 exactly as the SDK signs,
  * keep-alive sockets bounded per endpoint, and a timeout that really ends the request.
@@ -8,12 +8,12 @@
  * It reports the HTTP status; src/communication.ts decides what a status means
  * (410 stale, 429/5xx retried, the rest failed).
  */
-import { endpoint, signedPost } from './aws-request';
-import type { Endpoint } from './aws-request';
+import { endpoint, signedPost } from './request';
+import type { Endpoint } from './request';
 import { escapeUri } from './sigv4';
 import type { AwsCredentials } from './sigv4';
 
-export { RequestTimeoutError } from './aws-request';
+export { RequestTimeoutError } from './request';
 
 export interface ManagementApiOptions {
   region: string;

@@ -3,22 +3,22 @@
  * room messages, direct messages, presence and ping. Handlers build a Session and call
  * `handleMessage`; this module knows nothing about Lambda events.
  *
- * Every delivery, whoever asks for it (a client, a backend through src/push.ts, a
+ * Every delivery, whoever asks for it (a client, a backend through src/chat/push.ts, a
  * presence event), goes through `deliverToAudience`: one bounded, budgeted fan-out, one
  * batched delete of the stale connections, one summary.
  */
-import { encode } from './communication';
-import type { Connection, ConnectionStore } from './data';
-import { BadMessageError, DeliveryError, StaleConnectionError, StoreError } from './errors';
-import { fanOut } from './fanout';
-import type { FanOutResult } from './fanout';
-import { log } from './log';
-import type { LogFields } from './log';
+import { encode } from '../communication';
+import type { Connection, ConnectionStore } from '../data';
+import { BadMessageError, DeliveryError, StaleConnectionError, StoreError } from '../errors';
+import { fanOut } from './delivery';
+import type { FanOutResult } from './delivery';
+import { log } from '../log';
+import type { LogFields } from '../log';
 import { presenceAudience, presenceMessage } from './presence';
 import type { LeaveReason, PresenceEvent } from './presence';
 import { MAX_MESSAGE_BYTES, parseCommand } from './protocol';
 import type { Command } from './protocol';
-import type { DeliveryFrame, ErrorFrame, MessageFrame, PresenceFrame, ServerMessage } from './replies';
+import type { DeliveryFrame, ErrorFrame, MessageFrame, PresenceFrame, ServerMessage } from './frames';
 
 /** Sends bytes to one connection; throws StaleConnectionError on 410, DeliveryError otherwise. */
 export interface Outbox {
@@ -35,11 +35,11 @@ export interface Session {
   /** Ms epoch: no delivery starts after it. */
   deadline: number;
   listPageSize: number;
-  /** Presence events only for rooms of at most this many members; 0: none (src/presence.ts). */
+  /** Presence events only for rooms of at most this many members; 0: none (src/chat/presence.ts). */
   presenceMaxMembers: number;
 }
 
-/** What a delivery needs, with or without a sender connection (src/push.ts has none). */
+/** What a delivery needs, with or without a sender connection (src/chat/push.ts has none). */
 export type Courier = Pick<Session, 'store' | 'outbox' | 'concurrency' | 'deadline'>;
 
 /** Whom a message is for: at most one of these; none is everyone. `to` is one connection. */
@@ -286,7 +286,7 @@ async function send(session: Session, target: { user?: string; connectionId?: st
 
 /**
  * Tells a room's other members that a connection joined or left it, through the one
- * delivery path; nothing for rooms above the threshold (src/presence.ts says why).
+ * delivery path; nothing for rooms above the threshold (src/chat/presence.ts says why).
  */
 export async function announce(
   courier: Courier & { presenceMaxMembers: number },

@@ -1,0 +1,270 @@
+/**
+ * The MySQL adapter of the connection store (AWS, or a local server through LOCAL_DB_URL):
+ * the schema and the queries. The connection itself is ./mysql-connections.ts's.
+ */
+import type { MysqlSettings } from '../config';
+import { MysqlSession } from './mysql-connections';
+import type { MysqlStoreOptions } from './mysql-connections';
+import { chunks, DELETE_CHUNK, SUBJECT_INDEX, tableNames, toConnection } from './types';
+import type { Connection, ConnectionPage, ConnectionRow, ConnectionStore, JoinResult } from './types';
+
+export class MysqlConnectionStore extends MysqlSession implements ConnectionStore {
+  readonly kind = 'mysql' as const;
+  private readonly t: { connections: string; members: string };
+  private ready: Promise<void> | undefined;
+
+  constructor(settings: MysqlSettings, options: MysqlStoreOptions = {}) {
+    super(settings, options);
+    this.t = tableNames(settings.tablePrefix);
+  }
+
+  /** Creates the tables once per container (cold start), not on every call. */
+  protected override prepare(deadline: number): Promise<void> {
+    this.ready ??= (async () => {
+      const { connections, members } = this.t;
+      // utf8mb4_bin: API Gateway connection ids are case-sensitive.
+      await this.run(
+        'create schema',
+        `CREATE TABLE IF NOT EXISTS \`${connections}\` (
+           connection_id VARCHAR(128) NOT NULL,
+           connected_at BIGINT NOT NULL,
+           subject VARCHAR(255) NULL,
+           PRIMARY KEY (connection_id),
+           KEY idx_connected_at (connected_at),
+           KEY ${SUBJECT_INDEX} (subject)
+         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+        [],
+        deadline,
+      );
+      await this.addSubjectIndex(deadline);
+      await this.run(
+        'create schema',
+        `CREATE TABLE IF NOT EXISTS \`${members}\` (
+           room VARCHAR(64) NOT NULL,
+           connection_id VARCHAR(128) NOT NULL,
+           PRIMARY KEY (room, connection_id),
+           KEY idx_member_connection (connection_id)
+         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+        [],
+        deadline,
+      );
+    })().catch((error: unknown) => {
+      this.ready = undefined; // let the next invocation try again
+      throw error;
+    });
+    return this.ready;
+  }
+
+  /**
+   * Tables created before direct messages have no subject index, and CREATE TABLE IF NOT
+   * EXISTS leaves an existing table as it is. MySQL 8 has no ADD INDEX IF NOT EXISTS (only
+   * MariaDB does), so look the index up first; two cold starts racing to add it are told
+   * ER_DUP_KEYNAME, and the loser has nothing left to do.
+   */
+  private async addSubjectIndex(deadline: number): Promise<void> {
+    const { connections } = this.t;
+    const found = await this.run<unknown[]>(
+      'migrate schema',
+      `SELECT 1 FROM information_schema.statistics
+       WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ? LIMIT 1`,
+      [connections, SUBJECT_INDEX],
+      deadline,
+    );
+    if (found.length > 0) return;
+    try {
+      await this.run(
+        'migrate schema',
+        `ALTER TABLE \`${connections}\` ADD INDEX ${SUBJECT_INDEX} (subject)`,
+        [],
+        deadline,
+      );
+    } catch (error) {
+      if ((error as { cause?: { code?: unknown } }).cause?.code !== 'ER_DUP_KEYNAME') throw error;
+    }
+  }
+
+  async add({ connectionId, connectedAt, subject }: Connection): Promise<void> {
+    await this.query(
+      'add',
+      `INSERT INTO \`${this.t.connections}\` (connection_id, connected_at, subject) VALUES (?, ?, ?)
+       ON DUPLICATE KEY UPDATE connected_at = VALUES(connected_at), subject = VALUES(subject)`,
+      [connectionId, connectedAt, subject],
+      this.budget(),
+    );
+  }
+
+  async remove(connectionId: string): Promise<void> {
+    await this.removeMany([connectionId]);
+  }
+
+  async removeMany(connectionIds: readonly string[]): Promise<void> {
+    await this.deleteMany(connectionIds, this.budget());
+  }
+
+  private async deleteMany(connectionIds: readonly string[], deadline: number): Promise<void> {
+    const { connections, members } = this.t;
+    for (const chunk of chunks(connectionIds, DELETE_CHUNK)) {
+      // Connections first: should the second statement fail, a leftover membership only
+      // makes a later room delivery meet a 410, which removes it again.
+      await this.query('remove', `DELETE FROM \`${connections}\` WHERE connection_id IN (?)`, [chunk], deadline);
+      await this.query('remove', `DELETE FROM \`${members}\` WHERE connection_id IN (?)`, [chunk], deadline);
+    }
+  }
+
+  async get(connectionId: string): Promise<Connection | undefined> {
+    const rows = await this.query<ConnectionRow[]>(
+      'get',
+      `SELECT connection_id, connected_at, subject FROM \`${this.t.connections}\` WHERE connection_id = ?`,
+      [connectionId],
+      this.budget(),
+    );
+    return rows[0] ? toConnection(rows[0]) : undefined;
+  }
+
+  async list(limit: number): Promise<ConnectionPage> {
+    const deadline = this.budget();
+    const [counted] = await this.query<{ n: number | string }[]>(
+      'list',
+      `SELECT COUNT(*) AS n FROM \`${this.t.connections}\``,
+      [],
+      deadline,
+    );
+    const rows = await this.query<ConnectionRow[]>(
+      'list',
+      `SELECT connection_id, connected_at, subject FROM \`${this.t.connections}\`
+       ORDER BY connected_at, connection_id LIMIT ?`,
+      [limit],
+      deadline,
+    );
+    return { count: Number(counted?.n ?? 0), connections: rows.map(toConnection) };
+  }
+
+  async audience(room?: string): Promise<string[]> {
+    const rows =
+      room === undefined
+        ? await this.query<{ connection_id: string }[]>(
+            'audience',
+            `SELECT connection_id FROM \`${this.t.connections}\``,
+            [],
+            this.budget(),
+          )
+        : await this.query<{ connection_id: string }[]>(
+            'audience',
+            `SELECT connection_id FROM \`${this.t.members}\` WHERE room = ?`,
+            [room],
+            this.budget(),
+          );
+    return rows.map((row) => row.connection_id);
+  }
+
+  /**
+   * One transaction per join, so that the limit holds however many joins of one
+   * connection run at once in other containers:
+   * - `FOR UPDATE` on the connection's row queues every join of that connection behind
+   *   the one in progress, and each holder commits before the next gets the lock;
+   * - under READ COMMITTED the count is a fresh snapshot taken when its statement starts,
+   *   which is after the lock was granted, so it sees every membership committed before;
+   * - only `join` adds memberships (leave and remove only lower the count).
+   * READ COMMITTED also takes no gap locks, so joins of different connections (which share
+   * index ranges of the members table) cannot deadlock on each other's gaps. It needs row
+   * or mixed binary logging (RDS MySQL 8's default; a STATEMENT binlog would refuse the insert).
+   */
+  async join(connectionId: string, room: string, maxRooms: number): Promise<JoinResult> {
+    const { connections, members } = this.t;
+    return this.transaction('join', async (statement) => {
+      const known = await statement<unknown[]>(
+        `SELECT connection_id FROM \`${connections}\` WHERE connection_id = ? FOR UPDATE`,
+        [connectionId],
+      );
+      if (known.length === 0) return 'unknown_connection';
+      const [counted] = await statement<{ n: number | string; here: number | string | null }[]>(
+        `SELECT COUNT(*) AS n, COALESCE(SUM(room = ?), 0) AS here FROM \`${members}\` WHERE connection_id = ?`,
+        [room, connectionId],
+      );
+      if (Number(counted?.here ?? 0) > 0) return 'already_member';
+      if (Number(counted?.n ?? 0) >= maxRooms) return 'limit_reached';
+      await statement(`INSERT INTO \`${members}\` (room, connection_id) VALUES (?, ?)`, [room, connectionId]);
+      return 'joined';
+    });
+  }
+
+  async leave(connectionId: string, room: string): Promise<boolean> {
+    const result = await this.query<{ affectedRows: number }>(
+      'leave',
+      `DELETE FROM \`${this.t.members}\` WHERE room = ? AND connection_id = ?`,
+      [room, connectionId],
+      this.budget(),
+    );
+    return result.affectedRows > 0;
+  }
+
+  async roomsOf(connectionId: string): Promise<string[]> {
+    const rows = await this.query<{ room: string }[]>(
+      'rooms',
+      `SELECT room FROM \`${this.t.members}\` WHERE connection_id = ? ORDER BY room`,
+      [connectionId],
+      this.budget(),
+    );
+    return rows.map((row) => row.room);
+  }
+
+  async removeOlderThan(cutoff: number): Promise<number> {
+    const deadline = this.budget(this.timeouts.sweepMs);
+    const rows = await this.query<{ connection_id: string }[]>(
+      'sweep',
+      `SELECT connection_id FROM \`${this.t.connections}\` WHERE connected_at < ?`,
+      [cutoff],
+      deadline,
+    );
+    const ids = rows.map((row) => row.connection_id);
+    await this.deleteMany(ids, deadline);
+    return ids.length;
+  }
+
+  async connectionsOf(subject: string): Promise<string[]> {
+    const rows = await this.query<{ connection_id: string }[]>(
+      'connections of',
+      // utf8mb4_bin is a PAD SPACE collation ('alice ' = 'alice'): the index finds the
+      // candidates, the byte comparison keeps only the exact subject.
+      `SELECT connection_id FROM \`${this.t.connections}\`
+       WHERE subject = ? AND CAST(subject AS BINARY) = CAST(? AS BINARY)`,
+      [subject, subject],
+      this.budget(),
+    );
+    return rows.map((row) => row.connection_id);
+  }
+
+  async members(room: string, limit: number): Promise<ConnectionPage> {
+    const { connections, members } = this.t;
+    const deadline = this.budget();
+    // Joined with the connections, so a membership left behind by a failed removal is
+    // neither counted nor listed.
+    const [counted] = await this.query<{ n: number | string }[]>(
+      'members',
+      `SELECT COUNT(*) AS n FROM \`${members}\` m JOIN \`${connections}\` c ON c.connection_id = m.connection_id
+       WHERE m.room = ?`,
+      [room],
+      deadline,
+    );
+    const rows = await this.query<ConnectionRow[]>(
+      'members',
+      `SELECT c.connection_id, c.connected_at, c.subject
+       FROM \`${members}\` m JOIN \`${connections}\` c ON c.connection_id = m.connection_id
+       WHERE m.room = ? ORDER BY c.connected_at, c.connection_id LIMIT ?`,
+      [room, limit],
+      deadline,
+    );
+    return { count: Number(counted?.n ?? 0), connections: rows.map(toConnection) };
+  }
+
+  /** Test helper for the contract suite: drop this store's tables. */
+  async dropTables(): Promise<void> {
+    await this.run(
+      'drop',
+      `DROP TABLE IF EXISTS \`${this.t.connections}\`, \`${this.t.members}\``,
+      [],
+      this.budget(this.timeouts.sweepMs),
+    );
+    this.ready = undefined;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The connection store's interface, which both adapters implement (./mysql.ts for AWS,
+ * ./sqlite.ts for `npm start`), and the small helpers they share.
+ */
+export interface Connection {
+  connectionId: string;
+  /** Milliseconds since the epoch, from API Gateway's `requestContext.connectedAt`. */
+  connectedAt: number;
+  /** Who connected (the authorizer's subject), or null on an open endpoint. */
+  subject: string | null;
+}
+
+export interface ConnectionPage {
+  /** All connections, exactly. */
+  count: number;
+  /** The oldest `limit` connections. */
+  connections: Connection[];
+}
+
+/** What a `join` did. Only 'joined' added a membership. */
+export type JoinResult = 'joined' | 'already_member' | 'limit_reached' | 'unknown_connection';
+
+export interface ConnectionStore {
+  readonly kind: 'mysql' | 'embedded';
+  /** Idempotent: a retried `$connect` for the same id updates the row instead of failing. */
+  add(connection: Connection): Promise<void>;
+  /** Removes the connection and all its room memberships. */
+  remove(connectionId: string): Promise<void>;
+  /** Removes many connections (and memberships) in one batched statement per chunk. */
+  removeMany(connectionIds: readonly string[]): Promise<void>;
+  get(connectionId: string): Promise<Connection | undefined>;
+  list(limit: number): Promise<ConnectionPage>;
+  /** Connection ids to deliver to: everyone, or one room's members. One indexed query. */
+  audience(room?: string): Promise<string[]>;
+  /**
+   * Adds the connection to the room unless it is in `maxRooms` rooms already. Atomic: the
+   * limit holds however many joins of one connection race (parallel Lambdas, several
+   * handles). Idempotent: a room it is in answers 'already_member', at the limit too. A
+   * connection the store does not know is not added ('unknown_connection').
+   */
+  join(connectionId: string, room: string, maxRooms: number): Promise<JoinResult>;
+  /** True when the connection was a member. An emptied room leaves no row behind. */
+  leave(connectionId: string, room: string): Promise<boolean>;
+  roomsOf(connectionId: string): Promise<string[]>;
+  /** Removes connections that connected before `cutoff` (ms epoch); returns how many. */
+  removeOlderThan(cutoff: number): Promise<number>;
+  /** Call at the end of every invocation (serverless-mysql manages its connection there). */
+  end(): Promise<void>;
+  /** Closes the store for good (tests, scripts). */
+  close(): Promise<void>;
+  /**
+   * Connection ids of one user (the authorizer's subject; a user may have several tabs or
+   * devices). One query on the subject index. Case-sensitive, as subjects are.
+   */
+  connectionsOf(subject: string): Promise<string[]>;
+  /** A room's members: the exact count and the oldest `limit` of them, with their subjects. */
+  members(room: string, limit: number): Promise<ConnectionPage>;
+}
+
+/** The index that finds a user's connections (direct messages); added to older tables at cold start. */
+export const SUBJECT_INDEX = 'idx_subject';
+
+/** Ids per DELETE statement: well under MySQL's 65,535 and SQLite's 32,766 placeholders. */
+export const DELETE_CHUNK = 5000;
+
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Table names are fixed identifiers plus a validated prefix, never user input. */
+export function tableNames(prefix: string): { connections: string; members: string } {
+  return { connections: `${prefix}connections`, members: `${prefix}room_members` };
+}
+
+export interface ConnectionRow {
+  connection_id: string;
+  connected_at: number | string;
+  subject: string | null;
+}
+
+export function toConnection(row: ConnectionRow): Connection {
+  return { connectionId: row.connection_id, connectedAt: Number(row.connected_at), subject: row.subject };
+}
