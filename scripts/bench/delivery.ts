@@ -13,6 +13,10 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { clientFor, post, resetClients } from '../../src/communication';
 import { fanOut } from '../../src/chat/delivery';
 import { ManagementApi } from '../../src/aws/management-api';
+import { signedHeaderList } from '../../src/aws/sigv4';
+import type { SignInput } from '../../src/aws/sigv4';
+import aws4 from 'aws4';
+import { signedHeaderList as templateHeaderList } from './signers/template';
 import type { StandIn } from './stand-in';
 import { median, round } from './stats';
 
@@ -102,6 +106,54 @@ function sdkClient(name: string, withoutMiddleware: readonly string[]): Candidat
   };
 }
 
+/**
+ * A signer alone, over the same node:http POST as the floor: what each way of computing the
+ * signature adds per post. The signers are given the inputs the management API client gives.
+ */
+function signerCandidate(name: string, headersFor: (input: SignInput) => string[] | Record<string, string>): Candidate {
+  return {
+    name,
+    async open(url, concurrency) {
+      const target = new URL(url);
+      const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
+      const headers = { 'content-type': 'application/octet-stream' };
+      return {
+        post: (id, data) =>
+          new Promise<void>((resolve, reject) => {
+            const path = `/@connections/${encodeURIComponent(id)}`;
+            const signed = headersFor({
+              method: 'POST',
+              host: target.host,
+              path,
+              headers: { ...headers, 'content-length': String(data.byteLength) },
+              body: data,
+              region,
+              service: 'execute-api',
+              credentials,
+              date: new Date(),
+            });
+            const request = httpRequest(
+              { hostname: target.hostname, port: target.port, method: 'POST', path, agent, headers: signed },
+              (response) => {
+                response.resume();
+                response.once('end', () => (response.statusCode === 200 ? resolve() : reject(new Error('status'))));
+              },
+            );
+            request.once('error', reject);
+            request.end(data);
+          }),
+        close: () => agent.destroy(),
+      };
+    },
+  };
+}
+
+/** The signer src/aws/sigv4.ts has: plain node:crypto, only the day's derived key kept. */
+export const PLAIN_SIGNER = 'signer: plain SigV4 on node:crypto, day key and body hash kept (src/aws/sigv4.ts)';
+/** The signer it replaced: per-second templates and HMAC from precomputed pads. */
+export const TEMPLATE_SIGNER = 'signer: per-second template + one-shot hashes (before; scripts/bench/signers)';
+export const AWS4_SIGNER = 'signer: aws4 package';
+
 const allCandidates: Candidate[] = [
   {
     name: 'floor: unsigned POST, node:http',
@@ -160,6 +212,21 @@ const allCandidates: Candidate[] = [
       };
     },
   },
+  signerCandidate(PLAIN_SIGNER, signedHeaderList),
+  signerCandidate(TEMPLATE_SIGNER, templateHeaderList),
+  signerCandidate(AWS4_SIGNER, (input) => {
+    const options = {
+      host: input.host,
+      path: input.path,
+      method: input.method,
+      service: input.service,
+      region: input.region,
+      headers: { ...input.headers },
+      body: Buffer.from(input.body),
+    };
+    aws4.sign(options, input.credentials);
+    return options.headers as Record<string, string>;
+  }),
   {
     name: 'SDK signer (@smithy/signature-v4) + node:http',
     async open(url, concurrency) {

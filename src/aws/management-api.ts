@@ -55,7 +55,6 @@ export class ManagementApi {
       service: 'execute-api',
       credentials: this.options.credentials,
       timeoutMs,
-      readBody: false,
     });
     return status;
   }

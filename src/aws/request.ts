@@ -1,6 +1,6 @@
 /**
- * One SigV4-signed HTTPS POST to an AWS endpoint, with node:https and a timeout that
- * ends the whole exchange. PostToConnection (src/aws/management-api.ts) is made with it: the
+ * One SigV4-signed HTTPS request (a POST unless told otherwise) to an AWS endpoint, with
+ * node:https and a timeout that ends the whole exchange. PostToConnection (src/aws/management-api.ts) is made with it: the
  * AWS SDK's generic machinery costs more CPU per post and more cold start than the rest of
  * a route. (Secrets Manager's GetSecretValue still goes through the SDK client, src/aws/secrets.ts.)
  */
@@ -45,6 +45,8 @@ export function endpoint(url: string, maxSockets: number): Endpoint {
 }
 
 export interface SignedPost {
+  /** POST unless given (GetConnection is a GET with an empty body). */
+  method?: string;
   /** Path on the wire (percent-encoded), e.g. `/dev/@connections/abc%3D` or `/`. */
   path: string;
   headers: Record<string, string>;
@@ -53,13 +55,11 @@ export interface SignedPost {
   service: string;
   credentials: AwsCredentials;
   timeoutMs: number;
-  /** Collect the response body (small JSON answers); otherwise it is drained unread. */
-  readBody: boolean;
 }
 
+/** The answer's status; its body is drained unread (none of our callers needs it). */
 export interface PostResult {
   status: number;
-  body: Buffer;
 }
 
 /**
@@ -68,10 +68,11 @@ export interface PostResult {
  */
 export function signedPost(target: Endpoint, post: SignedPost): Promise<PostResult> {
   const { base } = target;
+  const method = post.method ?? 'POST';
   // A flat [name, value, …] list: Node then writes the headers as they are (still
   // validated) instead of going through setHeader once per header, per post.
   const headers = signedHeaderList({
-    method: 'POST',
+    method,
     host: base.host, // includes the port only when it is not the scheme's default
     path: post.path,
     headers: { ...post.headers, 'content-length': String(post.body.byteLength) },
@@ -86,7 +87,7 @@ export function signedPost(target: Endpoint, post: SignedPost): Promise<PostResu
       protocol: base.protocol,
       hostname: base.hostname,
       port: base.port,
-      method: 'POST',
+      method,
       path: post.path,
       headers,
       agent: target.agent,
@@ -102,18 +103,13 @@ export function signedPost(target: Endpoint, post: SignedPost): Promise<PostResu
     };
     request.once('error', fail);
     request.once('response', (response: IncomingMessage) => {
-      const chunks: Buffer[] | undefined = post.readBody ? [] : undefined;
-      if (chunks) response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      else response.resume(); // back to the pool without reading
+      response.resume(); // back to the pool without reading
       response.once('end', () => {
         clearTimeout(timer);
-        resolve({ status: response.statusCode ?? 0, body: chunks ? Buffer.concat(chunks) : NO_BODY });
+        resolve({ status: response.statusCode ?? 0 });
       });
       response.once('error', fail);
     });
     request.end(post.body);
   });
 }
-
-/** What a post that did not read its answer resolves with. */
-const NO_BODY = Buffer.alloc(0);
