@@ -165,6 +165,17 @@ describe('npm run token without a secret', () => {
     expect(run.stderr).not.toMatch(/accepts connections without a token/);
   });
 
+  it('names AUTH_MAX_TOKEN_AGE when --ttl is longer than a token may live', async () => {
+    const run = await runScript('token.ts', {
+      cwd: serviceCopy(`AUTH_JWT_SECRET: ${'k'.repeat(40)}\n`),
+      env: withoutSettings(process.env),
+      args: ['--user', 'alice', '--ttl', '40d'],
+    });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.split('\n')[0]).toMatch(/^token: --ttl .*"40d".*AUTH_MAX_TOKEN_AGE/);
+  });
+
   it('signs with the secret of .env.yml, as npm start would use it', async () => {
     const run = await runScript('token.ts', {
       cwd: serviceCopy(`AUTH_JWT_SECRET: ${'k'.repeat(40)}\n`),
