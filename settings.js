@@ -121,6 +121,8 @@ function authorizerResources(settings, mode, { stage }) {
 function authorizeFunction(settings, mode, where) {
   return {
     handler: 'src/handler.authorize',
+    // Why an empty package: serverless.yml, above `functions:`.
+    package: {},
     role: 'AuthorizeFunctionRole',
     memorySize: 256,
     timeout: 5,
@@ -269,6 +271,7 @@ const PAGE_DIR = path.join(__dirname, '.local', 'page');
 function pageFunction() {
   return {
     handler: 'scripts/page/handler.page',
+    package: {},
     timeout: 5,
     environment: { PAGE_DIR },
     events: ['/', '/client.js', '/page.js', '/chat.css', '/config.json'].map((route) => ({
