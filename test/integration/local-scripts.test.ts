@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import type { ConnectionStore } from '../../src/data';
 import { EmbeddedConnectionStore } from '../../src/store/sqlite';
-import { MYSQL_URL, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
+import { MYSQL_URL, mysqlSettings, MysqlUnreachableError, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
 import { freePort } from '../support/offline';
 import { runScript } from '../support/scripts';
 import { copyService, withoutSettings } from '../support/service';
@@ -78,8 +78,11 @@ describe('npm run sweep', () => {
     it.each(cases)('sweeps MySQL (LOCAL_DB_URL %s), says so, and exits', async (_where, given) => {
       const prefix = uniquePrefix('sweep');
       const store = new MysqlConnectionStore(mysqlSettings(prefix));
+      await seed(store).catch(async (error: unknown) => {
+        await store.close();
+        throw new MysqlUnreachableError(error);
+      });
       try {
-        await seed(store);
         const { envYml, env } = given(MYSQL_URL);
         const dir = serviceCopy(envYml);
         const run = await runScript('sweep.ts', {
