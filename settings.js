@@ -304,10 +304,15 @@ function readSettingsFile(file) {
 module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
   const own = path.join(__dirname, '.env.yml');
   const example = path.join(__dirname, '.env.yml.example');
-  const settings = readSettingsFile(fs.existsSync(own) ? own : example);
   const argv = process.argv.slice(2);
   // `npm start` runs `serverless offline`: the functions run here, with local settings.
   const local = forLocalRun === true || argv.includes('offline');
+  // The example's defaults are for trying things out (npm start, sls package); a deploy creates
+  // billed resources named for a stage, from settings someone chose (as `npm run deploy` checks).
+  if (!local && argv.includes('deploy') && !fs.existsSync(own)) {
+    throw new Error('no .env.yml: run `cp .env.yml.example .env.yml` and edit it before deploying');
+  }
+  const settings = readSettingsFile(fs.existsSync(own) ? own : example);
   const stage = options.stage || settings.STAGE || 'dev';
 
   // One rule for every setting: the environment wins over the file (`LOG_LEVEL=warn npm start`,
