@@ -290,7 +290,9 @@ function readSettingsFile(file) {
     parsed = yaml.load(text);
   } catch (error) {
     // js-yaml's message goes on with a few lines of the file; its first line has the reason and the place.
-    throw new Error(`${path.basename(file)} is not valid YAML: ${String(error.message).split('\n')[0]}`);
+    throw new Error(`${path.basename(file)} is not valid YAML: ${String(error.message).split('\n')[0]}`, {
+      cause: error,
+    });
   }
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
