@@ -121,6 +121,8 @@ function authorizerResources(settings, mode, { stage }) {
 function authorizeFunction(settings, mode, where) {
   return {
     handler: 'src/handler.authorize',
+    // Why an empty package: serverless.yml, above `functions:`.
+    package: {},
     role: 'AuthorizeFunctionRole',
     memorySize: 256,
     timeout: 5,
@@ -269,6 +271,7 @@ const PAGE_DIR = path.join(__dirname, '.local', 'page');
 function pageFunction() {
   return {
     handler: 'scripts/page/handler.page',
+    package: {},
     timeout: 5,
     environment: { PAGE_DIR },
     events: ['/', '/client.js', '/page.js', '/chat.css', '/config.json'].map((route) => ({
@@ -277,17 +280,41 @@ function pageFunction() {
   };
 }
 
-module.exports = async ({ options = {} } = {}) => {
-  const own = path.join(__dirname, '.env.yml');
-  const example = path.join(__dirname, '.env.yml.example');
-  const file = fs.existsSync(own) ? own : example;
+/** The settings file's values; a file that is no YAML mapping fails in one line that names it. */
+function readSettingsFile(file) {
   const text = fs.readFileSync(file, 'utf8');
   // js-yaml 5 refuses a file with no document (empty, or comments only): that is no settings.
-  const blank = text.split('\n').every((line) => /^\s*(#.*)?$/.test(line));
-  const settings = (blank ? {} : yaml.load(text)) || {};
+  if (text.split('\n').every((line) => /^\s*(#.*)?$/.test(line))) return {};
+  let parsed;
+  try {
+    parsed = yaml.load(text);
+  } catch (error) {
+    // js-yaml's message goes on with a few lines of the file; its first line has the reason and the place.
+    throw new Error(`${path.basename(file)} is not valid YAML: ${String(error.message).split('\n')[0]}`, {
+      cause: error,
+    });
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error(`${path.basename(file)} must hold "NAME: value" lines`);
+  }
+  return parsed;
+}
+
+// `local: true` is for the local scripts (scripts/local.ts), which read the settings before
+// they start `serverless offline` and must apply its rules already.
+module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
+  const own = path.join(__dirname, '.env.yml');
+  const example = path.join(__dirname, '.env.yml.example');
   const argv = process.argv.slice(2);
   // `npm start` runs `serverless offline`: the functions run here, with local settings.
-  const local = argv.includes('offline');
+  const local = forLocalRun === true || argv.includes('offline');
+  // The example's defaults are for trying things out (npm start, sls package); a deploy creates
+  // billed resources named for a stage, from settings someone chose (as `npm run deploy` checks).
+  if (!local && argv.includes('deploy') && !fs.existsSync(own)) {
+    throw new Error('no .env.yml: run `cp .env.yml.example .env.yml` and edit it before deploying');
+  }
+  const settings = readSettingsFile(fs.existsSync(own) ? own : example);
   const stage = options.stage || settings.STAGE || 'dev';
 
   // One rule for every setting: the environment wins over the file (`LOG_LEVEL=warn npm start`,

@@ -4,14 +4,100 @@
  * `npm start` (offline.ts) runs the service on that store; `npm run sweep` (sweep.ts) sweeps
  * the same one; `npm run token` (token.ts) signs with the same secret.
  */
-import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readConfig } from '../src/config';
+import { createStore } from '../src/data';
+import type { ConnectionStore } from '../src/data';
+import { checkAuth, checkTunables, text } from './deploy/checks';
 
-/** The settings serverless.yml gets, resolved by settings.js in the current folder (the service's). */
-export function loadSettings(options: { stage?: string } = {}): Promise<Record<string, unknown>> {
-  type Load = (input: { options: { stage?: string } }) => Promise<Record<string, unknown>>;
+/**
+ * The settings serverless.yml gets, resolved by settings.js in the current folder (the
+ * service's). `local` applies the rules of `serverless offline` (npm start), as settings.js
+ * will when offline reads them. Its problems are thrown as one-line Errors.
+ */
+export function loadSettings(options: { stage?: string; local?: boolean } = {}): Promise<Record<string, unknown>> {
+  type Load = (input: { options: { stage?: string }; local: boolean }) => Promise<Record<string, unknown>>;
+  const { local = false, ...cliOptions } = options;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require(resolve('settings.js')) as Load)({ options });
+  return (require(resolve('settings.js')) as Load)({ options: cliOptions, local });
+}
+
+/** Where a setting came from, for a message: the environment wins over the file (settings.js). */
+function sourceOf(name: string): string {
+  if (text(process.env[name]) !== undefined) return 'from the environment';
+  return existsSync(resolve('.env.yml')) ? 'in .env.yml' : 'in .env.yml.example';
+}
+
+/**
+ * What `npm run deploy -- --check` finds wrong that matters to a local run too: the
+ * functions' tunables, read by the functions' own reader, and the auth settings. One line
+ * each, naming the setting and where it was set.
+ */
+export function localSettingProblems(settings: Record<string, unknown>): string[] {
+  return [...checkTunables(settings), ...checkAuth(settings)].map((problem) => {
+    const name = /^[A-Z][A-Z0-9_]+/.exec(problem)?.[0];
+    return name === undefined ? problem : `${problem} (${sourceOf(name)})`;
+  });
+}
+
+/**
+ * One round trip to the store the functions will use (which creates its tables), so that a
+ * LOCAL_DB_URL pointing at nothing stops `npm start` instead of failing every handshake.
+ * The store's own budgets bound it (MySQL: a 2 s connect, a 3 s statement). Returns the
+ * problem, in one line, or undefined.
+ */
+export async function probeStore(store: LocalStore, settings: Record<string, unknown>): Promise<string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env, IS_OFFLINE: 'true' };
+  for (const [key, value] of Object.entries(settings)) if (typeof value !== 'object') env[key] = text(value);
+  if (store.kind === 'mysql') env.LOCAL_DB_URL = store.url;
+  else {
+    delete env.LOCAL_DB_URL;
+    env.EMBEDDED_STORE_FILE = store.file;
+  }
+  let opened: ConnectionStore | undefined;
+  try {
+    opened = createStore(readConfig(env).store);
+    await opened.list(1);
+    return undefined;
+  } catch (error) {
+    const reason = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ');
+    return store.kind === 'mysql'
+      ? `LOCAL_DB_URL ${redact(store.url)} (${sourceOf('LOCAL_DB_URL')}): the database did not answer: ${reason}`
+      : `the embedded store ${store.file} cannot be opened: ${reason}`;
+  } finally {
+    await opened?.close().catch(() => undefined);
+  }
+}
+
+/** Whether something accepts TCP connections on localhost:port, asked once, for at most timeoutMs. */
+function accepts(port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ host: 'localhost', port, timeout: timeoutMs });
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.once('connect', () => finish(true));
+    socket.once('timeout', () => finish(false));
+    socket.once('error', () => finish(false));
+  });
+}
+
+/**
+ * Resolves once every port accepts connections, or with false when `stopped()` says the
+ * server is gone. serverless-offline prints its "listening" lines before the last of its
+ * servers has bound, so the ports themselves are asked.
+ */
+export async function waitUntilListening(ports: readonly number[], stopped: () => boolean): Promise<boolean> {
+  for (;;) {
+    if (stopped()) return false;
+    const answers = await Promise.all(ports.map((port) => accepts(port, 1_000)));
+    if (answers.every(Boolean)) return true;
+    await sleep(200);
+  }
 }
 
 /** A port from the environment (WS_PORT, HTTP_PORT, LAMBDA_PORT), or its default. */

@@ -8,13 +8,33 @@
  * offline's other servers, LOCAL_DB_URL, LOG_LEVEL, and AUTH_JWT_SECRET (with the optional
  * AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE) to require a token at `$connect`. When one of
  * the three ports is taken (a second `npm start`), it says so in one line and touches nothing.
+ * So does a setting `npm run deploy -- --check` would refuse, a broken .env.yml, or a store
+ * that does not answer: one line, exit code 1, before serverless starts.
+ * The URL is printed, with "ready", once the WebSocket and HTTP ports accept connections.
  * The chat page (web/) is served at http://localhost:HTTP_PORT/.
  */
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkPortsFree, describeStore, loadSettings, localStore, portSetting } from './local';
+import { createInterface } from 'node:readline';
+import {
+  checkPortsFree,
+  describeStore,
+  loadSettings,
+  localSettingProblems,
+  localStore,
+  portSetting,
+  probeStore,
+  waitUntilListening,
+} from './local';
 import { buildPage } from './page/build';
+
+/** A problem of the settings or the store: printed as its one line, without a stack. */
+class StartError extends Error {
+  override readonly name = 'StartError';
+}
+
+const say = (line: string) => console.log(`[aws-node-websockets] ${line}`);
 
 async function main(): Promise<void> {
   const wsPort = portSetting('WS_PORT', 3001);
@@ -23,7 +43,12 @@ async function main(): Promise<void> {
   // Before anything is touched: a second `npm start` used to empty the running one's store
   // (and rebuild its .build) before serverless-offline failed on the busy port.
   await checkPortsFree({ WS_PORT: wsPort, HTTP_PORT: httpPort, LAMBDA_PORT: lambdaPort });
-  const settings = await loadSettings();
+  // settings.js throws a one-line Error for what it cannot read (a broken .env.yml, hs256 without a key).
+  const settings = await loadSettings({ local: true }).catch((error: unknown) => {
+    throw new StartError(error instanceof Error ? error.message : String(error));
+  });
+  const problems = localSettingProblems(settings);
+  if (problems.length > 0) throw new StartError(problems.join('; '));
   const store = localStore(settings, wsPort);
 
   const env: NodeJS.ProcessEnv = {
@@ -47,30 +72,30 @@ async function main(): Promise<void> {
     env.EMBEDDED_STORE_FILE = store.file;
     delete env.LOCAL_DB_URL;
   }
+  const storeProblem = await probeStore(store, settings);
+  if (storeProblem !== undefined) throw new StartError(storeProblem);
 
-  console.log(`[aws-node-websockets] store: ${describeStore(store)}`);
+  say(`store: ${describeStore(store)}`);
   // settings.js has already resolved AUTH_MODE (and the keys) from the environment or .env.yml
   // and, with auth on, put what verifies tokens in the authorize function's environment (which
   // wins over --localEnvironment). AUTH_MODE: off wins over a key that is set.
+  let ready: string;
   if (settings.AUTH_MODE === 'jwks') {
-    console.log(
-      `[aws-node-websockets] auth: a JWT signed by a key of ${String(settings.AUTH_JWKS_URL)} is required at $connect`,
-    );
-    console.log(`[aws-node-websockets] url: ws://localhost:${wsPort}?token=<a token from your identity provider>`);
+    say(`auth: a JWT signed by a key of ${String(settings.AUTH_JWKS_URL)} is required at $connect`);
+    ready = `ws://localhost:${wsPort}?token=<a token from your identity provider>`;
   } else if (settings.AUTH_MODE === 'hs256') {
-    console.log('[aws-node-websockets] auth: a JWT is required at $connect (HS256 with AUTH_JWT_SECRET)');
-    console.log(
-      `[aws-node-websockets] url: ws://localhost:${wsPort}?token=... ` +
-        `(try: npx wscat -c "ws://localhost:${wsPort}?token=$(npm run -s token -- --user alice)")`,
-    );
+    say('auth: a JWT is required at $connect (HS256 with AUTH_JWT_SECRET)');
+    ready =
+      `ws://localhost:${wsPort}?token=... ` +
+      `(try: npx wscat -c "ws://localhost:${wsPort}?token=$(npm run -s token -- --user alice)")`;
   } else {
-    console.log('[aws-node-websockets] auth: off, anyone who knows the URL can connect (see README.md, Authorization)');
-    console.log(`[aws-node-websockets] url: ws://localhost:${wsPort} (try: npx wscat -c ws://localhost:${wsPort})`);
+    say('auth: off, anyone who knows the URL can connect (see README.md, Authorization)');
+    ready = `ws://localhost:${wsPort} (try: npx wscat -c ws://localhost:${wsPort})`;
   }
 
   // The chat page (scripts/page/handler.ts serves it on the HTTP port), built for these settings.
   await buildPage(String(settings.PAGE_DIR), { wsPort, auth: String(settings.AUTH_MODE) });
-  console.log(`[aws-node-websockets] chat page: http://localhost:${httpPort}/`);
+  say('starting serverless offline (10-30 s; connect once it says "ready") ...');
 
   const cli = join('node_modules', 'serverless', 'bin', 'serverless.js');
   const child = spawn(
@@ -91,15 +116,37 @@ async function main(): Promise<void> {
       '--localEnvironment',
       ...process.argv.slice(2),
     ],
-    { env, stdio: 'inherit' },
+    // Colours as in a terminal, though offline's output now passes through a pipe.
+    { env: process.stdout.isTTY ? { ...env, FORCE_COLOR: '1' } : env, stdio: ['inherit', 'pipe', 'inherit'] },
   );
+  // offline's route box repeats the page function's invoke route under each of its five
+  // GET routes: each line of that box is printed once.
+  const printed = new Set<string>();
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    if (line.includes('/2015-03-31/functions/')) {
+      if (printed.has(line)) return;
+      printed.add(line);
+    }
+    console.log(line);
+  });
+  let exited = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => child.kill(signal));
   }
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+  // 'close' comes after the last of its output, which 'exit' may precede.
+  child.on('close', (code, signal) => {
+    exited = true;
+    process.exit(code ?? (signal ? 1 : 0));
+  });
+  if (await waitUntilListening([wsPort, httpPort], () => exited)) {
+    say(`ready: ${ready}`);
+    say(`chat page: http://localhost:${httpPort}/`);
+  }
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  // Settings and store problems are a line of their own; anything else is still one line.
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(error instanceof StartError ? `[aws-node-websockets] ${message}` : message);
   process.exit(1);
 });

@@ -37,7 +37,12 @@ function parseTtl(raw: string): number {
   const match = /^(\d+)([smhd]?)$/.exec(raw.trim());
   if (!match) throw new UsageError(`--ttl must be a number of seconds or like 30s, 15m, 1h, 1d; got "${raw}"`);
   const seconds = Number(match[1]) * (UNIT_SEC[match[2] || 's'] ?? 1);
-  if (seconds < 1 || seconds > MAX_TTL_SEC) throw new UsageError(`--ttl must be between 1 s and 1 d; got "${raw}"`);
+  if (seconds < 1 || seconds > MAX_TTL_SEC) {
+    throw new UsageError(
+      `--ttl must be between 1 s and 1 d; got "${raw}". This command mints short-lived tokens only, ` +
+        'and the service refuses any token older than AUTH_MAX_TOKEN_AGE (default 1d) whatever its exp',
+    );
+  }
   return seconds;
 }
 

@@ -73,16 +73,21 @@ const targets = (value: { room?: unknown; user?: unknown; connectionId?: unknown
   [value.room, value.user, value.connectionId].filter((target) => target !== undefined).length;
 
 /**
- * What an object schema says about a key: a missing one as its own schema answers undefined
- * (`room must be a string`), one that is not allowed (a publish request is strict) as
- * `Unrecognized key(s): "rooms"`, every such key named at once.
+ * What an object schema says about a key: a missing one as `room is required` (a present
+ * one of the wrong type still says `room must be a string`), one that is not allowed (a
+ * publish request is strict) as `Unrecognized key(s): "rooms"`, every such key named at once.
  */
 function keyMessage(entries: v.ObjectEntries) {
   return (issue: v.ObjectIssue | v.StrictObjectIssue): string => {
     const key = issue.path?.at(-1)?.key;
     const entry = typeof key === 'string' && Object.hasOwn(entries, key) ? entries[key] : undefined;
-    if (entry) return v.safeParse(entry, undefined).issues?.[0].message ?? issue.message;
     const holder = issue.path?.at(-1)?.input;
+    if (entry) {
+      const present = holder !== null && typeof holder === 'object' && Object.hasOwn(holder, key as string);
+      return present
+        ? (v.safeParse(entry, undefined).issues?.[0].message ?? issue.message)
+        : `${String(key)} is required`;
+    }
     const extra =
       holder && typeof holder === 'object' ? Object.keys(holder).filter((k) => !Object.hasOwn(entries, k)) : [];
     return `Unrecognized key${extra.length > 1 ? 's' : ''}: ${extra.map((k) => JSON.stringify(k)).join(', ')}`;

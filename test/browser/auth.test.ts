@@ -1,10 +1,13 @@
 /**
  * The chat page with auth on (AUTH_JWT_SECRET, as `AUTH_JWT_SECRET=… npm start`): it shows
  * the Token field, a page without a token is refused and says so, and a page with a valid
- * token connects. The run also takes the README's screenshot (docs/chat.png).
+ * token connects. The run also takes the README's screenshot: into a temporary folder under
+ * `npm test`, so that the tracked docs/chat.png only changes when asked for with
+ * `npm run screenshot` (which sets SCREENSHOT_PATH to it).
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { mintToken } from '../../src/auth/token';
 import { ChatSession } from '../support/browser';
 import type { ChatPage } from '../support/browser';
@@ -14,7 +17,12 @@ import { root } from '../support/service';
 jest.setTimeout(120_000);
 
 const SECRET = 'browser-secret-that-is-long-enough-for-hs256-0123';
-const SCREENSHOT = join(root, 'docs', 'chat.png');
+const scratch = mkdtempSync(join(tmpdir(), 'ws-screenshot-'));
+const SCREENSHOT = process.env.SCREENSHOT_PATH ? resolve(root, process.env.SCREENSHOT_PATH) : join(scratch, 'chat.png');
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+/** The tracked screenshot, which a plain test run must leave as it is (git status stays clean). */
+const TRACKED = join(root, 'docs', 'chat.png');
+const trackedBefore = readFileSync(TRACKED);
 
 const session = new ChatSession({ env: { AUTH_JWT_SECRET: SECRET } });
 const open = () => session.open();
@@ -57,7 +65,10 @@ describe('the chat page, with auth on', () => {
     await sees(alice.page, 'You to user bob: psst, bob');
     await sees(alice.page, 'Delivered to user bob: 1 of 1 sent (0 stale, 0 failed, 0 unsent)');
 
-    mkdirSync(join(root, 'docs'), { recursive: true });
+    mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await alice.page.screenshot({ path: SCREENSHOT });
+    // A PNG's signature: the page was drawn and written where it was asked to be.
+    expect(readFileSync(SCREENSHOT).subarray(0, 8)).toEqual(Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]));
+    if (SCREENSHOT !== TRACKED) expect(readFileSync(TRACKED).equals(trackedBefore)).toBe(true);
   });
 });

@@ -989,6 +989,10 @@ describe('flood bounds (issue 9, item 12)', () => {
     for (const output of outputs) expect(output).not.toMatch(/Invalid configuration/i);
   });
 
+  it('packages without a warning, with auth on and off', () => {
+    for (const output of outputs) expect(output).not.toMatch(/warning/i);
+  });
+
   it('reserves no concurrency by default: a new account (10 executions in all) can deploy', () => {
     for (const template of [open, secured]) {
       for (const [id, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {

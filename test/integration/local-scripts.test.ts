@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import type { ConnectionStore } from '../../src/data';
 import { EmbeddedConnectionStore } from '../../src/store/sqlite';
-import { MYSQL_URL, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
+import { MYSQL_URL, mysqlSettings, MysqlUnreachableError, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
 import { freePort } from '../support/offline';
 import { runScript } from '../support/scripts';
 import { copyService, withoutSettings } from '../support/service';
@@ -78,8 +78,11 @@ describe('npm run sweep', () => {
     it.each(cases)('sweeps MySQL (LOCAL_DB_URL %s), says so, and exits', async (_where, given) => {
       const prefix = uniquePrefix('sweep');
       const store = new MysqlConnectionStore(mysqlSettings(prefix));
+      await seed(store).catch(async (error: unknown) => {
+        await store.close();
+        throw new MysqlUnreachableError(error);
+      });
       try {
-        await seed(store);
         const { envYml, env } = given(MYSQL_URL);
         const dir = serviceCopy(envYml);
         const run = await runScript('sweep.ts', {
@@ -149,6 +152,61 @@ describe('npm start with a port already taken', () => {
   );
 });
 
+describe('npm start with a setting it cannot run with', () => {
+  /** `env` over a shell without settings; `envYml` as the copy's .env.yml. */
+  const cases: [string, (closedPort: number) => { envYml?: string; env?: Record<string, string> }, RegExp][] = [
+    [
+      'a tunable that is no number',
+      () => ({ envYml: 'FANOUT_CONCURRENCY: lots\n' }),
+      /^FANOUT_CONCURRENCY .*\.env\.yml/,
+    ],
+    [
+      'LOCAL_DB_URL pointing at a closed port',
+      (port) => ({ envYml: `LOCAL_DB_URL: mysql://root@127.0.0.1:${port}/test\n` }),
+      /^LOCAL_DB_URL .*ECONNREFUSED/,
+    ],
+    [
+      'LOCAL_DB_URL from the environment, pointing at a closed port',
+      (port) => ({ env: { LOCAL_DB_URL: `mysql://root@127.0.0.1:${port}/test` } }),
+      /^LOCAL_DB_URL .*from the environment.*ECONNREFUSED/,
+    ],
+    [
+      'AUTH_MODE hs256 without a secret',
+      () => ({ envYml: 'AUTH_MODE: hs256\n' }),
+      /^AUTH_MODE is hs256: set AUTH_JWT_SECRET/,
+    ],
+    ['a .env.yml that is not YAML', () => ({ envYml: 'STAGE: dev\n  REGION: [x\n' }), /^\.env\.yml is not valid YAML/],
+    ['LOG_LEVEL that is no level', () => ({ env: { LOG_LEVEL: 'loud' } }), /^LOG_LEVEL "loud" .*from the environment/],
+  ];
+
+  it.each(cases)(
+    'says so in one line that names it (%s), exits 1 in under 15 s, and starts nothing',
+    async (_what, given, line) => {
+      const { envYml, env = {} } = given(await freePort());
+      const dir = serviceCopy(envYml);
+      const ports = { WS_PORT: await freePort(), HTTP_PORT: await freePort(), LAMBDA_PORT: await freePort() };
+      const run = await runScript('offline.ts', {
+        cwd: dir,
+        env: {
+          ...withoutSettings(process.env),
+          ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, `${v}`])),
+          ...env,
+        },
+        timeoutMs: 15_000,
+      });
+
+      expect(run.timedOut).toBe(false);
+      expect(run.code).toBe(1);
+      // Nothing claimed before the refusal (no "auth: a JWT is required" banner), no stack trace.
+      expect(run.stdout).toBe('');
+      const lines = run.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect((lines[0] as string).replace('[aws-node-websockets] ', '')).toMatch(line);
+      expect(existsSync(join(dir, '.build'))).toBe(false); // serverless never started
+    },
+  );
+});
+
 describe('npm run token without a secret', () => {
   it('says how to give it the secret the service uses, without claiming what the service does', async () => {
     const run = await runScript('token.ts', {
@@ -163,6 +221,17 @@ describe('npm run token without a secret', () => {
     expect(run.stderr).toMatch(/\.env\.yml/);
     expect(run.stderr).toMatch(/AUTH_JWT_SECRET=\S* npm run token/);
     expect(run.stderr).not.toMatch(/accepts connections without a token/);
+  });
+
+  it('names AUTH_MAX_TOKEN_AGE when --ttl is longer than a token may live', async () => {
+    const run = await runScript('token.ts', {
+      cwd: serviceCopy(`AUTH_JWT_SECRET: ${'k'.repeat(40)}\n`),
+      env: withoutSettings(process.env),
+      args: ['--user', 'alice', '--ttl', '40d'],
+    });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.split('\n')[0]).toMatch(/^token: --ttl .*"40d".*AUTH_MAX_TOKEN_AGE/);
   });
 
   it('signs with the secret of .env.yml, as npm start would use it', async () => {

@@ -10,7 +10,7 @@ import { createConnection } from 'mysql2/promise';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import { SecretError, StoreError } from '../../src/errors';
 import { resetSecretClients } from '../../src/aws/secrets';
-import { HOW_TO_START, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
+import { driverOptions, mysqlSettings, MysqlUnreachableError, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
 
 const suite = SKIP_MYSQL ? describe.skip : describe;
 const sm = mockClient(SecretsManagerClient);
@@ -26,8 +26,7 @@ suite('MySQL with the password in Secrets Manager', () => {
 
   /** Runs a statement as root, on a connection of its own. */
   async function asRoot(sql: string): Promise<void> {
-    const { host, port, user: rootUser, password, database } = root;
-    const admin = await createConnection({ host, port, user: rootUser, password, database, connectTimeout: 2_000 });
+    const admin = await createConnection({ ...driverOptions(root), connectTimeout: 2_000 });
     try {
       await admin.query(sql);
     } finally {
@@ -49,16 +48,21 @@ suite('MySQL with the password in Secrets Manager', () => {
     await store.close();
   }
 
+  /** Whether the server answered: without it there is nothing to clean up, and the first hook's message says why. */
+  let reachable = false;
+
   beforeAll(async () => {
     try {
       await asRoot(`CREATE USER '${user}'@'%' IDENTIFIED BY 'first-password-0123'`);
     } catch (error) {
-      throw new Error(`${HOW_TO_START}\n(${(error as Error).message})`, { cause: error });
+      throw new MysqlUnreachableError(error);
     }
+    reachable = true;
     await asRoot(`GRANT ALL ON \`${root.database}\`.* TO '${user}'@'%'`);
   });
 
   afterAll(async () => {
+    if (!reachable) return;
     await store?.close();
     const cleanup = new MysqlConnectionStore(mysqlSettings(prefix));
     await cleanup.dropTables().finally(() => cleanup.close());

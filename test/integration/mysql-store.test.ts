@@ -6,7 +6,7 @@ import { MysqlConnectionStore } from '../../src/store/mysql';
 import { SUBJECT_INDEX, tableNames } from '../../src/store/types';
 import { StoreError } from '../../src/errors';
 import { freePort } from '../support/offline';
-import { HOW_TO_START, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
+import { driverOptions, mysqlSettings, MysqlUnreachableError, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
 import { startTcpProxy } from '../support/tcp-proxy';
 import type { TcpProxy } from '../support/tcp-proxy';
 import { storeContract } from './store-contract';
@@ -20,7 +20,7 @@ suite('MySQL', () => {
       await probe.list(1);
       await probe.dropTables();
     } catch (error) {
-      throw new Error(`${HOW_TO_START}\n(${(error as Error).message})`, { cause: error });
+      throw new MysqlUnreachableError(error);
     } finally {
       await probe.close();
     }
@@ -45,15 +45,15 @@ suite('MySQL', () => {
     const stores: MysqlConnectionStore[] = [];
 
     beforeEach(async () => {
-      const settings = mysqlSettings('');
-      db = await createConnection({ ...settings, connectTimeout: 2_000 });
+      db = await createConnection({ ...driverOptions(mysqlSettings('')), connectTimeout: 2_000 });
       prefix = uniquePrefix('idx');
     });
 
     afterEach(async () => {
       await stores[0]?.dropTables();
       await Promise.all(stores.splice(0).map((store) => store.close()));
-      await db.end();
+      // undefined when the suite's server check failed (that failure is the message).
+      await db?.end();
     });
 
     function open(): MysqlConnectionStore {
@@ -179,6 +179,7 @@ suite('MySQL', () => {
     });
 
     afterEach(async () => {
+      if (proxy === undefined) return; // the suite's server check failed: that is the message
       proxy.setMode('pass');
       await store.dropTables().catch(() => undefined);
       await store.close();
@@ -313,7 +314,7 @@ suite('MySQL', () => {
     });
 
     afterEach(async () => {
-      await proxy.close();
+      await proxy?.close();
     });
 
     it('counts the connections at its first end(), and sends nothing while the next check is not due', async () => {

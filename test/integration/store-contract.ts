@@ -30,14 +30,19 @@ export function storeContract(
 ): void {
   describe(`${name} connection store (contract)`, () => {
     let store: ContractStore;
+    /** The store this test opened; none when the suite's own check failed first (its message is the one to read). */
+    let opened: ContractStore | undefined;
 
     beforeEach(async () => {
-      store = await create();
+      store = opened = await create();
     });
 
     afterEach(async () => {
-      await store.dropTables();
-      await store.close();
+      const done = opened;
+      opened = undefined;
+      if (done === undefined) return;
+      await done.dropTables();
+      await done.close();
     });
 
     it('starts empty', async () => {
@@ -162,7 +167,8 @@ export function storeContract(
         });
 
         afterEach(async () => {
-          await Promise.all(handles.slice(1).map((handle) => handle.close()));
+          // undefined when the suite's own check failed before any beforeEach ran.
+          await Promise.all((handles ?? []).slice(1).map((handle) => handle.close()));
         });
 
         const count = (results: JoinResult[], result: JoinResult) => results.filter((r) => r === result).length;

@@ -14,6 +14,31 @@ export const HOW_TO_START =
   '. Start MariaDB with `start-stop-daemon --start --oknodo --background --chuid mysql --exec /usr/sbin/mariadbd`, ' +
   'point TEST_MYSQL_URL at another server, or set SKIP_MYSQL_TESTS=1 to skip these tests.';
 
+/**
+ * Thrown by a MySQL suite's first hook when the server does not answer. Jest repeats a
+ * failed beforeAll's error for every test of the suite, so the message says all there is
+ * (what failed, how to start a server) and there is no stack or cause to read past.
+ */
+export class MysqlUnreachableError extends Error {
+  override readonly name = 'MysqlUnreachableError';
+  constructor(reason: unknown) {
+    super(`${HOW_TO_START} (${reason instanceof Error ? reason.message : String(reason)})`);
+    this.stack = `${this.name}: ${this.message}`;
+  }
+}
+
+/** What mysql2 itself takes from the store's settings (the rest, e.g. tablePrefix, is the store's own). */
+export function driverOptions(settings: MysqlSettings): {
+  host: string;
+  port: number;
+  user: string;
+  password: string | undefined;
+  database: string;
+} {
+  const { host, port, user, password, database } = settings;
+  return { host, port, user, password, database };
+}
+
 export function mysqlSettings(tablePrefix: string): MysqlSettings {
   return mysqlFromUrl(MYSQL_URL, tablePrefix);
 }

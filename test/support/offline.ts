@@ -129,9 +129,11 @@ export async function startOffline(options: StartOptions = {}): Promise<OfflineS
   // offline prints "[websocket] listening" before its HTTP server (which carries the sockets)
   // has bound the port; only "[http for websocket] listening" comes after the bind. Waiting for
   // the first alone let a client that connected at once meet ECONNREFUSED now and then.
+  // The launcher's own "ready" line comes once the ports accept connections (test/e2e/start.test.ts).
   const ready = () =>
     output.includes(`Offline [websocket] listening on ws://localhost:${port}`) &&
-    output.includes(`Offline [http for websocket] listening on http://localhost:${port}`);
+    output.includes(`Offline [http for websocket] listening on http://localhost:${port}`) &&
+    output.includes(`[aws-node-websockets] ready: ws://localhost:${port}`);
   while (!ready()) {
     if (child.exitCode !== null) {
       await stop();

@@ -3,7 +3,7 @@
  * it: under `serverless offline` only, so a deploy never gets it.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONTENT_TYPES, page } from '../../scripts/page/handler';
@@ -67,7 +67,11 @@ describe('settings.js and the page function', () => {
   let dir: string;
   const argv = process.argv;
 
-  beforeAll(() => (dir = copyService('page-settings')));
+  beforeAll(() => {
+    dir = copyService('page-settings');
+    // A deploy reads settings of its own (settings.js refuses one without a .env.yml).
+    copyFileSync(join(dir, '.env.yml.example'), join(dir, '.env.yml'));
+  });
   afterEach(() => (process.argv = argv));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -174,11 +174,24 @@ describe('validation errors name each field and every mistake at once', () => {
     throw new Error('accepted');
   }
 
-  it('reports a missing field as its own schema would, at its path', () => {
+  it('reports a missing field as required, at its path', () => {
     expect(details(() => parseCommand('{"action":"join"}'))).toEqual({
-      message: 'invalid join: room: room must be a string',
-      details: { issues: [{ path: 'room', message: 'room must be a string' }] },
+      message: 'invalid join: room: room is required',
+      details: { issues: [{ path: 'room', message: 'room is required' }] },
     });
+  });
+
+  it('reports a field of the wrong type as its own schema would, at its path', () => {
+    for (const given of ['null', '7', '["lobby"]']) {
+      expect(details(() => parseCommand(`{"action":"join","room":${given}}`))).toEqual({
+        message: 'invalid join: room: room must be a string',
+        details: { issues: [{ path: 'room', message: 'room must be a string' }] },
+      });
+    }
+    expect(details(() => parseCommand('{"action":"members"}')).message).toBe('invalid members: room: room is required');
+    expect(details(() => parsePublishRequest({ room: 7, data: 1 })).message).toBe(
+      'invalid publish: room: room must be a string',
+    );
   });
 
   it('reports every failed rule of one field', () => {

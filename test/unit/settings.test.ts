@@ -35,6 +35,28 @@ afterEach(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+describe('settings.js reading its file', () => {
+  const argv = process.argv;
+  afterEach(() => {
+    process.argv = argv;
+  });
+
+  it('names .env.yml, in one line, when it is not YAML', async () => {
+    await expect(resolveWith({}, 'STAGE: dev\n  REGION: [x\n')).rejects.toThrow(
+      /^\.env\.yml is not valid YAML: bad indentation of a mapping entry \(2:9\)$/,
+    );
+    await expect(resolveWith({}, '- a list\n')).rejects.toThrow('.env.yml must hold "NAME: value" lines');
+  });
+
+  it('reads .env.yml.example without a .env.yml, except for `sls deploy`, as `npm run deploy` checks', async () => {
+    process.argv = [argv[0] as string, 'serverless.js', 'package'];
+    expect(await resolveWith({})).toMatchObject({ STAGE: 'dev' });
+    process.argv = [argv[0] as string, 'serverless.js', 'deploy', '--stage', 'prod'];
+    await expect(resolveWith({})).rejects.toThrow(/^no \.env\.yml: run `cp \.env\.yml\.example \.env\.yml`/);
+    expect(await resolveWith({}, 'STAGE: prod\n')).toMatchObject({ STAGE: 'prod' });
+  });
+});
+
 describe('settings.js', () => {
   it('knows every setting .env.yml.example names, the commented-out ones included', () => {
     expect(settingsJs.settingKeys()).toEqual(
