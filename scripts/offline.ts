@@ -89,7 +89,7 @@ async function main(): Promise<void> {
       `ws://localhost:${wsPort}?token=... ` +
       `(try: npx wscat -c "ws://localhost:${wsPort}?token=$(npm run -s token -- --user alice)")`;
   } else {
-    say('auth: off, anyone who knows the URL can connect (see README.md, Authorization)');
+    say('auth: off, anyone who knows the URL can connect (see docs/auth.md)');
     ready = `ws://localhost:${wsPort} (try: npx wscat -c ws://localhost:${wsPort})`;
   }
 

@@ -5,7 +5,7 @@
  * summary. Targets: `--room`, `--user`, `--connection`, or none for everyone.
  *
  * It posts to http://localhost:$HTTP_PORT/publish (3000 by default), unsigned: the local
- * runtime does not enforce IAM. A deployed API needs a signed request (README: Backend push).
+ * runtime does not enforce IAM. A deployed API needs a signed request (docs/protocol.md#backend-push).
  */
 import { parseArgs } from 'node:util';
 

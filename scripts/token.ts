@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   if (settings.AUTH_MODE === 'jwks') {
     throw new UsageError(
       'AUTH_JWKS_URL is set, so the service accepts tokens from your identity provider only; ' +
-        'get one there (see README.md, Authorization). This command signs with AUTH_JWT_SECRET.',
+        'get one there (see docs/auth.md). This command signs with AUTH_JWT_SECRET.',
     );
   }
   const secret =

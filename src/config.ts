@@ -324,7 +324,7 @@ function readJwksSettings(env: Env, url: string, common: CommonAuthSettings): Jw
   // are what make a token one for this service.
   const { issuer, audience } = common;
   if (issuer === undefined || audience === undefined) {
-    throw new ConfigError('AUTH_JWKS_URL needs AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE too (see README, Authorization)');
+    throw new ConfigError('AUTH_JWKS_URL needs AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE too (see docs/auth.md)');
   }
   return {
     ...common,

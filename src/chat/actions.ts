@@ -377,7 +377,7 @@ async function run(session: Session, command: Command): Promise<void> {
     case 'members':
       return listMembers(session, command.room);
     case 'ping':
-      // Nothing else: no store, so a heartbeat costs one post (README: how often).
+      // Nothing else: no store, so a heartbeat costs one post (docs/protocol.md#heartbeat).
       return reply(session, { type: 'pong', at: Date.now() });
   }
 }

@@ -80,7 +80,7 @@ export type PresenceFrame = {
 
 export type PongFrame = { type: 'pong'; at: number };
 
-/** The codes README "Limits and validation" lists; `(string & {})` keeps the union open. */
+/** The codes docs/protocol.md#error-codes lists; `(string & {})` keeps the union open. */
 export type ErrorCode =
   | 'invalid_json'
   | 'invalid_message'

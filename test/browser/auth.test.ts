@@ -1,7 +1,7 @@
 /**
  * The chat page with auth on (AUTH_JWT_SECRET, as `AUTH_JWT_SECRET=… npm start`): it shows
  * the Token field, a page without a token is refused and says so, and a page with a valid
- * token connects. The run also takes the README's screenshot: into a temporary folder under
+ * token connects. The run also takes the chat page's screenshot: into a temporary folder under
  * `npm test`, so that the tracked docs/chat.png only changes when asked for with
  * `npm run screenshot` (which sets SCREENSHOT_PATH to it).
  */
@@ -45,7 +45,7 @@ describe('the chat page, with auth on', () => {
     expect(await chatLog(page).textContent()).not.toContain('Connected:');
   });
 
-  it('connects a page with a valid token, and names its people by their tokens (the README screenshot)', async () => {
+  it('connects a page with a valid token, and names its people by their tokens (the docs/chat.png screenshot)', async () => {
     const alice = await signIn('alice');
     const bob = await signIn('bob');
     await joinRoom(alice.page, 'lobby');

@@ -151,7 +151,7 @@ describe('the client against the service', () => {
     await bob.next('message', sentBy('sent while away'));
     // The room hears alice's new connection join. (Whether it hears the old one leave depends on a
     // race: when the rejoin's fan-out finds the old connection gone (410) first, the store forgets it
-    // before its `$disconnect` reads its rooms, and nobody is told; README "Presence".)
+    // before its `$disconnect` reads its rooms, and nobody is told; docs/protocol.md#presence.)
     await bob.next('presence', (m) => m.event === 'join' && m.from === 'alice' && m.connectionId !== you);
 
     bob.client.publish('garden', 'welcome back');
