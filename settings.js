@@ -16,6 +16,7 @@ const path = require('node:path');
 const yaml = require('js-yaml');
 const { networkFor } = require('./infra/network');
 const { authorizerRole, storeRoles } = require('./infra/roles');
+const { invokePermissions } = require('./infra/permissions');
 
 /** serverless.yml's `service:` (the template test checks that they agree). */
 const SERVICE = 'aws-node-websockets';
@@ -288,7 +289,6 @@ module.exports = async ({ options = {} } = {}) => {
   const argv = process.argv.slice(2);
   // `npm start` runs `serverless offline`: the functions run here, with local settings.
   const local = argv.includes('offline');
-  const stage = options.stage || settings.STAGE || 'dev';
 
   // One rule for every setting: the environment wins over the file (`LOG_LEVEL=warn npm start`,
   // `AUTH_JWT_SECRET=… npm start`). Values are trimmed; an empty one, in either place, is unset,
@@ -299,6 +299,8 @@ module.exports = async ({ options = {} } = {}) => {
     else if (typeof settings[key] === 'string') settings[key] = settings[key].trim();
     if (settings[key] === '' || settings[key] === null) delete settings[key];
   }
+  // After the environment's settings: serverless.yml's stage is `${opt:stage, self:custom.settings.STAGE}`.
+  const stage = options.stage || settings.STAGE || 'dev';
   const mode = authModeOf(settings);
   checkAuthSettings(settings, mode, { local });
   settings.AUTH_MODE = mode;
@@ -336,7 +338,11 @@ module.exports = async ({ options = {} } = {}) => {
   // null removes the function, as for the authorizer.
   settings.PAGE_FUNCTION = local ? pageFunction() : null;
   settings.PAGE_DIR = PAGE_DIR;
-  settings.RESOURCES = { Resources: resources };
+  // Merged with serverless.yml's resources.extensions: the SourceArn of every invoke permission.
+  settings.RESOURCES = {
+    Resources: resources,
+    extensions: invokePermissions({ stage, authorizer: mode !== 'off' }),
+  };
   return settings;
 };
 

@@ -1022,3 +1022,61 @@ describe('flood bounds (issue 9, item 12)', () => {
     expect(environmentOf(secured, 'AuthorizeLambdaFunction').DB_MAX_CONNECTIONS).toBeUndefined();
   });
 });
+
+// ---------------------------------------------------------------------------------------
+// Who may invoke the functions: this API's routes in this stage, never any API Gateway
+// ---------------------------------------------------------------------------------------
+
+/** What API Gateway's source ARN of an invocation of this template's WebSocket API starts with. */
+const OWN_API_ARN = 'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketsApi}/';
+
+/** The function a resource's definition names (an integration's URI, a permission's FunctionName). */
+const functionsNamedBy = (template: Template, value: unknown) =>
+  resourcesOfType(template, 'AWS::Lambda::Function')
+    .map(([id]) => id)
+    .filter((id) => JSON.stringify(value).includes(`"${id}"`));
+
+describe.each(PACKAGINGS)('the invoke permissions of the %s template', (_, of, stage) => {
+  it('name the source of every permission (without one, any API in any account may invoke the function)', () => {
+    const unscoped = resourcesOfType(of(), 'AWS::Lambda::Permission')
+      .filter(([, permission]) => permission.Properties?.SourceArn === undefined)
+      .map(([id]) => id);
+    expect(unscoped).toEqual([]);
+  });
+
+  it('let each WebSocket function be invoked by its own routes of this API and stage only, and the authorizer by this API only', () => {
+    const template = of();
+    const integrations = resourcesOfType(template, 'AWS::ApiGatewayV2::Integration');
+    const routesOf = (functionId: string) =>
+      websocketRoutes(template)
+        .filter(([, route]) =>
+          integrations.some(
+            ([integrationId, integration]) =>
+              JSON.stringify(route.Properties?.Target).includes(`"${integrationId}"`) &&
+              functionsNamedBy(template, integration.Properties?.IntegrationUri).includes(functionId),
+          ),
+        )
+        .map(([, route]) => route.Properties?.RouteKey as string);
+    const permissions = resourcesOfType(template, 'AWS::Lambda::Permission').filter(
+      ([, permission]) =>
+        permission.Properties?.Principal === 'apigateway.amazonaws.com' &&
+        !JSON.stringify(permission.Properties?.SourceArn).includes('HttpApi'),
+    );
+    expect(permissions.length).toBeGreaterThanOrEqual(4);
+    for (const [id, permission] of permissions) {
+      const [functionId] = functionsNamedBy(template, permission.Properties?.FunctionName);
+      const sourceArn = (permission.Properties?.SourceArn as { 'Fn::Sub'?: string })['Fn::Sub'] ?? '';
+      expect({ id, prefix: sourceArn.slice(0, OWN_API_ARN.length) }).toEqual({ id, prefix: OWN_API_ARN });
+      const rest = sourceArn.slice(OWN_API_ARN.length);
+      if (functionId === 'AuthorizeLambdaFunction') {
+        expect(rest).toBe('authorizers/*');
+        continue;
+      }
+      const routes = routesOf(functionId!);
+      expect({ id, routes: routes.length > 0 }).toEqual({ id, routes: true });
+      // One route: exactly it. Several (the protocol's actions share one permission): this stage's routes.
+      if (routes.length === 1) expect({ id, rest }).toEqual({ id, rest: `${stage}/${routes[0]}` });
+      else expect({ id, rest }).toEqual({ id, rest: `${stage}/*` });
+    }
+  });
+});
