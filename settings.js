@@ -324,6 +324,7 @@ module.exports = async ({ options = {} } = {}) => {
   if (mode !== 'off') {
     settings.AUTHORIZE_FUNCTION = authorizeFunction(settings, mode, { local });
     settings.CONNECT_ROUTE = {
+    dbSubnetGroup: network.dbSubnetGroup,
       route: '$connect',
       authorizer: { name: 'authorize', identitySource: ['route.request.querystring.token'] },
     };

@@ -627,7 +627,7 @@ describe('DB_NETWORK=public (the default)', () => {
 describe('DB_NETWORK=private', () => {
   it('puts the instance in private subnets without a public address', () => {
     expect(privateNet.Resources.ConnectionsDatabase?.Properties?.PubliclyAccessible).toBe(false);
-    expect(privateNet.Resources.DatabaseSubnetGroup?.Properties?.SubnetIds).toEqual([
+    expect(privateNet.Resources.PrivateDatabaseSubnetGroup?.Properties?.SubnetIds).toEqual([
       { Ref: 'PrivateSubnetA' },
       { Ref: 'PrivateSubnetB' },
     ]);
@@ -1078,5 +1078,30 @@ describe.each(PACKAGINGS)('the invoke permissions of the %s template', (_, of, s
       if (routes.length === 1) expect({ id, rest }).toEqual({ id, rest: `${stage}/${routes[0]}` });
       else expect({ id, rest }).toEqual({ id, rest: `${stage}/*` });
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// A stack's whole life: remove, and a switch of DB_NETWORK
+// ---------------------------------------------------------------------------------------
+
+describe.each(PACKAGINGS)('the database of the %s template, over the stack’s life', (_, of) => {
+  it('depends on the internet gateway’s attachment, so a remove deletes it before the gateway is detached', () => {
+    expect([of().Resources.ConnectionsDatabase?.DependsOn].flat()).toContain('InternetGatewayAttachment');
+  });
+
+  it('sits in the one subnet group of its mode', () => {
+    const groups = resourcesOfType(of(), 'AWS::RDS::DBSubnetGroup').map(([id]) => id);
+    expect(groups).toHaveLength(1);
+    expect(of().Resources.ConnectionsDatabase?.Properties?.DBSubnetGroupName).toEqual({ Ref: groups[0] });
+  });
+});
+
+describe('a switch of DB_NETWORK', () => {
+  it('changes the subnet group’s logical id, so CloudFormation creates a new group and replaces the instance instead of moving its subnets in place', () => {
+    const groupOf = (template: Template) => resourcesOfType(template, 'AWS::RDS::DBSubnetGroup').map(([id]) => id);
+    expect(groupOf(open)).toEqual(['DatabaseSubnetGroup']);
+    expect(groupOf(privateNet)).toEqual(['PrivateDatabaseSubnetGroup']);
+    expect(groupOf(secured)).toEqual(groupOf(open));
   });
 });
