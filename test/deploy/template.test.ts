@@ -734,9 +734,20 @@ function allowed(permissions: Permissions, action: string): unknown[] {
 }
 
 const DATABASE_SECRET = { 'Fn::GetAtt': ['ConnectionsDatabase', 'MasterUserSecret.SecretArn'] };
-const VPC_POLICY = {
-  'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
-};
+/** What AWSLambdaVPCAccessExecutionRole allows beyond logs: the actions Lambda uses to attach a function to a VPC. */
+const VPC_ACTIONS = [
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+];
+/** The only actions a role may have on `*`: EC2 Describe actions take no resource. */
+const DESCRIBE_ONLY_ON_ALL = ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'];
+const ec2Arn = (rest: string) => ({
+  'Fn::Sub': `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:${rest}`,
+});
 const connections = (stage: string) => ({
   'Fn::Sub': `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${stage}/POST/@connections/*`,
 });
@@ -749,17 +760,22 @@ const PACKAGINGS: [string, () => Template, string, boolean, unknown][] = [
 ];
 
 describe.each(PACKAGINGS)('least privilege in the %s template', (_, of, stage, vpc, jwtSecret) => {
-  it('gives no function the framework’s shared default role, and no role a wildcard action or resource', () => {
+  it('gives no function the framework’s shared default role, no role a managed policy, and no role a wildcard action or resource', () => {
     const template = of();
     expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
-    for (const [, role] of resourcesOfType(template, 'AWS::IAM::Role')) {
+    for (const [id, role] of resourcesOfType(template, 'AWS::IAM::Role')) {
+      // A managed policy's statements are not in the template: none may hide a wildcard there.
+      expect({ id, managed: role.Properties?.ManagedPolicyArns }).toEqual({ id, managed: undefined });
       const statements = (
         (role.Properties?.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]
       ).flatMap((policy) => policy.PolicyDocument.Statement);
       for (const statement of statements) {
         expect(statement.Effect).toBe('Allow');
         for (const action of actionsOf(statement)) expect(action).not.toMatch(/\*/);
-        for (const resource of resourcesOf(statement)) expect(resource).not.toBe('*');
+        // `*` only where EC2 supports no resource-level permission: the two Describe actions.
+        if (resourcesOf(statement).includes('*')) {
+          expect({ id, actions: actionsOf(statement) }).toEqual({ id, actions: DESCRIBE_ONLY_ON_ALL });
+        }
       }
     }
   });
@@ -802,7 +818,6 @@ describe.each(PACKAGINGS)('least privilege in the %s template', (_, of, stage, v
     const permissions = permissionsOf(template, 'AuthorizeLambdaFunction');
     expect(allowed(permissions, 'secretsmanager:GetSecretValue')).toEqual([jwtSecret]);
     expect(allowed(permissions, 'execute-api:ManageConnections')).toEqual([]);
-    expect(permissions.managed).toEqual([]);
     // ... and no store function may read the JWT secret.
     for (const id of STORE_FUNCTIONS) {
       expect(allowed(permissionsOf(template, id), 'secretsmanager:GetSecretValue')).not.toContainEqual(jwtSecret);
@@ -810,10 +825,30 @@ describe.each(PACKAGINGS)('least privilege in the %s template', (_, of, stage, v
   });
 
   const vpcTitle = vpc
-    ? 'gives the store functions the VPC permissions they need in private subnets'
+    ? 'gives the store functions the network-interface permissions Lambda needs in their subnets, and the authorizer none'
     : 'gives no function the VPC permissions: they run outside any VPC';
   it(vpcTitle, () => {
-    for (const id of STORE_FUNCTIONS) expect(permissionsOf(of(), id).managed).toEqual(vpc ? [VPC_POLICY] : []);
+    const template = of();
+    for (const [id] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+      const permissions = permissionsOf(template, id);
+      const inVpc = vpc && id !== 'AuthorizeLambdaFunction';
+      const ec2 = permissions.statements.flatMap(actionsOf).filter((action) => action.startsWith('ec2:'));
+      expect({ id, ec2: ec2.sort() }).toEqual({ id, ec2: inVpc ? [...VPC_ACTIONS].sort() : [] });
+      if (!inVpc) continue;
+      expect(allowed(permissions, 'ec2:CreateNetworkInterface')).toEqual([
+        ec2Arn('network-interface/*'),
+        ec2Arn('subnet/${PrivateSubnetA}'),
+        ec2Arn('subnet/${PrivateSubnetB}'),
+        ec2Arn('security-group/${FunctionsSecurityGroup.GroupId}'),
+      ]);
+      for (const action of [
+        'ec2:DeleteNetworkInterface',
+        'ec2:AssignPrivateIpAddresses',
+        'ec2:UnassignPrivateIpAddresses',
+      ]) {
+        expect({ action, on: allowed(permissions, action) }).toEqual({ action, on: [ec2Arn('*/*')] });
+      }
+    }
   });
 });
 
