@@ -17,6 +17,12 @@ const yaml = require('js-yaml');
 const { networkFor } = require('./infra/network');
 const { authorizerRole, storeRoles } = require('./infra/roles');
 const { invokePermissions } = require('./infra/permissions');
+const {
+  accountConcurrencyProblem,
+  DEFAULT_ACCOUNT_CONCURRENCY,
+  RESERVED_WS_FUNCTIONS,
+  reservedTotal,
+} = require('./infra/concurrency');
 
 /** serverless.yml's `service:` (the template test checks that they agree). */
 const SERVICE = 'aws-node-websockets';
@@ -184,8 +190,6 @@ const DEFAULT_INSTANCE_CLASS = 'db.t4g.micro';
  * monitoring, and containers Lambda is replacing, which hold theirs until they are reaped.
  */
 const RESERVABLE_SHARE = 0.8;
-/** connect, disconnect, default, message and publish get RESERVED_CONCURRENCY each; the sweep gets 1. */
-const RESERVED_WS_FUNCTIONS = 5;
 /** Stage throttling defaults: one route's burst stays under the default instance's budget. */
 const DEFAULT_THROTTLE_BURST = 50;
 const DEFAULT_THROTTLE_RATE = 25;
@@ -224,11 +228,16 @@ function floodBounds(settings) {
     );
   }
 
-  // Off unless set: Lambda refuses a reservation that leaves the account fewer than 10
-  // unreserved executions, and new accounts often have 10 in all.
+  // Off unless set: Lambda refuses a reservation that leaves the account fewer than 100
+  // unreserved executions (infra/concurrency.js), and new accounts often have 10 in all.
   if (present('RESERVED_CONCURRENCY')) {
     const each = positive('RESERVED_CONCURRENCY', settings.RESERVED_CONCURRENCY, { integer: true });
-    const total = RESERVED_WS_FUNCTIONS * each + 1;
+    const account = present('ACCOUNT_CONCURRENCY')
+      ? positive('ACCOUNT_CONCURRENCY', settings.ACCOUNT_CONCURRENCY, { integer: true })
+      : DEFAULT_ACCOUNT_CONCURRENCY;
+    const problem = accountConcurrencyProblem(each, account);
+    if (problem !== undefined) throw new Error(problem);
+    const total = reservedTotal(each);
     const budget = Math.floor(settings.DB_MAX_CONNECTIONS * RESERVABLE_SHARE);
     if (total > budget) {
       const most = Math.floor((budget - 1) / RESERVED_WS_FUNCTIONS);
@@ -315,6 +324,7 @@ module.exports = async ({ options = {} } = {}) => {
   const network = networkFor(settings.DB_NETWORK ?? 'public', settings);
   settings.NETWORK = {
     mode: network.mode,
+    dbSubnetGroup: network.dbSubnetGroup,
     dbPubliclyAccessible: network.dbPubliclyAccessible,
     dbIngress: network.dbIngress,
     storeVpc: network.storeVpc,
@@ -324,7 +334,6 @@ module.exports = async ({ options = {} } = {}) => {
   if (mode !== 'off') {
     settings.AUTHORIZE_FUNCTION = authorizeFunction(settings, mode, { local });
     settings.CONNECT_ROUTE = {
-    dbSubnetGroup: network.dbSubnetGroup,
       route: '$connect',
       authorizer: { name: 'authorize', identitySource: ['route.request.querystring.token'] },
     };
