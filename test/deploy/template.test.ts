@@ -365,6 +365,9 @@ describe('routes run from the unzipped package', () => {
         DB_HOST: '127.0.0.1',
         DB_PORT: '3306',
         DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:probe-AbCdEf',
+        // what CloudFormation fills in for the Ref and Fn::Sub: the API the event fixture names
+        WEBSOCKET_API_ID: 'abc123',
+        WEBSOCKET_API_ENDPOINT: 'https://abc123.execute-api.us-east-1.amazonaws.com/dev',
         MANAGEMENT_ENDPOINT: url,
       };
       const { report, output } = await probePackage(
@@ -425,6 +428,23 @@ describe('server-side publish in the default template', () => {
     expect(environment.WEBSOCKET_API_ENDPOINT).toEqual({
       'Fn::Sub': 'https://${WebsocketsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/qa',
     });
+  });
+
+  it('gives every function that posts or serves socket events this stage’s own API: its id and its endpoint', () => {
+    for (const [, template, stage] of [
+      ['open', open, 'qa'],
+      ['private', privateNet, 'prod'],
+    ] as const) {
+      for (const id of STORE_FUNCTIONS) {
+        expect({ id, ...environmentOf(template, id) }).toMatchObject({
+          id,
+          WEBSOCKET_API_ID: { Ref: 'WebsocketsApi' },
+          WEBSOCKET_API_ENDPOINT: {
+            'Fn::Sub': `https://\${WebsocketsApi}.execute-api.\${AWS::Region}.\${AWS::URLSuffix}/${stage}`,
+          },
+        });
+      }
+    }
   });
 
   it('is not routed from the socket', () => {
