@@ -1160,3 +1160,27 @@ describe('a switch of DB_NETWORK', () => {
     expect(groupOf(secured)).toEqual(groupOf(open));
   });
 });
+
+// ---------------------------------------------------------------------------------------
+// The deployer's permissions cover every resource type (docs/deploy-permissions.md)
+// ---------------------------------------------------------------------------------------
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const deployer = require('../../infra/deployer-policy.js') as {
+  RESOURCE_ACTIONS: Record<string, string[]>;
+  resourceTypesOf(template: Template): string[];
+};
+
+describe.each(PACKAGINGS)('the deployer policy and the %s template', (_, of) => {
+  it('has actions for every resource type the template holds', () => {
+    const missing = deployer.resourceTypesOf(of()).filter((type) => !Object.hasOwn(deployer.RESOURCE_ACTIONS, type));
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('the deployer policy', () => {
+  it('lists no resource type that no packaging holds', () => {
+    const held = new Set(PACKAGINGS.flatMap(([, of]) => deployer.resourceTypesOf(of())));
+    expect(Object.keys(deployer.RESOURCE_ACTIONS).filter((type) => !held.has(type))).toEqual([]);
+  });
+});
