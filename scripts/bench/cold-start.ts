@@ -252,7 +252,7 @@ export async function benchColdStart(
   }
   cases.push({
     name: 'src/aws/management-api.js alone (the lean signed client)',
-    env: () => ({ ...base, BENCH_MODULE: join(packaged, 'src', 'management-api.js') }),
+    env: () => ({ ...base, BENCH_MODULE: join(packaged, 'src', 'aws', 'management-api.js') }),
   });
   // The delivery path the message routes load (src/communication.ts and what it requires),
   // beside the SDK client it replaced, which is no longer loaded.

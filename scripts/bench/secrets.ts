@@ -142,7 +142,7 @@ export async function benchSecrets(options: { processes: number }): Promise<Secr
       ...childEnv(),
       BENCH_ENDPOINT: standIn.url,
       BENCH_SECRET_ID: SECRET_ARN,
-      BENCH_SECRETS_MODULE: join(dir, 'src', 'secrets.js'),
+      BENCH_SECRETS_MODULE: join(dir, 'src', 'aws', 'secrets.js'),
     };
     // Interleaved, so that a noisy moment hits every case alike.
     for (let i = 0; i < options.processes; i++) {
