@@ -16,6 +16,13 @@ const path = require('node:path');
 const yaml = require('js-yaml');
 const { networkFor } = require('./infra/network');
 const { authorizerRole, storeRoles } = require('./infra/roles');
+const { invokePermissions } = require('./infra/permissions');
+const {
+  accountConcurrencyProblem,
+  DEFAULT_ACCOUNT_CONCURRENCY,
+  RESERVED_WS_FUNCTIONS,
+  reservedTotal,
+} = require('./infra/concurrency');
 
 /** serverless.yml's `service:` (the template test checks that they agree). */
 const SERVICE = 'aws-node-websockets';
@@ -185,8 +192,6 @@ const DEFAULT_INSTANCE_CLASS = 'db.t4g.micro';
  * monitoring, and containers Lambda is replacing, which hold theirs until they are reaped.
  */
 const RESERVABLE_SHARE = 0.8;
-/** connect, disconnect, default, message and publish get RESERVED_CONCURRENCY each; the sweep gets 1. */
-const RESERVED_WS_FUNCTIONS = 5;
 /** Stage throttling defaults: one route's burst stays under the default instance's budget. */
 const DEFAULT_THROTTLE_BURST = 50;
 const DEFAULT_THROTTLE_RATE = 25;
@@ -225,11 +230,16 @@ function floodBounds(settings) {
     );
   }
 
-  // Off unless set: Lambda refuses a reservation that leaves the account fewer than 10
-  // unreserved executions, and new accounts often have 10 in all.
+  // Off unless set: Lambda refuses a reservation that leaves the account fewer than 100
+  // unreserved executions (infra/concurrency.js), and new accounts often have 10 in all.
   if (present('RESERVED_CONCURRENCY')) {
     const each = positive('RESERVED_CONCURRENCY', settings.RESERVED_CONCURRENCY, { integer: true });
-    const total = RESERVED_WS_FUNCTIONS * each + 1;
+    const account = present('ACCOUNT_CONCURRENCY')
+      ? positive('ACCOUNT_CONCURRENCY', settings.ACCOUNT_CONCURRENCY, { integer: true })
+      : DEFAULT_ACCOUNT_CONCURRENCY;
+    const problem = accountConcurrencyProblem(each, account);
+    if (problem !== undefined) throw new Error(problem);
+    const total = reservedTotal(each);
     const budget = Math.floor(settings.DB_MAX_CONNECTIONS * RESERVABLE_SHARE);
     if (total > budget) {
       const most = Math.floor((budget - 1) / RESERVED_WS_FUNCTIONS);
@@ -315,7 +325,6 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
     throw new Error('no .env.yml: run `cp .env.yml.example .env.yml` and edit it before deploying');
   }
   const settings = readSettingsFile(fs.existsSync(own) ? own : example);
-  const stage = options.stage || settings.STAGE || 'dev';
 
   // One rule for every setting: the environment wins over the file (`LOG_LEVEL=warn npm start`,
   // `AUTH_JWT_SECRET=… npm start`). Values are trimmed; an empty one, in either place, is unset,
@@ -326,6 +335,8 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
     else if (typeof settings[key] === 'string') settings[key] = settings[key].trim();
     if (settings[key] === '' || settings[key] === null) delete settings[key];
   }
+  // After the environment's settings: serverless.yml's stage is `${opt:stage, self:custom.settings.STAGE}`.
+  const stage = options.stage || settings.STAGE || 'dev';
   const mode = authModeOf(settings);
   checkAuthSettings(settings, mode, { local });
   settings.AUTH_MODE = mode;
@@ -340,6 +351,7 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
   const network = networkFor(settings.DB_NETWORK ?? 'public', settings);
   settings.NETWORK = {
     mode: network.mode,
+    dbSubnetGroup: network.dbSubnetGroup,
     dbPubliclyAccessible: network.dbPubliclyAccessible,
     dbIngress: network.dbIngress,
     storeVpc: network.storeVpc,
@@ -363,7 +375,11 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
   // null removes the function, as for the authorizer.
   settings.PAGE_FUNCTION = local ? pageFunction() : null;
   settings.PAGE_DIR = PAGE_DIR;
-  settings.RESOURCES = { Resources: resources };
+  // Merged with serverless.yml's resources.extensions: the SourceArn of every invoke permission.
+  settings.RESOURCES = {
+    Resources: resources,
+    extensions: invokePermissions({ stage, authorizer: mode !== 'off' }),
+  };
   return settings;
 };
 

@@ -32,6 +32,20 @@ const SUBNET_CIDRS = {
 
 const MYSQL_PORT = 3306;
 
+/** Where the store functions run in private mode (infra/roles.js scopes their network permissions to these). */
+const FUNCTION_SUBNETS = ['PrivateSubnetA', 'PrivateSubnetB'];
+const FUNCTIONS_SECURITY_GROUP = 'FunctionsSecurityGroup';
+
+/**
+ * The logical id of the database's subnet group in each mode. They differ on purpose: RDS
+ * refuses to change the subnets of a subnet group its instance sits in, so an update in place
+ * rolls back. With a new logical id, a switch creates the other mode's group, and a new
+ * DBSubnetGroupName replaces the instance (the property is create-only in the resource's
+ * schema): a new, empty instance in the new subnets, the old one kept as a final snapshot
+ * (UpdateReplacePolicy: Snapshot). The public id is the one stacks deployed before had.
+ */
+const DB_SUBNET_GROUPS = { public: 'DatabaseSubnetGroup', private: 'PrivateDatabaseSubnetGroup' };
+
 const availabilityZone = (index) => ({ 'Fn::Select': [index, { 'Fn::GetAZs': '' }] });
 const nameTag = (name) => [{ Key: 'Name', Value: { 'Fn::Sub': `\${AWS::StackName}-${name}` } }];
 const ref = (logicalId) => ({ Ref: logicalId });
@@ -175,10 +189,11 @@ function networkFor(mode, settings) {
   }
   const isPrivate = mode === 'private';
   const dbSubnets = isPrivate ? ['PrivateSubnetA', 'PrivateSubnetB'] : ['PublicSubnetA', 'PublicSubnetB'];
+  const dbSubnetGroup = DB_SUBNET_GROUPS[mode];
   const resources = {
     ...commonResources(),
     ...(isPrivate ? privateResources() : {}),
-    DatabaseSubnetGroup: {
+    [dbSubnetGroup]: {
       Type: 'AWS::RDS::DBSubnetGroup',
       Properties: {
         DBSubnetGroupDescription: {
@@ -210,16 +225,17 @@ function networkFor(mode, settings) {
   return {
     mode,
     resources,
+    dbSubnetGroup,
     dbPubliclyAccessible: !isPrivate,
     dbIngress,
     /** The store functions' `vpc:`; null keeps them outside any VPC. */
     storeVpc: isPrivate
       ? {
-          securityGroupIds: [{ 'Fn::GetAtt': ['FunctionsSecurityGroup', 'GroupId'] }],
-          subnetIds: [ref('PrivateSubnetA'), ref('PrivateSubnetB')],
+          securityGroupIds: [{ 'Fn::GetAtt': [FUNCTIONS_SECURITY_GROUP, 'GroupId'] }],
+          subnetIds: FUNCTION_SUBNETS.map(ref),
         }
       : null,
   };
 }
 
-module.exports = { NETWORK_MODES, VPC_CIDR, networkFor };
+module.exports = { NETWORK_MODES, VPC_CIDR, DB_SUBNET_GROUPS, FUNCTION_SUBNETS, FUNCTIONS_SECURITY_GROUP, networkFor };

@@ -9,9 +9,13 @@
 //
 // `connect` cannot post (nothing may be sent before `$connect` returns) and `sweep` has no
 // one to post to; `disconnect` may, for presence events. In DB_NETWORK=private the store
-// roles also get AWSLambdaVPCAccessExecutionRole, the network-interface permissions that
-// Lambda needs to run a function in a VPC; the authorizer stays outside the VPC.
+// roles also get the network-interface permissions Lambda uses, with the function's role, to
+// run a function in a VPC (vpcNetworkInterfaces), inline: the managed
+// AWSLambdaVPCAccessExecutionRole would allow them, and writing to any log group, on `*`.
+// The authorizer stays outside the VPC.
 'use strict';
+
+const { FUNCTION_SUBNETS, FUNCTIONS_SECURITY_GROUP } = require('./network');
 
 const STORE_GROUPS = {
   StoreFunctionsRole: ['connect', 'sweep'],
@@ -24,7 +28,7 @@ const logGroupOf = (functionName) => `${functionName.charAt(0).toUpperCase()}${f
 /** The database's master credentials: the secret RDS created for ManageMasterUserPassword. */
 const DATABASE_SECRET = { 'Fn::GetAtt': ['ConnectionsDatabase', 'MasterUserSecret.SecretArn'] };
 
-function role(description, functions, statements, managedPolicyArns) {
+function role(description, functions, statements) {
   return {
     Type: 'AWS::IAM::Role',
     Properties: {
@@ -33,7 +37,6 @@ function role(description, functions, statements, managedPolicyArns) {
         Version: '2012-10-17',
         Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
       },
-      ...(managedPolicyArns.length > 0 ? { ManagedPolicyArns: managedPolicyArns } : {}),
       Policies: [
         {
           PolicyName: 'least-privilege',
@@ -55,6 +58,49 @@ function role(description, functions, statements, managedPolicyArns) {
   };
 }
 
+/** arn:…:ec2:{region}:{account}:{rest} */
+const ec2Arn = (rest) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:${rest}` });
+
+/**
+ * What Lambda needs to attach a function to its subnets (the Lambda guide's VPC page lists the
+ * actions; AWSLambdaVPCAccessExecutionRole grants them on `*`), each as narrow as EC2 allows:
+ * - CreateNetworkInterface authorizes the interface, its subnet and its security group: the
+ *   subnets and the group are ours, so no interface can be made anywhere else.
+ * - DeleteNetworkInterface, AssignPrivateIpAddresses, UnassignPrivateIpAddresses: this account's
+ *   and region's resources (every id: an interface's is not known before Lambda creates it).
+ *   The Lambda guide warns that without a resource id for DeleteNetworkInterface the function
+ *   may lose its VPC access, and names this account-and-region form as the one to use.
+ * - DescribeNetworkInterfaces and DescribeSubnets: `*`, because EC2's Describe actions support
+ *   no resource-level permission (the Lambda guide: DescribeNetworkInterfaces "only works if it's
+ *   allowed on all resources"). They read, and change nothing.
+ */
+function vpcNetworkInterfaces() {
+  return [
+    {
+      Sid: 'NetworkInterfacesInOwnSubnetsOnly',
+      Effect: 'Allow',
+      Action: 'ec2:CreateNetworkInterface',
+      Resource: [
+        ec2Arn('network-interface/*'),
+        ...FUNCTION_SUBNETS.map((subnet) => ec2Arn(`subnet/\${${subnet}}`)),
+        ec2Arn(`security-group/\${${FUNCTIONS_SECURITY_GROUP}.GroupId}`),
+      ],
+    },
+    {
+      Sid: 'ManageOwnAccountsNetworkInterfaces',
+      Effect: 'Allow',
+      Action: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+      Resource: ec2Arn('*/*'),
+    },
+    {
+      Sid: 'DescribeNeedsAllResources',
+      Effect: 'Allow',
+      Action: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
+      Resource: '*',
+    },
+  ];
+}
+
 const readSecret = (sid, resource) => ({
   Sid: sid,
   Effect: 'Allow',
@@ -67,9 +113,7 @@ const readSecret = (sid, resource) => ({
  * (`…/{api}/{stage}/POST/@connections/*`); `vpc` adds the VPC permissions.
  */
 function storeRoles({ stage, vpc }) {
-  const managed = vpc
-    ? [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole' }]
-    : [];
+  const network = vpc ? vpcNetworkInterfaces() : [];
   const databaseSecret = readSecret('DatabaseSecretOnly', DATABASE_SECRET);
   const postToConnections = {
     Sid: 'PostToOwnConnectionsOnly',
@@ -83,14 +127,12 @@ function storeRoles({ stage, vpc }) {
     StoreFunctionsRole: role(
       { 'Fn::Sub': '${AWS::StackName}: connect and sweep (store only)' },
       STORE_GROUPS.StoreFunctionsRole,
-      [databaseSecret],
-      managed,
+      [databaseSecret, ...network],
     ),
     DeliveryFunctionsRole: role(
       { 'Fn::Sub': '${AWS::StackName}: disconnect, default and message (store and delivery)' },
       STORE_GROUPS.DeliveryFunctionsRole,
-      [databaseSecret, postToConnections],
-      managed,
+      [databaseSecret, postToConnections, ...network],
     ),
   };
 }
@@ -102,9 +144,8 @@ function authorizerRole({ secretArn }) {
       { 'Fn::Sub': '${AWS::StackName}: the $connect authorizer' },
       ['authorize'],
       secretArn === undefined ? [] : [readSecret('JwtSecretOnly', secretArn)],
-      [],
     ),
   };
 }
 
-module.exports = { STORE_GROUPS, logGroupOf, storeRoles, authorizerRole };
+module.exports = { STORE_GROUPS, logGroupOf, storeRoles, authorizerRole, vpcNetworkInterfaces };

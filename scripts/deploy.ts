@@ -7,6 +7,7 @@
  *   npm run deploy -- --check                    checks only, deploys nothing
  *   npm run deploy -- --stage prod               options other than ours go to serverless
  *   npm run deploy -- --skip-credential-check    on an EC2 instance role (not detectable offline)
+ *   npm run deploy -- --print-policy             the IAM policy a deployer needs (docs/deploy-permissions.md)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,7 +17,19 @@ import { load as loadYaml } from 'js-yaml';
 import { checkCredentials, checkSettings, checkTarget, mergeSettings, settingNames, targetOf } from './deploy/checks';
 import type { ServiceShape, Settings } from './deploy/checks';
 
-const OWN_FLAGS = ['--check', '--skip-credential-check'];
+const OWN_FLAGS = ['--check', '--skip-credential-check', '--print-policy'];
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { deployerPolicy } = require('../infra/deployer-policy.js') as {
+  deployerPolicy(options: { partition: string }): unknown;
+};
+
+/** The partition of a region's ARNs. */
+function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
 
 function readOptional(path: string): string | undefined {
   try {
@@ -102,6 +115,11 @@ async function main(): Promise<number> {
 
   const { settings, problems } = loadSettings(root, command);
   const target = targetOf(slsArgs, settings);
+  if (rest.includes('--print-policy')) {
+    // Needs neither settings that deploy nor credentials: it only says what a deploy is allowed.
+    console.log(JSON.stringify(deployerPolicy({ partition: partitionOf(target.region) }), null, 2));
+    return 0;
+  }
   const shape = serviceShape(root);
   problems.push(...checkTarget(target, shape));
   // Removing needs only to know which stack; a setting gone bad since must not keep it alive.

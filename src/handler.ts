@@ -11,6 +11,7 @@ import type {
   Context,
   ScheduledEvent,
 } from 'aws-lambda';
+import { checkOrigin, ForeignEventError, ownOrigin } from './aws/origin';
 import { authSettings, config } from './config';
 import { createStore, MYSQL_TIMEOUTS } from './data';
 import type { ConnectionStore } from './data';
@@ -76,9 +77,29 @@ function subjectOf(event: WebSocketEvent): string | null {
   return typeof principal === 'string' && principal !== '' ? principal : null;
 }
 
-function outboxFor(event: WebSocketEvent): Outbox {
-  const { offline, managementEndpoint } = config();
-  return outboxAt(communication().endpointFor(event.requestContext, { offline, override: managementEndpoint }));
+/** Posts go to this stage's own API (src/aws/origin.ts), never to a host an event names. */
+function outbox(): Outbox {
+  return outboxAt(ownOrigin().endpoint ?? communication().OFFLINE_ENDPOINT);
+}
+
+/** An event of another API is refused before anything is stored or posted (src/aws/origin.ts). */
+function foreign(name: string, event: WebSocketEvent): boolean {
+  try {
+    checkOrigin(ownOrigin(), event.requestContext);
+    return false;
+  } catch (error) {
+    if (!(error instanceof ForeignEventError)) throw error;
+    const { connectionId, apiId, domainName, stage } = event.requestContext;
+    log.warn('refused an event of another API', {
+      route: name,
+      connectionId,
+      apiId,
+      domainName,
+      stage,
+      reason: error.message,
+    });
+    return true;
+  }
 }
 
 function outboxAt(endpoint: string): Outbox {
@@ -146,7 +167,7 @@ async function answerFailure(name: string, event: WebSocketEvent, context: Conte
     const remaining = context.getRemainingTimeInMillis?.() ?? FAILURE_REPLY_TIMEOUT_MS + AFTER_REPLY_MS;
     const timeoutMs = Math.min(FAILURE_REPLY_TIMEOUT_MS, remaining - AFTER_REPLY_MS);
     if (timeoutMs <= 0) throw new Error('no time left in the invocation for the error reply');
-    const code = await replyFailure(outboxFor(event), connectionId, error, timeoutMs);
+    const code = await replyFailure(outbox(), connectionId, error, timeoutMs);
     log.info('failure answered', { route: name, connectionId, code });
   } catch (replyError) {
     log.warn('error reply failed', { route: name, connectionId, error: replyError });
@@ -159,6 +180,7 @@ function route(name: string, work: Work, options: RouteOptions = {}) {
     const connectionId = event.requestContext?.connectionId;
     storeUsed = false;
     try {
+      if (foreign(name, event)) return { statusCode: 403 };
       const statusCode = await work(event, context);
       if (!Number.isInteger(statusCode)) {
         log.error('handler returned no status code', { route: name, connectionId });
@@ -250,7 +272,7 @@ function session(event: WebSocketEvent, context: Context): Session {
     get store() {
       return currentStore();
     },
-    outbox: outboxFor(event),
+    outbox: outbox(),
     connectionId: event.requestContext.connectionId,
     subject: subjectOf(event),
     concurrency: fanOut.concurrency,

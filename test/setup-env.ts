@@ -6,3 +6,8 @@ process.env.AWS_ACCESS_KEY_ID = 'test';
 process.env.AWS_SECRET_ACCESS_KEY = 'test';
 process.env.AWS_REGION = 'us-east-1';
 process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'error';
+// The WebSocket API a deployed function is given (serverless.yml), the one the event
+// fixtures name (test/fixtures): the handlers serve only its events and post only to it.
+process.env.WEBSOCKET_API_ID = process.env.WEBSOCKET_API_ID ?? 'abc123';
+process.env.WEBSOCKET_API_ENDPOINT =
+  process.env.WEBSOCKET_API_ENDPOINT ?? 'https://abc123.execute-api.us-east-1.amazonaws.com/dev';

@@ -106,7 +106,7 @@ if (!process.env.BENCH_INVOKE) { console.log(JSON.stringify({ loadMs: ms(t0, t1)
 const context = { getRemainingTimeInMillis: () => 29000 };
 const event = (id) => ({
   requestContext: { connectionId: id, connectedAt: Date.now(), routeKey: '$default', eventType: 'MESSAGE',
-    domainName: 'localhost', stage: 'local', requestId: id, apiId: 'bench' },
+    domainName: 'localhost', stage: 'local', requestId: id, apiId: 'private' },
   body: '{}', isBase64Encoded: false,
 });
 const route = mod[process.env.BENCH_ROUTE || 'defaultHandler'];

@@ -252,25 +252,31 @@ export async function benchInvocations(
     rows.push({ invocation, statusCode, wire: count(proxy.commands) });
   };
   const ctx = () => lambdaContext();
-  const on = (body: unknown, routeKey: string, id = 'bench-a'): WebSocketEvent => messageEvent(body, id, routeKey);
+  // The fixtures name a deployed API; offline serves only offline's own (src/aws/origin.ts).
+  const offline = (event: WebSocketEvent): WebSocketEvent => {
+    Object.assign(event.requestContext, { apiId: 'private', domainName: 'localhost', stage: 'local' });
+    return event;
+  };
+  const on = (body: unknown, routeKey: string, id = 'bench-a'): WebSocketEvent =>
+    offline(messageEvent(body, id, routeKey));
   try {
     await cleaner.dropTables();
     useStore(store);
     resetClients();
-    await invoke('$connect, first of a new container (cold)', () => connect(connectEvent('bench-a'), ctx()));
-    await invoke('$connect, warm', () => connect(connectEvent('bench-b'), ctx()));
+    await invoke('$connect, first of a new container (cold)', () => connect(offline(connectEvent('bench-a')), ctx()));
+    await invoke('$connect, warm', () => connect(offline(connectEvent('bench-b')), ctx()));
     await invoke('$default {} (list), warm', () => defaultHandler(on({}, '$default'), ctx()));
     await invoke('sendmessage to 2, warm', () => message(on({ action: 'sendmessage', data: 1 }, 'sendmessage'), ctx()));
     await invoke('join, warm', () => message(on({ action: 'join', room: 'r' }, 'join'), ctx()));
     await invoke('leave, warm', () => message(on({ action: 'leave', room: 'r' }, 'leave'), ctx()));
-    await invoke('$disconnect, warm', () => disconnect(disconnectEvent('bench-b'), ctx()));
+    await invoke('$disconnect, warm', () => disconnect(offline(disconnectEvent('bench-b')), ctx()));
     const checking = new MysqlConnectionStore(throughProxy(options.mysqlUrl, 'bench_inv_', proxy), {
       usedConnsFreqMs: 0,
     });
     useStore(checking);
     await checking.list(1);
     await invoke('$disconnect, warm, when the 10 s connection check is due', () =>
-      disconnect(disconnectEvent('bench-a'), ctx()),
+      disconnect(offline(disconnectEvent('bench-a')), ctx()),
     );
     await checking.close();
     rows.push(...(await libraryDefaults(options.mysqlUrl, proxy)));

@@ -7,6 +7,11 @@
 import { ConfigError } from '../../src/errors';
 import { readAuthSettings, readConfig, readMaxTokenAge } from '../../src/config';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const concurrency = require('../../infra/concurrency.js') as {
+  accountConcurrencyProblem(each: number, accountConcurrency?: number): string | undefined;
+};
+
 export type Settings = Record<string, unknown>;
 type Env = Record<string, string | undefined>;
 
@@ -200,6 +205,26 @@ export function checkPassword(settings: Settings): string[] {
     return ['DB_PASSWORD must be 8 to 41 printable characters without / " @ or spaces'];
   }
   return [];
+}
+
+/**
+ * RESERVED_CONCURRENCY against what Lambda leaves the account (infra/concurrency.js, as
+ * settings.js checks it): at least 100 executions unreserved of ACCOUNT_CONCURRENCY.
+ */
+export function checkReservedConcurrency(settings: Settings): string[] {
+  const reserved = text(settings.RESERVED_CONCURRENCY);
+  const account = text(settings.ACCOUNT_CONCURRENCY);
+  const problems: string[] = [];
+  const whole = (name: string, value: string) => {
+    if (/^[1-9]\d*$/.test(value)) return Number(value);
+    problems.push(`${name} "${value}" must be a positive whole number`);
+    return undefined;
+  };
+  const each = reserved === undefined ? undefined : whole('RESERVED_CONCURRENCY', reserved);
+  const quota = account === undefined ? undefined : whole('ACCOUNT_CONCURRENCY', account);
+  if (each === undefined || (account !== undefined && quota === undefined)) return problems;
+  const problem = concurrency.accountConcurrencyProblem(each, quota);
+  return problem === undefined ? [] : [problem];
 }
 
 // --- what the functions will read -------------------------------------------------------
@@ -406,7 +431,7 @@ export function checkSettings(settings: Settings): string[] {
     const given = text(settings[key]);
     if (given !== undefined) problems.push(...check(given));
   }
-  problems.push(...checkDatabaseNames(settings), ...checkPassword(settings));
+  problems.push(...checkDatabaseNames(settings), ...checkPassword(settings), ...checkReservedConcurrency(settings));
   problems.push(...checkTunables(settings), ...checkAuth(settings));
   return problems;
 }

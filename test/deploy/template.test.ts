@@ -365,6 +365,9 @@ describe('routes run from the unzipped package', () => {
         DB_HOST: '127.0.0.1',
         DB_PORT: '3306',
         DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:probe-AbCdEf',
+        // what CloudFormation fills in for the Ref and Fn::Sub: the API the event fixture names
+        WEBSOCKET_API_ID: 'abc123',
+        WEBSOCKET_API_ENDPOINT: 'https://abc123.execute-api.us-east-1.amazonaws.com/dev',
         MANAGEMENT_ENDPOINT: url,
       };
       const { report, output } = await probePackage(
@@ -425,6 +428,23 @@ describe('server-side publish in the default template', () => {
     expect(environment.WEBSOCKET_API_ENDPOINT).toEqual({
       'Fn::Sub': 'https://${WebsocketsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/qa',
     });
+  });
+
+  it('gives every function that posts or serves socket events this stage’s own API: its id and its endpoint', () => {
+    for (const [, template, stage] of [
+      ['open', open, 'qa'],
+      ['private', privateNet, 'prod'],
+    ] as const) {
+      for (const id of STORE_FUNCTIONS) {
+        expect({ id, ...environmentOf(template, id) }).toMatchObject({
+          id,
+          WEBSOCKET_API_ID: { Ref: 'WebsocketsApi' },
+          WEBSOCKET_API_ENDPOINT: {
+            'Fn::Sub': `https://\${WebsocketsApi}.execute-api.\${AWS::Region}.\${AWS::URLSuffix}/${stage}`,
+          },
+        });
+      }
+    }
   });
 
   it('is not routed from the socket', () => {
@@ -627,7 +647,7 @@ describe('DB_NETWORK=public (the default)', () => {
 describe('DB_NETWORK=private', () => {
   it('puts the instance in private subnets without a public address', () => {
     expect(privateNet.Resources.ConnectionsDatabase?.Properties?.PubliclyAccessible).toBe(false);
-    expect(privateNet.Resources.DatabaseSubnetGroup?.Properties?.SubnetIds).toEqual([
+    expect(privateNet.Resources.PrivateDatabaseSubnetGroup?.Properties?.SubnetIds).toEqual([
       { Ref: 'PrivateSubnetA' },
       { Ref: 'PrivateSubnetB' },
     ]);
@@ -734,9 +754,20 @@ function allowed(permissions: Permissions, action: string): unknown[] {
 }
 
 const DATABASE_SECRET = { 'Fn::GetAtt': ['ConnectionsDatabase', 'MasterUserSecret.SecretArn'] };
-const VPC_POLICY = {
-  'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
-};
+/** What AWSLambdaVPCAccessExecutionRole allows beyond logs: the actions Lambda uses to attach a function to a VPC. */
+const VPC_ACTIONS = [
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+];
+/** The only actions a role may have on `*`: EC2 Describe actions take no resource. */
+const DESCRIBE_ONLY_ON_ALL = ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'];
+const ec2Arn = (rest: string) => ({
+  'Fn::Sub': `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:${rest}`,
+});
 const connections = (stage: string) => ({
   'Fn::Sub': `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${stage}/POST/@connections/*`,
 });
@@ -749,17 +780,22 @@ const PACKAGINGS: [string, () => Template, string, boolean, unknown][] = [
 ];
 
 describe.each(PACKAGINGS)('least privilege in the %s template', (_, of, stage, vpc, jwtSecret) => {
-  it('gives no function the framework’s shared default role, and no role a wildcard action or resource', () => {
+  it('gives no function the framework’s shared default role, no role a managed policy, and no role a wildcard action or resource', () => {
     const template = of();
     expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
-    for (const [, role] of resourcesOfType(template, 'AWS::IAM::Role')) {
+    for (const [id, role] of resourcesOfType(template, 'AWS::IAM::Role')) {
+      // A managed policy's statements are not in the template: none may hide a wildcard there.
+      expect({ id, managed: role.Properties?.ManagedPolicyArns }).toEqual({ id, managed: undefined });
       const statements = (
         (role.Properties?.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]
       ).flatMap((policy) => policy.PolicyDocument.Statement);
       for (const statement of statements) {
         expect(statement.Effect).toBe('Allow');
         for (const action of actionsOf(statement)) expect(action).not.toMatch(/\*/);
-        for (const resource of resourcesOf(statement)) expect(resource).not.toBe('*');
+        // `*` only where EC2 supports no resource-level permission: the two Describe actions.
+        if (resourcesOf(statement).includes('*')) {
+          expect({ id, actions: actionsOf(statement) }).toEqual({ id, actions: DESCRIBE_ONLY_ON_ALL });
+        }
       }
     }
   });
@@ -802,7 +838,6 @@ describe.each(PACKAGINGS)('least privilege in the %s template', (_, of, stage, v
     const permissions = permissionsOf(template, 'AuthorizeLambdaFunction');
     expect(allowed(permissions, 'secretsmanager:GetSecretValue')).toEqual([jwtSecret]);
     expect(allowed(permissions, 'execute-api:ManageConnections')).toEqual([]);
-    expect(permissions.managed).toEqual([]);
     // ... and no store function may read the JWT secret.
     for (const id of STORE_FUNCTIONS) {
       expect(allowed(permissionsOf(template, id), 'secretsmanager:GetSecretValue')).not.toContainEqual(jwtSecret);
@@ -810,10 +845,30 @@ describe.each(PACKAGINGS)('least privilege in the %s template', (_, of, stage, v
   });
 
   const vpcTitle = vpc
-    ? 'gives the store functions the VPC permissions they need in private subnets'
+    ? 'gives the store functions the network-interface permissions Lambda needs in their subnets, and the authorizer none'
     : 'gives no function the VPC permissions: they run outside any VPC';
   it(vpcTitle, () => {
-    for (const id of STORE_FUNCTIONS) expect(permissionsOf(of(), id).managed).toEqual(vpc ? [VPC_POLICY] : []);
+    const template = of();
+    for (const [id] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+      const permissions = permissionsOf(template, id);
+      const inVpc = vpc && id !== 'AuthorizeLambdaFunction';
+      const ec2 = permissions.statements.flatMap(actionsOf).filter((action) => action.startsWith('ec2:'));
+      expect({ id, ec2: ec2.sort() }).toEqual({ id, ec2: inVpc ? [...VPC_ACTIONS].sort() : [] });
+      if (!inVpc) continue;
+      expect(allowed(permissions, 'ec2:CreateNetworkInterface')).toEqual([
+        ec2Arn('network-interface/*'),
+        ec2Arn('subnet/${PrivateSubnetA}'),
+        ec2Arn('subnet/${PrivateSubnetB}'),
+        ec2Arn('security-group/${FunctionsSecurityGroup.GroupId}'),
+      ]);
+      for (const action of [
+        'ec2:DeleteNetworkInterface',
+        'ec2:AssignPrivateIpAddresses',
+        'ec2:UnassignPrivateIpAddresses',
+      ]) {
+        expect({ action, on: allowed(permissions, action) }).toEqual({ action, on: [ec2Arn('*/*')] });
+      }
+    }
   });
 });
 
@@ -1024,5 +1079,112 @@ describe('flood bounds (issue 9, item 12)', () => {
     expect(budgets(open)).toEqual(STORE_FUNCTIONS.map(() => '150')); // db.t4g.small
     expect(budgets(bounded)).toEqual(STORE_FUNCTIONS.map(() => '1000')); // set explicitly
     expect(environmentOf(secured, 'AuthorizeLambdaFunction').DB_MAX_CONNECTIONS).toBeUndefined();
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Who may invoke the functions: this API's routes in this stage, never any API Gateway
+// ---------------------------------------------------------------------------------------
+
+/** What API Gateway's source ARN of an invocation of this template's WebSocket API starts with. */
+const OWN_API_ARN = 'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketsApi}/';
+
+/** The function a resource's definition names (an integration's URI, a permission's FunctionName). */
+const functionsNamedBy = (template: Template, value: unknown) =>
+  resourcesOfType(template, 'AWS::Lambda::Function')
+    .map(([id]) => id)
+    .filter((id) => JSON.stringify(value).includes(`"${id}"`));
+
+describe.each(PACKAGINGS)('the invoke permissions of the %s template', (_, of, stage) => {
+  it('name the source of every permission (without one, any API in any account may invoke the function)', () => {
+    const unscoped = resourcesOfType(of(), 'AWS::Lambda::Permission')
+      .filter(([, permission]) => permission.Properties?.SourceArn === undefined)
+      .map(([id]) => id);
+    expect(unscoped).toEqual([]);
+  });
+
+  it('let each WebSocket function be invoked by its own routes of this API and stage only, and the authorizer by this API only', () => {
+    const template = of();
+    const integrations = resourcesOfType(template, 'AWS::ApiGatewayV2::Integration');
+    const routesOf = (functionId: string) =>
+      websocketRoutes(template)
+        .filter(([, route]) =>
+          integrations.some(
+            ([integrationId, integration]) =>
+              JSON.stringify(route.Properties?.Target).includes(`"${integrationId}"`) &&
+              functionsNamedBy(template, integration.Properties?.IntegrationUri).includes(functionId),
+          ),
+        )
+        .map(([, route]) => route.Properties?.RouteKey as string);
+    const permissions = resourcesOfType(template, 'AWS::Lambda::Permission').filter(
+      ([, permission]) =>
+        permission.Properties?.Principal === 'apigateway.amazonaws.com' &&
+        !JSON.stringify(permission.Properties?.SourceArn).includes('HttpApi'),
+    );
+    expect(permissions.length).toBeGreaterThanOrEqual(4);
+    for (const [id, permission] of permissions) {
+      const [functionId] = functionsNamedBy(template, permission.Properties?.FunctionName);
+      const sourceArn = (permission.Properties?.SourceArn as { 'Fn::Sub'?: string })['Fn::Sub'] ?? '';
+      expect({ id, prefix: sourceArn.slice(0, OWN_API_ARN.length) }).toEqual({ id, prefix: OWN_API_ARN });
+      const rest = sourceArn.slice(OWN_API_ARN.length);
+      if (functionId === 'AuthorizeLambdaFunction') {
+        expect(rest).toBe('authorizers/*');
+        continue;
+      }
+      const routes = routesOf(functionId!);
+      expect({ id, routes: routes.length > 0 }).toEqual({ id, routes: true });
+      // One route: exactly it. Several (the protocol's actions share one permission): this stage's routes.
+      if (routes.length === 1) expect({ id, rest }).toEqual({ id, rest: `${stage}/${routes[0]}` });
+      else expect({ id, rest }).toEqual({ id, rest: `${stage}/*` });
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// A stack's whole life: remove, and a switch of DB_NETWORK
+// ---------------------------------------------------------------------------------------
+
+describe.each(PACKAGINGS)('the database of the %s template, over the stack’s life', (_, of) => {
+  it('depends on the internet gateway’s attachment, so a remove deletes it before the gateway is detached', () => {
+    expect([of().Resources.ConnectionsDatabase?.DependsOn].flat()).toContain('InternetGatewayAttachment');
+  });
+
+  it('sits in the one subnet group of its mode', () => {
+    const groups = resourcesOfType(of(), 'AWS::RDS::DBSubnetGroup').map(([id]) => id);
+    expect(groups).toHaveLength(1);
+    expect(of().Resources.ConnectionsDatabase?.Properties?.DBSubnetGroupName).toEqual({ Ref: groups[0] });
+  });
+});
+
+describe('a switch of DB_NETWORK', () => {
+  it('changes the subnet group’s logical id, so CloudFormation creates a new group and replaces the instance instead of moving its subnets in place', () => {
+    const groupOf = (template: Template) => resourcesOfType(template, 'AWS::RDS::DBSubnetGroup').map(([id]) => id);
+    expect(groupOf(open)).toEqual(['DatabaseSubnetGroup']);
+    expect(groupOf(privateNet)).toEqual(['PrivateDatabaseSubnetGroup']);
+    expect(groupOf(secured)).toEqual(groupOf(open));
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// The deployer's permissions cover every resource type (docs/deploy-permissions.md)
+// ---------------------------------------------------------------------------------------
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const deployer = require('../../infra/deployer-policy.js') as {
+  RESOURCE_ACTIONS: Record<string, string[]>;
+  resourceTypesOf(template: Template): string[];
+};
+
+describe.each(PACKAGINGS)('the deployer policy and the %s template', (_, of) => {
+  it('has actions for every resource type the template holds', () => {
+    const missing = deployer.resourceTypesOf(of()).filter((type) => !Object.hasOwn(deployer.RESOURCE_ACTIONS, type));
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('the deployer policy', () => {
+  it('lists no resource type that no packaging holds', () => {
+    const held = new Set(PACKAGINGS.flatMap(([, of]) => deployer.resourceTypesOf(of())));
+    expect(Object.keys(deployer.RESOURCE_ACTIONS).filter((type) => !held.has(type))).toEqual([]);
   });
 });

@@ -25,6 +25,8 @@ const SERVICE_FILES = [
   'src',
   // the chat page's local-only function (settings.js adds it under `serverless offline`)
   'scripts/page/handler.ts',
+  // the settings checks infra/checks-plugin.js runs before packaging
+  'scripts/deploy',
 ];
 
 export function copyService(label: string): string {

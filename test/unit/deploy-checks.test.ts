@@ -170,6 +170,18 @@ describe('checkSettings', () => {
     for (const problem of problems) expect(problem).not.toContain('\n');
   });
 
+  it('refuses a reservation that leaves the account fewer than 100 unreserved executions, as settings.js does', () => {
+    expect(checkSettings({ ...good, RESERVED_CONCURRENCY: '179' })).toEqual([]);
+    expect(checkSettings({ ...good, RESERVED_CONCURRENCY: '180' })).toEqual([
+      expect.stringMatching(/^RESERVED_CONCURRENCY 180: .* = 901 reserved executions, but Lambda keeps at least 100 /),
+    ]);
+    expect(checkSettings({ ...good, RESERVED_CONCURRENCY: '1', ACCOUNT_CONCURRENCY: '10' })).toHaveLength(1);
+    expect(checkSettings({ ...good, RESERVED_CONCURRENCY: '300', ACCOUNT_CONCURRENCY: '3000' })).toEqual([]);
+    expect(checkSettings({ ...good, RESERVED_CONCURRENCY: 'ten' })).toEqual([
+      'RESERVED_CONCURRENCY "ten" must be a positive whole number',
+    ]);
+  });
+
   it('takes stage and region from --stage/--region first, then the settings, then the defaults', () => {
     expect(targetOf([], {})).toEqual({ stage: 'dev', region: 'us-east-1' });
     expect(targetOf([], { STAGE: 'test', REGION: 'eu-west-1' })).toEqual({ stage: 'test', region: 'eu-west-1' });

@@ -21,7 +21,8 @@ Object.assign(process.env, {
   LIST_PAGE_SIZE: '2',
   FANOUT_RETRY_BASE_MS: '1',
   PRESENCE_MAX_MEMBERS: '3',
-  WEBSOCKET_API_ENDPOINT: 'https://ws0api.execute-api.us-east-1.amazonaws.com/dev',
+  // The API of the event fixtures: socket events of any other are refused (src/aws/origin.ts).
+  WEBSOCKET_API_ENDPOINT: 'https://abc123.execute-api.us-east-1.amazonaws.com/dev',
 });
 
 const management = useManagementStandIn();
@@ -389,7 +390,7 @@ describe('publish (the function backends invoke)', () => {
 
   it('posts through the WebSocket API named by WEBSOCKET_API_ENDPOINT', async () => {
     await publish({ data: 1 }, lambdaContext());
-    expect(management.endpoints()).toEqual(['https://ws0api.execute-api.us-east-1.amazonaws.com/dev']);
+    expect(management.endpoints()).toEqual(['https://abc123.execute-api.us-east-1.amazonaws.com/dev']);
     expect(management.requests()[0]?.path).toMatch(/^\/dev\/@connections\//);
   });
 

@@ -73,7 +73,25 @@ describe('settings.js flood bounds', () => {
     ).toBe(13);
   });
 
+  it('refuses a reservation that leaves the account fewer than the 100 unreserved executions Lambda keeps', async () => {
+    // db.r6g.large with 1000 connections: the database would take 5 x 180 + 1 = 901, the account cannot.
+    const large = ['DB_INSTANCE_CLASS: db.r6g.large', 'DB_MAX_CONNECTIONS: 2000'];
+    expect((await settingsFor([...large, 'RESERVED_CONCURRENCY: 179'])).RESERVED_CONCURRENCY).toBe(179);
+    await expect(settingsFor([...large, 'RESERVED_CONCURRENCY: 180'])).rejects.toThrow(
+      "RESERVED_CONCURRENCY 180: 5 functions x 180 + 1 (sweep) = 901 reserved executions, but Lambda keeps at least 100 of the account's 1000",
+    );
+    // a quota of 10 (a new account): not even one execution per function
+    await expect(settingsFor(['ACCOUNT_CONCURRENCY: 10', 'RESERVED_CONCURRENCY: 1'])).rejects.toThrow(
+      "of the account's 10 (ACCOUNT_CONCURRENCY) unreserved, so at most 0 can be reserved",
+    );
+    // a raised quota takes it
+    expect(
+      (await settingsFor([...large, 'ACCOUNT_CONCURRENCY: 3000', 'RESERVED_CONCURRENCY: 300'])).RESERVED_CONCURRENCY,
+    ).toBe(300);
+  });
+
   it.each([
+    ['ACCOUNT_CONCURRENCY: lots\nRESERVED_CONCURRENCY: 1', /ACCOUNT_CONCURRENCY must be a positive integer/],
     ['RESERVED_CONCURRENCY: 0', /RESERVED_CONCURRENCY must be a positive integer/],
     ['RESERVED_CONCURRENCY: 2.5', /RESERVED_CONCURRENCY must be a positive integer/],
     ['RESERVED_CONCURRENCY: many', /RESERVED_CONCURRENCY must be a positive integer/],
