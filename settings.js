@@ -313,6 +313,9 @@ function readSettingsFile(file) {
 
 // `local: true` is for the local scripts (scripts/local.ts), which read the settings before
 // they start `serverless offline` and must apply its rules already.
+// What every way of deploying (sls deploy, npm run deploy, the checks plugin) says without one.
+const NO_ENV_FILE = 'no .env.yml: run `cp .env.yml.example .env.yml` and edit it first';
+
 module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
   const own = path.join(__dirname, '.env.yml');
   const example = path.join(__dirname, '.env.yml.example');
@@ -322,7 +325,7 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
   // The example's defaults are for trying things out (npm start, sls package); a deploy creates
   // billed resources named for a stage, from settings someone chose (as `npm run deploy` checks).
   if (!local && argv.includes('deploy') && !fs.existsSync(own)) {
-    throw new Error('no .env.yml: run `cp .env.yml.example .env.yml` and edit it before deploying');
+    throw new Error(NO_ENV_FILE);
   }
   const settings = readSettingsFile(fs.existsSync(own) ? own : example);
 
@@ -384,6 +387,7 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
 };
 
 module.exports.settingKeys = settingKeys;
+module.exports.NO_ENV_FILE = NO_ENV_FILE;
 module.exports.AUTH_KEYS = AUTH_KEYS;
 module.exports.SERVICE = SERVICE;
 module.exports.generatedJwtSecretName = generatedJwtSecretName;

@@ -8,6 +8,7 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
+const { NO_ENV_FILE } = require('../settings');
 
 const CHECKS = path.join(__dirname, '..', 'scripts', 'deploy', 'checks.ts');
 
@@ -47,7 +48,7 @@ class SettingsChecks {
     const problems = [];
     const root = this.serverless.serviceDir ?? process.cwd();
     if (commands[0] === 'deploy' && !fs.existsSync(path.join(root, '.env.yml'))) {
-      problems.push('no .env.yml: run `cp .env.yml.example .env.yml` and edit it first');
+      problems.push(NO_ENV_FILE);
     }
     const shape = { service, functionNames: Object.keys(this.serverless.service.functions ?? {}) };
     problems.push(...checks.checkTarget({ stage: provider.stage, region: provider.region }, shape));

@@ -23,6 +23,8 @@ const OWN_FLAGS = ['--check', '--skip-credential-check', '--print-policy'];
 const { deployerPolicy } = require('../infra/deployer-policy.js') as {
   deployerPolicy(options: { partition: string }): unknown;
 };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { NO_ENV_FILE } = require('../settings.js') as { NO_ENV_FILE: string };
 
 /** The partition of a region's ARNs. */
 function partitionOf(region: string): string {
@@ -56,7 +58,7 @@ function loadSettings(root: string, command: 'deploy' | 'remove'): { settings: S
   let fromFile: Settings = {};
   let file = '.env.yml';
   if (!existsSync(own)) {
-    if (command === 'deploy') problems.push('no .env.yml: run `cp .env.yml.example .env.yml` and edit it first');
+    if (command === 'deploy') problems.push(NO_ENV_FILE);
     file = '.env.yml.example';
   }
   try {
