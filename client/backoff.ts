@@ -5,6 +5,7 @@
  * or an API Gateway restart drops every socket at once, and clients that all waited the
  * same delay would all come back at the same instant.
  */
+import { fullJitter } from '../src/backoff';
 
 export interface ReconnectOptions {
   /** The cap of the first retry's delay. Default 500 ms. */
@@ -32,7 +33,5 @@ export function backoffSettings(options: ReconnectOptions = {}): Backoff {
 
 /** The delay before retry number `attempt` (1 for the first); `random` returns [0, 1) like Math.random. */
 export function backoffDelay(attempt: number, settings: Backoff, random: () => number = Math.random): number {
-  // 2 ** attempt is Infinity past ~1,000 attempts; Math.min still gives the cap.
-  const cap = Math.min(settings.maxDelayMs, settings.initialDelayMs * 2 ** (attempt - 1));
-  return Math.floor(random() * cap);
+  return Math.floor(fullJitter(attempt - 1, settings.initialDelayMs, settings.maxDelayMs, random));
 }

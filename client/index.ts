@@ -3,10 +3,11 @@
  * package's WebSocket, passed in): it reconnects with backoff and full jitter, rejoins its
  * rooms, keeps the connection alive with `ping`, asks for a fresh token before every
  * connect, and queues what is sent while it is not open (bounded, refused loudly beyond).
- * CLIENT-API.md is the agreed surface; README "Use it from your app" shows it in use.
+ * docs/client.md is its reference and shows it in use.
  *
  * No runtime dependency: what it shares with the server (src/chat/frames.ts, src/chat/protocol.ts)
- * it imports as types only, which compile to nothing.
+ * it imports as types only, which compile to nothing; the one piece of code it shares is the
+ * backoff (src/backoff.ts), pure and bundled with it.
  */
 import type { Command } from '../src/chat/protocol';
 import type { ServerMessage } from '../src/chat/frames';

@@ -9,35 +9,19 @@
  * called from the connect handler.
  */
 import { credentialsFromEnv, RequestTimeoutError } from './aws/request';
-import { DEFAULT_POST_TIMEOUT_MS } from './config';
-import { CredentialsError, DeliveryError, PostTimeoutError, StaleConnectionError } from './errors';
+import { ownOrigin } from './aws/origin';
+import { fullJitter } from './backoff';
+import { config, DEFAULT_POST_TIMEOUT_MS } from './config';
+import type { Config } from './config';
+import { ConfigError, CredentialsError, DeliveryError, PostTimeoutError, StaleConnectionError } from './errors';
 import { ManagementApi } from './aws/management-api';
 import type { ManagementApiOptions } from './aws/management-api';
 import type { AwsCredentials } from './aws/sigv4';
-
-/** The part of an event's requestContext that locates the API. */
-export interface ApiLocation {
-  domainName?: string;
-  stage?: string;
-}
-
-export interface EndpointOptions {
-  offline: boolean;
-  /** MANAGEMENT_ENDPOINT: wins over everything (custom domains, local runs on another port). */
-  override?: string;
-}
+import type { Outbox } from './chat/outbox';
+import { sleep as sleepFor } from './timeout';
 
 /** serverless-offline 13 serves the management API beside the socket, with no stage in the path. */
 export const OFFLINE_ENDPOINT = 'http://localhost:3001';
-
-export function endpointFor(location: ApiLocation, options: EndpointOptions): string {
-  if (options.override) return options.override.replace(/\/+$/, '');
-  if (options.offline) return OFFLINE_ENDPOINT;
-  if (!location.domainName || !location.stage) {
-    throw new Error('the event has no requestContext.domainName/stage to reach the management API');
-  }
-  return `https://${location.domainName}/${location.stage}`;
-}
 
 export interface ClientOptions {
   region: string;
@@ -117,8 +101,6 @@ export interface RetryOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * What a status means: 410 the connection is gone; 429 and 5xx are worth another try, as
  * is no status at all (network failure, timeout); anything else will not get better.
@@ -172,16 +154,41 @@ export async function post(
     } catch (error) {
       // A StaleConnectionError (410) is never retried.
       if (!(error instanceof DeliveryError) || !error.retryable || tries >= retry.retries) throw error;
-      const pause = Math.random() * retry.retryBaseMs * 2 ** tries;
+      const pause = fullJitter(tries, retry.retryBaseMs);
       if (retry.deadline !== undefined && Date.now() + pause + timeoutMs > retry.deadline) throw error;
       await sleep(pause);
     }
   }
 }
 
-const encoder = new TextEncoder();
+/** The settings an outbox is built from. */
+export type OutboxSettings = Pick<Config, 'offline' | 'region' | 'fanOut'>;
 
-/** Every message we send is JSON with a `type`; encode it once, reuse the bytes for every recipient. */
-export function encode(message: { type: string } & Record<string, unknown>): Uint8Array {
-  return encoder.encode(JSON.stringify(message));
+/**
+ * The one place an outbox is assembled from the settings: a client kept per endpoint (with as
+ * many sockets as the fan-out runs posts at once), and each post's retries, pause and timeout.
+ */
+export function outboxAt(endpoint: string, settings: OutboxSettings = config()): Outbox {
+  const { offline, region, fanOut } = settings;
+  const client = clientFor(endpoint, { region, offline, maxSockets: fanOut.concurrency });
+  const retry = { retries: fanOut.retries, retryBaseMs: fanOut.retryBaseMs, timeoutMs: fanOut.postTimeoutMs };
+  return { send: (connectionId, data, deadline) => post(client, connectionId, data, { ...retry, deadline }) };
+}
+
+/** The WebSocket routes post to this stage's own API (src/aws/origin.ts), never to a host an event names. */
+export function socketOutbox(): Outbox {
+  return outboxAt(ownOrigin().endpoint ?? OFFLINE_ENDPOINT);
+}
+
+/**
+ * The publish function gets no socket event, so its endpoint comes from the environment only:
+ * MANAGEMENT_ENDPOINT (a custom domain), else the stage's WEBSOCKET_API_ENDPOINT; offline's own locally.
+ */
+export function publishOutbox(settings: Config = config()): Outbox {
+  const { offline, managementEndpoint, apiEndpoint } = settings;
+  const endpoint = managementEndpoint ?? apiEndpoint ?? (offline ? OFFLINE_ENDPOINT : undefined);
+  if (endpoint === undefined) {
+    throw new ConfigError('WEBSOCKET_API_ENDPOINT is not set: the publish function cannot reach the WebSocket API');
+  }
+  return outboxAt(endpoint, settings);
 }

@@ -48,6 +48,11 @@ export class DeliveryError extends Error {
   }
 }
 
+/** An event from an API, host or stage that is not ours: refused, nothing stored or posted. */
+export class ForeignEventError extends Error {
+  override readonly name = 'ForeignEventError';
+}
+
 /** The message a client sent cannot be acted on. Its `code` and `message` go back to that client. */
 export class BadMessageError extends Error {
   override readonly name = 'BadMessageError';
@@ -130,4 +135,79 @@ export class SecretError extends Error {
   ) {
     super(message, options);
   }
+}
+
+/** Whose failure it is: the caller's (bad input, bad token), our own setup's, or a service we depend on. */
+export type FailureSide = 'client' | 'ours' | 'dependency';
+
+/**
+ * What every route makes of an error: one table, so the socket, the publish function,
+ * `POST /publish` and the authorizer cannot drift apart.
+ */
+export interface Failure {
+  /** The status code the route returns (to API Gateway, or to an HTTP caller). */
+  status: number;
+  /** The code a client's error frame carries: the protocol's own for bad input, else these two. */
+  code: string;
+  side: FailureSide;
+}
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/**
+ * The failure table (docs/operations.md#failure-replies renders it). `unavailable` tells a
+ * client that trying again may work (a dependency failed); `internal` that it will not. The
+ * store and the secrets are failures of our own stack, answered 500, as the handshake has always
+ * answered them; the management API and anything unnamed are 502, as API Gateway answers a
+ * function that fails.
+ */
+export const FAILURE_TABLE: ReadonlyArray<readonly [ErrorClass, Failure]> = [
+  [TokenError, { status: 403, code: 'auth_required', side: 'client' }],
+  [ForeignEventError, { status: 403, code: 'forbidden', side: 'client' }],
+  [ConfigError, { status: 500, code: 'internal', side: 'ours' }],
+  [CredentialsError, { status: 500, code: 'internal', side: 'ours' }],
+  [StoreError, { status: 500, code: 'unavailable', side: 'dependency' }],
+  [SecretError, { status: 500, code: 'unavailable', side: 'dependency' }],
+  [KeySetError, { status: 500, code: 'unavailable', side: 'dependency' }],
+  [StaleConnectionError, { status: 502, code: 'unavailable', side: 'dependency' }],
+  [DeliveryError, { status: 502, code: 'unavailable', side: 'dependency' }],
+  [PostTimeoutError, { status: 502, code: 'unavailable', side: 'dependency' }],
+];
+
+/** An error no row names: a bug of ours, told to the client as `internal`. */
+export const UNNAMED_FAILURE: Failure = { status: 502, code: 'internal', side: 'ours' };
+
+/** The table's row for `error`; bad input keeps its own code (413 for a payload too large, else 400). */
+export function failureOf(error: unknown): Failure {
+  if (error instanceof BadMessageError) {
+    return { status: error.code === 'payload_too_large' ? 413 : 400, code: error.code, side: 'client' };
+  }
+  for (const [type, failure] of FAILURE_TABLE) if (error instanceof type) return failure;
+  return UNNAMED_FAILURE;
+}
+
+/** The error frame for input we refuse: the one shape the socket, the publish function and POST /publish send. */
+export function refusalFrame(error: BadMessageError): {
+  type: 'error';
+  code: string;
+  message: string;
+  details?: unknown;
+} {
+  return {
+    type: 'error',
+    code: error.code,
+    message: error.message,
+    ...(error.details === undefined ? {} : { details: error.details }),
+  };
+}
+
+/**
+ * An error as one line of text for another error's message: its `code` (a Node or driver
+ * code such as ECONNREFUSED) or its `name` when either says more than "Error", then its message.
+ */
+export function errorText(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') return `${code}: ${error.message}`;
+  return error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
 }

@@ -15,10 +15,10 @@ import { checkOrigin, ForeignEventError, ownOrigin } from './aws/origin';
 import { authSettings, config } from './config';
 import { createStore, MYSQL_TIMEOUTS } from './data';
 import type { ConnectionStore } from './data';
-import { ConfigError, CredentialsError, SecretError, StoreError } from './errors';
+import { failureOf } from './errors';
 import { fanOutDeadline } from './chat/delivery';
 import { log } from './log';
-import type { Outbox, Session } from './chat/actions';
+import type { Session } from './chat/actions';
 
 /*
  * The messaging path (the validator via protocol.ts, the delivery client via communication.ts) is
@@ -77,11 +77,6 @@ function subjectOf(event: WebSocketEvent): string | null {
   return typeof principal === 'string' && principal !== '' ? principal : null;
 }
 
-/** Posts go to this stage's own API (src/aws/origin.ts), never to a host an event names. */
-function outbox(): Outbox {
-  return outboxAt(ownOrigin().endpoint ?? communication().OFFLINE_ENDPOINT);
-}
-
 /** An event of another API is refused before anything is stored or posted (src/aws/origin.ts). */
 function foreign(name: string, event: WebSocketEvent): boolean {
   try {
@@ -100,31 +95,6 @@ function foreign(name: string, event: WebSocketEvent): boolean {
     });
     return true;
   }
-}
-
-function outboxAt(endpoint: string): Outbox {
-  const { offline, region, fanOut } = config();
-  const { clientFor, post } = communication();
-  const client = clientFor(endpoint, {
-    region,
-    offline,
-    maxSockets: fanOut.concurrency,
-  });
-  return {
-    send: (connectionId, data, deadline) =>
-      post(client, connectionId, data, {
-        retries: fanOut.retries,
-        retryBaseMs: fanOut.retryBaseMs,
-        timeoutMs: fanOut.postTimeoutMs,
-        deadline,
-      }),
-  };
-}
-
-/** A failure of our own dependencies is a 500; anything unexpected (incl. the management API) a 502. */
-function statusFor(error: unknown): number {
-  const ours = [StoreError, ConfigError, SecretError, CredentialsError].some((type) => error instanceof type);
-  return ours ? 500 : 502;
 }
 
 type Work = (event: WebSocketEvent, context: Context) => Promise<number>;
@@ -167,7 +137,7 @@ async function answerFailure(name: string, event: WebSocketEvent, context: Conte
     const remaining = context.getRemainingTimeInMillis?.() ?? FAILURE_REPLY_TIMEOUT_MS + AFTER_REPLY_MS;
     const timeoutMs = Math.min(FAILURE_REPLY_TIMEOUT_MS, remaining - AFTER_REPLY_MS);
     if (timeoutMs <= 0) throw new Error('no time left in the invocation for the error reply');
-    const code = await replyFailure(outbox(), connectionId, error, timeoutMs);
+    const code = await replyFailure(communication().socketOutbox(), connectionId, error, timeoutMs);
     log.info('failure answered', { route: name, connectionId, code });
   } catch (replyError) {
     log.warn('error reply failed', { route: name, connectionId, error: replyError });
@@ -188,8 +158,8 @@ function route(name: string, work: Work, options: RouteOptions = {}) {
       }
       return { statusCode };
     } catch (error) {
-      const statusCode = statusFor(error);
-      log.error('handler failed', { route: name, connectionId, statusCode, error });
+      const { status: statusCode, side } = failureOf(error);
+      log.error('handler failed', { route: name, connectionId, statusCode, side, error });
       if (options.answerFailures && connectionId) await answerFailure(name, event, context, error);
       return { statusCode };
     } finally {
@@ -227,7 +197,14 @@ export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promis
   try {
     return await auth().authorizeConnect(event, await authSettings());
   } catch (error) {
-    log.error('authorizer failed', { route: '$connect', connectionId: event.requestContext?.connectionId, error });
+    // What API Gateway makes of a throwing authorizer: a 500, the handshake refused.
+    const { side } = failureOf(error);
+    log.error('authorizer failed', {
+      route: '$connect',
+      connectionId: event.requestContext?.connectionId,
+      side,
+      error,
+    });
     throw error;
   }
 }
@@ -272,7 +249,7 @@ function session(event: WebSocketEvent, context: Context): Session {
     get store() {
       return currentStore();
     },
-    outbox: outbox(),
+    outbox: communication().socketOutbox(),
     connectionId: event.requestContext.connectionId,
     subject: subjectOf(event),
     concurrency: fanOut.concurrency,
@@ -315,19 +292,12 @@ export async function sweep(_event?: ScheduledEvent): Promise<{ removed: number 
  * reaches it, so the WebSocket API's endpoint comes from the environment.
  */
 export async function publish(event: unknown, context: Context): Promise<import('./chat/push').PublishResult> {
-  const courier = () => {
-    const { offline, managementEndpoint, apiEndpoint, fanOut } = config();
-    const endpoint = managementEndpoint ?? apiEndpoint ?? (offline ? communication().OFFLINE_ENDPOINT : undefined);
-    if (endpoint === undefined) {
-      throw new ConfigError('WEBSOCKET_API_ENDPOINT is not set: the publish function cannot reach the WebSocket API');
-    }
-    return {
-      store: currentStore(),
-      outbox: outboxAt(endpoint),
-      concurrency: fanOut.concurrency,
-      deadline: deadlineFor(context),
-    };
-  };
+  const courier = () => ({
+    store: currentStore(),
+    outbox: communication().publishOutbox(),
+    concurrency: config().fanOut.concurrency,
+    deadline: deadlineFor(context),
+  });
   storeUsed = false;
   try {
     return await push().handlePublish(event, courier);

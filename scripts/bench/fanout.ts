@@ -5,7 +5,8 @@
  * every strategy alike.
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { clientFor, encode, post, resetClients } from '../../src/communication';
+import { clientFor, post, resetClients } from '../../src/communication';
+import { encode } from '../../src/chat/outbox';
 import { fanOut } from '../../src/chat/delivery';
 import { sdkManagementClient } from './delivery';
 import type { StandIn } from './stand-in';

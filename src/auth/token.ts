@@ -18,7 +18,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import { SignJWT, createRemoteJWKSet, errors, jwtVerify } from 'jose';
 import type { JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
 import type { AuthSettings, KeySetSettings } from '../config';
-import { KeySetError, TokenError } from '../errors';
+import { errorText, KeySetError, TokenError } from '../errors';
 import { log } from '../log';
 
 /** The only algorithm of the secret mode: a token may not choose its own (`none`, HS512, RS256...). */
@@ -142,8 +142,7 @@ function keySetFor(settings: KeySetSettings): JWTVerifyGetKey {
         return await remote(header, token);
       } catch (error) {
         if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
-        const detail = error instanceof Error ? error.message : String(error);
-        throw new KeySetError(`the key set at ${source} could not be fetched: ${detail}`, { cause: error });
+        throw new KeySetError(`the key set at ${source} could not be fetched: ${errorText(error)}`, { cause: error });
       }
     };
     keySets.set(settings, getKey);

@@ -14,7 +14,7 @@
  * as "[object Object]" (src/config.ts, usable).
  */
 import { usable } from '../config';
-import { ConfigError } from '../errors';
+import { ConfigError, ForeignEventError } from '../errors';
 
 type Env = Record<string, string | undefined>;
 
@@ -43,10 +43,7 @@ export interface EventOrigin {
   stage?: string;
 }
 
-/** An event from an API, host or stage that is not ours: refused, nothing stored or posted. */
-export class ForeignEventError extends Error {
-  override name = 'ForeignEventError';
-}
+export { ForeignEventError };
 
 function url(name: string, value: string): URL {
   try {

@@ -13,7 +13,8 @@
  * after MySQL refused the cached password, because RDS rotated it.
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SecretError } from '../errors';
+import { errorText, SecretError } from '../errors';
+import { withTimeout } from '../timeout';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const sdk = () => require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
@@ -71,39 +72,29 @@ export function resetSecretClients(): void {
   clients.clear();
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
 /** The secret's current SecretString. Throws SecretError, never with the value in its message. */
 export async function readSecretString(secretId: string, options: SecretReadOptions = {}): Promise<string> {
   const timeoutMs = options.timeoutMs ?? SECRET_TIMEOUT_MS;
   const abort = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  // The abort destroys the request's socket; the race returns control even if something
-  // before the request (credentials, endpoint resolution) were what hung.
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      abort.abort();
-      reject(new SecretError(`reading secret ${secretId} timed out after ${timeoutMs} ms`, secretId));
-    }, timeoutMs);
-  });
   try {
     const { GetSecretValueCommand } = sdk();
     const client = clientFor(options.region ?? regionOf(secretId), options.endpoint);
-    const result = await Promise.race([
+    // The abort destroys the request's socket; the timeout returns control whatever hangs.
+    const result = await withTimeout(
       client.send(new GetSecretValueCommand({ SecretId: secretId }), { abortSignal: abort.signal }),
-      deadline,
-    ]);
+      timeoutMs,
+      () => {
+        abort.abort();
+        return new SecretError(`reading secret ${secretId} timed out after ${timeoutMs} ms`, secretId);
+      },
+    );
     if (typeof result.SecretString !== 'string' || result.SecretString === '') {
       throw new SecretError(`secret ${secretId} has no SecretString (a binary secret?)`, secretId);
     }
     return result.SecretString;
   } catch (error) {
     if (error instanceof SecretError) throw error;
-    throw new SecretError(`reading secret ${secretId} failed: ${describe(error)}`, secretId, { cause: error });
-  } finally {
-    clearTimeout(timer);
+    throw new SecretError(`reading secret ${secretId} failed: ${errorText(error)}`, secretId, { cause: error });
   }
 }
 

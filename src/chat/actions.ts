@@ -7,9 +7,8 @@
  * presence event), goes through `deliverToAudience`: one bounded, budgeted fan-out, one
  * batched delete of the stale connections, one summary.
  */
-import { encode } from '../communication';
 import type { Connection, ConnectionStore } from '../data';
-import { BadMessageError, DeliveryError, StaleConnectionError, StoreError } from '../errors';
+import { BadMessageError, DeliveryError, failureOf, refusalFrame, StaleConnectionError } from '../errors';
 import { fanOut } from './delivery';
 import type { FanOutResult } from './delivery';
 import { log } from '../log';
@@ -19,11 +18,11 @@ import type { LeaveReason, PresenceEvent } from './presence';
 import { MAX_MESSAGE_BYTES, parseCommand } from './protocol';
 import type { Command } from './protocol';
 import type { DeliveryFrame, ErrorFrame, MessageFrame, PresenceFrame, ServerMessage } from './frames';
+import { encode } from './outbox';
+import type { Outbox } from './outbox';
+import { withTimeout } from '../timeout';
 
-/** Sends bytes to one connection; throws StaleConnectionError on 410, DeliveryError otherwise. */
-export interface Outbox {
-  send(connectionId: string, data: Uint8Array, deadline?: number): Promise<void>;
-}
+export type { Outbox };
 
 export interface Session {
   store: ConnectionStore;
@@ -67,14 +66,14 @@ export async function reply(session: Session, message: ServerMessage): Promise<v
 }
 
 /**
- * A failed message still gets an answer (issue 9, item 2): `unavailable` when something we
- * depend on failed (the store, the management API: trying again later may work), `internal`
- * for anything else. Fixed texts: the error itself is logged, never sent.
+ * A failed message still gets an answer: its code comes from the failure table (src/errors.ts),
+ * `unavailable` when something we depend on failed (trying again later may work), `internal`
+ * otherwise. Fixed texts: the error itself is logged, never sent.
  */
 export type FailureCode = 'unavailable' | 'internal';
 
 export function failureCode(error: unknown): FailureCode {
-  return error instanceof StoreError || error instanceof DeliveryError ? 'unavailable' : 'internal';
+  return failureOf(error).code === 'unavailable' ? 'unavailable' : 'internal';
 }
 
 const FAILURE_MESSAGES: Record<FailureCode, string> = {
@@ -95,26 +94,15 @@ export async function replyFailure(
 ): Promise<FailureCode> {
   const code = failureCode(error);
   const frame: ErrorFrame = { type: 'error', code, message: FAILURE_MESSAGES[code] };
-  const bytes = encode(frame);
-  const sending = outbox.send(connectionId, bytes, Date.now() + timeoutMs);
-  sending.catch(() => undefined); // if it is abandoned, its own request timeout ends it later
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new DeliveryError(connectionId, undefined, false, {
-            cause: new Error(`the error reply was not posted within ${timeoutMs} ms`),
-          }),
-        ),
-      timeoutMs,
-    );
-  });
-  try {
-    await Promise.race([sending, timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
+  // If it is abandoned, the post's own request timeout ends it later.
+  await withTimeout(
+    outbox.send(connectionId, encode(frame), Date.now() + timeoutMs),
+    timeoutMs,
+    () =>
+      new DeliveryError(connectionId, undefined, false, {
+        cause: new Error(`the error reply was not posted within ${timeoutMs} ms`),
+      }),
+  );
   return code;
 }
 
@@ -396,12 +384,7 @@ export async function handleMessage(session: Session, body: unknown, isBase64Enc
   } catch (error) {
     if (!(error instanceof BadMessageError)) throw error;
     log.info('bad message', { connectionId: session.connectionId, code: error.code });
-    await reply(session, {
-      type: 'error',
-      code: error.code,
-      message: error.message,
-      ...(error.details === undefined ? {} : { details: error.details }),
-    });
-    return 400;
+    await reply(session, refusalFrame(error));
+    return failureOf(error).status;
   }
 }

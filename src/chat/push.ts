@@ -10,7 +10,7 @@
  * the same `{"type":"error","code",…}` a client would get for a request it cannot act on).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { BadMessageError, ConfigError, StoreError } from '../errors';
+import { BadMessageError, failureOf, refusalFrame } from '../errors';
 import { log } from '../log';
 import { audienceOf, deliverToAudience, deliverySummary, encodeForDelivery, messageEnvelope } from './actions';
 import type { Courier, DeliverySummary, Target } from './actions';
@@ -46,18 +46,13 @@ export type PublishRefusal = ErrorFrame;
 
 function refusal(error: BadMessageError, route: string): PublishRefusal {
   log.info('bad publish request', { route, code: error.code });
-  return {
-    type: 'error',
-    code: error.code,
-    message: error.message,
-    ...(error.details === undefined ? {} : { details: error.details }),
-  };
+  return refusalFrame(error);
 }
 
 /**
- * `POST /publish`: 200 with the summary; 400 (413 when too large) with the same error
- * codes as the socket; 500 when our store or settings fail, 502 for anything else.
- * The original error is logged, never sent.
+ * `POST /publish`: 200 with the summary; otherwise the failure table's status and code
+ * (src/errors.ts), as the socket answers: 400 or 413 with the protocol's error codes, 500 when
+ * our store, settings or secrets fail, 502 for anything else. The original error is logged, never sent.
  */
 async function publishOverHttp(event: APIGatewayProxyEventV2, courier: () => Courier) {
   try {
@@ -68,15 +63,12 @@ async function publishOverHttp(event: APIGatewayProxyEventV2, courier: () => Cou
     const request = parsePublishBody(body);
     return json(200, await publishFromServer(courier(), request));
   } catch (error) {
-    if (error instanceof BadMessageError) {
-      return json(error.code === 'payload_too_large' ? 413 : 400, refusal(error, 'POST /publish'));
-    }
-    const ours = error instanceof StoreError || error instanceof ConfigError;
-    const statusCode = ours ? 500 : 502;
-    log.error('publish failed', { route: 'POST /publish', statusCode, error });
-    return json(statusCode, {
+    const failure = failureOf(error);
+    if (error instanceof BadMessageError) return json(failure.status, refusal(error, 'POST /publish'));
+    log.error('publish failed', { route: 'POST /publish', statusCode: failure.status, side: failure.side, error });
+    return json(failure.status, {
       type: 'error',
-      code: error instanceof StoreError ? 'unavailable' : 'internal',
+      code: failure.code === 'unavailable' ? 'unavailable' : 'internal',
       message: 'the message could not be published; nothing was sent',
     } satisfies ErrorFrame);
   }

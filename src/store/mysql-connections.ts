@@ -9,7 +9,9 @@ import serverlessMysql from 'serverless-mysql';
 import type { ServerlessMysql } from 'serverless-mysql';
 import type { Connection as Connection2 } from 'mysql2';
 import type { MysqlSettings } from '../config';
-import { StoreError } from '../errors';
+import { errorText, StoreError } from '../errors';
+import { fullJitter } from '../backoff';
+import { sleep, withTimeout } from '../timeout';
 import { rdsPassword } from '../aws/secrets';
 import type { SecretValue } from '../aws/secrets';
 import { tlsOptions } from './mysql-tls';
@@ -89,8 +91,6 @@ export function reclaimPlan(
   const due = usage.idle.filter((connection) => crowded || connection.idleS >= zombieMaxIdleS);
   return { crowded, kill: due.slice(0, killsPerCheck).map((connection) => connection.id) };
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A statement (or what was left of its operation's budget) ran out of time. */
 function timeoutError(ms: number): Error {
@@ -202,7 +202,7 @@ export class MysqlSession {
           throw cutShort ? refusal : cause;
         }
         refusal = cause;
-        const pause = Math.random() * Math.min(capMs, baseMs * 2 ** attempt);
+        const pause = fullJitter(attempt, baseMs, capMs);
         if (Date.now() + pause + minAttemptMs >= deadline) throw cause;
         await sleep(pause);
       }
@@ -234,16 +234,10 @@ export class MysqlSession {
    */
   private statement<T>(sql: string, values: unknown[], ms: number): Promise<T> {
     if (ms < 1) return Promise.reject(timeoutError(ms));
-    const running = this.db.query<T>({ sql, values });
-    running.catch(() => undefined); // abandoned on a timeout: it never settles then
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.destroyConnection();
-        reject(timeoutError(ms));
-      }, ms);
+    return withTimeout(this.db.query<T>({ sql, values }), ms, () => {
+      this.destroyConnection();
+      return timeoutError(ms);
     });
-    return Promise.race([running, timedOut]).finally(() => clearTimeout(timer));
   }
 
   protected async run<T>(operation: string, sql: string, values: unknown[], deadline: number): Promise<T> {
@@ -267,7 +261,7 @@ export class MysqlSession {
   private failure(operation: string, error: unknown, context = ''): StoreError {
     const cause = this.lastConnectError ?? error;
     this.lastConnectError = undefined;
-    return new StoreError(`MySQL ${operation} failed${context}: ${describe(cause)}`, operation, { cause });
+    return new StoreError(`MySQL ${operation} failed${context}: ${errorText(cause)}`, operation, { cause });
   }
 
   /**
@@ -352,7 +346,7 @@ export class MysqlSession {
         return result;
       } catch (error) {
         this.destroyConnection(); // the server rolls back; the next call connects again
-        throw new StoreError(`MySQL ${operation} failed: ${describe(error)}`, operation, { cause: error });
+        throw new StoreError(`MySQL ${operation} failed: ${errorText(error)}`, operation, { cause: error });
       }
     });
   }
@@ -411,12 +405,4 @@ export class MysqlSession {
   async close(): Promise<void> {
     this.db.quit();
   }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return typeof code === 'string' ? `${code}: ${error.message}` : error.message;
-  }
-  return String(error);
 }

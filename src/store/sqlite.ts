@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { EmbeddedSettings } from '../config';
-import { StoreError } from '../errors';
+import { errorText, StoreError } from '../errors';
 import { chunks, DELETE_CHUNK, tableNames, toConnection } from './types';
 import type { Connection, ConnectionPage, ConnectionStore, JoinResult } from './types';
 
@@ -55,7 +55,7 @@ export class EmbeddedConnectionStore implements ConnectionStore {
       this.db = db;
       return db;
     } catch (cause) {
-      throw new StoreError(`embedded store could not open ${this.settings.file}: ${message(cause)}`, 'open', {
+      throw new StoreError(`embedded store could not open ${this.settings.file}: ${errorText(cause)}`, 'open', {
         cause,
       });
     }
@@ -66,7 +66,7 @@ export class EmbeddedConnectionStore implements ConnectionStore {
       return Promise.resolve(work(this.open()));
     } catch (cause) {
       if (cause instanceof StoreError) return Promise.reject(cause);
-      return Promise.reject(new StoreError(`embedded ${operation} failed: ${message(cause)}`, operation, { cause }));
+      return Promise.reject(new StoreError(`embedded ${operation} failed: ${errorText(cause)}`, operation, { cause }));
     }
   }
 
@@ -229,8 +229,4 @@ export class EmbeddedConnectionStore implements ConnectionStore {
     );
     await this.close();
   }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

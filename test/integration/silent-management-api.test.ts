@@ -6,7 +6,8 @@
  */
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
-import { clientFor, encode, post, resetClients } from '../../src/communication';
+import { clientFor, post, resetClients } from '../../src/communication';
+import { encode } from '../../src/chat/outbox';
 import { DeliveryError } from '../../src/errors';
 import { fanOut } from '../../src/chat/delivery';
 

@@ -4,27 +4,17 @@
  * error reply on the same connection and a 400, never a 502 and silence, and nothing
  * reaches anyone else.
  */
-import { encode } from '../../src/communication';
-import { message, useStore } from '../../src/handler';
+import { encode } from '../../src/chat/outbox';
+import { message } from '../../src/handler';
 import { messageEnvelope } from '../../src/chat/actions';
 import type { WebSocketEvent } from '../../src/handler';
 import { MAX_DATA_BYTES, MAX_MESSAGE_BYTES, MAX_ROOM_LENGTH } from '../../src/chat/protocol';
 import { lambdaContext, messageEvent } from '../support/events';
-import { useManagementStandIn } from '../support/management-stand-in';
-import { memoryStore } from '../support/memory-store';
+import { useHandlerHarness } from '../support/harnesses/handler';
 import type { MemoryStore } from '../support/memory-store';
 
-// Read once by config() at the first invocation, as at a cold start.
-Object.assign(process.env, {
-  DB_HOST: 'db.invalid',
-  DB_NAME: 'websockets',
-  DB_USER: 'websockets',
-  DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-unit-AbCdEf',
-  LIST_PAGE_SIZE: '1000',
-  FANOUT_RETRY_BASE_MS: '1',
-});
-
-const management = useManagementStandIn();
+const harness = useHandlerHarness({ LIST_PAGE_SIZE: '1000' });
+const management = harness.management;
 /** What was posted, with its size in bytes and parsed. */
 const posted = () => management.requests();
 const SENDER = 'L0SM9cOFvHcCIhw=';
@@ -35,8 +25,7 @@ const LONGEST_ROOM = 'r'.repeat(MAX_ROOM_LENGTH);
 
 let store: MemoryStore;
 beforeEach(async () => {
-  store = memoryStore();
-  useStore(store);
+  store = harness.store;
   await store.add({ connectionId: SENDER, connectedAt: 1_000, subject: ESCAPED_SUBJECT });
   await store.add({ connectionId: OTHER, connectedAt: 1_001, subject: 'bob' });
   await store.join(SENDER, LONGEST_ROOM, 50);
@@ -53,7 +42,8 @@ function fromSender(body: unknown, route = 'sendmessage'): WebSocketEvent {
 }
 
 async function expectRefused(event: WebSocketEvent, code: string): Promise<Record<string, unknown>> {
-  expect(await message(event, lambdaContext())).toEqual({ statusCode: 400 });
+  // The failure table's status (src/errors.ts): 413 for a payload too large, 400 for other bad input.
+  expect(await message(event, lambdaContext())).toEqual({ statusCode: code === 'payload_too_large' ? 413 : 400 });
   const sent = posted();
   expect(sent).toEqual([
     expect.objectContaining({

@@ -7,39 +7,62 @@ import type { AddressInfo } from 'node:net';
 import {
   classify,
   clientFor,
-  encode,
-  endpointFor,
   OFFLINE_ENDPOINT,
+  outboxAt,
   post,
+  publishOutbox,
   resetClients,
   useManagementApiFactory,
 } from '../../src/communication';
-import { CredentialsError, DeliveryError, StaleConnectionError } from '../../src/errors';
+import { encode } from '../../src/chat/outbox';
+import { readConfig } from '../../src/config';
+import { ConfigError, CredentialsError, DeliveryError, StaleConnectionError } from '../../src/errors';
 import { useManagementStandIn } from '../support/management-stand-in';
 
 const management = useManagementStandIn();
 const noSleep = () => Promise.resolve();
 const region = 'us-east-1';
 
-describe('endpointFor', () => {
-  it('is https://{domainName}/{stage} in AWS', () => {
-    expect(
-      endpointFor({ domainName: 'abc.execute-api.eu-west-1.amazonaws.com', stage: 'prod' }, { offline: false }),
-    ).toBe('https://abc.execute-api.eu-west-1.amazonaws.com/prod');
+describe('the outbox built from the settings', () => {
+  const awsEnv = {
+    AWS_ACCESS_KEY_ID: 'AKIDFROMENV',
+    AWS_SECRET_ACCESS_KEY: 'secret',
+    AWS_REGION: region,
+    // The store's settings are read with the rest; nothing here connects to it.
+    DB_HOST: 'db.invalid',
+    DB_NAME: 'test',
+    DB_USER: 'test',
+    DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db',
+  };
+
+  it('posts to its endpoint with the fan-out settings: one retry per FANOUT_RETRIES after a 503', async () => {
+    const settings = readConfig({ ...awsEnv, FANOUT_RETRIES: '1', FANOUT_RETRY_BASE_MS: '1' });
+    management.answer(503);
+    await expect(
+      outboxAt('https://abc.execute-api.us-east-1.amazonaws.com/dev', settings).send('c1', encode({ type: 'test' })),
+    ).rejects.toBeInstanceOf(DeliveryError);
+    expect(management.requests().map((r) => r.path)).toEqual(['/dev/@connections/c1', '/dev/@connections/c1']);
   });
 
-  it('is serverless-offline’s management endpoint locally, with no stage in the path', () => {
-    expect(endpointFor({ domainName: 'localhost', stage: 'local' }, { offline: true })).toBe(OFFLINE_ENDPOINT);
+  it('gives the publish function MANAGEMENT_ENDPOINT first, then the stage’s WEBSOCKET_API_ENDPOINT', async () => {
+    const api = 'https://abc.execute-api.us-east-1.amazonaws.com/prod';
+    await publishOutbox(readConfig({ ...awsEnv, WEBSOCKET_API_ENDPOINT: api })).send('c1', encode({ type: 'test' }));
+    const custom = 'https://ws.example.com/v1';
+    await publishOutbox(readConfig({ ...awsEnv, WEBSOCKET_API_ENDPOINT: api, MANAGEMENT_ENDPOINT: custom })).send(
+      'c2',
+      encode({ type: 'test' }),
+    );
+    expect(management.endpoints()).toEqual([api, custom]);
   });
 
-  it('lets MANAGEMENT_ENDPOINT win (custom domains, other local ports)', () => {
-    expect(
-      endpointFor({ domainName: 'x', stage: 'y' }, { offline: false, override: 'https://ws.example.com/v1/' }),
-    ).toBe('https://ws.example.com/v1');
+  it('gives the publish function offline’s own endpoint locally, with no stage in the path', async () => {
+    await publishOutbox(readConfig({ IS_OFFLINE: 'true' })).send('c1', encode({ type: 'test' }));
+    expect(management.endpoints()).toEqual([OFFLINE_ENDPOINT]);
   });
 
-  it('refuses an event without a domain name in AWS', () => {
-    expect(() => endpointFor({}, { offline: false })).toThrow(/domainName/);
+  it('refuses to build the publish function’s outbox in AWS without an endpoint (ConfigError)', () => {
+    expect(() => publishOutbox(readConfig(awsEnv))).toThrow(ConfigError);
+    expect(management.endpoints()).toEqual([]);
   });
 });
 

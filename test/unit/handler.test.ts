@@ -1,47 +1,20 @@
 import { StoreError } from '../../src/errors';
-import {
-  connect,
-  defaultHandler,
-  disconnect,
-  message,
-  sweep,
-  useStore,
-  MAX_CONNECTION_AGE_MS,
-} from '../../src/handler';
+import { connect, defaultHandler, disconnect, message, sweep, MAX_CONNECTION_AGE_MS } from '../../src/handler';
 import { MAX_ROOMS_PER_CONNECTION } from '../../src/chat/actions';
 import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../support/events';
-import { useManagementStandIn } from '../support/management-stand-in';
-import { memoryStore } from '../support/memory-store';
+import { useHandlerHarness } from '../support/harnesses/handler';
 import type { MemoryStore } from '../support/memory-store';
 
-// Read once by config() at the first invocation, as at a cold start.
-Object.assign(process.env, {
-  DB_HOST: 'db.invalid',
-  DB_NAME: 'websockets',
-  DB_USER: 'websockets',
-  DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:unused-AbCdEf',
-  LIST_PAGE_SIZE: '2',
-  FANOUT_RETRY_BASE_MS: '1',
-});
-
-const management = useManagementStandIn();
+const harness = useHandlerHarness({ LIST_PAGE_SIZE: '2' });
+const management = harness.management;
 const posted = () => management.posted();
+const loggedErrors = () => harness.loggedErrors();
 const SENDER = 'L0SM9cOFvHcCIhw=';
 
 let store: MemoryStore;
-let errors: jest.SpyInstance;
-
 beforeEach(() => {
-  store = memoryStore();
-  useStore(store);
-  errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  store = harness.store;
 });
-
-afterEach(() => errors.mockRestore());
-
-function loggedErrors(): Record<string, unknown>[] {
-  return errors.mock.calls.map((args) => JSON.parse(String(args[0])) as Record<string, unknown>);
-}
 
 async function connected(...ids: string[]): Promise<void> {
   for (const [i, id] of ids.entries()) await store.add({ connectionId: id, connectedAt: 1_000 + i, subject: null });
@@ -293,7 +266,7 @@ describe('message', () => {
     const big = 'x'.repeat(128 * 1024);
     expect(
       await message(messageEvent({ action: 'sendmessage', data: big }, SENDER, 'sendmessage'), lambdaContext()),
-    ).toEqual({ statusCode: 400 });
+    ).toEqual({ statusCode: 413 });
     expect(store.audience).not.toHaveBeenCalled();
     expect(posted()).toEqual([
       { to: SENDER, message: expect.objectContaining({ type: 'error', code: 'payload_too_large' }) },

@@ -6,40 +6,22 @@
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { StoreError } from '../../src/errors';
-import { disconnect, message, publish, useStore } from '../../src/handler';
+import { disconnect, message, publish } from '../../src/handler';
 import { disconnectEvent, lambdaContext, messageEvent, publishHttpEvent } from '../support/events';
-import { useManagementStandIn } from '../support/management-stand-in';
+import { useHandlerHarness } from '../support/harnesses/handler';
 import { memoryStore } from '../support/memory-store';
 import type { MemoryStore } from '../support/memory-store';
 
-// Read once by config() at the first invocation, as at a cold start.
-Object.assign(process.env, {
-  DB_HOST: 'db.invalid',
-  DB_NAME: 'websockets',
-  DB_USER: 'websockets',
-  DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-unit-AbCdEf',
-  LIST_PAGE_SIZE: '2',
-  FANOUT_RETRY_BASE_MS: '1',
-  PRESENCE_MAX_MEMBERS: '3',
-  // The API of the event fixtures: socket events of any other are refused (src/aws/origin.ts).
-  WEBSOCKET_API_ENDPOINT: 'https://abc123.execute-api.us-east-1.amazonaws.com/dev',
-});
-
-const management = useManagementStandIn();
+const harness = useHandlerHarness({ LIST_PAGE_SIZE: '2', PRESENCE_MAX_MEMBERS: '3' });
+const management = harness.management;
 const posted = () => management.posted();
 const ofType = (type: string) => posted().filter((p) => p.message.type === type);
 const recipientsOf = (type: string) => ofType(type).map((p) => p.to);
 
 let store: MemoryStore;
-let errors: jest.SpyInstance;
-
 beforeEach(() => {
-  store = memoryStore();
-  useStore(store);
-  errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  store = harness.store;
 });
-
-afterEach(() => errors.mockRestore());
 
 /** Connections as [id, subject] pairs, oldest first. */
 async function connected(...connections: [string, string | null][]): Promise<void> {
@@ -475,7 +457,7 @@ describe('POST /publish (the HTTP API)', () => {
       body: { type: 'error', code: 'unavailable', message: expect.any(String) },
     });
     expect(JSON.stringify(answer.body)).not.toContain('ECONNREFUSED');
-    const logged = errors.mock.calls.map((args) => JSON.parse(String(args[0])) as Record<string, unknown>);
+    const logged = harness.loggedErrors();
     expect(logged).toContainEqual(
       expect.objectContaining({
         route: 'POST /publish',
