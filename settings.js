@@ -205,7 +205,7 @@ function positive(name, value, { integer }) {
 }
 
 /**
- * What bounds a flood (issue 9, item 12): the stage's throttling, the database's connection
+ * What bounds a flood: the stage's throttling, the database's connection
  * budget (DB_MAX_CONNECTIONS, given to every function that uses the store) and, when set,
  * the functions' reserved concurrency, which must fit in that budget.
  */

@@ -1,6 +1,6 @@
 // What the deployment zip leaves out of the production dependencies, found by rules over every
 // package rather than by package names, so that the rules keep holding as dependencies change
-// (issue 12). Lambda runs our CommonJS build on Node: it `require`s each package's Node
+//. Lambda runs our CommonJS build on Node: it `require`s each package's Node
 // CommonJS entry, so a package's ES-module copy of that build, its browser or React Native
 // build, and a package made only for browsers are never loaded there.
 //

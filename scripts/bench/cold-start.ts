@@ -29,7 +29,7 @@ export interface ColdStartRow {
   warmInvokeMs: number | null;
   /** Spawn to exit of the whole process, ms (median), as seen by the parent. */
   processMs: number;
-  /** What the load should stay under (issue 12), where there is a target. */
+  /** What the load should stay under, where there is a target. */
   targetMs?: number;
 }
 

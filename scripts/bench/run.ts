@@ -250,7 +250,7 @@ function deliveryPlan(smoke: boolean) {
 
 /**
  * `--only delivery` (under a minute) and/or `--only fanout`: the delivery comparison, and the
- * fan-out that issue 12 sets its targets on (N = 10,000, concurrency 50, 20 ms stand-in).
+ * fan-out the delivery targets are set on (N = 10,000, concurrency 50, 20 ms stand-in).
  */
 async function sectionsOnly(
   sections: readonly Section[],

@@ -1,5 +1,5 @@
 /**
- * What reading a secret adds to a cold start (issue 10: the password and the HS256 key are
+ * What reading a secret adds to a cold start (the password and the HS256 key are
  * read from Secrets Manager at the first connect): each way of doing it in a fresh Node
  * process, against a Secrets Manager stand-in on 127.0.0.1 with fake credentials (nothing
  * here reaches AWS). Timed inside the child with process.hrtime:

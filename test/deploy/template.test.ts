@@ -61,7 +61,7 @@ const OPEN_ENV_YML = [
 ].join('\n');
 
 /**
- * The private network, an existing JWT secret, and the flood bounds set (issue 9, item 12):
+ * The private network, an existing JWT secret, and the flood bounds set:
  * throttling, a reservation, an explicit connection budget. One packaging for all of them.
  */
 const PRIVATE_ENV_YML = [
@@ -273,10 +273,10 @@ describe('the default template', () => {
 });
 
 // ---------------------------------------------------------------------------------------
-// The zip: only what runs on Lambda's Node, and every route runs from it (issue 12, item 4)
+// The zip: only what runs on Lambda's Node, and every route runs from it
 // ---------------------------------------------------------------------------------------
 
-/** At most 1.4 MB (issue 12); 1,939,787 bytes before infra/package.js's rules, 1,314,346 after. */
+/** At most 1.4 MB; 1,939,787 bytes before infra/package.js's rules, 1,314,346 after. */
 const ZIP_BOUND_BYTES = 1_400_000;
 
 const ZIPS: [string, keyof typeof unzipped, () => Template][] = [
@@ -1013,7 +1013,7 @@ describe('settings.js', () => {
   });
 });
 
-describe('flood bounds (issue 9, item 12)', () => {
+describe('flood bounds', () => {
   /** The WebSocket API's stage (the HTTP API of POST /publish has a stage of its own). */
   function stageOf(template: Template) {
     const stages = resourcesOfType(template, 'AWS::ApiGatewayV2::Stage').filter(

@@ -1,5 +1,5 @@
 /**
- * Specification of issue 5 against the real service: with AUTH_JWT_SECRET set,
+ * Authentication against the real service: with AUTH_JWT_SECRET set,
  * serverless-offline runs the `authorize` function at every handshake, and only a
  * client with a good token gets a socket (and a row in the store).
  */

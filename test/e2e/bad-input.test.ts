@@ -1,5 +1,5 @@
 /**
- * Input the validator used not to survive (issue 9, items 3 to 7), sent by real WebSocket
+ * Input the validator used not to survive, sent by real WebSocket
  * clients to the real service under serverless-offline. Each bad message gets an error
  * reply on the same connection, which keeps working, and nothing reaches anyone else.
  *

@@ -1,5 +1,5 @@
 /**
- * The rooms limit under concurrency (issue 9, item 9): one real socket sends many joins
+ * The rooms limit under concurrency: one real socket sends many joins
  * at once, serverless-offline runs them in parallel worker threads (as parallel Lambda
  * containers would run them in AWS), and the limit must still hold exactly, on the
  * embedded store and on MySQL.

@@ -1,5 +1,5 @@
 /**
- * Issue 10 item 6 against the real service: with AUTH_JWKS_URL set (a key set served on
+ * Tokens of an identity provider against the real service: with AUTH_JWKS_URL set (a key set served on
  * loopback by this test, as an identity provider would), serverless-offline runs the
  * `authorize` function at every handshake; a token signed by a published key gets a
  * socket and its `sub` is the connection's `from`, anything else is refused.

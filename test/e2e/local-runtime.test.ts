@@ -1,7 +1,7 @@
 /**
- * `npm start` itself (issue 9): a setting from the environment reaches the functions over
- * .env.yml (item 18), and a second `npm start` on a busy port leaves the running one, and
- * its store, alone (item 15).
+ * `npm start` itself: a setting from the environment reaches the functions over
+ * .env.yml, and a second `npm start` on a busy port leaves the running one, and
+ * its store, alone.
  */
 import { existsSync } from 'node:fs';
 import { mintToken } from '../../src/auth/token';

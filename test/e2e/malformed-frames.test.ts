@@ -1,5 +1,5 @@
 /**
- * Issue 9, item 13: no bytes a client sends may take the local server down. Each
+ * No bytes a client sends may take the local server down. Each
  * malformed frame goes out on a raw TCP connection of its own, after a handshake made
  * by hand; the server must close that connection (running `$disconnect`, so its row
  * goes) while a well-behaved `ws` client keeps its socket and its replies.

@@ -1,5 +1,5 @@
 /**
- * Specification of issue 11 against the real service (`npm start`'s launcher under
+ * Backends and direct messages against the real service (`npm start`'s launcher under
  * serverless-offline, embedded store) with authorization on: direct messages, server-side
  * publish through `npm run publish` and `POST /publish`, presence, members and ping.
  *

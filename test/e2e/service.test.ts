@@ -50,7 +50,7 @@ for (const storeCase of cases) {
       );
     });
 
-    describe('connections (issue 3)', () => {
+    describe('connections', () => {
       it('lists all three connected clients to the sender, with itself named', async () => {
         const [a, b, c] = (await connect(3)) as [TestClient, TestClient, TestClient];
         const ids = [await idOf(a), await idOf(b), await idOf(c)];
@@ -89,7 +89,7 @@ for (const storeCase of cases) {
       });
     });
 
-    describe('messaging (issue 4)', () => {
+    describe('messaging', () => {
       it('broadcasts sendmessage to every connection, with a delivery summary to the sender', async () => {
         const all = await connect(4);
         const [sender] = all as [TestClient];

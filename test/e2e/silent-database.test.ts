@@ -1,8 +1,8 @@
 /**
  * The service under serverless-offline with MySQL behind a loopback proxy that the test
  * switches to "accepts TCP and never answers" (and to dropping every connection), then back.
- * Specification of issue 9, items 2 (every message gets an answer) and 10 (timeouts aligned
- * with the function timeouts: `$connect` 10 s, messages 29 s, serverless.yml).
+ * It specifies that every message gets an answer and that the timeouts are aligned with
+ * the function timeouts (`$connect` 10 s, messages 29 s, serverless.yml).
  *
  * Bounds are generous (half of the function timeout): what they tell apart is an answer
  * within the route's budget (about 3 s here) from the function timing out (10 s, 29 s).

@@ -1,7 +1,7 @@
 /**
  * The real service under serverless-offline with real WebSocket clients, its management
- * API behind a loopback proxy that can go silent for one connection (issue 9, item 1),
- * and messages that name the `$connect`/`$disconnect` routes as their action (item 8).
+ * API behind a loopback proxy that can go silent for one connection,
+ * and messages that name the `$connect`/`$disconnect` routes as their action.
  */
 import { TestClient } from '../support/client';
 import { startManagementProxy } from '../support/management-proxy';

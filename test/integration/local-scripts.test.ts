@@ -1,8 +1,8 @@
 /**
  * The local scripts as a developer runs them, each as its own process in a private copy of
- * the service (issue 9): `npm run sweep` uses the store `npm start` uses, says which, and
- * exits (item 14); `npm start` checks its ports before it touches anything (item 15);
- * `npm run token` without a secret says how to give it one (item 16).
+ * the service: `npm run sweep` uses the store `npm start` uses, says which, and
+ * exits; `npm start` checks its ports before it touches anything;
+ * `npm run token` without a secret says how to give it one.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';

@@ -163,7 +163,7 @@ suite('MySQL', () => {
     });
   });
   /**
-   * A database that accepts TCP and never answers (issue 9, item 10), through a loopback proxy
+   * A database that accepts TCP and never answers, through a loopback proxy
    * to the real server. Production timeouts (MYSQL_TIMEOUTS); the bounds asserted are half of
    * `$connect`'s 10 s function timeout, generous against the 2-3 s expected.
    */

@@ -1,5 +1,5 @@
 /**
- * Issue 10 item 2: the MySQL connection verifies whom it talks to - the certificate must
+ * The MySQL connection verifies whom it talks to - the certificate must
  * chain to the trusted CA *and* name the host that was dialled. Against a TLS MariaDB of
  * the test's own (test/support/tls-mariadb.ts), started once with a certificate for the
  * wrong name and once with one for `localhost`.

@@ -2,7 +2,7 @@
  * The management API at its worst: it accepts the TCP connection and then says nothing
  * (or sends the status line and headers, then never the body). A real server on
  * 127.0.0.1 and the real client (src/aws/management-api.ts): every post must end by its own timeout, and a
- * fan-out must report by its deadline plus one post timeout. Issue 9, item 1.
+ * fan-out must report by its deadline plus one post timeout.
  */
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';

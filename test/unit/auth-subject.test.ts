@@ -1,5 +1,5 @@
 /**
- * A token's `sub` must be well-formed Unicode (issue 9, item 7): a lone surrogate has no
+ * A token's `sub` must be well-formed Unicode: a lone surrogate has no
  * UTF-8 form, so replies would carry it as "\ud800" while the store keeps a replacement
  * character, and one user would appear under two names. Such subjects are refused at the
  * authorizer; everything else stays as it was.

@@ -1,5 +1,5 @@
 /**
- * Input the validator used not to survive (issue 9, items 3 to 6), through the message
+ * Input the validator used not to survive, through the message
  * handler with the store in memory and the management API a loopback stand-in: every case gets an
  * error reply on the same connection and a 400, never a 502 and silence, and nothing
  * reaches anyone else.

@@ -83,7 +83,7 @@ describe('readConfig', () => {
     );
   });
 
-  it('takes the connection budget from DB_MAX_CONNECTIONS (issue 9, item 12)', () => {
+  it('takes the connection budget from DB_MAX_CONNECTIONS', () => {
     const store = readConfig({ ...aws, DB_MAX_CONNECTIONS: '410' }).store;
     expect(store).toMatchObject({ kind: 'mysql', maxConnections: 410 });
     const local = readConfig({

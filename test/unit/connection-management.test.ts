@@ -1,8 +1,8 @@
 import { CONNECTION_MANAGEMENT, reclaimPlan } from '../../src/store/mysql-connections';
 
 /**
- * What the MySQL store's end() does about the connection count it read (issue 9, items 11
- * and 12). The statement and the KILLs themselves run against MariaDB in
+ * What the MySQL store's end() does about the connection count it read (reclaiming idle
+ * connections, the flood bounds). The statement and the KILLs themselves run against MariaDB in
  * test/integration/mysql-store.test.ts; which connections to kill is decided here.
  */
 describe('reclaimPlan', () => {

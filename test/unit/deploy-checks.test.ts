@@ -1,5 +1,5 @@
 /**
- * Issue 10 item 7: `npm run deploy` / `npm run remove` check the settings and that some
+ * `npm run deploy` / `npm run remove` check the settings and that some
  * AWS credential source is configured before anything is built, with no network call,
  * one line per problem. The checks are pure functions; the command is run on a private
  * copy of the service, always with --check, so that no test can ever deploy.

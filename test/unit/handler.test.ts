@@ -284,7 +284,7 @@ describe('message', () => {
   });
 });
 
-describe('a message that fails (issue 9, item 2: every message gets an answer)', () => {
+describe('a message that fails (every message gets an answer)', () => {
   const join = () => messageEvent({ action: 'join', room: 'red' }, SENDER, 'join');
 
   // Warnings (the reply's own failure) are part of what these tests read.

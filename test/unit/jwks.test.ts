@@ -1,5 +1,5 @@
 /**
- * Issue 10 item 6: tokens from an identity provider, verified against its JWKS, served
+ * Tokens from an identity provider, verified against its JWKS, served
  * here on 127.0.0.1 by test/support/jwks.ts with keys made in the test.
  */
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';

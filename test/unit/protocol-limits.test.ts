@@ -1,5 +1,5 @@
 /**
- * What parseCommand does with input built to break it (issue 9, items 3, 4 and 6):
+ * What parseCommand does with input built to break it:
  * nesting deep enough to overflow the stack, numbers JSON cannot carry, frames that are
  * not text. Whatever arrives, the only thing it may throw is a BadMessageError, and the
  * error it describes stays small enough to be sent back.

@@ -1,5 +1,5 @@
 /**
- * Issue 11 at the handler level: direct messages, server-side publish (Lambda invoke and
+ * At the handler level: direct messages, server-side publish (Lambda invoke and
  * POST /publish), presence and ping, with the store in memory and the management API
  * mocked. The real stores are proven by the contract suite, the real service by
  * test/e2e/push.test.ts.

@@ -1,5 +1,5 @@
 /**
- * settings.js (what serverless.yml reads): the flood bounds of issue 9, item 12. The
+ * settings.js (what serverless.yml reads): the flood bounds. The
  * database's connection budget comes from the instance class, and a reservation of
  * concurrency that would not fit in it is refused before anything is packaged.
  */

@@ -1,6 +1,6 @@
 /**
  * settings.js (what `${file(./settings.js)}` gives serverless.yml): one rule for every
- * setting, the environment wins over the file (issue 9, item 18). Run against a private
+ * setting, the environment wins over the file. Run against a private
  * copy of the service so that a .env.yml can be written beside it.
  */
 import { rmSync, writeFileSync } from 'node:fs';
