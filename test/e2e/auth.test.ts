@@ -5,49 +5,15 @@
  */
 import { SignJWT } from 'jose';
 import { mintToken } from '../../src/auth/token';
-import { TestClient } from '../support/client';
 import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
+import { useAuthService } from '../support/harnesses/auth-service';
 
 jest.setTimeout(120_000);
 
 const SECRET = 'e2e-secret-that-is-long-enough-for-hs256-0123';
 const key = new TextEncoder().encode(SECRET);
 
-let service: OfflineService | undefined;
-const clients: TestClient[] = [];
-
-function url(token?: string): string {
-  if (!service) throw new Error('the service did not start');
-  return token === undefined ? service.url : `${service.url}?token=${encodeURIComponent(token)}`;
-}
-
-async function connect(token?: string): Promise<TestClient> {
-  const client = await TestClient.connect(url(token));
-  clients.push(client);
-  return client;
-}
-
-/** The handshake's HTTP status, or a failure when the socket opened after all. */
-async function refusedWith(token: string | undefined): Promise<number> {
-  try {
-    await connect(token);
-  } catch (error) {
-    const status = (error as { statusCode?: unknown }).statusCode;
-    if (typeof status === 'number') return status;
-    throw error;
-  }
-  throw new Error('the handshake succeeded');
-}
-
-beforeAll(async () => {
-  service = await startOffline({ env: { AUTH_JWT_SECRET: SECRET } });
-});
-
-afterAll(async () => {
-  await Promise.allSettled(clients.map((client) => client.close()));
-  await service?.stop();
-});
+const { connect, refusedWith } = useAuthService(() => startOffline({ env: { AUTH_JWT_SECRET: SECRET } }));
 
 describe('$connect with AUTH_JWT_SECRET set', () => {
   it('lets a client with a valid token in, and says who it is in broadcasts and the connection list', async () => {

@@ -5,56 +5,25 @@
  * socket and its `sub` is the connection's `from`, anything else is refused.
  */
 import { SignJWT } from 'jose';
-import { TestClient } from '../support/client';
 import { AUDIENCE, ISSUER, makeKey, startJwksServer, tokenFrom } from '../support/jwks';
 import type { JwksServer, TestKey } from '../support/jwks';
 import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
+import { useAuthService } from '../support/harnesses/auth-service';
 
 jest.setTimeout(120_000);
 
 let jwks: JwksServer | undefined;
-let service: OfflineService | undefined;
 let rsa: TestKey;
 let ec: TestKey;
-const clients: TestClient[] = [];
 
-function url(token?: string): string {
-  if (!service) throw new Error('the service did not start');
-  return token === undefined ? service.url : `${service.url}?token=${encodeURIComponent(token)}`;
-}
-
-async function connect(token?: string): Promise<TestClient> {
-  const client = await TestClient.connect(url(token));
-  clients.push(client);
-  return client;
-}
-
-/** The handshake's HTTP status, or a failure when the socket opened after all. */
-async function refusedWith(token: string | undefined): Promise<number> {
-  try {
-    await connect(token);
-  } catch (error) {
-    const status = (error as { statusCode?: unknown }).statusCode;
-    if (typeof status === 'number') return status;
-    throw error;
-  }
-  throw new Error('the handshake succeeded');
-}
-
-beforeAll(async () => {
-  [rsa, ec] = await Promise.all([makeKey('RS256', 'e2e-rsa'), makeKey('ES256', 'e2e-ec')]);
-  jwks = await startJwksServer([rsa, ec]);
-  service = await startOffline({
-    env: { AUTH_JWKS_URL: jwks.url, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE },
-  });
-});
-
-afterAll(async () => {
-  await Promise.allSettled(clients.map((client) => client.close()));
-  await service?.stop();
-  await jwks?.stop();
-});
+const { connect, refusedWith } = useAuthService(
+  async () => {
+    [rsa, ec] = await Promise.all([makeKey('RS256', 'e2e-rsa'), makeKey('ES256', 'e2e-ec')]);
+    jwks = await startJwksServer([rsa, ec]);
+    return startOffline({ env: { AUTH_JWKS_URL: jwks.url, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE } });
+  },
+  async () => jwks?.stop(),
+);
 
 describe('$connect with AUTH_JWKS_URL set', () => {
   it("lets in clients with the provider's RS256 and ES256 tokens, each known by its sub", async () => {

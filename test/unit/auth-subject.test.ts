@@ -5,32 +5,14 @@
  * authorizer; everything else stays as it was.
  */
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { SignJWT } from 'jose';
 import { MAX_SUBJECT_LENGTH, authorizeConnect, verifyToken } from '../../src/auth/token';
-import { readAuthSettings } from '../../src/config';
-import { TokenError } from '../../src/errors';
-import type { TokenRefusal } from '../../src/errors';
+import { hs256Settings, nowSec, refusal, sign } from '../support/tokens';
 
-const SECRET = 'unit-test-secret-that-is-long-enough-0123';
-const settings = readAuthSettings({ AUTH_JWT_SECRET: SECRET });
-const nowSec = () => Math.floor(Date.now() / 1000);
+const settings = hs256Settings;
 
-/** JSON.stringify writes a lone surrogate as the escape `\ud800`, so it survives signing. */
-function tokenFor(sub: string): Promise<string> {
-  return new SignJWT({ sub, iat: nowSec(), exp: nowSec() + 60 })
-    .setProtectedHeader({ alg: 'HS256' })
-    .sign(new TextEncoder().encode(SECRET));
-}
+/** A token for `sub`, valid for a minute. */
+const tokenFor = (sub: string): Promise<string> => sign({ sub, exp: nowSec() + 60 });
 
-async function refusal(promise: Promise<unknown>): Promise<TokenRefusal> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof TokenError) return error.reason;
-    throw error;
-  }
-  throw new Error('the token was accepted');
-}
 
 describe('verifyToken and the subject', () => {
   it.each([

@@ -1,39 +1,18 @@
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { SignJWT } from 'jose';
 import { MAX_SUBJECT_LENGTH, authorizeConnect, mintToken, verifyToken } from '../../src/auth/token';
 import { CLOCK_TOLERANCE_SEC, DEFAULT_MAX_TOKEN_AGE_SEC, readAuthSettings } from '../../src/config';
 import type { AuthSettings } from '../../src/config';
-import { ConfigError, TokenError } from '../../src/errors';
-import type { TokenRefusal } from '../../src/errors';
+import { ConfigError } from '../../src/errors';
+import { hs256Settings, nowSec, refusal, SECRET, sign } from '../support/tokens';
 
-const SECRET = 'unit-test-secret-that-is-long-enough-0123';
-const settings: AuthSettings = readAuthSettings({ AUTH_JWT_SECRET: SECRET });
+const settings: AuthSettings = hs256Settings;
 const key = new TextEncoder().encode(SECRET);
-const nowSec = () => Math.floor(Date.now() / 1000);
 
 function base64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
-/**
- * Signs arbitrary claims; `alg` and key are the test's choice, not the service's. `iat` is
- * now unless the claims say otherwise (`iat: undefined` leaves it out).
- */
-function sign(claims: Record<string, unknown>, options: { alg?: string; secret?: string } = {}): Promise<string> {
-  return new SignJWT({ iat: nowSec(), ...claims })
-    .setProtectedHeader({ alg: options.alg ?? 'HS256' })
-    .sign(new TextEncoder().encode(options.secret ?? SECRET));
-}
 
-async function refusal(promise: Promise<unknown>): Promise<TokenRefusal> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof TokenError) return error.reason;
-    throw error;
-  }
-  throw new Error('the token was accepted');
-}
 
 describe('readAuthSettings', () => {
   it('reads the secret, the optional issuer and audience, a fixed clock tolerance and a day as maximum token age', () => {

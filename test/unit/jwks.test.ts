@@ -14,8 +14,8 @@ import {
   readAuthSettings,
 } from '../../src/config';
 import type { JwksAuthSettings } from '../../src/config';
-import { ConfigError, KeySetError, TokenError } from '../../src/errors';
-import type { TokenRefusal } from '../../src/errors';
+import { ConfigError, KeySetError } from '../../src/errors';
+import { refusal } from '../support/tokens';
 import { AUDIENCE, ISSUER, makeKey, startJwksServer, tokenFrom } from '../support/jwks';
 import type { JwksServer, TestKey } from '../support/jwks';
 
@@ -49,15 +49,6 @@ function jwksSettings(server: JwksServer, keySet: Partial<JwksAuthSettings['keyS
   return { ...read, keySet: { ...read.keySet, ...keySet } };
 }
 
-async function refusal(promise: Promise<unknown>): Promise<TokenRefusal> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof TokenError) return error.reason;
-    throw error;
-  }
-  throw new Error('the token was accepted');
-}
 
 function base64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
