@@ -40,7 +40,10 @@ async function signIn(user: string): Promise<ChatPage> {
 describe('the chat page, with auth on', () => {
   it('asks for a token, says plainly that a page without one was refused, and never opens its socket', async () => {
     const { page } = await open();
-    expect(await page.getByLabel('Token', { exact: true }).isVisible()).toBe(true);
+    // The field appears once the page has read its config.json, which may come after the load event.
+    const tokenField = page.getByLabel('Token', { exact: true });
+    await tokenField.waitFor({ state: 'visible', timeout: 15_000 }).catch(() => undefined);
+    expect(await tokenField.isVisible()).toBe(true);
     await statusSays(page, /^Could not connect to ws:\/\/localhost:\d+: the service refused the connection/);
     expect(await chatLog(page).textContent()).not.toContain('Connected:');
   });
