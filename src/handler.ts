@@ -18,6 +18,7 @@ import type { ConnectionStore } from './data';
 import { ConfigError, CredentialsError, SecretError, StoreError } from './errors';
 import { fanOutDeadline } from './chat/delivery';
 import { log } from './log';
+import { settle, STORE_OPERATION_MS } from './store/settle';
 import type { Outbox, Session } from './chat/actions';
 
 /*
@@ -147,6 +148,11 @@ export const FAILURE_REPLY_TIMEOUT_MS = 2_000;
 /** What an invocation keeps after the error reply: the store's end() and a margin. */
 const AFTER_REPLY_MS = MYSQL_TIMEOUTS.endMs + 500;
 
+/** Ms epoch by which a route's own work must end: what is left of the invocation, less its end(). */
+function routeDeadline(context: Context): number {
+  return Date.now() + (context.getRemainingTimeInMillis?.() ?? 10_000) - AFTER_REPLY_MS;
+}
+
 /**
  * What a message invocation may still need after its fan-out's deadline, on the store's side:
  * the batched delete of the stale connections (one store operation), then, should it fail,
@@ -240,7 +246,21 @@ export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promis
 export const connect = route('$connect', async (event, context) => {
   if (event.requestContext.eventType !== 'CONNECT') return notOurs(event, context);
   const { connectionId, connectedAt } = event.requestContext;
-  await currentStore().add({ connectionId, connectedAt: connectedAt ?? Date.now(), subject: subjectOf(event) });
+  const store = currentStore();
+  // A lost answer to the insert: the handshake is refused, so its row is deleted on the way out.
+  const stored = await settle(
+    { operation: 'add', connectionId, deadline: routeDeadline(context), attemptMs: STORE_OPERATION_MS },
+    async () => {
+      await store.add({ connectionId, connectedAt: connectedAt ?? Date.now(), subject: subjectOf(event) });
+      return true;
+    },
+    async () => {
+      await store.remove(connectionId);
+      return false;
+    },
+  );
+  if (!stored)
+    throw new StoreError("the insert's answer was lost: its row is removed and the handshake refused", 'add');
   log.info('connected', { route: '$connect', connectionId });
   return 200;
 });

@@ -39,8 +39,11 @@ beforeEach(() => {
 
 afterEach(() => errors.mockRestore());
 
+/** What was logged at warn and error, less the read-back of a lost write's outcome (test/unit/settle.test.ts). */
 function loggedErrors(): Record<string, unknown>[] {
-  return errors.mock.calls.map((args) => JSON.parse(String(args[0])) as Record<string, unknown>);
+  return errors.mock.calls
+    .map((args) => JSON.parse(String(args[0])) as Record<string, unknown>)
+    .filter((entry) => !String(entry.message).startsWith('store write outcome'));
 }
 
 async function connected(...ids: string[]): Promise<void> {
@@ -79,6 +82,23 @@ describe('connect', () => {
         connectionId: SENDER,
         statusCode: 500,
         error: expect.objectContaining({ name: 'StoreError', operation: 'add' }),
+      }),
+    ]);
+  });
+
+  it('removes the row of a handshake it refuses when the insert happened but its answer was lost', async () => {
+    store.add.mockImplementationOnce(async (row) => {
+      store.rows.set(row.connectionId, row);
+      throw new StoreError('MySQL add failed: STORE_TIMEOUT: no answer within 3000 ms', 'add');
+    });
+    expect(await connect(connectEvent(), lambdaContext(10_000))).toEqual({ statusCode: 500 });
+    expect(store.rows.size).toBe(0);
+    expect(store.remove).toHaveBeenCalledWith(SENDER);
+    expect(loggedErrors()).toEqual([
+      expect.objectContaining({
+        route: '$connect',
+        statusCode: 500,
+        error: expect.objectContaining({ name: 'StoreError' }),
       }),
     ]);
   });
@@ -326,10 +346,10 @@ describe('a message that fails (issue 9, item 2: every message gets an answer)',
 
   it('tells the sender "unavailable" when the store fails, answers 500 and logs the StoreError', async () => {
     await connected(SENDER);
-    store.join.mockRejectedValueOnce(
-      new StoreError('MySQL join failed: STORE_TIMEOUT: no answer within 3000 ms', 'join'),
-    );
-    expect(await message(join(), lambdaContext())).toEqual({ statusCode: 500 });
+    // Down throughout: what the join did cannot be read back either.
+    store.join.mockRejectedValue(new StoreError('MySQL join failed: STORE_TIMEOUT: no answer within 3000 ms', 'join'));
+    store.roomsOf.mockRejectedValue(new StoreError('MySQL rooms failed: STORE_TIMEOUT', 'rooms'));
+    expect(await message(join(), lambdaContext(13_000))).toEqual({ statusCode: 500 });
     expect(posted()).toEqual([
       {
         to: SENDER,
@@ -362,9 +382,10 @@ describe('a message that fails (issue 9, item 2: every message gets an answer)',
 
   it('keeps the original status and error when the reply fails too, and logs the reply failure as a warning', async () => {
     await connected(SENDER);
-    store.join.mockRejectedValueOnce(new StoreError('down', 'join'));
+    store.join.mockRejectedValue(new StoreError('down', 'join'));
+    store.roomsOf.mockRejectedValue(new StoreError('down', 'rooms'));
     management.answer(403);
-    expect(await message(join(), lambdaContext())).toEqual({ statusCode: 500 });
+    expect(await message(join(), lambdaContext(13_000))).toEqual({ statusCode: 500 });
     expect(loggedErrors()).toEqual([
       expect.objectContaining({
         level: 'error',
