@@ -261,4 +261,30 @@ function guardHandshakes(WebSocketClients) {
   };
 }
 
-module.exports = { boundedPool, guardHandshakes, maxConcurrency, ThrottledError, DEFAULT_MAX_CONCURRENCY };
+/**
+ * GetConnection for offline's management API (hapi route, beside its POST and DELETE): 200
+ * while the connection is open, 410 once it is gone, as API Gateway answers. The body has
+ * only the id: offline keeps neither the connected-at time nor the identity per connection.
+ */
+function getConnectionRoute(webSocketClients) {
+  return {
+    method: 'GET',
+    path: '/@connections/{connectionId}',
+    handler(request, h) {
+      const { connectionId } = request.params;
+      if (typeof webSocketClients.hasClient === 'function' && webSocketClients.hasClient(connectionId)) {
+        return h.response({ connectionId }).code(200);
+      }
+      return h.response(null).code(410);
+    },
+  };
+}
+
+module.exports = {
+  getConnectionRoute,
+  boundedPool,
+  guardHandshakes,
+  maxConcurrency,
+  ThrottledError,
+  DEFAULT_MAX_CONCURRENCY,
+};

@@ -20,6 +20,7 @@ import { fanOutDeadline } from './chat/delivery';
 import { log } from './log';
 import { settle, STORE_OPERATION_MS } from './store/settle';
 import type { Outbox, Session } from './chat/actions';
+import type { Liveness } from './chat/liveness';
 
 /*
  * The messaging path (the validator via protocol.ts, the delivery client via communication.ts) is
@@ -33,6 +34,7 @@ const communication = () => require('./communication') as typeof import('./commu
 const messaging = () => require('./chat/actions') as typeof import('./chat/actions');
 const auth = () => require('./auth/token') as typeof import('./auth/token');
 const push = () => require('./chat/push') as typeof import('./chat/push');
+const livenessSweep = () => require('./chat/liveness') as typeof import('./chat/liveness');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
@@ -311,15 +313,65 @@ export const defaultHandler = route('$default', handleMessage, { answerFailures:
 /** `sendmessage`, `join`, `leave`, `publish`, `send`, `members`, `ping`: the protocol's actions (src/chat/protocol.ts). */
 export const message = route('message', handleMessage, { answerFailures: true });
 
+/** The sweep's budget when it runs without a Lambda context (`npm run sweep`). */
+const SWEEP_BUDGET_MS = 30_000;
+
+/** GetConnection for the liveness sweep: only a 410 says a connection is gone. */
+function probeAt(endpoint: string): (connectionId: string, deadline: number) => Promise<Liveness> {
+  const { offline, region, fanOut } = config();
+  const client = communication().clientFor(endpoint, { region, offline, maxSockets: fanOut.concurrency });
+  return async (connectionId) => {
+    try {
+      const status = await client.getConnection(connectionId, fanOut.postTimeoutMs);
+      if (status === 410) return 'gone';
+      if (status >= 200 && status < 300) return 'alive';
+      log.warn('GetConnection answered neither 200 nor 410; the row is kept', { route: 'sweep', connectionId, status });
+      return 'unknown';
+    } catch (error) {
+      log.warn('GetConnection failed; the row is kept', { route: 'sweep', connectionId, error });
+      return 'unknown';
+    }
+  };
+}
+
 /**
- * Scheduled: `$disconnect` is best-effort, so rows can outlive their sockets. No
- * socket lives longer than 2 hours; anything older is an orphan.
+ * Scheduled: `$disconnect` is best-effort, so rows can outlive their sockets. No socket lives
+ * longer than 2 hours, so anything older goes at once; then every row older than a few
+ * minutes is asked about (src/chat/liveness.ts), oldest first, and what API Gateway says is
+ * gone (410) goes too, with its memberships and presence events.
  */
-export async function sweep(_event?: ScheduledEvent): Promise<{ removed: number }> {
+export async function sweep(
+  _event?: ScheduledEvent,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<{ removed: number; expired: number; gone: number; checked: number }> {
   try {
-    const removed = await currentStore().removeOlderThan(Date.now() - MAX_CONNECTION_AGE_MS);
-    log.info('sweep done', { route: 'sweep', removed });
-    return { removed };
+    const started = Date.now();
+    const expired = await currentStore().removeOlderThan(started - MAX_CONNECTION_AGE_MS);
+    const { offline, managementEndpoint, apiEndpoint, fanOut, liveness, presenceMaxMembers } = config();
+    const endpoint = managementEndpoint ?? apiEndpoint ?? (offline ? communication().OFFLINE_ENDPOINT : undefined);
+    let gone = 0;
+    let checked = 0;
+    if (endpoint === undefined) {
+      log.warn('no WebSocket API endpoint: the liveness sweep is skipped', { route: 'sweep' });
+    } else {
+      const remaining = context?.getRemainingTimeInMillis?.() ?? SWEEP_BUDGET_MS + AFTER_FANOUT_MS;
+      const courier = {
+        store: currentStore(),
+        outbox: outboxAt(endpoint),
+        concurrency: fanOut.concurrency,
+        // The presence events of the last batch and the store's end() come after it.
+        deadline: Date.now() + Math.max(0, remaining - AFTER_FANOUT_MS - fanOut.postTimeoutMs),
+      };
+      const result = await livenessSweep().sweepLiveness(courier, probeAt(endpoint), {
+        ...liveness,
+        presenceMaxMembers,
+      });
+      gone = result.removed;
+      checked = result.checked;
+    }
+    const removed = expired + gone;
+    log.info('sweep done', { route: 'sweep', removed, expired, gone, checked });
+    return { removed, expired, gone, checked };
   } catch (error) {
     log.error('sweep failed', { route: 'sweep', error });
     throw error; // let Lambda record the failure

@@ -445,7 +445,7 @@ describe('sweep', () => {
       subject: null,
     });
     await store.add({ connectionId: 'fresh', connectedAt: Date.now(), subject: null });
-    expect(await sweep()).toEqual({ removed: 1 });
+    expect(await sweep()).toMatchObject({ removed: 1, expired: 1 });
     expect([...store.rows.keys()]).toEqual(['fresh']);
   });
 
