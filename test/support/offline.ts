@@ -37,6 +37,8 @@ export interface OfflineService {
   storeFile: string | undefined;
   serviceDir: string;
   stop(): Promise<void>;
+  /** The launcher's pid, which is also its process group's id (serverless and its workers are in it). */
+  pid: number;
   /** kill -9 of the whole process group (a crash): nothing runs `$disconnect`. */
   kill(): Promise<void>;
 }
@@ -168,6 +170,7 @@ export async function startOffline(options: StartOptions = {}): Promise<OfflineS
     output: () => output,
     storeFile: options.dbUrl ? undefined : join(serviceDir, '.local', `connections-${port}.sqlite`),
     serviceDir,
+    pid: child.pid as number,
     stop,
     kill,
   };
