@@ -3,12 +3,14 @@
 //
 // | role                  | functions                  | may                                                          |
 // | --------------------- | -------------------------- | ------------------------------------------------------------ |
-// | StoreFunctionsRole    | connect, sweep             | write its logs, read the database secret                     |
+// | StoreFunctionsRole    | connect                    | write its logs, read the database secret                     |
+// | SweepFunctionRole     | sweep                      | the same, ask about (GET) and post to this API's connections |
 // | DeliveryFunctionsRole | disconnect, default, message | the same, and post to this API's connections in this stage |
 // | AuthorizeFunctionRole | authorize (when auth is on) | write its logs, read the JWT secret (HS256)                 |
 //
-// `connect` cannot post (nothing may be sent before `$connect` returns) and `sweep` has no
-// one to post to; `disconnect` may, for presence events. In DB_NETWORK=private the store
+// `connect` cannot post (nothing may be sent before `$connect` returns); `sweep` asks API
+// Gateway whether each old connection is still there (GetConnection is a GET) and tells the
+// rooms of the gone ones (presence); `disconnect` may post, for presence events. In DB_NETWORK=private the store
 // roles also get the network-interface permissions Lambda uses, with the function's role, to
 // run a function in a VPC (vpcNetworkInterfaces), inline: the managed
 // AWSLambdaVPCAccessExecutionRole would allow them, and writing to any log group, on `*`.
@@ -18,7 +20,8 @@
 const { FUNCTION_SUBNETS, FUNCTIONS_SECURITY_GROUP } = require('./network');
 
 const STORE_GROUPS = {
-  StoreFunctionsRole: ['connect', 'sweep'],
+  StoreFunctionsRole: ['connect'],
+  SweepFunctionRole: ['sweep'],
   DeliveryFunctionsRole: ['disconnect', 'default', 'message', 'publish'],
 };
 
@@ -123,11 +126,24 @@ function storeRoles({ stage, vpc }) {
       'Fn::Sub': `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${stage}/POST/@connections/*`,
     },
   };
+  const askAndPostToConnections = {
+    Sid: 'AskAndPostToOwnConnectionsOnly',
+    Effect: 'Allow',
+    Action: 'execute-api:ManageConnections',
+    Resource: ['GET', 'POST'].map((method) => ({
+      'Fn::Sub': `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${stage}/${method}/@connections/*`,
+    })),
+  };
   return {
     StoreFunctionsRole: role(
-      { 'Fn::Sub': '${AWS::StackName}: connect and sweep (store only)' },
+      { 'Fn::Sub': '${AWS::StackName}: connect (store only)' },
       STORE_GROUPS.StoreFunctionsRole,
       [databaseSecret, ...network],
+    ),
+    SweepFunctionRole: role(
+      { 'Fn::Sub': '${AWS::StackName}: sweep (store, and the liveness of connections)' },
+      STORE_GROUPS.SweepFunctionRole,
+      [databaseSecret, askAndPostToConnections, ...network],
     ),
     DeliveryFunctionsRole: role(
       { 'Fn::Sub': '${AWS::StackName}: disconnect, default and message (store and delivery)' },

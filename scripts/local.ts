@@ -47,9 +47,15 @@ export function localSettingProblems(settings: Record<string, unknown>): string[
  * One round trip to the store the functions will use (which creates its tables), so that a
  * LOCAL_DB_URL pointing at nothing stops `npm start` instead of failing every handshake.
  * The store's own budgets bound it (MySQL: a 2 s connect, a 3 s statement). Returns the
- * problem, in one line, or undefined.
+ * problem, in one line, or undefined. `clear` also removes every row the tables hold
+ * (`removed` says how many): what `npm start` does to MySQL's rows at start, as it empties
+ * the SQLite file, since no socket of an earlier run survives a restart of the WebSocket server.
  */
-export async function probeStore(store: LocalStore, settings: Record<string, unknown>): Promise<string | undefined> {
+export async function probeStore(
+  store: LocalStore,
+  settings: Record<string, unknown>,
+  options: { clear?: boolean; removed?: (count: number) => void } = {},
+): Promise<string | undefined> {
   const env: Record<string, string | undefined> = { ...process.env, IS_OFFLINE: 'true' };
   for (const [key, value] of Object.entries(settings)) if (typeof value !== 'object') env[key] = text(value);
   if (store.kind === 'mysql') env.LOCAL_DB_URL = store.url;
@@ -61,6 +67,9 @@ export async function probeStore(store: LocalStore, settings: Record<string, unk
   try {
     opened = createStore(readConfig(env).store);
     await opened.list(1);
+    // Everything connected before now: the rows of an earlier run (a kill -9, a crash, a
+    // close storm that outlived it); this run has no connection yet.
+    if (options.clear) options.removed?.(await opened.removeOlderThan(Date.now() + 1));
     return undefined;
   } catch (error) {
     const reason = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ');

@@ -20,6 +20,8 @@
 const path = require('node:path');
 const { setTimeout, clearTimeout } = require('node:timers');
 const { isMainThread } = require('node:worker_threads');
+const { register } = require('node:module');
+const { pathToFileURL } = require('node:url');
 
 /** A backstop: long enough for the close frame to leave, short enough not to keep a broken socket listed. */
 const CLOSE_GRACE_MS = 1000;
@@ -64,5 +66,31 @@ function patch() {
   proto.handleUpgrade[PATCHED] = true;
 }
 
-// Worker threads inherit --require, but the WebSocket server lives in the main thread only.
-if (isMainThread) patch();
+// The pool and handshake guard of scripts/offline-runtime.js are written against this
+// version's internals (LambdaFunction's methods, WebSocketClients#verifyClient); another
+// version gets offline's own behaviour and a line saying so, never a half-applied patch.
+const OFFLINE_VERSION = '13.10.1';
+
+function installRuntime() {
+  let version;
+  try {
+    ({ version } = require(path.join(process.cwd(), 'node_modules', 'serverless-offline', 'package.json')));
+  } catch (error) {
+    warn(`could not read serverless-offline's version: ${error.message}`);
+    return;
+  }
+  if (version !== OFFLINE_VERSION) {
+    warn(
+      `serverless-offline is ${version}, not ${OFFLINE_VERSION}: LOCAL_MAX_CONCURRENCY, the discarding of ` +
+        'timed-out instances and the 429 of a throttled handshake are not applied',
+    );
+    return;
+  }
+  register(pathToFileURL(path.join(__dirname, 'offline-hooks.mjs')).href);
+}
+
+// Worker threads inherit --require, but the WebSocket server and the pool live in the main thread only.
+if (isMainThread) {
+  patch();
+  installRuntime();
+}

@@ -65,6 +65,8 @@ async function main(): Promise<void> {
   };
   if (store.kind === 'mysql') {
     env.LOCAL_DB_URL = store.url;
+    // Its tables (DB_TABLE_PREFIX) are this service's, as the SQLite file is its port's: the
+    // rows an earlier run left are removed below, once the store answers.
   } else {
     // One file per port, emptied at every start: no socket survives a restart of the
     // WebSocket server, so no row of a previous run may either.
@@ -72,8 +74,13 @@ async function main(): Promise<void> {
     env.EMBEDDED_STORE_FILE = store.file;
     delete env.LOCAL_DB_URL;
   }
-  const storeProblem = await probeStore(store, settings);
+  let leftOver = 0;
+  const storeProblem = await probeStore(store, settings, {
+    clear: store.kind === 'mysql',
+    removed: (count) => (leftOver = count),
+  });
   if (storeProblem !== undefined) throw new StartError(storeProblem);
+  if (leftOver > 0) say(`store: removed ${leftOver} connection(s) an earlier run left in its tables`);
 
   say(`store: ${describeStore(store)}`);
   // settings.js has already resolved AUTH_MODE (and the keys) from the environment or .env.yml

@@ -3,6 +3,8 @@
  * uses (scripts/local.ts decides, for both: MySQL when LOCAL_DB_URL is set in the
  * environment or .env.yml, else the embedded file of WS_PORT, default 3001), names it, and
  * exits. In AWS the same handler runs every 15 minutes (serverless.yml, function `sweep`).
+ * Rows older than SWEEP_MIN_AGE_MS (5 minutes) are asked about at the `npm start` of WS_PORT;
+ * when nothing listens there, none is removed for that reason (only a 410 removes).
  */
 import { existsSync } from 'node:fs';
 import { readConfig } from '../src/config';
@@ -25,9 +27,18 @@ async function main(): Promise<void> {
   else env.EMBEDDED_STORE_FILE = local.file;
   const store = createStore(readConfig(env).store);
   useStore(store);
+  // The handler reads the rest of its settings from process.env, as a function under offline
+  // does. The liveness sweep asks the WebSocket server of `npm start` on WS_PORT (offline's
+  // management API, which the local runtime gives GetConnection) which connections it still has.
+  Object.assign(process.env, env);
+  if (env.LOCAL_DB_URL === undefined) delete process.env.LOCAL_DB_URL;
+  process.env.MANAGEMENT_ENDPOINT ??= `http://localhost:${wsPort}`;
   try {
-    const { removed } = await sweep();
-    console.log(`removed ${removed} connection(s) older than 2 hours`);
+    const { expired, gone, checked } = await sweep();
+    console.log(
+      `removed ${expired} connection(s) older than 2 hours, and ${gone} of ${checked} asked about ` +
+        'that the WebSocket server no longer has',
+    );
   } finally {
     // The handler only end()s the store, which keeps a MySQL connection for the next
     // invocation (serverless-mysql) and so the process alive; a script must close it.

@@ -17,7 +17,9 @@ import { ConfigError, CredentialsError, DeliveryError, PostTimeoutError, StaleCo
 import { ManagementApi } from './aws/management-api';
 import type { ManagementApiOptions } from './aws/management-api';
 import type { AwsCredentials } from './aws/sigv4';
+import type { Liveness } from './chat/liveness';
 import type { Outbox } from './chat/outbox';
+import { log } from './log';
 import { sleep as sleepFor } from './timeout';
 
 /** serverless-offline 13 serves the management API beside the socket, with no stage in the path. */
@@ -181,12 +183,44 @@ export function socketOutbox(): Outbox {
 }
 
 /**
+ * Where the functions that get no socket event (publish, sweep) post: MANAGEMENT_ENDPOINT (a
+ * custom domain), else the stage's WEBSOCKET_API_ENDPOINT; offline's own locally.
+ */
+export function backendEndpoint(settings: Config = config()): string | undefined {
+  const { offline, managementEndpoint, apiEndpoint } = settings;
+  return managementEndpoint ?? apiEndpoint ?? (offline ? OFFLINE_ENDPOINT : undefined);
+}
+
+/**
+ * GetConnection for the liveness sweep: only a 410 says a connection is gone; any other answer
+ * or a failure keeps the row (logged), and the next sweep asks again.
+ */
+export function livenessProbeAt(
+  endpoint: string,
+  settings: OutboxSettings = config(),
+): (connectionId: string, deadline: number) => Promise<Liveness> {
+  const { offline, region, fanOut } = settings;
+  const client = clientFor(endpoint, { region, offline, maxSockets: fanOut.concurrency });
+  return async (connectionId) => {
+    try {
+      const status = await client.getConnection(connectionId, fanOut.postTimeoutMs);
+      if (status === 410) return 'gone';
+      if (status >= 200 && status < 300) return 'alive';
+      log.warn('GetConnection answered neither 200 nor 410; the row is kept', { route: 'sweep', connectionId, status });
+      return 'unknown';
+    } catch (error) {
+      log.warn('GetConnection failed; the row is kept', { route: 'sweep', connectionId, error });
+      return 'unknown';
+    }
+  };
+}
+
+/**
  * The publish function gets no socket event, so its endpoint comes from the environment only:
  * MANAGEMENT_ENDPOINT (a custom domain), else the stage's WEBSOCKET_API_ENDPOINT; offline's own locally.
  */
 export function publishOutbox(settings: Config = config()): Outbox {
-  const { offline, managementEndpoint, apiEndpoint } = settings;
-  const endpoint = managementEndpoint ?? apiEndpoint ?? (offline ? OFFLINE_ENDPOINT : undefined);
+  const endpoint = backendEndpoint(settings);
   if (endpoint === undefined) {
     throw new ConfigError('WEBSOCKET_API_ENDPOINT is not set: the publish function cannot reach the WebSocket API');
   }

@@ -85,6 +85,8 @@ export interface Config {
    * event calls (so none tells it the API). MANAGEMENT_ENDPOINT wins over it.
    */
   apiEndpoint: string | undefined;
+  /** The liveness sweep (src/chat/liveness.ts): rows older than minAgeMs are asked about, batchSize at a time. */
+  liveness: { minAgeMs: number; batchSize: number };
 }
 
 /**
@@ -204,6 +206,11 @@ export function readConfig(env: Env = process.env): Config {
     listPageSize: integer(env, 'LIST_PAGE_SIZE', 100, 1, 1000),
     presenceMaxMembers: integer(env, 'PRESENCE_MAX_MEMBERS', 100, 0, 10_000),
     apiEndpoint: usable(env.WEBSOCKET_API_ENDPOINT),
+    liveness: {
+      // A few minutes: a `$connect` still running is never asked about, a ghost waits one sweep period.
+      minAgeMs: integer(env, 'SWEEP_MIN_AGE_MS', 300_000, 0, 7_200_000),
+      batchSize: integer(env, 'SWEEP_BATCH_SIZE', 200, 1, 5_000),
+    },
   };
 }
 

@@ -15,9 +15,10 @@ import { checkOrigin, ForeignEventError, ownOrigin } from './aws/origin';
 import { authSettings, config } from './config';
 import { createStore, MYSQL_TIMEOUTS } from './data';
 import type { ConnectionStore } from './data';
-import { failureOf } from './errors';
+import { failureOf, StoreError } from './errors';
 import { fanOutDeadline } from './chat/delivery';
 import { log } from './log';
+import { settle, STORE_OPERATION_MS } from './store/settle';
 import type { Session } from './chat/actions';
 
 /*
@@ -32,6 +33,7 @@ const communication = () => require('./communication') as typeof import('./commu
 const messaging = () => require('./chat/actions') as typeof import('./chat/actions');
 const auth = () => require('./auth/token') as typeof import('./auth/token');
 const push = () => require('./chat/push') as typeof import('./chat/push');
+const livenessSweep = () => require('./chat/liveness') as typeof import('./chat/liveness');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
@@ -116,6 +118,11 @@ export const FAILURE_REPLY_TIMEOUT_MS = 2_000;
 
 /** What an invocation keeps after the error reply: the store's end() and a margin. */
 const AFTER_REPLY_MS = MYSQL_TIMEOUTS.endMs + 500;
+
+/** Ms epoch by which a route's own work must end: what is left of the invocation, less its end(). */
+function routeDeadline(context: Context): number {
+  return Date.now() + (context.getRemainingTimeInMillis?.() ?? 10_000) - AFTER_REPLY_MS;
+}
 
 /**
  * What a message invocation may still need after its fan-out's deadline, on the store's side:
@@ -217,7 +224,21 @@ export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promis
 export const connect = route('$connect', async (event, context) => {
   if (event.requestContext.eventType !== 'CONNECT') return notOurs(event, context);
   const { connectionId, connectedAt } = event.requestContext;
-  await currentStore().add({ connectionId, connectedAt: connectedAt ?? Date.now(), subject: subjectOf(event) });
+  const store = currentStore();
+  // A lost answer to the insert: the handshake is refused, so its row is deleted on the way out.
+  const stored = await settle(
+    { operation: 'add', connectionId, deadline: routeDeadline(context), attemptMs: STORE_OPERATION_MS },
+    async () => {
+      await store.add({ connectionId, connectedAt: connectedAt ?? Date.now(), subject: subjectOf(event) });
+      return true;
+    },
+    async () => {
+      await store.remove(connectionId);
+      return false;
+    },
+  );
+  if (!stored)
+    throw new StoreError("the insert's answer was lost: its row is removed and the handshake refused", 'add');
   log.info('connected', { route: '$connect', connectionId });
   return 200;
 });
@@ -268,15 +289,48 @@ export const defaultHandler = route('$default', handleMessage, { answerFailures:
 /** `sendmessage`, `join`, `leave`, `publish`, `send`, `members`, `ping`: the protocol's actions (src/chat/protocol.ts). */
 export const message = route('message', handleMessage, { answerFailures: true });
 
+/** The sweep's budget when it runs without a Lambda context (`npm run sweep`). */
+const SWEEP_BUDGET_MS = 30_000;
+
 /**
- * Scheduled: `$disconnect` is best-effort, so rows can outlive their sockets. No
- * socket lives longer than 2 hours; anything older is an orphan.
+ * Scheduled: `$disconnect` is best-effort, so rows can outlive their sockets. No socket lives
+ * longer than 2 hours, so anything older goes at once; then every row older than a few
+ * minutes is asked about (src/chat/liveness.ts), oldest first, and what API Gateway says is
+ * gone (410) goes too, with its memberships and presence events.
  */
-export async function sweep(_event?: ScheduledEvent): Promise<{ removed: number }> {
+export async function sweep(
+  _event?: ScheduledEvent,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<{ removed: number; expired: number; gone: number; checked: number }> {
   try {
-    const removed = await currentStore().removeOlderThan(Date.now() - MAX_CONNECTION_AGE_MS);
-    log.info('sweep done', { route: 'sweep', removed });
-    return { removed };
+    const started = Date.now();
+    const expired = await currentStore().removeOlderThan(started - MAX_CONNECTION_AGE_MS);
+    const { fanOut, liveness, presenceMaxMembers } = config();
+    const { backendEndpoint, livenessProbeAt, outboxAt } = communication();
+    const endpoint = backendEndpoint();
+    let gone = 0;
+    let checked = 0;
+    if (endpoint === undefined) {
+      log.warn('no WebSocket API endpoint: the liveness sweep is skipped', { route: 'sweep' });
+    } else {
+      const remaining = context?.getRemainingTimeInMillis?.() ?? SWEEP_BUDGET_MS + AFTER_FANOUT_MS;
+      const courier = {
+        store: currentStore(),
+        outbox: outboxAt(endpoint),
+        concurrency: fanOut.concurrency,
+        // The presence events of the last batch and the store's end() come after it.
+        deadline: Date.now() + Math.max(0, remaining - AFTER_FANOUT_MS - fanOut.postTimeoutMs),
+      };
+      const result = await livenessSweep().sweepLiveness(courier, livenessProbeAt(endpoint), {
+        ...liveness,
+        presenceMaxMembers,
+      });
+      gone = result.removed;
+      checked = result.checked;
+    }
+    const removed = expired + gone;
+    log.info('sweep done', { route: 'sweep', removed, expired, gone, checked });
+    return { removed, expired, gone, checked };
   } catch (error) {
     log.error('sweep failed', { route: 'sweep', error });
     throw error; // let Lambda record the failure

@@ -15,6 +15,8 @@ import { benchDelivery, CHOSEN as DELIVERY_CHOSEN } from './delivery';
 import type { DeliveryResults } from './delivery';
 import { benchFanOut } from './fanout';
 import type { FanOutRow } from './fanout';
+import { benchBoundedLoad } from './bounded-load';
+import type { BoundedLoadRow } from './bounded-load';
 import { benchLoad } from './load';
 import type { LoadRow } from './load';
 import { benchInvocations, benchQueries } from './queries';
@@ -38,8 +40,8 @@ export interface BenchOptions {
   log?: (message: string) => void;
 }
 
-export type Section = 'delivery' | 'fanout' | 'cold-start';
-export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start'];
+export type Section = 'delivery' | 'fanout' | 'cold-start' | 'load';
+export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start', 'load'];
 
 export interface BenchResults {
   mode: 'full' | 'smoke';
@@ -70,6 +72,8 @@ export interface BenchResults {
   loadedButNotNeeded: string[];
   package: PackageResult | null;
   load: LoadRow[];
+  /** `--only load`: 2,000 clients in rooms of 50 under the local runtime's bound, and the service's peak RSS. */
+  boundedLoad: BoundedLoadRow | null;
   /** What reading a secret adds to a cold start, by way of reading it. */
   secrets: SecretsRow[];
 }
@@ -175,6 +179,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     loadedButNotNeeded: coldStart.loadedButNotNeeded,
     package: coldStart.package,
     load,
+    boundedLoad: null,
     secrets,
   };
 }
@@ -240,6 +245,7 @@ function emptyResults(options: BenchOptions, settings: BenchResults['settings'],
     secrets: [],
     package: null,
     load: [],
+    boundedLoad: null,
   };
 }
 
@@ -262,7 +268,12 @@ async function sectionsOnly(
   let delivery: DeliveryResults = { rows: [], chosen: DELIVERY_CHOSEN };
   let fanOut: FanOutRow[] = [];
   let coldStart: Partial<BenchResults> = {};
+  let boundedLoad: BoundedLoadRow | null = null;
   try {
+    if (sections.includes('load')) {
+      options.log?.('load: 2,000 clients in rooms of 50 under the bounded local runtime');
+      boundedLoad = await benchBoundedLoad({ clients: options.smoke ? 100 : 2_000, roomSize: 50, rssBoundMb: 2_048 });
+    }
     if (sections.includes('delivery')) {
       options.log?.('CPU per post of each delivery candidate');
       delivery = await benchDelivery(standIn, deliveryPlan(options.smoke));
@@ -291,7 +302,13 @@ async function sectionsOnly(
   } finally {
     await standIn.close();
   }
-  return { ...emptyResults(options, settings, started), delivery, fanOut, ...coldStart } satisfies BenchResults;
+  return {
+    ...emptyResults(options, settings, started),
+    delivery,
+    fanOut,
+    ...coldStart,
+    boundedLoad,
+  } satisfies BenchResults;
 }
 
 const table = (header: string[], rows: (string | number)[][]): string =>
@@ -310,6 +327,42 @@ const wireText = (wire: WireCount | null): string =>
       Object.entries(wire.byKind)
         .map(([kind, n]) => `${kind}${n > 1 ? ` ×${n}` : ''}`)
         .join(', ');
+
+/** The bounded load's table (`--only load`), when it ran. */
+function boundedLoadMarkdown(results: BenchResults): string[] {
+  const out: string[] = [];
+  const bounded = results.boundedLoad;
+  if (bounded) {
+    out.push(
+      `\n### Bounded load (${bounded.clients} clients in rooms of ${bounded.roomSize}, LOCAL_MAX_CONCURRENCY ${bounded.maxConcurrency})\n`,
+    );
+    out.push(
+      table(
+        [
+          'connect ms',
+          'refused',
+          'publish ms',
+          'received / expected',
+          'RSS before / peak MB',
+          'peak threads',
+          'under bound',
+        ],
+        [
+          [
+            fmt(bounded.connectMs),
+            bounded.refused,
+            fmt(bounded.publishMs),
+            `${fmt(bounded.received)} / ${fmt(bounded.expected)}`,
+            `${fmt(bounded.baselineRssMb)} / ${fmt(bounded.peakRssMb)}`,
+            bounded.peakThreads,
+            `${bounded.withinBound ? 'yes' : 'NO'} (< ${fmt(bounded.rssBoundMb)} MB)`,
+          ],
+        ],
+      ),
+    );
+  }
+  return out;
+}
 
 /** The cold-start tables: every case, the message path against its target, and where its load goes. */
 function coldStartMarkdown(results: BenchResults): string[] {
@@ -420,7 +473,9 @@ export function renderMarkdown(results: BenchResults): string {
     );
   }
   // `--only`: the sections asked for, nothing else (a full run always measures secrets).
-  if (results.secrets.length === 0) return [...out, ...coldStartMarkdown(results)].join('\n') + '\n';
+  if (results.secrets.length === 0) {
+    return [...out, ...coldStartMarkdown(results), ...boundedLoadMarkdown(results)].join('\n') + '\n';
+  }
   out.push('\n### Store calls per fan-out (sendmessage through messaging.ts, counting proxy)\n');
   out.push(
     table(
@@ -505,5 +560,6 @@ export function renderMarkdown(results: BenchResults): string {
       ]),
     ),
   );
+  out.push(...boundedLoadMarkdown(results));
   return out.join('\n') + '\n';
 }

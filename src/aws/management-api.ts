@@ -23,6 +23,7 @@ export interface ManagementApiOptions {
 }
 
 const HEADERS = { 'content-type': 'application/octet-stream' };
+const EMPTY = new Uint8Array(0);
 
 export class ManagementApi {
   private readonly target: Endpoint;
@@ -51,6 +52,24 @@ export class ManagementApi {
       path: this.pathFor(connectionId),
       headers: HEADERS,
       body: data,
+      region: this.options.region,
+      service: 'execute-api',
+      credentials: this.options.credentials,
+      timeoutMs,
+    });
+    return status;
+  }
+
+  /**
+   * GetConnection (`GET /{stage}/@connections/{id}`): 200 while the connection is open, 410
+   * once it is gone. Resolves with the status, as `post` does.
+   */
+  async getConnection(connectionId: string, timeoutMs: number): Promise<number> {
+    const { status } = await signedPost(this.target, {
+      method: 'GET',
+      path: this.pathFor(connectionId),
+      headers: {},
+      body: EMPTY,
       region: this.options.region,
       service: 'execute-api',
       credentials: this.options.credentials,

@@ -14,6 +14,7 @@ import type { FanOutResult } from './delivery';
 import { log } from '../log';
 import type { LogFields } from '../log';
 import { presenceAudience, presenceMessage } from './presence';
+import { settle, STORE_OPERATION_MS } from '../store/settle';
 import type { LeaveReason, PresenceEvent } from './presence';
 import { MAX_MESSAGE_BYTES, parseCommand } from './protocol';
 import type { Command } from './protocol';
@@ -326,7 +327,16 @@ async function listMembers(session: Session, room: string): Promise<void> {
 
 /** The store checks the limit and adds in one atomic step: joins of one socket run in parallel Lambdas. */
 async function join(session: Session, room: string): Promise<void> {
-  const result = await session.store.join(session.connectionId, room, MAX_ROOMS_PER_CONNECTION);
+  const { store, connectionId } = session;
+  // A lost answer: a membership that is there is the join that happened; else the (atomic) join again.
+  const result = await settle(
+    { operation: 'join', connectionId, deadline: session.deadline, attemptMs: 2 * STORE_OPERATION_MS },
+    () => store.join(connectionId, room, MAX_ROOMS_PER_CONNECTION),
+    async () =>
+      (await store.roomsOf(connectionId)).includes(room)
+        ? 'joined'
+        : store.join(connectionId, room, MAX_ROOMS_PER_CONNECTION),
+  );
   if (result === 'limit_reached') {
     throw new BadMessageError('too_many_rooms', `a connection may be in at most ${MAX_ROOMS_PER_CONNECTION} rooms`);
   }
@@ -341,7 +351,13 @@ async function join(session: Session, room: string): Promise<void> {
 }
 
 async function leave(session: Session, room: string): Promise<void> {
-  const wasMember = await session.store.leave(session.connectionId, room);
+  const { store, connectionId } = session;
+  // A lost answer: no membership left is the leave that happened; else the leave again.
+  const wasMember = await settle(
+    { operation: 'leave', connectionId, deadline: session.deadline, attemptMs: 2 * STORE_OPERATION_MS },
+    () => store.leave(connectionId, room),
+    async () => ((await store.roomsOf(connectionId)).includes(room) ? store.leave(connectionId, room) : true),
+  );
   if (wasMember) await announce(session, room, 'leave', session, 'leave');
   await reply(session, { type: 'left', room, wasMember });
 }

@@ -139,6 +139,19 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
     return { count: Number(counted?.n ?? 0), connections: rows.map(toConnection) };
   }
 
+  async connectedBefore(cutoff: number, limit: number, after?: Connection): Promise<Connection[]> {
+    // Keyset paging on idx_connected_at: each page costs the same however deep it is.
+    const rows = await this.query<ConnectionRow[]>(
+      'connected-before',
+      `SELECT connection_id, connected_at, subject FROM \`${this.t.connections}\`
+       WHERE connected_at < ? AND (connected_at > ? OR (connected_at = ? AND connection_id > ?))
+       ORDER BY connected_at, connection_id LIMIT ?`,
+      [cutoff, after?.connectedAt ?? -1, after?.connectedAt ?? -1, after?.connectionId ?? '', limit],
+      this.budget(),
+    );
+    return rows.map(toConnection);
+  }
+
   async audience(room?: string): Promise<string[]> {
     const rows =
       room === undefined

@@ -105,6 +105,19 @@ export class EmbeddedConnectionStore implements ConnectionStore {
     });
   }
 
+  connectedBefore(cutoff: number, limit: number, after?: Connection): Promise<Connection[]> {
+    return this.run('connected-before', (db) => {
+      const rows = db
+        .prepare(
+          `SELECT connection_id, connected_at, subject FROM "${this.t.connections}"
+           WHERE connected_at < ? AND (connected_at > ? OR (connected_at = ? AND connection_id > ?))
+           ORDER BY connected_at, connection_id LIMIT ?`,
+        )
+        .all(cutoff, after?.connectedAt ?? -1, after?.connectedAt ?? -1, after?.connectionId ?? '', limit) as Row[];
+      return rows.map(toConnection);
+    });
+  }
+
   list(limit: number): Promise<ConnectionPage> {
     return this.run('list', (db) => {
       const { n } = db.prepare(`SELECT COUNT(*) AS n FROM "${this.t.connections}"`).get() as { n: number };

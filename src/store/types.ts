@@ -42,6 +42,11 @@ export interface ConnectionStore {
   /** True when the connection was a member. An emptied room leaves no row behind. */
   leave(connectionId: string, room: string): Promise<boolean>;
   roomsOf(connectionId: string): Promise<string[]>;
+  /**
+   * Connections that connected before `cutoff` (ms epoch), oldest first, at most `limit`, from
+   * after `after` in that order (connected-at, then id): the liveness sweep's pages.
+   */
+  connectedBefore(cutoff: number, limit: number, after?: Connection): Promise<Connection[]>;
   /** Removes connections that connected before `cutoff` (ms epoch); returns how many. */
   removeOlderThan(cutoff: number): Promise<number>;
   /** Call at the end of every invocation (serverless-mysql manages its connection there). */

@@ -768,8 +768,8 @@ const DESCRIBE_ONLY_ON_ALL = ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubn
 const ec2Arn = (rest: string) => ({
   'Fn::Sub': `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:${rest}`,
 });
-const connections = (stage: string) => ({
-  'Fn::Sub': `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${stage}/POST/@connections/*`,
+const connections = (stage: string, method = 'POST') => ({
+  'Fn::Sub': `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${stage}/${method}/@connections/*`,
 });
 
 /** Each packaging with its stage, whether its store functions are in the VPC, and the authorizer's secret. */
@@ -813,12 +813,19 @@ describe.each(PACKAGINGS)('least privilege in the %s template', (_, of, stage, v
     }
   });
 
-  it('lets connect and sweep read the database secret and nothing else; they cannot post to connections', () => {
-    for (const id of ['ConnectLambdaFunction', 'SweepLambdaFunction']) {
-      const permissions = permissionsOf(of(), id);
-      expect(allowed(permissions, 'execute-api:ManageConnections')).toEqual([]);
-      expect(allowed(permissions, 'secretsmanager:GetSecretValue')).toEqual([DATABASE_SECRET]);
-    }
+  it('lets connect read the database secret and nothing else; it cannot post to connections', () => {
+    const permissions = permissionsOf(of(), 'ConnectLambdaFunction');
+    expect(allowed(permissions, 'execute-api:ManageConnections')).toEqual([]);
+    expect(allowed(permissions, 'secretsmanager:GetSecretValue')).toEqual([DATABASE_SECRET]);
+  });
+
+  it('lets the sweep ask about (GetConnection) and post to only this API’s connections in this stage, and read the database secret', () => {
+    const permissions = permissionsOf(of(), 'SweepLambdaFunction');
+    expect(allowed(permissions, 'execute-api:ManageConnections')).toEqual([
+      connections(stage, 'GET'),
+      connections(stage, 'POST'),
+    ]);
+    expect(allowed(permissions, 'secretsmanager:GetSecretValue')).toEqual([DATABASE_SECRET]);
   });
 
   it('lets disconnect, default and message post only to this API’s connections in this stage, and read the database secret', () => {

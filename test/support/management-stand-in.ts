@@ -8,6 +8,9 @@
  * `useManagementStandIn()` wires it into a test file: every client src/communication.ts
  * makes, whatever endpoint it was made for, then connects to the stand-in (the path, and
  * so the stage, is kept), and the endpoint it was made for is recorded.
+ *
+ * GetConnection (`GET …/@connections/{id}`, the liveness sweep's question) is answered by the
+ * same rules, with an empty body; `probed()` lists whom it was asked about.
  */
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
@@ -47,6 +50,8 @@ export interface ManagementStandIn {
   requests(): Post[];
   /** The same, as who got which message. */
   posted(): Posted[];
+  /** The connection ids GetConnection asked about, in order. */
+  probed(): string[];
   /**
    * Answer posts to `to` (or to any connection) with `answer`, `times` times or from now
    * on. The first rule that matches wins, in the order they were given; otherwise 200.
@@ -80,6 +85,7 @@ export function managementStandIn(): ManagementStandIn {
   let rules: Rule[] = [];
   let received: Received[] = [];
   let endpoints: string[] = [];
+  let probes: string[] = [];
   let url: string | undefined;
   const unanswered = new Set<ServerResponse>();
 
@@ -92,6 +98,18 @@ export function managementStandIn(): ManagementStandIn {
   const server = createServer((req, res) => {
     const path = req.url ?? '';
     const match = /\/@connections\/([^/?]+)$/.exec(path);
+    if (req.method === 'GET' && match) {
+      const to = decodeURIComponent(match[1] as string);
+      probes.push(to);
+      const answer = answerFor(to);
+      if (answer === 'silent') {
+        unanswered.add(res);
+        res.on('close', () => unanswered.delete(res));
+        return;
+      }
+      res.writeHead(answer, { 'content-length': '0' }).end();
+      return;
+    }
     if (req.method !== 'POST' || !match) {
       res.writeHead(404).end();
       return;
@@ -154,14 +172,19 @@ export function managementStandIn(): ManagementStandIn {
     endpoints: () => [...endpoints],
     requests,
     posted: () => requests().map(({ to, message }) => ({ to, message })),
+    probed: () => [...probes],
     answer: (answer, options = {}) => void rules.push({ answer, to: options.to, times: options.times }),
     reset() {
       hangUp();
       rules = [];
       received = [];
       endpoints = [];
+      probes = [];
     },
-    resetHistory: () => void (received = []),
+    resetHistory: () => {
+      received = [];
+      probes = [];
+    },
     factory: (endpoint, options) => {
       endpoints.push(endpoint);
       const stage = new URL(endpoint).pathname.replace(/\/+$/, '');

@@ -52,6 +52,17 @@ export function memoryStore(): MemoryStore {
         .filter(([, m]) => m.has(id))
         .map(([r]) => r)
         .sort(),
+    connectedBefore: async (cutoff, limit, after) =>
+      [...rows.values()]
+        .filter((c) => c.connectedAt < cutoff)
+        .sort((a, b) => a.connectedAt - b.connectedAt || (a.connectionId < b.connectionId ? -1 : 1))
+        .filter(
+          (c) =>
+            after === undefined ||
+            c.connectedAt > after.connectedAt ||
+            (c.connectedAt === after.connectedAt && c.connectionId > after.connectionId),
+        )
+        .slice(0, limit),
     removeOlderThan: async (cutoff) => {
       const old = [...rows.values()].filter((c) => c.connectedAt < cutoff).map((c) => c.connectionId);
       await removeMany(old);

@@ -37,6 +37,10 @@ export interface OfflineService {
   storeFile: string | undefined;
   serviceDir: string;
   stop(): Promise<void>;
+  /** The launcher's pid, which is also its process group's id (serverless and its workers are in it). */
+  pid: number;
+  /** kill -9 of the whole process group (a crash): nothing runs `$disconnect`. */
+  kill(): Promise<void>;
 }
 
 export interface ServicePorts {
@@ -125,6 +129,19 @@ export async function startOffline(options: StartOptions = {}): Promise<OfflineS
     rmSync(serviceDir, { recursive: true, force: true });
   };
 
+  const kill = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((done) => child.once('exit', done));
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      await exited;
+    }
+    rmSync(serviceDir, { recursive: true, force: true });
+  };
+
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   // offline prints "[websocket] listening" before its HTTP server (which carries the sockets)
   // has bound the port; only "[http for websocket] listening" comes after the bind. Waiting for
@@ -153,6 +170,8 @@ export async function startOffline(options: StartOptions = {}): Promise<OfflineS
     output: () => output,
     storeFile: options.dbUrl ? undefined : join(serviceDir, '.local', `connections-${port}.sqlite`),
     serviceDir,
+    pid: child.pid as number,
     stop,
+    kill,
   };
 }

@@ -6,7 +6,11 @@
  *   and held without a word, and nothing more is forwarded on the open ones either way;
  * - `drop`: every open connection is reset and new ones are reset at once;
  * - `full`: new connections get MySQL's "Too many connections" (ER_CON_COUNT_ERROR) and are
- *   closed, as a server at max_connections does; open ones go on.
+ *   closed, as a server at max_connections does; open ones go on;
+ * - `hold`: what clients send still reaches the server (a write is done), but its answers are
+ *   lost, on open connections and new ones: the answer lost between a commit and its client.
+ *   `holdAnswersAfter(pattern)` switches to it right after the statement that matches is sent.
+ *   Back to `pass`, the connections whose answers were lost are reset (their state is unknown).
  *
  * A silent database does not close its side either: the proxy keeps half-open sockets
  * (`allowHalfOpen`), so a client that only half-closes (FIN) a stalled connection still
@@ -21,7 +25,7 @@
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 
-export type ProxyMode = 'pass' | 'silent' | 'drop' | 'full';
+export type ProxyMode = 'pass' | 'silent' | 'drop' | 'full' | 'hold';
 
 /** Commands by their first payload byte (MySQL client/server protocol, "Text Protocol"). */
 const COMMAND_NAMES: Record<number, string> = {
@@ -58,6 +62,8 @@ export interface TcpProxy {
   url(database: string, user?: string): string;
   readonly mode: ProxyMode;
   setMode(mode: ProxyMode): void;
+  /** Switches to `hold` once a query whose SQL matches has been passed on (the next one only). */
+  holdAnswersAfter(pattern: RegExp): void;
   /** In `full` mode, answer "Too many connections" this long after accepting (a busy server); 0 by default. */
   setRefusalDelay(ms: number): void;
   /** Every command clients sent through the proxy since the last reset, in order. */
@@ -106,12 +112,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const clients = new Set<Socket>();
   /** Client sockets held without answer while the database is "silent". */
   const held = new Set<Socket>();
+  /** Client sockets that lost an answer while answers were held. */
+  const lostAnswers = new Set<Socket>();
+  let holdAfter: RegExp | undefined;
 
   const track = (socket: Socket) => {
     open.add(socket);
     socket.on('close', () => {
       open.delete(socket);
       held.delete(socket);
+      lostAnswers.delete(socket);
     });
     socket.on('error', () => undefined); // resets are expected here
   };
@@ -138,14 +148,26 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     }
     const upstream = connect({ port: target.port, host: target.host, allowHalfOpen: true });
     track(upstream);
-    const parse = commandParser((command) => commands.push(command));
+    let holdNow = false;
+    const parse = commandParser((command) => {
+      commands.push(command);
+      if (holdAfter !== undefined && command.sql !== undefined && holdAfter.test(command.sql)) {
+        holdAfter = undefined;
+        holdNow = true;
+      }
+    });
     // Forwarding by hand (not pipe) so that `silent` can stop it on an open connection.
     client.on('data', (chunk: Buffer) => {
       parse(chunk);
-      if (mode === 'pass') upstream.write(chunk);
+      if (mode === 'pass' || mode === 'hold') upstream.write(chunk);
+      if (holdNow) {
+        holdNow = false;
+        mode = 'hold';
+      }
     });
     upstream.on('data', (chunk: Buffer) => {
       if (mode === 'pass') client.write(chunk);
+      else if (mode === 'hold') lostAnswers.add(client);
     });
     const closeBoth = () => {
       client.destroy();
@@ -174,7 +196,10 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       mode = next;
       if (next === 'drop') for (const socket of open) socket.resetAndDestroy();
       // Connections held while silent never got a handshake: end them, clients reconnect.
-      if (next === 'pass') for (const socket of held) socket.resetAndDestroy();
+      if (next === 'pass') for (const socket of [...held, ...lostAnswers]) socket.resetAndDestroy();
+    },
+    holdAnswersAfter(pattern) {
+      holdAfter = pattern;
     },
     setRefusalDelay(ms) {
       refusalDelayMs = ms;

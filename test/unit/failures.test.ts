@@ -38,8 +38,9 @@ const ROWS: [string, () => Error, number, 'unavailable' | 'internal', 'ours' | '
 describe.each(ROWS)('a %s', (name, makeError, status, code, side) => {
   it(`answers ${status} on the socket and tells the sender "${code}", logging side ${side}`, async () => {
     await harness.store.add({ connectionId: SENDER, connectedAt: 1, subject: null });
-    harness.store.join.mockRejectedValueOnce(makeError());
-    const result = await message(messageEvent({ action: 'join', room: 'lobby' }, SENDER, 'join'), lambdaContext());
+    // A read: nothing to reconcile, the error reaches the route as it was thrown.
+    harness.store.list.mockRejectedValueOnce(makeError());
+    const result = await message(messageEvent({ action: 'list' }, SENDER, 'list'), lambdaContext());
     expect(result).toEqual({ statusCode: status });
     expect(harness.management.posted()).toEqual([
       { to: SENDER, message: { type: 'error', code, message: expect.any(String) } },

@@ -8,7 +8,9 @@ import type { MemoryStore } from '../support/memory-store';
 const harness = useHandlerHarness({ LIST_PAGE_SIZE: '2' });
 const management = harness.management;
 const posted = () => management.posted();
-const loggedErrors = () => harness.loggedErrors();
+/** What was logged at error, less the read-back of a lost write's outcome (test/unit/settle.test.ts). */
+const loggedErrors = () =>
+  harness.loggedErrors().filter((entry) => !String(entry.message).startsWith('store write outcome'));
 const SENDER = 'L0SM9cOFvHcCIhw=';
 
 let store: MemoryStore;
@@ -52,6 +54,23 @@ describe('connect', () => {
         connectionId: SENDER,
         statusCode: 500,
         error: expect.objectContaining({ name: 'StoreError', operation: 'add' }),
+      }),
+    ]);
+  });
+
+  it('removes the row of a handshake it refuses when the insert happened but its answer was lost', async () => {
+    store.add.mockImplementationOnce(async (row) => {
+      store.rows.set(row.connectionId, row);
+      throw new StoreError('MySQL add failed: STORE_TIMEOUT: no answer within 3000 ms', 'add');
+    });
+    expect(await connect(connectEvent(), lambdaContext(10_000))).toEqual({ statusCode: 500 });
+    expect(store.rows.size).toBe(0);
+    expect(store.remove).toHaveBeenCalledWith(SENDER);
+    expect(loggedErrors()).toEqual([
+      expect.objectContaining({
+        route: '$connect',
+        statusCode: 500,
+        error: expect.objectContaining({ name: 'StoreError' }),
       }),
     ]);
   });
@@ -299,10 +318,10 @@ describe('a message that fails (every message gets an answer)', () => {
 
   it('tells the sender "unavailable" when the store fails, answers 500 and logs the StoreError', async () => {
     await connected(SENDER);
-    store.join.mockRejectedValueOnce(
-      new StoreError('MySQL join failed: STORE_TIMEOUT: no answer within 3000 ms', 'join'),
-    );
-    expect(await message(join(), lambdaContext())).toEqual({ statusCode: 500 });
+    // Down throughout: what the join did cannot be read back either.
+    store.join.mockRejectedValue(new StoreError('MySQL join failed: STORE_TIMEOUT: no answer within 3000 ms', 'join'));
+    store.roomsOf.mockRejectedValue(new StoreError('MySQL rooms failed: STORE_TIMEOUT', 'rooms'));
+    expect(await message(join(), lambdaContext(13_000))).toEqual({ statusCode: 500 });
     expect(posted()).toEqual([
       {
         to: SENDER,
@@ -335,9 +354,10 @@ describe('a message that fails (every message gets an answer)', () => {
 
   it('keeps the original status and error when the reply fails too, and logs the reply failure as a warning', async () => {
     await connected(SENDER);
-    store.join.mockRejectedValueOnce(new StoreError('down', 'join'));
+    store.join.mockRejectedValue(new StoreError('down', 'join'));
+    store.roomsOf.mockRejectedValue(new StoreError('down', 'rooms'));
     management.answer(403);
-    expect(await message(join(), lambdaContext())).toEqual({ statusCode: 500 });
+    expect(await message(join(), lambdaContext(13_000))).toEqual({ statusCode: 500 });
     expect(loggedErrors()).toEqual([
       expect.objectContaining({
         level: 'error',
@@ -397,7 +417,7 @@ describe('sweep', () => {
       subject: null,
     });
     await store.add({ connectionId: 'fresh', connectedAt: Date.now(), subject: null });
-    expect(await sweep()).toEqual({ removed: 1 });
+    expect(await sweep()).toMatchObject({ removed: 1, expired: 1 });
     expect([...store.rows.keys()]).toEqual(['fresh']);
   });
 

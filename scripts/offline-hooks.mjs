@@ -1,0 +1,65 @@
+// Module hooks (node:module `register`, from scripts/offline-preload.js) that put the local
+// runtime's Lambda behaviour (scripts/offline-runtime.js says what and why) into
+// serverless-offline as it is loaded: its LambdaFunctionPool module is replaced by a shim
+// over our pool, WebSocketClients gets our handshake guard, and the management API gets
+// GetConnection (`GET /@connections/{id}`), which offline does not implement (it answers every
+// GET with 426), so that the liveness sweep can ask it. Nothing in node_modules is changed,
+// so this survives `npm ci`; the preload checks offline's version first.
+import process from 'node:process';
+import { URL } from 'node:url';
+
+const RUNTIME = new URL('./offline-runtime.js', import.meta.url).href;
+const POOL = '/serverless-offline/src/lambda/LambdaFunctionPool.js';
+const CLIENTS = '/serverless-offline/src/events/websocket/WebSocketClients.js';
+const ROUTES = '/serverless-offline/src/events/websocket/http-routes/connections/connectionsRoutes.js';
+
+/** One textual change of offline's source; without its anchor the module is left as it is, and said so. */
+function replaced(source, anchor, replacement, what) {
+  if (source.includes(anchor)) return source.replace(anchor, replacement);
+  process.stderr.write(`[aws-node-websockets] serverless-offline's source changed: ${what} is not applied\n`);
+  return source;
+}
+
+export async function load(url, context, nextLoad) {
+  const path = url.split('?')[0];
+  if (path.endsWith(POOL)) {
+    // Same URL, so the relative imports below are offline's own modules.
+    const source = [
+      'import LambdaFunction from "./LambdaFunction.js"',
+      'import { LambdaTimeoutError } from "../errors/index.js"',
+      `import runtime from ${JSON.stringify(RUNTIME)}`,
+      'export default runtime.boundedPool({ LambdaFunction, LambdaTimeoutError })',
+    ].join('\n');
+    return { format: 'module', source, shortCircuit: true };
+  }
+  if (path.endsWith(CLIENTS)) {
+    const loaded = await nextLoad(url, context);
+    // Whether a connection is open, for GetConnection: the map is private to the class.
+    const source = replaced(
+      String(loaded.source),
+      '  addClient(webSocketClient, connectionId) {',
+      '  hasClient(connectionId) {\n    return this.#clients.has(connectionId)\n  }\n\n  addClient(webSocketClient, connectionId) {',
+      'GetConnection',
+    );
+    const guarded = `${source}\nimport __awsNodeWebsocketsRuntime from ${JSON.stringify(RUNTIME)}\n__awsNodeWebsocketsRuntime.guardHandshakes(WebSocketClients)\n`;
+    return { ...loaded, source: guarded, shortCircuit: true };
+  }
+  if (path.endsWith(ROUTES)) {
+    const loaded = await nextLoad(url, context);
+    const anchor = 'export default function connectionsRoutes(webSocketClients) {';
+    const source = String(loaded.source);
+    if (!source.includes(anchor)) {
+      process.stderr.write("[aws-node-websockets] serverless-offline's source changed: GetConnection is not applied\n");
+      return loaded;
+    }
+    const routes = [
+      source.replace(anchor, 'function offlineConnectionsRoutes(webSocketClients) {'),
+      `import __awsNodeWebsocketsRuntime from ${JSON.stringify(RUNTIME)}`,
+      'export default function connectionsRoutes(webSocketClients) {',
+      '  return [...offlineConnectionsRoutes(webSocketClients), __awsNodeWebsocketsRuntime.getConnectionRoute(webSocketClients)]',
+      '}',
+    ].join('\n');
+    return { ...loaded, source: routes, shortCircuit: true };
+  }
+  return nextLoad(url, context);
+}
