@@ -45,6 +45,8 @@ describe('readAuthSettings', () => {
       audience: 'ws',
       clockToleranceSec: CLOCK_TOLERANCE_SEC,
       maxTokenAgeSec: DEFAULT_MAX_TOKEN_AGE_SEC,
+      roomsClaim: 'rooms',
+      defaultRooms: { '*': ['join', 'publish', 'presence'] },
     });
     expect(DEFAULT_MAX_TOKEN_AGE_SEC).toBe(24 * 3600);
   });
@@ -235,7 +237,7 @@ describe('authorizeConnect', () => {
   });
   afterEach(() => stderr.mockRestore());
 
-  it('allows execute-api:Invoke on exactly the event methodArn, for the token subject', async () => {
+  it('allows execute-api:Invoke on exactly the event methodArn, for the token subject, with its rights', async () => {
     const token = await mintToken(key, { subject: 'alice', ttlSec: 60 });
     await expect(authorizeConnect(event(token), settings)).resolves.toEqual({
       principalId: 'alice',
@@ -243,6 +245,7 @@ describe('authorizeConnect', () => {
         Version: '2012-10-17',
         Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: methodArn }],
       },
+      context: { rooms: '{"*":["join","publish","presence"]}' },
     });
   });
 

@@ -26,6 +26,8 @@ describe('readConfig', () => {
       listPageSize: 100,
       presenceMaxMembers: 100,
       apiEndpoint: undefined,
+      listScope: 'own',
+      maxConnectionsPerUser: 20,
     });
   });
 
