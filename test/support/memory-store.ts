@@ -69,9 +69,7 @@ export function memoryStore(): MemoryStore {
       return { count: all.length, connections: all.slice(0, limit) };
     },
     listOf: async (subject, limit): Promise<ConnectionPage> => {
-      const own = [...rows.values()]
-        .filter((c) => c.subject === subject)
-        .sort((a, b) => a.connectedAt - b.connectedAt);
+      const own = [...rows.values()].filter((c) => c.subject === subject).sort((a, b) => a.connectedAt - b.connectedAt);
       return { count: own.length, connections: own.slice(0, limit) };
     },
     reachable: async (from, subject, to) => {

@@ -51,8 +51,7 @@ afterEach(() => errors.mockRestore());
 function from(connectionId: string, subject: string | null, rooms: RoomRights | undefined, body: unknown) {
   const event = messageEvent(body, connectionId, 'message');
   if (subject !== null) {
-    event.requestContext.authorizer =
-      rooms === undefined ? { principalId: subject } : authorizedAs(subject, rooms);
+    event.requestContext.authorizer = rooms === undefined ? { principalId: subject } : authorizedAs(subject, rooms);
   }
   return message(event, lambdaContext());
 }
@@ -106,7 +105,12 @@ describe('publish', () => {
     expect(await from('A1', 'alice', MEMBERS, { action: 'publish', room: 'secret-room', data: 'hi' })).toEqual({
       statusCode: 200,
     });
-    expect(posted().filter((p) => p.message.type === 'message').map((p) => p.to).sort()).toEqual(['A1', 'B1']);
+    expect(
+      posted()
+        .filter((p) => p.message.type === 'message')
+        .map((p) => p.to)
+        .sort(),
+    ).toEqual(['A1', 'B1']);
     const reads = Object.entries(store)
       .filter(([, value]) => jest.isMockFunction(value) && (value as jest.Mock).mock.calls.length > 0)
       .map(([name]) => name)
@@ -172,14 +176,23 @@ describe('send to a connection id', () => {
     expect(await from('A2', 'alice', MEMBERS, { action: 'send', connectionId: 'A1', data: 2 })).toEqual({
       statusCode: 200,
     });
-    expect(posted().filter((p) => p.message.type === 'message').map((p) => p.to)).toEqual(['A1', 'A1']);
+    expect(
+      posted()
+        .filter((p) => p.message.type === 'message')
+        .map((p) => p.to),
+    ).toEqual(['A1', 'A1']);
     expect(store.reachable).toHaveBeenCalledTimes(2);
     expect(store.get).not.toHaveBeenCalled();
   });
 
   it('is unchanged to a user', async () => {
     expect(await eve({ action: 'send', user: 'alice', data: 'hi' })).toEqual({ statusCode: 200 });
-    expect(posted().filter((p) => p.message.type === 'message').map((p) => p.to).sort()).toEqual(['A1', 'A2']);
+    expect(
+      posted()
+        .filter((p) => p.message.type === 'message')
+        .map((p) => p.to)
+        .sort(),
+    ).toEqual(['A1', 'A2']);
   });
 });
 

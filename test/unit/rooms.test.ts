@@ -128,9 +128,9 @@ describe('AUTH_DEFAULT_ROOMS and AUTH_ROOMS_CLAIM', () => {
   });
 
   it('read the default as the claim JSON, and refuse a malformed one with the setting named', () => {
-    expect(readAuthSettings({ AUTH_JWT_SECRET: SECRET, AUTH_DEFAULT_ROOMS: '{"lobby":["join"]}' }).defaultRooms).toEqual(
-      { lobby: ['join'] },
-    );
+    expect(
+      readAuthSettings({ AUTH_JWT_SECRET: SECRET, AUTH_DEFAULT_ROOMS: '{"lobby":["join"]}' }).defaultRooms,
+    ).toEqual({ lobby: ['join'] });
     expect(readAuthSettings({ AUTH_JWT_SECRET: SECRET, AUTH_DEFAULT_ROOMS: '{}' }).defaultRooms).toEqual({});
     expect(() => readAuthSettings({ AUTH_JWT_SECRET: SECRET, AUTH_DEFAULT_ROOMS: '{"lobby":' })).toThrow(ConfigError);
     expect(() => readAuthSettings({ AUTH_JWT_SECRET: SECRET, AUTH_DEFAULT_ROOMS: '{"lobby":["x"]}' })).toThrow(
@@ -213,9 +213,7 @@ describe('authorizeConnect and the rooms claim', () => {
     const token = await mintToken(key, { subject: 'alice', ttlSec: 60, rooms });
     const result = await authorizeConnect(event(token), settings);
     expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny' });
-    expect(logged()).toEqual([
-      expect.objectContaining({ message: 'connection refused', reason: 'rooms_too_large' }),
-    ]);
+    expect(logged()).toEqual([expect.objectContaining({ message: 'connection refused', reason: 'rooms_too_large' })]);
   });
 });
 
