@@ -19,6 +19,8 @@ import { benchLoad } from './load';
 import type { LoadRow } from './load';
 import { benchInvocations, benchQueries } from './queries';
 import type { InvocationRow, QueryRow, WireCount } from './queries';
+import { benchRights } from './rights';
+import type { RightsRow } from './rights';
 import { benchSecrets } from './secrets';
 import type { SecretsRow } from './secrets';
 import { startStandIn } from './stand-in';
@@ -38,8 +40,8 @@ export interface BenchOptions {
   log?: (message: string) => void;
 }
 
-export type Section = 'delivery' | 'fanout' | 'cold-start';
-export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start'];
+export type Section = 'delivery' | 'fanout' | 'cold-start' | 'rights';
+export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start', 'rights'];
 
 export interface BenchResults {
   mode: 'full' | 'smoke';
@@ -72,6 +74,8 @@ export interface BenchResults {
   load: LoadRow[];
   /** What reading a secret adds to a cold start, by way of reading it. */
   secrets: SecretsRow[];
+  /** What the rights check costs the message path (src/auth/rooms.ts, src/chat/access.ts). */
+  rights: RightsRow[];
 }
 
 /** True when something answers a real query at the URL within a few seconds. */
@@ -149,6 +153,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   } finally {
     await standIn.close();
   }
+  log('the rights check on the message path');
+  const rights = await benchRights({ smoke });
   log('secrets: the SDK client, a lean signed request, an RDS IAM token');
   const secrets = await benchSecrets({ processes: settings.coldStartProcesses });
   log(`load under serverless-offline (${settings.loadClients} clients)`);
@@ -176,6 +182,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     package: coldStart.package,
     load,
     secrets,
+    rights,
   };
 }
 
@@ -240,6 +247,7 @@ function emptyResults(options: BenchOptions, settings: BenchResults['settings'],
     secrets: [],
     package: null,
     load: [],
+    rights: [],
   };
 }
 
@@ -262,7 +270,12 @@ async function sectionsOnly(
   let delivery: DeliveryResults = { rows: [], chosen: DELIVERY_CHOSEN };
   let fanOut: FanOutRow[] = [];
   let coldStart: Partial<BenchResults> = {};
+  let rights: RightsRow[] = [];
   try {
+    if (sections.includes('rights')) {
+      options.log?.('the rights check on the message path');
+      rights = await benchRights({ smoke: options.smoke });
+    }
     if (sections.includes('delivery')) {
       options.log?.('CPU per post of each delivery candidate');
       delivery = await benchDelivery(standIn, deliveryPlan(options.smoke));
@@ -291,7 +304,13 @@ async function sectionsOnly(
   } finally {
     await standIn.close();
   }
-  return { ...emptyResults(options, settings, started), delivery, fanOut, ...coldStart } satisfies BenchResults;
+  return {
+    ...emptyResults(options, settings, started),
+    delivery,
+    fanOut,
+    rights,
+    ...coldStart,
+  } satisfies BenchResults;
 }
 
 const table = (header: string[], rows: (string | number)[][]): string =>
@@ -351,6 +370,17 @@ function coldStartMarkdown(results: BenchResults): string[] {
       `${results.loadedButNotNeeded.length === 0 ? 'none' : results.loadedButNotNeeded.join(', ')}.`,
   );
   return out;
+}
+
+function rightsMarkdown(rows: readonly RightsRow[]): string[] {
+  return [
+    "\n### The rights check on the message path (a member's publish to a room of 10, embedded store in memory, " +
+      'an outbox that does nothing; median of 5 repetitions after a warm-up)\n',
+    table(
+      ['case', 'messages', 'µs / message', 'store calls / message', 'status'],
+      rows.map((r) => [r.case, fmt(r.messages), r.usPerMessage, r.storeCalls, r.status]),
+    ),
+  ];
 }
 
 /** The results as Markdown tables (also what BENCHMARKS.md shows). */
@@ -419,6 +449,7 @@ export function renderMarkdown(results: BenchResults): string {
       ),
     );
   }
+  if (results.rights.length > 0) out.push(...rightsMarkdown(results.rights));
   // `--only`: the sections asked for, nothing else (a full run always measures secrets).
   if (results.secrets.length === 0) return [...out, ...coldStartMarkdown(results)].join('\n') + '\n';
   out.push('\n### Store calls per fan-out (sendmessage through messaging.ts, counting proxy)\n');

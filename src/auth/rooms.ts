@@ -115,17 +115,23 @@ export function parseRightsJson(text: string, name: string): RoomRights {
 export function rightsOn(rights: RoomRights, room: string): readonly Right[] {
   const exact = rights[room];
   if (exact !== undefined && !room.endsWith('*')) return exact;
-  let best: readonly Right[] = [];
-  let bestLength = -1;
-  for (const pattern in rights) {
-    if (!pattern.endsWith('*')) continue;
-    const prefix = pattern.slice(0, -1);
-    if (prefix.length > bestLength && room.startsWith(prefix)) {
-      best = rights[pattern] ?? [];
-      bestLength = prefix.length;
-    }
+  for (const [prefix, granted] of prefixesOf(rights)) if (room.startsWith(prefix)) return granted;
+  return [];
+}
+
+/** Each rights map's prefixes, longest first (so the first match is the most specific), built once. */
+const prefixes = new WeakMap<RoomRights, [string, readonly Right[]][]>();
+
+function prefixesOf(rights: RoomRights): [string, readonly Right[]][] {
+  let list = prefixes.get(rights);
+  if (list === undefined) {
+    list = Object.entries(rights)
+      .filter(([pattern]) => pattern.endsWith('*'))
+      .map(([pattern, granted]): [string, readonly Right[]] => [pattern.slice(0, -1), granted])
+      .sort(([a], [b]) => b.length - a.length);
+    prefixes.set(rights, list);
   }
-  return best;
+  return list;
 }
 
 export function hasRight(rights: RoomRights, room: string, right: Right): boolean {
