@@ -37,6 +37,8 @@ const AUTH_KEYS = [
   'AUTH_JWT_AUDIENCE',
   'AUTH_JWKS_URL',
   'AUTH_MAX_TOKEN_AGE',
+  'AUTH_ROOMS_CLAIM',
+  'AUTH_DEFAULT_ROOMS',
 ];
 /** How `$connect` is guarded. Add a mode here, in authorizerEnvironment and in src/config.ts. */
 const AUTH_MODES = ['off', 'hs256', 'jwks'];
@@ -95,9 +97,13 @@ function authorizerEnvironment(settings, mode, { local }) {
   }
   // JWKS: the key set's URL, the issuer and the audience, and no secret at all.
   if (mode === 'jwks') environment.AUTH_JWKS_URL = settings.AUTH_JWKS_URL;
-  for (const key of ['AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE', 'AUTH_MAX_TOKEN_AGE']) {
+  for (const key of ['AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE', 'AUTH_MAX_TOKEN_AGE', 'AUTH_ROOMS_CLAIM']) {
     if (settings[key] !== undefined) environment[key] = String(settings[key]);
   }
+  // The rights of tokens without the claim: JSON, which .env.yml may write as a YAML mapping.
+  const rooms = settings.AUTH_DEFAULT_ROOMS;
+  if (rooms !== undefined)
+    environment.AUTH_DEFAULT_ROOMS = typeof rooms === 'object' ? JSON.stringify(rooms) : String(rooms);
   return environment;
 }
 

@@ -35,6 +35,7 @@ export {
   ClientUnsentError,
 } from './errors';
 export { isServerMessage, parseFrame } from './frames';
+export { describeError, forbiddenDetails } from './refusals';
 export type { WebSocketConstructor, WebSocketLike } from './socket';
 export type * from '../src/chat/frames';
 

@@ -14,7 +14,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { load as loadYaml } from 'js-yaml';
-import { checkCredentials, checkSettings, checkTarget, mergeSettings, settingNames, targetOf } from './deploy/checks';
+import {
+  checkCredentials,
+  checkSettings,
+  checkTarget,
+  describeRooms,
+  mergeSettings,
+  settingNames,
+  targetOf,
+} from './deploy/checks';
 import type { ServiceShape, Settings } from './deploy/checks';
 
 const OWN_FLAGS = ['--check', '--skip-credential-check', '--print-policy'];
@@ -147,6 +155,8 @@ async function main(): Promise<number> {
   console.log(
     `${command}: settings look right; stack ${stack} in ${target.region}, AWS credentials from ${credentials.source}`,
   );
+  const rooms = command === 'deploy' ? describeRooms(settings) : undefined;
+  if (rooms !== undefined) console.log(`${command}: ${rooms}`);
   if (checkOnly) return 0;
 
   if (command === 'remove') {

@@ -16,6 +16,9 @@
 // its 30 s close timeout; CLOSE_GRACE_MS bounds that. The 'close' event that follows makes
 // offline run `$disconnect`, as for any other close.
 // test/e2e/malformed-frames.test.ts sends each of those frames.
+//
+// It also keeps the HTTP port (POST /publish, the chat page) to requests meant for it:
+// scripts/local-guard.js says why and how.
 'use strict';
 const path = require('node:path');
 const { setTimeout, clearTimeout } = require('node:timers');
@@ -89,8 +92,16 @@ function installRuntime() {
   register(pathToFileURL(path.join(__dirname, 'offline-hooks.mjs')).href);
 }
 
-// Worker threads inherit --require, but the WebSocket server and the pool live in the main thread only.
+/** offline's HTTP port, from the `--httpPort` that scripts/offline.ts passes (offline's default otherwise). */
+function httpPort() {
+  const index = process.argv.indexOf('--httpPort');
+  const value = index === -1 ? undefined : Number(process.argv[index + 1]);
+  return Number.isInteger(value) ? value : 3000;
+}
+
+// Worker threads inherit --require, but the WebSocket server, the pool and the HTTP guard live in the main thread only.
 if (isMainThread) {
   patch();
   installRuntime();
+  require('./local-guard').guardHttpPort(require('node:http'), httpPort());
 }

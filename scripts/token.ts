@@ -1,5 +1,5 @@
 /**
- * `npm run token -- --user alice [--ttl 1h]`: a development token for the `$connect`
+ * `npm run token -- --user alice [--ttl 1h] [--rooms lobby,team-*]`: a development token for the `$connect`
  * authorizer, signed with the configured AUTH_JWT_SECRET (the environment, else
  * .env.yml, else .env.yml.example, as settings.js resolves them) and carrying the
  * configured issuer and audience. It prints the token alone, so that
@@ -9,6 +9,10 @@
  * works. Anyone with the secret can mint any subject: this is for development and
  * tests, not an identity provider.
  *
+ * `--rooms` sets the rights per room (src/auth/rooms.ts), as the claim's JSON
+ * (`'{"lobby":["join","publish"]}'`) or as patterns with every right (`lobby,team-*`);
+ * without it the token has no rooms claim and gets AUTH_DEFAULT_ROOMS. `--sub` is `--user`.
+ *
  * `npm run token -- --stage dev --user alice` mints one for a deployed stage instead: the
  * key is then read from Secrets Manager (the secret the template generated for that stage,
  * or AUTH_JWT_SECRET_ARN) with the developer's own AWS credentials. The AWS SDK is loaded
@@ -16,12 +20,15 @@
  */
 import { parseArgs } from 'node:util';
 import { MAX_SUBJECT_LENGTH, mintToken } from '../src/auth/token';
+import { rightsFromCli, RoomsClaimError } from '../src/auth/rooms';
+import type { RoomRights } from '../src/auth/rooms';
 import { MIN_SECRET_LENGTH, readMaxTokenAge } from '../src/config';
 import { readSecretString, regionOf } from '../src/aws/secrets';
 import { loadSettings } from './local';
 
 const USAGE =
-  'usage: npm run token -- --user <subject> [--ttl <seconds, or 30s, 15m, 1h, 1d>] [--stage <deployed stage> [--region <region>]]';
+  'usage: npm run token -- --user <subject> [--ttl <seconds, or 30s, 15m, 1h, 1d>] ' +
+  `[--rooms '{"lobby":["join","publish"]}' | --rooms lobby,team-*] [--stage <deployed stage> [--region <region>]]`;
 
 /** Reading the deployed key from a developer's machine may be slower than from Lambda. */
 const DEPLOYED_SECRET_TIMEOUT_MS = 10_000;
@@ -51,11 +58,21 @@ function optional(value: unknown): string | undefined {
 }
 
 async function main(): Promise<void> {
-  let values: { user?: string; ttl?: string; help?: boolean; stage?: string; region?: string };
+  let values: {
+    user?: string;
+    sub?: string;
+    ttl?: string;
+    help?: boolean;
+    stage?: string;
+    region?: string;
+    rooms?: string;
+  };
   try {
     ({ values } = parseArgs({
       options: {
         user: { type: 'string', short: 'u' },
+        sub: { type: 'string' },
+        rooms: { type: 'string' },
         ttl: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         stage: { type: 'string', short: 's' },
@@ -69,11 +86,13 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const subject = values.user?.trim();
+  if (values.user !== undefined && values.sub !== undefined) throw new UsageError('give --user or --sub, not both');
+  const subject = (values.user ?? values.sub)?.trim();
   if (!subject) throw new UsageError('--user is required');
   if (subject.length > MAX_SUBJECT_LENGTH)
     throw new UsageError(`--user is longer than ${MAX_SUBJECT_LENGTH} characters`);
   const ttlSec = parseTtl(values.ttl ?? '1h');
+  const rooms = values.rooms === undefined ? undefined : parseRooms(values.rooms);
 
   const stage = values.stage?.trim();
   if (values.stage !== undefined && !stage) throw new UsageError('--stage needs the name of a deployed stage');
@@ -113,8 +132,20 @@ async function main(): Promise<void> {
     ttlSec,
     issuer: optional(settings.AUTH_JWT_ISSUER),
     audience: optional(settings.AUTH_JWT_AUDIENCE),
+    rooms,
+    roomsClaim: optional(String(settings.AUTH_ROOMS_CLAIM ?? '')),
   });
   process.stdout.write(`${token}\n`);
+}
+
+/** What the authorizer would accept, checked here so that a typo does not make a token it refuses. */
+function parseRooms(raw: string): RoomRights {
+  try {
+    return rightsFromCli(raw);
+  } catch (error) {
+    if (!(error instanceof RoomsClaimError)) throw error;
+    throw new UsageError(`--rooms: ${error.message}`, { cause: error });
+  }
 }
 
 /** The HS256 key of a deployed stage, read with the developer's own credentials. */

@@ -5,6 +5,8 @@
  */
 import { ConfigError } from './errors';
 import { readSecretString } from './aws/secrets';
+import { ALL_ROOMS, DEFAULT_ROOMS_CLAIM, parseRightsJson } from './auth/rooms';
+import type { RoomRights } from './auth/rooms';
 
 type Env = Record<string, string | undefined>;
 
@@ -87,6 +89,13 @@ export interface Config {
   apiEndpoint: string | undefined;
   /** The liveness sweep (src/chat/liveness.ts): rows older than minAgeMs are asked about, batchSize at a time. */
   liveness: { minAgeMs: number; batchSize: number };
+  /**
+   * LIST_SCOPE: with auth on, `list` shows the caller's own user's connections (`own`, the
+   * default) or everyone's (`all`). With auth off it is always everyone's.
+   */
+  listScope: 'own' | 'all';
+  /** MAX_CONNECTIONS_PER_USER: the next `$connect` of a user with this many is refused (429). */
+  maxConnectionsPerUser: number;
 }
 
 /**
@@ -211,7 +220,18 @@ export function readConfig(env: Env = process.env): Config {
       minAgeMs: integer(env, 'SWEEP_MIN_AGE_MS', 300_000, 0, 7_200_000),
       batchSize: integer(env, 'SWEEP_BATCH_SIZE', 200, 1, 5_000),
     },
+    listScope: listScope(env),
+    maxConnectionsPerUser: integer(env, 'MAX_CONNECTIONS_PER_USER', DEFAULT_MAX_CONNECTIONS_PER_USER, 1, 10_000),
   };
+}
+
+/** A user with a few tabs and devices is far below it; one token opening hundreds is not. */
+export const DEFAULT_MAX_CONNECTIONS_PER_USER = 20;
+
+function listScope(env: Env): 'own' | 'all' {
+  const raw = usable(env.LIST_SCOPE)?.toLowerCase() ?? 'own';
+  if (raw !== 'own' && raw !== 'all') throw new ConfigError(`LIST_SCOPE must be own or all, got "${raw}"`);
+  return raw;
 }
 
 let cached: Config | undefined;
@@ -243,6 +263,10 @@ interface CommonAuthSettings {
   clockToleranceSec: number;
   /** Longest lifetime (`exp - iat`) and age (`now - iat`) of a token, in seconds; `iat` is required. */
   maxTokenAgeSec: number;
+  /** AUTH_ROOMS_CLAIM: the claim that holds a token's rights per room (src/auth/rooms.ts). */
+  roomsClaim: string;
+  /** AUTH_DEFAULT_ROOMS: the rights of a token without that claim; every right on every room by default. */
+  defaultRooms: RoomRights;
 }
 
 /** HS256 tokens signed with a shared secret (`AUTH_JWT_SECRET`). */
@@ -310,6 +334,17 @@ export function readMaxTokenAge(env: Env): number {
   return seconds;
 }
 
+/** AUTH_DEFAULT_ROOMS, the claim's JSON; unset: every right on every room (tokens of an identity provider keep working). */
+export function readDefaultRooms(env: Env): RoomRights {
+  const raw = usable(env.AUTH_DEFAULT_ROOMS);
+  if (raw === undefined) return ALL_ROOMS;
+  try {
+    return parseRightsJson(raw, 'AUTH_DEFAULT_ROOMS');
+  } catch (cause) {
+    throw new ConfigError((cause as Error).message, { cause });
+  }
+}
+
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** JWKS mode: AUTH_JWKS_URL with the issuer and audience that tell this service's tokens apart. */
@@ -359,6 +394,8 @@ export function readAuthSettings(env: Env = process.env, fromSecret?: string): A
     audience: usable(env.AUTH_JWT_AUDIENCE),
     clockToleranceSec: CLOCK_TOLERANCE_SEC,
     maxTokenAgeSec: readMaxTokenAge(env),
+    roomsClaim: usable(env.AUTH_ROOMS_CLAIM) ?? DEFAULT_ROOMS_CLAIM,
+    defaultRooms: readDefaultRooms(env),
   };
   const jwksUrl = usable(env.AUTH_JWKS_URL);
   if (jwksUrl !== undefined) return readJwksSettings(env, jwksUrl, common);

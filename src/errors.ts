@@ -76,7 +76,11 @@ export type TokenRefusal =
   | 'bad_claims'
   | 'bad_subject'
   | 'unknown_key'
-  | 'too_long_lived';
+  | 'too_long_lived'
+  /** The rooms claim is not a rights map (src/auth/rooms.ts). */
+  | 'bad_rooms'
+  /** The rights would not fit in the authorizer's answer (API Gateway's 8 KB). */
+  | 'rooms_too_large';
 
 /** A `$connect` token that does not let the connection in. */
 export class TokenError extends Error {

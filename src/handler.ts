@@ -20,6 +20,8 @@ import { fanOutDeadline } from './chat/delivery';
 import { log } from './log';
 import { settle, STORE_OPERATION_MS } from './store/settle';
 import type { Session } from './chat/actions';
+import { ALL_ROOMS, decodeRights } from './auth/rooms';
+import type { RoomRights } from './auth/rooms';
 
 /*
  * The messaging path (the validator via protocol.ts, the delivery client via communication.ts) is
@@ -44,7 +46,8 @@ const livenessSweep = () => require('./chat/liveness') as typeof import('./chat/
 export type WebSocketEvent = Omit<APIGatewayProxyWebsocketEventV2, 'body'> & {
   body?: unknown;
   requestContext: APIGatewayProxyWebsocketEventV2['requestContext'] & {
-    authorizer?: { principalId?: unknown } | null;
+    /** The authorizer's answer: its principalId, and its context (the rights, src/auth/rooms.ts). */
+    authorizer?: { principalId?: unknown; rooms?: unknown } | null;
   };
 };
 
@@ -77,6 +80,11 @@ export function useStore(replacement: ConnectionStore | undefined): void {
 function subjectOf(event: WebSocketEvent): string | null {
   const principal = event.requestContext.authorizer?.principalId;
   return typeof principal === 'string' && principal !== '' ? principal : null;
+}
+
+/** The token's rights as the authorizer passed them on; with auth off (no subject), every right. */
+function roomsOf(event: WebSocketEvent, subject: string | null): RoomRights {
+  return subject === null ? ALL_ROOMS : decodeRights(event.requestContext.authorizer?.rooms);
 }
 
 /** An event of another API is refused before anything is stored or posted (src/aws/origin.ts). */
@@ -225,11 +233,12 @@ export const connect = route('$connect', async (event, context) => {
   if (event.requestContext.eventType !== 'CONNECT') return notOurs(event, context);
   const { connectionId, connectedAt } = event.requestContext;
   const store = currentStore();
+  const subject = subjectOf(event);
   // A lost answer to the insert: the handshake is refused, so its row is deleted on the way out.
   const stored = await settle(
     { operation: 'add', connectionId, deadline: routeDeadline(context), attemptMs: STORE_OPERATION_MS },
     async () => {
-      await store.add({ connectionId, connectedAt: connectedAt ?? Date.now(), subject: subjectOf(event) });
+      await store.add({ connectionId, connectedAt: connectedAt ?? Date.now(), subject });
       return true;
     },
     async () => {
@@ -239,9 +248,30 @@ export const connect = route('$connect', async (event, context) => {
   );
   if (!stored)
     throw new StoreError("the insert's answer was lost: its row is removed and the handshake refused", 'add');
+  if (subject !== null && (await overUserLimit(connectionId, subject))) return 429;
   log.info('connected', { route: '$connect', connectionId });
   return 200;
 });
+
+/**
+ * MAX_CONNECTIONS_PER_USER, counted after the row is added so that parallel handshakes of
+ * one user each see the others: racing ones may all be refused, never all admitted. A
+ * refused connection's row is removed at once (the handshake fails, so no `$disconnect`).
+ */
+async function overUserLimit(connectionId: string, subject: string): Promise<boolean> {
+  const max = config().maxConnectionsPerUser;
+  const count = (await currentStore().connectionsOf(subject)).length;
+  if (count <= max) return false;
+  await currentStore().remove(connectionId);
+  log.warn('connection refused: too many connections of this user', {
+    route: '$connect',
+    connectionId,
+    subject,
+    reason: 'too_many_connections',
+    limit: max,
+  });
+  return true;
+}
 
 /**
  * `$disconnect`: forget the connection and its rooms. Best-effort in AWS; see `sweep`.
@@ -264,7 +294,8 @@ function deadlineFor(context: Context): number {
 }
 
 function session(event: WebSocketEvent, context: Context): Session {
-  const { fanOut, listPageSize, presenceMaxMembers } = config();
+  const { fanOut, listPageSize, presenceMaxMembers, listScope } = config();
+  const subject = subjectOf(event);
   return {
     // Taken on first use, so that a message that needs no store (ping) does not mark it used.
     get store() {
@@ -272,7 +303,9 @@ function session(event: WebSocketEvent, context: Context): Session {
     },
     outbox: communication().socketOutbox(),
     connectionId: event.requestContext.connectionId,
-    subject: subjectOf(event),
+    subject,
+    rooms: roomsOf(event, subject),
+    listScope,
     concurrency: fanOut.concurrency,
     deadline: deadlineFor(context),
     listPageSize,

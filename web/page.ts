@@ -8,7 +8,7 @@
  * status of a refused WebSocket handshake (401/403), so a refusal and an unreachable service
  * look the same from here, and both are said plainly.
  */
-import { ClientSocketError, RealtimeClient } from '../client';
+import { ClientSocketError, describeError, RealtimeClient } from '../client';
 import type { FrameOf, ServerMessage } from '../client';
 import { Roster } from './roster';
 
@@ -121,14 +121,27 @@ function renderTargets(select?: string): void {
   target.value = options.some(([value]) => value === chosen) ? chosen : 'everyone';
 }
 
+/**
+ * Direct messages sent and not yet answered, oldest first. The service does not echo a
+ * direct message to its sender, so the page writes "You to user …" when the delivery
+ * summary comes, never for a send that was refused.
+ */
+const pendingDirect: { user: string; text: string }[] = [];
+
 function onMessage(frame: ServerMessage): void {
   switch (frame.type) {
     case 'message':
       append(`${nameOf(frame.from, frame.connectionId)}${whereOf(frame)}: ${textOf(frame.data)}`, 'message');
       break;
-    case 'delivery':
+    case 'delivery': {
+      const sent = frame.user === undefined ? -1 : pendingDirect.findIndex((p) => p.user === frame.user);
+      if (sent !== -1) {
+        const [direct] = pendingDirect.splice(sent, 1);
+        if (direct) append(`You to user ${direct.user}: ${direct.text}`, 'message');
+      }
       append(describeDelivery(frame), 'delivery');
       break;
+    }
     case 'joined':
       members.asked(frame.room);
       append(`You joined ${frame.room}`, 'info');
@@ -163,7 +176,9 @@ function onMessage(frame: ServerMessage): void {
       renderMembers();
       break;
     case 'error':
-      append(`Error ${frame.code}: ${frame.message}`, 'error');
+      // Errors name no request: a refusal while a direct message waits is taken to be its own.
+      if (pendingDirect.length > 0) pendingDirect.shift();
+      append(describeError(frame), 'error');
       break;
     case 'pong':
       break;
@@ -268,8 +283,7 @@ async function main(): Promise<void> {
       if (choice === 'user') {
         const user = userInput.value.trim();
         client?.send({ user }, text);
-        // The service does not echo a direct message to its sender: the page does, once sent.
-        append(`You to user ${user}: ${text}`, 'message');
+        pendingDirect.push({ user, text });
       } else if (choice.startsWith('room:')) client?.publish(choice.slice('room:'.length), text);
       else client?.sendmessage(text);
       messageInput.value = '';

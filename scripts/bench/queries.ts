@@ -29,6 +29,7 @@ import type { ProxiedCommand, TcpProxy } from '../../test/support/tcp-proxy';
 import { isGone } from './stand-in';
 import type { StandIn } from './stand-in';
 import { round } from './stats';
+import { ALL_ROOMS } from '../../src/auth/rooms';
 
 export interface CallStats {
   count: number;
@@ -186,6 +187,8 @@ async function measure(
       deadline: Date.now() + 120_000,
       listPageSize: 100,
       presenceMaxMembers: 100,
+      rooms: ALL_ROOMS,
+      listScope: 'own',
     },
     JSON.stringify({ action: 'sendmessage', data: 'bench' }),
   );

@@ -21,6 +21,8 @@ import { benchLoad } from './load';
 import type { LoadRow } from './load';
 import { benchInvocations, benchQueries } from './queries';
 import type { InvocationRow, QueryRow, WireCount } from './queries';
+import { benchRights } from './rights';
+import type { RightsRow } from './rights';
 import { benchSecrets } from './secrets';
 import type { SecretsRow } from './secrets';
 import { startStandIn } from './stand-in';
@@ -40,8 +42,8 @@ export interface BenchOptions {
   log?: (message: string) => void;
 }
 
-export type Section = 'delivery' | 'fanout' | 'cold-start' | 'load';
-export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start', 'load'];
+export type Section = 'delivery' | 'fanout' | 'cold-start' | 'load' | 'rights';
+export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start', 'load', 'rights'];
 
 export interface BenchResults {
   mode: 'full' | 'smoke';
@@ -76,6 +78,8 @@ export interface BenchResults {
   boundedLoad: BoundedLoadRow | null;
   /** What reading a secret adds to a cold start, by way of reading it. */
   secrets: SecretsRow[];
+  /** What the rights check costs the message path (src/auth/rooms.ts, src/chat/access.ts). */
+  rights: RightsRow[];
 }
 
 /** True when something answers a real query at the URL within a few seconds. */
@@ -153,6 +157,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   } finally {
     await standIn.close();
   }
+  log('the rights check on the message path');
+  const rights = await benchRights({ smoke });
   log('secrets: the SDK client, a lean signed request, an RDS IAM token');
   const secrets = await benchSecrets({ processes: settings.coldStartProcesses });
   log(`load under serverless-offline (${settings.loadClients} clients)`);
@@ -181,6 +187,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     load,
     boundedLoad: null,
     secrets,
+    rights,
   };
 }
 
@@ -246,6 +253,7 @@ function emptyResults(options: BenchOptions, settings: BenchResults['settings'],
     package: null,
     load: [],
     boundedLoad: null,
+    rights: [],
   };
 }
 
@@ -269,10 +277,15 @@ async function sectionsOnly(
   let fanOut: FanOutRow[] = [];
   let coldStart: Partial<BenchResults> = {};
   let boundedLoad: BoundedLoadRow | null = null;
+  let rights: RightsRow[] = [];
   try {
     if (sections.includes('load')) {
       options.log?.('load: 2,000 clients in rooms of 50 under the bounded local runtime');
       boundedLoad = await benchBoundedLoad({ clients: options.smoke ? 100 : 2_000, roomSize: 50, rssBoundMb: 2_048 });
+    }
+    if (sections.includes('rights')) {
+      options.log?.('the rights check on the message path');
+      rights = await benchRights({ smoke: options.smoke });
     }
     if (sections.includes('delivery')) {
       options.log?.('CPU per post of each delivery candidate');
@@ -306,6 +319,7 @@ async function sectionsOnly(
     ...emptyResults(options, settings, started),
     delivery,
     fanOut,
+    rights,
     ...coldStart,
     boundedLoad,
   } satisfies BenchResults;
@@ -406,6 +420,17 @@ function coldStartMarkdown(results: BenchResults): string[] {
   return out;
 }
 
+function rightsMarkdown(rows: readonly RightsRow[]): string[] {
+  return [
+    "\n### The rights check on the message path (a member's publish to a room of 10, embedded store in memory, " +
+      'an outbox that does nothing; median of 5 repetitions after a warm-up)\n',
+    table(
+      ['case', 'messages', 'µs / message', 'store calls / message', 'status'],
+      rows.map((r) => [r.case, fmt(r.messages), r.usPerMessage, r.storeCalls, r.status]),
+    ),
+  ];
+}
+
 /** The results as Markdown tables (also what BENCHMARKS.md shows). */
 export function renderMarkdown(results: BenchResults): string {
   const { machine, settings } = results;
@@ -472,6 +497,7 @@ export function renderMarkdown(results: BenchResults): string {
       ),
     );
   }
+  if (results.rights.length > 0) out.push(...rightsMarkdown(results.rights));
   // `--only`: the sections asked for, nothing else (a full run always measures secrets).
   if (results.secrets.length === 0) {
     return [...out, ...coldStartMarkdown(results), ...boundedLoadMarkdown(results)].join('\n') + '\n';

@@ -5,7 +5,8 @@
  * a function of its inputs, and returns one readable line per problem.
  */
 import { ConfigError } from '../../src/errors';
-import { readAuthSettings, readConfig, readMaxTokenAge } from '../../src/config';
+import { readAuthSettings, readConfig, readDefaultRooms, readMaxTokenAge } from '../../src/config';
+import { ALL_ROOMS, encodeRights } from '../../src/auth/rooms';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const concurrency = require('../../infra/concurrency.js') as {
@@ -14,6 +15,9 @@ const concurrency = require('../../infra/concurrency.js') as {
 
 export type Settings = Record<string, unknown>;
 type Env = Record<string, string | undefined>;
+
+/** Settings whose value is JSON (and may be written as a YAML mapping in .env.yml). */
+const JSON_SETTINGS = ['AUTH_DEFAULT_ROOMS'];
 
 /** A setting as the functions get it: a trimmed string, or undefined when absent or empty. */
 export function text(value: unknown): string | undefined {
@@ -27,6 +31,8 @@ function asEnv(settings: Settings): Env {
   const env: Env = {};
   for (const [key, value] of Object.entries(settings)) {
     if (typeof value !== 'object' || value === null) env[key] = text(value);
+    // The rights map may be written as YAML in .env.yml; settings.js passes it on as JSON.
+    else if (JSON_SETTINGS.includes(key)) env[key] = JSON.stringify(value);
   }
   return env;
 }
@@ -266,11 +272,35 @@ export function checkAuth(settings: Settings): string[] {
   try {
     if (env.AUTH_JWT_SECRET !== undefined || env.AUTH_JWKS_URL !== undefined) readAuthSettings(env);
     else if (env.AUTH_MAX_TOKEN_AGE !== undefined) readMaxTokenAge(env);
+    readDefaultRooms(env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return [error.message];
   }
   return [];
+}
+
+/**
+ * One line on what a token without the rooms claim may do, so that a deploy says whether
+ * the service is open to every signed-in user (the default) or closed. Undefined with auth off.
+ */
+export function describeRooms(settings: Settings): string | undefined {
+  const env = asEnv(settings);
+  const mode = env.AUTH_MODE?.toLowerCase();
+  const on =
+    mode === 'hs256' ||
+    mode === 'jwks' ||
+    (mode === undefined && (env.AUTH_JWKS_URL ?? env.AUTH_JWT_SECRET ?? env.AUTH_JWT_SECRET_ARN) !== undefined);
+  if (!on) return undefined;
+  const claim = env.AUTH_ROOMS_CLAIM ?? 'rooms';
+  const rights = readDefaultRooms(env);
+  if (encodeRights(rights) === encodeRights(ALL_ROOMS)) {
+    return (
+      `rooms: a token without the "${claim}" claim may join, publish to and see every room ` +
+      '(AUTH_DEFAULT_ROOMS unset); set AUTH_DEFAULT_ROOMS: {} to give such tokens no room at all'
+    );
+  }
+  return `rooms: a token without the "${claim}" claim gets AUTH_DEFAULT_ROOMS ${encodeRights(rights)}`;
 }
 
 // --- credentials, without asking AWS ---------------------------------------------------

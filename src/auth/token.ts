@@ -20,6 +20,8 @@ import type { JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
 import type { AuthSettings, KeySetSettings } from '../config';
 import { errorText, KeySetError, TokenError } from '../errors';
 import { log } from '../log';
+import { encodeRights, parseRights, ROOMS_CONTEXT_KEY, RoomsClaimError } from './rooms';
+import type { RoomRights } from './rooms';
 
 /** The only algorithm of the secret mode: a token may not choose its own (`none`, HS512, RS256...). */
 export const ALGORITHM = 'HS256';
@@ -41,11 +43,25 @@ export const MAX_SUBJECT_LENGTH = 255;
  */
 const LONE_SURROGATE = /\p{Cs}/u;
 
+/**
+ * Control and format characters (Unicode Cc, Cf: U+0000-U+001F, U+200B, U+FEFF, bidi
+ * overrides...): invisible or reordering, so `alice\u200b` would pass for alice in every list.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}]/u;
+
+/**
+ * API Gateway limits a WebSocket authorizer's whole answer (policy and context) to 8 KB;
+ * a larger one fails the handshake with a 500 that says nothing. We refuse it ourselves.
+ */
+export const MAX_AUTHORIZER_RESULT_BYTES = 8192;
+
 /** Far above any honest token (an Entra ID token with groups is ~2-3 KB); refuses absurd inputs before any parsing. */
 export const MAX_TOKEN_LENGTH = 8192;
 
 export interface VerifiedToken {
   subject: string;
+  /** The token's rooms claim, or the default rights when it has none (src/auth/rooms.ts). */
+  rooms: RoomRights;
   /** Seconds since the epoch. */
   expiresAt: number;
 }
@@ -187,15 +203,56 @@ export async function verifyToken(
     if (LONE_SURROGATE.test(subject)) {
       throw new TokenError('bad_subject', 'token subject is not well-formed Unicode (it has a lone surrogate)');
     }
+    checkSubjectLooks(subject);
     // jose checks the age (now - iat); the lifetime the issuer gave the token is ours to bound.
     const expiresAt = payload.exp as number;
     if (expiresAt - (payload.iat as number) > settings.maxTokenAgeSec) {
       throw new TokenError('too_long_lived', `token lives longer than ${settings.maxTokenAgeSec} s (exp - iat)`);
     }
-    return { subject, expiresAt };
+    return { subject, expiresAt, rooms: roomsOf(payload[settings.roomsClaim], settings) };
   } catch (error) {
     if (error instanceof KeySetError) throw error;
     throw refusalOf(error, settings);
+  }
+}
+
+/**
+ * One user, one name: a subject that only looks like another (`"alice "`, `"alice\u200b"`,
+ * a decomposed `e\u0301`) is refused instead of becoming a second user who reads as the first.
+ */
+function checkSubjectLooks(subject: string): void {
+  if (subject.trim() !== subject) {
+    throw new TokenError('bad_subject', 'token subject starts or ends with white space');
+  }
+  if (INVISIBLE.test(subject)) {
+    throw new TokenError('bad_subject', 'token subject has a control or format character (Unicode Cc/Cf)');
+  }
+  if (subject.normalize('NFC') !== subject) {
+    throw new TokenError('bad_subject', 'token subject is not in Unicode normalization form C (NFC)');
+  }
+}
+
+/**
+ * The rights a token carries: its claim, else the configured default. The claim may be the
+ * JSON itself or a string of it (identity providers that add string claims only).
+ */
+function roomsOf(claim: unknown, settings: AuthSettings): RoomRights {
+  if (claim === undefined) return settings.defaultRooms;
+  try {
+    if (typeof claim === 'string') {
+      let value: unknown;
+      try {
+        value = JSON.parse(claim);
+      } catch {
+        // Not JSON: a comma-separated list would be ambiguous with a room name; refuse it.
+        throw new RoomsClaimError('the claim is a string that is not JSON');
+      }
+      return parseRights(value);
+    }
+    return parseRights(claim);
+  } catch (error) {
+    if (!(error instanceof RoomsClaimError)) throw error;
+    throw new TokenError('bad_rooms', `token claim "${settings.roomsClaim}": ${error.message}`, { cause: error });
   }
 }
 
@@ -207,12 +264,17 @@ export interface MintOptions {
   audience?: string | undefined;
   /** Defaults to now; `iat` and `nbf` are set to it. */
   now?: Date;
+  /** The rooms claim (src/auth/rooms.ts); none: the token gets AUTH_DEFAULT_ROOMS. */
+  rooms?: RoomRights | readonly string[] | undefined;
+  /** The claim's name (AUTH_ROOMS_CLAIM), `rooms` by default. */
+  roomsClaim?: string | undefined;
 }
 
 /** Signs a token the authorizer accepts (`npm run token`, tests). */
 export async function mintToken(secret: Uint8Array, options: MintOptions): Promise<string> {
   const now = Math.floor((options.now ?? new Date()).getTime() / 1000);
-  let jwt = new SignJWT({})
+  const claims = options.rooms === undefined ? {} : { [options.roomsClaim ?? 'rooms']: options.rooms };
+  let jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
     .setSubject(options.subject)
     .setIssuedAt(now)
@@ -223,14 +285,33 @@ export async function mintToken(secret: Uint8Array, options: MintOptions): Promi
   return jwt.sign(secret);
 }
 
-function policy(principalId: string, effect: 'Allow' | 'Deny', methodArn: string): APIGatewayAuthorizerResult {
+function policy(
+  principalId: string,
+  effect: 'Allow' | 'Deny',
+  methodArn: string,
+  context?: Record<string, string>,
+): APIGatewayAuthorizerResult {
   return {
     principalId,
     policyDocument: {
       Version: '2012-10-17',
       Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: methodArn }],
     },
+    ...(context === undefined ? {} : { context }),
   };
+}
+
+/** An Allow that carries the rights, or a TokenError when it would not fit API Gateway's limit. */
+function allow(subject: string, rooms: RoomRights, methodArn: string): APIGatewayAuthorizerResult {
+  const result = policy(subject, 'Allow', methodArn, { [ROOMS_CONTEXT_KEY]: encodeRights(rooms) });
+  const size = Buffer.byteLength(JSON.stringify(result));
+  if (size > MAX_AUTHORIZER_RESULT_BYTES) {
+    throw new TokenError(
+      'rooms_too_large',
+      `the rooms claim makes the authorizer's answer ${size} bytes; API Gateway takes at most ${MAX_AUTHORIZER_RESULT_BYTES}`,
+    );
+  }
+  return result;
 }
 
 /**
@@ -245,9 +326,10 @@ export async function authorizeConnect(
 ): Promise<APIGatewayAuthorizerResult> {
   const connectionId = event.requestContext?.connectionId;
   try {
-    const { subject } = await verifyToken(event.queryStringParameters?.token ?? undefined, settings);
+    const { subject, rooms } = await verifyToken(event.queryStringParameters?.token ?? undefined, settings);
+    const result = allow(subject, rooms, event.methodArn);
     log.info('connection authorized', { route: '$connect', connectionId, subject });
-    return policy(subject, 'Allow', event.methodArn);
+    return result;
   } catch (error) {
     if (!(error instanceof TokenError)) throw error;
     log.warn('connection refused', {

@@ -22,6 +22,8 @@ import type { DeliveryFrame, ErrorFrame, MessageFrame, PresenceFrame, ServerMess
 import { encode } from './outbox';
 import type { Outbox } from './outbox';
 import { withTimeout } from '../timeout';
+import type { RoomRights } from '../auth/rooms';
+import { forbidden, requireMembership, requireRight } from './access';
 
 export type { Outbox };
 
@@ -37,6 +39,10 @@ export interface Session {
   listPageSize: number;
   /** Presence events only for rooms of at most this many members; 0: none (src/chat/presence.ts). */
   presenceMaxMembers: number;
+  /** The token's rights per room (src/auth/rooms.ts); every right on every room with auth off. */
+  rooms: RoomRights;
+  /** With auth on, `list` shows only the caller's own user's connections unless this is `all`. */
+  listScope: 'own' | 'all';
 }
 
 /** What a delivery needs, with or without a sender connection (src/chat/push.ts has none). */
@@ -138,8 +144,12 @@ async function replyWithPage<T>(
   await reply(session, listOf(shown));
 }
 
+/** With auth on, no directory of users: a user sees its own connections (LIST_SCOPE: all restores everyone's). */
 async function listConnections(session: Session): Promise<void> {
-  const page = await session.store.list(session.listPageSize);
+  const page =
+    session.subject !== null && session.listScope === 'own'
+      ? await session.store.listOf(session.subject, session.listPageSize)
+      : await session.store.list(session.listPageSize);
   await replyWithPage(session, page.connections.map(describeConnection), page.count, (connections, truncated) => ({
     type: 'connections',
     you: session.connectionId,
@@ -248,10 +258,15 @@ export function messageEnvelope(
   return { type: 'message', ...targetFields(target), ...origin, sentAt: Date.now(), data };
 }
 
-/** A client's message: delivered, then the summary to the sender unless the sender turned out gone. */
-async function relay(session: Session, target: Target, data: unknown): Promise<FanOutResult> {
+/**
+ * A client's message: delivered, then the summary to the sender unless the sender turned out gone.
+ * A room's message is refused unless the sender is in the audience the delivery reads anyway.
+ */
+async function relay(session: Session, target: Target, data: unknown, checked = false): Promise<FanOutResult> {
   const message = encodeForDelivery(messageEnvelope(target, session, data));
-  const audience = await audienceOf(session.store, target);
+  // `checked`: a connection the rights check has just found, so it is not looked up again.
+  const audience = checked && target.to !== undefined ? [target.to] : await audienceOf(session.store, target);
+  if (target.room !== undefined) requireMembership(audience.includes(session.connectionId), target.room, 'publish');
   const result = await deliverToAudience(session, audience, message, {
     connectionId: session.connectionId,
     ...targetFields(target),
@@ -269,6 +284,20 @@ async function send(session: Session, target: { user?: string; connectionId?: st
       'auth_required',
       'sending to a user needs authorization (AUTH_JWT_SECRET); send to a "connectionId" instead',
     );
+  }
+  if (target.connectionId !== undefined && session.subject !== null) {
+    // With auth on, a connection id reaches only the sender's own user or a room-mate: ids
+    // learnt elsewhere reach no one. An unknown id is refused alike, so refusals say nothing
+    // about which ids exist.
+    const to = target.connectionId;
+    if (!(await session.store.reachable(session.connectionId, session.subject, to))) {
+      throw forbidden(`connection "${to}" is neither yours nor in a room with you`, {
+        connectionId: to,
+        missing: 'shared_room',
+      });
+    }
+    await relay(session, { to }, data, true);
+    return;
   }
   await relay(session, target.user !== undefined ? { user: target.user } : { to: target.connectionId }, data);
 }
@@ -313,8 +342,20 @@ export async function announceDeparture(session: Session, rooms: readonly string
   }
 }
 
+/**
+ * Membership from the page itself when it can tell (the caller is on it, or it is the whole
+ * room): only a member of a room larger than a page costs one more read.
+ */
+async function isMemberOf(session: Session, room: string, page: { count: number; connections: Connection[] }) {
+  if (page.connections.some((member) => member.connectionId === session.connectionId)) return true;
+  if (page.connections.length >= page.count) return false;
+  return (await session.store.roomsOf(session.connectionId)).includes(room);
+}
+
 async function listMembers(session: Session, room: string): Promise<void> {
+  requireRight(session.rooms, room, 'presence');
   const page = await session.store.members(room, session.listPageSize);
+  requireMembership(await isMemberOf(session, room, page), room, 'members');
   const members = page.connections.map((member) => ({ connectionId: member.connectionId, from: member.subject }));
   await replyWithPage(session, members, page.count, (shown, truncated) => ({
     type: 'members',
@@ -327,6 +368,7 @@ async function listMembers(session: Session, room: string): Promise<void> {
 
 /** The store checks the limit and adds in one atomic step: joins of one socket run in parallel Lambdas. */
 async function join(session: Session, room: string): Promise<void> {
+  requireRight(session.rooms, room, 'join');
   const { store, connectionId } = session;
   // A lost answer: a membership that is there is the join that happened; else the (atomic) join again.
   const result = await settle(
@@ -370,6 +412,7 @@ async function run(session: Session, command: Command): Promise<void> {
       await relay(session, {}, command.data);
       return;
     case 'publish':
+      requireRight(session.rooms, command.room, 'publish');
       await relay(session, { room: command.room }, command.data);
       return;
     case 'join':

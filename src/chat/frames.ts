@@ -91,7 +91,19 @@ export type ErrorCode =
   | 'unknown_connection'
   | 'unavailable'
   | 'internal'
+  | 'forbidden'
   | (string & {});
+
+/**
+ * The details of a `forbidden` refusal (src/chat/access.ts): the room, or the connection a
+ * `send` named, and what the sender lacks there: a right of its token, membership of the
+ * room, or a room shared with that connection.
+ */
+export type ForbiddenDetails = {
+  room?: string;
+  connectionId?: string;
+  missing: 'join' | 'publish' | 'presence' | 'membership' | 'shared_room';
+};
 
 export type ErrorFrame = { type: 'error'; code: ErrorCode; message: string; details?: unknown };
 

@@ -270,6 +270,41 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
     return { count: Number(counted?.n ?? 0), connections: rows.map(toConnection) };
   }
 
+  async listOf(subject: string, limit: number): Promise<ConnectionPage> {
+    const { connections } = this.t;
+    const deadline = this.budget();
+    // The byte comparison as in connectionsOf: utf8mb4_bin pads ('alice ' = 'alice').
+    const where = 'WHERE subject = ? AND CAST(subject AS BINARY) = CAST(? AS BINARY)';
+    const [counted] = await this.query<{ n: number | string }[]>(
+      'list of',
+      `SELECT COUNT(*) AS n FROM \`${connections}\` ${where}`,
+      [subject, subject],
+      deadline,
+    );
+    const rows = await this.query<ConnectionRow[]>(
+      'list of',
+      `SELECT connection_id, connected_at, subject FROM \`${connections}\` ${where}
+       ORDER BY connected_at, connection_id LIMIT ?`,
+      [subject, subject, limit],
+      deadline,
+    );
+    return { count: Number(counted?.n ?? 0), connections: rows.map(toConnection) };
+  }
+
+  async reachable(from: string, subject: string, to: string): Promise<boolean> {
+    const { connections, members } = this.t;
+    const rows = await this.query<unknown[]>(
+      'reachable',
+      `SELECT 1 FROM \`${connections}\` c WHERE c.connection_id = ?
+         AND ((c.subject = ? AND CAST(c.subject AS BINARY) = CAST(? AS BINARY)) OR EXISTS (
+           SELECT 1 FROM \`${members}\` a JOIN \`${members}\` b ON b.room = a.room
+           WHERE a.connection_id = ? AND b.connection_id = c.connection_id))`,
+      [to, subject, subject, from],
+      this.budget(),
+    );
+    return rows.length > 0;
+  }
+
   /** Test helper for the contract suite: drop this store's tables. */
   async dropTables(): Promise<void> {
     await this.run(

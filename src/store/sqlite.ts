@@ -235,6 +235,36 @@ export class EmbeddedConnectionStore implements ConnectionStore {
     });
   }
 
+  listOf(subject: string, limit: number): Promise<ConnectionPage> {
+    return this.run('list of', (db) => {
+      const { connections } = this.t;
+      const { n } = db.prepare(`SELECT COUNT(*) AS n FROM "${connections}" WHERE subject = ?`).get(subject) as {
+        n: number;
+      };
+      const rows = db
+        .prepare(
+          `SELECT connection_id, connected_at, subject FROM "${connections}" WHERE subject = ?
+           ORDER BY connected_at, connection_id LIMIT ?`,
+        )
+        .all(subject, limit) as Row[];
+      return { count: n, connections: rows.map(toConnection) };
+    });
+  }
+
+  reachable(from: string, subject: string, to: string): Promise<boolean> {
+    return this.run('reachable', (db) => {
+      const { connections, members } = this.t;
+      const row = db
+        .prepare(
+          `SELECT 1 FROM "${connections}" c WHERE c.connection_id = ? AND (c.subject = ? OR EXISTS (
+             SELECT 1 FROM "${members}" a JOIN "${members}" b ON b.room = a.room
+             WHERE a.connection_id = ? AND b.connection_id = c.connection_id))`,
+        )
+        .get(to, subject, from);
+      return row !== undefined;
+    });
+  }
+
   /** Test helper for the contract suite. */
   async dropTables(): Promise<void> {
     await this.run('drop', (db) =>

@@ -60,6 +60,14 @@ export interface ConnectionStore {
   connectionsOf(subject: string): Promise<string[]>;
   /** A room's members: the exact count and the oldest `limit` of them, with their subjects. */
   members(room: string, limit: number): Promise<ConnectionPage>;
+  /** One user's connections, as `list` pages them: what `list` answers with auth on. */
+  listOf(subject: string, limit: number): Promise<ConnectionPage>;
+  /**
+   * Whether connection `to` exists and is one of user `subject`'s or shares a room with
+   * connection `from`: who a direct `send` may reach with auth on. One query, in place of
+   * the look-up of `to` that an unchecked send makes.
+   */
+  reachable(from: string, subject: string, to: string): Promise<boolean>;
 }
 
 /** The index that finds a user's connections (direct messages); added to older tables at cold start. */

@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { mintToken } from '../../src/auth/token';
+import type { RoomRights } from '../../src/auth/rooms';
 import { ChatSession } from '../support/browser';
 import type { ChatPage } from '../support/browser';
 import { chatLog, join as joinRoom, membersOf, say, sees, statusSays } from '../support/chat';
@@ -28,9 +29,9 @@ const session = new ChatSession({ env: { AUTH_JWT_SECRET: SECRET } });
 const open = () => session.open();
 
 /** Opens a page and connects it as `user`, with a token typed into its Token field. */
-async function signIn(user: string): Promise<ChatPage> {
+async function signIn(user: string, rooms?: RoomRights): Promise<ChatPage> {
   const chat = await open();
-  const token = await mintToken(new TextEncoder().encode(SECRET), { subject: user, ttlSec: 300 });
+  const token = await mintToken(new TextEncoder().encode(SECRET), { subject: user, ttlSec: 300, rooms });
   await chat.page.getByLabel('Token', { exact: true }).fill(token);
   await chat.page.getByRole('button', { name: 'Connect', exact: true }).click();
   await statusSays(chat.page, `Connected to ws://localhost:${session.service?.port}`);
@@ -73,5 +74,18 @@ describe('the chat page, with auth on', () => {
     // A PNG's signature: the page was drawn and written where it was asked to be.
     expect(readFileSync(SCREENSHOT).subarray(0, 8)).toEqual(Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]));
     if (SCREENSHOT !== TRACKED) expect(readFileSync(TRACKED).equals(trackedBefore)).toBe(true);
+  });
+
+  it('shows a refusal as a readable line, and writes no "You to user" for a direct message that was refused', async () => {
+    const eve = await signIn('eve', { lobby: ['join', 'publish', 'presence'] });
+    await eve.page.getByLabel('Room', { exact: true }).fill('secret-room');
+    await eve.page.getByRole('button', { name: 'Join', exact: true }).click();
+    await sees(eve.page, 'Refused: your token does not let you join secret-room');
+
+    const tooLong = 'x'.repeat(256); // a user name the protocol refuses
+    await eve.page.getByLabel('User', { exact: true }).fill(tooLong);
+    await say(eve.page, 'never sent');
+    await sees(eve.page, /^Error invalid_message: /);
+    expect(await chatLog(eve.page).textContent()).not.toContain('You to user');
   });
 });

@@ -222,6 +222,12 @@ describe('the default template', () => {
     });
   });
 
+  it('gives every function that uses the store the list scope and the limit of connections per user', () => {
+    for (const id of STORE_FUNCTIONS) {
+      expect(environmentOf(open, id)).toMatchObject({ LIST_SCOPE: 'own', MAX_CONNECTIONS_PER_USER: '20' });
+    }
+  });
+
   it('outputs the database endpoint', () => {
     expect(JSON.stringify(open.Outputs?.DatabaseEndpoint)).toContain('ConnectionsDatabase');
   });

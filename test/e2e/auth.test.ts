@@ -16,7 +16,7 @@ const key = new TextEncoder().encode(SECRET);
 const { connect, refusedWith } = useAuthService(() => startOffline({ env: { AUTH_JWT_SECRET: SECRET } }));
 
 describe('$connect with AUTH_JWT_SECRET set', () => {
-  it('lets a client with a valid token in, and says who it is in broadcasts and the connection list', async () => {
+  it('lets a client with a valid token in, says who it is in broadcasts, and lists only its own user’s connections', async () => {
     const alice = await connect(await mintToken(key, { subject: 'alice', ttlSec: 300 }));
     const bob = await connect(await mintToken(key, { subject: 'bob', ttlSec: 300 }));
 
@@ -24,10 +24,11 @@ describe('$connect with AUTH_JWT_SECRET set', () => {
     alice.send({ action: 'sendmessage', data: 'hello' });
     expect(await heard).toMatchObject({ type: 'message', from: 'alice', data: 'hello' });
 
+    // No directory of users with auth on (LIST_SCOPE: own): bob sees his own connection only.
     const list = await bob.request({ action: 'list' }, 'connections');
     const from = (list.connections as { from: unknown }[]).map((c) => c.from).sort();
-    expect(list.count).toBe(2);
-    expect(from).toEqual(['alice', 'bob']);
+    expect(list.count).toBe(1);
+    expect(from).toEqual(['bob']);
   });
 
   it('refuses a handshake without a token, with an expired token or with a wrong signature, and stores none of them', async () => {
@@ -47,6 +48,6 @@ describe('$connect with AUTH_JWT_SECRET set', () => {
     const from = (list.connections as { from: unknown }[]).map((c) => c.from);
     expect(from).not.toContain('eve');
     expect(from).not.toContain(null);
-    expect(list.count).toBe(3); // alice, bob and carol
+    expect(list.count).toBe(1); // carol's own
   });
 });

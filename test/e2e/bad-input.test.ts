@@ -3,8 +3,10 @@
  * clients to the real service under serverless-offline. Each bad message gets an error
  * reply on the same connection, which keeps working, and nothing reaches anyone else.
  *
- * Authorization is on: the envelope only outgrows API Gateway's frame when `from` (the
- * token's subject) is long and full of characters JSON escapes.
+ * Authorization is on: the envelope grows with `from` (the token's subject) and with the
+ * target it names. The authorizer refuses subjects with control characters, so the longest
+ * `from` is 255 three-byte characters; a `user` target may still be full of characters
+ * JSON escapes (6 bytes each), and that is what outgrows API Gateway's frame.
  */
 import { mintToken } from '../../src/auth/token';
 import { MAX_DATA_BYTES, MAX_DEPTH, MAX_MESSAGE_BYTES, MAX_ROOM_LENGTH } from '../../src/chat/protocol';
@@ -17,8 +19,10 @@ jest.setTimeout(120_000);
 
 const SECRET = 'e2e-secret-that-is-long-enough-for-hs256-0123';
 const key = new TextEncoder().encode(SECRET);
-/** 255 characters (the most a subject may have) that JSON escapes to 6 bytes each. */
-const ESCAPED_SUBJECT = '\u0001'.repeat(255);
+/** The longest subject in bytes the authorizer accepts: 255 characters of 3 bytes each in UTF-8. */
+const WIDE_SUBJECT = '東'.repeat(255);
+/** 255 characters (the most a user name may have) that JSON escapes to 6 bytes each. */
+const ESCAPED_USER = '\u0001'.repeat(255);
 const ROOM = 'r'.repeat(MAX_ROOM_LENGTH);
 
 let service: OfflineService | undefined;
@@ -49,8 +53,9 @@ describe('bad input against the service under serverless-offline', () => {
   beforeAll(async () => {
     alice = await connect('alice');
     bob = await connect('bob');
-    escaped = await connect(ESCAPED_SUBJECT);
+    escaped = await connect(WIDE_SUBJECT);
     await bob.request({ action: 'join', room: ROOM }, 'joined');
+    await escaped.request({ action: 'join', room: ROOM }, 'joined');
   });
 
   /** Sends `send()`'s frame, waits for the error reply, and checks the connection still answers. */
@@ -59,7 +64,8 @@ describe('bad input against the service under serverless-offline', () => {
     send();
     const reply = await error;
     expect(client.closed).toBe(false);
-    expect((await client.request({ action: 'list' }, 'connections')).count).toBe(3);
+    // with auth on, each user's list holds its own connections only
+    expect((await client.request({ action: 'list' }, 'connections')).count).toBe(1);
     return reply;
   }
 
@@ -86,7 +92,7 @@ describe('bad input against the service under serverless-offline', () => {
 
   it('answers data that fits alone but not inside its envelope with payload_too_large', async () => {
     const data = 'x'.repeat(MAX_DATA_BYTES - 2); // the largest data accepted on its own
-    const reply = await expectErrorReply(escaped, () => escaped.send({ action: 'publish', room: ROOM, data }));
+    const reply = await expectErrorReply(escaped, () => escaped.send({ action: 'send', user: ESCAPED_USER, data }));
     expect(reply).toMatchObject({ code: 'payload_too_large', details: { limit: MAX_MESSAGE_BYTES } });
     expect((reply.details as { size: number }).size).toBeGreaterThan(MAX_MESSAGE_BYTES);
   });
@@ -99,10 +105,10 @@ describe('bad input against the service under serverless-offline', () => {
     expect([alice, bob, escaped].flatMap((client) => client.messages.filter((m) => m.type === 'message'))).toEqual([]);
     const heard = bob.ofType('message');
     expect(await escaped.request({ action: 'publish', room: ROOM, data: 'fits' }, 'delivery')).toMatchObject({
-      recipients: 1,
-      sent: 1,
+      recipients: 2,
+      sent: 2,
     });
-    expect(await heard).toMatchObject({ from: ESCAPED_SUBJECT, room: ROOM, data: 'fits' });
+    expect(await heard).toMatchObject({ from: WIDE_SUBJECT, room: ROOM, data: 'fits' });
     expect(await alice.request({ action: 'sendmessage', data: 'still here' }, 'delivery')).toMatchObject({ sent: 3 });
   });
 });

@@ -153,6 +153,10 @@ describe('direct messages', () => {
     const alice2 = await connect('alice');
     const bob = await connect('bob');
     const everyone = [alice1, alice2, bob];
+    // With auth on, a connection id reaches only the sender's own user or a room-mate.
+    await alice2.socket.request({ action: 'join', room: 'tabs' }, 'joined');
+    await bob.socket.request({ action: 'join', room: 'tabs' }, 'joined');
+    await alice2.socket.ofType('presence');
 
     const delivery = await bob.socket.request(
       { action: 'send', connectionId: alice2.id, data: { tag: 'one-tab' } },
@@ -275,7 +279,12 @@ describe('presence', () => {
       expect(await member.socket.ofType('presence')).toMatchObject({ event: 'join', connectionId: carol.id });
     }
 
-    const members = await dave.socket.request({ action: 'members', room: 'small' }, 'members');
+    // Only a member sees who is in: dave, outside, is refused.
+    expect(await dave.socket.request({ action: 'members', room: 'small' }, 'error')).toMatchObject({
+      code: 'forbidden',
+      details: { room: 'small', missing: 'membership' },
+    });
+    const members = await alice.socket.request({ action: 'members', room: 'small' }, 'members');
     expect(members).toMatchObject({ type: 'members', room: 'small', count: 3, truncated: false });
     expect((members.members as { from: string }[]).map((m) => m.from).sort()).toEqual(['alice', 'bob', 'carol']);
 

@@ -131,7 +131,12 @@ for (const storeCase of cases) {
           wasMember: true,
         });
         expect(await b.request({ action: 'leave', room: 'red' }, 'left')).toMatchObject({ wasMember: false });
-        expect(await c.request({ action: 'publish', room: 'red', data: 2 }, 'delivery')).toMatchObject({
+        // Only a member may publish to a room (membership first, auth off too).
+        expect(await c.request({ action: 'publish', room: 'red', data: 2 }, 'error')).toMatchObject({
+          code: 'forbidden',
+          details: { room: 'red', missing: 'membership' },
+        });
+        expect(await a.request({ action: 'publish', room: 'red', data: 2 }, 'delivery')).toMatchObject({
           recipients: 1,
         });
         expect(await a.ofType('message')).toMatchObject({ room: 'red', data: 2 });
@@ -143,9 +148,8 @@ for (const storeCase of cases) {
           (row) => row === undefined,
         );
         expect(await store.audience('red')).toEqual([]);
-        expect(await d.request({ action: 'publish', room: 'red', data: 3 }, 'delivery')).toMatchObject({
-          recipients: 0,
-          sent: 0,
+        expect(await d.request({ action: 'publish', room: 'red', data: 3 }, 'error')).toMatchObject({
+          code: 'forbidden',
         });
       });
 

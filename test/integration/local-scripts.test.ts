@@ -243,4 +243,35 @@ describe('npm run token without a secret', () => {
     expect(run.code).toBe(0);
     expect(run.stdout.trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
   });
+
+  const claimsOf = (token: string) =>
+    JSON.parse(Buffer.from(token.trim().split('.')[1] as string, 'base64url').toString()) as Record<string, unknown>;
+
+  it('mints rights per room with --rooms, as JSON or as the shorthand, under AUTH_ROOMS_CLAIM', async () => {
+    const cwd = serviceCopy(`AUTH_JWT_SECRET: ${'k'.repeat(40)}\nAUTH_ROOMS_CLAIM: app/rooms\n`);
+    const env = withoutSettings(process.env);
+    const json = await runScript('token.ts', {
+      cwd,
+      env,
+      args: ['--sub', 'alice', '--rooms', '{"lobby":["join","publish"]}'],
+    });
+    expect(json.code).toBe(0);
+    expect(claimsOf(json.stdout)).toMatchObject({ sub: 'alice', 'app/rooms': { lobby: ['join', 'publish'] } });
+    const shorthand = await runScript('token.ts', { cwd, env, args: ['--user', 'bob', '--rooms', 'lobby,team-*'] });
+    expect(claimsOf(shorthand.stdout)['app/rooms']).toEqual({
+      lobby: ['join', 'publish', 'presence'],
+      'team-*': ['join', 'publish', 'presence'],
+    });
+  });
+
+  it('refuses --rooms the authorizer would refuse, with the reason', async () => {
+    const run = await runScript('token.ts', {
+      cwd: serviceCopy(`AUTH_JWT_SECRET: ${'k'.repeat(40)}\n`),
+      env: withoutSettings(process.env),
+      args: ['--user', 'alice', '--rooms', '{"lobby":["admin"]}'],
+    });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.split('\n')[0]).toMatch(/^token: --rooms: .*unknown right "admin"/);
+  });
 });

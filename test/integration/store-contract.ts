@@ -323,5 +323,44 @@ export function storeContract(
         });
       });
     });
+
+    describe('rights: what one user may see and reach', () => {
+      beforeEach(async () => {
+        const rows: [string, string][] = [
+          ['A1', 'alice'],
+          ['A2', 'alice'],
+          ['A3', 'alice '],
+          ['B1', 'bob'],
+          ['E1', 'eve'],
+        ];
+        for (const [i, [connectionId, subject]] of rows.entries()) {
+          await store.add({ connectionId, connectedAt: 10 + i, subject });
+        }
+        await store.join('A1', 'secret-room', LIMIT);
+        await store.join('B1', 'secret-room', LIMIT);
+        await store.join('E1', 'lobby', LIMIT);
+      });
+
+      it("pages one user's own connections, oldest first, with the exact count, comparing subjects exactly", async () => {
+        expect(await store.listOf('alice', 1)).toEqual({
+          count: 2,
+          connections: [{ connectionId: 'A1', connectedAt: 10, subject: 'alice' }],
+        });
+        expect((await store.listOf('alice', 10)).connections.map((c) => c.connectionId)).toEqual(['A1', 'A2']);
+        expect(await store.listOf('nobody', 10)).toEqual({ count: 0, connections: [] });
+      });
+
+      it("reaches the user's own connections and room-mates only, and no unknown id", async () => {
+        expect(await store.reachable('A2', 'alice', 'A1')).toBe(true);
+        expect(await store.reachable('B1', 'bob', 'A1')).toBe(true);
+        expect(await store.reachable('E1', 'eve', 'A1')).toBe(false);
+        expect(await store.reachable('E1', 'eve', 'B1')).toBe(false);
+        // 'alice ' is another user, even where a collation pads
+        expect(await store.reachable('A3', 'alice ', 'A1')).toBe(false);
+        expect(await store.reachable('E1', 'eve', 'nobody')).toBe(false);
+        await store.leave('B1', 'secret-room');
+        expect(await store.reachable('B1', 'bob', 'A1')).toBe(false);
+      });
+    });
   });
 }

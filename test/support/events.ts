@@ -1,6 +1,8 @@
 /** API Gateway WebSocket events from the JSON fixtures, cloned per test. */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { WebSocketEvent } from '../../src/handler';
+import { ALL_ROOMS, encodeRights, ROOMS_CONTEXT_KEY } from '../../src/auth/rooms';
+import type { RoomRights } from '../../src/auth/rooms';
 import connectFixture from '../fixtures/connect.json';
 import disconnectFixture from '../fixtures/disconnect.json';
 import messageFixture from '../fixtures/message.json';
@@ -55,4 +57,12 @@ export function lambdaContext(remainingMs = 29_000): Context {
     fail: () => undefined,
     succeed: () => undefined,
   };
+}
+
+/**
+ * What the authorizer hands to every event of a connection it let in: the subject and
+ * its rights per room (every right on every room unless given).
+ */
+export function authorizedAs(subject: string, rooms: RoomRights = ALL_ROOMS): { principalId: string; rooms: string } {
+  return { principalId: subject, [ROOMS_CONTEXT_KEY]: encodeRights(rooms) } as { principalId: string; rooms: string };
 }

@@ -79,6 +79,16 @@ export function memoryStore(): MemoryStore {
         .sort((a, b) => a.connectedAt - b.connectedAt);
       return { count: all.length, connections: all.slice(0, limit) };
     },
+    listOf: async (subject, limit): Promise<ConnectionPage> => {
+      const own = [...rows.values()].filter((c) => c.subject === subject).sort((a, b) => a.connectedAt - b.connectedAt);
+      return { count: own.length, connections: own.slice(0, limit) };
+    },
+    reachable: async (from, subject, to) => {
+      const target = rows.get(to);
+      if (target === undefined) return false;
+      if (target.subject === subject) return true;
+      return [...rooms.values()].some((members) => members.has(from) && members.has(to));
+    },
   };
   const methods = store as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(methods)) {

@@ -18,7 +18,10 @@ export const nowSec = (): number => Math.floor(Date.now() / 1000);
  * leaves it out). JSON.stringify writes a lone surrogate as the escape `\ud800`, so such a
  * claim survives signing.
  */
-export function sign(claims: Record<string, unknown>, options: { alg?: string; secret?: string } = {}): Promise<string> {
+export function sign(
+  claims: Record<string, unknown>,
+  options: { alg?: string; secret?: string } = {},
+): Promise<string> {
   return new SignJWT({ iat: nowSec(), ...claims })
     .setProtectedHeader({ alg: options.alg ?? 'HS256' })
     .sign(new TextEncoder().encode(options.secret ?? SECRET));

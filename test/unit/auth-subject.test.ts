@@ -1,8 +1,9 @@
 /**
- * A token's `sub` must be well-formed Unicode: a lone surrogate has no
- * UTF-8 form, so replies would carry it as "\ud800" while the store keeps a replacement
- * character, and one user would appear under two names. Such subjects are refused at the
- * authorizer; everything else stays as it was.
+ * A token's `sub` must be well-formed Unicode: a lone surrogate has no UTF-8 form, so
+ * replies would carry it as "\ud800" while the store keeps a replacement character, and
+ * one user would appear under two names. Subjects that only look like another (white space
+ * around it, invisible control or format characters, another normalization form) would be
+ * a second user who reads as the first. All are refused at the authorizer.
  */
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { MAX_SUBJECT_LENGTH, authorizeConnect, verifyToken } from '../../src/auth/token';
@@ -13,7 +14,6 @@ const settings = hs256Settings;
 /** A token for `sub`, valid for a minute. */
 const tokenFor = (sub: string): Promise<string> => sign({ sub, exp: nowSec() + 60 });
 
-
 describe('verifyToken and the subject', () => {
   it.each([
     ['a lone high surrogate', '\ud800'],
@@ -21,6 +21,15 @@ describe('verifyToken and the subject', () => {
     ['a lone surrogate among letters', 'ali\ud83dce'],
     ['a reversed pair', '\ude00\ud83d'],
     ['a lone surrogate at the length limit', 'a'.repeat(MAX_SUBJECT_LENGTH - 1) + '\udbff'],
+    ['a trailing space', 'alice '],
+    ['a leading tab', '\talice'],
+    ['a trailing no-break space', 'alice\u00a0'],
+    ['a zero-width space (Cf)', 'alice\u200b'],
+    ['a byte-order mark (Cf)', '\ufeffalice'],
+    ['a right-to-left override (Cf)', 'ali\u202ece'],
+    ['control characters (Cc)', '\u0001\u001f'],
+    ['a newline inside (Cc)', 'ali\nce'],
+    ['a decomposed accent (not NFC)', 'Zoe\u0308'],
   ])('refuses %s as bad_subject', async (_what, sub) => {
     expect(await refusal(verifyToken(await tokenFor(sub), settings))).toBe('bad_subject');
   });
@@ -29,7 +38,8 @@ describe('verifyToken and the subject', () => {
     ['a surrogate pair (an emoji)', 'al😀ice'],
     ['astral letters only', '𝒜𝒷𝒸'],
     ['non-ASCII letters', 'Zoë Ñandú 東京'],
-    ['control characters, which JSON escapes and the store keeps', '\u0001\u001f'],
+    ['a space inside', 'alice smith'],
+    ['an e-mail address', 'alice@example.com'],
   ])('accepts %s, unchanged', async (_what, sub) => {
     await expect(verifyToken(await tokenFor(sub), settings)).resolves.toMatchObject({ subject: sub });
   });

@@ -12,8 +12,6 @@ function base64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
-
-
 describe('readAuthSettings', () => {
   it('reads the secret, the optional issuer and audience, a fixed clock tolerance and a day as maximum token age', () => {
     const read = readAuthSettings({ AUTH_JWT_SECRET: SECRET, AUTH_JWT_ISSUER: 'me', AUTH_JWT_AUDIENCE: 'ws' });
@@ -24,6 +22,8 @@ describe('readAuthSettings', () => {
       audience: 'ws',
       clockToleranceSec: CLOCK_TOLERANCE_SEC,
       maxTokenAgeSec: DEFAULT_MAX_TOKEN_AGE_SEC,
+      roomsClaim: 'rooms',
+      defaultRooms: { '*': ['join', 'publish', 'presence'] },
     });
     expect(DEFAULT_MAX_TOKEN_AGE_SEC).toBe(24 * 3600);
   });
@@ -214,7 +214,7 @@ describe('authorizeConnect', () => {
   });
   afterEach(() => stderr.mockRestore());
 
-  it('allows execute-api:Invoke on exactly the event methodArn, for the token subject', async () => {
+  it('allows execute-api:Invoke on exactly the event methodArn, for the token subject, with its rights', async () => {
     const token = await mintToken(key, { subject: 'alice', ttlSec: 60 });
     await expect(authorizeConnect(event(token), settings)).resolves.toEqual({
       principalId: 'alice',
@@ -222,6 +222,7 @@ describe('authorizeConnect', () => {
         Version: '2012-10-17',
         Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: methodArn }],
       },
+      context: { rooms: '{"*":["join","publish","presence"]}' },
     });
   });
 

@@ -13,6 +13,7 @@ import { StoreError } from '../../src/errors';
 import type { ServerMessageType } from '../../src/chat/frames';
 import { memoryStore } from '../support/memory-store';
 import type { MemoryStore } from '../support/memory-store';
+import { ALL_ROOMS } from '../../src/auth/rooms';
 
 const ALICE = 'alice-connection=';
 const BOB = 'bob-connection=';
@@ -34,6 +35,8 @@ function session(connectionId: string, subject: string): Session {
     deadline: Date.now() + 60_000,
     listPageSize: 10,
     presenceMaxMembers: 10,
+    rooms: ALL_ROOMS,
+    listScope: 'own',
   };
 }
 

@@ -26,6 +26,9 @@ describe('readConfig', () => {
       listPageSize: 100,
       presenceMaxMembers: 100,
       apiEndpoint: undefined,
+      listScope: 'own',
+      maxConnectionsPerUser: 20,
+      liveness: { minAgeMs: 300_000, batchSize: 200 },
     });
   });
 

@@ -23,6 +23,7 @@ import {
   checkStorage,
   checkTarget,
   checkTunables,
+  describeRooms,
   mergeSettings,
   parseIni,
   settingNames,
@@ -150,6 +151,27 @@ describe('checkTunables and checkAuth (the functions own readers)', () => {
     expect(checkAuth({ AUTH_JWKS_URL: jwks.AUTH_JWKS_URL })).toEqual([expect.stringMatching(/AUTH_JWT_ISSUER/)]);
     expect(checkAuth({ AUTH_JWT_SECRET: 'short' })).toEqual([expect.stringMatching(/at least 32/)]);
     expect(checkAuth({ AUTH_MAX_TOKEN_AGE: '1 week' })).toEqual([expect.stringMatching(/AUTH_MAX_TOKEN_AGE/)]);
+    expect(checkAuth({ AUTH_DEFAULT_ROOMS: '{"lobby":["own"]}' })).toEqual([
+      expect.stringMatching(/AUTH_DEFAULT_ROOMS.*unknown right/),
+    ]);
+    expect(checkTunables({ LIST_SCOPE: 'some' })).toEqual([expect.stringMatching(/LIST_SCOPE/)]);
+    expect(checkTunables({ MAX_CONNECTIONS_PER_USER: '0' })).toEqual([
+      expect.stringMatching(/MAX_CONNECTIONS_PER_USER/),
+    ]);
+  });
+
+  it('says what a token without the rooms claim may do: open by default, or the configured rights', () => {
+    expect(describeRooms({})).toBeUndefined();
+    expect(describeRooms({ AUTH_MODE: 'hs256' })).toMatch(
+      /every room \(AUTH_DEFAULT_ROOMS unset\); set AUTH_DEFAULT_ROOMS: \{\}/,
+    );
+    expect(describeRooms({ AUTH_MODE: 'hs256', AUTH_DEFAULT_ROOMS: '{}' })).toBe(
+      'rooms: a token without the "rooms" claim gets AUTH_DEFAULT_ROOMS {}',
+    );
+    // written as a YAML mapping in .env.yml
+    expect(
+      describeRooms({ AUTH_MODE: 'jwks', AUTH_ROOMS_CLAIM: 'custom:rooms', AUTH_DEFAULT_ROOMS: { lobby: ['join'] } }),
+    ).toBe('rooms: a token without the "custom:rooms" claim gets AUTH_DEFAULT_ROOMS {"lobby":["join"]}');
   });
 });
 

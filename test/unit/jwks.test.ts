@@ -49,7 +49,6 @@ function jwksSettings(server: JwksServer, keySet: Partial<JwksAuthSettings['keyS
   return { ...read, keySet: { ...read.keySet, ...keySet } };
 }
 
-
 function base64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
@@ -70,6 +69,9 @@ describe('readAuthSettings in JWKS mode', () => {
         cooldownMs: JWKS_COOLDOWN_MS,
         cacheMaxAgeMs: JWKS_CACHE_MAX_AGE_MS,
       },
+      // Without AUTH_ROOMS_CLAIM and AUTH_DEFAULT_ROOMS: the `rooms` claim, and every room when a token has none.
+      roomsClaim: 'rooms',
+      defaultRooms: { '*': ['join', 'publish', 'presence'] },
     });
   });
 

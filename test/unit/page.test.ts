@@ -6,7 +6,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CONTENT_TYPES, page } from '../../scripts/page/handler';
+import { CONTENT_TYPES, contentSecurityPolicy, page } from '../../scripts/page/handler';
 import { copyService } from '../support/service';
 
 function get(rawPath: string): Promise<{ statusCode?: number; headers?: Record<string, unknown>; body?: string }> {
@@ -38,6 +38,25 @@ describe('the page function', () => {
     expect(response.statusCode).toBe(200);
     expect(response.body).toBe('contents of index.html');
     expect(response.headers).toMatchObject({ 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  });
+
+  it('sends a Content-Security-Policy: its own files, and sockets only to itself and the service it talks to', async () => {
+    const response = await page({
+      rawPath: '/',
+      headers: { host: '127.0.0.1:3000' },
+      queryStringParameters: { url: 'wss://abc.execute-api.eu-west-1.amazonaws.com/dev?x=1' },
+      requestContext: { http: { method: 'GET' } },
+    } as unknown as APIGatewayProxyEventV2);
+    const policy = String(response.headers?.['content-security-policy']);
+    expect(policy).toContain("default-src 'none'");
+    expect(policy).toContain("script-src 'self'");
+    expect(policy).toContain("frame-ancestors 'none'");
+    expect(policy).toContain("connect-src 'self' wss://abc.execute-api.eu-west-1.amazonaws.com");
+    expect(contentSecurityPolicy('localhost:3000', 3001)).toContain("connect-src 'self' ws://localhost:3001;");
+    // a ?url= that is not a WebSocket URL adds nothing
+    expect(contentSecurityPolicy('localhost:3000', 3001, 'https://evil.example')).toContain(
+      "connect-src 'self' ws://localhost:3001;",
+    );
   });
 
   it('serves each built file with its content type', async () => {

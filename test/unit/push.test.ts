@@ -7,7 +7,7 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { StoreError } from '../../src/errors';
 import { disconnect, message, publish } from '../../src/handler';
-import { disconnectEvent, lambdaContext, messageEvent, publishHttpEvent } from '../support/events';
+import { disconnectEvent, lambdaContext, messageEvent, publishHttpEvent, authorizedAs } from '../support/events';
 import { useHandlerHarness } from '../support/harnesses/handler';
 import { memoryStore } from '../support/memory-store';
 import type { MemoryStore } from '../support/memory-store';
@@ -37,7 +37,7 @@ function clearSpies(): void {
 /** A message from `connectionId`, authorized as `subject` (null: auth off). */
 function from(connectionId: string, subject: string | null, body: unknown, route = 'message') {
   const event = messageEvent(body, connectionId, route);
-  if (subject !== null) event.requestContext.authorizer = { principalId: subject };
+  if (subject !== null) event.requestContext.authorizer = authorizedAs(subject);
   return message(event, lambdaContext());
 }
 
@@ -159,7 +159,7 @@ describe('send to a connection', () => {
 describe('members', () => {
   it('answers a bounded page of the room with each member’s user and the exact count', async () => {
     await connected(['A1', 'alice'], ['B1', 'bob'], ['C1', 'carol'], ['D1', 'dave']);
-    for (const id of ['A1', 'B1', 'C1']) await store.join(id, 'lobby', 50);
+    for (const id of ['A1', 'B1', 'C1', 'D1']) await store.join(id, 'lobby', 50);
     await from('D1', 'dave', { action: 'members', room: 'lobby' }, 'members');
     expect(posted()).toEqual([
       {
@@ -167,7 +167,7 @@ describe('members', () => {
         message: {
           type: 'members',
           room: 'lobby',
-          count: 3,
+          count: 4,
           members: [
             { connectionId: 'A1', from: 'alice' },
             { connectionId: 'B1', from: 'bob' },
@@ -178,22 +178,41 @@ describe('members', () => {
     ]);
   });
 
-  it('answers an empty room with count 0', async () => {
+  it('answers a member alone in its room with count 1', async () => {
     await connected(['A1', null]);
-    await from('A1', null, { action: 'members', room: 'nobody-here' }, 'members');
+    await store.join('A1', 'just-me', 50);
+    await from('A1', null, { action: 'members', room: 'just-me' }, 'members');
     expect(posted()[0]?.message).toEqual({
       type: 'members',
-      room: 'nobody-here',
-      count: 0,
-      members: [],
+      room: 'just-me',
+      count: 1,
+      members: [{ connectionId: 'A1', from: null }],
       truncated: false,
     });
+  });
+
+  it('refuses a connection outside the room with forbidden, auth off too, and answers nothing else', async () => {
+    await connected(['A1', null], ['B1', null]);
+    await store.join('B1', 'lobby', 50);
+    expect(await from('A1', null, { action: 'members', room: 'lobby' }, 'members')).toEqual({ statusCode: 400 });
+    expect(posted()).toEqual([
+      {
+        to: 'A1',
+        message: {
+          type: 'error',
+          code: 'forbidden',
+          message: expect.any(String),
+          details: { room: 'lobby', missing: 'membership' },
+        },
+      },
+    ]);
   });
 
   it('refuses a bad room and answers 500 when the store is down', async () => {
     await connected(['A1', null]);
     expect(await from('A1', null, { action: 'members', room: 'a b' }, 'members')).toEqual({ statusCode: 400 });
     store.members.mockRejectedValueOnce(new StoreError('down', 'members'));
+    await store.join('A1', 'lobby', 50);
     expect(await from('A1', null, { action: 'members', room: 'lobby' }, 'members')).toEqual({ statusCode: 500 });
   });
 });
@@ -259,7 +278,7 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
     for (const id of ['A1', 'B1']) await store.join(id, 'red', 50);
     for (const id of ['A1', 'C1']) await store.join(id, 'blue', 50);
     const event = disconnectEvent('A1');
-    event.requestContext.authorizer = { principalId: 'alice' };
+    event.requestContext.authorizer = authorizedAs('alice');
     expect(await disconnect(event, lambdaContext())).toEqual({ statusCode: 200 });
     expect(store.rows.has('A1')).toBe(false);
     expect(ofType('presence').sort((a, b) => a.to.localeCompare(b.to))).toEqual([

@@ -48,6 +48,19 @@ describe('settings.js, authorization', () => {
     expect(settings.AUTHORIZE_FUNCTION?.environment).toEqual({ ...jwks, AUTH_MAX_TOKEN_AGE: '1h' });
   });
 
+  it('gives the authorizer the rooms claim name and the default rights, and nobody else', async () => {
+    const settings = await settingsWith({
+      ...jwks,
+      AUTH_ROOMS_CLAIM: 'custom:rooms',
+      AUTH_DEFAULT_ROOMS: '{"lobby":["join"]}',
+    });
+    expect(settings.AUTHORIZE_FUNCTION?.environment).toEqual({
+      ...jwks,
+      AUTH_ROOMS_CLAIM: 'custom:rooms',
+      AUTH_DEFAULT_ROOMS: '{"lobby":["join"]}',
+    });
+  });
+
   it('refuses AUTH_JWKS_URL together with a secret, or without issuer and audience', async () => {
     await expect(settingsWith({ ...jwks, AUTH_JWT_SECRET: 'x'.repeat(40) })).rejects.toThrow(/both set/);
     await expect(settingsWith({ AUTH_JWKS_URL: jwks.AUTH_JWKS_URL })).rejects.toThrow(/AUTH_JWT_ISSUER/);
