@@ -12,7 +12,7 @@ import type {
   ScheduledEvent,
 } from 'aws-lambda';
 import { checkOrigin, ForeignEventError, ownOrigin } from './aws/origin';
-import { authSettings, config } from './config';
+import { authSettings, config, historyWindow } from './config';
 import { createStore, MYSQL_TIMEOUTS } from './data';
 import type { ConnectionStore } from './data';
 import { ConfigError, CredentialsError, SecretError, StoreError } from './errors';
@@ -266,7 +266,7 @@ function deadlineFor(context: Context): number {
 }
 
 function session(event: WebSocketEvent, context: Context): Session {
-  const { fanOut, listPageSize, presenceMaxMembers } = config();
+  const { fanOut, listPageSize, presenceMaxMembers, history } = config();
   return {
     // Taken on first use, so that a message that needs no store (ping) does not mark it used.
     get store() {
@@ -279,6 +279,7 @@ function session(event: WebSocketEvent, context: Context): Session {
     deadline: deadlineFor(context),
     listPageSize,
     presenceMaxMembers,
+    history,
   };
 }
 
@@ -293,13 +294,15 @@ export const message = route('message', handleMessage, { answerFailures: true })
 
 /**
  * Scheduled: `$disconnect` is best-effort, so rows can outlive their sockets. No
- * socket lives longer than 2 hours; anything older is an orphan.
+ * socket lives longer than 2 hours; anything older is an orphan. Room history is trimmed
+ * to its bounds here too (reads never go beyond them, so this only frees the space).
  */
-export async function sweep(_event?: ScheduledEvent): Promise<{ removed: number }> {
+export async function sweep(_event?: ScheduledEvent): Promise<{ removed: number; trimmed: number }> {
   try {
     const removed = await currentStore().removeOlderThan(Date.now() - MAX_CONNECTION_AGE_MS);
-    log.info('sweep done', { route: 'sweep', removed });
-    return { removed };
+    const trimmed = await currentStore().trimHistory(historyWindow(config().history));
+    log.info('sweep done', { route: 'sweep', removed, trimmed });
+    return { removed, trimmed };
   } catch (error) {
     log.error('sweep failed', { route: 'sweep', error });
     throw error; // let Lambda record the failure

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import serverlessMysql from 'serverless-mysql';
 import { clientFor, post, resetClients } from '../../src/communication';
-import { mysqlFromUrl } from '../../src/config';
+import { DEFAULT_HISTORY, mysqlFromUrl } from '../../src/config';
 import type { MysqlSettings } from '../../src/config';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import type { ConnectionStore } from '../../src/data';
@@ -186,6 +186,7 @@ async function measure(
       deadline: Date.now() + 120_000,
       listPageSize: 100,
       presenceMaxMembers: 100,
+      history: DEFAULT_HISTORY,
     },
     JSON.stringify({ action: 'sendmessage', data: 'bench' }),
   );

@@ -12,6 +12,8 @@ import type { Connection, ConnectionStore } from '../data';
 import { BadMessageError, DeliveryError, StaleConnectionError, StoreError } from '../errors';
 import { fanOut } from './delivery';
 import type { FanOutResult } from './delivery';
+import { DEFAULT_HISTORY_LIMIT, newMessageId, readHistory, sequenceRoomFrame } from './history';
+import type { HistorySettings } from './history';
 import { log } from '../log';
 import type { LogFields } from '../log';
 import { presenceAudience, presenceMessage } from './presence';
@@ -37,6 +39,8 @@ export interface Session {
   listPageSize: number;
   /** Presence events only for rooms of at most this many members; 0: none (src/chat/presence.ts). */
   presenceMaxMembers: number;
+  /** How long and how many room messages history keeps (src/chat/history.ts). */
+  history: HistorySettings;
 }
 
 /** What a delivery needs, with or without a sender connection (src/chat/push.ts has none). */
@@ -56,9 +60,10 @@ export const MAX_ROOMS_PER_CONNECTION = 50;
  * Replies to the sender. A sender that is already gone (410) is removed from the
  * store, and that is not a failure of the request.
  */
-export async function reply(session: Session, message: ServerMessage): Promise<void> {
+export async function reply(session: Session, message: ServerMessage | Uint8Array): Promise<void> {
+  const bytes = message instanceof Uint8Array ? message : encode(message);
   try {
-    await session.outbox.send(session.connectionId, encode(message), session.deadline);
+    await session.outbox.send(session.connectionId, bytes, session.deadline);
   } catch (error) {
     if (!(error instanceof StaleConnectionError)) throw error;
     log.warn('sender is gone; removing it', { connectionId: session.connectionId });
@@ -168,10 +173,12 @@ function targetFields(target: Target): Target {
   return {};
 }
 
-/** A message encoded once for every recipient of a fan-out. */
+/** A message encoded once for every recipient of a fan-out, with its id (and number, in a room). */
 export interface Encoded {
   type: string;
   bytes: Uint8Array;
+  id?: string;
+  seq?: number;
 }
 
 /**
@@ -189,7 +196,17 @@ export function encodeForDelivery(message: MessageFrame | PresenceFrame): Encode
       { size: bytes.byteLength, limit: MAX_MESSAGE_BYTES },
     );
   }
-  return { type: message.type, bytes };
+  return { type: message.type, bytes, id: message.id };
+}
+
+/**
+ * A room's frame is numbered and kept in its history (one store write, src/chat/history.ts);
+ * any other is only encoded: direct messages and broadcasts have an id but no order or history.
+ */
+export function encodeForTarget(courier: Courier, message: MessageFrame | PresenceFrame): Promise<Encoded> {
+  if (message.room === undefined) return Promise.resolve(encodeForDelivery(message));
+  const sentAt = message.type === 'message' ? message.sentAt : Date.now();
+  return sequenceRoomFrame(courier.store, { ...message, room: message.room }, sentAt);
 }
 
 /**
@@ -234,10 +251,12 @@ export async function deliverToAudience(
 
 export type DeliverySummary = DeliveryFrame;
 
-export function deliverySummary(result: FanOutResult, target: Target): DeliverySummary {
+export function deliverySummary(result: FanOutResult, target: Target, message: Encoded): DeliverySummary {
   return {
     type: 'delivery',
     ...targetFields(target),
+    id: message.id ?? '',
+    ...(message.seq === undefined ? {} : { seq: message.seq }),
     recipients: result.recipients,
     sent: result.sent,
     stale: result.stale.length,
@@ -256,19 +275,19 @@ export function messageEnvelope(
     sender === 'server'
       ? ({ from: null, origin: 'server' } as const)
       : ({ from: sender.subject, connectionId: sender.connectionId, origin: 'client' } as const);
-  return { type: 'message', ...targetFields(target), ...origin, sentAt: Date.now(), data };
+  return { type: 'message', id: newMessageId(), ...targetFields(target), ...origin, sentAt: Date.now(), data };
 }
 
 /** A client's message: delivered, then the summary to the sender unless the sender turned out gone. */
 async function relay(session: Session, target: Target, data: unknown): Promise<FanOutResult> {
-  const message = encodeForDelivery(messageEnvelope(target, session, data));
+  const message = await encodeForTarget(session, messageEnvelope(target, session, data));
   const audience = await audienceOf(session.store, target);
   const result = await deliverToAudience(session, audience, message, {
     connectionId: session.connectionId,
     ...targetFields(target),
   });
   const senderGone = result.stale.includes(session.connectionId);
-  if (!senderGone) await reply(session, deliverySummary(result, target));
+  if (!senderGone) await reply(session, deliverySummary(result, target, message));
   return result;
 }
 
@@ -301,10 +320,15 @@ export async function announce(
     return;
   }
   if (audience.length === 0) return;
-  await deliverToAudience(courier, audience, encodeForDelivery(presenceMessage(room, event, who, reason)), {
-    connectionId: who.connectionId,
-    room,
-  });
+  await deliverToAudience(
+    courier,
+    audience,
+    await encodeForTarget(courier, presenceMessage(room, event, who, reason)),
+    {
+      connectionId: who.connectionId,
+      room,
+    },
+  );
 }
 
 /**
@@ -358,6 +382,20 @@ async function leave(session: Session, room: string): Promise<void> {
   await reply(session, { type: 'left', room, wasMember });
 }
 
+/** A room's history needs its membership: what a member could have heard, and no more. */
+async function roomHistory(session: Session, request: { room: string; after?: number; limit?: number }) {
+  const rooms = await session.store.roomsOf(session.connectionId);
+  if (!rooms.includes(request.room)) {
+    throw new BadMessageError('not_member', `join "${request.room}" before asking for its history`);
+  }
+  const answer = await readHistory(
+    session.store,
+    { room: request.room, after: request.after ?? 0, limit: request.limit ?? DEFAULT_HISTORY_LIMIT },
+    session.history,
+  );
+  await reply(session, new TextEncoder().encode(answer.text));
+}
+
 async function run(session: Session, command: Command): Promise<void> {
   switch (command.action) {
     case 'list':
@@ -376,6 +414,8 @@ async function run(session: Session, command: Command): Promise<void> {
       return send(session, command, command.data);
     case 'members':
       return listMembers(session, command.room);
+    case 'history':
+      return roomHistory(session, command);
     case 'ping':
       // Nothing else: no store, so a heartbeat costs one post (docs/protocol.md#heartbeat).
       return reply(session, { type: 'pong', at: Date.now() });

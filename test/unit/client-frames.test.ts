@@ -13,6 +13,7 @@ import { StoreError } from '../../src/errors';
 import type { ServerMessageType } from '../../src/chat/frames';
 import { memoryStore } from '../support/memory-store';
 import type { MemoryStore } from '../support/memory-store';
+import { DEFAULT_HISTORY } from '../../src/config';
 
 const ALICE = 'alice-connection=';
 const BOB = 'bob-connection=';
@@ -34,6 +35,7 @@ function session(connectionId: string, subject: string): Session {
     deadline: Date.now() + 60_000,
     listPageSize: 10,
     presenceMaxMembers: 10,
+    history: DEFAULT_HISTORY,
   };
 }
 
@@ -63,6 +65,7 @@ async function conversation(): Promise<{ to: string; frame: unknown }[]> {
   await say(bob, { action: 'send', user: 'alice', data: 'psst' });
   await say(bob, { action: 'send', connectionId: ALICE, data: null });
   await say(alice, { action: 'ping' });
+  await say(alice, { action: 'history', room: 'lobby' });
   await say(bob, { action: 'leave', room: 'lobby' });
   await say(alice, '{"action":'); // invalid_json
   await say(alice, { action: 'dance' }); // unknown_action, with details
@@ -88,6 +91,7 @@ describe('the frames the service sends', () => {
       members: true,
       presence: true,
       pong: true,
+      history: true,
       error: true,
     };
     expect([...types].sort()).toEqual(Object.keys(every).sort());
@@ -115,8 +119,8 @@ describe('the frames the service sends', () => {
       const { [field]: value, ...rest } = frame;
       const renamed = { ...rest, [`${field}_renamed`]: value };
       const retyped = { ...frame, [field]: Symbol('not JSON') };
-      // `data` and `details` take any value, and a message's target fields are optional.
-      if (!['data', 'details', 'room', 'user', 'to'].includes(field)) {
+      // `data` and `details` take any value; a message's target fields and `seq` are optional.
+      if (!['data', 'details', 'room', 'user', 'to', 'seq'].includes(field)) {
         expect({ frame: renamed, ok: isServerMessage(renamed) }).toEqual({ frame: renamed, ok: false });
       }
       if (field !== 'details') {

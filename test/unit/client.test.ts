@@ -556,9 +556,28 @@ describe('receiving', () => {
     fake.last().open();
     const frames: ServerMessage[] = [
       { type: 'joined', room: 'lobby' },
-      { type: 'message', room: 'lobby', from: null, connectionId: 'a=', origin: 'client', sentAt: 5, data: { x: 1 } },
-      { type: 'message', from: null, origin: 'server', sentAt: 6, data: null },
-      { type: 'presence', room: 'lobby', event: 'leave', connectionId: 'b=', from: 'bob', reason: 'disconnect' },
+      {
+        type: 'message',
+        id: 'm1',
+        seq: 1,
+        room: 'lobby',
+        from: null,
+        connectionId: 'a=',
+        origin: 'client',
+        sentAt: 5,
+        data: { x: 1 },
+      },
+      { type: 'message', id: 'm2', from: null, origin: 'server', sentAt: 6, data: null },
+      {
+        type: 'presence',
+        id: 'p1',
+        seq: 2,
+        room: 'lobby',
+        event: 'leave',
+        connectionId: 'b=',
+        from: 'bob',
+        reason: 'disconnect',
+      },
       { type: 'error', code: 'too_many_rooms', message: 'no' },
     ];
     for (const frame of frames) fake.last().receive(frame);

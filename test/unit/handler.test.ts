@@ -223,7 +223,7 @@ describe('message', () => {
     });
     expect(deliveries.at(-1)).toEqual({
       to: SENDER,
-      message: { type: 'delivery', recipients: 3, sent: 3, stale: 0, failed: 0, unsent: 0 },
+      message: { type: 'delivery', id: expect.any(String), recipients: 3, sent: 3, stale: 0, failed: 0, unsent: 0 },
     });
   });
 
@@ -401,7 +401,10 @@ describe('a message that fails (issue 9, item 2: every message gets an answer)',
     );
     expect(result).toEqual({ statusCode: 200 });
     expect(posted()).toEqual([
-      { to: SENDER, message: { type: 'delivery', recipients: 3, sent: 0, stale: 0, failed: 0, unsent: 3 } },
+      {
+        to: SENDER,
+        message: { type: 'delivery', id: expect.any(String), recipients: 3, sent: 0, stale: 0, failed: 0, unsent: 3 },
+      },
     ]);
   });
 
@@ -424,7 +427,7 @@ describe('sweep', () => {
       subject: null,
     });
     await store.add({ connectionId: 'fresh', connectedAt: Date.now(), subject: null });
-    expect(await sweep()).toEqual({ removed: 1 });
+    expect(await sweep()).toEqual({ removed: 1, trimmed: 0 });
     expect([...store.rows.keys()]).toEqual(['fresh']);
   });
 

@@ -69,6 +69,7 @@ describe('send to a user', () => {
     expect(recipientsOf('message').sort()).toEqual(['A1', 'A2']);
     expect(ofType('message')[0]?.message).toEqual({
       type: 'message',
+      id: expect.any(String),
       user: 'alice',
       from: 'bob',
       connectionId: 'B1',
@@ -79,7 +80,16 @@ describe('send to a user', () => {
     expect(ofType('delivery')).toEqual([
       {
         to: 'B1',
-        message: { type: 'delivery', user: 'alice', recipients: 2, sent: 2, stale: 0, failed: 0, unsent: 0 },
+        message: {
+          type: 'delivery',
+          id: expect.any(String),
+          user: 'alice',
+          recipients: 2,
+          sent: 2,
+          stale: 0,
+          failed: 0,
+          unsent: 0,
+        },
       },
     ]);
   });
@@ -141,6 +151,7 @@ describe('send to a connection', () => {
         to: 'A1',
         message: {
           type: 'message',
+          id: expect.any(String),
           to: 'A1',
           from: null,
           connectionId: 'B1',
@@ -152,6 +163,7 @@ describe('send to a connection', () => {
     ]);
     expect(ofType('delivery')[0]?.message).toEqual({
       type: 'delivery',
+      id: expect.any(String),
       to: 'A1',
       recipients: 1,
       sent: 1,
@@ -250,6 +262,8 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
     expect(recipientsOf('presence').sort()).toEqual(['A1', 'B1']);
     expect(ofType('presence')[0]?.message).toEqual({
       type: 'presence',
+      id: expect.any(String),
+      seq: 1,
       room: 'lobby',
       event: 'join',
       connectionId: 'C1',
@@ -264,7 +278,16 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
     expect(ofType('presence')).toEqual([
       {
         to: 'A1',
-        message: { type: 'presence', room: 'lobby', event: 'leave', connectionId: 'B1', from: 'bob', reason: 'leave' },
+        message: {
+          type: 'presence',
+          id: expect.any(String),
+          seq: 1,
+          room: 'lobby',
+          event: 'leave',
+          connectionId: 'B1',
+          from: 'bob',
+          reason: 'leave',
+        },
       },
     ]);
     management.resetHistory();
@@ -285,6 +308,8 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
         to: 'B1',
         message: {
           type: 'presence',
+          id: expect.any(String),
+          seq: 1,
           room: 'red',
           event: 'leave',
           connectionId: 'A1',
@@ -296,6 +321,8 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
         to: 'C1',
         message: {
           type: 'presence',
+          id: expect.any(String),
+          seq: 1,
           room: 'blue',
           event: 'leave',
           connectionId: 'A1',
@@ -341,6 +368,7 @@ describe('publish (the function backends invoke)', () => {
 
   const serverMessage = (extra: Record<string, unknown>, data: unknown) => ({
     type: 'message',
+    id: expect.any(String),
     ...extra,
     from: null,
     origin: 'server',
@@ -354,6 +382,8 @@ describe('publish (the function backends invoke)', () => {
     const summary = await publish({ room: 'lobby', data: { text: 'deploy finished' } }, lambdaContext());
     expect(summary).toEqual({
       type: 'delivery',
+      id: expect.any(String),
+      seq: 1,
       room: 'lobby',
       recipients: 2,
       sent: 2,
@@ -362,7 +392,9 @@ describe('publish (the function backends invoke)', () => {
       unsent: 0,
     });
     expect(recipientsOf('message').sort()).toEqual(['A1', 'B1']);
-    expect(ofType('message')[0]?.message).toEqual(serverMessage({ room: 'lobby' }, { text: 'deploy finished' }));
+    expect(ofType('message')[0]?.message).toEqual(
+      serverMessage({ room: 'lobby', seq: 1 }, { text: 'deploy finished' }),
+    );
   });
 
   it('sends to every connection of a user', async () => {
@@ -379,6 +411,7 @@ describe('publish (the function backends invoke)', () => {
   it('sends to everyone without a target', async () => {
     expect(await publish({ data: 3 }, lambdaContext())).toEqual({
       type: 'delivery',
+      id: expect.any(String),
       recipients: 4,
       sent: 4,
       stale: 0,
@@ -442,7 +475,17 @@ describe('POST /publish (the HTTP API)', () => {
     expect(await post(publishHttpEvent({ room: 'lobby', data: 'hi' }))).toEqual({
       status: 200,
       type: 'application/json',
-      body: { type: 'delivery', room: 'lobby', recipients: 1, sent: 1, stale: 0, failed: 0, unsent: 0 },
+      body: {
+        type: 'delivery',
+        id: expect.any(String),
+        seq: 1,
+        room: 'lobby',
+        recipients: 1,
+        sent: 1,
+        stale: 0,
+        failed: 0,
+        unsent: 0,
+      },
     });
     expect(ofType('message')).toEqual([
       { to: 'B1', message: expect.objectContaining({ room: 'lobby', from: null, origin: 'server', data: 'hi' }) },
