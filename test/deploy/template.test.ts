@@ -167,12 +167,13 @@ describe('the default template', () => {
         'send',
         'members',
         'ping',
+        'history',
       ].sort(),
     );
     expect(routes.$connect).toContain('ConnectWebsocketsIntegration');
     expect(routes.$disconnect).toContain('DisconnectWebsocketsIntegration');
     expect(routes.$default).toContain('DefaultWebsocketsIntegration');
-    for (const action of ['sendmessage', 'join', 'leave', 'publish', 'send', 'members', 'ping']) {
+    for (const action of ['sendmessage', 'join', 'leave', 'publish', 'send', 'members', 'ping', 'history']) {
       expect(routes[action]).toContain('MessageWebsocketsIntegration');
     }
   });
