@@ -65,7 +65,7 @@ const SHAPES: { [T in ServerMessageType]: Shape<FrameOf<T>> } = {
     connectionId: optional(string),
   },
   delivery: { ...target, ...identity, recipients: number, sent: number, stale: number, failed: number, unsent: number },
-  joined: { room: string },
+  joined: { room: string, seq: optional(number) },
   left: { room: string, wasMember: boolean },
   connections: { you: string, count: number, connections: listOf(connectionEntry), truncated: boolean },
   members: { room: string, count: number, members: listOf(memberEntry), truncated: boolean },
@@ -79,7 +79,7 @@ const SHAPES: { [T in ServerMessageType]: Shape<FrameOf<T>> } = {
   },
   pong: { at: number },
   history: { room: string, latest: number, messages: anything, more: boolean, gap: boolean },
-  error: { code: string, message: string, details: anything },
+  error: { code: string, message: string, details: anything, action: optional(string), room: optional(string) },
 };
 
 function isFrameType(value: unknown): value is ServerMessageType {

@@ -12,7 +12,7 @@ import type { Connection, ConnectionStore } from '../data';
 import { BadMessageError, DeliveryError, StaleConnectionError, StoreError } from '../errors';
 import { fanOut } from './delivery';
 import type { FanOutResult } from './delivery';
-import { DEFAULT_HISTORY_LIMIT, newMessageId, readHistory, sequenceRoomFrame } from './history';
+import { DEFAULT_HISTORY_LIMIT, latestSeq, newMessageId, readHistory, sequenceRoomFrame } from './history';
 import type { HistorySettings } from './history';
 import { log } from '../log';
 import type { LogFields } from '../log';
@@ -373,7 +373,9 @@ async function join(session: Session, room: string): Promise<void> {
   // The room hears of a new member (not of a repeated join) before the member hears `joined`:
   // the reply then means the whole join is done, so a join that follows it is announced after.
   if (result === 'joined') await announce(session, room, 'join', session);
-  await reply(session, { type: 'joined', room });
+  // Read after the membership (and its presence event): every later frame of the room reaches
+  // this member, and `seq` tells its client where the room's count stands.
+  await reply(session, { type: 'joined', room, seq: await latestSeq(session.store, room) });
 }
 
 async function leave(session: Session, room: string): Promise<void> {
@@ -428,7 +430,7 @@ async function run(session: Session, command: Command): Promise<void> {
  * API Gateway. Store and delivery failures are thrown to the handler.
  */
 export async function handleMessage(session: Session, body: unknown, isBase64Encoded = false): Promise<number> {
-  let command: Command;
+  let command: Command | undefined;
   try {
     command = parseCommand(body, isBase64Encoded);
     await run(session, command);
@@ -441,6 +443,7 @@ export async function handleMessage(session: Session, body: unknown, isBase64Enc
       code: error.code,
       message: error.message,
       ...(error.details === undefined ? {} : { details: error.details }),
+      ...(command !== undefined && 'room' in command ? { action: command.action, room: command.room } : {}),
     });
     return 400;
   }

@@ -45,7 +45,8 @@ export type DeliveryFrame = TargetFields & {
   unsent: number;
 };
 
-export type JoinedFrame = { type: 'joined'; room: string };
+/** `seq`: the room's last number once joined; the member hears the frames after it. */
+export type JoinedFrame = { type: 'joined'; room: string; seq?: number };
 
 export type LeftFrame = { type: 'left'; room: string; wasMember: boolean };
 
@@ -118,7 +119,15 @@ export type ErrorCode =
   | 'internal'
   | (string & {});
 
-export type ErrorFrame = { type: 'error'; code: ErrorCode; message: string; details?: unknown };
+/** `action` and `room`: the request refused, when it was valid enough to name them (a join the client should forget). */
+export type ErrorFrame = {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  details?: unknown;
+  action?: string;
+  room?: string;
+};
 
 /** Everything the service sends over a socket. */
 export type ServerMessage =

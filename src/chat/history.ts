@@ -112,6 +112,12 @@ export function historyFrame(room: string, after: number, page: HistoryPage): Hi
   return { text: head + parts.join(',') + tail(more, gap), count: parts.length };
 }
 
+/** A room's last number (0 for one that never had a message): one primary-key read. */
+export async function latestSeq(store: ConnectionStore, room: string): Promise<number> {
+  const page = await store.roomHistory(room, Number.MAX_SAFE_INTEGER, 1, { maxPerRoom: 1, notBefore: 0 });
+  return page.latest;
+}
+
 /** Reads and frames one `history` answer: one query, whatever the count asked for. */
 export async function readHistory(
   store: ConnectionStore,
