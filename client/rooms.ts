@@ -69,14 +69,13 @@ export class RoomSequencer {
   /** A `joined` for the room, with the room's last number when it was joined. */
   joined(room: string, latest: number): void {
     const state = this.state(room);
-    if (state.last === undefined || latest < state.last) {
-      // A first join starts after what was sent before it. A number lower than ours means the
-      // service's count started again (its store was replaced): start again with it.
-      if (state.last !== undefined) this.hooks.gap({ room, after: state.last, before: latest + 1 });
+    if (state.last === undefined) {
+      // A first join starts after what was sent before it.
       state.last = latest;
       this.drain(room, state);
       return;
     }
+    // A lower number is no news: frames after it may have reached us on the connection before.
     if (latest > state.last) this.fetch(room, state);
   }
 
