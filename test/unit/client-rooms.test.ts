@@ -34,9 +34,7 @@ function client(options: Partial<RealtimeClientOptions> = {}) {
   return { c, messages, gaps, room };
 }
 
-let ids = 0;
 function msg(seq: number, room = 'lobby', id = `m-${room}-${seq}`) {
-  ids++;
   return {
     type: 'message',
     id,
