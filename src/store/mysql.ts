@@ -23,6 +23,7 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
   private readonly t: { connections: string; members: string };
   private readonly h: { sequences: string; history: string };
   private ready: Promise<void> | undefined;
+  private historyReady: Promise<void> | undefined;
 
   constructor(settings: MysqlSettings, options: MysqlStoreOptions = {}) {
     super(settings, options);
@@ -60,7 +61,6 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
         [],
         deadline,
       );
-      await this.createHistory(deadline);
     })().catch((error: unknown) => {
       this.ready = undefined; // let the next invocation try again
       throw error;
@@ -273,8 +273,20 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
   /**
    * A room's counter outlives its messages: a room whose history was trimmed to nothing goes
    * on from its last number, so a client's last seq is never reused for another message.
-   * MEDIUMTEXT: a frame is at most 128 KB, more than TEXT's 64 KB.
+   * MEDIUMTEXT: a frame is at most 128 KB, more than TEXT's 64 KB. Created on the first room
+   * frame or history read of a container, not at its cold start: `$connect` never needs them.
    */
+  private ensureHistory(deadline = this.budget()): Promise<void> {
+    this.historyReady ??= this.serially(async () => {
+      await this.prepare(deadline);
+      await this.createHistory(deadline);
+    }).catch((error: unknown) => {
+      this.historyReady = undefined; // let the next call try again
+      throw error;
+    });
+    return this.historyReady;
+  }
+
   private async createHistory(deadline: number): Promise<void> {
     const { sequences, history } = this.h;
     await this.run(
@@ -311,6 +323,7 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
    */
   async appendToRoom(room: string, entry: HistoryEntry): Promise<number> {
     const { sequences, history } = this.h;
+    await this.ensureHistory();
     return this.transaction('append', async (statement) => {
       const counted = await statement<{ insertId: number | string }>(
         `INSERT INTO \`${sequences}\` (room, seq) VALUES (?, LAST_INSERT_ID(1))
@@ -331,6 +344,7 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
 
   async roomHistory(room: string, after: number, limit: number, window: HistoryWindow): Promise<HistoryPage> {
     const { sequences, history } = this.h;
+    await this.ensureHistory();
     // The room's row joined with its messages in range: the latest number comes along even when none are.
     const rows = await this.query<HistoryRow[]>(
       'history',
@@ -347,6 +361,7 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
   async trimHistory(window: HistoryWindow): Promise<number> {
     const { sequences, history } = this.h;
     const deadline = this.budget(this.timeouts.sweepMs);
+    await this.ensureHistory(deadline);
     const old = await this.query<{ affectedRows: number }>(
       'trim history',
       `DELETE FROM \`${history}\` WHERE sent_at < ?`,
@@ -371,5 +386,6 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
       this.budget(this.timeouts.sweepMs),
     );
     this.ready = undefined;
+    this.historyReady = undefined;
   }
 }
