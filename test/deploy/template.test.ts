@@ -425,7 +425,12 @@ describe('server-side publish in the default template', () => {
       MemorySize: 512,
     });
     const environment = environmentOf(open, 'PublishLambdaFunction');
-    expect(environment).toMatchObject({ DB_NAME: 'chat', PRESENCE_MAX_MEMBERS: '100' });
+    expect(environment).toMatchObject({
+      DB_NAME: 'chat',
+      PRESENCE_MAX_MEMBERS: '100',
+      ROOM_HISTORY_TTL: '24h',
+      ROOM_HISTORY_MAX: '1000',
+    });
     expect(environment.WEBSOCKET_API_ENDPOINT).toEqual({
       'Fn::Sub': 'https://${WebsocketsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/qa',
     });

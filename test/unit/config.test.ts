@@ -26,6 +26,7 @@ describe('readConfig', () => {
       listPageSize: 100,
       presenceMaxMembers: 100,
       apiEndpoint: undefined,
+      history: { ttlMs: 86_400_000, maxPerRoom: 1_000 },
     });
   });
 
