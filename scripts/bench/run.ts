@@ -17,6 +17,8 @@ import { benchFanOut } from './fanout';
 import type { FanOutRow } from './fanout';
 import { benchLoad } from './load';
 import type { LoadRow } from './load';
+import { benchHistory } from './history';
+import type { HistoryRow } from './history';
 import { benchInvocations, benchQueries } from './queries';
 import type { InvocationRow, QueryRow, WireCount } from './queries';
 import { benchSecrets } from './secrets';
@@ -28,7 +30,7 @@ export interface BenchOptions {
   /**
    * Run only these sections: `--only delivery` (CPU per post of each candidate), `--only fanout`
    * (N = 10,000 at concurrency 50, ours against the SDK client it replaced), `--only cold-start`,
-   * or several, comma-separated.
+   * `--only history` (the sequence + history write per post, a read of 1,000), or several, comma-separated.
    */
   only?: Section[] | undefined;
   /** An unzipped package whose message path the cold-start section times beside ours (`--baseline DIR`). */
@@ -38,8 +40,8 @@ export interface BenchOptions {
   log?: (message: string) => void;
 }
 
-export type Section = 'delivery' | 'fanout' | 'cold-start';
-export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start'];
+export type Section = 'delivery' | 'fanout' | 'cold-start' | 'history';
+export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start', 'history'];
 
 export interface BenchResults {
   mode: 'full' | 'smoke';
@@ -72,6 +74,8 @@ export interface BenchResults {
   load: LoadRow[];
   /** What reading a secret adds to a cold start, by way of reading it. */
   secrets: SecretsRow[];
+  /** What a room message's sequence + history write costs, and one history read of 1,000. */
+  history: HistoryRow[];
 }
 
 /** True when something answers a real query at the URL within a few seconds. */
@@ -119,6 +123,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   let fanOut: FanOutRow[];
   let queries: QueryRow[];
   let invocations: InvocationRow[];
+  let history: HistoryRow[];
   let coldStart: ColdStartSection;
   try {
     log('CPU per post of each delivery candidate');
@@ -145,6 +150,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     });
     log('MySQL statements per invocation, on the wire');
     invocations = await benchInvocations(standIn, { mysqlUrl });
+    log('room history: the sequence + history write per post, a read of 1,000');
+    history = await benchHistory({ smoke, mysqlUrl });
     coldStart = await coldStartSection(standIn, options, settings, mysqlUrl);
   } finally {
     await standIn.close();
@@ -176,6 +183,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     package: coldStart.package,
     load,
     secrets,
+    history,
   };
 }
 
@@ -240,6 +248,7 @@ function emptyResults(options: BenchOptions, settings: BenchResults['settings'],
     secrets: [],
     package: null,
     load: [],
+    history: [],
   };
 }
 
@@ -262,7 +271,13 @@ async function sectionsOnly(
   let delivery: DeliveryResults = { rows: [], chosen: DELIVERY_CHOSEN };
   let fanOut: FanOutRow[] = [];
   let coldStart: Partial<BenchResults> = {};
+  let history: HistoryRow[] = [];
   try {
+    if (sections.includes('history')) {
+      const mysqlUrl = options.mysqlUrl && (await mysqlReachable(options.mysqlUrl)) ? options.mysqlUrl : undefined;
+      options.log?.(`room history (MySQL: ${mysqlUrl ? 'reachable' : 'skipped'})`);
+      history = await benchHistory({ smoke: options.smoke, mysqlUrl });
+    }
     if (sections.includes('delivery')) {
       options.log?.('CPU per post of each delivery candidate');
       delivery = await benchDelivery(standIn, deliveryPlan(options.smoke));
@@ -291,7 +306,13 @@ async function sectionsOnly(
   } finally {
     await standIn.close();
   }
-  return { ...emptyResults(options, settings, started), delivery, fanOut, ...coldStart } satisfies BenchResults;
+  return {
+    ...emptyResults(options, settings, started),
+    delivery,
+    fanOut,
+    ...coldStart,
+    history,
+  } satisfies BenchResults;
 }
 
 const table = (header: string[], rows: (string | number)[][]): string =>
@@ -416,6 +437,17 @@ export function renderMarkdown(results: BenchResults): string {
           fmt(r.standInCpuMs),
           r.heapPeakMb,
         ]),
+      ),
+    );
+  }
+  if (results.history.length > 0) {
+    out.push(
+      '\n### Room history: the sequence + history write per post (one after another, median and p99; MySQL through the counting proxy)\n',
+    );
+    out.push(
+      table(
+        ['store', 'case', 'operations', 'median ms', 'p99 ms', 'MySQL commands / operation'],
+        results.history.map((r) => [r.store, r.case, r.operations, r.medianMs, r.p99Ms, r.commandsPerOperation ?? '–']),
       ),
     );
   }
