@@ -320,7 +320,7 @@ export function storeContract(
       });
 
       it('keeps frames of 128 KB and injection-shaped rooms verbatim', async () => {
-        const body = JSON.stringify({ data: 'x'.repeat(128 * 1024 - 100), quote: "'\"`;--" });
+        const body = JSON.stringify({ data: 'x'.repeat(128 * 1024 - 100), quote: '\'"`;--' });
         const room = INJECTION_IDS[0] as string;
         await store.appendToRoom(room, { id: 'big', sentAt: 1, body });
         expect((await store.roomHistory(room, 0, 1, WIDE)).messages[0]?.body).toBe(body);
