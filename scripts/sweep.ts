@@ -26,8 +26,9 @@ async function main(): Promise<void> {
   const store = createStore(readConfig(env).store);
   useStore(store);
   try {
-    const { removed } = await sweep();
+    const { removed, trimmed } = await sweep();
     console.log(`removed ${removed} connection(s) older than 2 hours`);
+    console.log(`trimmed ${trimmed} room message(s) outside the history's bounds (ROOM_HISTORY_TTL, ROOM_HISTORY_MAX)`);
   } finally {
     // The handler only end()s the store, which keeps a MySQL connection for the next
     // invocation (serverless-mysql) and so the process alive; a script must close it.

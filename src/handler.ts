@@ -12,7 +12,7 @@ import type {
   ScheduledEvent,
 } from 'aws-lambda';
 import { checkOrigin, ForeignEventError, ownOrigin } from './aws/origin';
-import { authSettings, config, historyWindow } from './config';
+import { authSettings, config, historyWindow, readHistorySettings } from './config';
 import { createStore, MYSQL_TIMEOUTS } from './data';
 import type { ConnectionStore } from './data';
 import { ConfigError, CredentialsError, SecretError, StoreError } from './errors';
@@ -300,7 +300,8 @@ export const message = route('message', handleMessage, { answerFailures: true })
 export async function sweep(_event?: ScheduledEvent): Promise<{ removed: number; trimmed: number }> {
   try {
     const removed = await currentStore().removeOlderThan(Date.now() - MAX_CONNECTION_AGE_MS);
-    const trimmed = await currentStore().trimHistory(historyWindow(config().history));
+    // Only the history settings: `npm run sweep` hands the store over and sets nothing else.
+    const trimmed = await currentStore().trimHistory(historyWindow(readHistorySettings(process.env)));
     log.info('sweep done', { route: 'sweep', removed, trimmed });
     return { removed, trimmed };
   } catch (error) {

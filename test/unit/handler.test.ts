@@ -257,7 +257,7 @@ describe('message', () => {
     await message(messageEvent({ action: 'leave', room: 'red' }, SENDER, 'leave'), lambdaContext());
     expect(store.rooms.has('red')).toBe(false);
     expect(posted().map((d) => d.message)).toEqual([
-      { type: 'joined', room: 'red' },
+      { type: 'joined', room: 'red', seq: 0 },
       { type: 'left', room: 'red', wasMember: true },
     ]);
   });
@@ -275,7 +275,7 @@ describe('message', () => {
     });
     expect(posted().map((d) => d.message)).toEqual([
       expect.objectContaining({ type: 'error', code: 'too_many_rooms' }),
-      { type: 'joined', room: 'r0' },
+      { type: 'joined', room: 'r0', seq: 0 },
     ]);
     expect(store.rooms.has('one-more')).toBe(false);
   });
@@ -413,7 +413,7 @@ describe('a message that fails (issue 9, item 2: every message gets an answer)',
     management.answer(400, { times: 1 });
     await message(join(), lambdaContext());
     expect(posted().map((d) => d.message)).toEqual([
-      { type: 'joined', room: 'red' },
+      { type: 'joined', room: 'red', seq: 0 },
       expect.objectContaining({ type: 'error', code: 'unavailable' }),
     ]);
   });
