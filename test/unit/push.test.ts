@@ -258,7 +258,7 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
     await store.join('A1', 'lobby', 50);
     await store.join('B1', 'lobby', 50);
     await from('C1', 'carol', { action: 'join', room: 'lobby' }, 'join');
-    expect(ofType('joined')).toEqual([{ to: 'C1', message: { type: 'joined', room: 'lobby' } }]);
+    expect(ofType('joined')).toEqual([{ to: 'C1', message: { type: 'joined', room: 'lobby', seq: 1 } }]);
     expect(recipientsOf('presence').sort()).toEqual(['A1', 'B1']);
     expect(ofType('presence')[0]?.message).toEqual({
       type: 'presence',
