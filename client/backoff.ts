@@ -14,11 +14,22 @@ export interface ReconnectOptions {
   maxDelayMs?: number;
   /** Retries after a drop or a failed attempt before the client gives up and closes; 0: never retry. Default Infinity. */
   maxAttempts?: number;
+  /**
+   * How long a connection must stay open before the delays start again from the first.
+   * Not every open: a service that accepts and then drops every connection would otherwise
+   * be called again at the first delay forever. Default 10 s.
+   */
+  stableAfterMs?: number;
 }
 
 export type Backoff = Required<ReconnectOptions>;
 
-export const DEFAULT_BACKOFF: Backoff = { initialDelayMs: 500, maxDelayMs: 30_000, maxAttempts: Infinity };
+export const DEFAULT_BACKOFF: Backoff = {
+  initialDelayMs: 500,
+  maxDelayMs: 30_000,
+  maxAttempts: Infinity,
+  stableAfterMs: 10_000,
+};
 
 export function backoffSettings(options: ReconnectOptions = {}): Backoff {
   const settings = { ...DEFAULT_BACKOFF, ...options };

@@ -46,6 +46,7 @@ const listOf =
     Array.isArray(value) && value.every((item) => isObject(item) && conforms(item, shape) === undefined);
 
 const target = { room: optional(string), user: optional(string), to: optional(string) };
+const identity = { id: string, seq: optional(number) };
 const connectionEntry: Shape<ConnectionEntry & { type: never }> = {
   connectionId: string,
   connectedAt: number,
@@ -56,18 +57,20 @@ const memberEntry: Shape<MemberEntry & { type: never }> = { connectionId: string
 const SHAPES: { [T in ServerMessageType]: Shape<FrameOf<T>> } = {
   message: {
     ...target,
+    ...identity,
     sentAt: number,
     data: present,
     origin: oneOf('client', 'server'),
     from: stringOrNull,
     connectionId: optional(string),
   },
-  delivery: { ...target, recipients: number, sent: number, stale: number, failed: number, unsent: number },
-  joined: { room: string },
+  delivery: { ...target, ...identity, recipients: number, sent: number, stale: number, failed: number, unsent: number },
+  joined: { room: string, seq: optional(number) },
   left: { room: string, wasMember: boolean },
   connections: { you: string, count: number, connections: listOf(connectionEntry), truncated: boolean },
   members: { room: string, count: number, members: listOf(memberEntry), truncated: boolean },
   presence: {
+    ...identity,
     room: string,
     event: oneOf('join', 'leave'),
     connectionId: string,
@@ -75,7 +78,8 @@ const SHAPES: { [T in ServerMessageType]: Shape<FrameOf<T>> } = {
     reason: optional(oneOf('leave', 'disconnect')),
   },
   pong: { at: number },
-  error: { code: string, message: string, details: anything },
+  history: { room: string, latest: number, messages: anything, more: boolean, gap: boolean },
+  error: { code: string, message: string, details: anything, action: optional(string), room: optional(string) },
 };
 
 function isFrameType(value: unknown): value is ServerMessageType {
@@ -90,6 +94,19 @@ export function frameProblem(value: unknown): string | undefined {
   if (field !== undefined) return `a "${value.type}" frame with a missing or wrongly typed "${field}"`;
   if (value.type === 'message' && value.origin === 'client' && typeof value.connectionId !== 'string') {
     return 'a client\'s "message" frame without its sender\'s "connectionId"';
+  }
+  if (value.type === 'history') {
+    // Each kept frame is a message or presence event of that room, with its number.
+    const messages = value.messages;
+    if (!Array.isArray(messages)) return 'a "history" frame with a missing or wrongly typed "messages"';
+    for (const item of messages) {
+      const problem = frameProblem(item);
+      if (problem !== undefined) return `a "history" frame holding ${problem}`;
+      const kept = item as Record<string, unknown>;
+      if ((kept.type !== 'message' && kept.type !== 'presence') || typeof kept.seq !== 'number') {
+        return 'a "history" frame holding a frame that is not a numbered room frame';
+      }
+    }
   }
   return undefined;
 }

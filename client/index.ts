@@ -22,10 +22,13 @@ import {
   ClientUnsentError,
 } from './errors';
 import { parseFrame } from './frames';
+import { isRoomFrame, RoomSequencer } from './rooms';
+import type { GapEvent, RoomFrame } from './rooms';
 import { describeErrorEvent, globalWebSocket, OPEN } from './socket';
 import type { WebSocketConstructor, WebSocketLike } from './socket';
 
 export type { ReconnectOptions } from './backoff';
+export type { GapEvent } from './rooms';
 export {
   ClientClosedError,
   ClientFrameError,
@@ -63,6 +66,18 @@ export interface RealtimeClientOptions {
   heartbeatMs?: number;
   /** Messages kept while not open, sent in order on open; 0 refuses them. Default 100. */
   queueLimit?: number;
+  /**
+   * How long a room frame that arrived early waits for those before it before the client
+   * asks the service's history for them. Default 1 s.
+   */
+  reorderWaitMs?: number;
+  /**
+   * After this long open, the client opens its next connection, rejoins there, and closes
+   * the old one once the joins are answered: API Gateway ends every connection after 2
+   * hours, and a connection it ends loses what is sent until the next one is up. 0: never.
+   * Default 110 minutes.
+   */
+  renewAfterMs?: number;
 }
 
 /**
@@ -95,12 +110,29 @@ export interface ClientEvents {
   open: undefined;
   close: ClientCloseEvent;
   reconnecting: ClientReconnectingEvent;
+  /**
+   * Every frame but `history` answers (their frames come one by one, in order, as `message`).
+   * A room's numbered frames come once each and in `seq` order; every frame with an `id`
+   * comes once.
+   */
   message: ServerMessage;
+  /** Some of a room's messages were lost: the service's history no longer had them. */
+  gap: GapEvent;
   error: Error;
 }
 
 export const DEFAULT_HEARTBEAT_MS = 5 * 60_000;
 export const DEFAULT_QUEUE_LIMIT = 100;
+export const DEFAULT_REORDER_WAIT_MS = 1_000;
+export const DEFAULT_RENEW_AFTER_MS = 110 * 60_000;
+/** An unanswered history request is asked again after this long. */
+export const HISTORY_TIMEOUT_MS = 10_000;
+/** A renewal's old connection is closed after this long even when not every join was answered. */
+export const HANDOVER_TIMEOUT_MS = 10_000;
+/** Ids remembered to drop repeats: far more than the frames of one burst of retries. */
+export const SEEN_IDS = 2_000;
+/** The service's own rule for room names (src/chat/protocol.ts): a join it would refuse is refused here. */
+const ROOM_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** The close code of a connection the heartbeat found dead (4000-4999: for applications, RFC 6455 7.4.2). */
 export const HEARTBEAT_CLOSE_CODE = 4000;
 
@@ -120,6 +152,10 @@ export class RealtimeClient {
   private readonly backoff: Backoff;
   private readonly heartbeatMs: number;
   private readonly queueLimit: number;
+  private readonly renewAfterMs: number;
+  private readonly sequencer: RoomSequencer;
+  /** `type:id` of recent frames, oldest first: a repeat is dropped. */
+  private readonly seen = new Set<string>();
 
   private readonly emitter = new Emitter<ClientEvents>();
   private readonly joined = new Set<string>();
@@ -133,6 +169,14 @@ export class RealtimeClient {
   private generation = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  /** Resets the backoff once a connection has stayed open `stableAfterMs`. */
+  private stableTimer: ReturnType<typeof setTimeout> | undefined;
+  private renewTimer: ReturnType<typeof setTimeout> | undefined;
+  private handoverTimer: ReturnType<typeof setTimeout> | undefined;
+  /** During a renewal: the old connection, still heard until the new one's joins are answered. */
+  private retiring: WebSocketLike | undefined;
+  /** Rooms whose `joined` the new connection still waits for before the old one closes. */
+  private awaitingJoins = new Set<string>();
   /** Whether any frame arrived since the last heartbeat ping. */
   private heardSincePing = true;
 
@@ -148,6 +192,16 @@ export class RealtimeClient {
     this.backoff = backoffSettings(options.reconnect);
     this.heartbeatMs = checkCount('heartbeatMs', options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
     this.queueLimit = checkCount('queueLimit', options.queueLimit ?? DEFAULT_QUEUE_LIMIT);
+    this.renewAfterMs = checkCount('renewAfterMs', options.renewAfterMs ?? DEFAULT_RENEW_AFTER_MS);
+    const reorderWaitMs = checkCount('reorderWaitMs', options.reorderWaitMs ?? DEFAULT_REORDER_WAIT_MS);
+    this.sequencer = new RoomSequencer(
+      {
+        deliver: (frame) => this.emitter.emit('message', frame),
+        fetch: (room, after) => this.requestHistory(room, after),
+        gap: (event) => this.emitter.emit('gap', event),
+      },
+      { reorderWaitMs, fetchTimeoutMs: HISTORY_TIMEOUT_MS },
+    );
   }
 
   get state(): ClientState {
@@ -178,10 +232,11 @@ export class RealtimeClient {
     this.stopTimers();
     const socket = this.socket;
     this.socket = undefined;
-    if (socket) {
-      detach(socket);
+    for (const each of [socket, this.retire()]) {
+      if (!each) continue;
+      detach(each);
       try {
-        socket.close(1000, 'closed by the client');
+        each.close(1000, 'closed by the client');
       } catch {
         // A socket that cannot be closed is already closing: nothing more to do with it.
       }
@@ -211,6 +266,10 @@ export class RealtimeClient {
    */
   join(room: string): void {
     this.refuseWhenClosed();
+    if (typeof room !== 'string' || !ROOM_PATTERN.test(room)) {
+      // Not remembered: the service would refuse it on every reconnect.
+      throw new RangeError(`room must be 1 to 64 letters, digits or _ . : - (got ${JSON.stringify(room)})`);
+    }
     this.joined.add(room);
     if (this.isOpen()) this.sendCommand({ action: 'join', room });
   }
@@ -219,6 +278,7 @@ export class RealtimeClient {
   leave(room: string): void {
     this.refuseWhenClosed();
     this.joined.delete(room);
+    this.sequencer.forget(room);
     if (this.isOpen()) this.sendCommand({ action: 'leave', room });
   }
 
@@ -294,6 +354,10 @@ export class RealtimeClient {
       return;
     }
     this.socket = socket;
+    this.attach(socket);
+  }
+
+  private attach(socket: WebSocketLike): void {
     socket.onopen = () => {
       if (this.socket === socket) this.opened(socket);
     };
@@ -312,8 +376,9 @@ export class RealtimeClient {
   }
 
   private lost(socket: WebSocketLike, close: Omit<ClientCloseEvent, 'willReconnect'>): void {
-    this.socket = undefined;
     detach(socket);
+    if (this.resumeRetiring()) return;
+    this.socket = undefined;
     this.stopTimers();
     this.failed(close);
   }
@@ -329,11 +394,21 @@ export class RealtimeClient {
     this.lost(socket, { code: HEARTBEAT_CLOSE_CODE, reason, wasOpen: true });
   }
 
-  /** Rooms first, then the queue in order, then the heartbeat; 'open' once all of it is on its way. */
-  private opened(socket: WebSocketLike): void {
+  /**
+   * Rooms first, then the queue in order, then the heartbeat; 'open' once all of it is on its
+   * way. The backoff starts again only once the connection has stayed open a while.
+   */
+  private opened(socket: WebSocketLike, { resumed = false } = {}): void {
     this.current = 'open';
-    this.attempt = 0;
-    for (const room of this.joined) socket.send(JSON.stringify({ action: 'join', room } satisfies Command));
+    this.stableTimer = setTimeout(() => {
+      if (this.socket === socket) this.attempt = 0;
+    }, this.backoff.stableAfterMs);
+    if (this.renewAfterMs > 0) this.renewTimer = setTimeout(() => this.renew(socket), this.renewAfterMs);
+    if (!resumed) {
+      this.sequencer.reconnected();
+      for (const room of this.joined) socket.send(JSON.stringify({ action: 'join', room } satisfies Command));
+      if (this.retiring !== undefined) this.awaitJoins(new Set(this.joined));
+    }
     while (this.queue.length > 0 && socket.readyState === OPEN) {
       socket.send(this.queue[0] as string);
       this.queue.shift();
@@ -360,7 +435,97 @@ export class RealtimeClient {
       this.emitter.emit('error', error as Error);
       return;
     }
+    if (message.type === 'history') return this.sequencer.history(message);
+    if ('id' in message && typeof message.id === 'string') {
+      const key = `${message.type}:${message.id}`;
+      if (this.seen.has(key)) return; // a repeat of a post
+      this.seen.add(key);
+      if (this.seen.size > SEEN_IDS) this.seen.delete(this.seen.values().next().value as string);
+    }
+    if (isRoomFrame(message)) {
+      // Only for rooms this client is in: a frame of a room just left would restart its count.
+      if (this.joined.has(message.room)) this.sequencer.frame(message as RoomFrame);
+      return;
+    }
+    if (message.type === 'joined') {
+      if (this.awaitingJoins.delete(message.room) && this.awaitingJoins.size === 0) this.finishHandover();
+      if (typeof message.seq === 'number' && this.joined.has(message.room)) {
+        this.sequencer.joined(message.room, message.seq);
+      }
+    } else if (message.type === 'error' && message.action === 'join' && message.room !== undefined) {
+      // A refused join is forgotten, not asked again on every reconnect.
+      this.joined.delete(message.room);
+      this.sequencer.forget(message.room);
+      if (this.awaitingJoins.delete(message.room) && this.awaitingJoins.size === 0) this.finishHandover();
+    }
     this.emitter.emit('message', message);
+  }
+
+  /** What came after `after` in a room; false when not open (the next open's `joined` asks again). */
+  private requestHistory(room: string, after: number): boolean {
+    if (!this.isOpen()) return false;
+    (this.socket as WebSocketLike).send(
+      JSON.stringify({ action: 'history', room, after, limit: 1000 } satisfies Command),
+    );
+    return true;
+  }
+
+  /**
+   * Before API Gateway's 2-hour limit: the next connection is opened while this one still
+   * delivers; repeats heard on both are dropped by id and seq.
+   */
+  private renew(socket: WebSocketLike): void {
+    if (this.socket !== socket || this.current !== 'open') return;
+    this.stopTimers();
+    this.retiring = socket;
+    socket.onclose = () => {
+      if (this.retiring === socket) this.retiring = undefined;
+    };
+    socket.onmessage = (event) => {
+      if (this.retiring === socket) this.received(event.data);
+    };
+    this.socket = undefined;
+    this.attemptConnection('reconnecting');
+  }
+
+  private awaitJoins(rooms: Set<string>): void {
+    this.awaitingJoins = rooms;
+    if (rooms.size === 0) return this.finishHandover();
+    this.handoverTimer = setTimeout(() => this.finishHandover(), HANDOVER_TIMEOUT_MS);
+  }
+
+  /** The new connection is in every room: the old one may go. */
+  private finishHandover(): void {
+    const old = this.retire();
+    if (!old) return;
+    detach(old);
+    try {
+      old.close(1000, 'renewed');
+    } catch {
+      // Already closing.
+    }
+  }
+
+  /** A renewal's new connection failed: the old one, still open, goes on as the current one. */
+  private resumeRetiring(): boolean {
+    const old = this.retire();
+    if (old === undefined) return false;
+    this.stopTimers();
+    this.socket = old;
+    this.attach(old);
+    if (old.readyState === OPEN) this.opened(old, { resumed: true });
+    else this.lost(old, { code: 1006, reason: 'the connection closed during its renewal', wasOpen: true });
+    return true;
+  }
+
+  /** Takes the renewal's old connection out of the client, if there is one. */
+  private retire(): WebSocketLike | undefined {
+    const old = this.retiring;
+    this.retiring = undefined;
+    this.awaitingJoins.clear();
+    clearTimeout(this.handoverTimer);
+    this.handoverTimer = undefined;
+    return old;
   }
 
   /**
@@ -370,6 +535,7 @@ export class RealtimeClient {
    * loop: delays grow until a connection opens, and maxAttempts bounds the retries.
    */
   private failed(close: Omit<ClientCloseEvent, 'willReconnect'>): void {
+    if (this.resumeRetiring()) return;
     this.attempt += 1;
     const attempt = this.attempt;
     if (attempt > this.backoff.maxAttempts) {
@@ -393,8 +559,12 @@ export class RealtimeClient {
   private stopTimers(): void {
     clearTimeout(this.retryTimer);
     clearInterval(this.heartbeatTimer);
+    clearTimeout(this.stableTimer);
+    clearTimeout(this.renewTimer);
     this.retryTimer = undefined;
     this.heartbeatTimer = undefined;
+    this.stableTimer = undefined;
+    this.renewTimer = undefined;
   }
 
   private reportUnsent(): void {

@@ -68,6 +68,36 @@ export interface FanOutSettings {
  */
 export const DEFAULT_POST_TIMEOUT_MS = 1_500;
 
+/** What room history keeps (src/chat/history.ts); the sweep deletes the rest. */
+export interface HistorySettings {
+  /** ROOM_HISTORY_TTL: how long a room message stays in history. */
+  ttlMs: number;
+  /** ROOM_HISTORY_MAX: the most messages kept per room. */
+  maxPerRoom: number;
+}
+
+/** A day, and 1,000 messages a room: a day's catching up for a chat, in at most one query. */
+export const DEFAULT_HISTORY: HistorySettings = { ttlMs: 86_400_000, maxPerRoom: 1_000 };
+
+/** What history keeps at `now`: the store reads and trims by it. */
+export function historyWindow(settings: HistorySettings, now = Date.now()): { maxPerRoom: number; notBefore: number } {
+  return { maxPerRoom: settings.maxPerRoom, notBefore: now - settings.ttlMs };
+}
+
+/** ROOM_HISTORY_TTL (like 30m, 24h, 7d) and ROOM_HISTORY_MAX. */
+export function readHistorySettings(env: Env): HistorySettings {
+  const raw = usable(env.ROOM_HISTORY_TTL);
+  let ttlMs = DEFAULT_HISTORY.ttlMs;
+  if (raw !== undefined) {
+    const seconds = durationSec(raw);
+    if (seconds === undefined || seconds < 60 || seconds > 30 * 86_400) {
+      throw new ConfigError(`ROOM_HISTORY_TTL must be between 1m and 30d, like 30m, 24h, 7d; got "${raw}"`);
+    }
+    ttlMs = seconds * 1_000;
+  }
+  return { ttlMs, maxPerRoom: integer(env, 'ROOM_HISTORY_MAX', DEFAULT_HISTORY.maxPerRoom, 1, 100_000) };
+}
+
 export interface Config {
   offline: boolean;
   region: string;
@@ -96,6 +126,7 @@ export interface Config {
   listScope: 'own' | 'all';
   /** MAX_CONNECTIONS_PER_USER: the next `$connect` of a user with this many is refused (429). */
   maxConnectionsPerUser: number;
+  history: HistorySettings;
 }
 
 /**
@@ -222,6 +253,7 @@ export function readConfig(env: Env = process.env): Config {
     },
     listScope: listScope(env),
     maxConnectionsPerUser: integer(env, 'MAX_CONNECTIONS_PER_USER', DEFAULT_MAX_CONNECTIONS_PER_USER, 1, 10_000),
+    history: readHistorySettings(env),
   };
 }
 

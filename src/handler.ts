@@ -12,7 +12,7 @@ import type {
   ScheduledEvent,
 } from 'aws-lambda';
 import { checkOrigin, ForeignEventError, ownOrigin } from './aws/origin';
-import { authSettings, config } from './config';
+import { authSettings, config, historyWindow, readHistorySettings } from './config';
 import { createStore, MYSQL_TIMEOUTS } from './data';
 import type { ConnectionStore } from './data';
 import { failureOf, StoreError } from './errors';
@@ -294,7 +294,7 @@ function deadlineFor(context: Context): number {
 }
 
 function session(event: WebSocketEvent, context: Context): Session {
-  const { fanOut, listPageSize, presenceMaxMembers, listScope } = config();
+  const { fanOut, listPageSize, presenceMaxMembers, listScope, history } = config();
   const subject = subjectOf(event);
   return {
     // Taken on first use, so that a message that needs no store (ping) does not mark it used.
@@ -310,6 +310,7 @@ function session(event: WebSocketEvent, context: Context): Session {
     deadline: deadlineFor(context),
     listPageSize,
     presenceMaxMembers,
+    history,
   };
 }
 
@@ -329,12 +330,13 @@ const SWEEP_BUDGET_MS = 30_000;
  * Scheduled: `$disconnect` is best-effort, so rows can outlive their sockets. No socket lives
  * longer than 2 hours, so anything older goes at once; then every row older than a few
  * minutes is asked about (src/chat/liveness.ts), oldest first, and what API Gateway says is
- * gone (410) goes too, with its memberships and presence events.
+ * gone (410) goes too, with its memberships and presence events. Room history is trimmed
+ * to its bounds here too (reads never go beyond them, so this only frees the space).
  */
 export async function sweep(
   _event?: ScheduledEvent,
   context?: Pick<Context, 'getRemainingTimeInMillis'>,
-): Promise<{ removed: number; expired: number; gone: number; checked: number }> {
+): Promise<{ removed: number; expired: number; gone: number; checked: number; trimmed: number }> {
   try {
     const started = Date.now();
     const expired = await currentStore().removeOlderThan(started - MAX_CONNECTION_AGE_MS);
@@ -361,9 +363,11 @@ export async function sweep(
       gone = result.removed;
       checked = result.checked;
     }
+    // Only the history settings: `npm run sweep` hands the store over and sets nothing else.
+    const trimmed = await currentStore().trimHistory(historyWindow(readHistorySettings(process.env)));
     const removed = expired + gone;
-    log.info('sweep done', { route: 'sweep', removed, expired, gone, checked });
-    return { removed, expired, gone, checked };
+    log.info('sweep done', { route: 'sweep', removed, expired, gone, checked, trimmed });
+    return { removed, expired, gone, checked, trimmed };
   } catch (error) {
     log.error('sweep failed', { route: 'sweep', error });
     throw error; // let Lambda record the failure

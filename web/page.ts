@@ -181,6 +181,7 @@ function onMessage(frame: ServerMessage): void {
       append(describeError(frame), 'error');
       break;
     case 'pong':
+    case 'history': // the client's own: its messages come one by one, in order, as 'message'
       break;
   }
 }
@@ -232,6 +233,11 @@ function connect(url: string): void {
     );
   });
   next.on('message', onMessage);
+  next.on('gap', (gap) => {
+    if (client !== next) return;
+    const lost = gap.before - gap.after - 1;
+    append(`${lost} message${lost === 1 ? '' : 's'} in ${gap.room} could not be recovered (no longer kept)`, 'error');
+  });
   next.on('error', (error) => {
     // A socket error is always followed by its close, which the status line reports.
     if (!(error instanceof ClientSocketError)) append(`Error: ${error.message}`, 'error');

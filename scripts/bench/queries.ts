@@ -29,7 +29,7 @@ import type { ProxiedCommand, TcpProxy } from '../../test/support/tcp-proxy';
 import { isGone } from './stand-in';
 import type { StandIn } from './stand-in';
 import { round } from './stats';
-import { ALL_ROOMS } from '../../src/auth/rooms';
+import { chatSession } from '../../test/support/session';
 
 export interface CallStats {
   count: number;
@@ -178,18 +178,12 @@ async function measure(
   proxy?.resetCommands();
   const started = performance.now();
   const status = await handleMessage(
-    {
+    chatSession({
       store,
       outbox: { send: (id, data, deadline) => post(client, id, data, { retries: 2, retryBaseMs: 50, deadline }) },
       connectionId: sender,
-      subject: null,
-      concurrency: 50,
       deadline: Date.now() + 120_000,
-      listPageSize: 100,
-      presenceMaxMembers: 100,
-      rooms: ALL_ROOMS,
-      listScope: 'own',
-    },
+    }),
     JSON.stringify({ action: 'sendmessage', data: 'bench' }),
   );
   const ms = performance.now() - started;

@@ -15,6 +15,7 @@ import type { RoomRights } from '../../src/auth/rooms';
 import type { ConnectionStore } from '../../src/data';
 import { EmbeddedConnectionStore } from '../../src/store/sqlite';
 import { median, round } from './stats';
+import { chatSession } from '../../test/support/session';
 
 export interface RightsRow {
   case: string;
@@ -56,7 +57,7 @@ export async function roomStore(): Promise<{ store: ConnectionStore; calls: Map<
 /** Per-message µs (median over repetitions of the mean), after a warm-up of the same size. */
 export async function timeMessagePath(
   handle: Handle,
-  session: (index: number) => Record<string, unknown>,
+  session: (index: number) => object,
   body: string,
   messages: number,
   repetitions: number,
@@ -97,19 +98,15 @@ export async function benchRights(options: { smoke: boolean }): Promise<RightsRo
   for (const [name, subject, context, connectionId] of cases) {
     const { store, calls } = await roomStore();
     const outbox = { send: async () => undefined };
-    const session = () => ({
-      store,
-      outbox,
-      connectionId,
-      subject,
-      // as src/handler.ts builds it: decoded from the authorizer context on every message
-      rooms: subject === null ? ALL_ROOMS : decodeRights(context),
-      listScope: 'own',
-      concurrency: 50,
-      deadline: Date.now() + 60_000,
-      listPageSize: 100,
-      presenceMaxMembers: 100,
-    });
+    const session = () =>
+      chatSession({
+        store,
+        outbox,
+        connectionId,
+        subject,
+        // as src/handler.ts builds it: decoded from the authorizer context on every message
+        rooms: subject === null ? ALL_ROOMS : decodeRights(context),
+      });
     const { usPerMessage, status } = await timeMessagePath(
       handleMessage as Handle,
       session,

@@ -19,6 +19,8 @@ import { benchBoundedLoad } from './bounded-load';
 import type { BoundedLoadRow } from './bounded-load';
 import { benchLoad } from './load';
 import type { LoadRow } from './load';
+import { benchHistory } from './history';
+import type { HistoryRow } from './history';
 import { benchInvocations, benchQueries } from './queries';
 import type { InvocationRow, QueryRow, WireCount } from './queries';
 import { benchRights } from './rights';
@@ -32,7 +34,7 @@ export interface BenchOptions {
   /**
    * Run only these sections: `--only delivery` (CPU per post of each candidate), `--only fanout`
    * (N = 10,000 at concurrency 50, ours against the SDK client it replaced), `--only cold-start`,
-   * or several, comma-separated.
+   * `--only history` (the sequence + history write per post, a read of 1,000), or several, comma-separated.
    */
   only?: Section[] | undefined;
   /** An unzipped package whose message path the cold-start section times beside ours (`--baseline DIR`). */
@@ -42,8 +44,8 @@ export interface BenchOptions {
   log?: (message: string) => void;
 }
 
-export type Section = 'delivery' | 'fanout' | 'cold-start' | 'load' | 'rights';
-export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start', 'load', 'rights'];
+export type Section = 'delivery' | 'fanout' | 'cold-start' | 'load' | 'rights' | 'history';
+export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start', 'load', 'rights', 'history'];
 
 export interface BenchResults {
   mode: 'full' | 'smoke';
@@ -80,6 +82,8 @@ export interface BenchResults {
   secrets: SecretsRow[];
   /** What the rights check costs the message path (src/auth/rooms.ts, src/chat/access.ts). */
   rights: RightsRow[];
+  /** What a room message's sequence + history write costs, and one history read of 1,000. */
+  history: HistoryRow[];
 }
 
 /** True when something answers a real query at the URL within a few seconds. */
@@ -127,6 +131,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   let fanOut: FanOutRow[];
   let queries: QueryRow[];
   let invocations: InvocationRow[];
+  let history: HistoryRow[];
   let coldStart: ColdStartSection;
   try {
     log('CPU per post of each delivery candidate');
@@ -153,6 +158,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     });
     log('MySQL statements per invocation, on the wire');
     invocations = await benchInvocations(standIn, { mysqlUrl });
+    log('room history: the sequence + history write per post, a read of 1,000');
+    history = await benchHistory({ smoke, mysqlUrl });
     coldStart = await coldStartSection(standIn, options, settings, mysqlUrl);
   } finally {
     await standIn.close();
@@ -188,6 +195,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     boundedLoad: null,
     secrets,
     rights,
+    history,
   };
 }
 
@@ -254,6 +262,7 @@ function emptyResults(options: BenchOptions, settings: BenchResults['settings'],
     load: [],
     boundedLoad: null,
     rights: [],
+    history: [],
   };
 }
 
@@ -278,6 +287,7 @@ async function sectionsOnly(
   let coldStart: Partial<BenchResults> = {};
   let boundedLoad: BoundedLoadRow | null = null;
   let rights: RightsRow[] = [];
+  let history: HistoryRow[] = [];
   try {
     if (sections.includes('load')) {
       options.log?.('load: 2,000 clients in rooms of 50 under the bounded local runtime');
@@ -286,6 +296,11 @@ async function sectionsOnly(
     if (sections.includes('rights')) {
       options.log?.('the rights check on the message path');
       rights = await benchRights({ smoke: options.smoke });
+    }
+    if (sections.includes('history')) {
+      const mysqlUrl = options.mysqlUrl && (await mysqlReachable(options.mysqlUrl)) ? options.mysqlUrl : undefined;
+      options.log?.(`room history (MySQL: ${mysqlUrl ? 'reachable' : 'skipped'})`);
+      history = await benchHistory({ smoke: options.smoke, mysqlUrl });
     }
     if (sections.includes('delivery')) {
       options.log?.('CPU per post of each delivery candidate');
@@ -322,6 +337,7 @@ async function sectionsOnly(
     rights,
     ...coldStart,
     boundedLoad,
+    history,
   } satisfies BenchResults;
 }
 
@@ -498,6 +514,17 @@ export function renderMarkdown(results: BenchResults): string {
     );
   }
   if (results.rights.length > 0) out.push(...rightsMarkdown(results.rights));
+  if (results.history.length > 0) {
+    out.push(
+      '\n### Room history: the sequence + history write per post (one after another, median and p99; MySQL through the counting proxy)\n',
+    );
+    out.push(
+      table(
+        ['store', 'case', 'operations', 'median ms', 'p99 ms', 'MySQL commands / operation'],
+        results.history.map((r) => [r.store, r.case, r.operations, r.medianMs, r.p99Ms, r.commandsPerOperation ?? '–']),
+      ),
+    );
+  }
   // `--only`: the sections asked for, nothing else (a full run always measures secrets).
   if (results.secrets.length === 0) {
     return [...out, ...coldStartMarkdown(results), ...boundedLoadMarkdown(results)].join('\n') + '\n';

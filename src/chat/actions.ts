@@ -11,6 +11,8 @@ import type { Connection, ConnectionStore } from '../data';
 import { BadMessageError, DeliveryError, failureOf, refusalFrame, StaleConnectionError } from '../errors';
 import { fanOut } from './delivery';
 import type { FanOutResult } from './delivery';
+import { DEFAULT_HISTORY_LIMIT, latestSeq, newMessageId, readHistory, sequenceRoomFrame } from './history';
+import type { HistorySettings } from './history';
 import { log } from '../log';
 import type { LogFields } from '../log';
 import { presenceAudience, presenceMessage } from './presence';
@@ -43,6 +45,8 @@ export interface Session {
   rooms: RoomRights;
   /** With auth on, `list` shows only the caller's own user's connections unless this is `all`. */
   listScope: 'own' | 'all';
+  /** How long and how many room messages history keeps (src/chat/history.ts). */
+  history: HistorySettings;
 }
 
 /** What a delivery needs, with or without a sender connection (src/chat/push.ts has none). */
@@ -62,9 +66,10 @@ export const MAX_ROOMS_PER_CONNECTION = 50;
  * Replies to the sender. A sender that is already gone (410) is removed from the
  * store, and that is not a failure of the request.
  */
-export async function reply(session: Session, message: ServerMessage): Promise<void> {
+export async function reply(session: Session, message: ServerMessage | Uint8Array): Promise<void> {
+  const bytes = message instanceof Uint8Array ? message : encode(message);
   try {
-    await session.outbox.send(session.connectionId, encode(message), session.deadline);
+    await session.outbox.send(session.connectionId, bytes, session.deadline);
   } catch (error) {
     if (!(error instanceof StaleConnectionError)) throw error;
     log.warn('sender is gone; removing it', { connectionId: session.connectionId });
@@ -167,10 +172,12 @@ function targetFields(target: Target): Target {
   return {};
 }
 
-/** A message encoded once for every recipient of a fan-out. */
+/** A message encoded once for every recipient of a fan-out, with its id (and number, in a room). */
 export interface Encoded {
   type: string;
   bytes: Uint8Array;
+  id?: string;
+  seq?: number;
 }
 
 /**
@@ -188,7 +195,17 @@ export function encodeForDelivery(message: MessageFrame | PresenceFrame): Encode
       { size: bytes.byteLength, limit: MAX_MESSAGE_BYTES },
     );
   }
-  return { type: message.type, bytes };
+  return { type: message.type, bytes, id: message.id };
+}
+
+/**
+ * A room's frame is numbered and kept in its history (one store write, src/chat/history.ts);
+ * any other is only encoded: direct messages and broadcasts have an id but no order or history.
+ */
+export function encodeForTarget(courier: Courier, message: MessageFrame | PresenceFrame): Promise<Encoded> {
+  if (message.room === undefined) return Promise.resolve(encodeForDelivery(message));
+  const sentAt = message.type === 'message' ? message.sentAt : Date.now();
+  return sequenceRoomFrame(courier.store, { ...message, room: message.room }, sentAt);
 }
 
 /**
@@ -233,10 +250,12 @@ export async function deliverToAudience(
 
 export type DeliverySummary = DeliveryFrame;
 
-export function deliverySummary(result: FanOutResult, target: Target): DeliverySummary {
+export function deliverySummary(result: FanOutResult, target: Target, message: Encoded): DeliverySummary {
   return {
     type: 'delivery',
     ...targetFields(target),
+    id: message.id ?? '',
+    ...(message.seq === undefined ? {} : { seq: message.seq }),
     recipients: result.recipients,
     sent: result.sent,
     stale: result.stale.length,
@@ -255,24 +274,28 @@ export function messageEnvelope(
     sender === 'server'
       ? ({ from: null, origin: 'server' } as const)
       : ({ from: sender.subject, connectionId: sender.connectionId, origin: 'client' } as const);
-  return { type: 'message', ...targetFields(target), ...origin, sentAt: Date.now(), data };
+  return { type: 'message', id: newMessageId(), ...targetFields(target), ...origin, sentAt: Date.now(), data };
 }
 
 /**
  * A client's message: delivered, then the summary to the sender unless the sender turned out gone.
- * A room's message is refused unless the sender is in the audience the delivery reads anyway.
+ * A room's message is refused unless the sender is a member, before it gets a number in the
+ * room's history: a refused message leaves no trace.
  */
 async function relay(session: Session, target: Target, data: unknown, checked = false): Promise<FanOutResult> {
-  const message = encodeForDelivery(messageEnvelope(target, session, data));
+  if (target.room !== undefined) {
+    const member = (await session.store.roomsOf(session.connectionId)).includes(target.room);
+    requireMembership(member, target.room, 'publish');
+  }
+  const message = await encodeForTarget(session, messageEnvelope(target, session, data));
   // `checked`: a connection the rights check has just found, so it is not looked up again.
   const audience = checked && target.to !== undefined ? [target.to] : await audienceOf(session.store, target);
-  if (target.room !== undefined) requireMembership(audience.includes(session.connectionId), target.room, 'publish');
   const result = await deliverToAudience(session, audience, message, {
     connectionId: session.connectionId,
     ...targetFields(target),
   });
   const senderGone = result.stale.includes(session.connectionId);
-  if (!senderGone) await reply(session, deliverySummary(result, target));
+  if (!senderGone) await reply(session, deliverySummary(result, target, message));
   return result;
 }
 
@@ -319,10 +342,15 @@ export async function announce(
     return;
   }
   if (audience.length === 0) return;
-  await deliverToAudience(courier, audience, encodeForDelivery(presenceMessage(room, event, who, reason)), {
-    connectionId: who.connectionId,
-    room,
-  });
+  await deliverToAudience(
+    courier,
+    audience,
+    await encodeForTarget(courier, presenceMessage(room, event, who, reason)),
+    {
+      connectionId: who.connectionId,
+      room,
+    },
+  );
 }
 
 /**
@@ -389,7 +417,9 @@ async function join(session: Session, room: string): Promise<void> {
   // The room hears of a new member (not of a repeated join) before the member hears `joined`:
   // the reply then means the whole join is done, so a join that follows it is announced after.
   if (result === 'joined') await announce(session, room, 'join', session);
-  await reply(session, { type: 'joined', room });
+  // Read after the membership (and its presence event): every later frame of the room reaches
+  // this member, and `seq` tells its client where the room's count stands.
+  await reply(session, { type: 'joined', room, seq: await latestSeq(session.store, room) });
 }
 
 async function leave(session: Session, room: string): Promise<void> {
@@ -402,6 +432,20 @@ async function leave(session: Session, room: string): Promise<void> {
   );
   if (wasMember) await announce(session, room, 'leave', session, 'leave');
   await reply(session, { type: 'left', room, wasMember });
+}
+
+/** A room's history needs its membership: what a member could have heard, and no more. */
+async function roomHistory(session: Session, request: { room: string; after?: number; limit?: number }) {
+  const rooms = await session.store.roomsOf(session.connectionId);
+  if (!rooms.includes(request.room)) {
+    throw new BadMessageError('not_member', `join "${request.room}" before asking for its history`);
+  }
+  const answer = await readHistory(
+    session.store,
+    { room: request.room, after: request.after ?? 0, limit: request.limit ?? DEFAULT_HISTORY_LIMIT },
+    session.history,
+  );
+  await reply(session, new TextEncoder().encode(answer.text));
 }
 
 async function run(session: Session, command: Command): Promise<void> {
@@ -423,6 +467,8 @@ async function run(session: Session, command: Command): Promise<void> {
       return send(session, command, command.data);
     case 'members':
       return listMembers(session, command.room);
+    case 'history':
+      return roomHistory(session, command);
     case 'ping':
       // Nothing else: no store, so a heartbeat costs one post (docs/protocol.md#heartbeat).
       return reply(session, { type: 'pong', at: Date.now() });
@@ -435,7 +481,7 @@ async function run(session: Session, command: Command): Promise<void> {
  * API Gateway. Store and delivery failures are thrown to the handler.
  */
 export async function handleMessage(session: Session, body: unknown, isBase64Encoded = false): Promise<number> {
-  let command: Command;
+  let command: Command | undefined;
   try {
     command = parseCommand(body, isBase64Encoded);
     await run(session, command);
@@ -443,7 +489,11 @@ export async function handleMessage(session: Session, body: unknown, isBase64Enc
   } catch (error) {
     if (!(error instanceof BadMessageError)) throw error;
     log.info('bad message', { connectionId: session.connectionId, code: error.code });
-    await reply(session, refusalFrame(error));
+    await reply(session, {
+      ...refusalFrame(error),
+      // The request refused, when it named a room: a join the client should forget.
+      ...(command !== undefined && 'room' in command ? { action: command.action, room: command.room } : {}),
+    });
     return failureOf(error).status;
   }
 }

@@ -20,6 +20,10 @@ export type TargetFields = {
 /** A delivered message: from a client connection, or pushed by a backend (src/chat/push.ts). */
 export type MessageFrame = TargetFields & {
   type: 'message';
+  /** The same in every repeat of one message (src/chat/history.ts): drop a repeat by it. */
+  id: string;
+  /** Only to a room: the room's number, 1 more than its previous frame's. */
+  seq?: number;
   /** Ms since the epoch, on the server. */
   sentAt: number;
   data: unknown;
@@ -31,6 +35,9 @@ export type MessageFrame = TargetFields & {
 /** The sender's summary of a fan-out: `recipients` = `sent` + `stale` + `failed` + `unsent`. */
 export type DeliveryFrame = TargetFields & {
   type: 'delivery';
+  /** The message it reports on (and its number, in a room). */
+  id: string;
+  seq?: number;
   recipients: number;
   sent: number;
   stale: number;
@@ -38,7 +45,8 @@ export type DeliveryFrame = TargetFields & {
   unsent: number;
 };
 
-export type JoinedFrame = { type: 'joined'; room: string };
+/** `seq`: the room's last number once joined; the member hears the frames after it. */
+export type JoinedFrame = { type: 'joined'; room: string; seq?: number };
 
 export type LeftFrame = { type: 'left'; room: string; wasMember: boolean };
 
@@ -71,6 +79,9 @@ export type LeaveReason = 'leave' | 'disconnect';
 /** Told to a room's other members when a connection joins or leaves it (src/chat/presence.ts). */
 export type PresenceFrame = {
   type: 'presence';
+  id: string;
+  /** Presence events are room frames: numbered and kept like messages (always there when delivered). */
+  seq?: number;
   room: string;
   event: PresenceEvent;
   connectionId: string;
@@ -79,6 +90,20 @@ export type PresenceFrame = {
 };
 
 export type PongFrame = { type: 'pong'; at: number };
+
+/**
+ * A room's frames after `after`, oldest first, exactly as first delivered; `more` when
+ * later ones did not fit this answer, `gap` when some after `after` are no longer kept,
+ * `latest` the room's last number.
+ */
+export type HistoryFrame = {
+  type: 'history';
+  room: string;
+  latest: number;
+  messages: readonly (MessageFrame | PresenceFrame)[];
+  more: boolean;
+  gap: boolean;
+};
 
 /** The codes docs/protocol.md#error-codes lists; `(string & {})` keeps the union open. */
 export type ErrorCode =
@@ -89,6 +114,7 @@ export type ErrorCode =
   | 'too_many_rooms'
   | 'auth_required'
   | 'unknown_connection'
+  | 'not_member'
   | 'unavailable'
   | 'internal'
   | 'forbidden'
@@ -105,7 +131,15 @@ export type ForbiddenDetails = {
   missing: 'join' | 'publish' | 'presence' | 'membership' | 'shared_room';
 };
 
-export type ErrorFrame = { type: 'error'; code: ErrorCode; message: string; details?: unknown };
+/** `action` and `room`: the request refused, when it was valid enough to name them (a join the client should forget). */
+export type ErrorFrame = {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  details?: unknown;
+  action?: string;
+  room?: string;
+};
 
 /** Everything the service sends over a socket. */
 export type ServerMessage =
@@ -117,6 +151,7 @@ export type ServerMessage =
   | MembersFrame
   | PresenceFrame
   | PongFrame
+  | HistoryFrame
   | ErrorFrame;
 
 export type ServerMessageType = ServerMessage['type'];

@@ -11,6 +11,7 @@
  */
 import type { ConnectionStore } from '../data';
 import type { LeaveReason, PresenceEvent, PresenceFrame } from './frames';
+import { newMessageId } from './history';
 
 export type { LeaveReason, PresenceEvent } from './frames';
 /** The frame is defined with every other one the service sends, in src/chat/frames.ts. */
@@ -24,6 +25,7 @@ export function presenceMessage(
 ): PresenceMessage {
   return {
     type: 'presence',
+    id: newMessageId(),
     room,
     event,
     connectionId: who.connectionId,

@@ -29,7 +29,17 @@ export const MAX_DEPTH = 64;
 export const MAX_ROOM_LENGTH = 64;
 export const ROOM_PATTERN = /^[A-Za-z0-9_.:-]+$/;
 
-export const ACTIONS = ['sendmessage', 'join', 'leave', 'publish', 'list', 'send', 'members', 'ping'] as const;
+export const ACTIONS = [
+  'sendmessage',
+  'join',
+  'leave',
+  'publish',
+  'list',
+  'send',
+  'members',
+  'ping',
+  'history',
+] as const;
 export type Action = (typeof ACTIONS)[number];
 
 const room = v.pipe(
@@ -45,6 +55,23 @@ const room = v.pipe(
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 const data = v.custom<{} | null>((value) => value !== undefined, 'data is required');
+
+/** A room's sequence number to read after: 0 (the default) reads from the oldest kept. */
+const after = v.pipe(
+  v.number('after must be a number'),
+  v.integer('after must be a whole number'),
+  v.minValue(0, 'after must be at least 0'),
+  v.maxValue(Number.MAX_SAFE_INTEGER, 'after is too large'),
+);
+
+/** The most messages one `history` request may ask for: one query reads them all (src/chat/history.ts). */
+export const MAX_HISTORY_LIMIT = 1_000;
+const limit = v.pipe(
+  v.number('limit must be a number'),
+  v.integer('limit must be a whole number'),
+  v.minValue(1, 'limit must be at least 1'),
+  v.maxValue(MAX_HISTORY_LIMIT, `limit must be at most ${MAX_HISTORY_LIMIT}`),
+);
 
 /** A user is the authorizer's subject: the `subject` column is VARCHAR(255) (src/auth/token.ts refuses longer ones). */
 export const MAX_USER_LENGTH = 255;
@@ -115,6 +142,7 @@ const schemas = {
   ),
   members: command({ action: v.literal('members'), room }),
   ping: command({ action: v.literal('ping') }),
+  history: command({ action: v.literal('history'), room, after: v.optional(after), limit: v.optional(limit) }),
 } satisfies Record<Action, v.GenericSchema>;
 
 export type Command = { [A in Action]: v.InferOutput<(typeof schemas)[A]> }[Action];

@@ -12,7 +12,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { BadMessageError, failureOf, refusalFrame } from '../errors';
 import { log } from '../log';
-import { audienceOf, deliverToAudience, deliverySummary, encodeForDelivery, messageEnvelope } from './actions';
+import { audienceOf, deliverToAudience, deliverySummary, encodeForTarget, messageEnvelope } from './actions';
 import type { Courier, DeliverySummary, Target } from './actions';
 import { parsePublishBody, parsePublishRequest } from './protocol';
 import type { PublishRequest } from './protocol';
@@ -20,7 +20,7 @@ import type { ErrorFrame } from './frames';
 
 export async function publishFromServer(courier: Courier, request: PublishRequest): Promise<DeliverySummary> {
   const target: Target = { room: request.room, user: request.user, to: request.connectionId };
-  const message = encodeForDelivery(messageEnvelope(target, 'server', request.data));
+  const message = await encodeForTarget(courier, messageEnvelope(target, 'server', request.data));
   const audience = await audienceOf(courier.store, target);
   const result = await deliverToAudience(courier, audience, message, {
     route: 'publish',
@@ -28,7 +28,7 @@ export async function publishFromServer(courier: Courier, request: PublishReques
     user: request.user,
     to: request.connectionId,
   });
-  return deliverySummary(result, target);
+  return deliverySummary(result, target, message);
 }
 
 /** An HTTP API (payload 2.0) event, as opposed to a direct invocation's payload. */

@@ -11,8 +11,17 @@ import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { EmbeddedSettings } from '../config';
 import { errorText, StoreError } from '../errors';
-import { chunks, DELETE_CHUNK, tableNames, toConnection } from './types';
-import type { Connection, ConnectionPage, ConnectionStore, JoinResult } from './types';
+import { chunks, DELETE_CHUNK, historyTables, tableNames, toConnection, toHistoryPage } from './types';
+import type {
+  Connection,
+  ConnectionPage,
+  ConnectionStore,
+  HistoryEntry,
+  HistoryPage,
+  HistoryWindow,
+  HistoryRow,
+  JoinResult,
+} from './types';
 
 type Row = { connection_id: string; connected_at: number; subject: string | null };
 
@@ -20,9 +29,11 @@ export class EmbeddedConnectionStore implements ConnectionStore {
   readonly kind = 'embedded' as const;
   private db: BetterSqlite3.Database | undefined;
   private readonly t: { connections: string; members: string };
+  private readonly h: { sequences: string; history: string };
 
   constructor(private readonly settings: EmbeddedSettings) {
     this.t = tableNames(settings.tablePrefix);
+    this.h = historyTables(settings.tablePrefix);
   }
 
   /** Opens the file and creates the schema once per worker (its "cold start"). */
@@ -52,6 +63,7 @@ export class EmbeddedConnectionStore implements ConnectionStore {
         ) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS "${members}_connection" ON "${members}" (connection_id);
       `);
+      db.exec(historySchema(this.h));
       this.db = db;
       return db;
     } catch (cause) {
@@ -265,11 +277,99 @@ export class EmbeddedConnectionStore implements ConnectionStore {
     });
   }
 
+  /**
+   * BEGIN IMMEDIATE holds the file's write lock from the counter's update to the history's
+   * insert: an append in another worker waits (busy timeout) and then counts on from ours.
+   */
+  appendToRoom(room: string, entry: HistoryEntry): Promise<number> {
+    const { sequences, history } = this.h;
+    return this.run('append', (db) =>
+      db
+        .transaction((): number => {
+          const seq = db
+            .prepare(
+              `INSERT INTO "${sequences}" (room, seq) VALUES (?, 1)
+               ON CONFLICT (room) DO UPDATE SET seq = seq + 1 RETURNING seq`,
+            )
+            .pluck()
+            .get(room) as number;
+          db.prepare(`INSERT INTO "${history}" (room, seq, id, sent_at, body) VALUES (?, ?, ?, ?, ?)`).run(
+            room,
+            seq,
+            entry.id,
+            entry.sentAt,
+            entry.body,
+          );
+          return seq;
+        })
+        .immediate(),
+    );
+  }
+
+  roomHistory(room: string, after: number, limit: number, window: HistoryWindow): Promise<HistoryPage> {
+    const { sequences, history } = this.h;
+    return this.run('history', (db) => {
+      // The room's row joined with its messages in range: the latest number comes along even when none are.
+      const rows = db
+        .prepare(
+          `SELECT s.seq AS latest, h.seq, h.id, h.sent_at, h.body
+           FROM "${sequences}" s LEFT JOIN "${history}" h
+             ON h.room = s.room AND h.seq > ? AND h.seq > s.seq - ? AND h.sent_at >= ?
+           WHERE s.room = ? ORDER BY h.seq LIMIT ?`,
+        )
+        .all(after, window.maxPerRoom, window.notBefore, room, limit) as HistoryRow[];
+      return toHistoryPage(rows);
+    });
+  }
+
+  trimHistory(window: HistoryWindow): Promise<number> {
+    const { sequences, history } = this.h;
+    return this.run('trim history', (db) =>
+      db
+        .transaction(() => {
+          const old = db.prepare(`DELETE FROM "${history}" WHERE sent_at < ?`).run(window.notBefore).changes;
+          const over = db
+            .prepare(
+              `DELETE FROM "${history}"
+               WHERE seq <= (SELECT s.seq FROM "${sequences}" s WHERE s.room = "${history}".room) - ?`,
+            )
+            .run(window.maxPerRoom).changes;
+          return old + over;
+        })
+        .immediate(),
+    );
+  }
+
   /** Test helper for the contract suite. */
   async dropTables(): Promise<void> {
     await this.run('drop', (db) =>
-      db.exec(`DROP TABLE IF EXISTS "${this.t.connections}"; DROP TABLE IF EXISTS "${this.t.members}";`),
+      db.exec(
+        `DROP TABLE IF EXISTS "${this.t.connections}"; DROP TABLE IF EXISTS "${this.t.members}";
+         DROP TABLE IF EXISTS "${this.h.sequences}"; DROP TABLE IF EXISTS "${this.h.history}";`,
+      ),
     );
     await this.close();
   }
+}
+
+/**
+ * A room's counter outlives its messages: a room whose history was trimmed to nothing goes
+ * on from its last number, so a client's last seq is never reused for another message.
+ */
+function historySchema({ sequences, history }: { sequences: string; history: string }): string {
+  return `
+    CREATE TABLE IF NOT EXISTS "${sequences}" (
+      room TEXT NOT NULL PRIMARY KEY,
+      seq INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS "${history}" (
+      room TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      id TEXT NOT NULL,
+      sent_at INTEGER NOT NULL,
+      body TEXT NOT NULL,
+      PRIMARY KEY (room, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS "${history}_sent_at" ON "${history}" (sent_at);
+  `;
 }

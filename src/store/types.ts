@@ -68,6 +68,44 @@ export interface ConnectionStore {
    * the look-up of `to` that an unchecked send makes.
    */
   reachable(from: string, subject: string, to: string): Promise<boolean>;
+  /**
+   * Gives a room message the room's next sequence number and keeps it in the room's
+   * history, in one transaction: racing publishers (other containers, other handles) never
+   * get the same number or leave one out, and no number exists without its message.
+   */
+  appendToRoom(room: string, entry: HistoryEntry): Promise<number>;
+  /**
+   * A room's messages after `after`, oldest first, at most `limit`, within the history's
+   * bounds (`window`), with the room's latest number. One query.
+   */
+  roomHistory(room: string, after: number, limit: number, window: HistoryWindow): Promise<HistoryPage>;
+  /** Deletes what is outside the history's bounds, in every room; returns how many messages. */
+  trimHistory(window: HistoryWindow): Promise<number>;
+}
+
+/** One room message as kept: its frame as JSON text without `seq`, which the reader adds back. */
+export interface HistoryEntry {
+  id: string;
+  /** Ms epoch, the frame's `sentAt`: what the age bound is measured on. */
+  sentAt: number;
+  body: string;
+}
+
+export interface StoredMessage extends HistoryEntry {
+  seq: number;
+}
+
+/** What history keeps: the last `maxPerRoom` messages of a room, none sent before `notBefore`. */
+export interface HistoryWindow {
+  maxPerRoom: number;
+  /** Ms epoch. */
+  notBefore: number;
+}
+
+export interface HistoryPage {
+  /** The room's latest sequence number; 0 for a room that never had a message. */
+  latest: number;
+  messages: StoredMessage[];
 }
 
 /** The index that finds a user's connections (direct messages); added to older tables at cold start. */
@@ -80,6 +118,11 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/** The history's tables: each room's last number, and its kept messages. */
+export function historyTables(prefix: string): { sequences: string; history: string } {
+  return { sequences: `${prefix}room_sequences`, history: `${prefix}room_history` };
 }
 
 /** Table names are fixed identifiers plus a validated prefix, never user input. */
@@ -95,4 +138,22 @@ export interface ConnectionRow {
 
 export function toConnection(row: ConnectionRow): Connection {
   return { connectionId: row.connection_id, connectedAt: Number(row.connected_at), subject: row.subject };
+}
+
+export type HistoryRow = {
+  latest: number | string;
+  seq: number | string | null;
+  id: string | null;
+  sent_at: number | string | null;
+  body: string | null;
+};
+
+/** Rows of both adapters' history query (the room's row LEFT JOIN its messages) to a page. */
+export function toHistoryPage(rows: readonly HistoryRow[]): HistoryPage {
+  const messages: StoredMessage[] = [];
+  for (const row of rows) {
+    if (row.seq === null || row.id === null || row.body === null) continue;
+    messages.push({ seq: Number(row.seq), id: row.id, sentAt: Number(row.sent_at), body: row.body });
+  }
+  return { latest: Number(rows[0]?.latest ?? 0), messages };
 }

@@ -6,6 +6,7 @@ import { ChatSession } from '../support/browser';
 import type { ChatPage } from '../support/browser';
 import { chatLog, join, membersOf, say, sees, statusSays } from '../support/chat';
 import { startOffline } from '../support/offline';
+import { TestClient } from '../support/client';
 
 jest.setTimeout(120_000);
 
@@ -54,6 +55,37 @@ describe('the chat page, without auth', () => {
     await sees(b.page, 'You left lobby');
     await sees(a.page, / left lobby$/);
     await membersOf(a.page, 'lobby').nth(1).waitFor({ state: 'detached' });
+  });
+
+  it('shows what was sent to its room while its connection was cut, once each, after it reconnects', async () => {
+    const [a] = [await open()];
+    await join(a.page, 'resume');
+    const { service } = session;
+    if (!service) throw new Error('the service did not start');
+    const sender = await TestClient.connect(service.url);
+    try {
+      await sender.request({ action: 'join', room: 'resume' }, 'joined');
+      const me = (await sender.request({ action: 'list' }, 'connections')).you as string;
+      const members = await sender.request({ action: 'members', room: 'resume' }, 'members');
+      const page = (members.members as { connectionId: string }[]).find((m) => m.connectionId !== me);
+      if (!page) throw new Error('the page is not in the room');
+      // The service ends the page's connection (as API Gateway does after 2 hours); the room goes on.
+      const cut = await fetch(
+        `http://localhost:${service.port}/@connections/${encodeURIComponent(page.connectionId)}`,
+        {
+          method: 'DELETE',
+        },
+      );
+      expect(cut.status).toBe(204);
+      for (let n = 1; n <= 3; n++) sender.send({ action: 'publish', room: 'resume', data: `meanwhile ${n}` });
+      for (let n = 1; n <= 3; n++) await sees(a.page, new RegExp(` in resume: meanwhile ${n}$`), 30_000);
+      await statusSays(a.page, /Connected to/);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const log = (await chatLog(a.page).textContent()) ?? '';
+      for (let n = 1; n <= 3; n++) expect(log.split(`meanwhile ${n}`)).toHaveLength(2); // once each
+    } finally {
+      await sender.close();
+    }
   });
 
   it('reconnects by itself after the WebSocket server restarts, rejoins its room and gets messages again', async () => {

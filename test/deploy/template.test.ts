@@ -167,12 +167,13 @@ describe('the default template', () => {
         'send',
         'members',
         'ping',
+        'history',
       ].sort(),
     );
     expect(routes.$connect).toContain('ConnectWebsocketsIntegration');
     expect(routes.$disconnect).toContain('DisconnectWebsocketsIntegration');
     expect(routes.$default).toContain('DefaultWebsocketsIntegration');
-    for (const action of ['sendmessage', 'join', 'leave', 'publish', 'send', 'members', 'ping']) {
+    for (const action of ['sendmessage', 'join', 'leave', 'publish', 'send', 'members', 'ping', 'history']) {
       expect(routes[action]).toContain('MessageWebsocketsIntegration');
     }
   });
@@ -430,7 +431,12 @@ describe('server-side publish in the default template', () => {
       MemorySize: 512,
     });
     const environment = environmentOf(open, 'PublishLambdaFunction');
-    expect(environment).toMatchObject({ DB_NAME: 'chat', PRESENCE_MAX_MEMBERS: '100' });
+    expect(environment).toMatchObject({
+      DB_NAME: 'chat',
+      PRESENCE_MAX_MEMBERS: '100',
+      ROOM_HISTORY_TTL: '24h',
+      ROOM_HISTORY_MAX: '1000',
+    });
     expect(environment.WEBSOCKET_API_ENDPOINT).toEqual({
       'Fn::Sub': 'https://${WebsocketsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/qa',
     });

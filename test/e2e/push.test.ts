@@ -129,6 +129,7 @@ describe('direct messages', () => {
     );
     expect(delivery).toEqual({
       type: 'delivery',
+      id: expect.any(String),
       user: 'alice',
       recipients: 2,
       sent: 2,
@@ -220,7 +221,8 @@ describe('server-side publish', () => {
           what,
           summary: {
             type: 'delivery',
-            ...(target.room ? { room: target.room } : {}),
+            id: expect.any(String),
+            ...(target.room ? { room: target.room, seq: expect.any(Number) } : {}),
             ...(target.user ? { user: target.user } : {}),
             ...(target.connectionId ? { to: target.connectionId } : {}),
             recipients: expected.length,
@@ -269,6 +271,8 @@ describe('presence', () => {
     await bob.socket.request({ action: 'join', room: 'small' }, 'joined');
     expect(await alice.socket.ofType('presence')).toEqual({
       type: 'presence',
+      id: expect.any(String),
+      seq: expect.any(Number),
       room: 'small',
       event: 'join',
       connectionId: bob.id,
@@ -292,6 +296,8 @@ describe('presence', () => {
     for (const member of [alice, carol]) {
       expect(await member.socket.ofType('presence')).toEqual({
         type: 'presence',
+        id: expect.any(String),
+        seq: expect.any(Number),
         room: 'small',
         event: 'leave',
         connectionId: bob.id,
@@ -303,6 +309,8 @@ describe('presence', () => {
     await carol.socket.close();
     expect(await alice.socket.ofType('presence', 20_000)).toEqual({
       type: 'presence',
+      id: expect.any(String),
+      seq: expect.any(Number),
       room: 'small',
       event: 'leave',
       connectionId: carol.id,

@@ -95,7 +95,15 @@ for (const storeCase of cases) {
         const [sender] = all as [TestClient];
         const heard = all.map((client) => client.ofType('message'));
         const delivery = await sender.request({ action: 'sendmessage', data: { text: 'hello all' } }, 'delivery');
-        expect(delivery).toEqual({ type: 'delivery', recipients: 4, sent: 4, stale: 0, failed: 0, unsent: 0 });
+        expect(delivery).toEqual({
+          type: 'delivery',
+          id: expect.any(String),
+          recipients: 4,
+          sent: 4,
+          stale: 0,
+          failed: 0,
+          unsent: 0,
+        });
         const senderId = await idOf(sender);
         for (const message of await Promise.all(heard)) {
           expect(message).toMatchObject({
@@ -109,7 +117,10 @@ for (const storeCase of cases) {
 
       it('publishes to a room’s members only; leaving and disconnecting take a member out', async () => {
         const [a, b, c, d] = (await connect(4)) as [TestClient, TestClient, TestClient, TestClient];
-        expect(await a.request({ action: 'join', room: 'red' }, 'joined')).toEqual({ type: 'joined', room: 'red' });
+        expect(await a.request({ action: 'join', room: 'red' }, 'joined')).toMatchObject({
+          type: 'joined',
+          room: 'red',
+        });
         await b.request({ action: 'join', room: 'red' }, 'joined');
         await c.request({ action: 'join', room: 'blue' }, 'joined');
 

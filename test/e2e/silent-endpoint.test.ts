@@ -79,6 +79,7 @@ describe('the service under serverless-offline, behind a management API that can
 
     expect(summary).toEqual({
       type: 'delivery',
+      id: expect.any(String),
       recipients: count,
       sent: (count as number) - 1,
       stale: 0,

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { EmbeddedConnectionStore } from '../../src/store/sqlite';
 import { StoreError } from '../../src/errors';
@@ -22,7 +23,58 @@ storeContract(
   (store) => open(files.get(store) as string), // its own handle on the same file, as another worker's
 );
 
+/**
+ * Appends from worker threads, each with its own handle on the file, as serverless-offline's
+ * workers do: truly at once, unlike handles in one thread (better-sqlite3 is synchronous).
+ */
+function appendInWorker(file: string, room: string, count: number): Promise<number[]> {
+  const code = `
+    require('tsx/cjs');
+    const { workerData, parentPort } = require('node:worker_threads');
+    const { EmbeddedConnectionStore } = require(workerData.module);
+    const store = new EmbeddedConnectionStore({ kind: 'embedded', file: workerData.file, tablePrefix: '' });
+    (async () => {
+      const seqs = [];
+      for (let i = 0; i < workerData.count; i++) {
+        seqs.push(await store.appendToRoom(workerData.room, { id: 'w' + i, sentAt: Date.now(), body: '{}' }));
+      }
+      await store.close();
+      parentPort.postMessage(seqs);
+    })().catch((error) => parentPort.postMessage({ error: String(error) }));
+  `;
+  const module = join(__dirname, '../../src/store/sqlite.ts');
+  const worker = new Worker(code, { eval: true, workerData: { file, room, count, module } });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('a worker did not finish in 30 s')), 30_000);
+    worker.once('message', (result: number[] | { error: string }) => {
+      clearTimeout(timer);
+      void worker.terminate();
+      if (Array.isArray(result)) resolve(result);
+      else reject(new Error(result.error));
+    });
+    worker.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
 describe('embedded store', () => {
+  it('numbers a room 1..n without a repeat or a hole when worker threads append at once', async () => {
+    const file = join(dir, 'race.sqlite');
+    const first = new EmbeddedConnectionStore({ kind: 'embedded', file, tablePrefix: '' });
+    expect(await first.roomHistory('race', 0, 1, { maxPerRoom: 1, notBefore: 0 })).toEqual({ latest: 0, messages: [] });
+    await first.close(); // the schema exists before the workers start
+    const results = await Promise.all(Array.from({ length: 4 }, () => appendInWorker(file, 'race', 50)));
+    const all = results.flat().sort((a, b) => a - b);
+    expect(all).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    const check = new EmbeddedConnectionStore({ kind: 'embedded', file, tablePrefix: '' });
+    const page = await check.roomHistory('race', 0, 1_000, { maxPerRoom: 1_000, notBefore: 0 });
+    expect(page.latest).toBe(200);
+    expect(page.messages.map((m) => m.seq)).toEqual(all);
+    await check.close();
+  }, 60_000);
+
   it('is shared by separate handles on one file, as worker threads share it', async () => {
     const file = join(dir, 'shared.sqlite');
     const a = new EmbeddedConnectionStore({ kind: 'embedded', file, tablePrefix: '' });

@@ -290,6 +290,91 @@ export function storeContract(
       });
     });
 
+    describe('room history (sequence numbers)', () => {
+      const WIDE = { maxPerRoom: 1000, notBefore: 0 };
+      const entry = (n: number, sentAt = 1_000 + n) => ({ id: `id-${n}`, sentAt, body: `{"n":${n}}` });
+
+      it('numbers each room from 1 on, by exactly 1, and keeps the messages in order', async () => {
+        expect(await store.appendToRoom('red', entry(1))).toBe(1);
+        expect(await store.appendToRoom('red', entry(2))).toBe(2);
+        expect(await store.appendToRoom('blue', entry(3))).toBe(1);
+        expect(await store.appendToRoom('red', entry(4))).toBe(3);
+        const page = await store.roomHistory('red', 0, 100, WIDE);
+        expect(page).toEqual({
+          latest: 3,
+          messages: [
+            { seq: 1, ...entry(1) },
+            { seq: 2, ...entry(2) },
+            { seq: 3, ...entry(4) },
+          ],
+        });
+        expect(await store.roomHistory('green', 0, 100, WIDE)).toEqual({ latest: 0, messages: [] });
+      });
+
+      it('reads after a number, bounded by the limit, and says the latest even when nothing is after', async () => {
+        for (let n = 1; n <= 5; n++) await store.appendToRoom('red', entry(n));
+        const page = await store.roomHistory('red', 2, 2, WIDE);
+        expect(page.latest).toBe(5);
+        expect(page.messages.map((m) => m.seq)).toEqual([3, 4]);
+        expect(await store.roomHistory('red', 5, 10, WIDE)).toEqual({ latest: 5, messages: [] });
+      });
+
+      it('keeps frames of 128 KB and injection-shaped rooms verbatim', async () => {
+        const body = JSON.stringify({ data: 'x'.repeat(128 * 1024 - 100), quote: '\'"`;--' });
+        const room = INJECTION_IDS[0] as string;
+        await store.appendToRoom(room, { id: 'big', sentAt: 1, body });
+        expect((await store.roomHistory(room, 0, 1, WIDE)).messages[0]?.body).toBe(body);
+        expect(await store.roomHistory('x', 0, 1, WIDE)).toEqual({ latest: 0, messages: [] });
+      });
+
+      it('reads only within the bounds, and the trim deletes what is outside them; numbers go on', async () => {
+        for (let n = 1; n <= 6; n++) await store.appendToRoom('red', entry(n, n * 100));
+        await store.appendToRoom('blue', entry(7, 50));
+        const window = { maxPerRoom: 3, notBefore: 450 };
+        // the last 3 of red are 4..6; of those, sent at or after 450: 5 and 6
+        expect((await store.roomHistory('red', 0, 100, window)).messages.map((m) => m.seq)).toEqual([5, 6]);
+        expect(await store.trimHistory(window)).toBe(5); // red 1-4, blue's only one
+        expect((await store.roomHistory('red', 0, 100, WIDE)).messages.map((m) => m.seq)).toEqual([5, 6]);
+        expect(await store.roomHistory('blue', 0, 100, WIDE)).toEqual({ latest: 1, messages: [] });
+        expect(await store.trimHistory(window)).toBe(0);
+        // a trimmed room counts on: its old numbers are never given to another message
+        expect(await store.appendToRoom('blue', entry(8))).toBe(2);
+      });
+
+      describe('under concurrency', () => {
+        const HANDLES = 6;
+        const POSTS = 120;
+        let handles: ContractStore[];
+
+        beforeEach(() => {
+          handles = [store, ...Array.from({ length: HANDLES - 1 }, () => openAgain(store))];
+        });
+
+        afterEach(async () => {
+          await Promise.all((handles ?? []).slice(1).map((handle) => handle.close()));
+        });
+
+        it(`gives ${POSTS} publishers racing from ${HANDLES} handles on two rooms 1..n each, none shared or skipped`, async () => {
+          const racing = Array.from({ length: POSTS }, (_, i) =>
+            (handles[i % HANDLES] as ContractStore).appendToRoom(i % 2 ? 'red' : 'blue', entry(i)),
+          );
+          const seqs = await Promise.all(racing);
+          for (const [room, parity] of [
+            ['blue', 0],
+            ['red', 1],
+          ] as const) {
+            const mine = seqs.filter((_, i) => i % 2 === parity);
+            expect([...mine].sort((a, b) => a - b)).toEqual(Array.from({ length: POSTS / 2 }, (_, i) => i + 1));
+            const page = await store.roomHistory(room, 0, POSTS, WIDE);
+            expect(page.latest).toBe(POSTS / 2);
+            // each kept message under the number its publisher was given
+            const given = new Map(mine.map((seq, k) => [seq, `id-${2 * k + parity}`]));
+            expect(page.messages.map((m) => [m.seq, m.id])).toEqual([...given].sort((a, b) => a[0] - b[0]));
+          }
+        });
+      });
+    });
+
     describe('room members (presence)', () => {
       it('lists the oldest members first with their subjects, bounded, with the exact count', async () => {
         for (let i = 0; i < 5; i++) {

@@ -3,16 +3,21 @@
  * proven by the contract suite (test/integration); here the store's behaviour only has
  * to be plausible, and every method is a jest spy so tests can make it fail.
  */
-import type { Connection, ConnectionPage, ConnectionStore } from '../../src/data';
+import type { Connection, ConnectionPage, ConnectionStore, HistoryPage, StoredMessage } from '../../src/data';
 
 export type MemoryStore = jest.Mocked<ConnectionStore> & {
   rows: Map<string, Connection>;
   rooms: Map<string, Set<string>>;
+  /** Each room's kept messages, oldest first; its latest number is `sequences`'. */
+  history: Map<string, StoredMessage[]>;
+  sequences: Map<string, number>;
 };
 
 export function memoryStore(): MemoryStore {
   const rows = new Map<string, Connection>();
   const rooms = new Map<string, Set<string>>();
+  const history = new Map<string, StoredMessage[]>();
+  const sequences = new Map<string, number>();
   const removeMany = async (ids: readonly string[]) => {
     for (const id of ids) {
       rows.delete(id);
@@ -89,10 +94,33 @@ export function memoryStore(): MemoryStore {
       if (target.subject === subject) return true;
       return [...rooms.values()].some((members) => members.has(from) && members.has(to));
     },
+    appendToRoom: async (room, entry) => {
+      const seq = (sequences.get(room) ?? 0) + 1;
+      sequences.set(room, seq);
+      history.set(room, [...(history.get(room) ?? []), { seq, ...entry }]);
+      return seq;
+    },
+    roomHistory: async (room, after, limit, window): Promise<HistoryPage> => {
+      const latest = sequences.get(room) ?? 0;
+      const kept = (history.get(room) ?? []).filter(
+        (m) => m.seq > after && m.seq > latest - window.maxPerRoom && m.sentAt >= window.notBefore,
+      );
+      return { latest, messages: kept.slice(0, limit) };
+    },
+    trimHistory: async (window) => {
+      let removed = 0;
+      for (const [room, messages] of history) {
+        const latest = sequences.get(room) ?? 0;
+        const kept = messages.filter((m) => m.seq > latest - window.maxPerRoom && m.sentAt >= window.notBefore);
+        removed += messages.length - kept.length;
+        history.set(room, kept);
+      }
+      return removed;
+    },
   };
   const methods = store as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(methods)) {
     if (typeof value === 'function') methods[key] = jest.fn(value as (...args: unknown[]) => unknown);
   }
-  return Object.assign(store as jest.Mocked<ConnectionStore>, { rows, rooms });
+  return Object.assign(store as jest.Mocked<ConnectionStore>, { rows, rooms, history, sequences });
 }

@@ -57,33 +57,37 @@ function from(connectionId: string, subject: string | null, rooms: RoomRights | 
 }
 const eve = (body: unknown, rooms: RoomRights = EVE) => from('E1', 'eve', rooms, body);
 
-function refusal(details: Record<string, unknown>) {
-  return [{ to: 'E1', message: { type: 'error', code: 'forbidden', message: expect.any(String), details } }];
+/** The frame eve gets; a refused request that named a room is named in it too (`action`, `room`). */
+function refusal(details: Record<string, unknown>, action?: string) {
+  const request = action === undefined ? {} : { action, room: details.room };
+  return [
+    { to: 'E1', message: { type: 'error', code: 'forbidden', message: expect.any(String), details, ...request } },
+  ];
 }
 
 describe('join', () => {
   it('needs the join right: eve is refused secret-room and stays out of it', async () => {
     expect(await eve({ action: 'join', room: 'secret-room' })).toEqual({ statusCode: 400 });
-    expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'join' }));
+    expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'join' }, 'join'));
     expect(store.join).not.toHaveBeenCalled();
     expect(store.rooms.get('secret-room')).toEqual(new Set(['A1', 'B1']));
   });
 
   it('is allowed where a pattern grants it', async () => {
     expect(await eve({ action: 'join', room: 'team-7-dev' }, { 'team-7-*': ['join'] })).toEqual({ statusCode: 200 });
-    expect(posted()).toEqual([{ to: 'E1', message: { type: 'joined', room: 'team-7-dev' } }]);
+    expect(posted()).toEqual([{ to: 'E1', message: { type: 'joined', room: 'team-7-dev', seq: 0 } }]);
   });
 
   it('fails closed for a connection whose authorizer context carries no rights', async () => {
     expect(await from('E1', 'eve', undefined, { action: 'join', room: 'lobby' })).toEqual({ statusCode: 400 });
-    expect(posted()).toEqual(refusal({ room: 'lobby', missing: 'join' }));
+    expect(posted()).toEqual(refusal({ room: 'lobby', missing: 'join' }, 'join'));
   });
 });
 
 describe('publish', () => {
   it('needs the publish right: nothing reaches alice or bob', async () => {
     expect(await eve({ action: 'publish', room: 'secret-room', data: 'psst' })).toEqual({ statusCode: 400 });
-    expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'publish' }));
+    expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'publish' }, 'publish'));
     expect(store.audience).not.toHaveBeenCalled();
   });
 
@@ -91,17 +95,17 @@ describe('publish', () => {
     expect(await eve({ action: 'publish', room: 'secret-room', data: 'psst' }, { '*': ALL })).toEqual({
       statusCode: 400,
     });
-    expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'membership' }));
+    expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'membership' }, 'publish'));
   });
 
   it('needs membership with auth off too', async () => {
     expect(await from('E1', null, undefined, { action: 'publish', room: 'secret-room', data: 1 })).toEqual({
       statusCode: 400,
     });
-    expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'membership' }));
+    expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'membership' }, 'publish'));
   });
 
-  it('reaches the room for a member, reading the store exactly as before (the audience, once)', async () => {
+  it('reaches the room for a member, reading its rooms before the message takes a number, then the audience once', async () => {
     expect(await from('A1', 'alice', MEMBERS, { action: 'publish', room: 'secret-room', data: 'hi' })).toEqual({
       statusCode: 200,
     });
@@ -115,7 +119,7 @@ describe('publish', () => {
       .filter(([, value]) => jest.isMockFunction(value) && (value as jest.Mock).mock.calls.length > 0)
       .map(([name]) => name)
       .filter((name) => name !== 'end');
-    expect(reads).toEqual(['audience']);
+    expect(reads.sort()).toEqual(['appendToRoom', 'audience', 'roomsOf']);
   });
 });
 
@@ -125,12 +129,12 @@ describe('members', () => {
     expect(await eve({ action: 'members', room: 'secret-room' }, { 'secret-room': ['join'] })).toEqual({
       statusCode: 400,
     });
-    expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'presence' }));
+    expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'presence' }, 'members'));
   });
 
   it('needs membership: eve does not see who is in secret-room', async () => {
     expect(await eve({ action: 'members', room: 'secret-room' }, { '*': ALL })).toEqual({ statusCode: 400 });
-    expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'membership' }));
+    expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'membership' }, 'members'));
   });
 
   it('answers a member', async () => {

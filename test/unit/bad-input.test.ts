@@ -9,6 +9,7 @@ import { message } from '../../src/handler';
 import { messageEnvelope } from '../../src/chat/actions';
 import type { WebSocketEvent } from '../../src/handler';
 import { MAX_DATA_BYTES, MAX_MESSAGE_BYTES, MAX_ROOM_LENGTH } from '../../src/chat/protocol';
+import { ROOM_FRAME_RESERVE } from '../../src/chat/history';
 import { lambdaContext, messageEvent, authorizedAs } from '../support/events';
 import { useHandlerHarness } from '../support/harnesses/handler';
 import type { MemoryStore } from '../support/memory-store';
@@ -94,20 +95,25 @@ describe('the size of the frame posted, envelope included', () => {
   const envelopeBytes = () =>
     encode(messageEnvelope({ room: LONGEST_ROOM }, { subject: ESCAPED_SUBJECT, connectionId: SENDER }, '')).byteLength;
 
+  /** A room message leaves room for its `seq` and a history answer around it (src/chat/history.ts). */
+  const ROOM_LIMIT = MAX_MESSAGE_BYTES - ROOM_FRAME_RESERVE;
+
   it('refuses with payload_too_large, before any post, data that passes the data limit but not with its envelope', async () => {
     const largestData = 'x'.repeat(MAX_DATA_BYTES - 2); // as JSON: exactly MAX_DATA_BYTES
     expect(envelopeBytes() + largestData.length).toBeGreaterThan(MAX_MESSAGE_BYTES); // 131,7xx bytes
     const reply = await expectRefused(fromSender(publish(largestData), 'publish'), 'payload_too_large');
-    expect(reply.details).toEqual({ size: envelopeBytes() + largestData.length, limit: MAX_MESSAGE_BYTES });
+    expect(reply.details).toEqual({ size: envelopeBytes() + largestData.length, limit: ROOM_LIMIT });
   });
 
-  it('posts a frame of exactly the limit and refuses one byte more', async () => {
-    const fits = 'x'.repeat(MAX_MESSAGE_BYTES - envelopeBytes());
+  it('posts a room frame of exactly the limit (with its seq, within 128 KB) and refuses one byte more', async () => {
+    const fits = 'x'.repeat(ROOM_LIMIT - envelopeBytes());
     expect(await message(fromSender(publish(fits), 'publish'), lambdaContext())).toEqual({ statusCode: 200 });
     const delivered = posted().filter((p) => p.message.type === 'message');
+    const withSeq = ROOM_LIMIT + '"seq":1,'.length;
+    expect(withSeq).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
     expect(delivered.map((p) => [p.to, p.bytes])).toEqual([
-      [SENDER, MAX_MESSAGE_BYTES],
-      [OTHER, MAX_MESSAGE_BYTES],
+      [SENDER, withSeq],
+      [OTHER, withSeq],
     ]);
 
     management.resetHistory();

@@ -13,7 +13,7 @@ import { StoreError } from '../../src/errors';
 import type { ServerMessageType } from '../../src/chat/frames';
 import { memoryStore } from '../support/memory-store';
 import type { MemoryStore } from '../support/memory-store';
-import { ALL_ROOMS } from '../../src/auth/rooms';
+import { chatSession } from '../support/session';
 
 const ALICE = 'alice-connection=';
 const BOB = 'bob-connection=';
@@ -26,18 +26,15 @@ const outbox: Outbox = {
 };
 
 function session(connectionId: string, subject: string): Session {
-  return {
+  return chatSession({
     store,
     outbox,
     connectionId,
     subject,
     concurrency: 4,
-    deadline: Date.now() + 60_000,
     listPageSize: 10,
     presenceMaxMembers: 10,
-    rooms: ALL_ROOMS,
-    listScope: 'own',
-  };
+  });
 }
 
 beforeEach(async () => {
@@ -66,6 +63,7 @@ async function conversation(): Promise<{ to: string; frame: unknown }[]> {
   await say(bob, { action: 'send', user: 'alice', data: 'psst' });
   await say(bob, { action: 'send', connectionId: ALICE, data: null });
   await say(alice, { action: 'ping' });
+  await say(alice, { action: 'history', room: 'lobby' });
   await say(bob, { action: 'leave', room: 'lobby' });
   await say(alice, '{"action":'); // invalid_json
   await say(alice, { action: 'dance' }); // unknown_action, with details
@@ -91,6 +89,7 @@ describe('the frames the service sends', () => {
       members: true,
       presence: true,
       pong: true,
+      history: true,
       error: true,
     };
     expect([...types].sort()).toEqual(Object.keys(every).sort());
@@ -118,8 +117,8 @@ describe('the frames the service sends', () => {
       const { [field]: value, ...rest } = frame;
       const renamed = { ...rest, [`${field}_renamed`]: value };
       const retyped = { ...frame, [field]: Symbol('not JSON') };
-      // `data` and `details` take any value, and a message's target fields are optional.
-      if (!['data', 'details', 'room', 'user', 'to'].includes(field)) {
+      // `data` and `details` take any value; a message's target fields and `seq` are optional.
+      if (!['data', 'details', 'room', 'user', 'to', 'seq'].includes(field)) {
         expect({ frame: renamed, ok: isServerMessage(renamed) }).toEqual({ frame: renamed, ok: false });
       }
       if (field !== 'details') {

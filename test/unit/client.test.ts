@@ -155,19 +155,40 @@ describe('reconnecting', () => {
     expect(of('close')).toEqual([{ code: 1001, reason: '', willReconnect: false, wasOpen: true }]);
   });
 
-  it('counts attempts from 1 again after a connection opened', () => {
-    const { client: c, of } = client({ reconnect: { initialDelayMs: 100, maxAttempts: 3 } });
+  it('counts attempts from 1 again only after a connection stayed open stableAfterMs', () => {
+    const { client: c, of } = client({ reconnect: { initialDelayMs: 100, maxAttempts: 5, stableAfterMs: 1_000 } });
     c.connect();
     fake.last().drop();
-    jest.runOnlyPendingTimers();
+    jest.advanceTimersByTime(50);
     fake.last().drop();
-    jest.runOnlyPendingTimers();
+    jest.advanceTimersByTime(100);
     fake.last().open();
+    jest.advanceTimersByTime(1_000);
     fake.last().drop();
     expect(of('reconnecting').map((e) => [e.attempt, e.delayMs])).toEqual([
       [1, 50],
       [2, 100],
       [1, 50],
+    ]);
+  });
+
+  it('keeps counting when every connection is dropped right after it opened: the delays grow to maxDelayMs', () => {
+    const { client: c, of } = client({ reconnect: { initialDelayMs: 100, maxDelayMs: 800, stableAfterMs: 1_000 } });
+    c.connect();
+    for (let i = 0; i < 6; i++) {
+      fake.last().open();
+      jest.advanceTimersByTime(10);
+      fake.last().drop();
+      jest.runOnlyPendingTimers();
+    }
+    // Math.random is 0.5 here: half of each cap
+    expect(of('reconnecting').map((e) => [e.attempt, e.delayMs])).toEqual([
+      [1, 50],
+      [2, 100],
+      [3, 200],
+      [4, 400],
+      [5, 400],
+      [6, 400],
     ]);
   });
 
@@ -552,13 +573,33 @@ describe('sending', () => {
 describe('receiving', () => {
   it('emits every frame the service sends as a typed message', () => {
     const { client: c, of } = client();
+    c.join('lobby');
     c.connect();
     fake.last().open();
     const frames: ServerMessage[] = [
-      { type: 'joined', room: 'lobby' },
-      { type: 'message', room: 'lobby', from: null, connectionId: 'a=', origin: 'client', sentAt: 5, data: { x: 1 } },
-      { type: 'message', from: null, origin: 'server', sentAt: 6, data: null },
-      { type: 'presence', room: 'lobby', event: 'leave', connectionId: 'b=', from: 'bob', reason: 'disconnect' },
+      { type: 'joined', room: 'lobby', seq: 0 },
+      {
+        type: 'message',
+        id: 'm1',
+        seq: 1,
+        room: 'lobby',
+        from: null,
+        connectionId: 'a=',
+        origin: 'client',
+        sentAt: 5,
+        data: { x: 1 },
+      },
+      { type: 'message', id: 'm2', from: null, origin: 'server', sentAt: 6, data: null },
+      {
+        type: 'presence',
+        id: 'p1',
+        seq: 2,
+        room: 'lobby',
+        event: 'leave',
+        connectionId: 'b=',
+        from: 'bob',
+        reason: 'disconnect',
+      },
       { type: 'error', code: 'too_many_rooms', message: 'no' },
     ];
     for (const frame of frames) fake.last().receive(frame);

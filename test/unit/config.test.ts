@@ -29,6 +29,7 @@ describe('readConfig', () => {
       listScope: 'own',
       maxConnectionsPerUser: 20,
       liveness: { minAgeMs: 300_000, batchSize: 200 },
+      history: { ttlMs: 86_400_000, maxPerRoom: 1_000 },
     });
   });
 

@@ -131,6 +131,9 @@ describe('checkTunables and checkAuth (the functions own readers)', () => {
     expect(checkTunables({ FANOUT_CONCURRENCY: 50, LIST_PAGE_SIZE: '100' })).toEqual([]);
     expect(checkTunables({ FANOUT_CONCURRENCY: 'fifty' })).toEqual([expect.stringMatching(/FANOUT_CONCURRENCY/)]);
     expect(checkTunables({ LOG_LEVEL: 'verbose' })).toEqual([expect.stringMatching(/LOG_LEVEL "verbose"/)]);
+    expect(checkTunables({ ROOM_HISTORY_TTL: '24h', ROOM_HISTORY_MAX: 1000 })).toEqual([]);
+    expect(checkTunables({ ROOM_HISTORY_TTL: 'forever' })).toEqual([expect.stringMatching(/ROOM_HISTORY_TTL/)]);
+    expect(checkTunables({ ROOM_HISTORY_MAX: 0 })).toEqual([expect.stringMatching(/ROOM_HISTORY_MAX/)]);
   });
 
   it('reports inconsistent authorization settings', () => {

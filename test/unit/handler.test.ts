@@ -215,7 +215,7 @@ describe('message', () => {
     });
     expect(deliveries.at(-1)).toEqual({
       to: SENDER,
-      message: { type: 'delivery', recipients: 3, sent: 3, stale: 0, failed: 0, unsent: 0 },
+      message: { type: 'delivery', id: expect.any(String), recipients: 3, sent: 3, stale: 0, failed: 0, unsent: 0 },
     });
   });
 
@@ -249,7 +249,7 @@ describe('message', () => {
     await message(messageEvent({ action: 'leave', room: 'red' }, SENDER, 'leave'), lambdaContext());
     expect(store.rooms.has('red')).toBe(false);
     expect(posted().map((d) => d.message)).toEqual([
-      { type: 'joined', room: 'red' },
+      { type: 'joined', room: 'red', seq: 0 },
       { type: 'left', room: 'red', wasMember: true },
     ]);
   });
@@ -267,7 +267,7 @@ describe('message', () => {
     });
     expect(posted().map((d) => d.message)).toEqual([
       expect.objectContaining({ type: 'error', code: 'too_many_rooms' }),
-      { type: 'joined', room: 'r0' },
+      { type: 'joined', room: 'r0', seq: 0 },
     ]);
     expect(store.rooms.has('one-more')).toBe(false);
   });
@@ -394,7 +394,10 @@ describe('a message that fails (every message gets an answer)', () => {
     );
     expect(result).toEqual({ statusCode: 200 });
     expect(posted()).toEqual([
-      { to: SENDER, message: { type: 'delivery', recipients: 3, sent: 0, stale: 0, failed: 0, unsent: 3 } },
+      {
+        to: SENDER,
+        message: { type: 'delivery', id: expect.any(String), recipients: 3, sent: 0, stale: 0, failed: 0, unsent: 3 },
+      },
     ]);
   });
 
@@ -403,7 +406,7 @@ describe('a message that fails (every message gets an answer)', () => {
     management.answer(400, { times: 1 });
     await message(join(), lambdaContext());
     expect(posted().map((d) => d.message)).toEqual([
-      { type: 'joined', room: 'red' },
+      { type: 'joined', room: 'red', seq: 0 },
       expect.objectContaining({ type: 'error', code: 'unavailable' }),
     ]);
   });
@@ -417,7 +420,7 @@ describe('sweep', () => {
       subject: null,
     });
     await store.add({ connectionId: 'fresh', connectedAt: Date.now(), subject: null });
-    expect(await sweep()).toMatchObject({ removed: 1, expired: 1 });
+    expect(await sweep()).toMatchObject({ removed: 1, expired: 1, trimmed: 0 });
     expect([...store.rows.keys()]).toEqual(['fresh']);
   });
 

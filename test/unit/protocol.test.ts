@@ -52,7 +52,7 @@ describe('parseCommand', () => {
 
   it('says which actions are valid', () => {
     expect(refusal('{"action":"explode"}').message).toBe(
-      'unknown action "explode"; valid actions: sendmessage, join, leave, publish, list, send, members, ping',
+      'unknown action "explode"; valid actions: sendmessage, join, leave, publish, list, send, members, ping, history',
     );
   });
 

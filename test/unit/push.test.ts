@@ -51,6 +51,7 @@ describe('send to a user', () => {
     expect(recipientsOf('message').sort()).toEqual(['A1', 'A2']);
     expect(ofType('message')[0]?.message).toEqual({
       type: 'message',
+      id: expect.any(String),
       user: 'alice',
       from: 'bob',
       connectionId: 'B1',
@@ -61,7 +62,16 @@ describe('send to a user', () => {
     expect(ofType('delivery')).toEqual([
       {
         to: 'B1',
-        message: { type: 'delivery', user: 'alice', recipients: 2, sent: 2, stale: 0, failed: 0, unsent: 0 },
+        message: {
+          type: 'delivery',
+          id: expect.any(String),
+          user: 'alice',
+          recipients: 2,
+          sent: 2,
+          stale: 0,
+          failed: 0,
+          unsent: 0,
+        },
       },
     ]);
   });
@@ -123,6 +133,7 @@ describe('send to a connection', () => {
         to: 'A1',
         message: {
           type: 'message',
+          id: expect.any(String),
           to: 'A1',
           from: null,
           connectionId: 'B1',
@@ -134,6 +145,7 @@ describe('send to a connection', () => {
     ]);
     expect(ofType('delivery')[0]?.message).toEqual({
       type: 'delivery',
+      id: expect.any(String),
       to: 'A1',
       recipients: 1,
       sent: 1,
@@ -203,6 +215,8 @@ describe('members', () => {
           code: 'forbidden',
           message: expect.any(String),
           details: { room: 'lobby', missing: 'membership' },
+          action: 'members',
+          room: 'lobby',
         },
       },
     ]);
@@ -247,10 +261,12 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
     await store.join('A1', 'lobby', 50);
     await store.join('B1', 'lobby', 50);
     await from('C1', 'carol', { action: 'join', room: 'lobby' }, 'join');
-    expect(ofType('joined')).toEqual([{ to: 'C1', message: { type: 'joined', room: 'lobby' } }]);
+    expect(ofType('joined')).toEqual([{ to: 'C1', message: { type: 'joined', room: 'lobby', seq: 1 } }]);
     expect(recipientsOf('presence').sort()).toEqual(['A1', 'B1']);
     expect(ofType('presence')[0]?.message).toEqual({
       type: 'presence',
+      id: expect.any(String),
+      seq: 1,
       room: 'lobby',
       event: 'join',
       connectionId: 'C1',
@@ -265,7 +281,16 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
     expect(ofType('presence')).toEqual([
       {
         to: 'A1',
-        message: { type: 'presence', room: 'lobby', event: 'leave', connectionId: 'B1', from: 'bob', reason: 'leave' },
+        message: {
+          type: 'presence',
+          id: expect.any(String),
+          seq: 1,
+          room: 'lobby',
+          event: 'leave',
+          connectionId: 'B1',
+          from: 'bob',
+          reason: 'leave',
+        },
       },
     ]);
     management.resetHistory();
@@ -286,6 +311,8 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
         to: 'B1',
         message: {
           type: 'presence',
+          id: expect.any(String),
+          seq: 1,
           room: 'red',
           event: 'leave',
           connectionId: 'A1',
@@ -297,6 +324,8 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
         to: 'C1',
         message: {
           type: 'presence',
+          id: expect.any(String),
+          seq: 1,
           room: 'blue',
           event: 'leave',
           connectionId: 'A1',
@@ -342,6 +371,7 @@ describe('publish (the function backends invoke)', () => {
 
   const serverMessage = (extra: Record<string, unknown>, data: unknown) => ({
     type: 'message',
+    id: expect.any(String),
     ...extra,
     from: null,
     origin: 'server',
@@ -355,6 +385,8 @@ describe('publish (the function backends invoke)', () => {
     const summary = await publish({ room: 'lobby', data: { text: 'deploy finished' } }, lambdaContext());
     expect(summary).toEqual({
       type: 'delivery',
+      id: expect.any(String),
+      seq: 1,
       room: 'lobby',
       recipients: 2,
       sent: 2,
@@ -363,7 +395,9 @@ describe('publish (the function backends invoke)', () => {
       unsent: 0,
     });
     expect(recipientsOf('message').sort()).toEqual(['A1', 'B1']);
-    expect(ofType('message')[0]?.message).toEqual(serverMessage({ room: 'lobby' }, { text: 'deploy finished' }));
+    expect(ofType('message')[0]?.message).toEqual(
+      serverMessage({ room: 'lobby', seq: 1 }, { text: 'deploy finished' }),
+    );
   });
 
   it('sends to every connection of a user', async () => {
@@ -380,6 +414,7 @@ describe('publish (the function backends invoke)', () => {
   it('sends to everyone without a target', async () => {
     expect(await publish({ data: 3 }, lambdaContext())).toEqual({
       type: 'delivery',
+      id: expect.any(String),
       recipients: 4,
       sent: 4,
       stale: 0,
@@ -443,7 +478,17 @@ describe('POST /publish (the HTTP API)', () => {
     expect(await post(publishHttpEvent({ room: 'lobby', data: 'hi' }))).toEqual({
       status: 200,
       type: 'application/json',
-      body: { type: 'delivery', room: 'lobby', recipients: 1, sent: 1, stale: 0, failed: 0, unsent: 0 },
+      body: {
+        type: 'delivery',
+        id: expect.any(String),
+        seq: 1,
+        room: 'lobby',
+        recipients: 1,
+        sent: 1,
+        stale: 0,
+        failed: 0,
+        unsent: 0,
+      },
     });
     expect(ofType('message')).toEqual([
       { to: 'B1', message: expect.objectContaining({ room: 'lobby', from: null, origin: 'server', data: 'hi' }) },

@@ -53,7 +53,7 @@ describe('a write whose answer was lost', () => {
       throw lost('join');
     });
     expect(await send('join')).toEqual({ statusCode: 200 });
-    expect(to(ME)).toEqual([{ type: 'joined', room: 'red' }]);
+    expect(to(ME)).toEqual([{ type: 'joined', room: 'red', seq: 1 }]);
     expect(to(OTHER)).toEqual([expect.objectContaining({ type: 'presence', event: 'join', connectionId: ME })]);
     expect(await store.roomsOf(ME)).toEqual(['red']);
     expect(warnings.mock.calls.join('\n')).toContain('store write outcome settled');
@@ -62,7 +62,7 @@ describe('a write whose answer was lost', () => {
   it('join that did not happen: joined then, answered joined', async () => {
     store.join.mockRejectedValueOnce(lost('join'));
     expect(await send('join')).toEqual({ statusCode: 200 });
-    expect(to(ME)).toEqual([{ type: 'joined', room: 'red' }]);
+    expect(to(ME)).toEqual([{ type: 'joined', room: 'red', seq: 1 }]);
     expect(await store.roomsOf(ME)).toEqual(['red']);
   });
 

@@ -1,0 +1,257 @@
+/**
+ * The client's room delivery (client/rooms.ts through client/index.ts) with a fake
+ * WebSocket and jest's fake clock: once each, in seq order, history asked for what is
+ * missing, a gap event for what history no longer has, the next connection opened before
+ * API Gateway's 2-hour limit, and refused joins forgotten.
+ */
+import { RealtimeClient } from '../../client';
+import type { ClientEvents, RealtimeClientOptions, ServerMessage } from '../../client';
+import { fakeWebSocket } from '../support/fake-websocket';
+import type { FakeSocket } from '../support/fake-websocket';
+
+const URL = 'ws://service.test';
+let fake: ReturnType<typeof fakeWebSocket>;
+
+beforeEach(() => {
+  jest.useFakeTimers();
+  fake = fakeWebSocket();
+  jest.spyOn(Math, 'random').mockReturnValue(0.5);
+});
+
+afterEach(() => {
+  jest.useRealTimers();
+  jest.restoreAllMocks();
+});
+
+function client(options: Partial<RealtimeClientOptions> = {}) {
+  const c = new RealtimeClient({ url: URL, WebSocket: fake.WebSocket, heartbeatMs: 0, ...options });
+  const messages: ServerMessage[] = [];
+  const gaps: ClientEvents['gap'][] = [];
+  c.on('message', (m) => messages.push(m));
+  c.on('gap', (g) => gaps.push(g));
+  const room = (name = 'lobby') =>
+    messages.filter((m) => m.type === 'message' && m.room === name).map((m) => (m as { seq?: number }).seq);
+  return { c, messages, gaps, room };
+}
+
+function msg(seq: number, room = 'lobby', id = `m-${room}-${seq}`) {
+  return {
+    type: 'message',
+    id,
+    seq,
+    room,
+    from: null,
+    connectionId: 'sender=',
+    origin: 'client',
+    sentAt: 1,
+    data: seq,
+  } as const;
+}
+
+function history(room: string, latest: number, messages: unknown[], extra: { more?: boolean; gap?: boolean } = {}) {
+  return { type: 'history', room, latest, messages, more: extra.more ?? false, gap: extra.gap ?? false };
+}
+
+const historyAsks = (socket: FakeSocket) => socket.commands().filter((m) => m.action === 'history');
+
+/** Open, joined to `lobby` at `seq`. */
+function joinedAt(seq: number, options: Partial<RealtimeClientOptions> = {}) {
+  const made = client(options);
+  made.c.join('lobby');
+  made.c.connect();
+  fake.last().open();
+  fake.last().receive({ type: 'joined', room: 'lobby', seq });
+  return made;
+}
+
+describe('room frames', () => {
+  it('hands over a room frame once, however often it is posted', () => {
+    const { room } = joinedAt(0);
+    for (const seq of [1, 1, 2, 1, 2, 3, 3]) fake.last().receive(msg(seq));
+    expect(room()).toEqual([1, 2, 3]);
+  });
+
+  it('puts shuffled frames in seq order, an early one waiting for those before it', () => {
+    const { room } = joinedAt(10);
+    const order = [16, 10, 13, 12, 19, 11, 14, 18, 15, 17].map((n) => n + 1);
+    for (const seq of order) fake.last().receive(msg(seq));
+    expect(room()).toEqual(Array.from({ length: 10 }, (_, i) => 11 + i));
+    expect(historyAsks(fake.last())).toEqual([]);
+  });
+
+  it('drops frames sent before the join (seq not after joined`s)', () => {
+    const { room } = joinedAt(5);
+    fake.last().receive(msg(5));
+    fake.last().receive(msg(6));
+    expect(room()).toEqual([6]);
+  });
+
+  it('holds frames that arrive before `joined` and starts after its seq', () => {
+    const { c, room } = client();
+    c.join('lobby');
+    c.connect();
+    fake.last().open();
+    fake.last().receive(msg(8));
+    fake.last().receive(msg(7));
+    expect(room()).toEqual([]);
+    fake.last().receive({ type: 'joined', room: 'lobby', seq: 6 });
+    expect(room()).toEqual([7, 8]);
+  });
+
+  it('asks history for a missing frame after reorderWaitMs, and hands over what it answers in order', () => {
+    const { room } = joinedAt(0, { reorderWaitMs: 500 });
+    fake.last().receive(msg(1));
+    fake.last().receive(msg(3));
+    jest.advanceTimersByTime(499);
+    expect(historyAsks(fake.last())).toEqual([]);
+    jest.advanceTimersByTime(1);
+    expect(historyAsks(fake.last())).toEqual([{ action: 'history', room: 'lobby', after: 1, limit: 1000 }]);
+    fake.last().receive(history('lobby', 3, [msg(2), msg(3)]));
+    expect(room()).toEqual([1, 2, 3]);
+  });
+
+  it('follows `more` until history is read to its end', () => {
+    const { room } = joinedAt(0, { reorderWaitMs: 10 });
+    fake.last().receive(msg(5));
+    jest.advanceTimersByTime(10);
+    fake.last().receive(history('lobby', 5, [msg(1), msg(2)], { more: true }));
+    expect(historyAsks(fake.last()).at(-1)).toMatchObject({ after: 2 });
+    fake.last().receive(history('lobby', 5, [msg(3), msg(4), msg(5)]));
+    expect(room()).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('emits a gap for what history no longer has, and goes on after it', () => {
+    const { room, gaps } = joinedAt(0, { reorderWaitMs: 10 });
+    fake.last().receive(msg(1));
+    fake.last().receive(msg(9));
+    jest.advanceTimersByTime(10);
+    fake.last().receive(history('lobby', 9, [msg(7), msg(8), msg(9)], { gap: true }));
+    expect(gaps).toEqual([{ room: 'lobby', after: 1, before: 7 }]);
+    expect(room()).toEqual([1, 7, 8, 9]);
+    fake.last().receive(msg(10));
+    expect(room()).toEqual([1, 7, 8, 9, 10]);
+  });
+
+  it('asks again when history does not answer in time', () => {
+    joinedAt(0, { reorderWaitMs: 10 });
+    fake.last().receive(msg(2));
+    jest.advanceTimersByTime(10);
+    expect(historyAsks(fake.last())).toHaveLength(1);
+    jest.advanceTimersByTime(10_000);
+    expect(historyAsks(fake.last())).toHaveLength(2);
+  });
+
+  it('drops a repeated frame with an id that is not a room frame (a broadcast, a direct message)', () => {
+    const { c, messages } = client();
+    c.connect();
+    fake.last().open();
+    const broadcast = { type: 'message', id: 'b1', from: null, origin: 'server', sentAt: 1, data: 1 };
+    fake.last().receive(broadcast);
+    fake.last().receive(broadcast);
+    expect(messages.filter((m) => m.type === 'message')).toHaveLength(1);
+  });
+
+  it('never hands over a history frame itself', () => {
+    const { messages } = joinedAt(0);
+    fake.last().receive(history('lobby', 0, []));
+    expect(messages.map((m) => m.type)).toEqual(['joined']);
+  });
+});
+
+describe('after a reconnect', () => {
+  it('rejoins, asks for what came after its last seq, and hands over exactly that, once, in order', () => {
+    const { room } = joinedAt(0);
+    for (const seq of [1, 2, 3]) fake.last().receive(msg(seq));
+    fake.last().drop();
+    jest.runOnlyPendingTimers();
+    const next = fake.last();
+    next.open();
+    expect(next.commands()).toEqual([{ action: 'join', room: 'lobby' }]);
+    next.receive({ type: 'joined', room: 'lobby', seq: 6 });
+    expect(historyAsks(next)).toEqual([{ action: 'history', room: 'lobby', after: 3, limit: 1000 }]);
+    next.receive(msg(7)); // live, before the answer: waits
+    next.receive(history('lobby', 7, [msg(4), msg(5), msg(6), msg(7)]));
+    next.receive(msg(7)); // and again
+    expect(room()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('asks for nothing when nothing was missed', () => {
+    joinedAt(0);
+    fake.last().receive(msg(1));
+    fake.last().drop();
+    jest.runOnlyPendingTimers();
+    fake.last().open();
+    fake.last().receive({ type: 'joined', room: 'lobby', seq: 1 });
+    expect(historyAsks(fake.last())).toEqual([]);
+  });
+});
+
+describe('joins', () => {
+  it('forgets a join the service refused, and does not send it again after a reconnect', () => {
+    const { c } = client();
+    c.join('lobby');
+    c.join('full');
+    c.connect();
+    fake.last().open();
+    fake.last().receive({ type: 'error', code: 'too_many_rooms', message: 'no', action: 'join', room: 'full' });
+    expect([...c.rooms]).toEqual(['lobby']);
+    fake.last().drop();
+    jest.runOnlyPendingTimers();
+    fake.last().open();
+    expect(fake.last().commands()).toEqual([{ action: 'join', room: 'lobby' }]);
+  });
+
+  it('refuses a room name the service would refuse, and does not remember it', () => {
+    const { c } = client();
+    expect(() => c.join('bad room!')).toThrow(RangeError);
+    expect(() => c.join('x'.repeat(65))).toThrow(RangeError);
+    expect([...c.rooms]).toEqual([]);
+  });
+
+  it('forgets a room left: its count starts afresh on the next join', () => {
+    const { c, room } = joinedAt(0);
+    fake.last().receive(msg(1));
+    c.leave('lobby');
+    fake.last().receive(msg(2)); // in flight when it left: not handed over
+    c.join('lobby');
+    fake.last().receive({ type: 'joined', room: 'lobby', seq: 4 });
+    fake.last().receive(msg(5));
+    expect(room()).toEqual([1, 5]);
+  });
+});
+
+describe('renewal before the 2-hour limit', () => {
+  it('opens the next connection first, rejoins there, and closes the old one once the joins are answered', () => {
+    const { c, room, messages } = joinedAt(0, { renewAfterMs: 60_000 });
+    const closes: unknown[] = [];
+    c.on('close', (e) => closes.push(e));
+    const old = fake.last();
+    old.receive(msg(1));
+    jest.advanceTimersByTime(60_000);
+    const next = fake.last();
+    expect(next).not.toBe(old);
+    old.receive(msg(2)); // the old connection still delivers meanwhile
+    next.open();
+    expect(next.commands()).toEqual([{ action: 'join', room: 'lobby' }]);
+    expect(old.readyState).toBe(1);
+    next.receive(msg(3)); // both are in the room now: heard on both, handed over once
+    old.receive(msg(3));
+    next.receive({ type: 'joined', room: 'lobby', seq: 2 });
+    expect(old.readyState).toBe(3);
+    next.receive(msg(4));
+    expect(room()).toEqual([1, 2, 3, 4]);
+    expect(closes).toEqual([]);
+    expect(c.state).toBe('open');
+    expect(messages.filter((m) => m.type === 'joined')).toHaveLength(2);
+  });
+
+  it('goes on with the old connection when the next one fails to open', () => {
+    const { c, room } = joinedAt(0, { renewAfterMs: 60_000 });
+    const old = fake.last();
+    jest.advanceTimersByTime(60_000);
+    fake.last().refuse(403);
+    expect(c.state).toBe('open');
+    old.receive(msg(1));
+    expect(room()).toEqual([1]);
+  });
+});
