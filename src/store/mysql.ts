@@ -5,7 +5,15 @@
 import type { MysqlSettings } from '../config';
 import { MysqlSession } from './mysql-connections';
 import type { MysqlStoreOptions } from './mysql-connections';
-import { chunks, DELETE_CHUNK, shardTableNames, SUBJECT_INDEX, tableNames, toConnection, toDeliveryState } from './types';
+import {
+  chunks,
+  DELETE_CHUNK,
+  shardTableNames,
+  SUBJECT_INDEX,
+  tableNames,
+  toConnection,
+  toDeliveryState,
+} from './types';
 import type { DeliveryCounts, DeliveryRecord, DeliveryRow, DeliveryState, IdRange, ShardProgress } from './types';
 import type { Connection, ConnectionPage, ConnectionRow, ConnectionStore, JoinResult } from './types';
 

@@ -119,7 +119,13 @@ export interface ShardStore {
   /** A shard's progress, its attempt counted (the row is made if missing). */
   startShard(deliveryId: string, shard: number, now: number): Promise<ShardProgress>;
   /** Saves a shard's cursor and running counts after a page, so a retry resumes there. */
-  saveShard(deliveryId: string, shard: number, cursor: string | null, counts: DeliveryCounts, now: number): Promise<void>;
+  saveShard(
+    deliveryId: string,
+    shard: number,
+    cursor: string | null,
+    counts: DeliveryCounts,
+    now: number,
+  ): Promise<void>;
   /**
    * Marks the shard done with its final counts and adds them to the delivery, once however
    * often it is called. Returns the delivery's totals to the one caller that finished its last

@@ -31,7 +31,15 @@ export function memoryShardStore(audienceOf: (room: string | undefined) => Itera
     audienceCount: async (room) => [...audienceOf(room)].length,
     openDelivery: async (record, now) => {
       if (deliveries.has(record.deliveryId)) return;
-      deliveries.set(record.deliveryId, { ...record, done: 0, sent: 0, stale: 0, failed: 0, unsent: 0, summarized: false });
+      deliveries.set(record.deliveryId, {
+        ...record,
+        done: 0,
+        sent: 0,
+        stale: 0,
+        failed: 0,
+        unsent: 0,
+        summarized: false,
+      });
       for (let shard = 0; shard < record.shards; shard++) shards.set(key(record.deliveryId, shard), fresh(now));
     },
     startShard: async (deliveryId, shard, now) => {
@@ -39,8 +47,8 @@ export function memoryShardStore(audienceOf: (room: string | undefined) => Itera
       row.attempts += 1;
       row.updatedAt = now;
       shards.set(key(deliveryId, shard), row);
-      const { updatedAt: _, ...progress } = row;
-      return { ...progress };
+      const { cursor, sent, stale, failed, unsent, attempts, done } = row;
+      return { cursor, sent, stale, failed, unsent, attempts, done };
     },
     saveShard: async (deliveryId, shard, cursor, counts: DeliveryCounts, now) => {
       const row = shards.get(key(deliveryId, shard));
