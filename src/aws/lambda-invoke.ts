@@ -5,7 +5,8 @@
  * it then runs the function, retries it twice on an error and hands it to the on-failure
  * destination after that (serverless.yml). serverless-offline serves the same API locally.
  */
-import { endpoint, signedPost } from './request';
+import { CredentialsError } from '../errors';
+import { credentialsFromEnv, endpoint, signedPost } from './request';
 import type { Endpoint } from './request';
 import type { AwsCredentials } from './sigv4';
 
@@ -23,6 +24,18 @@ export class InvokeError extends Error {
       options,
     );
   }
+}
+
+/** The role's credentials from the environment (Lambda sets them), or the fake ones for serverless-offline. */
+export function invokeCredentials(offline: boolean, offlineCredentials: AwsCredentials): AwsCredentials {
+  if (offline) return offlineCredentials;
+  const credentials = credentialsFromEnv();
+  if (!credentials) {
+    throw new CredentialsError(
+      'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set: cannot invoke the deliver function',
+    );
+  }
+  return credentials;
 }
 
 export interface InvokerOptions {
@@ -44,7 +57,7 @@ export class AsyncInvoker {
   }
 
   /** Queues `payload` for `functionName`; resolves once Lambda has accepted it (202). */
-  async invoke(functionName: string, payload: unknown): Promise<void> {
+  async invoke(functionName: string, payload: unknown, timeoutMs = this.options.timeoutMs): Promise<void> {
     const body = new TextEncoder().encode(JSON.stringify(payload));
     let status: number;
     try {
@@ -55,7 +68,7 @@ export class AsyncInvoker {
         region: this.options.region,
         service: 'lambda',
         credentials: this.options.credentials,
-        timeoutMs: this.options.timeoutMs,
+        timeoutMs,
       }));
     } catch (cause) {
       throw new InvokeError(functionName, undefined, { cause });

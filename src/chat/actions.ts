@@ -17,6 +17,8 @@ import type { LogFields } from '../log';
 import { presenceAudience, presenceMessage } from './presence';
 import type { LeaveReason, PresenceEvent } from './presence';
 import { MAX_MESSAGE_BYTES, parseCommand } from './protocol';
+import { planDelivery } from './shards';
+import type { Sharding } from './shards';
 import type { Command } from './protocol';
 import type { DeliveryFrame, ErrorFrame, MessageFrame, PresenceFrame, ServerMessage } from './frames';
 
@@ -37,10 +39,12 @@ export interface Session {
   listPageSize: number;
   /** Presence events only for rooms of at most this many members; 0: none (src/chat/presence.ts). */
   presenceMaxMembers: number;
+  /** Audiences above its size go to the `deliver` function in shards (src/chat/shards.ts); none: never. */
+  sharding?: Sharding | undefined;
 }
 
 /** What a delivery needs, with or without a sender connection (src/chat/push.ts has none). */
-export type Courier = Pick<Session, 'store' | 'outbox' | 'concurrency' | 'deadline'>;
+export type Courier = Pick<Session, 'store' | 'outbox' | 'concurrency' | 'deadline' | 'sharding'>;
 
 /** Whom a message is for: at most one of these; none is everyone. `to` is one connection. */
 export interface Target {
@@ -259,10 +263,36 @@ export function messageEnvelope(
   return { type: 'message', ...targetFields(target), ...origin, sentAt: Date.now(), data };
 }
 
+/**
+ * Everyone and rooms can be large: with sharding on, their audience is read as one page, and
+ * one larger than a shard goes to `deliver` (src/chat/shards.ts). A user's connections and one
+ * connection are few, and read as before.
+ */
+export async function audienceOrShards(courier: Courier, target: Target, message: Encoded, connectionId?: string) {
+  if (courier.sharding === undefined || target.user !== undefined || target.to !== undefined) {
+    return { kind: 'direct' as const, audience: await audienceOf(courier.store, target) };
+  }
+  return planDelivery(
+    courier.store,
+    courier.sharding,
+    target.room,
+    message.bytes,
+    connectionId ? { connectionId } : {},
+  );
+}
+
 /** A client's message: delivered, then the summary to the sender unless the sender turned out gone. */
-async function relay(session: Session, target: Target, data: unknown): Promise<FanOutResult> {
+async function relay(session: Session, target: Target, data: unknown): Promise<FanOutResult | undefined> {
   const message = encodeForDelivery(messageEnvelope(target, session, data));
-  const audience = await audienceOf(session.store, target);
+  const plan = await audienceOrShards(session, target, message, session.connectionId);
+  if (plan.kind === 'queued') {
+    // The shards send the final summary to the sender (src/chat/shards.ts).
+    await reply(session, plan.queued);
+    const final = await plan.handOver();
+    if (final) await reply(session, final);
+    return undefined;
+  }
+  const { audience } = plan;
   const result = await deliverToAudience(session, audience, message, {
     connectionId: session.connectionId,
     ...targetFields(target),

@@ -74,7 +74,14 @@ export interface Sharding {
 }
 
 export type Plan =
-  { kind: 'direct'; audience: string[] } | { kind: 'queued'; queued: DeliveryFrame; final?: DeliveryFrame | undefined };
+  | { kind: 'direct'; audience: string[] }
+  | {
+      kind: 'queued';
+      /** Post this first: a small shard can finish before the last one is handed over. */
+      queued: DeliveryFrame;
+      /** Hands the shards to `deliver`; the final summary when a refused hand-over finished the delivery. */
+      handOver: () => Promise<DeliveryFrame | undefined>;
+    };
 
 const zero = (): DeliveryCounts => ({ sent: 0, stale: 0, failed: 0, unsent: 0 });
 
@@ -131,9 +138,9 @@ export function secondsOf(state: DeliveryState, now: number): number {
 
 /**
  * Chooses the path. An audience of at most `size` is returned whole (one page) and posted by
- * this invocation, as before; a larger one is planned, recorded, handed to `deliver` shard by
- * shard, and answered with the queued summary. A shard Lambda would not take is given up at
- * once (failed); should that finish the delivery, its final summary comes back too.
+ * this invocation, as before; a larger one is planned and recorded, and the caller gets the
+ * queued summary and `handOver`, which gives the shards to `deliver`. A shard Lambda would not
+ * take is given up at once (failed); should that finish the delivery, its final summary comes back.
  */
 export async function planDelivery(
   store: ConnectionStore,
@@ -156,32 +163,6 @@ export async function planDelivery(
   const message = Buffer.from(bytes).toString('base64');
   const sizeOf = (shard: number) =>
     shard < ranges.length - 1 ? sharding.size : Math.max(0, recipients - sharding.size * (ranges.length - 1));
-  let final: DeliveryFrame | undefined;
-  let next = 0;
-  const handOver = async (): Promise<void> => {
-    while (next < ranges.length) {
-      const shard = next++;
-      const event: ShardEvent = {
-        type: 'shard',
-        deliveryId,
-        shard,
-        shards: ranges.length,
-        ...roomField(room),
-        range: ranges[shard] as IdRange,
-        size: sizeOf(shard),
-        message,
-      };
-      try {
-        await sharding.invoke(event);
-      } catch (error) {
-        log.error('shard not handed over; counted as failed', { deliveryId, shard, error });
-        const state = await store.finishShard(deliveryId, shard, { ...zero(), failed: event.size });
-        if (state) final = finalSummary(state);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(INVOKE_CONCURRENCY, ranges.length) }, handOver));
-  log.info('fan-out queued', { deliveryId, recipients, shards: ranges.length, ...roomField(room) });
   const queued: DeliveryFrame = {
     type: 'delivery',
     ...roomField(room),
@@ -194,7 +175,36 @@ export async function planDelivery(
     failed: 0,
     unsent: recipients,
   };
-  return { kind: 'queued', queued, final };
+  const handOver = async (): Promise<DeliveryFrame | undefined> => {
+    let final: DeliveryFrame | undefined;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < ranges.length) {
+        const shard = next++;
+        const event: ShardEvent = {
+          type: 'shard',
+          deliveryId,
+          shard,
+          shards: ranges.length,
+          ...roomField(room),
+          range: ranges[shard] as IdRange,
+          size: sizeOf(shard),
+          message,
+        };
+        try {
+          await sharding.invoke(event);
+        } catch (error) {
+          log.error('shard not handed over; counted as failed', { deliveryId, shard, error });
+          const state = await store.finishShard(deliveryId, shard, { ...zero(), failed: event.size });
+          if (state) final = finalSummary(state);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(INVOKE_CONCURRENCY, ranges.length) }, worker));
+    log.info('fan-out queued', { deliveryId, recipients, shards: ranges.length, ...roomField(room) });
+    return final;
+  };
+  return { kind: 'queued', queued, handOver };
 }
 
 /** What the `deliver` function needs (src/handler.ts builds it). */

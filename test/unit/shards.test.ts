@@ -26,6 +26,7 @@ async function plan(
 ) {
   const events: ShardEvent[] = [];
   const result = await planDelivery(store, { size, invoke: async (e) => void events.push(e) }, room, bytes, summaryTo);
+  if (result.kind === 'queued') await result.handOver();
   return { result, events };
 }
 
@@ -111,6 +112,7 @@ describe('planDelivery', () => {
       bytes,
       {},
     );
+    if (result.kind === 'queued') await result.handOver();
     expect(result.kind).toBe('queued');
     const id = result.kind === 'queued' ? (result.queued.deliveryId as string) : '';
     expect(await store.deliveryState(id)).toMatchObject({ done: 1, failed: 5 });
