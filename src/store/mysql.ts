@@ -365,7 +365,7 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
     const t = await this.tallies();
     const [row] = await this.query<{ n: number | string }[]>(
       'active shards',
-      `SELECT COUNT(*) AS n FROM \`${t.shards}\` WHERE done = 0 AND updated_at >= ?`,
+      `SELECT COUNT(*) AS n FROM \`${t.shards}\` WHERE done = 0 AND attempts > 0 AND updated_at >= ?`,
       [since],
       this.budget(),
     );

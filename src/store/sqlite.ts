@@ -291,7 +291,7 @@ export class EmbeddedConnectionStore implements ConnectionStore {
     return this.run('active shards', (db) => {
       const t = this.tallies(db);
       const { n } = db
-        .prepare(`SELECT COUNT(*) AS n FROM "${t.shards}" WHERE done = 0 AND updated_at >= ?`)
+        .prepare(`SELECT COUNT(*) AS n FROM "${t.shards}" WHERE done = 0 AND attempts > 0 AND updated_at >= ?`)
         .get(since) as { n: number };
       return n;
     });

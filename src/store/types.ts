@@ -134,7 +134,10 @@ export interface ShardStore {
   finishShard(deliveryId: string, shard: number, counts: DeliveryCounts): Promise<DeliveryState | undefined>;
   /** The delivery's tally, or undefined if the store does not know it. */
   deliveryState(deliveryId: string): Promise<DeliveryState | undefined>;
-  /** Shards of any delivery not done and seen working since `since` (ms epoch): they share the stage's rate. */
+  /**
+   * Shards of any delivery started, not done, and seen working since `since` (ms epoch): they share
+   * the stage's rate. A shard waiting for Lambda to run it takes no share.
+   */
   activeShards(since: number): Promise<number>;
 }
 

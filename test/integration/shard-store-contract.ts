@@ -107,13 +107,17 @@ export function shardStoreContract(name: string, create: () => Promise<ContractS
       expect(await store.deliveryState('nope')).toBeUndefined();
     });
 
-    it('counts the shards still working since a time, of every delivery', async () => {
+    it('counts the shards started and still working since a time, of every delivery', async () => {
       await store.openDelivery({ deliveryId: 'd5', shards: 3, recipients: 3, summaryTo: '{}' }, 100);
       await store.openDelivery({ deliveryId: 'd6', shards: 2, recipients: 2, summaryTo: '{}' }, 50);
-      expect(await store.activeShards(0)).toBe(5);
-      expect(await store.activeShards(60)).toBe(3);
-      await store.finishShard('d5', 0, counts(1));
+      expect(await store.activeShards(0)).toBe(0); // planned, not started
+      await store.startShard('d5', 0, 100);
+      await store.startShard('d5', 1, 100);
+      await store.startShard('d6', 0, 50);
+      expect(await store.activeShards(0)).toBe(3);
       expect(await store.activeShards(60)).toBe(2);
+      await store.finishShard('d5', 0, counts(1));
+      expect(await store.activeShards(60)).toBe(1);
     });
   });
 }

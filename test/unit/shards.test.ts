@@ -231,8 +231,9 @@ describe('runShard', () => {
       sleep: async (ms) => void (t += ms),
       deadline: Number.MAX_SAFE_INTEGER,
     });
+    for (const event of events.slice(1)) await store.startShard(event.deliveryId, event.shard, 0);
     await runShard(run, events[0] as ShardEvent);
-    // 4 shards active: 100 posts/s each, so 5 posts take 40 ms (the first starts at once).
+    // 4 shards at work: 100 posts/s each, so 5 posts take 40 ms (the first starts at once).
     expect(t).toBe(40);
   });
 
