@@ -21,6 +21,8 @@ import { benchInvocations, benchQueries } from './queries';
 import type { InvocationRow, QueryRow, WireCount } from './queries';
 import { benchSecrets } from './secrets';
 import type { SecretsRow } from './secrets';
+import { benchShards } from './shards';
+import type { ShardRow } from './shards';
 import { startStandIn } from './stand-in';
 
 export interface BenchOptions {
@@ -28,6 +30,7 @@ export interface BenchOptions {
   /**
    * Run only these sections: `--only delivery` (CPU per post of each candidate), `--only fanout`
    * (N = 10,000 at concurrency 50, ours against the SDK client it replaced), `--only cold-start`,
+   * `--only shards` (100,000 and 1,000,000 recipients through the shard code, ~5 minutes),
    * or several, comma-separated.
    */
   only?: Section[] | undefined;
@@ -38,8 +41,8 @@ export interface BenchOptions {
   log?: (message: string) => void;
 }
 
-export type Section = 'delivery' | 'fanout' | 'cold-start';
-export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start'];
+export type Section = 'delivery' | 'fanout' | 'cold-start' | 'shards';
+export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start', 'shards'];
 
 export interface BenchResults {
   mode: 'full' | 'smoke';
@@ -72,6 +75,8 @@ export interface BenchResults {
   load: LoadRow[];
   /** What reading a secret adds to a cold start, by way of reading it. */
   secrets: SecretsRow[];
+  /** Audiences beyond one invocation, through the shard code (`--only shards`, and full runs). */
+  shards: { rows: ShardRow[] };
 }
 
 /** True when something answers a real query at the URL within a few seconds. */
@@ -120,6 +125,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   let queries: QueryRow[];
   let invocations: InvocationRow[];
   let coldStart: ColdStartSection;
+  let shardRows: ShardRow[] = [];
   try {
     log('CPU per post of each delivery candidate');
     delivery = await benchDelivery(standIn, deliveryPlan(smoke));
@@ -146,6 +152,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     log('MySQL statements per invocation, on the wire');
     invocations = await benchInvocations(standIn, { mysqlUrl });
     coldStart = await coldStartSection(standIn, options, settings, mysqlUrl);
+    shardRows = smoke ? [] : await shardSection(standIn, settings, log);
   } finally {
     await standIn.close();
   }
@@ -176,7 +183,20 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     package: coldStart.package,
     load,
     secrets,
+    shards: { rows: shardRows },
   };
+}
+
+/** The audiences the shard section delivers to. */
+export const SHARD_AUDIENCES = [100_000, 1_000_000];
+
+function shardSection(
+  standIn: Awaited<ReturnType<typeof startStandIn>>,
+  settings: BenchResults['settings'],
+  log: (message: string) => void,
+): Promise<ShardRow[]> {
+  log('shards: audiences beyond one invocation, through the shard code');
+  return benchShards(standIn, { audiences: SHARD_AUDIENCES, latencyMs: settings.latencyMs, log });
 }
 
 function machine(): BenchResults['machine'] {
@@ -240,6 +260,7 @@ function emptyResults(options: BenchOptions, settings: BenchResults['settings'],
     secrets: [],
     package: null,
     load: [],
+    shards: { rows: [] },
   };
 }
 
@@ -262,7 +283,11 @@ async function sectionsOnly(
   let delivery: DeliveryResults = { rows: [], chosen: DELIVERY_CHOSEN };
   let fanOut: FanOutRow[] = [];
   let coldStart: Partial<BenchResults> = {};
+  let shardRows: ShardRow[] = [];
   try {
+    if (sections.includes('shards')) {
+      shardRows = await shardSection(standIn, settings, options.log ?? (() => {}));
+    }
     if (sections.includes('delivery')) {
       options.log?.('CPU per post of each delivery candidate');
       delivery = await benchDelivery(standIn, deliveryPlan(options.smoke));
@@ -291,7 +316,13 @@ async function sectionsOnly(
   } finally {
     await standIn.close();
   }
-  return { ...emptyResults(options, settings, started), delivery, fanOut, ...coldStart } satisfies BenchResults;
+  return {
+    ...emptyResults(options, settings, started),
+    delivery,
+    fanOut,
+    ...coldStart,
+    shards: { rows: shardRows },
+  } satisfies BenchResults;
 }
 
 const table = (header: string[], rows: (string | number)[][]): string =>
@@ -372,6 +403,48 @@ export function renderMarkdown(results: BenchResults): string {
       table(
         ['candidate', 'CPU µs / post', '× floor', 'wall ms', 'CPU / wall', 'errors'],
         delivery.rows.map((r) => [r.candidate, r.cpuPerPostUs, r.ratioToFloor, fmt(r.wallMs), r.cpuPerWall, r.errors]),
+      ),
+    );
+  }
+  if (results.shards.rows.length > 0) {
+    out.push(
+      `\n### Sharded fan-out (stand-in latency ${settings.latencyMs} ms, every shard at once with its own client, ` +
+        `paced to FANOUT_MAX_RATE; ideal = recipients / rate)\n`,
+    );
+    out.push(
+      table(
+        [
+          'recipients',
+          'shard size',
+          'shards',
+          'delivered (distinct)',
+          'posts',
+          'failed / unsent',
+          'summaries',
+          'seconds',
+          'ideal s',
+          '× ideal',
+          'plan s',
+          'ids held per shard',
+          'heap peak MB (per shard)',
+          'max in flight',
+        ],
+        results.shards.rows.map((r) => [
+          fmt(r.recipients),
+          fmt(r.shardSize),
+          r.shards,
+          fmt(r.delivered),
+          fmt(r.posts),
+          `${r.failed} / ${r.unsent}`,
+          r.summaries,
+          r.seconds,
+          r.idealSeconds,
+          `${r.ratioToIdeal} ${r.ratioToIdeal <= 1.2 ? '(met)' : '(MISSED)'}`,
+          r.planSeconds,
+          fmt(r.pageIds),
+          `${r.heapPeakMb} (${r.heapPerShardMb})`,
+          r.maxInFlight,
+        ]),
       ),
     );
   }
