@@ -125,7 +125,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   let queries: QueryRow[];
   let invocations: InvocationRow[];
   let coldStart: ColdStartSection;
-  let shardRows: ShardRow[] = [];
+  let shardRows: ShardRow[];
   try {
     log('CPU per post of each delivery candidate');
     delivery = await benchDelivery(standIn, deliveryPlan(smoke));

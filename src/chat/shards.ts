@@ -22,6 +22,12 @@ export const SHARD_PAGE = 1_000;
 /** A shard counts as sharing the rate while it saved progress this recently (a page takes ~20 s at 50/s). */
 export const ACTIVE_WINDOW_MS = 60_000;
 /**
+ * How often a shard counts the shards at work again and takes its new share: shards start and
+ * finish at any time, and a share taken once per page (20 s at 50/s) would let the ones that
+ * started first post at the whole rate until their first page ends.
+ */
+export const SHARE_REFRESH_MS = 1_000;
+/**
  * Attempts Lambda makes of one asynchronous event: the first and MaximumRetryAttempts (2, the
  * default, serverless.yml). The last one that fails gives the shard up: counted as failed.
  */
@@ -291,15 +297,22 @@ export async function runShard(run: ShardRun, event: ShardEvent): Promise<ShardO
     return { outcome: 'duplicate', counts };
   }
   const bytes = Buffer.from(event.message, 'base64');
-  const pacer = new Pacer(run.maxRate, { now, sleep: run.sleep });
+  const active = () => run.store.activeShards(now() - ACTIVE_WINDOW_MS);
+  // Until the count is taken again, assume every shard of this delivery is at work: the shards
+  // that start first cannot see the others yet, and must not take the whole rate meanwhile.
+  const pacer = new Pacer(run.maxRate / Math.max(1, event.shards, await active()), { now, sleep: run.sleep });
+  const refresh = setInterval(() => {
+    active()
+      .then((n) => pacer.setTarget(run.maxRate / Math.max(1, n)))
+      .catch((error: unknown) => log.warn('shard could not count the shards at work', { deliveryId, shard, error }));
+  }, SHARE_REFRESH_MS);
+  refresh.unref();
   let cursor = progress.cursor ?? event.range.after;
   try {
     for (;;) {
       if (now() >= run.deadline) throw new ShardTimeError(`shard ${shard} of ${deliveryId} ran out of time`);
       const page = await run.store.audiencePage(event.room, { after: cursor, upTo: event.range.upTo }, pageSize);
       if (page.length === 0) break;
-      const active = await run.store.activeShards(now() - ACTIVE_WINDOW_MS);
-      pacer.setTarget(run.maxRate / Math.max(1, active));
       const result = await pacedFanOut(page, (id) => run.send(id, bytes, run.deadline), {
         concurrency: run.concurrency,
         deadline: run.deadline,
@@ -336,6 +349,8 @@ export async function runShard(run: ShardRun, event: ShardEvent): Promise<ShardO
     });
     const summary = await finish(run, event, counts);
     throw new ShardGivenUpError({ outcome: 'given-up', counts, ...(summary ? { summary } : {}) }, { cause: error });
+  } finally {
+    clearInterval(refresh);
   }
   const summary = await finish(run, event, counts);
   return { outcome: 'done', counts, ...(summary ? { summary } : {}) };

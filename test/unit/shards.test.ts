@@ -237,6 +237,21 @@ describe('runShard', () => {
     expect(t).toBe(40);
   });
 
+  it('does not take the whole rate when it starts before the other shards of its delivery', async () => {
+    const store = withConnections(20);
+    const { events } = await plan(store, 5);
+    let t = 0;
+    const { run } = runner(store, {
+      maxRate: 400,
+      pageSize: 5,
+      now: () => t,
+      sleep: async (ms) => void (t += ms),
+      deadline: Number.MAX_SAFE_INTEGER,
+    });
+    await runShard(run, events[0] as ShardEvent); // no other shard has started yet
+    expect(t).toBe(40); // 100 posts/s, a quarter of the rate, not 400
+  });
+
   it('keeps 429s from failing posts', async () => {
     const store = withConnections(6);
     const { events } = await plan(store, 3);
