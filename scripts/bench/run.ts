@@ -428,6 +428,8 @@ export function renderMarkdown(results: BenchResults): string {
           'ids held per shard',
           'heap peak MB (per shard)',
           'max in flight',
+          'CPU / wall: shards, stand-in',
+          'load avg',
         ],
         results.shards.rows.map((r) => [
           fmt(r.recipients),
@@ -444,6 +446,8 @@ export function renderMarkdown(results: BenchResults): string {
           fmt(r.pageIds),
           `${r.heapPeakMb} (${r.heapPerShardMb})`,
           r.maxInFlight,
+          `${r.senderCpuPerWall}, ${r.standInCpuPerWall}`,
+          r.loadAverage,
         ]),
       ),
     );

@@ -6,7 +6,7 @@
  * The pace is FANOUT_MAX_RATE's default, so the ideal time is recipients / rate.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ManagementApi } from '../../src/aws/management-api';
@@ -48,6 +48,12 @@ export interface ShardRow {
   maxInFlight: number;
   /** Seconds to plan and hand over every shard (the publisher's part). */
   planSeconds: number;
+  /** CPU of the process running every shard over wall time (2 cores: up to 2). */
+  senderCpuPerWall: number;
+  /** CPU the stand-in used over wall time. */
+  standInCpuPerWall: number;
+  /** The machine's 1-minute load average at the end (other work on it slows every shard alike). */
+  loadAverage: number;
 }
 
 export interface ShardBenchOptions {
@@ -94,6 +100,7 @@ export async function benchShards(standIn: StandIn, options: ShardBenchOptions):
       const clients: ManagementApi[] = [];
       options.log?.(`shards: delivering to ${recipients.toLocaleString('en-US')}`);
       const started = performance.now();
+      const cpu = process.cpuUsage();
       let planSeconds = 0;
       const { result: shards, heapPeakMb } = await withHeapPeak(async () => {
         const events: ShardEvent[] = [];
@@ -133,6 +140,7 @@ export async function benchShards(standIn: StandIn, options: ShardBenchOptions):
         return events.length;
       });
       const seconds = (performance.now() - started) / 1000;
+      const used = process.cpuUsage(cpu);
       for (const client of clients) client.destroy();
       const seen = await standIn.stats();
       const summary = summaries[0];
@@ -156,6 +164,9 @@ export async function benchShards(standIn: StandIn, options: ShardBenchOptions):
         heapPerShardMb: round(heapPeakMb / shards, 2),
         maxInFlight: seen.maxInFlight,
         planSeconds: round(planSeconds, 2),
+        senderCpuPerWall: round((used.user + used.system) / 1000 / 1000 / seconds, 2),
+        standInCpuPerWall: round(seen.cpuMs / 1000 / seconds, 2),
+        loadAverage: round(loadavg()[0] ?? 0, 1),
       });
     } finally {
       await store.close();

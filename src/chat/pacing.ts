@@ -10,6 +10,13 @@ import { DeliveryError, StaleConnectionError } from '../errors';
 import { log } from '../log';
 
 export const HALVE_EVERY_MS = 250;
+/**
+ * Posts in flight are bounded by what the pace starts in this long: at API Gateway's tens of
+ * milliseconds that is several times what the pace needs, and an endpoint that slows down past it
+ * (overload) gets fewer posts instead of a pile-up that times out and is retried, which a
+ * recipient can hear twice.
+ */
+export const IN_FLIGHT_WINDOW_MS = 200;
 export const RECOVERY_MS = 2_000;
 export const MIN_FACTOR = 1 / 64;
 
@@ -130,7 +137,8 @@ export async function pacedFanOut(
       }
     }
   };
-  const workers = Math.max(1, Math.min(options.concurrency, page.length));
+  const paced = Math.ceil((options.pacer.rate * IN_FLIGHT_WINDOW_MS) / 1000);
+  const workers = Math.max(1, Math.min(options.concurrency, page.length, Math.max(2, paced)));
   await Promise.all(Array.from({ length: workers }, worker));
   result.attempted = next;
   return result;

@@ -1,5 +1,5 @@
 import { DeliveryError, StaleConnectionError } from '../../src/errors';
-import { MIN_FACTOR, Pacer, pacedFanOut, RECOVERY_MS } from '../../src/chat/pacing';
+import { IN_FLIGHT_WINDOW_MS, MIN_FACTOR, Pacer, pacedFanOut, RECOVERY_MS } from '../../src/chat/pacing';
 
 /** A clock that only moves when the code under test sleeps. */
 function fakeClock(start = 1_000_000) {
@@ -98,6 +98,24 @@ describe('pacedFanOut', () => {
     expect(result.attempted).toBeLessThan(100);
     expect(seen.sort()).toEqual(ids(100).slice(0, result.attempted));
     expect(result.sent).toBe(result.attempted);
+  });
+
+  it('keeps in flight only what its pace starts in IN_FLIGHT_WINDOW_MS, within the concurrency', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const slow = async () => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      inFlight--;
+    };
+    const options = { concurrency: 50, deadline: Date.now() + 60_000 };
+    // 50/s with 300 ms posts would have 15 in flight; the window allows 10.
+    await pacedFanOut(ids(30), slow, { ...options, pacer: new Pacer(50) });
+    expect(peak).toBe(Math.ceil((50 * IN_FLIGHT_WINDOW_MS) / 1000));
+    peak = 0;
+    await pacedFanOut(ids(80), slow, { ...options, pacer: new Pacer(1_000_000) });
+    expect(peak).toBe(50);
   });
 
   it('collects stale connections and counts other failures', async () => {
