@@ -53,6 +53,9 @@ export interface HandlerResult {
   statusCode: number;
 }
 
+/** How long the tally of a sharded delivery is kept: longer than Lambda keeps a throttled shard (6 h). */
+export const DELIVERY_RECORD_MS = 24 * 60 * 60 * 1000;
+
 /** API Gateway closes a WebSocket connection after 2 hours at most. */
 export const MAX_CONNECTION_AGE_MS = 2 * 60 * 60 * 1000;
 
@@ -302,7 +305,9 @@ export const message = route('message', handleMessage, { answerFailures: true })
 export async function sweep(_event?: ScheduledEvent): Promise<{ removed: number }> {
   try {
     const removed = await currentStore().removeOlderThan(Date.now() - MAX_CONNECTION_AGE_MS);
-    log.info('sweep done', { route: 'sweep', removed });
+    // A delivery's tally is read until its summary is sent; a day later nobody waits for it.
+    const deliveries = await currentStore().removeDeliveriesBefore(Date.now() - DELIVERY_RECORD_MS);
+    log.info('sweep done', { route: 'sweep', removed, deliveries });
     return { removed };
   } catch (error) {
     log.error('sweep failed', { route: 'sweep', error });

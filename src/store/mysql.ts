@@ -372,6 +372,24 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
     return Number(row?.n ?? 0);
   }
 
+  async removeDeliveriesBefore(cutoff: number): Promise<number> {
+    const t = await this.tallies();
+    const deadline = this.budget(this.timeouts.sweepMs);
+    await this.query(
+      'remove deliveries',
+      `DELETE s FROM \`${t.shards}\` s JOIN \`${t.deliveries}\` d ON d.delivery_id = s.delivery_id WHERE d.created_at < ?`,
+      [cutoff],
+      deadline,
+    );
+    const result = await this.query<{ affectedRows: number }>(
+      'remove deliveries',
+      `DELETE FROM \`${t.deliveries}\` WHERE created_at < ?`,
+      [cutoff],
+      deadline,
+    );
+    return result.affectedRows;
+  }
+
   /**
    * One transaction per join, so that the limit holds however many joins of one
    * connection run at once in other containers:

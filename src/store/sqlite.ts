@@ -297,6 +297,20 @@ export class EmbeddedConnectionStore implements ConnectionStore {
     });
   }
 
+  removeDeliveriesBefore(cutoff: number): Promise<number> {
+    return this.run('remove deliveries', (db) => {
+      const t = this.tallies(db);
+      return db
+        .transaction(() => {
+          db.prepare(
+            `DELETE FROM "${t.shards}" WHERE delivery_id IN (SELECT delivery_id FROM "${t.deliveries}" WHERE created_at < ?)`,
+          ).run(cutoff);
+          return db.prepare(`DELETE FROM "${t.deliveries}" WHERE created_at < ?`).run(cutoff).changes;
+        })
+        .immediate();
+    });
+  }
+
   /**
    * BEGIN IMMEDIATE takes the file's write lock before the count, so a join in another
    * worker (another handle on the file) waits (busy timeout) until this one has committed,

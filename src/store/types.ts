@@ -139,6 +139,8 @@ export interface ShardStore {
    * the stage's rate. A shard waiting for Lambda to run it takes no share.
    */
   activeShards(since: number): Promise<number>;
+  /** Forgets deliveries (and their shards) opened before `cutoff` (ms epoch); returns how many. */
+  removeDeliveriesBefore(cutoff: number): Promise<number>;
 }
 
 /** The tables of sharded deliveries, beside the connections' (same validated prefix). */

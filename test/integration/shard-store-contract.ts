@@ -99,6 +99,16 @@ export function shardStoreContract(name: string, create: () => Promise<ContractS
       expect(await store.deliveryState('d3')).toMatchObject({ done: shards, sent: shards });
     });
 
+    it('forgets deliveries opened before a cutoff, with their shards', async () => {
+      await store.openDelivery({ deliveryId: 'old', shards: 2, recipients: 2, summaryTo: '{}' }, 10);
+      await store.openDelivery({ deliveryId: 'new', shards: 1, recipients: 1, summaryTo: '{}' }, 100);
+      await store.startShard('old', 0, 10);
+      expect(await store.removeDeliveriesBefore(50)).toBe(1);
+      expect(await store.deliveryState('old')).toBeUndefined();
+      expect(await store.deliveryState('new')).toBeDefined();
+      expect(await store.activeShards(0)).toBe(0);
+    });
+
     it('opens a delivery once however often it is opened', async () => {
       const record = { deliveryId: 'd4', shards: 2, recipients: 4, summaryTo: '{}' };
       await store.openDelivery(record, 1);

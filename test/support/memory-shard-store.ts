@@ -72,6 +72,7 @@ export function memoryShardStore(audienceOf: (room: string | undefined) => Itera
       const delivery = deliveries.get(deliveryId);
       return delivery && { ...delivery };
     },
+    removeDeliveriesBefore: async () => 0,
     activeShards: async (since) =>
       [...shards.values()].filter((row) => !row.done && row.attempts > 0 && row.updatedAt >= since).length,
   };
