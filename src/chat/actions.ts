@@ -11,6 +11,7 @@ import { encode } from '../communication';
 import type { Connection, ConnectionStore } from '../data';
 import { BadMessageError, DeliveryError, StaleConnectionError, StoreError } from '../errors';
 import { fanOut } from './delivery';
+import { writeDeliveryMetrics } from './emf';
 import type { FanOutResult } from './delivery';
 import { log } from '../log';
 import type { LogFields } from '../log';
@@ -219,11 +220,13 @@ export async function deliverToAudience(
   logFields: LogFields = {},
 ): Promise<FanOutResult> {
   const { bytes } = message;
+  const started = Date.now();
   const result = await fanOut(audience, (id) => courier.outbox.send(id, bytes, courier.deadline), {
     concurrency: courier.concurrency,
     deadline: courier.deadline,
   });
   if (result.stale.length > 0) await courier.store.removeMany(result.stale);
+  writeDeliveryMetrics(deliverySummary(result, {}), (Date.now() - started) / 1000);
   log.info('fan-out done', {
     ...logFields,
     type: message.type,

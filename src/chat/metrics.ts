@@ -5,15 +5,16 @@
  * the final summary (src/handler.ts requires this module on first use).
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from './emf';
 import type { DeliveryFrame } from './frames';
-
-/** POWERTOOLS_METRICS_NAMESPACE (serverless.yml) wins over this default. */
-export const METRICS_NAMESPACE = 'aws-node-websockets';
 
 let metrics: Metrics | undefined;
 
 export function publishDeliveryMetrics(summary: DeliveryFrame, seconds: number): void {
-  metrics ??= new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'fan-out' });
+  metrics ??= new Metrics({
+    namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE,
+    serviceName: METRICS_SERVICE,
+  });
   metrics.addDimension('path', summary.shards === undefined ? 'direct' : 'sharded');
   metrics.addMetric('recipients', MetricUnit.Count, summary.recipients);
   metrics.addMetric('sent', MetricUnit.Count, summary.sent);
