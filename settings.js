@@ -365,7 +365,10 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
     dbIngress: network.dbIngress,
     storeVpc: network.storeVpc,
   };
-  const resources = { ...network.resources, ...storeRoles({ stage, vpc: network.storeVpc !== null }) };
+  const resources = {
+    ...network.resources,
+    ...storeRoles({ stage, vpc: network.storeVpc !== null, service: SERVICE }),
+  };
 
   if (mode !== 'off') {
     settings.AUTHORIZE_FUNCTION = authorizeFunction(settings, mode, { local });

@@ -55,6 +55,32 @@ const RESOURCE_ACTIONS = {
   ],
   'AWS::Lambda::Version': ['lambda:PublishVersion', 'lambda:ListVersionsByFunction'],
   'AWS::Lambda::Permission': ['lambda:AddPermission', 'lambda:RemovePermission', 'lambda:GetPolicy'],
+  // The deliver function's retries and on-failure destination, the queue it keeps failed shards
+  // in, and the alarm on that queue.
+  'AWS::Lambda::EventInvokeConfig': [
+    'lambda:PutFunctionEventInvokeConfig',
+    'lambda:UpdateFunctionEventInvokeConfig',
+    'lambda:GetFunctionEventInvokeConfig',
+    'lambda:DeleteFunctionEventInvokeConfig',
+  ],
+  'AWS::SQS::Queue': [
+    'sqs:CreateQueue',
+    'sqs:DeleteQueue',
+    'sqs:GetQueueAttributes',
+    'sqs:SetQueueAttributes',
+    'sqs:GetQueueUrl',
+    'sqs:ListQueueTags',
+    'sqs:TagQueue',
+    'sqs:UntagQueue',
+  ],
+  'AWS::CloudWatch::Alarm': [
+    'cloudwatch:PutMetricAlarm',
+    'cloudwatch:DeleteAlarms',
+    'cloudwatch:DescribeAlarms',
+    'cloudwatch:ListTagsForResource',
+    'cloudwatch:TagResource',
+    'cloudwatch:UntagResource',
+  ],
   'AWS::Events::Rule': [
     'events:PutRule',
     'events:DeleteRule',

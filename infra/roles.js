@@ -5,7 +5,9 @@
 // | --------------------- | -------------------------- | ------------------------------------------------------------ |
 // | StoreFunctionsRole    | connect                    | write its logs, read the database secret                     |
 // | SweepFunctionRole     | sweep                      | the same, ask about (GET) and post to this API's connections |
-// | DeliveryFunctionsRole | disconnect, default, message | the same, and post to this API's connections in this stage |
+// | DeliveryFunctionsRole | disconnect, default        | the same, and post to this API's connections in this stage   |
+// | FanOutFunctionsRole   | message, publish           | the same, and invoke the `deliver` function (shards)          |
+// | DeliverFunctionRole   | deliver                    | the delivery role's, and send to the shard-failures queue    |
 // | AuthorizeFunctionRole | authorize (when auth is on) | write its logs, read the JWT secret (HS256)                 |
 //
 // `connect` cannot post (nothing may be sent before `$connect` returns); `sweep` asks API
@@ -22,8 +24,20 @@ const { FUNCTION_SUBNETS, FUNCTIONS_SECURITY_GROUP } = require('./network');
 const STORE_GROUPS = {
   StoreFunctionsRole: ['connect'],
   SweepFunctionRole: ['sweep'],
-  DeliveryFunctionsRole: ['disconnect', 'default', 'message', 'publish'],
+  DeliveryFunctionsRole: ['disconnect', 'default'],
+  FanOutFunctionsRole: ['message', 'publish'],
+  DeliverFunctionRole: ['deliver'],
 };
+
+/**
+ * The `deliver` function by name (serverless.yml names it `{service}-{stage}-deliver`): its
+ * GetAtt would make the role depend on the function, which depends on its role. The `:*`
+ * form also covers a qualified invoke (a version or alias).
+ */
+const deliverFunctionArns = (service, stage) =>
+  ['', ':*'].map((qualifier) => ({
+    'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${service}-${stage}-deliver${qualifier}`,
+  }));
 
 /** The log group the framework creates for a function (its logical id, e.g. ConnectLogGroup). */
 const logGroupOf = (functionName) => `${functionName.charAt(0).toUpperCase()}${functionName.slice(1)}LogGroup`;
@@ -115,7 +129,7 @@ const readSecret = (sid, resource) => ({
  * The roles of the store functions. `stage` is the API stage in the management API's ARN
  * (`…/{api}/{stage}/POST/@connections/*`); `vpc` adds the VPC permissions.
  */
-function storeRoles({ stage, vpc }) {
+function storeRoles({ stage, vpc, service = 'aws-node-websockets' }) {
   const network = vpc ? vpcNetworkInterfaces() : [];
   const databaseSecret = readSecret('DatabaseSecretOnly', DATABASE_SECRET);
   const postToConnections = {
@@ -146,9 +160,41 @@ function storeRoles({ stage, vpc }) {
       [databaseSecret, askAndPostToConnections, ...network],
     ),
     DeliveryFunctionsRole: role(
-      { 'Fn::Sub': '${AWS::StackName}: disconnect, default and message (store and delivery)' },
+      { 'Fn::Sub': '${AWS::StackName}: disconnect and default (store and delivery)' },
       STORE_GROUPS.DeliveryFunctionsRole,
       [databaseSecret, postToConnections, ...network],
+    ),
+    FanOutFunctionsRole: role(
+      { 'Fn::Sub': '${AWS::StackName}: message and publish (store, delivery, and shards to deliver)' },
+      STORE_GROUPS.FanOutFunctionsRole,
+      [
+        databaseSecret,
+        postToConnections,
+        {
+          Sid: 'InvokeDeliverOnly',
+          Effect: 'Allow',
+          Action: 'lambda:InvokeFunction',
+          Resource: deliverFunctionArns(service, stage),
+        },
+        ...network,
+      ],
+    ),
+    // Lambda sends a shard that failed its last attempt to the on-failure destination with the
+    // function's own role (the Lambda guide, "Adding a destination": execution role permissions).
+    DeliverFunctionRole: role(
+      { 'Fn::Sub': '${AWS::StackName}: deliver (store, delivery, failed shards kept)' },
+      STORE_GROUPS.DeliverFunctionRole,
+      [
+        databaseSecret,
+        postToConnections,
+        {
+          Sid: 'KeepFailedShardsOnly',
+          Effect: 'Allow',
+          Action: 'sqs:SendMessage',
+          Resource: { 'Fn::GetAtt': ['ShardFailuresQueue', 'Arn'] },
+        },
+        ...network,
+      ],
     ),
   };
 }
@@ -164,4 +210,4 @@ function authorizerRole({ secretArn }) {
   };
 }
 
-module.exports = { STORE_GROUPS, logGroupOf, storeRoles, authorizerRole, vpcNetworkInterfaces };
+module.exports = { STORE_GROUPS, logGroupOf, storeRoles, authorizerRole, vpcNetworkInterfaces, deliverFunctionArns };

@@ -62,6 +62,8 @@ async function main(): Promise<void> {
     // offline serves the management API on the WebSocket port; an explicit MANAGEMENT_ENDPOINT
     // wins (e.g. a test's proxy in front of it, test/e2e/silent-endpoint.test.ts).
     MANAGEMENT_ENDPOINT: process.env.MANAGEMENT_ENDPOINT || `http://localhost:${wsPort}`,
+    // Shards of a large fan-out go to the deliver function through offline's Lambda Invoke API.
+    LAMBDA_ENDPOINT: `http://localhost:${lambdaPort}`,
   };
   if (store.kind === 'mysql') {
     env.LOCAL_DB_URL = store.url;

@@ -216,13 +216,15 @@ export function livenessProbeAt(
 }
 
 /**
- * The publish function gets no socket event, so its endpoint comes from the environment only:
+ * The publish and deliver functions get no socket event, so their endpoint comes from the environment only:
  * MANAGEMENT_ENDPOINT (a custom domain), else the stage's WEBSOCKET_API_ENDPOINT; offline's own locally.
  */
-export function publishOutbox(settings: Config = config()): Outbox {
+export function backendOutbox(settings: Config = config()): Outbox {
   const endpoint = backendEndpoint(settings);
   if (endpoint === undefined) {
-    throw new ConfigError('WEBSOCKET_API_ENDPOINT is not set: the publish function cannot reach the WebSocket API');
+    throw new ConfigError(
+      'WEBSOCKET_API_ENDPOINT is not set: the functions without socket events (publish, deliver) cannot reach the WebSocket API',
+    );
   }
   return outboxAt(endpoint, settings);
 }

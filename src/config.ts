@@ -98,8 +98,29 @@ export function readHistorySettings(env: Env): HistorySettings {
   return { ttlMs, maxPerRoom: integer(env, 'ROOM_HISTORY_MAX', DEFAULT_HISTORY.maxPerRoom, 1, 100_000) };
 }
 
+/**
+ * Fan-outs above `size` recipients are split into shards of `size`, each posted by the `deliver`
+ * function (src/chat/shards.ts); docs/operations.md#fan-out says how the defaults are derived.
+ */
+export interface ShardSettings {
+  /** FANOUT_SHARD_SIZE: recipients per shard; an audience of at most this many is posted by its own invocation. */
+  size: number;
+  /** FANOUT_MAX_RATE: posts/s across all shards of the stage; the default is half of the 10,000/s account quota. */
+  maxRate: number;
+  /** DELIVER_FUNCTION: the `deliver` function's name; unset, no audience is sharded. */
+  deliverFunction: string | undefined;
+  /** LAMBDA_ENDPOINT: where Lambda's Invoke API is (serverless-offline's under `npm start`). */
+  lambdaEndpoint: string;
+}
+
+/** One invocation posts ~2,200/s at 20 ms (BENCHMARKS.md): 10,000 take ~5 s of a 20 s budget. */
+export const DEFAULT_SHARD_SIZE = 10_000;
+/** Half of API Gateway's default account quota (10,000 requests/s per region, every API shares it). */
+export const DEFAULT_MAX_RATE = 5_000;
+
 export interface Config {
   offline: boolean;
+  shards: ShardSettings;
   region: string;
   store: StoreSettings;
   /** Overrides the management API endpoint derived from the event (custom domains, local runs). */
@@ -254,6 +275,20 @@ export function readConfig(env: Env = process.env): Config {
     listScope: listScope(env),
     maxConnectionsPerUser: integer(env, 'MAX_CONNECTIONS_PER_USER', DEFAULT_MAX_CONNECTIONS_PER_USER, 1, 10_000),
     history: readHistorySettings(env),
+    shards: shardSettings(env, offline),
+  };
+}
+
+function shardSettings(env: Env, offline: boolean): ShardSettings {
+  const region = usable(env.AWS_REGION) ?? 'us-east-1';
+  const localPort = integer(env, 'LAMBDA_PORT', 3002, 1, 65_535);
+  return {
+    size: integer(env, 'FANOUT_SHARD_SIZE', DEFAULT_SHARD_SIZE, 1, 1_000_000),
+    maxRate: integer(env, 'FANOUT_MAX_RATE', DEFAULT_MAX_RATE, 1, 1_000_000),
+    deliverFunction: usable(env.DELIVER_FUNCTION),
+    lambdaEndpoint:
+      usable(env.LAMBDA_ENDPOINT) ??
+      (offline ? `http://localhost:${localPort}` : `https://lambda.${region}.amazonaws.com`),
   };
 }
 

@@ -12,7 +12,7 @@ import type {
   ScheduledEvent,
 } from 'aws-lambda';
 import { checkOrigin, ForeignEventError, ownOrigin } from './aws/origin';
-import { authSettings, config, historyWindow, readHistorySettings } from './config';
+import { authSettings, config, DEFAULT_POST_TIMEOUT_MS, historyWindow, readHistorySettings } from './config';
 import { createStore, MYSQL_TIMEOUTS } from './data';
 import type { ConnectionStore } from './data';
 import { failureOf, StoreError } from './errors';
@@ -36,6 +36,9 @@ const messaging = () => require('./chat/actions') as typeof import('./chat/actio
 const auth = () => require('./auth/token') as typeof import('./auth/token');
 const push = () => require('./chat/push') as typeof import('./chat/push');
 const livenessSweep = () => require('./chat/liveness') as typeof import('./chat/liveness');
+const shards = () => require('./chat/shards') as typeof import('./chat/shards');
+const lambdaInvoke = () => require('./aws/lambda-invoke') as typeof import('./aws/lambda-invoke');
+const fanOutMetrics = () => require('./chat/metrics') as typeof import('./chat/metrics');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
@@ -54,6 +57,9 @@ export type WebSocketEvent = Omit<APIGatewayProxyWebsocketEventV2, 'body'> & {
 export interface HandlerResult {
   statusCode: number;
 }
+
+/** How long the tally of a sharded delivery is kept: longer than Lambda keeps a throttled shard (6 h). */
+export const DELIVERY_RECORD_MS = 24 * 60 * 60 * 1000;
 
 /** API Gateway closes a WebSocket connection after 2 hours at most. */
 export const MAX_CONNECTION_AGE_MS = 2 * 60 * 60 * 1000;
@@ -311,6 +317,7 @@ function session(event: WebSocketEvent, context: Context): Session {
     listPageSize,
     presenceMaxMembers,
     history,
+    sharding: sharding(deadlineFor(context)),
   };
 }
 
@@ -365,8 +372,10 @@ export async function sweep(
     }
     // Only the history settings: `npm run sweep` hands the store over and sets nothing else.
     const trimmed = await currentStore().trimHistory(historyWindow(readHistorySettings(process.env)));
+    // A delivery's tally is read until its summary is sent; a day later nobody waits for it.
+    const deliveries = await currentStore().removeDeliveriesBefore(Date.now() - DELIVERY_RECORD_MS);
     const removed = expired + gone;
-    log.info('sweep done', { route: 'sweep', removed, expired, gone, checked, trimmed });
+    log.info('sweep done', { route: 'sweep', removed, expired, gone, checked, trimmed, deliveries });
     return { removed, expired, gone, checked, trimmed };
   } catch (error) {
     log.error('sweep failed', { route: 'sweep', error });
@@ -383,12 +392,16 @@ export async function sweep(
  * reaches it, so the WebSocket API's endpoint comes from the environment.
  */
 export async function publish(event: unknown, context: Context): Promise<import('./chat/push').PublishResult> {
-  const courier = () => ({
-    store: currentStore(),
-    outbox: communication().publishOutbox(),
-    concurrency: config().fanOut.concurrency,
-    deadline: deadlineFor(context),
-  });
+  const courier = () => {
+    const deadline = deadlineFor(context);
+    return {
+      store: currentStore(),
+      outbox: communication().backendOutbox(),
+      concurrency: config().fanOut.concurrency,
+      deadline,
+      sharding: sharding(deadline),
+    };
+  };
   storeUsed = false;
   try {
     return await push().handlePublish(event, courier);
@@ -396,6 +409,85 @@ export async function publish(event: unknown, context: Context): Promise<import(
     // A refused request never touched the store: nothing to end.
     if (storeUsed) {
       await store?.end().catch((error: unknown) => log.warn('store end failed', { route: 'publish', error }));
+    }
+  }
+}
+
+let invoker: import('./aws/lambda-invoke').AsyncInvoker | undefined;
+
+/** The longest one Invoke request may take: a publisher hands over up to 8 at once (src/chat/shards.ts). */
+export const INVOKE_TIMEOUT_MS = 2_000;
+
+/**
+ * How this invocation hands shards to `deliver`, or undefined when no `deliver` function is
+ * configured (DELIVER_FUNCTION unset: every audience is posted by the invocation that has it).
+ * No hand-over waits past the fan-out's deadline.
+ */
+function sharding(deadline: number): import('./chat/shards').Sharding | undefined {
+  const { shards: settings, region, offline } = config();
+  const functionName = settings.deliverFunction;
+  if (functionName === undefined) return undefined;
+  return {
+    size: settings.size,
+    invoke: (event) => {
+      if (invoker === undefined) {
+        const { AsyncInvoker, invokeCredentials } = lambdaInvoke();
+        const credentials = invokeCredentials(offline, communication().OFFLINE_CREDENTIALS);
+        invoker = new AsyncInvoker(settings.lambdaEndpoint, { region, credentials, timeoutMs: INVOKE_TIMEOUT_MS });
+      }
+      const timeoutMs = Math.max(100, Math.min(INVOKE_TIMEOUT_MS, deadline - Date.now()));
+      return invoker.invoke(functionName, event, timeoutMs);
+    },
+  };
+}
+
+/**
+ * What a shard keeps after its last post: saving its progress and finishing it (three store
+ * operations), the final summary's post, and the store's end().
+ */
+export const AFTER_SHARD_MS = 3 * MYSQL_TIMEOUTS.operationMs + 2 * DEFAULT_POST_TIMEOUT_MS + MYSQL_TIMEOUTS.endMs;
+
+/**
+ * `deliver`: one shard of a large fan-out (src/chat/shards.ts), invoked asynchronously by the
+ * functions that start one. A failure is thrown so that Lambda retries the shard (it resumes
+ * at its saved cursor) and, after the last attempt, keeps the event in the on-failure
+ * destination. Under serverless-offline, which neither retries nor catches a failed
+ * asynchronous invocation, the shard is given up at once and the failure only logged.
+ */
+export async function deliver(event: unknown, context: Context): Promise<{ outcome: string }> {
+  const { offline, fanOut, shards: settings } = config();
+  const { isShardEvent, runShard, MAX_ATTEMPTS } = shards();
+  if (!isShardEvent(event)) {
+    // Retrying cannot make it one; returning keeps it out of the retries.
+    log.error('deliver was invoked without a shard', { route: 'deliver' });
+    return { outcome: 'refused' };
+  }
+  storeUsed = false;
+  const { deliveryId, shard } = event;
+  try {
+    // `deliver`, like `publish`, is called by no socket event: the environment names its API.
+    const outbox = communication().backendOutbox();
+    const remaining = context.getRemainingTimeInMillis?.() ?? 60_000;
+    const result = await runShard(
+      {
+        store: currentStore(),
+        send: (id, data, deadline) => outbox.send(id, data, deadline),
+        concurrency: fanOut.concurrency,
+        deadline: Date.now() + Math.max(0, remaining - AFTER_SHARD_MS),
+        maxRate: settings.maxRate,
+        retried: (attempts) => !offline && attempts < MAX_ATTEMPTS,
+        onSummary: (summary, seconds) => fanOutMetrics().publishDeliveryMetrics(summary, seconds),
+      },
+      event,
+    );
+    return { outcome: result.outcome };
+  } catch (error) {
+    log.error('shard failed', { route: 'deliver', deliveryId, shard, error });
+    if (offline) return { outcome: 'failed' };
+    throw error;
+  } finally {
+    if (storeUsed) {
+      await store?.end().catch((error: unknown) => log.warn('store end failed', { route: 'deliver', error }));
     }
   }
 }

@@ -27,6 +27,8 @@ import { benchRights } from './rights';
 import type { RightsRow } from './rights';
 import { benchSecrets } from './secrets';
 import type { SecretsRow } from './secrets';
+import { benchShards } from './shards';
+import type { ShardRow } from './shards';
 import { startStandIn } from './stand-in';
 
 export interface BenchOptions {
@@ -34,7 +36,8 @@ export interface BenchOptions {
   /**
    * Run only these sections: `--only delivery` (CPU per post of each candidate), `--only fanout`
    * (N = 10,000 at concurrency 50, ours against the SDK client it replaced), `--only cold-start`,
-   * `--only history` (the sequence + history write per post, a read of 1,000), or several, comma-separated.
+   * `--only history` (the sequence + history write per post, a read of 1,000), `--only shards`
+   * (100,000 and 1,000,000 recipients through the shard code, ~5 minutes), or several, comma-separated.
    */
   only?: Section[] | undefined;
   /** An unzipped package whose message path the cold-start section times beside ours (`--baseline DIR`). */
@@ -44,8 +47,8 @@ export interface BenchOptions {
   log?: (message: string) => void;
 }
 
-export type Section = 'delivery' | 'fanout' | 'cold-start' | 'load' | 'rights' | 'history';
-export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start', 'load', 'rights', 'history'];
+export type Section = 'delivery' | 'fanout' | 'cold-start' | 'load' | 'rights' | 'history' | 'shards';
+export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start', 'load', 'rights', 'history', 'shards'];
 
 export interface BenchResults {
   mode: 'full' | 'smoke';
@@ -84,6 +87,8 @@ export interface BenchResults {
   rights: RightsRow[];
   /** What a room message's sequence + history write costs, and one history read of 1,000. */
   history: HistoryRow[];
+  /** Audiences beyond one invocation, through the shard code (`--only shards`, and full runs). */
+  shards: { rows: ShardRow[] };
 }
 
 /** True when something answers a real query at the URL within a few seconds. */
@@ -133,6 +138,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   let invocations: InvocationRow[];
   let history: HistoryRow[];
   let coldStart: ColdStartSection;
+  let shardRows: ShardRow[];
   try {
     log('CPU per post of each delivery candidate');
     delivery = await benchDelivery(standIn, deliveryPlan(smoke));
@@ -161,6 +167,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     log('room history: the sequence + history write per post, a read of 1,000');
     history = await benchHistory({ smoke, mysqlUrl });
     coldStart = await coldStartSection(standIn, options, settings, mysqlUrl);
+    shardRows = smoke ? [] : await shardSection(standIn, settings, log);
   } finally {
     await standIn.close();
   }
@@ -196,7 +203,20 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     secrets,
     rights,
     history,
+    shards: { rows: shardRows },
   };
+}
+
+/** The audiences the shard section delivers to. */
+export const SHARD_AUDIENCES = [100_000, 1_000_000];
+
+function shardSection(
+  standIn: Awaited<ReturnType<typeof startStandIn>>,
+  settings: BenchResults['settings'],
+  log: (message: string) => void,
+): Promise<ShardRow[]> {
+  log('shards: audiences beyond one invocation, through the shard code');
+  return benchShards(standIn, { audiences: SHARD_AUDIENCES, latencyMs: settings.latencyMs, log });
 }
 
 function machine(): BenchResults['machine'] {
@@ -263,6 +283,7 @@ function emptyResults(options: BenchOptions, settings: BenchResults['settings'],
     boundedLoad: null,
     rights: [],
     history: [],
+    shards: { rows: [] },
   };
 }
 
@@ -288,7 +309,11 @@ async function sectionsOnly(
   let boundedLoad: BoundedLoadRow | null = null;
   let rights: RightsRow[] = [];
   let history: HistoryRow[] = [];
+  let shardRows: ShardRow[] = [];
   try {
+    if (sections.includes('shards')) {
+      shardRows = await shardSection(standIn, settings, options.log ?? (() => {}));
+    }
     if (sections.includes('load')) {
       options.log?.('load: 2,000 clients in rooms of 50 under the bounded local runtime');
       boundedLoad = await benchBoundedLoad({ clients: options.smoke ? 100 : 2_000, roomSize: 50, rssBoundMb: 2_048 });
@@ -338,6 +363,7 @@ async function sectionsOnly(
     ...coldStart,
     boundedLoad,
     history,
+    shards: { rows: shardRows },
   } satisfies BenchResults;
 }
 
@@ -466,6 +492,52 @@ export function renderMarkdown(results: BenchResults): string {
       table(
         ['candidate', 'CPU µs / post', '× floor', 'wall ms', 'CPU / wall', 'errors'],
         delivery.rows.map((r) => [r.candidate, r.cpuPerPostUs, r.ratioToFloor, fmt(r.wallMs), r.cpuPerWall, r.errors]),
+      ),
+    );
+  }
+  if (results.shards.rows.length > 0) {
+    out.push(
+      `\n### Sharded fan-out (stand-in latency ${settings.latencyMs} ms, every shard at once with its own client, ` +
+        `paced to FANOUT_MAX_RATE; ideal = recipients / rate)\n`,
+    );
+    out.push(
+      table(
+        [
+          'recipients',
+          'shard size',
+          'shards',
+          'delivered (distinct)',
+          'posts',
+          'failed / unsent',
+          'summaries',
+          'seconds',
+          'ideal s',
+          '× ideal',
+          'plan s',
+          'ids held per shard',
+          'heap peak MB (per shard)',
+          'max in flight',
+          'CPU / wall: shards, stand-in',
+          'load avg',
+        ],
+        results.shards.rows.map((r) => [
+          fmt(r.recipients),
+          fmt(r.shardSize),
+          r.shards,
+          fmt(r.delivered),
+          fmt(r.posts),
+          `${r.failed} / ${r.unsent}`,
+          r.summaries,
+          r.seconds,
+          r.idealSeconds,
+          `${r.ratioToIdeal} ${r.ratioToIdeal <= 1.2 ? '(met)' : '(MISSED)'}`,
+          r.planSeconds,
+          fmt(r.pageIds),
+          `${r.heapPeakMb} (${r.heapPerShardMb})`,
+          r.maxInFlight,
+          `${r.senderCpuPerWall}, ${r.standInCpuPerWall}`,
+          r.loadAverage,
+        ]),
       ),
     );
   }

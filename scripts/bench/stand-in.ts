@@ -24,6 +24,8 @@ export interface StandInStats {
   sockets: number;
   /** CPU the stand-in process used since the last reset (user + system), to see whether it was the bottleneck. */
   cpuMs: number;
+  /** Distinct connection ids posted to since the last reset (a repeat shows as posts > distinct). */
+  distinct: number;
 }
 
 export interface StandInSettings {
@@ -50,8 +52,9 @@ export function isGone(connectionId: string, goneShare: number): boolean {
 /** The server itself; `main` below runs it in the child process. */
 export function serve(initial: StandInSettings): Promise<{ port: number; close: () => Promise<void> }> {
   let settings = { ...initial };
-  const fresh = (): StandInStats => ({ posts: 0, gone: 0, maxInFlight: 0, sockets: 0, cpuMs: 0 });
+  const fresh = (): StandInStats => ({ posts: 0, gone: 0, maxInFlight: 0, sockets: 0, cpuMs: 0, distinct: 0 });
   let stats = fresh();
+  let seen = new Set<string>();
   let cpuAtReset = process.cpuUsage();
   let inFlight = 0;
 
@@ -64,10 +67,11 @@ export function serve(initial: StandInSettings): Promise<{ port: number; close: 
     const url = req.url ?? '';
     if (req.method === 'GET' && url === '/__stats') {
       const cpu = process.cpuUsage(cpuAtReset);
-      return json(res, 200, { ...stats, cpuMs: Math.round((cpu.user + cpu.system) / 1000) });
+      return json(res, 200, { ...stats, cpuMs: Math.round((cpu.user + cpu.system) / 1000), distinct: seen.size });
     }
     if (req.method === 'POST' && url === '/__reset') {
       stats = fresh();
+      seen = new Set();
       cpuAtReset = process.cpuUsage();
       return json(res, 200, stats);
     }
@@ -79,6 +83,7 @@ export function serve(initial: StandInSettings): Promise<{ port: number; close: 
     if (req.method !== 'POST' || !match) return json(res, 404, { message: 'Not Found' });
     const connectionId = decodeURIComponent(match[1] as string);
     stats.posts++;
+    seen.add(connectionId);
     inFlight++;
     stats.maxInFlight = Math.max(stats.maxInFlight, inFlight);
     const answer = () => {

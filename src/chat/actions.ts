@@ -10,6 +10,7 @@
 import type { Connection, ConnectionStore } from '../data';
 import { BadMessageError, DeliveryError, failureOf, refusalFrame, StaleConnectionError } from '../errors';
 import { fanOut } from './delivery';
+import { writeDeliveryMetrics } from './emf';
 import type { FanOutResult } from './delivery';
 import { DEFAULT_HISTORY_LIMIT, latestSeq, newMessageId, readHistory, sequenceRoomFrame } from './history';
 import type { HistorySettings } from './history';
@@ -19,6 +20,8 @@ import { presenceAudience, presenceMessage } from './presence';
 import { settle, STORE_OPERATION_MS } from '../store/settle';
 import type { LeaveReason, PresenceEvent } from './presence';
 import { MAX_MESSAGE_BYTES, parseCommand } from './protocol';
+import { planDelivery } from './shards';
+import type { Sharding } from './shards';
 import type { Command } from './protocol';
 import type { DeliveryFrame, ErrorFrame, MessageFrame, PresenceFrame, ServerMessage } from './frames';
 import { encode } from './outbox';
@@ -47,10 +50,12 @@ export interface Session {
   listScope: 'own' | 'all';
   /** How long and how many room messages history keeps (src/chat/history.ts). */
   history: HistorySettings;
+  /** Audiences above its size go to the `deliver` function in shards (src/chat/shards.ts); none: never. */
+  sharding?: Sharding | undefined;
 }
 
 /** What a delivery needs, with or without a sender connection (src/chat/push.ts has none). */
-export type Courier = Pick<Session, 'store' | 'outbox' | 'concurrency' | 'deadline'>;
+export type Courier = Pick<Session, 'store' | 'outbox' | 'concurrency' | 'deadline' | 'sharding'>;
 
 /** Whom a message is for: at most one of these; none is everyone. `to` is one connection. */
 export interface Target {
@@ -231,11 +236,13 @@ export async function deliverToAudience(
   logFields: LogFields = {},
 ): Promise<FanOutResult> {
   const { bytes } = message;
+  const started = Date.now();
   const result = await fanOut(audience, (id) => courier.outbox.send(id, bytes, courier.deadline), {
     concurrency: courier.concurrency,
     deadline: courier.deadline,
   });
   if (result.stale.length > 0) await courier.store.removeMany(result.stale);
+  writeDeliveryMetrics(deliverySummary(result, {}, message), (Date.now() - started) / 1000);
   log.info('fan-out done', {
     ...logFields,
     type: message.type,
@@ -278,18 +285,54 @@ export function messageEnvelope(
 }
 
 /**
+/**
+ * Everyone and rooms can be large: with sharding on, their audience is read as one page, and
+ * one larger than a shard goes to `deliver` (src/chat/shards.ts). A user's connections and one
+ * connection are few, and read as before.
+ */
+export async function audienceOrShards(courier: Courier, target: Target, message: Encoded, connectionId?: string) {
+  if (courier.sharding === undefined || target.user !== undefined || target.to !== undefined) {
+    return { kind: 'direct' as const, audience: await audienceOf(courier.store, target) };
+  }
+  const named = {
+    ...(message.id === undefined ? {} : { id: message.id }),
+    ...(message.seq === undefined ? {} : { seq: message.seq }),
+  };
+  return planDelivery(courier.store, courier.sharding, target.room, message.bytes, {
+    ...(connectionId ? { connectionId } : {}),
+    ...named,
+  });
+}
+
+/**
  * A client's message: delivered, then the summary to the sender unless the sender turned out gone.
  * A room's message is refused unless the sender is a member, before it gets a number in the
  * room's history: a refused message leaves no trace.
  */
-async function relay(session: Session, target: Target, data: unknown, checked = false): Promise<FanOutResult> {
+async function relay(
+  session: Session,
+  target: Target,
+  data: unknown,
+  checked = false,
+): Promise<FanOutResult | undefined> {
   if (target.room !== undefined) {
     const member = (await session.store.roomsOf(session.connectionId)).includes(target.room);
     requireMembership(member, target.room, 'publish');
   }
   const message = await encodeForTarget(session, messageEnvelope(target, session, data));
   // `checked`: a connection the rights check has just found, so it is not looked up again.
-  const audience = checked && target.to !== undefined ? [target.to] : await audienceOf(session.store, target);
+  const plan =
+    checked && target.to !== undefined
+      ? { kind: 'direct' as const, audience: [target.to] }
+      : await audienceOrShards(session, target, message, session.connectionId);
+  if (plan.kind === 'queued') {
+    // The shards send the final summary to the sender (src/chat/shards.ts).
+    await reply(session, plan.queued);
+    const final = await plan.handOver();
+    if (final) await reply(session, final);
+    return undefined;
+  }
+  const { audience } = plan;
   const result = await deliverToAudience(session, audience, message, {
     connectionId: session.connectionId,
     ...targetFields(target),

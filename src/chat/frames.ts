@@ -43,6 +43,13 @@ export type DeliveryFrame = TargetFields & {
   stale: number;
   failed: number;
   unsent: number;
+  /**
+   * Only for an audience split into shards (src/chat/shards.ts): `queued` at once, with every
+   * recipient still `unsent`, then one `done` summary when its last shard has finished.
+   */
+  state?: 'queued' | 'done';
+  deliveryId?: string;
+  shards?: number;
 };
 
 /** `seq`: the room's last number once joined; the member hears the frames after it. */

@@ -343,7 +343,14 @@ function valueNestsDeeperThan(value: unknown, limit: number): boolean {
  * one target, none meaning everyone. Strict, unlike the socket's actions: a misspelt
  * target (`"rooms"`) must be refused, not taken for "no target" and sent to everyone.
  */
-const publishEntries = { room: v.optional(room), user: v.optional(user), connectionId: v.optional(connectionId), data };
+const publishEntries = {
+  room: v.optional(room),
+  user: v.optional(user),
+  connectionId: v.optional(connectionId),
+  data,
+  /** For an audience split into shards: answer with the final summary (within the function's time), not the queued one. */
+  wait: v.optional(v.boolean()),
+};
 const publishRequest = v.pipe(
   v.strictObject(publishEntries, keyMessage(publishEntries)),
   v.partialCheck(

@@ -12,7 +12,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { BadMessageError, failureOf, refusalFrame } from '../errors';
 import { log } from '../log';
-import { audienceOf, deliverToAudience, deliverySummary, encodeForTarget, messageEnvelope } from './actions';
+import { audienceOrShards, deliverToAudience, deliverySummary, encodeForTarget, messageEnvelope } from './actions';
+import { waitForSummary } from './shards';
 import type { Courier, DeliverySummary, Target } from './actions';
 import { parsePublishBody, parsePublishRequest } from './protocol';
 import type { PublishRequest } from './protocol';
@@ -21,8 +22,15 @@ import type { ErrorFrame } from './frames';
 export async function publishFromServer(courier: Courier, request: PublishRequest): Promise<DeliverySummary> {
   const target: Target = { room: request.room, user: request.user, to: request.connectionId };
   const message = await encodeForTarget(courier, messageEnvelope(target, 'server', request.data));
-  const audience = await audienceOf(courier.store, target);
-  const result = await deliverToAudience(courier, audience, message, {
+  const plan = await audienceOrShards(courier, target, message);
+  if (plan.kind === 'queued') {
+    // Sharded: the queued summary, or with `wait` the final one if it comes within the budget.
+    const final = await plan.handOver();
+    if (final) return final;
+    if (!request.wait) return plan.queued;
+    return (await waitForSummary(courier.store, plan.queued.deliveryId as string, courier.deadline)) ?? plan.queued;
+  }
+  const result = await deliverToAudience(courier, plan.audience, message, {
     route: 'publish',
     room: request.room,
     user: request.user,

@@ -20,7 +20,7 @@ export interface ConnectionPage {
 /** What a `join` did. Only 'joined' added a membership. */
 export type JoinResult = 'joined' | 'already_member' | 'limit_reached' | 'unknown_connection';
 
-export interface ConnectionStore {
+export interface ConnectionStore extends ShardStore {
   readonly kind: 'mysql' | 'embedded';
   /** Idempotent: a retried `$connect` for the same id updates the row instead of failing. */
   add(connection: Connection): Promise<void>;
@@ -106,6 +106,125 @@ export interface HistoryPage {
   /** The room's latest sequence number; 0 for a room that never had a message. */
   latest: number;
   messages: StoredMessage[];
+}
+
+/**
+ * A keyset range of connection ids, in the store's id order: after `after` (exclusive; null
+ * from the first id) up to `upTo` (inclusive; null to the last). A shard of a fan-out carries
+ * its range, not its ids, and reads it in pages.
+ */
+export interface IdRange {
+  after: string | null;
+  upTo: string | null;
+}
+
+/** What part of a fan-out's audience has heard it, as its shards count it. */
+export interface DeliveryCounts {
+  sent: number;
+  stale: number;
+  failed: number;
+  unsent: number;
+}
+
+/** A sharded delivery, as the store keeps it until its summary is claimed. */
+export interface DeliveryRecord {
+  deliveryId: string;
+  shards: number;
+  recipients: number;
+  /** Opaque to the store: whom the final summary goes to and what it names (src/chat/shards.ts). */
+  summaryTo: string;
+}
+
+/** One shard's progress: where its next page starts, and what it has counted so far. */
+export interface ShardProgress extends DeliveryCounts {
+  cursor: string | null;
+  /** Invocations that started this shard, this one included (retries of Lambda count). */
+  attempts: number;
+  done: boolean;
+}
+
+export interface DeliveryState extends DeliveryCounts {
+  deliveryId: string;
+  shards: number;
+  /** Shards finished (delivered or given up). */
+  done: number;
+  recipients: number;
+  summaryTo: string;
+  summarized: boolean;
+}
+
+/**
+ * Paged audiences and the tallies of sharded deliveries, which both adapters implement
+ * (src/chat/shards.ts uses them). Kept apart from ConnectionStore's older methods so the two
+ * can be read on their own.
+ */
+export interface ShardStore {
+  /** Connection ids of everyone (no room) or one room's members in `range`, in id order, at most `limit`. */
+  audiencePage(room: string | undefined, range: IdRange, limit: number): Promise<string[]>;
+  /** The `skip`-th id after `after` (1: the next one), or undefined when there are fewer. One index walk. */
+  audienceMark(room: string | undefined, after: string | null, skip: number): Promise<string | undefined>;
+  /** How many connections (or members of the room) there are. */
+  audienceCount(room?: string): Promise<number>;
+  /** Records a delivery and one unstarted row per shard. Idempotent on the delivery id. */
+  openDelivery(delivery: DeliveryRecord, now: number): Promise<void>;
+  /** A shard's progress, its attempt counted (the row is made if missing). */
+  startShard(deliveryId: string, shard: number, now: number): Promise<ShardProgress>;
+  /** Saves a shard's cursor and running counts after a page, so a retry resumes there. */
+  saveShard(
+    deliveryId: string,
+    shard: number,
+    cursor: string | null,
+    counts: DeliveryCounts,
+    now: number,
+  ): Promise<void>;
+  /**
+   * Marks the shard done with its final counts and adds them to the delivery, once however
+   * often it is called. Returns the delivery's totals to the one caller that finished its last
+   * shard and so claimed its summary (exactly one caller gets them), undefined to every other.
+   */
+  finishShard(deliveryId: string, shard: number, counts: DeliveryCounts): Promise<DeliveryState | undefined>;
+  /** The delivery's tally, or undefined if the store does not know it. */
+  deliveryState(deliveryId: string): Promise<DeliveryState | undefined>;
+  /**
+   * Shards of any delivery started, not done, and seen working since `since` (ms epoch): they share
+   * the stage's rate. A shard waiting for Lambda to run it takes no share.
+   */
+  activeShards(since: number): Promise<number>;
+  /** Forgets deliveries (and their shards) opened before `cutoff` (ms epoch); returns how many. */
+  removeDeliveriesBefore(cutoff: number): Promise<number>;
+}
+
+/** The tables of sharded deliveries, beside the connections' (same validated prefix). */
+export function shardTableNames(prefix: string): { deliveries: string; shards: string } {
+  return { deliveries: `${prefix}deliveries`, shards: `${prefix}delivery_shards` };
+}
+
+export interface DeliveryRow {
+  delivery_id: string;
+  shards: number | string;
+  done: number | string;
+  recipients: number | string;
+  sent: number | string;
+  stale: number | string;
+  failed: number | string;
+  unsent: number | string;
+  summary_to: string;
+  summarized: number | string;
+}
+
+export function toDeliveryState(row: DeliveryRow): DeliveryState {
+  return {
+    deliveryId: row.delivery_id,
+    shards: Number(row.shards),
+    done: Number(row.done),
+    recipients: Number(row.recipients),
+    sent: Number(row.sent),
+    stale: Number(row.stale),
+    failed: Number(row.failed),
+    unsent: Number(row.unsent),
+    summaryTo: row.summary_to,
+    summarized: Number(row.summarized) === 1,
+  };
 }
 
 /** The index that finds a user's connections (direct messages); added to older tables at cold start. */

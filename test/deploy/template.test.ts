@@ -124,6 +124,7 @@ const STORE_FUNCTIONS = [
   'MessageLambdaFunction',
   'SweepLambdaFunction',
   'PublishLambdaFunction',
+  'DeliverLambdaFunction',
 ];
 
 /** The routes of the WebSocket API (the HTTP API has routes of its own: POST /publish). */

@@ -10,6 +10,7 @@ import { driverOptions, mysqlSettings, MysqlUnreachableError, SKIP_MYSQL, unique
 import { startTcpProxy } from '../support/tcp-proxy';
 import type { TcpProxy } from '../support/tcp-proxy';
 import { storeContract } from './store-contract';
+import { shardStoreContract } from './shard-store-contract';
 
 const suite = SKIP_MYSQL ? describe.skip : describe;
 
@@ -38,6 +39,7 @@ suite('MySQL', () => {
     async () => open(uniquePrefix(`c${n++}`)),
     (store) => open(prefixes.get(store) as string), // its own connection to the same tables
   );
+  shardStoreContract('MySQL', async () => open(uniquePrefix(`s${n++}`)));
 
   describe('MySQL subject index (direct messages)', () => {
     let db: MysqlConnection;

@@ -4,6 +4,7 @@
  * to be plausible, and every method is a jest spy so tests can make it fail.
  */
 import type { Connection, ConnectionPage, ConnectionStore, HistoryPage, StoredMessage } from '../../src/data';
+import { memoryShardStore } from './memory-shard-store';
 
 export type MemoryStore = jest.Mocked<ConnectionStore> & {
   rows: Map<string, Connection>;
@@ -28,6 +29,7 @@ export function memoryStore(): MemoryStore {
     }
   };
   const store: ConnectionStore = {
+    ...memoryShardStore((room) => (room === undefined ? rows.keys() : (rooms.get(room) ?? []))),
     kind: 'embedded',
     add: async (c) => void rows.set(c.connectionId, { ...c }),
     remove: async (id) => removeMany([id]),

@@ -10,7 +10,7 @@ import {
   OFFLINE_ENDPOINT,
   outboxAt,
   post,
-  publishOutbox,
+  backendOutbox,
   resetClients,
   useManagementApiFactory,
 } from '../../src/communication';
@@ -46,9 +46,9 @@ describe('the outbox built from the settings', () => {
 
   it('gives the publish function MANAGEMENT_ENDPOINT first, then the stage’s WEBSOCKET_API_ENDPOINT', async () => {
     const api = 'https://abc.execute-api.us-east-1.amazonaws.com/prod';
-    await publishOutbox(readConfig({ ...awsEnv, WEBSOCKET_API_ENDPOINT: api })).send('c1', encode({ type: 'test' }));
+    await backendOutbox(readConfig({ ...awsEnv, WEBSOCKET_API_ENDPOINT: api })).send('c1', encode({ type: 'test' }));
     const custom = 'https://ws.example.com/v1';
-    await publishOutbox(readConfig({ ...awsEnv, WEBSOCKET_API_ENDPOINT: api, MANAGEMENT_ENDPOINT: custom })).send(
+    await backendOutbox(readConfig({ ...awsEnv, WEBSOCKET_API_ENDPOINT: api, MANAGEMENT_ENDPOINT: custom })).send(
       'c2',
       encode({ type: 'test' }),
     );
@@ -56,12 +56,12 @@ describe('the outbox built from the settings', () => {
   });
 
   it('gives the publish function offline’s own endpoint locally, with no stage in the path', async () => {
-    await publishOutbox(readConfig({ IS_OFFLINE: 'true' })).send('c1', encode({ type: 'test' }));
+    await backendOutbox(readConfig({ IS_OFFLINE: 'true' })).send('c1', encode({ type: 'test' }));
     expect(management.endpoints()).toEqual([OFFLINE_ENDPOINT]);
   });
 
   it('refuses to build the publish function’s outbox in AWS without an endpoint (ConfigError)', () => {
-    expect(() => publishOutbox(readConfig(awsEnv))).toThrow(ConfigError);
+    expect(() => backendOutbox(readConfig(awsEnv))).toThrow(ConfigError);
     expect(management.endpoints()).toEqual([]);
   });
 });

@@ -30,7 +30,31 @@ describe('readConfig', () => {
       maxConnectionsPerUser: 20,
       liveness: { minAgeMs: 300_000, batchSize: 200 },
       history: { ttlMs: 86_400_000, maxPerRoom: 1_000 },
+      shards: {
+        size: 10_000,
+        maxRate: 5_000,
+        deliverFunction: undefined,
+        lambdaEndpoint: 'https://lambda.eu-west-1.amazonaws.com',
+      },
     });
+  });
+
+  it('reads the shard settings, and points Invoke at serverless-offline locally', () => {
+    const read = readConfig({
+      ...aws,
+      FANOUT_SHARD_SIZE: '5',
+      FANOUT_MAX_RATE: '800',
+      DELIVER_FUNCTION: 'aws-node-websockets-qa-deliver',
+    });
+    expect(read.shards).toEqual({
+      size: 5,
+      maxRate: 800,
+      deliverFunction: 'aws-node-websockets-qa-deliver',
+      lambdaEndpoint: 'https://lambda.us-east-1.amazonaws.com',
+    });
+    expect(readConfig({ IS_OFFLINE: 'true', LAMBDA_PORT: '4002' }).shards.lambdaEndpoint).toBe('http://localhost:4002');
+    expect(() => readConfig({ ...aws, FANOUT_SHARD_SIZE: '0' })).toThrow(/FANOUT_SHARD_SIZE/);
+    expect(() => readConfig({ ...aws, FANOUT_MAX_RATE: 'fast' })).toThrow(/FANOUT_MAX_RATE/);
   });
 
   it('reads the presence threshold (0 turns presence off) and the endpoint the publish function posts to', () => {

@@ -1,0 +1,181 @@
+/**
+ * The template's part of sharded fan-outs, read from what `sls package` writes (no AWS): the
+ * `deliver` function, its asynchronous-invocation settings and on-failure queue, the alarm on
+ * that queue, and who may invoke `deliver`. cfn-lint checks the new resources.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import yaml from 'js-yaml';
+import { packageService, resourcesOfType } from '../support/package';
+import type { Template } from '../support/package';
+import { root } from '../support/service';
+
+jest.setTimeout(300_000);
+
+let template: Template;
+
+beforeAll(async () => {
+  ({ template } = await packageService({ envYml: 'STAGE: qa\nFANOUT_SHARD_SIZE: 2000\n', timeoutMs: 280_000 }));
+});
+
+interface Statement {
+  Sid?: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+function statementsOf(functionId: string): Statement[] {
+  const role = (template.Resources[functionId]?.Properties?.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+  const policies = (template.Resources[role]?.Properties?.Policies ?? []) as {
+    PolicyDocument: { Statement: Statement[] };
+  }[];
+  return policies.flatMap((policy) => policy.PolicyDocument.Statement);
+}
+
+const allowed = (functionId: string, action: string) =>
+  statementsOf(functionId)
+    .filter((s) => [s.Action].flat().includes(action))
+    .flatMap((s) => [s.Resource].flat());
+
+const environmentOf = (functionId: string) =>
+  (template.Resources[functionId]?.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+
+const functions = () => resourcesOfType(template, 'AWS::Lambda::Function').map(([id]) => id);
+
+const DELIVER_ARNS = ['', ':*'].map((qualifier) => ({
+  'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:aws-node-websockets-qa-deliver${qualifier}`,
+}));
+const QUEUE_ARN = { 'Fn::GetAtt': ['ShardFailuresQueue', 'Arn'] };
+
+describe('the deliver function in the template', () => {
+  it('runs src/handler.deliver under its known name, with the store and delivery settings and 900 s', () => {
+    const deliver = template.Resources.DeliverLambdaFunction?.Properties;
+    expect(deliver).toMatchObject({
+      Handler: 'src/handler.deliver',
+      FunctionName: 'aws-node-websockets-qa-deliver',
+      Timeout: 900,
+      Role: { 'Fn::GetAtt': ['DeliverFunctionRole', 'Arn'] },
+    });
+    expect(environmentOf('DeliverLambdaFunction')).toMatchObject({
+      FANOUT_SHARD_SIZE: '2000',
+      FANOUT_MAX_RATE: '5000',
+      WEBSOCKET_API_ID: { Ref: 'WebsocketsApi' },
+      DB_SECRET_ARN: { 'Fn::GetAtt': ['ConnectionsDatabase', 'MasterUserSecret.SecretArn'] },
+    });
+  });
+
+  it('tells the functions that start a fan-out, and only those, which function delivers shards', () => {
+    for (const id of functions()) {
+      const variables = environmentOf(id) ?? {};
+      const starts = id === 'MessageLambdaFunction' || id === 'PublishLambdaFunction';
+      expect({ id, deliver: variables.DELIVER_FUNCTION }).toEqual({
+        id,
+        deliver: starts ? 'aws-node-websockets-qa-deliver' : undefined,
+      });
+    }
+  });
+
+  it('has no event source and no resource-based permission: only roles of ours invoke it', () => {
+    const permissions = resourcesOfType(template, 'AWS::Lambda::Permission').filter(([, p]) =>
+      JSON.stringify(p.Properties?.FunctionName).includes('DeliverLambdaFunction'),
+    );
+    expect(permissions).toEqual([]);
+    const mappings = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping');
+    expect(mappings).toEqual([]);
+  });
+
+  it('retries a failed shard twice, then keeps its event in the shard-failures queue', () => {
+    const configs = resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig');
+    expect(configs).toHaveLength(1);
+    expect(configs[0]?.[1].Properties).toMatchObject({
+      FunctionName: { Ref: 'DeliverLambdaFunction' },
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 21600,
+      DestinationConfig: { OnFailure: { Destination: QUEUE_ARN } },
+    });
+    expect(template.Resources.ShardFailuresQueue).toMatchObject({
+      Type: 'AWS::SQS::Queue',
+      Properties: { MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true },
+    });
+  });
+
+  it('alarms on the first shard in the queue', () => {
+    expect(template.Resources.ShardFailuresAlarm).toMatchObject({
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['ShardFailuresQueue', 'QueueName'] } }],
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      },
+    });
+  });
+});
+
+describe('least privilege around deliver', () => {
+  it('lets message and publish invoke deliver and nothing else; no other function may invoke anything', () => {
+    for (const id of functions()) {
+      const starts = id === 'MessageLambdaFunction' || id === 'PublishLambdaFunction';
+      expect({ id, invoke: allowed(id, 'lambda:InvokeFunction') }).toEqual({ id, invoke: starts ? DELIVER_ARNS : [] });
+    }
+  });
+
+  it('lets deliver post to this stage’s connections, read the database secret and send only to its queue', () => {
+    expect(allowed('DeliverLambdaFunction', 'sqs:SendMessage')).toEqual([QUEUE_ARN]);
+    expect(allowed('DeliverLambdaFunction', 'execute-api:ManageConnections')).toEqual([
+      {
+        'Fn::Sub':
+          'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketsApi}/qa/POST/@connections/*',
+      },
+    ]);
+    expect(allowed('DeliverLambdaFunction', 'secretsmanager:GetSecretValue')).toEqual([
+      { 'Fn::GetAtt': ['ConnectionsDatabase', 'MasterUserSecret.SecretArn'] },
+    ]);
+    for (const id of functions().filter((f) => f !== 'DeliverLambdaFunction')) {
+      expect({ id, send: allowed(id, 'sqs:SendMessage') }).toEqual({ id, send: [] });
+    }
+  });
+});
+
+const lint = process.env.SKIP_CFN_LINT === '1' ? describe.skip : describe;
+
+lint('cfn-lint on the shard resources', () => {
+  it('finds nothing in the deliver function, its invoke config, its role, the queue and the alarm', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfn-lint-shards-'));
+    try {
+      const file = join(dir, 'template.json');
+      writeFileSync(file, JSON.stringify(template, null, 2));
+      const { stdout } = await promisify(execFile)('cfn-lint', ['--format', 'json', file], {
+        cwd: root,
+        maxBuffer: 16 * 1024 * 1024,
+      }).catch((error: { stdout?: string; stderr?: string }) => {
+        if (typeof error.stdout === 'string' && error.stdout.trim().startsWith('[')) return { stdout: error.stdout };
+        throw new Error(`cfn-lint failed: ${error.stderr ?? String(error)}`);
+      });
+      const findings = JSON.parse(stdout) as {
+        Rule: { Id: string };
+        Location: { Path: (string | number)[] };
+        Message: string;
+      }[];
+      // What the whole template's cfn-lint check accepts for every function applies here too.
+      const accepted = yaml.load(readFileSync(join(__dirname, 'cfn-lint-accepted.yml'), 'utf8')) as {
+        rule: string;
+        path: string;
+      }[];
+      const ours = findings
+        .filter((f) => /Deliver|ShardFailures|FanOutFunctions|EventInvokeConfig/.test(f.Location.Path.join('/')))
+        .filter(
+          (f) => !accepted.some((a) => a.rule === f.Rule.Id && new RegExp(a.path).test(f.Location.Path.join('/'))),
+        )
+        .map((f) => `${f.Rule.Id} ${f.Location.Path.join('/')}: ${f.Message}`);
+      expect(ours).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
