@@ -3,10 +3,9 @@
  * (`sendmessage`) must reach every one of them, all disconnect, and the store must end
  * up empty.
  *
- * serverless-offline 13 keeps a pool of worker threads per function and starts a new one
- * (a full cold start of the handler) for every invocation that finds all workers busy. An
- * unbounded storm of N handshakes therefore means up to N cold starts at once, which on
- * 2 cores takes seconds per connect. The clients here connect concurrently with a bounded
+ * serverless-offline 13 on its own starts a new worker thread (a full cold start of the
+ * handler) for every invocation that finds all workers busy; the local runtime now bounds them
+ * (LOCAL_MAX_CONCURRENCY, docs/operations.md#local-runtime; `--only load` measures that). The clients here connect concurrently with a bounded
  * number of handshakes in flight (`connectConcurrency`): the pool then grows to about that
  * many workers and they are reused, as warm Lambda instances are. Closing is bounded the
  * same way (`closeConcurrency` clients close at a time, each waiting for its close frame).

@@ -6,7 +6,8 @@
  * happen answered `unavailable`, a refused `$connect` whose row stayed). So every write a route
  * answers for goes through `settle`: on a StoreError it runs the route's `truth` step, which reads
  * the store back (and finishes the write if it did not happen, or, for `$connect`, undoes it),
- * retried until it answers or the route's budget is spent. One mechanism for every route.
+ * retried for SETTLE_WINDOW_MS while an attempt fits in the route's budget. One mechanism for
+ * every route.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, CredentialsError, SecretError, StoreError } from '../errors';
@@ -15,6 +16,13 @@ import { MYSQL_TIMEOUTS } from './mysql-connections';
 
 /** Pause between attempts of the truth step: a dropped connection is usually back within it. */
 export const SETTLE_RETRY_MS = 250;
+
+/**
+ * No attempt starts later than this after the write failed: a database that stays silent longer
+ * is down, and the client is better told so in time (a refused handshake well before the
+ * function's timeout, `unavailable` within about 10 s) than after the whole budget.
+ */
+export const SETTLE_WINDOW_MS = 2_000;
 
 /** One store operation, connecting included, at most (the MySQL adapter's bound; SQLite is faster). */
 export const STORE_OPERATION_MS = MYSQL_TIMEOUTS.operationMs;
@@ -51,8 +59,9 @@ export async function settle<T>(options: SettleOptions, write: () => Promise<T>,
   } catch (error) {
     if (!mayHaveHappened(error)) throw error;
     log.warn('store write outcome unknown; reading it back', { operation, connectionId, error });
+    const lastStart = Date.now() + SETTLE_WINDOW_MS;
     for (let attempt = 1; ; attempt++) {
-      if (Date.now() + attemptMs > deadline) {
+      if (Date.now() > lastStart || Date.now() + attemptMs > deadline) {
         log.warn('store write outcome still unknown when the budget ran out', { operation, connectionId, attempt });
         throw error;
       }

@@ -248,6 +248,24 @@ export function storeContract(
       expect(await store.removeOlderThan(2_000)).toBe(0);
     });
 
+    it('pages the connections older than a cutoff oldest first, ties broken by id (the liveness sweep)', async () => {
+      for (const [id, at] of [
+        ['d', 3_000],
+        ['b', 1_000],
+        ['a', 1_000],
+        ['c', 2_000],
+        ['young', 9_000],
+      ] as const) {
+        await store.add({ connectionId: id, connectedAt: at, subject: null });
+      }
+      const first = await store.connectedBefore(5_000, 2);
+      expect(first.map((c) => c.connectionId)).toEqual(['a', 'b']);
+      const second = await store.connectedBefore(5_000, 2, first[1]);
+      expect(second.map((c) => c.connectionId)).toEqual(['c', 'd']);
+      expect(await store.connectedBefore(5_000, 2, second[1])).toEqual([]);
+      expect(second[0]).toEqual({ connectionId: 'c', connectedAt: 2_000, subject: null });
+    });
+
     it('is usable again after end(), as on a warm invocation', async () => {
       await store.add({ connectionId: 'A', connectedAt: 1, subject: null });
       await store.end();
