@@ -446,10 +446,10 @@ export class RealtimeClient {
       return;
     }
     if (message.type === 'joined') {
-      if (this.awaitingJoins.delete(message.room) && this.awaitingJoins.size === 0) this.finishHandover();
       if (typeof message.seq === 'number' && this.joined.has(message.room)) {
-        this.sequencer.joined(message.room, message.seq);
+        this.sequencer.joined(message.room, message.seq, this.retiring !== undefined);
       }
+      if (this.awaitingJoins.delete(message.room) && this.awaitingJoins.size === 0) this.finishHandover();
     } else if (message.type === 'error' && message.action === 'join' && message.room !== undefined) {
       // A refused join is forgotten, not asked again on every reconnect.
       this.joined.delete(message.room);

@@ -66,8 +66,13 @@ export class RoomSequencer {
     return this.rooms.get(room)?.last;
   }
 
-  /** A `joined` for the room, with the room's last number when it was joined. */
-  joined(room: string, latest: number): void {
+  /**
+   * A `joined` for the room, with the room's last number when it was joined. `overlapping`:
+   * the connection before is still delivering (a renewal), so a lower number than ours is no
+   * news (frames after it reached us there). Otherwise a lower number means the service's
+   * count started again (its store was replaced): the count starts again with it.
+   */
+  joined(room: string, latest: number, overlapping = false): void {
     const state = this.state(room);
     if (state.last === undefined) {
       // A first join starts after what was sent before it.
@@ -75,7 +80,13 @@ export class RoomSequencer {
       this.drain(room, state);
       return;
     }
-    // A lower number is no news: frames after it may have reached us on the connection before.
+    if (latest < state.last && !overlapping) {
+      // What waits is of the old count; history has any of the new one that came before `joined`.
+      state.last = latest;
+      state.pending.clear();
+      this.fetch(room, state);
+      return;
+    }
     if (latest > state.last) this.fetch(room, state);
   }
 

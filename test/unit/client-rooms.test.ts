@@ -175,6 +175,20 @@ describe('after a reconnect', () => {
     expect(room()).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
+  it("starts the room's count again when the service's started again (its store was replaced)", () => {
+    const { room } = joinedAt(0);
+    for (const seq of [1, 2, 3]) fake.last().receive(msg(seq));
+    fake.last().drop();
+    jest.runOnlyPendingTimers();
+    const next = fake.last();
+    next.open();
+    next.receive({ type: 'joined', room: 'lobby', seq: 0 });
+    next.receive(history('lobby', 0, []));
+    next.receive(msg(1, 'lobby', 'new-1'));
+    next.receive(msg(2, 'lobby', 'new-2'));
+    expect(room()).toEqual([1, 2, 3, 1, 2]);
+  });
+
   it('asks for nothing when nothing was missed', () => {
     joinedAt(0);
     fake.last().receive(msg(1));
