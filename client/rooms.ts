@@ -76,6 +76,8 @@ export class RoomSequencer {
     const state = this.state(room);
     if (state.last === undefined) {
       // A first join starts after what was sent before it.
+      clearTimeout(state.waitTimer);
+      state.waitTimer = undefined;
       state.last = latest;
       this.drain(room, state);
       return;
@@ -148,7 +150,17 @@ export class RoomSequencer {
 
   /** Hands over what follows the last number; waits (then asks) when something is missing. */
   private drain(room: string, state: RoomState): void {
-    if (state.last === undefined) return; // until `joined` says where the room starts
+    if (state.last === undefined) {
+      // Until `joined` says where the room starts; a service that does not say (one from before
+      // room numbers were in `joined`) gets reorderWaitMs, then the lowest frame held is the start.
+      state.waitTimer ??= setTimeout(() => {
+        state.waitTimer = undefined;
+        if (this.rooms.get(room) !== state || state.last !== undefined || state.pending.size === 0) return;
+        state.last = Math.min(...state.pending.keys()) - 1;
+        this.drain(room, state);
+      }, this.options.reorderWaitMs);
+      return;
+    }
     for (const seq of state.pending.keys()) if (seq <= state.last) state.pending.delete(seq);
     for (let next = state.pending.get(state.last + 1); next !== undefined; next = state.pending.get(state.last + 1)) {
       state.pending.delete(next.seq);

@@ -98,6 +98,19 @@ describe('room frames', () => {
     expect(room()).toEqual([7, 8]);
   });
 
+  it('starts at the lowest frame held when no `joined` says where (a service without room numbers in it)', () => {
+    const { c, room } = client({ reorderWaitMs: 200 });
+    c.join('lobby');
+    c.connect();
+    fake.last().open();
+    fake.last().receive({ type: 'joined', room: 'lobby' });
+    fake.last().receive(msg(5));
+    fake.last().receive(msg(4));
+    expect(room()).toEqual([]);
+    jest.advanceTimersByTime(200);
+    expect(room()).toEqual([4, 5]);
+  });
+
   it('asks history for a missing frame after reorderWaitMs, and hands over what it answers in order', () => {
     const { room } = joinedAt(0, { reorderWaitMs: 500 });
     fake.last().receive(msg(1));
