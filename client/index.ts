@@ -3,6 +3,8 @@
  * package's WebSocket, passed in): it reconnects with backoff and full jitter, rejoins its
  * rooms, keeps the connection alive with `ping`, asks for a fresh token before every
  * connect, and queues what is sent while it is not open (bounded, refused loudly beyond).
+ * It hands a room's frames to the app once each and in `seq` order, asking the service's
+ * history for what it missed (./rooms.ts), and drops every repeated `id`.
  * docs/client.md is its reference and shows it in use.
  *
  * No runtime dependency: what it shares with the server (src/chat/frames.ts, src/chat/protocol.ts)
@@ -100,7 +102,7 @@ export interface ClientCloseEvent {
 }
 
 export interface ClientReconnectingEvent {
-  /** 1 for the first retry after a drop; reset by every successful open. */
+  /** 1 for the first retry after a drop; reset once a connection has stayed open `reconnect.stableAfterMs`. */
   attempt: number;
   delayMs: number;
 }
@@ -448,10 +450,10 @@ export class RealtimeClient {
       return;
     }
     if (message.type === 'joined') {
-      if (this.awaitingJoins.delete(message.room) && this.awaitingJoins.size === 0) this.finishHandover();
       if (typeof message.seq === 'number' && this.joined.has(message.room)) {
-        this.sequencer.joined(message.room, message.seq);
+        this.sequencer.joined(message.room, message.seq, this.retiring !== undefined);
       }
+      if (this.awaitingJoins.delete(message.room) && this.awaitingJoins.size === 0) this.finishHandover();
     } else if (message.type === 'error' && message.action === 'join' && message.room !== undefined) {
       // A refused join is forgotten, not asked again on every reconnect.
       this.joined.delete(message.room);

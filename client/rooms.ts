@@ -66,16 +66,29 @@ export class RoomSequencer {
     return this.rooms.get(room)?.last;
   }
 
-  /** A `joined` for the room, with the room's last number when it was joined. */
-  joined(room: string, latest: number): void {
+  /**
+   * A `joined` for the room, with the room's last number when it was joined. `overlapping`:
+   * the connection before is still delivering (a renewal), so a lower number than ours is no
+   * news (frames after it reached us there). Otherwise a lower number means the service's
+   * count started again (its store was replaced): the count starts again with it.
+   */
+  joined(room: string, latest: number, overlapping = false): void {
     const state = this.state(room);
     if (state.last === undefined) {
       // A first join starts after what was sent before it.
+      clearTimeout(state.waitTimer);
+      state.waitTimer = undefined;
       state.last = latest;
       this.drain(room, state);
       return;
     }
-    // A lower number is no news: frames after it may have reached us on the connection before.
+    if (latest < state.last && !overlapping) {
+      // What waits is of the old count; history has any of the new one that came before `joined`.
+      state.last = latest;
+      state.pending.clear();
+      this.fetch(room, state);
+      return;
+    }
     if (latest > state.last) this.fetch(room, state);
   }
 
@@ -137,7 +150,17 @@ export class RoomSequencer {
 
   /** Hands over what follows the last number; waits (then asks) when something is missing. */
   private drain(room: string, state: RoomState): void {
-    if (state.last === undefined) return; // until `joined` says where the room starts
+    if (state.last === undefined) {
+      // Until `joined` says where the room starts; a service that does not say (one from before
+      // room numbers were in `joined`) gets reorderWaitMs, then the lowest frame held is the start.
+      state.waitTimer ??= setTimeout(() => {
+        state.waitTimer = undefined;
+        if (this.rooms.get(room) !== state || state.last !== undefined || state.pending.size === 0) return;
+        state.last = Math.min(...state.pending.keys()) - 1;
+        this.drain(room, state);
+      }, this.options.reorderWaitMs);
+      return;
+    }
     for (const seq of state.pending.keys()) if (seq <= state.last) state.pending.delete(seq);
     for (let next = state.pending.get(state.last + 1); next !== undefined; next = state.pending.get(state.last + 1)) {
       state.pending.delete(next.seq);

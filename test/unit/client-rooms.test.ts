@@ -98,6 +98,19 @@ describe('room frames', () => {
     expect(room()).toEqual([7, 8]);
   });
 
+  it('starts at the lowest frame held when no `joined` says where (a service without room numbers in it)', () => {
+    const { c, room } = client({ reorderWaitMs: 200 });
+    c.join('lobby');
+    c.connect();
+    fake.last().open();
+    fake.last().receive({ type: 'joined', room: 'lobby' });
+    fake.last().receive(msg(5));
+    fake.last().receive(msg(4));
+    expect(room()).toEqual([]);
+    jest.advanceTimersByTime(200);
+    expect(room()).toEqual([4, 5]);
+  });
+
   it('asks history for a missing frame after reorderWaitMs, and hands over what it answers in order', () => {
     const { room } = joinedAt(0, { reorderWaitMs: 500 });
     fake.last().receive(msg(1));
@@ -173,6 +186,20 @@ describe('after a reconnect', () => {
     next.receive(history('lobby', 7, [msg(4), msg(5), msg(6), msg(7)]));
     next.receive(msg(7)); // and again
     expect(room()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it("starts the room's count again when the service's started again (its store was replaced)", () => {
+    const { room } = joinedAt(0);
+    for (const seq of [1, 2, 3]) fake.last().receive(msg(seq));
+    fake.last().drop();
+    jest.runOnlyPendingTimers();
+    const next = fake.last();
+    next.open();
+    next.receive({ type: 'joined', room: 'lobby', seq: 0 });
+    next.receive(history('lobby', 0, []));
+    next.receive(msg(1, 'lobby', 'new-1'));
+    next.receive(msg(2, 'lobby', 'new-2'));
+    expect(room()).toEqual([1, 2, 3, 1, 2]);
   });
 
   it('asks for nothing when nothing was missed', () => {
