@@ -25,7 +25,6 @@ describe('readConfig', () => {
       fanOut: { concurrency: 50, budgetMs: 25_000, retries: 2, retryBaseMs: 50, postTimeoutMs: 1_500 },
       listPageSize: 100,
       presenceMaxMembers: 100,
-      liveness: { minAgeMs: 300_000, batchSize: 200 },
       apiEndpoint: undefined,
       listScope: 'own',
       maxConnectionsPerUser: 20,
