@@ -326,11 +326,14 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
   const own = path.join(__dirname, '.env.yml');
   const example = path.join(__dirname, '.env.yml.example');
   const argv = process.argv.slice(2);
+  // The framework's command is its first word (`sls deploy`, `sls deploy function`); a word
+  // further on is not one (a test runner's `--selectProjects unit deploy`).
+  const command = argv.find((word) => !word.startsWith('-'));
   // `npm start` runs `serverless offline`: the functions run here, with local settings.
   const local = forLocalRun === true || argv.includes('offline');
   // The example's defaults are for trying things out (npm start, sls package); a deploy creates
   // billed resources named for a stage, from settings someone chose (as `npm run deploy` checks).
-  if (!local && argv.includes('deploy') && !fs.existsSync(own)) {
+  if (!local && command === 'deploy' && !fs.existsSync(own)) {
     throw new Error(NO_ENV_FILE);
   }
   const settings = readSettingsFile(fs.existsSync(own) ? own : example);
@@ -350,7 +353,7 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
   checkAuthSettings(settings, mode, { local });
   settings.AUTH_MODE = mode;
   settings.AUTH_JWT_SECRET_ID = settings.AUTH_JWT_SECRET_ARN ?? generatedJwtSecretName(stage);
-  if (!local && argv.includes('deploy') && mode === 'hs256' && settings.AUTH_JWT_SECRET !== undefined) {
+  if (!local && command === 'deploy' && mode === 'hs256' && settings.AUTH_JWT_SECRET !== undefined) {
     process.stderr.write(
       `[settings] AUTH_JWT_SECRET is for local runs only and is not deployed; the authorizer reads ` +
         `${settings.AUTH_JWT_SECRET_ID} from Secrets Manager (mint tokens with \`npm run token -- --stage ${stage}\`).\n`,
