@@ -437,6 +437,8 @@ describe('server-side publish in the default template', () => {
       PRESENCE_MAX_MEMBERS: '100',
       ROOM_HISTORY_TTL: '24h',
       ROOM_HISTORY_MAX: '1000',
+      SWEEP_MIN_AGE_MS: '300000',
+      SWEEP_BATCH_SIZE: '200',
     });
     expect(environment.WEBSOCKET_API_ENDPOINT).toEqual({
       'Fn::Sub': 'https://${WebsocketsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/qa',
