@@ -55,7 +55,7 @@ function credentialsFor(endpoint: string, options: ClientOptions): AwsCredential
   return credentials;
 }
 
-/** How a client is made; tests swap it (test/support/management-stand-in.ts) to reach a loopback stand-in. */
+/** How a client is made; tests swap it (test/support/stand-ins/management-stand-in.ts) to reach a loopback stand-in. */
 export type ManagementApiFactory = (endpoint: string, options: ManagementApiOptions) => ManagementApi;
 
 const makeClient: ManagementApiFactory = (endpoint, options) => new ManagementApi(endpoint, options);

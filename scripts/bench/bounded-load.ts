@@ -10,8 +10,8 @@
  * that what is measured is the publishes: 2,000 x 50 deliveries.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { TestClient } from '../../test/support/client';
-import { startOffline } from '../../test/support/offline';
+import { TestClient } from '../../test/support/harnesses/client';
+import { startOffline } from '../../test/support/harnesses/offline';
 import { round } from './stats';
 
 export interface BoundedLoadRow {

@@ -13,7 +13,7 @@ import { mysqlFromUrl } from '../../src/config';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import type { StandIn } from './stand-in';
 import { median, round } from './stats';
-import { packageService } from '../../test/support/package';
+import { packageService } from '../../test/support/package/package';
 
 const root = resolve(__dirname, '..', '..');
 

@@ -15,10 +15,10 @@ import { DEFAULT_HISTORY, historyWindow, mysqlFromUrl } from '../../src/config';
 import type { ConnectionStore } from '../../src/data';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import { EmbeddedConnectionStore } from '../../src/store/sqlite';
-import { startTcpProxy } from '../../test/support/tcp-proxy';
-import type { TcpProxy } from '../../test/support/tcp-proxy';
+import { startTcpProxy } from '../../test/support/stand-ins/tcp-proxy';
+import type { TcpProxy } from '../../test/support/stand-ins/tcp-proxy';
 import { median, percentile, round } from './stats';
-import { chatSession } from '../../test/support/session';
+import { chatSession } from '../../test/support/harnesses/session';
 
 export interface HistoryRow {
   store: 'embedded' | 'mysql';

@@ -12,9 +12,9 @@
  */
 import { mysqlFromUrl } from '../../src/config';
 import { MysqlConnectionStore } from '../../src/store/mysql';
-import { startOffline } from '../../test/support/offline';
-import { TestClient } from '../../test/support/client';
-import type { Received } from '../../test/support/client';
+import { startOffline } from '../../test/support/harnesses/offline';
+import { TestClient } from '../../test/support/harnesses/client';
+import type { Received } from '../../test/support/harnesses/client';
 import { percentile, round } from './stats';
 
 export interface LoadRow {

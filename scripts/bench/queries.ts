@@ -7,7 +7,7 @@
  * Store calls are not what the database sees: an adapter may send several statements per
  * call, and serverless-mysql sends statements of its own (its end() counted the server's
  * connections in every invocation). So against MySQL the statements are also counted on the
- * wire, by a loopback proxy that reads the MySQL protocol (test/support/tcp-proxy.ts), for
+ * wire, by a loopback proxy that reads the MySQL protocol (test/support/stand-ins/tcp-proxy.ts), for
  * the fan-out and for one invocation of each route through the real handlers, end() included.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,13 +23,13 @@ import { EmbeddedConnectionStore } from '../../src/store/sqlite';
 import { connect, defaultHandler, disconnect, message, useStore } from '../../src/handler';
 import type { HandlerResult, WebSocketEvent } from '../../src/handler';
 import { handleMessage } from '../../src/chat/actions';
-import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../../test/support/events';
-import { startTcpProxy } from '../../test/support/tcp-proxy';
-import type { ProxiedCommand, TcpProxy } from '../../test/support/tcp-proxy';
+import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../../test/support/harnesses/events';
+import { startTcpProxy } from '../../test/support/stand-ins/tcp-proxy';
+import type { ProxiedCommand, TcpProxy } from '../../test/support/stand-ins/tcp-proxy';
 import { isGone } from './stand-in';
 import type { StandIn } from './stand-in';
 import { round } from './stats';
-import { chatSession } from '../../test/support/session';
+import { chatSession } from '../../test/support/harnesses/session';
 
 export interface CallStats {
   count: number;

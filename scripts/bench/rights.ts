@@ -15,7 +15,7 @@ import type { RoomRights } from '../../src/auth/rooms';
 import type { ConnectionStore } from '../../src/data';
 import { EmbeddedConnectionStore } from '../../src/store/sqlite';
 import { median, round } from './stats';
-import { chatSession } from '../../test/support/session';
+import { chatSession } from '../../test/support/harnesses/session';
 
 export interface RightsRow {
   case: string;

@@ -16,7 +16,7 @@ import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { startSecretsStandIn } from '../../test/support/secrets-stand-in';
+import { startSecretsStandIn } from '../../test/support/stand-ins/secrets-stand-in';
 import { childEnv, compile } from './cold-start';
 import { median, round } from './stats';
 

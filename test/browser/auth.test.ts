@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { mintToken } from '../../src/auth/token';
 import type { RoomRights } from '../../src/auth/rooms';
-import { ChatSession } from '../support/browser';
-import type { ChatPage } from '../support/browser';
-import { chatLog, join as joinRoom, membersOf, say, sees, statusSays } from '../support/chat';
-import { root } from '../support/service';
+import { ChatSession } from '../support/harnesses/browser';
+import type { ChatPage } from '../support/harnesses/browser';
+import { chatLog, join as joinRoom, membersOf, say, sees, statusSays } from '../support/harnesses/chat';
+import { root } from '../support/harnesses/service';
 
 jest.setTimeout(120_000);
 

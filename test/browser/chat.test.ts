@@ -2,11 +2,11 @@
  * The chat page of `npm start` (web/) in a real browser (Debian's Chromium, driven by
  * playwright-core) against the real service under serverless-offline, without auth.
  */
-import { ChatSession } from '../support/browser';
-import type { ChatPage } from '../support/browser';
-import { chatLog, join, membersOf, say, sees, statusSays } from '../support/chat';
-import { startOffline } from '../support/offline';
-import { TestClient } from '../support/client';
+import { ChatSession } from '../support/harnesses/browser';
+import type { ChatPage } from '../support/harnesses/browser';
+import { chatLog, join, membersOf, say, sees, statusSays } from '../support/harnesses/chat';
+import { startOffline } from '../support/harnesses/offline';
+import { TestClient } from '../support/harnesses/client';
 
 jest.setTimeout(120_000);
 

@@ -8,10 +8,10 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
-import { launchChromium } from '../support/browser';
-import { TestClient } from '../support/client';
-import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
+import { launchChromium } from '../support/harnesses/browser';
+import { TestClient } from '../support/harnesses/client';
+import { startOffline } from '../support/harnesses/offline';
+import type { OfflineService } from '../support/harnesses/offline';
 
 jest.setTimeout(120_000);
 

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { root } from '../support/service';
+import { root } from '../support/harnesses/service';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const policy = require('../../infra/deployer-policy.js') as {

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import yaml from 'js-yaml';
-import { packageService, resourcesOfType } from '../support/package';
-import type { Template } from '../support/package';
-import { root } from '../support/service';
+import { packageService, resourcesOfType } from '../support/package/package';
+import type { Template } from '../support/package/package';
+import { root } from '../support/harnesses/service';
 
 jest.setTimeout(300_000);
 

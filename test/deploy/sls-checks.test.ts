@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { copyService, serverlessCli, withoutSettings } from '../support/service';
+import { copyService, serverlessCli, withoutSettings } from '../support/harnesses/service';
 
 jest.setTimeout(120_000);
 

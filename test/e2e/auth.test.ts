@@ -5,7 +5,7 @@
  */
 import { SignJWT } from 'jose';
 import { mintToken } from '../../src/auth/token';
-import { startOffline } from '../support/offline';
+import { startOffline } from '../support/harnesses/offline';
 import { useAuthService } from '../support/harnesses/auth-service';
 
 jest.setTimeout(120_000);

@@ -10,10 +10,10 @@
  */
 import { mintToken } from '../../src/auth/token';
 import { MAX_DATA_BYTES, MAX_DEPTH, MAX_MESSAGE_BYTES, MAX_ROOM_LENGTH } from '../../src/chat/protocol';
-import { TestClient } from '../support/client';
-import type { Received } from '../support/client';
-import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
+import { TestClient } from '../support/harnesses/client';
+import type { Received } from '../support/harnesses/client';
+import { startOffline } from '../support/harnesses/offline';
+import type { OfflineService } from '../support/harnesses/offline';
 
 jest.setTimeout(120_000);
 

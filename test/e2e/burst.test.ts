@@ -5,9 +5,9 @@
  * with a log line saying why, and single handshakes right after it succeed in time.
  */
 import { mintToken } from '../../src/auth/token';
-import { TestClient } from '../support/client';
-import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
+import { TestClient } from '../support/harnesses/client';
+import { startOffline } from '../support/harnesses/offline';
+import type { OfflineService } from '../support/harnesses/offline';
 
 jest.setTimeout(240_000);
 

@@ -9,8 +9,8 @@ import WebSocket from 'ws';
 import { RealtimeClient } from '../../client';
 import type { ClientCloseEvent, FrameOf, ServerMessage, ServerMessageType } from '../../client';
 import { mintToken } from '../../src/auth/token';
-import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
+import { startOffline } from '../support/harnesses/offline';
+import type { OfflineService } from '../support/harnesses/offline';
 
 jest.setTimeout(120_000);
 

@@ -7,10 +7,10 @@
 import type { ConnectionStore } from '../../src/data';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import { EmbeddedConnectionStore } from '../../src/store/sqlite';
-import { TestClient } from '../support/client';
-import { MYSQL_URL, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
-import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
+import { TestClient } from '../support/harnesses/client';
+import { MYSQL_URL, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/harnesses/mysql';
+import { startOffline } from '../support/harnesses/offline';
+import type { OfflineService } from '../support/harnesses/offline';
 
 jest.setTimeout(240_000);
 

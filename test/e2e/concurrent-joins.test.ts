@@ -5,11 +5,11 @@
  * embedded store and on MySQL.
  */
 import { MAX_ROOMS_PER_CONNECTION } from '../../src/chat/actions';
-import { TestClient } from '../support/client';
-import type { Received } from '../support/client';
-import type { OfflineService } from '../support/offline';
-import { storeCases } from '../support/store-cases';
-import type { TestStore } from '../support/store-cases';
+import { TestClient } from '../support/harnesses/client';
+import type { Received } from '../support/harnesses/client';
+import type { OfflineService } from '../support/harnesses/offline';
+import { storeCases } from '../support/harnesses/store-cases';
+import type { TestStore } from '../support/harnesses/store-cases';
 
 jest.setTimeout(240_000);
 

@@ -4,11 +4,11 @@
  * choosing): each is refused and logged, nothing is stored or delivered, while offline's own
  * events (apiId "private", domainName "localhost") are served as always.
  */
-import { TestClient } from '../support/client';
-import { connectEvent, messageEvent } from '../support/events';
+import { TestClient } from '../support/harnesses/client';
+import { connectEvent, messageEvent } from '../support/harnesses/events';
 import type { WebSocketEvent } from '../../src/handler';
-import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
+import { startOffline } from '../support/harnesses/offline';
+import type { OfflineService } from '../support/harnesses/offline';
 
 jest.setTimeout(120_000);
 

@@ -9,11 +9,11 @@ import { createServer } from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
 import { RealtimeClient } from '../../client';
 import type { ClientReconnectingEvent, FrameOf, GapEvent, ServerMessage } from '../../client';
-import { TestClient } from '../support/client';
-import { startDoublingProxy } from '../support/doubling-proxy';
-import type { DoublingProxy } from '../support/doubling-proxy';
-import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
+import { TestClient } from '../support/harnesses/client';
+import { startDoublingProxy } from '../support/stand-ins/doubling-proxy';
+import type { DoublingProxy } from '../support/stand-ins/doubling-proxy';
+import { startOffline } from '../support/harnesses/offline';
+import type { OfflineService } from '../support/harnesses/offline';
 
 jest.setTimeout(120_000);
 

@@ -5,9 +5,9 @@
  * socket and its `sub` is the connection's `from`, anything else is refused.
  */
 import { SignJWT } from 'jose';
-import { AUDIENCE, ISSUER, makeKey, startJwksServer, tokenFrom } from '../support/jwks';
-import type { JwksServer, TestKey } from '../support/jwks';
-import { startOffline } from '../support/offline';
+import { AUDIENCE, ISSUER, makeKey, startJwksServer, tokenFrom } from '../support/stand-ins/jwks';
+import type { JwksServer, TestKey } from '../support/stand-ins/jwks';
+import { startOffline } from '../support/harnesses/offline';
 import { useAuthService } from '../support/harnesses/auth-service';
 
 jest.setTimeout(120_000);

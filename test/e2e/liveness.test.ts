@@ -6,11 +6,11 @@
  * live connections stay.
  */
 import { EmbeddedConnectionStore } from '../../src/store/sqlite';
-import { TestClient } from '../support/client';
-import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
-import { runScript } from '../support/scripts';
-import { withoutSettings } from '../support/service';
+import { TestClient } from '../support/harnesses/client';
+import { startOffline } from '../support/harnesses/offline';
+import type { OfflineService } from '../support/harnesses/offline';
+import { runScript } from '../support/harnesses/scripts';
+import { withoutSettings } from '../support/harnesses/service';
 
 jest.setTimeout(120_000);
 

@@ -5,11 +5,11 @@
  */
 import { existsSync } from 'node:fs';
 import { mintToken } from '../../src/auth/token';
-import { TestClient } from '../support/client';
-import { freePort, startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
-import { runScript } from '../support/scripts';
-import { withoutSettings } from '../support/service';
+import { TestClient } from '../support/harnesses/client';
+import { freePort, startOffline } from '../support/harnesses/offline';
+import type { OfflineService } from '../support/harnesses/offline';
+import { runScript } from '../support/harnesses/scripts';
+import { withoutSettings } from '../support/harnesses/service';
 
 jest.setTimeout(120_000);
 

@@ -1,17 +1,17 @@
 /**
  * The service under serverless-offline on MySQL behind a proxy that passes a write on and
- * then loses the database's answers for a while (test/support/tcp-proxy.ts, `hold`): the
+ * then loses the database's answers for a while (test/support/stand-ins/tcp-proxy.ts, `hold`): the
  * write happened, the function cannot know it. Each route reads the truth back (or, for a
  * refused `$connect`, deletes its row) before it answers, so the store, the answers and the
  * presence events agree afterwards.
  */
 import { MysqlConnectionStore } from '../../src/store/mysql';
-import { TestClient } from '../support/client';
-import { mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
-import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
-import { startTcpProxy } from '../support/tcp-proxy';
-import type { TcpProxy } from '../support/tcp-proxy';
+import { TestClient } from '../support/harnesses/client';
+import { mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/harnesses/mysql';
+import { startOffline } from '../support/harnesses/offline';
+import type { OfflineService } from '../support/harnesses/offline';
+import { startTcpProxy } from '../support/stand-ins/tcp-proxy';
+import type { TcpProxy } from '../support/stand-ins/tcp-proxy';
 
 jest.setTimeout(180_000);
 

@@ -4,11 +4,11 @@
  * by hand; the server must close that connection (running `$disconnect`, so its row
  * goes) while a well-behaved `ws` client keeps its socket and its replies.
  */
-import { frame, RawWebSocket } from '../support/raw-websocket';
-import { TestClient } from '../support/client';
-import { startOffline } from '../support/offline';
-import { eventually } from '../support/store-cases';
-import type { OfflineService } from '../support/offline';
+import { frame, RawWebSocket } from '../support/harnesses/raw-websocket';
+import { TestClient } from '../support/harnesses/client';
+import { startOffline } from '../support/harnesses/offline';
+import { eventually } from '../support/harnesses/store-cases';
+import type { OfflineService } from '../support/harnesses/offline';
 
 jest.setTimeout(120_000);
 

@@ -10,11 +10,11 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { mintToken } from '../../src/auth/token';
-import { TestClient } from '../support/client';
-import type { Received } from '../support/client';
-import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
-import { root } from '../support/service';
+import { TestClient } from '../support/harnesses/client';
+import type { Received } from '../support/harnesses/client';
+import { startOffline } from '../support/harnesses/offline';
+import type { OfflineService } from '../support/harnesses/offline';
+import { root } from '../support/harnesses/service';
 
 jest.setTimeout(120_000);
 

@@ -5,10 +5,10 @@
  * `list` then counts only the new connection and a broadcast meets no stale one.
  */
 import { MysqlConnectionStore } from '../../src/store/mysql';
-import { TestClient } from '../support/client';
-import { MYSQL_URL, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
-import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
+import { TestClient } from '../support/harnesses/client';
+import { MYSQL_URL, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/harnesses/mysql';
+import { startOffline } from '../support/harnesses/offline';
+import type { OfflineService } from '../support/harnesses/offline';
 
 jest.setTimeout(180_000);
 

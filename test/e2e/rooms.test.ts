@@ -6,11 +6,11 @@
  */
 import { mintToken } from '../../src/auth/token';
 import type { RoomRights } from '../../src/auth/rooms';
-import { TestClient } from '../support/client';
-import type { Received } from '../support/client';
-import { MYSQL_URL } from '../support/mysql';
-import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
+import { TestClient } from '../support/harnesses/client';
+import type { Received } from '../support/harnesses/client';
+import { MYSQL_URL } from '../support/harnesses/mysql';
+import { startOffline } from '../support/harnesses/offline';
+import type { OfflineService } from '../support/harnesses/offline';
 
 jest.setTimeout(180_000);
 

@@ -3,11 +3,11 @@
  * with real WebSocket clients, once against the embedded store and once against MySQL.
  * Specification of issues 3 (local runtime) and 4 (messaging).
  */
-import { TestClient } from '../support/client';
-import type { Received } from '../support/client';
-import type { OfflineService } from '../support/offline';
-import { eventually, storeCases } from '../support/store-cases';
-import type { TestStore } from '../support/store-cases';
+import { TestClient } from '../support/harnesses/client';
+import type { Received } from '../support/harnesses/client';
+import type { OfflineService } from '../support/harnesses/offline';
+import { eventually, storeCases } from '../support/harnesses/store-cases';
+import type { TestStore } from '../support/harnesses/store-cases';
 
 jest.setTimeout(120_000);
 

@@ -8,13 +8,13 @@
  * within the route's budget (about 3 s here) from the function timing out (10 s, 29 s).
  */
 import { MysqlConnectionStore } from '../../src/store/mysql';
-import { TestClient } from '../support/client';
-import type { Received } from '../support/client';
-import { mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
-import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
-import { startTcpProxy } from '../support/tcp-proxy';
-import type { TcpProxy } from '../support/tcp-proxy';
+import { TestClient } from '../support/harnesses/client';
+import type { Received } from '../support/harnesses/client';
+import { mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/harnesses/mysql';
+import { startOffline } from '../support/harnesses/offline';
+import type { OfflineService } from '../support/harnesses/offline';
+import { startTcpProxy } from '../support/stand-ins/tcp-proxy';
+import type { TcpProxy } from '../support/stand-ins/tcp-proxy';
 
 jest.setTimeout(180_000);
 

@@ -3,11 +3,11 @@
  * API behind a loopback proxy that can go silent for one connection,
  * and messages that name the `$connect`/`$disconnect` routes as their action.
  */
-import { TestClient } from '../support/client';
-import { startManagementProxy } from '../support/management-proxy';
-import type { ManagementProxy } from '../support/management-proxy';
-import { startOffline } from '../support/offline';
-import type { OfflineService } from '../support/offline';
+import { TestClient } from '../support/harnesses/client';
+import { startManagementProxy } from '../support/stand-ins/management-proxy';
+import type { ManagementProxy } from '../support/stand-ins/management-proxy';
+import { startOffline } from '../support/harnesses/offline';
+import type { OfflineService } from '../support/harnesses/offline';
 
 jest.setTimeout(120_000);
 

@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { freePort } from '../support/offline';
-import { copyService, root, withoutSettings } from '../support/service';
+import { freePort } from '../support/harnesses/offline';
+import { copyService, root, withoutSettings } from '../support/harnesses/service';
 
 jest.setTimeout(120_000);
 

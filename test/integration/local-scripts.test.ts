@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import type { ConnectionStore } from '../../src/data';
 import { EmbeddedConnectionStore } from '../../src/store/sqlite';
-import { MYSQL_URL, mysqlSettings, MysqlUnreachableError, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
-import { freePort } from '../support/offline';
-import { runScript } from '../support/scripts';
-import { copyService, withoutSettings } from '../support/service';
+import { MYSQL_URL, mysqlSettings, MysqlUnreachableError, SKIP_MYSQL, uniquePrefix } from '../support/harnesses/mysql';
+import { freePort } from '../support/harnesses/offline';
+import { runScript } from '../support/harnesses/scripts';
+import { copyService, withoutSettings } from '../support/harnesses/service';
 
 jest.setTimeout(60_000);
 

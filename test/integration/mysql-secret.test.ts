@@ -10,7 +10,13 @@ import { createConnection } from 'mysql2/promise';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import { SecretError, StoreError } from '../../src/errors';
 import { resetSecretClients } from '../../src/aws/secrets';
-import { driverOptions, mysqlSettings, MysqlUnreachableError, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
+import {
+  driverOptions,
+  mysqlSettings,
+  MysqlUnreachableError,
+  SKIP_MYSQL,
+  uniquePrefix,
+} from '../support/harnesses/mysql';
 
 const suite = SKIP_MYSQL ? describe.skip : describe;
 const sm = mockClient(SecretsManagerClient);

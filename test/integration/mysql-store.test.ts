@@ -5,10 +5,16 @@ import type { Connection as MysqlConnection } from 'mysql2/promise';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import { SUBJECT_INDEX, tableNames } from '../../src/store/types';
 import { StoreError } from '../../src/errors';
-import { freePort } from '../support/offline';
-import { driverOptions, mysqlSettings, MysqlUnreachableError, SKIP_MYSQL, uniquePrefix } from '../support/mysql';
-import { startTcpProxy } from '../support/tcp-proxy';
-import type { TcpProxy } from '../support/tcp-proxy';
+import { freePort } from '../support/harnesses/offline';
+import {
+  driverOptions,
+  mysqlSettings,
+  MysqlUnreachableError,
+  SKIP_MYSQL,
+  uniquePrefix,
+} from '../support/harnesses/mysql';
+import { startTcpProxy } from '../support/stand-ins/tcp-proxy';
+import type { TcpProxy } from '../support/stand-ins/tcp-proxy';
 import { storeContract } from './store-contract';
 import { shardStoreContract } from './shard-store-contract';
 

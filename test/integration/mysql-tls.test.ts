@@ -1,14 +1,14 @@
 /**
  * The MySQL connection verifies whom it talks to - the certificate must
  * chain to the trusted CA *and* name the host that was dialled. Against a TLS MariaDB of
- * the test's own (test/support/tls-mariadb.ts), started once with a certificate for the
+ * the test's own (test/support/stand-ins/tls-mariadb.ts), started once with a certificate for the
  * wrong name and once with one for `localhost`.
  */
 import { createConnection } from 'mysql2/promise';
 import type { MysqlSettings } from '../../src/config';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import { StoreError } from '../../src/errors';
-import { SKIP_MYSQL } from '../support/mysql';
+import { SKIP_MYSQL } from '../support/harnesses/mysql';
 import {
   HOW_TO_INSTALL_MARIADB,
   TLS_DATABASE,
@@ -16,8 +16,8 @@ import {
   makeCertificates,
   scratchDir,
   startTlsMariadb,
-} from '../support/tls-mariadb';
-import type { TestCertificates, TlsMariadb } from '../support/tls-mariadb';
+} from '../support/stand-ins/tls-mariadb';
+import type { TestCertificates, TlsMariadb } from '../support/stand-ins/tls-mariadb';
 
 jest.setTimeout(60_000);
 

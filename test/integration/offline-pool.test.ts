@@ -1,6 +1,6 @@
 /**
  * serverless-offline's own pool against the local runtime's, on a real worker-thread handler
- * whose first call never answers (test/support/pool-probe.mjs): offline's timeout terminates
+ * whose first call never answers (test/support/harnesses/pool-probe.mjs): offline's timeout terminates
  * the worker, then the function is called twice more. offline 13.10.1 hands the dead instance
  * out again, so every later call times out too; with the preload's pool the instance is
  * discarded and the next call is answered at once. Also checks that the preload's module hooks
@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { root } from '../support/service';
+import { root } from '../support/harnesses/service';
 
 jest.setTimeout(60_000);
 
@@ -26,7 +26,7 @@ function probe(withPreload: boolean): { first: Call; second: Call; third: Call; 
       process.execPath,
       [
         ...(withPreload ? ['--require', join(root, 'scripts', 'offline-preload.js')] : []),
-        join(root, 'test', 'support', 'pool-probe.mjs'),
+        join(root, 'test', 'support', 'harnesses', 'pool-probe.mjs'),
         dir,
       ],
       { cwd: root, encoding: 'utf8', timeout: 30_000 },

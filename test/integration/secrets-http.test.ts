@@ -1,12 +1,12 @@
 /**
  * The real SDK client of src/aws/secrets.ts over real HTTP, against a Secrets Manager stand-in
- * on 127.0.0.1 (test/support/secrets-stand-in.ts) with fake credentials: the request it
+ * on 127.0.0.1 (test/support/stand-ins/secrets-stand-in.ts) with fake credentials: the request it
  * signs, an error answer, and a deadline that really aborts a request nobody answers.
  */
 import { SecretError } from '../../src/errors';
 import { readSecretString, resetSecretClients } from '../../src/aws/secrets';
-import { startSecretsStandIn } from '../support/secrets-stand-in';
-import type { SecretsStandIn } from '../support/secrets-stand-in';
+import { startSecretsStandIn } from '../support/stand-ins/secrets-stand-in';
+import type { SecretsStandIn } from '../support/stand-ins/secrets-stand-in';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0a1b2c3d-AbCdEf';
 

@@ -8,9 +8,9 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { jwtVerify } from 'jose';
-import { copyService, root, withoutAuth } from '../support/service';
-import { startSecretsStandIn } from '../support/secrets-stand-in';
-import type { SecretsStandIn } from '../support/secrets-stand-in';
+import { copyService, root, withoutAuth } from '../support/harnesses/service';
+import { startSecretsStandIn } from '../support/stand-ins/secrets-stand-in';
+import type { SecretsStandIn } from '../support/stand-ins/secrets-stand-in';
 
 jest.setTimeout(60_000);
 

@@ -6,10 +6,10 @@
  */
 import type { RoomRights } from '../../src/auth/rooms';
 import { connect, message, useStore } from '../../src/handler';
-import { authorizedAs, connectEvent, lambdaContext, messageEvent } from '../support/events';
-import { useManagementStandIn } from '../support/management-stand-in';
-import { memoryStore } from '../support/memory-store';
-import type { MemoryStore } from '../support/memory-store';
+import { authorizedAs, connectEvent, lambdaContext, messageEvent } from '../support/harnesses/events';
+import { useManagementStandIn } from '../support/stand-ins/management-stand-in';
+import { memoryStore } from '../support/stand-ins/memory-store';
+import type { MemoryStore } from '../support/stand-ins/memory-store';
 
 Object.assign(process.env, {
   DB_HOST: 'db.invalid',

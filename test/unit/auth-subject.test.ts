@@ -7,7 +7,7 @@
  */
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { MAX_SUBJECT_LENGTH, authorizeConnect, verifyToken } from '../../src/auth/token';
-import { hs256Settings, nowSec, refusal, sign } from '../support/tokens';
+import { hs256Settings, nowSec, refusal, sign } from '../support/harnesses/tokens';
 
 const settings = hs256Settings;
 

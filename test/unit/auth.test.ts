@@ -3,7 +3,7 @@ import { MAX_SUBJECT_LENGTH, authorizeConnect, mintToken, verifyToken } from '..
 import { CLOCK_TOLERANCE_SEC, DEFAULT_MAX_TOKEN_AGE_SEC, readAuthSettings } from '../../src/config';
 import type { AuthSettings } from '../../src/config';
 import { ConfigError } from '../../src/errors';
-import { hs256Settings, nowSec, refusal, SECRET, sign } from '../support/tokens';
+import { hs256Settings, nowSec, refusal, SECRET, sign } from '../support/harnesses/tokens';
 
 const settings: AuthSettings = hs256Settings;
 const key = new TextEncoder().encode(SECRET);

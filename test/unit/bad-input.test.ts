@@ -10,9 +10,9 @@ import { messageEnvelope } from '../../src/chat/actions';
 import type { WebSocketEvent } from '../../src/handler';
 import { MAX_DATA_BYTES, MAX_MESSAGE_BYTES, MAX_ROOM_LENGTH } from '../../src/chat/protocol';
 import { ROOM_FRAME_RESERVE } from '../../src/chat/history';
-import { lambdaContext, messageEvent, authorizedAs } from '../support/events';
+import { lambdaContext, messageEvent, authorizedAs } from '../support/harnesses/events';
 import { useHandlerHarness } from '../support/harnesses/handler';
-import type { MemoryStore } from '../support/memory-store';
+import type { MemoryStore } from '../support/stand-ins/memory-store';
 
 const harness = useHandlerHarness({ LIST_PAGE_SIZE: '1000' });
 const management = harness.management;

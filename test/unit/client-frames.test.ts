@@ -11,9 +11,9 @@ import type { Outbox, Session } from '../../src/chat/actions';
 import { publishFromServer } from '../../src/chat/push';
 import { StoreError } from '../../src/errors';
 import type { ServerMessageType } from '../../src/chat/frames';
-import { memoryStore } from '../support/memory-store';
-import type { MemoryStore } from '../support/memory-store';
-import { chatSession } from '../support/session';
+import { memoryStore } from '../support/stand-ins/memory-store';
+import type { MemoryStore } from '../support/stand-ins/memory-store';
+import { chatSession } from '../support/harnesses/session';
 
 const ALICE = 'alice-connection=';
 const BOB = 'bob-connection=';

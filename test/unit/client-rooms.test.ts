@@ -6,8 +6,8 @@
  */
 import { RealtimeClient } from '../../client';
 import type { ClientEvents, RealtimeClientOptions, ServerMessage } from '../../client';
-import { fakeWebSocket } from '../support/fake-websocket';
-import type { FakeSocket } from '../support/fake-websocket';
+import { fakeWebSocket } from '../support/stand-ins/fake-websocket';
+import type { FakeSocket } from '../support/stand-ins/fake-websocket';
 
 const URL = 'ws://service.test';
 let fake: ReturnType<typeof fakeWebSocket>;

@@ -15,8 +15,8 @@ import {
 } from '../../client';
 import type { ClientEvents, RealtimeClientOptions, ServerMessage } from '../../client';
 import { backoffDelay, backoffSettings } from '../../client/backoff';
-import { fakeWebSocket } from '../support/fake-websocket';
-import type { FakeSocket } from '../support/fake-websocket';
+import { fakeWebSocket } from '../support/stand-ins/fake-websocket';
+import type { FakeSocket } from '../support/stand-ins/fake-websocket';
 
 const URL = 'ws://service.test';
 

@@ -1,6 +1,6 @@
 /**
  * The delivery path as it runs: src/communication.ts over src/aws/management-api.ts, posting
- * to a loopback stand-in of the management API (test/support/management-stand-in.ts).
+ * to a loopback stand-in of the management API (test/support/stand-ins/management-stand-in.ts).
  */
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -17,7 +17,7 @@ import {
 import { encode } from '../../src/chat/outbox';
 import { readConfig } from '../../src/config';
 import { ConfigError, CredentialsError, DeliveryError, StaleConnectionError } from '../../src/errors';
-import { useManagementStandIn } from '../support/management-stand-in';
+import { useManagementStandIn } from '../support/stand-ins/management-stand-in';
 
 const management = useManagementStandIn();
 const noSleep = () => Promise.resolve();

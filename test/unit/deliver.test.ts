@@ -9,10 +9,10 @@ import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { deliver, message, useStore } from '../../src/handler';
 import type { ShardEvent } from '../../src/chat/shards';
-import { lambdaContext, messageEvent } from '../support/events';
-import { useManagementStandIn } from '../support/management-stand-in';
-import { memoryStore } from '../support/memory-store';
-import type { MemoryStore } from '../support/memory-store';
+import { lambdaContext, messageEvent } from '../support/harnesses/events';
+import { useManagementStandIn } from '../support/stand-ins/management-stand-in';
+import { memoryStore } from '../support/stand-ins/memory-store';
+import type { MemoryStore } from '../support/stand-ins/memory-store';
 
 interface Invocation {
   path: string;

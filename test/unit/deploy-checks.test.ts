@@ -30,7 +30,7 @@ import {
   targetOf,
 } from '../../scripts/deploy/checks';
 import type { CredentialInputs } from '../../scripts/deploy/checks';
-import { copyService, root } from '../support/service';
+import { copyService, root } from '../support/harnesses/service';
 
 const shape = { service: 'aws-node-websockets', functionNames: ['connect', 'disconnect', 'message'] };
 

@@ -17,7 +17,7 @@ import {
   StoreError,
 } from '../../src/errors';
 import { authorize, connect, message, publish } from '../../src/handler';
-import { connectEvent, lambdaContext, messageEvent, publishHttpEvent } from '../support/events';
+import { connectEvent, lambdaContext, messageEvent, publishHttpEvent } from '../support/harnesses/events';
 import { useHandlerHarness } from '../support/harnesses/handler';
 
 const harness = useHandlerHarness();

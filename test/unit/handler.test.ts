@@ -1,9 +1,9 @@
 import { StoreError } from '../../src/errors';
 import { connect, defaultHandler, disconnect, message, sweep, MAX_CONNECTION_AGE_MS } from '../../src/handler';
 import { MAX_ROOMS_PER_CONNECTION } from '../../src/chat/actions';
-import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../support/events';
+import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../support/harnesses/events';
 import { useHandlerHarness } from '../support/harnesses/handler';
-import type { MemoryStore } from '../support/memory-store';
+import type { MemoryStore } from '../support/stand-ins/memory-store';
 
 const harness = useHandlerHarness({ LIST_PAGE_SIZE: '2' });
 const management = harness.management;

@@ -8,9 +8,9 @@ import { historyFrame, ROOM_FRAME_RESERVE } from '../../src/chat/history';
 import { publishFromServer } from '../../src/chat/push';
 import { DEFAULT_HISTORY, historyWindow, readHistorySettings } from '../../src/config';
 import { MAX_DATA_BYTES, MAX_MESSAGE_BYTES } from '../../src/chat/protocol';
-import { memoryStore } from '../support/memory-store';
-import type { MemoryStore } from '../support/memory-store';
-import { chatSession } from '../support/session';
+import { memoryStore } from '../support/stand-ins/memory-store';
+import type { MemoryStore } from '../support/stand-ins/memory-store';
+import { chatSession } from '../support/harnesses/session';
 
 const ALICE = 'alice=';
 const BOB = 'bob=';

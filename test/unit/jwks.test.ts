@@ -1,6 +1,6 @@
 /**
  * Tokens from an identity provider, verified against its JWKS, served
- * here on 127.0.0.1 by test/support/jwks.ts with keys made in the test.
+ * here on 127.0.0.1 by test/support/stand-ins/jwks.ts with keys made in the test.
  */
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { SignJWT, exportSPKI } from 'jose';
@@ -15,9 +15,9 @@ import {
 } from '../../src/config';
 import type { JwksAuthSettings } from '../../src/config';
 import { ConfigError, KeySetError } from '../../src/errors';
-import { refusal } from '../support/tokens';
-import { AUDIENCE, ISSUER, makeKey, startJwksServer, tokenFrom } from '../support/jwks';
-import type { JwksServer, TestKey } from '../support/jwks';
+import { refusal } from '../support/harnesses/tokens';
+import { AUDIENCE, ISSUER, makeKey, startJwksServer, tokenFrom } from '../support/stand-ins/jwks';
+import type { JwksServer, TestKey } from '../support/stand-ins/jwks';
 
 const servers: JwksServer[] = [];
 let rsa: TestKey;

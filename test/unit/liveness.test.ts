@@ -6,9 +6,9 @@
  * and no batch starts once the budget is spent.
  */
 import { sweep, useStore } from '../../src/handler';
-import { useManagementStandIn } from '../support/management-stand-in';
-import { memoryStore } from '../support/memory-store';
-import type { MemoryStore } from '../support/memory-store';
+import { useManagementStandIn } from '../support/stand-ins/management-stand-in';
+import { memoryStore } from '../support/stand-ins/memory-store';
+import type { MemoryStore } from '../support/stand-ins/memory-store';
 
 Object.assign(process.env, {
   DB_HOST: 'db.invalid',

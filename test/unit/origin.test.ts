@@ -5,11 +5,11 @@
 import { ConfigError } from '../../src/errors';
 import { checkOrigin, ForeignEventError, OFFLINE_ORIGIN, readOrigin } from '../../src/aws/origin';
 import { connect, defaultHandler, disconnect, message, useStore } from '../../src/handler';
-import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../support/events';
+import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../support/harnesses/events';
 import type { WebSocketEvent } from '../../src/handler';
-import { useManagementStandIn } from '../support/management-stand-in';
-import { memoryStore } from '../support/memory-store';
-import type { MemoryStore } from '../support/memory-store';
+import { useManagementStandIn } from '../support/stand-ins/management-stand-in';
+import { memoryStore } from '../support/stand-ins/memory-store';
+import type { MemoryStore } from '../support/stand-ins/memory-store';
 
 // Read once by config() at the first invocation, as at a cold start.
 Object.assign(process.env, {

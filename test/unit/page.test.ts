@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONTENT_TYPES, contentSecurityPolicy, page } from '../../scripts/page/handler';
-import { copyService } from '../support/service';
+import { copyService } from '../support/harnesses/service';
 
 function get(rawPath: string): Promise<{ statusCode?: number; headers?: Record<string, unknown>; body?: string }> {
   return page({ rawPath, requestContext: { http: { method: 'GET' } } } as unknown as APIGatewayProxyEventV2);

@@ -7,10 +7,16 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { StoreError } from '../../src/errors';
 import { disconnect, message, publish } from '../../src/handler';
-import { disconnectEvent, lambdaContext, messageEvent, publishHttpEvent, authorizedAs } from '../support/events';
+import {
+  disconnectEvent,
+  lambdaContext,
+  messageEvent,
+  publishHttpEvent,
+  authorizedAs,
+} from '../support/harnesses/events';
 import { useHandlerHarness } from '../support/harnesses/handler';
-import { memoryStore } from '../support/memory-store';
-import type { MemoryStore } from '../support/memory-store';
+import { memoryStore } from '../support/stand-ins/memory-store';
+import type { MemoryStore } from '../support/stand-ins/memory-store';
 
 const harness = useHandlerHarness({ LIST_PAGE_SIZE: '2', PRESENCE_MAX_MEMBERS: '3' });
 const management = harness.management;

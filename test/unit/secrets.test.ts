@@ -20,8 +20,8 @@ import {
   resetSecretClients,
 } from '../../src/aws/secrets';
 import type { SecretValue } from '../../src/aws/secrets';
-import { connectEvent, lambdaContext } from '../support/events';
-import { memoryStore } from '../support/memory-store';
+import { connectEvent, lambdaContext } from '../support/harnesses/events';
+import { memoryStore } from '../support/stand-ins/memory-store';
 
 const sm = mockClient(SecretsManagerClient);
 const DB_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0a1b2c3d-AbCdEf';

@@ -5,7 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { AUTH_ENV_KEYS, copyService } from '../support/service';
+import { AUTH_ENV_KEYS, copyService } from '../support/harnesses/service';
 
 type Settings = Record<string, unknown> & {
   AUTHORIZE_FUNCTION: { environment: Record<string, string> } | null;

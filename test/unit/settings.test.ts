@@ -5,7 +5,7 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { copyService } from '../support/service';
+import { copyService } from '../support/harnesses/service';
 
 type Settings = Record<string, unknown>;
 type SettingsModule = (() => Promise<Settings>) & { settingKeys(): string[] };

@@ -6,10 +6,10 @@
  */
 import { StoreError } from '../../src/errors';
 import { message, useStore } from '../../src/handler';
-import { lambdaContext, messageEvent } from '../support/events';
-import { useManagementStandIn } from '../support/management-stand-in';
-import { memoryStore } from '../support/memory-store';
-import type { MemoryStore } from '../support/memory-store';
+import { lambdaContext, messageEvent } from '../support/harnesses/events';
+import { useManagementStandIn } from '../support/stand-ins/management-stand-in';
+import { memoryStore } from '../support/stand-ins/memory-store';
+import type { MemoryStore } from '../support/stand-ins/memory-store';
 
 Object.assign(process.env, {
   DB_HOST: 'db.invalid',

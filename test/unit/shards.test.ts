@@ -2,8 +2,8 @@ import { DeliveryError } from '../../src/errors';
 import type { DeliveryFrame } from '../../src/chat/frames';
 import { MAX_ATTEMPTS, planDelivery, runShard, ShardGivenUpError, waitForSummary } from '../../src/chat/shards';
 import type { ShardEvent, ShardRun } from '../../src/chat/shards';
-import { memoryStore } from '../support/memory-store';
-import type { MemoryStore } from '../support/memory-store';
+import { memoryStore } from '../support/stand-ins/memory-store';
+import type { MemoryStore } from '../support/stand-ins/memory-store';
 
 const bytes = new TextEncoder().encode('{"type":"message","data":"hi"}');
 

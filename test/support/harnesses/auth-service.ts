@@ -4,8 +4,8 @@
  * ways to try a handshake: `connect` (expects the socket) and `refusedWith` (expects the
  * refusal, and gives its HTTP status).
  */
-import { TestClient } from '../client';
-import type { OfflineService } from '../offline';
+import { TestClient } from './client';
+import type { OfflineService } from './offline';
 
 export interface AuthServiceHarness {
   /** Opens a socket with `token` in the query string (none: no parameter at all). */

@@ -1,14 +1,14 @@
 /**
- * The handlers as a unit test runs them: the store in memory (test/support/memory-store.ts,
+ * The handlers as a unit test runs them: the store in memory (test/support/stand-ins/memory-store.ts,
  * fresh for every test), the management API a loopback stand-in, console.error captured so a
  * test can read the JSON lines the handlers logged. Call it at the top of a test file: the
  * settings it sets are read once by config(), at the first invocation, as at a cold start.
  */
 import { useStore } from '../../../src/handler';
-import { useManagementStandIn } from '../management-stand-in';
-import type { ManagementStandIn } from '../management-stand-in';
-import { memoryStore } from '../memory-store';
-import type { MemoryStore } from '../memory-store';
+import { useManagementStandIn } from '../stand-ins/management-stand-in';
+import type { ManagementStandIn } from '../stand-ins/management-stand-in';
+import { memoryStore } from '../stand-ins/memory-store';
+import type { MemoryStore } from '../stand-ins/memory-store';
 
 export interface HandlerHarness {
   management: ManagementStandIn;

@@ -3,7 +3,7 @@
  * proven by the contract suite (test/integration); here the store's behaviour only has
  * to be plausible, and every method is a jest spy so tests can make it fail.
  */
-import type { Connection, ConnectionPage, ConnectionStore, HistoryPage, StoredMessage } from '../../src/data';
+import type { Connection, ConnectionPage, ConnectionStore, HistoryPage, StoredMessage } from '../../../src/data';
 import { memoryShardStore } from './memory-shard-store';
 
 export type MemoryStore = jest.Mocked<ConnectionStore> & {

@@ -1,6 +1,6 @@
 /** Settings of the MySQL server the integration and end-to-end tests use. */
-import type { MysqlSettings } from '../../src/config';
-import { mysqlFromUrl } from '../../src/config';
+import type { MysqlSettings } from '../../../src/config';
+import { mysqlFromUrl } from '../../../src/config';
 
 /** TEST_MYSQL_URL, default root@127.0.0.1:3306/test (the machine's MariaDB). */
 export const MYSQL_URL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';

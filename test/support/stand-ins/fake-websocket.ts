@@ -3,7 +3,7 @@
  * (open, receive, drop, fail) and records what the client sent. It implements the standard
  * API surface the client uses, no more (client/socket.ts).
  */
-import type { WebSocketConstructor, WebSocketLike } from '../../client';
+import type { WebSocketConstructor, WebSocketLike } from '../../../client';
 
 export const CONNECTING = 0;
 export const OPEN = 1;

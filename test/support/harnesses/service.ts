@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-export const root = resolve(__dirname, '..', '..');
+export const root = resolve(__dirname, '..', '..', '..');
 
 /** The serverless CLI (osls) of this project. */
 export const serverlessCli = join(root, 'node_modules', 'serverless', 'bin', 'serverless.js');

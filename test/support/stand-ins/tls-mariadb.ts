@@ -12,7 +12,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { freePort } from './offline';
+import { freePort } from '../harnesses/offline';
 
 export const HOW_TO_INSTALL_MARIADB =
   'mariadbd was not found: the TLS test starts a MariaDB server of its own. Install it with ' +

@@ -1,7 +1,7 @@
 /**
- * Loads an unzipped deployment package in a fresh `node` process (test/support/package-probe.js)
+ * Loads an unzipped deployment package in a fresh `node` process (test/support/package/package-probe.js)
  * whose module resolution cannot reach the repository: the package is unzipped outside it
- * (test/support/package.ts `unzipTo`), the process starts there, and its environment holds
+ * (test/support/package/package.ts `unzipTo`), the process starts there, and its environment holds
  * no NODE_PATH or NODE_OPTIONS, only fake credentials, so the AWS SDK never looks further.
  */
 import { spawn } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * Runs `serverless package` on a private copy of the service (as test/support/offline.ts
+ * Runs `serverless package` on a private copy of the service (as test/support/harnesses/offline.ts
  * does for `npm start`), so that neither its `.serverless` nor its `.build` folder
  * touches the developer's own, and returns the CloudFormation template it wrote.
  * Nothing here reaches AWS: packaging needs no credentials and telemetry is off.
@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { copyService, serverlessCli, withoutSettings } from './service';
+import { copyService, serverlessCli, withoutSettings } from '../harnesses/service';
 import { extractZip, zipEntries } from './zip';
 
 /** The parts of a CloudFormation template the tests read. */

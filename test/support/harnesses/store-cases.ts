@@ -3,9 +3,9 @@
  * MySQL (own table prefix per run). One definition of how each is started and read behind
  * the service's back, and one poll for what the service does asynchronously.
  */
-import type { ConnectionStore } from '../../src/data';
-import { MysqlConnectionStore } from '../../src/store/mysql';
-import { EmbeddedConnectionStore } from '../../src/store/sqlite';
+import type { ConnectionStore } from '../../../src/data';
+import { MysqlConnectionStore } from '../../../src/store/mysql';
+import { EmbeddedConnectionStore } from '../../../src/store/sqlite';
 import { MYSQL_URL, mysqlSettings, SKIP_MYSQL, uniquePrefix } from './mysql';
 import { startOffline } from './offline';
 import type { OfflineService, StartOptions } from './offline';

@@ -1,4 +1,4 @@
-// Run by test/support/unzipped.ts as `node package-probe.js <unzipped dir> <request JSON>`, in a
+// Run by test/support/package/unzipped.ts as `node package-probe.js <unzipped dir> <request JSON>`, in a
 // fresh process started outside the repository, so that it loads the deployment package the
 // way Lambda does: nothing but what the zip holds (Node resolves a package from the folders
 // above the file that requires it, and none of those is the repository's). Plain JavaScript,

@@ -1,12 +1,12 @@
 /** API Gateway WebSocket events from the JSON fixtures, cloned per test. */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import type { WebSocketEvent } from '../../src/handler';
-import { ALL_ROOMS, encodeRights, ROOMS_CONTEXT_KEY } from '../../src/auth/rooms';
-import type { RoomRights } from '../../src/auth/rooms';
-import connectFixture from '../fixtures/connect.json';
-import disconnectFixture from '../fixtures/disconnect.json';
-import messageFixture from '../fixtures/message.json';
-import publishHttpFixture from '../fixtures/publish-http.json';
+import type { WebSocketEvent } from '../../../src/handler';
+import { ALL_ROOMS, encodeRights, ROOMS_CONTEXT_KEY } from '../../../src/auth/rooms';
+import type { RoomRights } from '../../../src/auth/rooms';
+import connectFixture from '../../fixtures/connect.json';
+import disconnectFixture from '../../fixtures/disconnect.json';
+import messageFixture from '../../fixtures/message.json';
+import publishHttpFixture from '../../fixtures/publish-http.json';
 
 function clone<T>(value: T): T {
   return structuredClone(value);

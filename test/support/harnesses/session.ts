@@ -3,9 +3,9 @@
  * bench, built as the handler builds it: every right with auth off, `list` scoped to one's own
  * user, the default history bounds. A caller gives what its case is about and keeps the rest.
  */
-import { ALL_ROOMS } from '../../src/auth/rooms';
-import type { Session } from '../../src/chat/actions';
-import { DEFAULT_HISTORY } from '../../src/config';
+import { ALL_ROOMS } from '../../../src/auth/rooms';
+import type { Session } from '../../../src/chat/actions';
+import { DEFAULT_HISTORY } from '../../../src/config';
 
 export function chatSession(parts: Pick<Session, 'store' | 'outbox' | 'connectionId'> & Partial<Session>): Session {
   return {

@@ -4,10 +4,10 @@
  * which turns a refused token into the reason the service gives for it.
  */
 import { SignJWT } from 'jose';
-import { readAuthSettings } from '../../src/config';
-import type { AuthSettings } from '../../src/config';
-import { TokenError } from '../../src/errors';
-import type { TokenRefusal } from '../../src/errors';
+import { readAuthSettings } from '../../../src/config';
+import type { AuthSettings } from '../../../src/config';
+import { TokenError } from '../../../src/errors';
+import type { TokenRefusal } from '../../../src/errors';
 
 export const SECRET = 'unit-test-secret-that-is-long-enough-0123';
 export const hs256Settings: AuthSettings = readAuthSettings({ AUTH_JWT_SECRET: SECRET });

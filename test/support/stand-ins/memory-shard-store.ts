@@ -1,8 +1,8 @@
 /**
- * The paged-audience and tally half of the in-memory store (test/support/memory-store.ts):
+ * The paged-audience and tally half of the in-memory store (test/support/stand-ins/memory-store.ts):
  * plausible, synchronous steps (so atomic like the real stores' transactions).
  */
-import type { DeliveryCounts, DeliveryState, ShardProgress, ShardStore } from '../../src/data';
+import type { DeliveryCounts, DeliveryState, ShardProgress, ShardStore } from '../../../src/data';
 
 /** Binary order, as both adapters order connection ids. */
 const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

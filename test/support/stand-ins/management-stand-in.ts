@@ -14,9 +14,9 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { useManagementApiFactory } from '../../src/communication';
-import type { ManagementApiFactory } from '../../src/communication';
-import { ManagementApi } from '../../src/aws/management-api';
+import { useManagementApiFactory } from '../../../src/communication';
+import type { ManagementApiFactory } from '../../../src/communication';
+import { ManagementApi } from '../../../src/aws/management-api';
 
 /** An HTTP status, or 'silent': the post is read and never answered. */
 export type Answer = number | 'silent';
