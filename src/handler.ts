@@ -12,7 +12,8 @@ import type {
   ScheduledEvent,
 } from 'aws-lambda';
 import { checkOrigin, ForeignEventError, ownOrigin } from './aws/origin';
-import { authSettings, config, DEFAULT_POST_TIMEOUT_MS, historyWindow, readHistorySettings } from './config';
+import { config, DEFAULT_POST_TIMEOUT_MS, historyWindow, readHistorySettings } from './config';
+import { authSettings } from './auth/settings';
 import { createStore, MYSQL_TIMEOUTS } from './data';
 import type { ConnectionStore } from './data';
 import { failureOf, StoreError } from './errors';
