@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { MAX_SUBJECT_LENGTH, mintToken } from '../src/auth/token';
 import { rightsFromCli, RoomsClaimError } from '../src/auth/rooms';
 import type { RoomRights } from '../src/auth/rooms';
-import { MIN_SECRET_LENGTH, readMaxTokenAge } from '../src/config';
+import { MIN_SECRET_LENGTH, readMaxTokenAge } from '../src/auth/settings';
 import { readSecretString, regionOf } from '../src/aws/secrets';
 import { loadSettings } from './local';
 

@@ -12,14 +12,17 @@ import type {
   ScheduledEvent,
 } from 'aws-lambda';
 import { checkOrigin, ForeignEventError, ownOrigin } from './aws/origin';
-import { authSettings, config, DEFAULT_POST_TIMEOUT_MS, historyWindow, readHistorySettings } from './config';
-import { createStore, MYSQL_TIMEOUTS } from './data';
+import { config } from './config';
+import { authSettings } from './auth/settings';
+import { AFTER_FANOUT_MS, AFTER_REPLY_MS, FAILURE_REPLY_TIMEOUT_MS } from './budgets';
+import { createStore } from './data';
 import type { ConnectionStore } from './data';
-import { failureOf, StoreError } from './errors';
+import { failureOf } from './errors';
 import { fanOutDeadline } from './chat/delivery';
 import { log } from './log';
-import { settle, STORE_OPERATION_MS } from './store/settle';
 import type { Session } from './chat/actions';
+import { addConnection, overUserLimit } from './chat/admission';
+import { sharding } from './chat/sharding';
 import { ALL_ROOMS, decodeRights } from './auth/rooms';
 import type { RoomRights } from './auth/rooms';
 
@@ -35,10 +38,9 @@ const communication = () => require('./communication') as typeof import('./commu
 const messaging = () => require('./chat/actions') as typeof import('./chat/actions');
 const auth = () => require('./auth/token') as typeof import('./auth/token');
 const push = () => require('./chat/push') as typeof import('./chat/push');
-const livenessSweep = () => require('./chat/liveness') as typeof import('./chat/liveness');
+const sweepWork = () => require('./chat/sweep') as typeof import('./chat/sweep');
 const shards = () => require('./chat/shards') as typeof import('./chat/shards');
-const lambdaInvoke = () => require('./aws/lambda-invoke') as typeof import('./aws/lambda-invoke');
-const fanOutMetrics = () => require('./chat/metrics') as typeof import('./chat/metrics');
+const shardDelivery = () => require('./chat/deliver') as typeof import('./chat/deliver');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
@@ -57,12 +59,6 @@ export type WebSocketEvent = Omit<APIGatewayProxyWebsocketEventV2, 'body'> & {
 export interface HandlerResult {
   statusCode: number;
 }
-
-/** How long the tally of a sharded delivery is kept: longer than Lambda keeps a throttled shard (6 h). */
-export const DELIVERY_RECORD_MS = 24 * 60 * 60 * 1000;
-
-/** API Gateway closes a WebSocket connection after 2 hours at most. */
-export const MAX_CONNECTION_AGE_MS = 2 * 60 * 60 * 1000;
 
 let store: ConnectionStore | undefined;
 /**
@@ -124,27 +120,10 @@ interface RouteOptions {
   answerFailures?: boolean;
 }
 
-/**
- * The longest a failure reply is waited for: it is sent while the invocation is already
- * failing, so a silent management endpoint must not take the rest of the function's time.
- */
-export const FAILURE_REPLY_TIMEOUT_MS = 2_000;
-
-/** What an invocation keeps after the error reply: the store's end() and a margin. */
-const AFTER_REPLY_MS = MYSQL_TIMEOUTS.endMs + 500;
-
 /** Ms epoch by which a route's own work must end: what is left of the invocation, less its end(). */
 function routeDeadline(context: Context): number {
   return Date.now() + (context.getRemainingTimeInMillis?.() ?? 10_000) - AFTER_REPLY_MS;
 }
-
-/**
- * What a message invocation may still need after its fan-out's deadline, on the store's side:
- * the batched delete of the stale connections (one store operation), then, should it fail,
- * the error reply, and the store's end(). (The posts of the tail, a delivery in flight and the
- * summary, are bounded by the management client's request timeout, src/communication.ts.)
- */
-export const AFTER_FANOUT_MS = MYSQL_TIMEOUTS.operationMs + FAILURE_REPLY_TIMEOUT_MS + MYSQL_TIMEOUTS.endMs;
 
 /**
  * Best effort, after the failure is logged: the reply's own failure is a warning and changes
@@ -240,44 +219,12 @@ export const connect = route('$connect', async (event, context) => {
   const { connectionId, connectedAt } = event.requestContext;
   const store = currentStore();
   const subject = subjectOf(event);
-  // A lost answer to the insert: the handshake is refused, so its row is deleted on the way out.
-  const stored = await settle(
-    { operation: 'add', connectionId, deadline: routeDeadline(context), attemptMs: STORE_OPERATION_MS },
-    async () => {
-      await store.add({ connectionId, connectedAt: connectedAt ?? Date.now(), subject });
-      return true;
-    },
-    async () => {
-      await store.remove(connectionId);
-      return false;
-    },
-  );
-  if (!stored)
-    throw new StoreError("the insert's answer was lost: its row is removed and the handshake refused", 'add');
-  if (subject !== null && (await overUserLimit(connectionId, subject))) return 429;
+  await addConnection(store, { connectionId, connectedAt: connectedAt ?? Date.now(), subject }, routeDeadline(context));
+  if (subject !== null && (await overUserLimit(store, connectionId, subject, config().maxConnectionsPerUser)))
+    return 429;
   log.info('connected', { route: '$connect', connectionId });
   return 200;
 });
-
-/**
- * MAX_CONNECTIONS_PER_USER, counted after the row is added so that parallel handshakes of
- * one user each see the others: racing ones may all be refused, never all admitted. A
- * refused connection's row is removed at once (the handshake fails, so no `$disconnect`).
- */
-async function overUserLimit(connectionId: string, subject: string): Promise<boolean> {
-  const max = config().maxConnectionsPerUser;
-  const count = (await currentStore().connectionsOf(subject)).length;
-  if (count <= max) return false;
-  await currentStore().remove(connectionId);
-  log.warn('connection refused: too many connections of this user', {
-    route: '$connect',
-    connectionId,
-    subject,
-    reason: 'too_many_connections',
-    limit: max,
-  });
-  return true;
-}
 
 /**
  * `$disconnect`: forget the connection and its rooms. Best-effort in AWS; see `sweep`.
@@ -330,53 +277,16 @@ export const defaultHandler = route('$default', handleMessage, { answerFailures:
 /** `sendmessage`, `join`, `leave`, `publish`, `send`, `members`, `ping`: the protocol's actions (src/chat/protocol.ts). */
 export const message = route('message', handleMessage, { answerFailures: true });
 
-/** The sweep's budget when it runs without a Lambda context (`npm run sweep`). */
-const SWEEP_BUDGET_MS = 30_000;
-
 /**
- * Scheduled: `$disconnect` is best-effort, so rows can outlive their sockets. No socket lives
- * longer than 2 hours, so anything older goes at once; then every row older than a few
- * minutes is asked about (src/chat/liveness.ts), oldest first, and what API Gateway says is
- * gone (410) goes too, with its memberships and presence events. Room history is trimmed
- * to its bounds here too (reads never go beyond them, so this only frees the space).
+ * Scheduled: the rows that outlived their sockets, and history past its bounds, go
+ * (src/chat/sweep.ts says how). A failure is logged and thrown, so Lambda records it.
  */
 export async function sweep(
   _event?: ScheduledEvent,
   context?: Pick<Context, 'getRemainingTimeInMillis'>,
-): Promise<{ removed: number; expired: number; gone: number; checked: number; trimmed: number }> {
+): Promise<import('./chat/sweep').SweepResult> {
   try {
-    const started = Date.now();
-    const expired = await currentStore().removeOlderThan(started - MAX_CONNECTION_AGE_MS);
-    const { fanOut, liveness, presenceMaxMembers } = config();
-    const { backendEndpoint, livenessProbeAt, outboxAt } = communication();
-    const endpoint = backendEndpoint();
-    let gone = 0;
-    let checked = 0;
-    if (endpoint === undefined) {
-      log.warn('no WebSocket API endpoint: the liveness sweep is skipped', { route: 'sweep' });
-    } else {
-      const remaining = context?.getRemainingTimeInMillis?.() ?? SWEEP_BUDGET_MS + AFTER_FANOUT_MS;
-      const courier = {
-        store: currentStore(),
-        outbox: outboxAt(endpoint),
-        concurrency: fanOut.concurrency,
-        // The presence events of the last batch and the store's end() come after it.
-        deadline: Date.now() + Math.max(0, remaining - AFTER_FANOUT_MS - fanOut.postTimeoutMs),
-      };
-      const result = await livenessSweep().sweepLiveness(courier, livenessProbeAt(endpoint), {
-        ...liveness,
-        presenceMaxMembers,
-      });
-      gone = result.removed;
-      checked = result.checked;
-    }
-    // Only the history settings: `npm run sweep` hands the store over and sets nothing else.
-    const trimmed = await currentStore().trimHistory(historyWindow(readHistorySettings(process.env)));
-    // A delivery's tally is read until its summary is sent; a day later nobody waits for it.
-    const deliveries = await currentStore().removeDeliveriesBefore(Date.now() - DELIVERY_RECORD_MS);
-    const removed = expired + gone;
-    log.info('sweep done', { route: 'sweep', removed, expired, gone, checked, trimmed, deliveries });
-    return { removed, expired, gone, checked, trimmed };
+    return await sweepWork().sweepStore(currentStore(), context);
   } catch (error) {
     log.error('sweep failed', { route: 'sweep', error });
     throw error; // let Lambda record the failure
@@ -413,40 +323,6 @@ export async function publish(event: unknown, context: Context): Promise<import(
   }
 }
 
-let invoker: import('./aws/lambda-invoke').AsyncInvoker | undefined;
-
-/** The longest one Invoke request may take: a publisher hands over up to 8 at once (src/chat/shards.ts). */
-export const INVOKE_TIMEOUT_MS = 2_000;
-
-/**
- * How this invocation hands shards to `deliver`, or undefined when no `deliver` function is
- * configured (DELIVER_FUNCTION unset: every audience is posted by the invocation that has it).
- * No hand-over waits past the fan-out's deadline.
- */
-function sharding(deadline: number): import('./chat/shards').Sharding | undefined {
-  const { shards: settings, region, offline } = config();
-  const functionName = settings.deliverFunction;
-  if (functionName === undefined) return undefined;
-  return {
-    size: settings.size,
-    invoke: (event) => {
-      if (invoker === undefined) {
-        const { AsyncInvoker, invokeCredentials } = lambdaInvoke();
-        const credentials = invokeCredentials(offline, communication().OFFLINE_CREDENTIALS);
-        invoker = new AsyncInvoker(settings.lambdaEndpoint, { region, credentials, timeoutMs: INVOKE_TIMEOUT_MS });
-      }
-      const timeoutMs = Math.max(100, Math.min(INVOKE_TIMEOUT_MS, deadline - Date.now()));
-      return invoker.invoke(functionName, event, timeoutMs);
-    },
-  };
-}
-
-/**
- * What a shard keeps after its last post: saving its progress and finishing it (three store
- * operations), the final summary's post, and the store's end().
- */
-export const AFTER_SHARD_MS = 3 * MYSQL_TIMEOUTS.operationMs + 2 * DEFAULT_POST_TIMEOUT_MS + MYSQL_TIMEOUTS.endMs;
-
 /**
  * `deliver`: one shard of a large fan-out (src/chat/shards.ts), invoked asynchronously by the
  * functions that start one. A failure is thrown so that Lambda retries the shard (it resumes
@@ -455,8 +331,8 @@ export const AFTER_SHARD_MS = 3 * MYSQL_TIMEOUTS.operationMs + 2 * DEFAULT_POST_
  * asynchronous invocation, the shard is given up at once and the failure only logged.
  */
 export async function deliver(event: unknown, context: Context): Promise<{ outcome: string }> {
-  const { offline, fanOut, shards: settings } = config();
-  const { isShardEvent, runShard, MAX_ATTEMPTS } = shards();
+  const { offline } = config();
+  const { isShardEvent } = shards();
   if (!isShardEvent(event)) {
     // Retrying cannot make it one; returning keeps it out of the retries.
     log.error('deliver was invoked without a shard', { route: 'deliver' });
@@ -465,22 +341,7 @@ export async function deliver(event: unknown, context: Context): Promise<{ outco
   storeUsed = false;
   const { deliveryId, shard } = event;
   try {
-    // `deliver`, like `publish`, is called by no socket event: the environment names its API.
-    const outbox = communication().backendOutbox();
-    const remaining = context.getRemainingTimeInMillis?.() ?? 60_000;
-    const result = await runShard(
-      {
-        store: currentStore(),
-        send: (id, data, deadline) => outbox.send(id, data, deadline),
-        concurrency: fanOut.concurrency,
-        deadline: Date.now() + Math.max(0, remaining - AFTER_SHARD_MS),
-        maxRate: settings.maxRate,
-        retried: (attempts) => !offline && attempts < MAX_ATTEMPTS,
-        onSummary: (summary, seconds) => fanOutMetrics().publishDeliveryMetrics(summary, seconds),
-      },
-      event,
-    );
-    return { outcome: result.outcome };
+    return await shardDelivery().deliverShard(event, context, currentStore);
   } catch (error) {
     log.error('shard failed', { route: 'deliver', deliveryId, shard, error });
     if (offline) return { outcome: 'failed' };

@@ -5,7 +5,8 @@
  * a function of its inputs, and returns one readable line per problem.
  */
 import { ConfigError } from '../../src/errors';
-import { readAuthSettings, readConfig, readDefaultRooms, readMaxTokenAge } from '../../src/config';
+import { readConfig } from '../../src/config';
+import { readAuthSettings, readDefaultRooms, readMaxTokenAge } from '../../src/auth/settings';
 import { ALL_ROOMS, encodeRights } from '../../src/auth/rooms';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

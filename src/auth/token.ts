@@ -1,7 +1,7 @@
 /**
  * Who may connect: the `$connect` authorizer. A client presents a JWT in the `token`
  * query-string parameter (browsers cannot set headers on a WebSocket). Two modes, never
- * mixed (src/config.ts): HS256 signed with the shared secret, or RS256/ES256 signed by an
+ * mixed (src/auth/settings.ts): HS256 signed with the shared secret, or RS256/ES256 signed by an
  * identity provider whose public keys are fetched from its JWKS URL. Either way the token
  * must be unexpired, already valid, issued (`iat`) within the maximum token age and live
  * no longer than it, carry a `sub`, and match the configured issuer and audience. The
@@ -17,7 +17,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { SignJWT, createRemoteJWKSet, errors, jwtVerify } from 'jose';
 import type { JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
-import type { AuthSettings, KeySetSettings } from '../config';
+import type { AuthSettings, KeySetSettings } from './settings';
 import { errorText, KeySetError, TokenError } from '../errors';
 import { log } from '../log';
 import { encodeRights, parseRights, ROOMS_CONTEXT_KEY, RoomsClaimError } from './rooms';

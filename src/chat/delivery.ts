@@ -39,7 +39,7 @@ export interface FanOutResult {
  *   read the audience, then post; no post starts after the deadline           20.0 s
  *   posts in flight at the deadline end by their own timeout   POST_TIMEOUT_MS  + 1.5 s
  *   the sender's summary: one attempt, its own timeout         POST_TIMEOUT_MS  + 1.5 s
- *   the store's tail (`storeTailMs`, src/handler.ts AFTER_FANOUT_MS): delete
+ *   the store's tail (`storeTailMs`, src/budgets.ts AFTER_FANOUT_MS): delete
  *   the stale rows (3 s), a failure's error reply (2 s), end() (1 s)             + 6.0 s
  *                                                                              = 29.0 s
  *

@@ -1,6 +1,6 @@
 /**
  * Every frame the service sends, discriminated on `type`: the one definition the server's
- * own encoders (src/chat/actions.ts, src/chat/presence.ts, src/chat/push.ts) build and the client
+ * own encoders (src/chat/envelope.ts, src/chat/presence.ts, src/chat/push.ts) build and the client
  * (client/) reads. Types only, no runtime code: the client imports them with `import type`,
  * so nothing of src/ reaches a browser bundle.
  *

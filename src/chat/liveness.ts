@@ -9,8 +9,8 @@
  */
 import type { Connection } from '../data';
 import { fanOut } from './delivery';
-import { announce } from './actions';
-import type { Courier } from './actions';
+import { announce } from './announce';
+import type { Courier } from './session';
 import { log } from '../log';
 
 /** 'alive' (200), 'gone' (410), or 'unknown' (anything else, a timeout): only 'gone' removes. */

@@ -5,16 +5,17 @@
  * the HTTP API's `POST /publish`, which IAM guards in AWS (serverless.yml). In both cases
  * IAM decides who may; the socket cannot reach this function.
  *
- * The message goes through the same delivery path as a client's (messaging.ts), with
+ * The message goes through the same delivery path as a client's (src/chat/envelope.ts), with
  * `"from": null` and `"origin": "server"`, and the caller gets the delivery summary (or
  * the same `{"type":"error","code",…}` a client would get for a request it cannot act on).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { BadMessageError, failureOf, refusalFrame } from '../errors';
 import { log } from '../log';
-import { audienceOrShards, deliverToAudience, deliverySummary, encodeForTarget, messageEnvelope } from './actions';
+import { audienceOrShards, deliverToAudience, deliverySummary, encodeForTarget, messageEnvelope } from './envelope';
 import { waitForSummary } from './shards';
-import type { Courier, DeliverySummary, Target } from './actions';
+import type { DeliverySummary } from './envelope';
+import type { Courier, Target } from './session';
 import { parsePublishBody, parsePublishRequest } from './protocol';
 import type { PublishRequest } from './protocol';
 import type { ErrorFrame } from './frames';

@@ -4,7 +4,7 @@
  * containers would run them in AWS), and the limit must still hold exactly, on the
  * embedded store and on MySQL.
  */
-import { MAX_ROOMS_PER_CONNECTION } from '../../src/chat/actions';
+import { MAX_ROOMS_PER_CONNECTION } from '../../src/chat/rooms';
 import { TestClient } from '../support/harnesses/client';
 import type { Received } from '../support/harnesses/client';
 import type { OfflineService } from '../support/harnesses/offline';

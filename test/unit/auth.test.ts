@@ -1,7 +1,7 @@
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { MAX_SUBJECT_LENGTH, authorizeConnect, mintToken, verifyToken } from '../../src/auth/token';
-import { CLOCK_TOLERANCE_SEC, DEFAULT_MAX_TOKEN_AGE_SEC, readAuthSettings } from '../../src/config';
-import type { AuthSettings } from '../../src/config';
+import { CLOCK_TOLERANCE_SEC, DEFAULT_MAX_TOKEN_AGE_SEC, readAuthSettings } from '../../src/auth/settings';
+import type { AuthSettings } from '../../src/auth/settings';
 import { ConfigError } from '../../src/errors';
 import { hs256Settings, nowSec, refusal, SECRET, sign } from '../support/harnesses/tokens';
 

@@ -1,6 +1,7 @@
 import { StoreError } from '../../src/errors';
-import { connect, defaultHandler, disconnect, message, sweep, MAX_CONNECTION_AGE_MS } from '../../src/handler';
-import { MAX_ROOMS_PER_CONNECTION } from '../../src/chat/actions';
+import { connect, defaultHandler, disconnect, message, sweep } from '../../src/handler';
+import { MAX_CONNECTION_AGE_MS } from '../../src/chat/sweep';
+import { MAX_ROOMS_PER_CONNECTION } from '../../src/chat/rooms';
 import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../support/harnesses/events';
 import { useHandlerHarness } from '../support/harnesses/handler';
 import type { MemoryStore } from '../support/stand-ins/memory-store';

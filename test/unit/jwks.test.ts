@@ -12,8 +12,8 @@ import {
   JWKS_COOLDOWN_MS,
   JWKS_TIMEOUT_MS,
   readAuthSettings,
-} from '../../src/config';
-import type { JwksAuthSettings } from '../../src/config';
+} from '../../src/auth/settings';
+import type { JwksAuthSettings } from '../../src/auth/settings';
 import { ConfigError, KeySetError } from '../../src/errors';
 import { refusal } from '../support/harnesses/tokens';
 import { AUDIENCE, ISSUER, makeKey, startJwksServer, tokenFrom } from '../support/stand-ins/jwks';

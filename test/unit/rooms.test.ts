@@ -17,7 +17,7 @@ import {
   RoomsClaimError,
 } from '../../src/auth/rooms';
 import { authorizeConnect, MAX_AUTHORIZER_RESULT_BYTES, mintToken, verifyToken } from '../../src/auth/token';
-import { readAuthSettings } from '../../src/config';
+import { readAuthSettings } from '../../src/auth/settings';
 import { ConfigError, TokenError } from '../../src/errors';
 import { MAX_ROOM_LENGTH, ROOM_PATTERN } from '../../src/chat/protocol';
 

@@ -7,7 +7,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { authSettings, loadAuthSettings } from '../../src/config';
+import { authSettings, loadAuthSettings } from '../../src/auth/settings';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import { ConfigError, SecretError, StoreError } from '../../src/errors';
 import { authorize, connect, useStore } from '../../src/handler';

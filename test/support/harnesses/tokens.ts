@@ -4,8 +4,8 @@
  * which turns a refused token into the reason the service gives for it.
  */
 import { SignJWT } from 'jose';
-import { readAuthSettings } from '../../../src/config';
-import type { AuthSettings } from '../../../src/config';
+import { readAuthSettings } from '../../../src/auth/settings';
+import type { AuthSettings } from '../../../src/auth/settings';
 import { TokenError } from '../../../src/errors';
 import type { TokenRefusal } from '../../../src/errors';
 

@@ -1,0 +1,54 @@
+/**
+ * Presence events through the one delivery path: a room's other members hear that a
+ * connection joined or left it (src/chat/presence.ts decides who hears what).
+ */
+import { deliverToAudience, encodeForTarget } from './envelope';
+import { log } from '../log';
+import { presenceAudience, presenceMessage } from './presence';
+import type { LeaveReason, PresenceEvent } from './presence';
+import type { Courier, Session } from './session';
+
+/**
+ * Tells a room's other members that a connection joined or left it, through the one
+ * delivery path; nothing for rooms above the threshold (src/chat/presence.ts says why).
+ */
+export async function announce(
+  courier: Courier & { presenceMaxMembers: number },
+  room: string,
+  event: PresenceEvent,
+  who: { connectionId: string; subject: string | null },
+  reason?: LeaveReason,
+): Promise<void> {
+  const audience = await presenceAudience(courier.store, room, who.connectionId, courier.presenceMaxMembers);
+  if (audience === undefined) {
+    log.debug('no presence event: presence off or room above the threshold', { room, event });
+    return;
+  }
+  if (audience.length === 0) return;
+  await deliverToAudience(
+    courier,
+    audience,
+    await encodeForTarget(courier, presenceMessage(room, event, who, reason)),
+    {
+      connectionId: who.connectionId,
+      room,
+    },
+  );
+}
+
+/**
+ * `$disconnect` of a connection that was in rooms: each room's other members hear it
+ * left. Rooms are taken one at a time and none is started after the deadline.
+ */
+export async function announceDeparture(session: Session, rooms: readonly string[]): Promise<void> {
+  for (const [index, room] of rooms.entries()) {
+    if (Date.now() >= session.deadline) {
+      log.warn('presence budget spent; rooms not told', {
+        connectionId: session.connectionId,
+        rooms: rooms.length - index,
+      });
+      return;
+    }
+    await announce(session, room, 'leave', session, 'disconnect');
+  }
+}

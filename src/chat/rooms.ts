@@ -1,0 +1,94 @@
+/**
+ * Room actions: join, leave, the member list and a room's history. Joins and leaves whose
+ * answer was lost are settled by reading the membership back (src/store/settle.ts).
+ */
+import type { Connection } from '../data';
+import { BadMessageError } from '../errors';
+import { DEFAULT_HISTORY_LIMIT, latestSeq, readHistory } from './history';
+import { settle, STORE_OPERATION_MS } from '../store/settle';
+import { announce } from './announce';
+import { replyWithPage } from './lists';
+import { reply } from './session';
+import type { Session } from './session';
+import { requireMembership, requireRight } from './access';
+
+/** Rooms one connection may be in at once: bounds what a single client can make us store. */
+export const MAX_ROOMS_PER_CONNECTION = 50;
+
+/**
+ * Membership from the page itself when it can tell (the caller is on it, or it is the whole
+ * room): only a member of a room larger than a page costs one more read.
+ */
+async function isMemberOf(session: Session, room: string, page: { count: number; connections: Connection[] }) {
+  if (page.connections.some((member) => member.connectionId === session.connectionId)) return true;
+  if (page.connections.length >= page.count) return false;
+  return (await session.store.roomsOf(session.connectionId)).includes(room);
+}
+
+export async function listMembers(session: Session, room: string): Promise<void> {
+  requireRight(session.rooms, room, 'presence');
+  const page = await session.store.members(room, session.listPageSize);
+  requireMembership(await isMemberOf(session, room, page), room, 'members');
+  const members = page.connections.map((member) => ({ connectionId: member.connectionId, from: member.subject }));
+  await replyWithPage(session, members, page.count, (shown, truncated) => ({
+    type: 'members',
+    room,
+    count: page.count,
+    members: shown,
+    truncated,
+  }));
+}
+
+/** The store checks the limit and adds in one atomic step: joins of one socket run in parallel Lambdas. */
+export async function join(session: Session, room: string): Promise<void> {
+  requireRight(session.rooms, room, 'join');
+  const { store, connectionId } = session;
+  // A lost answer: a membership that is there is the join that happened; else the (atomic) join again.
+  const result = await settle(
+    { operation: 'join', connectionId, deadline: session.deadline, attemptMs: 2 * STORE_OPERATION_MS },
+    () => store.join(connectionId, room, MAX_ROOMS_PER_CONNECTION),
+    async () =>
+      (await store.roomsOf(connectionId)).includes(room)
+        ? 'joined'
+        : store.join(connectionId, room, MAX_ROOMS_PER_CONNECTION),
+  );
+  if (result === 'limit_reached') {
+    throw new BadMessageError('too_many_rooms', `a connection may be in at most ${MAX_ROOMS_PER_CONNECTION} rooms`);
+  }
+  if (result === 'unknown_connection') {
+    // Its row is gone (swept, or removed after a 410): it would hear nothing from the room.
+    throw new BadMessageError('unknown_connection', 'this connection is not known to the service; reconnect');
+  }
+  // The room hears of a new member (not of a repeated join) before the member hears `joined`:
+  // the reply then means the whole join is done, so a join that follows it is announced after.
+  if (result === 'joined') await announce(session, room, 'join', session);
+  // Read after the membership (and its presence event): every later frame of the room reaches
+  // this member, and `seq` tells its client where the room's count stands.
+  await reply(session, { type: 'joined', room, seq: await latestSeq(session.store, room) });
+}
+
+export async function leave(session: Session, room: string): Promise<void> {
+  const { store, connectionId } = session;
+  // A lost answer: no membership left is the leave that happened; else the leave again.
+  const wasMember = await settle(
+    { operation: 'leave', connectionId, deadline: session.deadline, attemptMs: 2 * STORE_OPERATION_MS },
+    () => store.leave(connectionId, room),
+    async () => ((await store.roomsOf(connectionId)).includes(room) ? store.leave(connectionId, room) : true),
+  );
+  if (wasMember) await announce(session, room, 'leave', session, 'leave');
+  await reply(session, { type: 'left', room, wasMember });
+}
+
+/** A room's history needs its membership: what a member could have heard, and no more. */
+export async function roomHistory(session: Session, request: { room: string; after?: number; limit?: number }) {
+  const rooms = await session.store.roomsOf(session.connectionId);
+  if (!rooms.includes(request.room)) {
+    throw new BadMessageError('not_member', `join "${request.room}" before asking for its history`);
+  }
+  const answer = await readHistory(
+    session.store,
+    { room: request.room, after: request.after ?? 0, limit: request.limit ?? DEFAULT_HISTORY_LIMIT },
+    session.history,
+  );
+  await reply(session, new TextEncoder().encode(answer.text));
+}
