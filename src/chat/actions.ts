@@ -28,6 +28,7 @@ import { encode } from './outbox';
 import type { Outbox } from './outbox';
 import { withTimeout } from '../timeout';
 import type { RoomRights } from '../auth/rooms';
+import { hasRight } from '../auth/rooms';
 import { forbidden, requireMembership, requireRight } from './access';
 
 export type { Outbox };
@@ -444,11 +445,11 @@ async function join(session: Session, room: string): Promise<void> {
   // A lost answer: a membership that is there is the join that happened; else the (atomic) join again.
   const result = await settle(
     { operation: 'join', connectionId, deadline: session.deadline, attemptMs: 2 * STORE_OPERATION_MS },
-    () => store.join(connectionId, room, MAX_ROOMS_PER_CONNECTION),
+    () => store.join(connectionId, room, MAX_ROOMS_PER_CONNECTION, hasRight(session.rooms, room, 'presence')),
     async () =>
       (await store.roomsOf(connectionId)).includes(room)
         ? 'joined'
-        : store.join(connectionId, room, MAX_ROOMS_PER_CONNECTION),
+        : store.join(connectionId, room, MAX_ROOMS_PER_CONNECTION, hasRight(session.rooms, room, 'presence')),
   );
   if (result === 'limit_reached') {
     throw new BadMessageError('too_many_rooms', `a connection may be in at most ${MAX_ROOMS_PER_CONNECTION} rooms`);

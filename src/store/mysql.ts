@@ -4,15 +4,24 @@
  * ./mysql-connections.ts's; room history is ./mysql-history.ts's and sharded deliveries
  * ./mysql-deliveries.ts's, layers this class extends.
  */
+import type { MysqlSettings } from '../config';
+import type { MysqlStoreOptions } from './mysql-connections';
 import { MysqlDeliveries } from './mysql-deliveries';
-import { chunks, DELETE_CHUNK, SUBJECT_INDEX, toConnection } from './types';
-import type { Connection, ConnectionPage, ConnectionRow, ConnectionStore, JoinResult } from './types';
+import { chunks, DELETE_CHUNK, presenceTable, SUBJECT_INDEX, toConnection } from './types';
+import type { Connection, ConnectionPage, ConnectionRow, ConnectionStore, JoinResult, PresencePage } from './types';
 
 export { HISTORY_TRIM_MS } from './mysql-history';
 
 export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionStore {
   readonly kind = 'mysql' as const;
   private ready: Promise<void> | undefined;
+  /** The memberships that may see the room's presence (presenceTable says why a table). */
+  private readonly watchers: string;
+
+  constructor(settings: MysqlSettings, options: MysqlStoreOptions = {}) {
+    super(settings, options);
+    this.watchers = presenceTable(settings.tablePrefix);
+  }
 
   /** Creates the tables once per container (cold start), not on every call. */
   protected override prepare(deadline: number): Promise<void> {
@@ -40,6 +49,17 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
            connection_id VARCHAR(128) NOT NULL,
            PRIMARY KEY (room, connection_id),
            KEY idx_member_connection (connection_id)
+         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+        [],
+        deadline,
+      );
+      await this.run(
+        'create schema',
+        `CREATE TABLE IF NOT EXISTS \`${this.watchers}\` (
+           room VARCHAR(64) NOT NULL,
+           connection_id VARCHAR(128) NOT NULL,
+           PRIMARY KEY (room, connection_id),
+           KEY idx_presence_connection (connection_id)
          ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
         [],
         deadline,
@@ -104,6 +124,8 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
       // makes a later room delivery meet a 410, which removes it again.
       await this.query('remove', `DELETE FROM \`${connections}\` WHERE connection_id IN (?)`, [chunk], deadline);
       await this.query('remove', `DELETE FROM \`${members}\` WHERE connection_id IN (?)`, [chunk], deadline);
+      // Last: a row left here without its membership is never read (presencePage joins the members).
+      await this.query('remove', `DELETE FROM \`${this.watchers}\` WHERE connection_id IN (?)`, [chunk], deadline);
     }
   }
 
@@ -178,7 +200,7 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
    * index ranges of the members table) cannot deadlock on each other's gaps. It needs row
    * or mixed binary logging (RDS MySQL 8's default; a STATEMENT binlog would refuse the insert).
    */
-  async join(connectionId: string, room: string, maxRooms: number): Promise<JoinResult> {
+  async join(connectionId: string, room: string, maxRooms: number, seesPresence = false): Promise<JoinResult> {
     const { connections, members } = this.t;
     return this.transaction('join', async (statement) => {
       const known = await statement<unknown[]>(
@@ -193,16 +215,31 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
       if (Number(counted?.here ?? 0) > 0) return 'already_member';
       if (Number(counted?.n ?? 0) >= maxRooms) return 'limit_reached';
       await statement(`INSERT INTO \`${members}\` (room, connection_id) VALUES (?, ?)`, [room, connectionId]);
+      // In the membership's transaction, so a join that is there (settle's check) has its row too.
+      // IGNORE: a row a failed leave left behind says the same (a connection's rights never change).
+      if (seesPresence) {
+        await statement(`INSERT IGNORE INTO \`${this.watchers}\` (room, connection_id) VALUES (?, ?)`, [
+          room,
+          connectionId,
+        ]);
+      }
       return 'joined';
     });
   }
 
   async leave(connectionId: string, room: string): Promise<boolean> {
+    const deadline = this.budget();
     const result = await this.query<{ affectedRows: number }>(
       'leave',
       `DELETE FROM \`${this.t.members}\` WHERE room = ? AND connection_id = ?`,
       [room, connectionId],
-      this.budget(),
+      deadline,
+    );
+    await this.query(
+      'leave',
+      `DELETE FROM \`${this.watchers}\` WHERE room = ? AND connection_id = ?`,
+      [room, connectionId],
+      deadline,
     );
     return result.affectedRows > 0;
   }
@@ -266,6 +303,32 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
     return { count: Number(counted?.n ?? 0), connections: rows.map(toConnection) };
   }
 
+  async presencePage(room: string, limit: number): Promise<PresencePage> {
+    const { connections, members } = this.t;
+    const deadline = this.budget();
+    // Counted and ordered as in members(); the presence row only marks who may hear the events.
+    const [counted] = await this.query<{ n: number | string }[]>(
+      'presence',
+      `SELECT COUNT(*) AS n FROM \`${members}\` m JOIN \`${connections}\` c ON c.connection_id = m.connection_id
+       WHERE m.room = ?`,
+      [room],
+      deadline,
+    );
+    const rows = await this.query<{ connection_id: string; sees: number | string }[]>(
+      'presence',
+      `SELECT c.connection_id, p.connection_id IS NOT NULL AS sees
+       FROM \`${members}\` m JOIN \`${connections}\` c ON c.connection_id = m.connection_id
+       LEFT JOIN \`${this.watchers}\` p ON p.room = m.room AND p.connection_id = m.connection_id
+       WHERE m.room = ? ORDER BY c.connected_at, c.connection_id LIMIT ?`,
+      [room, limit],
+      deadline,
+    );
+    return {
+      count: Number(counted?.n ?? 0),
+      members: rows.map((row) => ({ connectionId: row.connection_id, seesPresence: Number(row.sees) === 1 })),
+    };
+  }
+
   async listOf(subject: string, limit: number): Promise<ConnectionPage> {
     const { connections } = this.t;
     const deadline = this.budget();
@@ -305,7 +368,7 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
   override async dropTables(): Promise<void> {
     await this.run(
       'drop',
-      `DROP TABLE IF EXISTS \`${this.t.connections}\`, \`${this.t.members}\``,
+      `DROP TABLE IF EXISTS \`${this.t.connections}\`, \`${this.t.members}\`, \`${this.watchers}\``,
       [],
       this.budget(this.timeouts.sweepMs),
     );

@@ -7,14 +7,22 @@
  *
  * Never loaded in AWS: data.ts requires this module only when the embedded store is chosen.
  */
-import { chunks, DELETE_CHUNK, toConnection } from './types';
-import type { Connection, ConnectionPage, ConnectionStore, JoinResult } from './types';
+import type { EmbeddedSettings } from '../config';
+import { chunks, DELETE_CHUNK, presenceTable, toConnection } from './types';
+import type { Connection, ConnectionPage, ConnectionStore, JoinResult, PresencePage } from './types';
 import { EmbeddedDeliveries } from './sqlite-deliveries';
 
 type Row = { connection_id: string; connected_at: number; subject: string | null };
 
 export class EmbeddedConnectionStore extends EmbeddedDeliveries implements ConnectionStore {
   readonly kind = 'embedded' as const;
+  /** The memberships that may see the room's presence (presenceTable says why a table). */
+  private readonly watchers: string;
+
+  constructor(settings: EmbeddedSettings) {
+    super(settings);
+    this.watchers = presenceTable(settings.tablePrefix);
+  }
 
   protected override schema(): string {
     const { connections, members } = this.t;
@@ -33,6 +41,12 @@ export class EmbeddedConnectionStore extends EmbeddedDeliveries implements Conne
         PRIMARY KEY (room, connection_id)
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS "${members}_connection" ON "${members}" (connection_id);
+      CREATE TABLE IF NOT EXISTS "${this.watchers}" (
+        room TEXT NOT NULL,
+        connection_id TEXT NOT NULL,
+        PRIMARY KEY (room, connection_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS "${this.watchers}_connection" ON "${this.watchers}" (connection_id);
     ${super.schema()}`;
   }
 
@@ -56,6 +70,7 @@ export class EmbeddedConnectionStore extends EmbeddedDeliveries implements Conne
         for (const chunk of chunks(connectionIds, DELETE_CHUNK)) {
           const marks = chunk.map(() => '?').join(',');
           db.prepare(`DELETE FROM "${members}" WHERE connection_id IN (${marks})`).run(...chunk);
+          db.prepare(`DELETE FROM "${this.watchers}" WHERE connection_id IN (${marks})`).run(...chunk);
           db.prepare(`DELETE FROM "${connections}" WHERE connection_id IN (${marks})`).run(...chunk);
         }
       }).immediate();
@@ -112,7 +127,7 @@ export class EmbeddedConnectionStore extends EmbeddedDeliveries implements Conne
    * worker (another handle on the file) waits (busy timeout) until this one has committed,
    * and its count then sees this insert: the limit holds however many joins race.
    */
-  join(connectionId: string, room: string, maxRooms: number): Promise<JoinResult> {
+  join(connectionId: string, room: string, maxRooms: number, seesPresence = false): Promise<JoinResult> {
     const { connections, members } = this.t;
     return this.run('join', (db) =>
       db
@@ -127,6 +142,13 @@ export class EmbeddedConnectionStore extends EmbeddedDeliveries implements Conne
           if (here > 0) return 'already_member';
           if (n >= maxRooms) return 'limit_reached';
           db.prepare(`INSERT INTO "${members}" (room, connection_id) VALUES (?, ?)`).run(room, connectionId);
+          // In the membership's transaction, so a join that is there has its presence row too.
+          if (seesPresence) {
+            db.prepare(`INSERT INTO "${this.watchers}" (room, connection_id) VALUES (?, ?) ON CONFLICT DO NOTHING`).run(
+              room,
+              connectionId,
+            );
+          }
           return 'joined';
         })
         .immediate(),
@@ -134,12 +156,17 @@ export class EmbeddedConnectionStore extends EmbeddedDeliveries implements Conne
   }
 
   leave(connectionId: string, room: string): Promise<boolean> {
-    return this.run('leave', (db) => {
-      const result = db
-        .prepare(`DELETE FROM "${this.t.members}" WHERE room = ? AND connection_id = ?`)
-        .run(room, connectionId);
-      return result.changes > 0;
-    });
+    return this.run('leave', (db) =>
+      db
+        .transaction(() => {
+          db.prepare(`DELETE FROM "${this.watchers}" WHERE room = ? AND connection_id = ?`).run(room, connectionId);
+          const result = db
+            .prepare(`DELETE FROM "${this.t.members}" WHERE room = ? AND connection_id = ?`)
+            .run(room, connectionId);
+          return result.changes > 0;
+        })
+        .immediate(),
+    );
   }
 
   roomsOf(connectionId: string): Promise<string[]> {
@@ -192,6 +219,26 @@ export class EmbeddedConnectionStore extends EmbeddedDeliveries implements Conne
     });
   }
 
+  presencePage(room: string, limit: number): Promise<PresencePage> {
+    return this.run('presence', (db) => {
+      const { connections, members } = this.t;
+      // Counted and ordered as in members(); the presence row only marks who may hear the events.
+      const from = `FROM "${members}" m JOIN "${connections}" c ON c.connection_id = m.connection_id WHERE m.room = ?`;
+      const { n } = db.prepare(`SELECT COUNT(*) AS n ${from}`).get(room) as { n: number };
+      const rows = db
+        .prepare(
+          `SELECT c.connection_id, EXISTS (SELECT 1 FROM "${this.watchers}" p
+             WHERE p.room = m.room AND p.connection_id = m.connection_id) AS sees
+           ${from} ORDER BY c.connected_at, c.connection_id LIMIT ?`,
+        )
+        .all(room, limit) as { connection_id: string; sees: number }[];
+      return {
+        count: n,
+        members: rows.map((row) => ({ connectionId: row.connection_id, seesPresence: row.sees === 1 })),
+      };
+    });
+  }
+
   listOf(subject: string, limit: number): Promise<ConnectionPage> {
     return this.run('list of', (db) => {
       const { connections } = this.t;
@@ -225,7 +272,10 @@ export class EmbeddedConnectionStore extends EmbeddedDeliveries implements Conne
   /** Test helper for the contract suite. */
   override async dropTables(): Promise<void> {
     await this.run('drop', (db) =>
-      db.exec(`DROP TABLE IF EXISTS "${this.t.connections}"; DROP TABLE IF EXISTS "${this.t.members}";`),
+      db.exec(
+        `DROP TABLE IF EXISTS "${this.t.connections}"; DROP TABLE IF EXISTS "${this.t.members}";
+         DROP TABLE IF EXISTS "${this.watchers}";`,
+      ),
     );
     await super.dropTables();
     await this.close();
