@@ -88,7 +88,7 @@ const HOLD_MS = 4_000;
     holdAfter(/^COMMIT/);
     const heardJoin = b.ofType('presence', 30_000);
     a.send({ action: 'join', room: 'red' });
-    expect(await a.next(() => true, 30_000)).toEqual({ type: 'joined', room: 'red' });
+    expect(await a.next(() => true, 30_000)).toEqual({ type: 'joined', room: 'red', seq: expect.any(Number) });
     expect(await heardJoin).toMatchObject({ type: 'presence', event: 'join', room: 'red', connectionId: aId });
     expect(await store.roomsOf(aId)).toEqual(['red']);
 
