@@ -5,7 +5,8 @@
  *
  * - `join` needs the `join` right;
  * - `publish` needs the `publish` right and membership of the room;
- * - `members` needs the `presence` right and membership of the room.
+ * - `members` needs the `presence` right and membership of the room; the room's presence
+ *   events reach only members that joined with that right (recorded by the store at `join`).
  * Membership applies with auth off too: one speaks and looks around only from inside.
  * A refusal is a `forbidden` error frame whose details name the room and what is missing.
  */

@@ -36,8 +36,10 @@ export function presenceMessage(
 
 /**
  * The members to tell about `connectionId`, or undefined when presence is off (max 0) or
- * the room, counting `connectionId` in it, has more than `max` members. Reads one bounded
- * page: when the exact count is within `max`, that page holds the whole room.
+ * the room, counting `connectionId` in it, has more than `max` members. Only members that
+ * joined with the `presence` right on the room are told: the right is to see its members,
+ * and arrivals and departures show them. Reads one bounded page: when the exact count is
+ * within `max`, that page holds the whole room.
  */
 export async function presenceAudience(
   store: ConnectionStore,
@@ -46,9 +48,10 @@ export async function presenceAudience(
   max: number,
 ): Promise<string[] | undefined> {
   if (max <= 0) return undefined;
-  const page = await store.members(room, max);
-  const others = page.connections.map((member) => member.connectionId).filter((id) => id !== connectionId);
+  const page = await store.presencePage(room, max);
+  const others = page.members.filter((member) => member.connectionId !== connectionId);
   // After a join the count includes the joiner; after a leave or disconnect it does not.
-  const size = others.length < page.connections.length ? page.count : page.count + 1;
-  return size > max ? undefined : others;
+  const size = others.length < page.members.length ? page.count : page.count + 1;
+  if (size > max) return undefined;
+  return others.filter((member) => member.seesPresence).map((member) => member.connectionId);
 }

@@ -11,6 +11,7 @@ import { replyWithPage } from './lists';
 import { reply } from './session';
 import type { Session } from './session';
 import { requireMembership, requireRight } from './access';
+import { hasRight } from '../auth/rooms';
 
 /** Rooms one connection may be in at once: bounds what a single client can make us store. */
 export const MAX_ROOMS_PER_CONNECTION = 50;
@@ -43,14 +44,16 @@ export async function listMembers(session: Session, room: string): Promise<void>
 export async function join(session: Session, room: string): Promise<void> {
   requireRight(session.rooms, room, 'join');
   const { store, connectionId } = session;
+  // Kept with the membership: who may hear the room's join and leave events (presence right).
+  const seesPresence = hasRight(session.rooms, room, 'presence');
   // A lost answer: a membership that is there is the join that happened; else the (atomic) join again.
   const result = await settle(
     { operation: 'join', connectionId, deadline: session.deadline, attemptMs: 2 * STORE_OPERATION_MS },
-    () => store.join(connectionId, room, MAX_ROOMS_PER_CONNECTION),
+    () => store.join(connectionId, room, MAX_ROOMS_PER_CONNECTION, seesPresence),
     async () =>
       (await store.roomsOf(connectionId)).includes(room)
         ? 'joined'
-        : store.join(connectionId, room, MAX_ROOMS_PER_CONNECTION),
+        : store.join(connectionId, room, MAX_ROOMS_PER_CONNECTION, seesPresence),
   );
   if (result === 'limit_reached') {
     throw new BadMessageError('too_many_rooms', `a connection may be in at most ${MAX_ROOMS_PER_CONNECTION} rooms`);

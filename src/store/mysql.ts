@@ -1,53 +1,26 @@
 /**
  * The MySQL adapter of the connection store (AWS, or a local server through LOCAL_DB_URL):
- * the schema and the queries. The connection itself is ./mysql-connections.ts's.
+ * the connections' and memberships' schema and queries. The connection itself is
+ * ./mysql-connections.ts's; room history is ./mysql-history.ts's and sharded deliveries
+ * ./mysql-deliveries.ts's, layers this class extends.
  */
 import type { MysqlSettings } from '../config';
-import { MysqlSession } from './mysql-connections';
 import type { MysqlStoreOptions } from './mysql-connections';
-import {
-  chunks,
-  DELETE_CHUNK,
-  historyTables,
-  shardTableNames,
-  SUBJECT_INDEX,
-  tableNames,
-  toConnection,
-  toDeliveryState,
-  toHistoryPage,
-} from './types';
-import type { DeliveryCounts, DeliveryRecord, DeliveryRow, DeliveryState, IdRange, ShardProgress } from './types';
-import type {
-  Connection,
-  ConnectionPage,
-  ConnectionRow,
-  ConnectionStore,
-  HistoryEntry,
-  HistoryPage,
-  HistoryRow,
-  HistoryWindow,
-  JoinResult,
-} from './types';
+import { MysqlDeliveries } from './mysql-deliveries';
+import { chunks, DELETE_CHUNK, presenceTable, SUBJECT_INDEX, toConnection } from './types';
+import type { Connection, ConnectionPage, ConnectionRow, ConnectionStore, JoinResult, PresencePage } from './types';
 
-/**
- * The sweep's second operation, after the connections' 45 s (sweepMs): 45 + 10 + end()'s 1 s
- * stay inside the sweep function's 60 s timeout (docs/operations.md#time-budgets).
- */
-export const HISTORY_TRIM_MS = 10_000;
+export { HISTORY_TRIM_MS } from './mysql-history';
 
-export class MysqlConnectionStore extends MysqlSession implements ConnectionStore {
+export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionStore {
   readonly kind = 'mysql' as const;
-  private readonly t: { connections: string; members: string };
-  private readonly h: { sequences: string; history: string };
-  private readonly tallyTables: { deliveries: string; shards: string };
   private ready: Promise<void> | undefined;
-  private historyReady: Promise<void> | undefined;
+  /** The memberships that may see the room's presence (presenceTable says why a table). */
+  private readonly watchers: string;
 
   constructor(settings: MysqlSettings, options: MysqlStoreOptions = {}) {
     super(settings, options);
-    this.t = tableNames(settings.tablePrefix);
-    this.h = historyTables(settings.tablePrefix);
-    this.tallyTables = shardTableNames(settings.tablePrefix);
+    this.watchers = presenceTable(settings.tablePrefix);
   }
 
   /** Creates the tables once per container (cold start), not on every call. */
@@ -76,6 +49,17 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
            connection_id VARCHAR(128) NOT NULL,
            PRIMARY KEY (room, connection_id),
            KEY idx_member_connection (connection_id)
+         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+        [],
+        deadline,
+      );
+      await this.run(
+        'create schema',
+        `CREATE TABLE IF NOT EXISTS \`${this.watchers}\` (
+           room VARCHAR(64) NOT NULL,
+           connection_id VARCHAR(128) NOT NULL,
+           PRIMARY KEY (room, connection_id),
+           KEY idx_presence_connection (connection_id)
          ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
         [],
         deadline,
@@ -134,12 +118,12 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
   }
 
   private async deleteMany(connectionIds: readonly string[], deadline: number): Promise<void> {
-    const { connections, members } = this.t;
+    const { connections } = this.t;
     for (const chunk of chunks(connectionIds, DELETE_CHUNK)) {
       // Connections first: should the second statement fail, a leftover membership only
       // makes a later room delivery meet a 410, which removes it again.
       await this.query('remove', `DELETE FROM \`${connections}\` WHERE connection_id IN (?)`, [chunk], deadline);
-      await this.query('remove', `DELETE FROM \`${members}\` WHERE connection_id IN (?)`, [chunk], deadline);
+      await this.query('remove', this.dropMemberships('m.connection_id IN (?)'), [chunk], deadline);
     }
   }
 
@@ -202,228 +186,6 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
     return rows.map((row) => row.connection_id);
   }
 
-  /** The audience's table and its condition: the members' primary key (room, connection_id) or the connections'. */
-  private scopeOf(room: string | undefined): { from: string; where: string[]; values: unknown[] } {
-    return room === undefined
-      ? { from: `\`${this.t.connections}\``, where: [], values: [] }
-      : { from: `\`${this.t.members}\``, where: ['room = ?'], values: [room] };
-  }
-
-  /** Keyset pages on the primary key: each page is one index range read, however deep into the audience. */
-  async audiencePage(room: string | undefined, range: IdRange, limit: number): Promise<string[]> {
-    const { from, where, values } = this.scopeOf(room);
-    if (range.after !== null) {
-      where.push('connection_id > ?');
-      values.push(range.after);
-    }
-    if (range.upTo !== null) {
-      where.push('connection_id <= ?');
-      values.push(range.upTo);
-    }
-    const condition = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const rows = await this.query<{ connection_id: string }[]>(
-      'audience page',
-      `SELECT connection_id FROM ${from} ${condition} ORDER BY connection_id LIMIT ?`,
-      [...values, limit],
-      this.budget(),
-    );
-    return rows.map((row) => row.connection_id);
-  }
-
-  async audienceMark(room: string | undefined, after: string | null, skip: number): Promise<string | undefined> {
-    const { from, where, values } = this.scopeOf(room);
-    if (after !== null) {
-      where.push('connection_id > ?');
-      values.push(after);
-    }
-    const condition = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const rows = await this.query<{ connection_id: string }[]>(
-      'audience mark',
-      `SELECT connection_id FROM ${from} ${condition} ORDER BY connection_id LIMIT 1 OFFSET ?`,
-      [...values, skip - 1],
-      this.budget(),
-    );
-    return rows[0]?.connection_id;
-  }
-
-  async audienceCount(room?: string): Promise<number> {
-    const { from, where, values } = this.scopeOf(room);
-    const condition = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const [row] = await this.query<{ n: number | string }[]>(
-      'audience count',
-      `SELECT COUNT(*) AS n FROM ${from} ${condition}`,
-      values,
-      this.budget(),
-    );
-    return Number(row?.n ?? 0);
-  }
-
-  private talliesReady: Promise<{ deliveries: string; shards: string }> | undefined;
-
-  /** The tallies' tables, made on first use (only sharded deliveries need them). */
-  private tallies(): Promise<{ deliveries: string; shards: string }> {
-    this.talliesReady ??= (async () => {
-      const t = this.tallyTables;
-      await this.query(
-        'create schema',
-        `CREATE TABLE IF NOT EXISTS \`${t.deliveries}\` (
-           delivery_id VARCHAR(64) NOT NULL, shards INT NOT NULL, done INT NOT NULL DEFAULT 0,
-           recipients INT NOT NULL, sent INT NOT NULL DEFAULT 0, stale INT NOT NULL DEFAULT 0,
-           failed INT NOT NULL DEFAULT 0, unsent INT NOT NULL DEFAULT 0, summary_to TEXT NOT NULL,
-           summarized TINYINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL,
-           PRIMARY KEY (delivery_id)
-         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-        [],
-        this.budget(),
-      );
-      await this.query(
-        'create schema',
-        `CREATE TABLE IF NOT EXISTS \`${t.shards}\` (
-           delivery_id VARCHAR(64) NOT NULL, shard INT NOT NULL, cursor_id VARCHAR(128) NULL,
-           sent INT NOT NULL DEFAULT 0, stale INT NOT NULL DEFAULT 0, failed INT NOT NULL DEFAULT 0,
-           unsent INT NOT NULL DEFAULT 0, attempts INT NOT NULL DEFAULT 0, done TINYINT NOT NULL DEFAULT 0,
-           updated_at BIGINT NOT NULL,
-           PRIMARY KEY (delivery_id, shard),
-           KEY idx_active (done, updated_at)
-         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-        [],
-        this.budget(),
-      );
-      return t;
-    })().catch((error: unknown) => {
-      this.talliesReady = undefined;
-      throw error;
-    });
-    return this.talliesReady;
-  }
-
-  async openDelivery(delivery: DeliveryRecord, now: number): Promise<void> {
-    const t = await this.tallies();
-    await this.query(
-      'open delivery',
-      `INSERT IGNORE INTO \`${t.deliveries}\` (delivery_id, shards, recipients, summary_to, created_at) VALUES (?, ?, ?, ?, ?)`,
-      [delivery.deliveryId, delivery.shards, delivery.recipients, delivery.summaryTo, now],
-      this.budget(),
-    );
-    const rows = Array.from({ length: delivery.shards }, (_, shard) => [delivery.deliveryId, shard, now]);
-    for (const chunk of chunks(rows, DELETE_CHUNK)) {
-      await this.query(
-        'open delivery',
-        `INSERT IGNORE INTO \`${t.shards}\` (delivery_id, shard, updated_at) VALUES ?`,
-        [chunk],
-        this.budget(),
-      );
-    }
-  }
-
-  async startShard(deliveryId: string, shard: number, now: number): Promise<ShardProgress> {
-    const t = await this.tallies();
-    await this.query(
-      'start shard',
-      `INSERT INTO \`${t.shards}\` (delivery_id, shard, attempts, updated_at) VALUES (?, ?, 1, ?)
-       ON DUPLICATE KEY UPDATE attempts = attempts + 1, updated_at = VALUES(updated_at)`,
-      [deliveryId, shard, now],
-      this.budget(),
-    );
-    const [row] = await this.query<Record<string, number | string | null>[]>(
-      'start shard',
-      `SELECT cursor_id, sent, stale, failed, unsent, attempts, done FROM \`${t.shards}\` WHERE delivery_id = ? AND shard = ?`,
-      [deliveryId, shard],
-      this.budget(),
-    );
-    return {
-      cursor: (row?.cursor_id as string | null | undefined) ?? null,
-      sent: Number(row?.sent ?? 0),
-      stale: Number(row?.stale ?? 0),
-      failed: Number(row?.failed ?? 0),
-      unsent: Number(row?.unsent ?? 0),
-      attempts: Number(row?.attempts ?? 1),
-      done: Number(row?.done ?? 0) === 1,
-    };
-  }
-
-  async saveShard(deliveryId: string, shard: number, cursor: string | null, counts: DeliveryCounts, now: number) {
-    const t = await this.tallies();
-    await this.query(
-      'save shard',
-      `UPDATE \`${t.shards}\` SET cursor_id = ?, sent = ?, stale = ?, failed = ?, unsent = ?, updated_at = ?
-       WHERE delivery_id = ? AND shard = ? AND done = 0`,
-      [cursor, counts.sent, counts.stale, counts.failed, counts.unsent, now, deliveryId, shard],
-      this.budget(),
-    );
-  }
-
-  /**
-   * One transaction: the shard's `done = 0 -> 1` admits one finish per shard, and the
-   * delivery's `summarized = 0 -> 1` (under its row lock) one claim of the summary, however
-   * many shards finish at once in other containers.
-   */
-  async finishShard(deliveryId: string, shard: number, counts: DeliveryCounts): Promise<DeliveryState | undefined> {
-    const t = await this.tallies();
-    return this.transaction('finish shard', async (statement) => {
-      const marked = await statement<{ affectedRows: number }>(
-        `UPDATE \`${t.shards}\` SET done = 1, sent = ?, stale = ?, failed = ?, unsent = ?
-         WHERE delivery_id = ? AND shard = ? AND done = 0`,
-        [counts.sent, counts.stale, counts.failed, counts.unsent, deliveryId, shard],
-      );
-      if (marked.affectedRows !== 1) return undefined;
-      await statement(
-        `UPDATE \`${t.deliveries}\` SET done = done + 1, sent = sent + ?, stale = stale + ?, failed = failed + ?,
-         unsent = unsent + ? WHERE delivery_id = ?`,
-        [counts.sent, counts.stale, counts.failed, counts.unsent, deliveryId],
-      );
-      const claimed = await statement<{ affectedRows: number }>(
-        `UPDATE \`${t.deliveries}\` SET summarized = 1 WHERE delivery_id = ? AND done >= shards AND summarized = 0`,
-        [deliveryId],
-      );
-      if (claimed.affectedRows !== 1) return undefined;
-      const [row] = await statement<DeliveryRow[]>(`SELECT * FROM \`${t.deliveries}\` WHERE delivery_id = ?`, [
-        deliveryId,
-      ]);
-      return row === undefined ? undefined : toDeliveryState(row);
-    });
-  }
-
-  async deliveryState(deliveryId: string): Promise<DeliveryState | undefined> {
-    const t = await this.tallies();
-    const [row] = await this.query<DeliveryRow[]>(
-      'delivery state',
-      `SELECT * FROM \`${t.deliveries}\` WHERE delivery_id = ?`,
-      [deliveryId],
-      this.budget(),
-    );
-    return row === undefined ? undefined : toDeliveryState(row);
-  }
-
-  async activeShards(since: number): Promise<number> {
-    const t = await this.tallies();
-    const [row] = await this.query<{ n: number | string }[]>(
-      'active shards',
-      `SELECT COUNT(*) AS n FROM \`${t.shards}\` WHERE done = 0 AND attempts > 0 AND updated_at >= ?`,
-      [since],
-      this.budget(),
-    );
-    return Number(row?.n ?? 0);
-  }
-
-  async removeDeliveriesBefore(cutoff: number): Promise<number> {
-    const t = await this.tallies();
-    const deadline = this.budget(this.timeouts.sweepMs);
-    await this.query(
-      'remove deliveries',
-      `DELETE s FROM \`${t.shards}\` s JOIN \`${t.deliveries}\` d ON d.delivery_id = s.delivery_id WHERE d.created_at < ?`,
-      [cutoff],
-      deadline,
-    );
-    const result = await this.query<{ affectedRows: number }>(
-      'remove deliveries',
-      `DELETE FROM \`${t.deliveries}\` WHERE created_at < ?`,
-      [cutoff],
-      deadline,
-    );
-    return result.affectedRows;
-  }
-
   /**
    * One transaction per join, so that the limit holds however many joins of one
    * connection run at once in other containers:
@@ -436,7 +198,7 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
    * index ranges of the members table) cannot deadlock on each other's gaps. It needs row
    * or mixed binary logging (RDS MySQL 8's default; a STATEMENT binlog would refuse the insert).
    */
-  async join(connectionId: string, room: string, maxRooms: number): Promise<JoinResult> {
+  async join(connectionId: string, room: string, maxRooms: number, seesPresence = false): Promise<JoinResult> {
     const { connections, members } = this.t;
     return this.transaction('join', async (statement) => {
       const known = await statement<unknown[]>(
@@ -451,6 +213,14 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
       if (Number(counted?.here ?? 0) > 0) return 'already_member';
       if (Number(counted?.n ?? 0) >= maxRooms) return 'limit_reached';
       await statement(`INSERT INTO \`${members}\` (room, connection_id) VALUES (?, ?)`, [room, connectionId]);
+      // In the membership's transaction, so a join that is there (settle's check) has its row too.
+      // IGNORE: a row that outlived its membership says the same (a connection's rights never change).
+      if (seesPresence) {
+        await statement(`INSERT IGNORE INTO \`${this.watchers}\` (room, connection_id) VALUES (?, ?)`, [
+          room,
+          connectionId,
+        ]);
+      }
       return 'joined';
     });
   }
@@ -458,11 +228,22 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
   async leave(connectionId: string, room: string): Promise<boolean> {
     const result = await this.query<{ affectedRows: number }>(
       'leave',
-      `DELETE FROM \`${this.t.members}\` WHERE room = ? AND connection_id = ?`,
+      this.dropMemberships('m.room = ? AND m.connection_id = ?'),
       [room, connectionId],
       this.budget(),
     );
+    // Counts the presence row too: more than 0 only when the membership was there.
     return result.affectedRows > 0;
+  }
+
+  /**
+   * Memberships and their presence rows in one statement (a multi-table DELETE), so that
+   * neither outlives the other and a leave or removal costs no more statements than before.
+   */
+  private dropMemberships(where: string): string {
+    return `DELETE m, p FROM \`${this.t.members}\` m
+      LEFT JOIN \`${this.watchers}\` p ON p.room = m.room AND p.connection_id = m.connection_id
+      WHERE ${where}`;
   }
 
   async roomsOf(connectionId: string): Promise<string[]> {
@@ -524,6 +305,32 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
     return { count: Number(counted?.n ?? 0), connections: rows.map(toConnection) };
   }
 
+  async presencePage(room: string, limit: number): Promise<PresencePage> {
+    const { connections, members } = this.t;
+    const deadline = this.budget();
+    // Counted and ordered as in members(); the presence row only marks who may hear the events.
+    const [counted] = await this.query<{ n: number | string }[]>(
+      'presence',
+      `SELECT COUNT(*) AS n FROM \`${members}\` m JOIN \`${connections}\` c ON c.connection_id = m.connection_id
+       WHERE m.room = ?`,
+      [room],
+      deadline,
+    );
+    const rows = await this.query<{ connection_id: string; sees: number | string }[]>(
+      'presence',
+      `SELECT c.connection_id, p.connection_id IS NOT NULL AS sees
+       FROM \`${members}\` m JOIN \`${connections}\` c ON c.connection_id = m.connection_id
+       LEFT JOIN \`${this.watchers}\` p ON p.room = m.room AND p.connection_id = m.connection_id
+       WHERE m.room = ? ORDER BY c.connected_at, c.connection_id LIMIT ?`,
+      [room, limit],
+      deadline,
+    );
+    return {
+      count: Number(counted?.n ?? 0),
+      members: rows.map((row) => ({ connectionId: row.connection_id, seesPresence: Number(row.sees) === 1 })),
+    };
+  }
+
   async listOf(subject: string, limit: number): Promise<ConnectionPage> {
     const { connections } = this.t;
     const deadline = this.budget();
@@ -559,123 +366,15 @@ export class MysqlConnectionStore extends MysqlSession implements ConnectionStor
     return rows.length > 0;
   }
 
-  /**
-   * A room's counter outlives its messages: a room whose history was trimmed to nothing goes
-   * on from its last number, so a client's last seq is never reused for another message.
-   * MEDIUMTEXT: a frame is at most 128 KB, more than TEXT's 64 KB. Created on the first room
-   * frame or history read of a container, not at its cold start: `$connect` never needs them.
-   */
-  private ensureHistory(deadline = this.budget()): Promise<void> {
-    this.historyReady ??= this.serially(async () => {
-      await this.prepare(deadline);
-      await this.createHistory(deadline);
-    }).catch((error: unknown) => {
-      this.historyReady = undefined; // let the next call try again
-      throw error;
-    });
-    return this.historyReady;
-  }
-
-  private async createHistory(deadline: number): Promise<void> {
-    const { sequences, history } = this.h;
-    await this.run(
-      'create schema',
-      `CREATE TABLE IF NOT EXISTS \`${sequences}\` (
-         room VARCHAR(64) NOT NULL,
-         seq BIGINT NOT NULL,
-         PRIMARY KEY (room)
-       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-      [],
-      deadline,
-    );
-    await this.run(
-      'create schema',
-      `CREATE TABLE IF NOT EXISTS \`${history}\` (
-         room VARCHAR(64) NOT NULL,
-         seq BIGINT NOT NULL,
-         id VARCHAR(64) NOT NULL,
-         sent_at BIGINT NOT NULL,
-         body MEDIUMTEXT NOT NULL,
-         PRIMARY KEY (room, seq),
-         KEY idx_history_sent_at (sent_at)
-       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-      [],
-      deadline,
-    );
-  }
-
-  /**
-   * One transaction: the counter's upsert takes the room row's lock, which the next
-   * publisher of the room waits for until this one commits, so numbers follow each other
-   * without a repeat, and a failed insert rolls the number back with it. LAST_INSERT_ID(expr)
-   * hands the new number back in the upsert's own answer (insertId), so it costs no SELECT.
-   */
-  async appendToRoom(room: string, entry: HistoryEntry): Promise<number> {
-    const { sequences, history } = this.h;
-    await this.ensureHistory();
-    return this.transaction('append', async (statement) => {
-      const counted = await statement<{ insertId: number | string }>(
-        `INSERT INTO \`${sequences}\` (room, seq) VALUES (?, LAST_INSERT_ID(1))
-         ON DUPLICATE KEY UPDATE seq = LAST_INSERT_ID(seq + 1)`,
-        [room],
-      );
-      const seq = Number(counted.insertId);
-      await statement(`INSERT INTO \`${history}\` (room, seq, id, sent_at, body) VALUES (?, ?, ?, ?, ?)`, [
-        room,
-        seq,
-        entry.id,
-        entry.sentAt,
-        entry.body,
-      ]);
-      return seq;
-    });
-  }
-
-  async roomHistory(room: string, after: number, limit: number, window: HistoryWindow): Promise<HistoryPage> {
-    const { sequences, history } = this.h;
-    await this.ensureHistory();
-    // The room's row joined with its messages in range: the latest number comes along even when none are.
-    const rows = await this.query<HistoryRow[]>(
-      'history',
-      `SELECT s.seq AS latest, h.seq, h.id, h.sent_at, h.body
-       FROM \`${sequences}\` s LEFT JOIN \`${history}\` h
-         ON h.room = s.room AND h.seq > ? AND h.seq > s.seq - ? AND h.sent_at >= ?
-       WHERE s.room = ? ORDER BY h.seq LIMIT ?`,
-      [after, window.maxPerRoom, window.notBefore, room, limit],
-      this.budget(),
-    );
-    return toHistoryPage(rows);
-  }
-
-  async trimHistory(window: HistoryWindow): Promise<number> {
-    const { sequences, history } = this.h;
-    const deadline = this.budget(HISTORY_TRIM_MS);
-    await this.ensureHistory(deadline);
-    const old = await this.query<{ affectedRows: number }>(
-      'trim history',
-      `DELETE FROM \`${history}\` WHERE sent_at < ?`,
-      [window.notBefore],
-      deadline,
-    );
-    const over = await this.query<{ affectedRows: number }>(
-      'trim history',
-      `DELETE h FROM \`${history}\` h JOIN \`${sequences}\` s ON s.room = h.room WHERE h.seq <= s.seq - ?`,
-      [window.maxPerRoom],
-      deadline,
-    );
-    return old.affectedRows + over.affectedRows;
-  }
-
   /** Test helper for the contract suite: drop this store's tables. */
-  async dropTables(): Promise<void> {
+  override async dropTables(): Promise<void> {
     await this.run(
       'drop',
-      `DROP TABLE IF EXISTS \`${this.t.connections}\`, \`${this.t.members}\`, \`${this.h.sequences}\`, \`${this.h.history}\`, \`${this.tallyTables.deliveries}\`, \`${this.tallyTables.shards}\``,
+      `DROP TABLE IF EXISTS \`${this.t.connections}\`, \`${this.t.members}\`, \`${this.watchers}\``,
       [],
       this.budget(this.timeouts.sweepMs),
     );
     this.ready = undefined;
-    this.historyReady = undefined;
-    this.talliesReady = undefined;
+    await super.dropTables();
   }
 }

@@ -37,8 +37,10 @@ export interface ConnectionStore extends ShardStore {
    * limit holds however many joins of one connection race (parallel Lambdas, several
    * handles). Idempotent: a room it is in answers 'already_member', at the limit too. A
    * connection the store does not know is not added ('unknown_connection').
+   * `seesPresence` (the token's `presence` right on the room, false when absent) is kept
+   * with the membership, in the same step: presencePage tells it apart by it.
    */
-  join(connectionId: string, room: string, maxRooms: number): Promise<JoinResult>;
+  join(connectionId: string, room: string, maxRooms: number, seesPresence?: boolean): Promise<JoinResult>;
   /** True when the connection was a member. An emptied room leaves no row behind. */
   leave(connectionId: string, room: string): Promise<boolean>;
   roomsOf(connectionId: string): Promise<string[]>;
@@ -60,6 +62,11 @@ export interface ConnectionStore extends ShardStore {
   connectionsOf(subject: string): Promise<string[]>;
   /** A room's members: the exact count and the oldest `limit` of them, with their subjects. */
   members(room: string, limit: number): Promise<ConnectionPage>;
+  /**
+   * A room's members as presence events need them: the exact count and the oldest `limit`,
+   * in `members`' order, each with whether it joined with the right to see presence.
+   */
+  presencePage(room: string, limit: number): Promise<PresencePage>;
   /** One user's connections, as `list` pages them: what `list` answers with auth on. */
   listOf(subject: string, limit: number): Promise<ConnectionPage>;
   /**
@@ -245,6 +252,21 @@ export function historyTables(prefix: string): { sequences: string; history: str
 }
 
 /** Table names are fixed identifiers plus a validated prefix, never user input. */
+/** A room's members for presence events: who is there (counted) and who may hear of arrivals and departures. */
+export interface PresencePage {
+  count: number;
+  members: { connectionId: string; seesPresence: boolean }[];
+}
+
+/**
+ * The memberships whose joiner may see the room's presence, one row each, kept in step
+ * with the members table. A table of its own, not a column: CREATE TABLE IF NOT EXISTS
+ * works on an existing MySQL 8 schema, where ADD COLUMN IF NOT EXISTS does not exist.
+ */
+export function presenceTable(prefix: string): string {
+  return `${prefix}room_presence`;
+}
+
 export function tableNames(prefix: string): { connections: string; members: string } {
   return { connections: `${prefix}connections`, members: `${prefix}room_members` };
 }

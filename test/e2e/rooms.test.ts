@@ -149,6 +149,26 @@ describe.each([
     expect(await heard).toMatchObject({ room: 'secret-room', from: 'alice', data: 'inside' });
   });
 
+  it('tells joins and leaves only to the members that joined with the presence right', async () => {
+    const blind = await open('carl', { 'open-room': ['join', 'publish'] });
+    const watcher = await open('dana', { 'open-room': ALL });
+    const newcomer = await open('frank', { 'open-room': ALL });
+    await blind.request({ action: 'join', room: 'open-room' }, 'joined');
+    await watcher.request({ action: 'join', room: 'open-room' }, 'joined');
+    const heardJoin = watcher.ofType('presence');
+    await newcomer.request({ action: 'join', room: 'open-room' }, 'joined');
+    expect(await heardJoin).toMatchObject({ room: 'open-room', event: 'join', from: 'frank' });
+    const heardLeave = watcher.ofType('presence');
+    await newcomer.request({ action: 'leave', room: 'open-room' }, 'left');
+    expect(await heardLeave).toMatchObject({ room: 'open-room', event: 'leave', from: 'frank', reason: 'leave' });
+    // Neither dana's join nor frank's arrival or departure reached carl, though he is a member.
+    await hearsNothing(blind, (m) => m.type === 'presence');
+    expect(await blind.request({ action: 'publish', room: 'open-room', data: 'hi' }, 'delivery')).toMatchObject({
+      recipients: 2,
+    });
+    await Promise.all([blind, watcher, newcomer].map((client) => client.close()));
+  });
+
   it('refuses the connection over MAX_CONNECTIONS_PER_USER with 429 and keeps no row of it', async () => {
     await open('eve', EVE);
     await open('eve', EVE);

@@ -103,6 +103,34 @@ suite('MySQL', () => {
       expect(await subjectIndexes()).toBe(1);
     });
 
+    it('adds the presence table beside a schema made before it, whose memberships hear no presence until they join again', async () => {
+      const { connections, members } = tableNames(prefix);
+      // The schema and a membership as the previous release left them: no presence table.
+      await db.query(`CREATE TABLE \`${connections}\` (
+        connection_id VARCHAR(128) NOT NULL, connected_at BIGINT NOT NULL, subject VARCHAR(255) NULL,
+        PRIMARY KEY (connection_id), KEY idx_connected_at (connected_at), KEY ${SUBJECT_INDEX} (subject)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`);
+      await db.query(`CREATE TABLE \`${members}\` (
+        room VARCHAR(64) NOT NULL, connection_id VARCHAR(128) NOT NULL,
+        PRIMARY KEY (room, connection_id), KEY idx_member_connection (connection_id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`);
+      await db.query(`INSERT INTO \`${connections}\` VALUES ('old-1', 1, 'alice'), ('new-1', 2, 'bob')`);
+      await db.query(`INSERT INTO \`${members}\` VALUES ('red', 'old-1')`);
+
+      const store = open();
+      expect(await store.join('new-1', 'red', 50, true)).toBe('joined');
+      expect(await store.presencePage('red', 10)).toEqual({
+        count: 2,
+        members: [
+          { connectionId: 'old-1', seesPresence: false },
+          { connectionId: 'new-1', seesPresence: true },
+        ],
+      });
+      await store.leave('old-1', 'red');
+      expect(await store.join('old-1', 'red', 50, true)).toBe('joined');
+      expect((await store.presencePage('red', 10)).members.every((member) => member.seesPresence)).toBe(true);
+    });
+
     it("finds a user's connections through the index", async () => {
       const store = open();
       for (let i = 0; i < 50; i++) await store.add({ connectionId: `c${i}`, connectedAt: i, subject: `user${i % 10}` });

@@ -425,6 +425,67 @@ export function storeContract(
           connections: [{ connectionId: 'C', connectedAt: 1, subject: null }],
         });
       });
+
+      it('tells apart the members that joined with the right to see presence, counting all', async () => {
+        for (const [i, id] of ['A', 'B', 'C'].entries()) {
+          await store.add({ connectionId: id, connectedAt: 10 + i, subject: null });
+        }
+        await store.join('A', 'red', LIMIT, true);
+        await store.join('B', 'red', LIMIT);
+        await store.join('C', 'red', LIMIT, false);
+        await store.join('C', 'blue', LIMIT, true);
+        expect(await store.presencePage('red', 10)).toEqual({
+          count: 3,
+          members: [
+            { connectionId: 'A', seesPresence: true },
+            { connectionId: 'B', seesPresence: false },
+            { connectionId: 'C', seesPresence: false },
+          ],
+        });
+        expect(await store.presencePage('red', 1)).toEqual({
+          count: 3,
+          members: [{ connectionId: 'A', seesPresence: true }],
+        });
+        expect(await store.presencePage('blue', 10)).toEqual({
+          count: 1,
+          members: [{ connectionId: 'C', seesPresence: true }],
+        });
+        expect(await store.presencePage('green', 10)).toEqual({ count: 0, members: [] });
+      });
+
+      it('keeps the right with its membership: a repeated join changes nothing, a leave or removal ends it', async () => {
+        for (const id of ['A', 'B', 'C']) await store.add({ connectionId: id, connectedAt: 1, subject: null });
+        await store.join('A', 'red', LIMIT, true);
+        expect(await store.join('A', 'red', LIMIT, false)).toBe('already_member');
+        await store.join('B', 'red', LIMIT, true);
+        await store.join('C', 'red', LIMIT, true);
+        expect((await store.presencePage('red', 10)).members.map((m) => m.seesPresence)).toEqual([true, true, true]);
+        // The same ids again, joining without the right: nothing of the old memberships may remain.
+        await store.leave('A', 'red');
+        await store.join('A', 'red', LIMIT, false);
+        await store.remove('B');
+        await store.add({ connectionId: 'B', connectedAt: 1, subject: null });
+        await store.join('B', 'red', LIMIT, false);
+        await store.removeMany(['C']);
+        expect(
+          (await store.presencePage('red', 10)).members.sort((x, y) => (x.connectionId < y.connectionId ? -1 : 1)),
+        ).toEqual([
+          { connectionId: 'A', seesPresence: false },
+          { connectionId: 'B', seesPresence: false },
+        ]);
+      });
+
+      it('forgets the right of connections the sweep removes', async () => {
+        await store.add({ connectionId: 'old', connectedAt: 1, subject: null });
+        await store.join('old', 'red', LIMIT, true);
+        expect(await store.removeOlderThan(2)).toBe(1);
+        await store.add({ connectionId: 'old', connectedAt: 3, subject: null });
+        await store.join('old', 'red', LIMIT);
+        expect(await store.presencePage('red', 10)).toEqual({
+          count: 1,
+          members: [{ connectionId: 'old', seesPresence: false }],
+        });
+      });
     });
 
     describe('rights: what one user may see and reach', () => {

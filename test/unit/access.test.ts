@@ -84,6 +84,37 @@ describe('join', () => {
   });
 });
 
+describe('presence events', () => {
+  const NO_PRESENCE: RoomRights = { lobby: ['join', 'publish'], 'secret-room': ['join', 'publish'] };
+  const presenceTo = () =>
+    posted()
+      .filter((post) => (post.message as { type?: unknown }).type === 'presence')
+      .map((post) => post.to)
+      .sort();
+
+  it('reach only the members that joined with the presence right: bob, without it, hears no join or leave', async () => {
+    await from('A1', 'alice', MEMBERS, { action: 'join', room: 'lobby' });
+    await from('B1', 'bob', NO_PRESENCE, { action: 'join', room: 'lobby' });
+    management.resetHistory();
+    expect(await eve({ action: 'join', room: 'lobby' })).toEqual({ statusCode: 200 });
+    expect(presenceTo()).toEqual(['A1']);
+    management.resetHistory();
+    expect(await eve({ action: 'leave', room: 'lobby' })).toEqual({ statusCode: 200 });
+    expect(presenceTo()).toEqual(['A1']);
+  });
+
+  it('follow the right the member joined with, not the one of the newcomer', async () => {
+    // bob is in lobby with every right; eve joins without the presence right and still announces herself.
+    await from('B1', 'bob', MEMBERS, { action: 'join', room: 'lobby' });
+    management.resetHistory();
+    expect(await eve({ action: 'join', room: 'lobby' }, NO_PRESENCE)).toEqual({ statusCode: 200 });
+    expect(presenceTo()).toEqual(['B1']);
+    management.resetHistory();
+    expect(await from('B1', 'bob', MEMBERS, { action: 'leave', room: 'lobby' })).toEqual({ statusCode: 200 });
+    expect(presenceTo()).toEqual([]);
+  });
+});
+
 describe('publish', () => {
   it('needs the publish right: nothing reaches alice or bob', async () => {
     expect(await eve({ action: 'publish', room: 'secret-room', data: 'psst' })).toEqual({ statusCode: 400 });

@@ -40,8 +40,8 @@ it('removes what GetConnection says is gone (410), with its memberships and pres
   await row('silent', 30 * MINUTE);
   await row('alive-2', 20 * MINUTE);
   await row('young-ghost', 1 * MINUTE);
-  await store.join('ghost-1', 'red', 50);
-  await store.join('alive-1', 'red', 50);
+  await store.join('ghost-1', 'red', 50, true);
+  await store.join('alive-1', 'red', 50, true);
   for (const id of ['ghost-1', 'ghost-2', 'young-ghost']) management.answer(410, { to: id });
   management.answer(500, { to: 'silent' });
 

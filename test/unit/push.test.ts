@@ -177,7 +177,7 @@ describe('send to a connection', () => {
 describe('members', () => {
   it('answers a bounded page of the room with each member’s user and the exact count', async () => {
     await connected(['A1', 'alice'], ['B1', 'bob'], ['C1', 'carol'], ['D1', 'dave']);
-    for (const id of ['A1', 'B1', 'C1', 'D1']) await store.join(id, 'lobby', 50);
+    for (const id of ['A1', 'B1', 'C1', 'D1']) await store.join(id, 'lobby', 50, true);
     await from('D1', 'dave', { action: 'members', room: 'lobby' }, 'members');
     expect(posted()).toEqual([
       {
@@ -198,7 +198,7 @@ describe('members', () => {
 
   it('answers a member alone in its room with count 1', async () => {
     await connected(['A1', null]);
-    await store.join('A1', 'just-me', 50);
+    await store.join('A1', 'just-me', 50, true);
     await from('A1', null, { action: 'members', room: 'just-me' }, 'members');
     expect(posted()[0]?.message).toEqual({
       type: 'members',
@@ -211,7 +211,7 @@ describe('members', () => {
 
   it('refuses a connection outside the room with forbidden, auth off too, and answers nothing else', async () => {
     await connected(['A1', null], ['B1', null]);
-    await store.join('B1', 'lobby', 50);
+    await store.join('B1', 'lobby', 50, true);
     expect(await from('A1', null, { action: 'members', room: 'lobby' }, 'members')).toEqual({ statusCode: 400 });
     expect(posted()).toEqual([
       {
@@ -232,7 +232,7 @@ describe('members', () => {
     await connected(['A1', null]);
     expect(await from('A1', null, { action: 'members', room: 'a b' }, 'members')).toEqual({ statusCode: 400 });
     store.members.mockRejectedValueOnce(new StoreError('down', 'members'));
-    await store.join('A1', 'lobby', 50);
+    await store.join('A1', 'lobby', 50, true);
     expect(await from('A1', null, { action: 'members', room: 'lobby' }, 'members')).toEqual({ statusCode: 500 });
   });
 });
@@ -264,8 +264,8 @@ describe('ping', () => {
 describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
   it('tells the other members of a room that a connection joined, with who it is', async () => {
     await connected(['A1', 'alice'], ['B1', 'bob'], ['C1', 'carol']);
-    await store.join('A1', 'lobby', 50);
-    await store.join('B1', 'lobby', 50);
+    await store.join('A1', 'lobby', 50, true);
+    await store.join('B1', 'lobby', 50, true);
     await from('C1', 'carol', { action: 'join', room: 'lobby' }, 'join');
     expect(ofType('joined')).toEqual([{ to: 'C1', message: { type: 'joined', room: 'lobby', seq: 1 } }]);
     expect(recipientsOf('presence').sort()).toEqual(['A1', 'B1']);
@@ -282,7 +282,7 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
 
   it('tells the others when a member leaves, and nobody when a non-member "leaves"', async () => {
     await connected(['A1', 'alice'], ['B1', 'bob'], ['C1', 'carol']);
-    for (const id of ['A1', 'B1']) await store.join(id, 'lobby', 50);
+    for (const id of ['A1', 'B1']) await store.join(id, 'lobby', 50, true);
     await from('B1', 'bob', { action: 'leave', room: 'lobby' }, 'leave');
     expect(ofType('presence')).toEqual([
       {
@@ -306,8 +306,8 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
 
   it('tells every room a disconnecting connection was in, after removing it', async () => {
     await connected(['A1', 'alice'], ['B1', 'bob'], ['C1', 'carol']);
-    for (const id of ['A1', 'B1']) await store.join(id, 'red', 50);
-    for (const id of ['A1', 'C1']) await store.join(id, 'blue', 50);
+    for (const id of ['A1', 'B1']) await store.join(id, 'red', 50, true);
+    for (const id of ['A1', 'C1']) await store.join(id, 'blue', 50, true);
     const event = disconnectEvent('A1');
     event.requestContext.authorizer = authorizedAs('alice');
     expect(await disconnect(event, lambdaContext())).toEqual({ statusCode: 200 });
@@ -350,21 +350,21 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
 
   it('sends no presence events in a room above the threshold', async () => {
     await connected(['A1', null], ['B1', null], ['C1', null], ['D1', null], ['E1', null]);
-    for (const id of ['A1', 'B1', 'C1']) await store.join(id, 'big', 50);
+    for (const id of ['A1', 'B1', 'C1']) await store.join(id, 'big', 50, true);
     await from('D1', null, { action: 'join', room: 'big' }, 'join'); // 4 members now
     await from('A1', null, { action: 'leave', room: 'big' }, 'leave'); // was 4 with A1
     expect(ofType('presence')).toEqual([]);
     await from('B1', null, { action: 'leave', room: 'big' }, 'leave'); // was 3 with B1: C1, D1 hear it
     expect(recipientsOf('presence').sort()).toEqual(['C1', 'D1']);
     management.resetHistory();
-    for (const id of ['A1', 'B1', 'E1']) await store.join(id, 'big', 50);
+    for (const id of ['A1', 'B1', 'E1']) await store.join(id, 'big', 50, true);
     await disconnect(disconnectEvent('E1'), lambdaContext()); // was 5 with E1
     expect(ofType('presence')).toEqual([]);
   });
 
   it('removes a member that is gone (410) while telling the room', async () => {
     await connected(['A1', null], ['B1', null], ['C1', null]);
-    for (const id of ['A1', 'B1']) await store.join(id, 'lobby', 50);
+    for (const id of ['A1', 'B1']) await store.join(id, 'lobby', 50, true);
     management.answer(410, { to: 'B1' });
     await from('C1', null, { action: 'join', room: 'lobby' }, 'join');
     expect(store.rows.has('B1')).toBe(false);
@@ -386,8 +386,8 @@ describe('publish (the function backends invoke)', () => {
   });
 
   it('sends to a room and returns the delivery summary', async () => {
-    await store.join('A1', 'lobby', 50);
-    await store.join('B1', 'lobby', 50);
+    await store.join('A1', 'lobby', 50, true);
+    await store.join('B1', 'lobby', 50, true);
     const summary = await publish({ room: 'lobby', data: { text: 'deploy finished' } }, lambdaContext());
     expect(summary).toEqual({
       type: 'delivery',
@@ -480,7 +480,7 @@ describe('POST /publish (the HTTP API)', () => {
   }
 
   it('answers 200 with the delivery summary', async () => {
-    await store.join('B1', 'lobby', 50);
+    await store.join('B1', 'lobby', 50, true);
     expect(await post(publishHttpEvent({ room: 'lobby', data: 'hi' }))).toEqual({
       status: 200,
       type: 'application/json',

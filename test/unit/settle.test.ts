@@ -31,7 +31,7 @@ beforeEach(async () => {
   store = memoryStore();
   useStore(store);
   for (const id of [ME, OTHER]) await store.add({ connectionId: id, connectedAt: 1, subject: null });
-  await store.join(OTHER, 'red', 50);
+  await store.join(OTHER, 'red', 50, true);
   jest.clearAllMocks();
   // The log writes warnings and errors to stderr (src/log.ts).
   warnings = jest.spyOn(console, 'error').mockImplementation(() => undefined);
@@ -67,7 +67,7 @@ describe('a write whose answer was lost', () => {
   });
 
   it('leave that happened: answered wasMember true, and the room hears of it', async () => {
-    await store.join(ME, 'red', 50);
+    await store.join(ME, 'red', 50, true);
     const leave = store.leave.getMockImplementation() as NonNullable<
       ReturnType<typeof store.leave.getMockImplementation>
     >;
@@ -84,7 +84,7 @@ describe('a write whose answer was lost', () => {
   });
 
   it('reads back until the store answers again, within the budget', async () => {
-    await store.join(ME, 'red', 50);
+    await store.join(ME, 'red', 50, true);
     store.leave.mockRejectedValueOnce(lost('leave'));
     store.roomsOf.mockRejectedValueOnce(lost('rooms')).mockRejectedValueOnce(lost('rooms'));
     expect(await send('leave')).toEqual({ statusCode: 200 });

@@ -19,11 +19,14 @@ export function memoryStore(): MemoryStore {
   const rooms = new Map<string, Set<string>>();
   const history = new Map<string, StoredMessage[]>();
   const sequences = new Map<string, number>();
+  /** Memberships that may see presence, as `${room} ${id}` (a space is in no room name). */
+  const watchers = new Set<string>();
   const removeMany = async (ids: readonly string[]) => {
     for (const id of ids) {
       rows.delete(id);
       for (const [room, members] of rooms) {
         members.delete(id);
+        watchers.delete(`${room} ${id}`);
         if (members.size === 0) rooms.delete(room);
       }
     }
@@ -41,16 +44,18 @@ export function memoryStore(): MemoryStore {
     }),
     audience: async (room) => (room === undefined ? [...rows.keys()] : [...(rooms.get(room) ?? [])]),
     // One synchronous step, so atomic like the real stores' transactions.
-    join: async (id, room, maxRooms) => {
+    join: async (id, room, maxRooms, seesPresence = false) => {
       if (!rows.has(id)) return 'unknown_connection';
       if (rooms.get(room)?.has(id)) return 'already_member';
       if ([...rooms.values()].filter((m) => m.has(id)).length >= maxRooms) return 'limit_reached';
       rooms.set(room, (rooms.get(room) ?? new Set()).add(id));
+      if (seesPresence) watchers.add(`${room} ${id}`);
       return 'joined';
     },
     leave: async (id, room) => {
       const members = rooms.get(room);
       const was = members?.delete(id) ?? false;
+      watchers.delete(`${room} ${id}`);
       if (members?.size === 0) rooms.delete(room);
       return was;
     },
@@ -85,6 +90,17 @@ export function memoryStore(): MemoryStore {
         .filter((c): c is Connection => c !== undefined)
         .sort((a, b) => a.connectedAt - b.connectedAt);
       return { count: all.length, connections: all.slice(0, limit) };
+    },
+    presencePage: async (room, limit) => {
+      const all = [...(rooms.get(room) ?? [])]
+        .map((id) => rows.get(id))
+        .filter((c): c is Connection => c !== undefined)
+        .sort((a, b) => a.connectedAt - b.connectedAt);
+      const members = all.slice(0, limit).map(({ connectionId }) => ({
+        connectionId,
+        seesPresence: watchers.has(`${room} ${connectionId}`),
+      }));
+      return { count: all.length, members };
     },
     listOf: async (subject, limit): Promise<ConnectionPage> => {
       const own = [...rows.values()].filter((c) => c.subject === subject).sort((a, b) => a.connectedAt - b.connectedAt);

@@ -1,0 +1,257 @@
+/**
+ * The sharded-delivery part of the MySQL adapter: keyset pages of an audience (audiencePage,
+ * audienceMark, audienceCount) and the tallies of sharded deliveries (openDelivery to
+ * removeDeliveriesBefore) with the two tables they own. A layer between the history
+ * (./mysql-history.ts) and the store (./mysql.ts).
+ */
+import type { MysqlSettings } from '../config';
+import type { MysqlStoreOptions } from './mysql-connections';
+import { MysqlHistory } from './mysql-history';
+import { chunks, DELETE_CHUNK, shardTableNames, tableNames, toDeliveryState } from './types';
+import type { DeliveryCounts, DeliveryRecord, DeliveryRow, DeliveryState, IdRange, ShardProgress } from './types';
+
+export abstract class MysqlDeliveries extends MysqlHistory {
+  /** The connections' and members' tables: the store owns them, audience pages read them. */
+  protected readonly t: { connections: string; members: string };
+  private readonly tallyTables: { deliveries: string; shards: string };
+
+  constructor(settings: MysqlSettings, options: MysqlStoreOptions = {}) {
+    super(settings, options);
+    this.t = tableNames(settings.tablePrefix);
+    this.tallyTables = shardTableNames(settings.tablePrefix);
+  }
+
+  /** The audience's table and its condition: the members' primary key (room, connection_id) or the connections'. */
+  private scopeOf(room: string | undefined): { from: string; where: string[]; values: unknown[] } {
+    return room === undefined
+      ? { from: `\`${this.t.connections}\``, where: [], values: [] }
+      : { from: `\`${this.t.members}\``, where: ['room = ?'], values: [room] };
+  }
+
+  /** Keyset pages on the primary key: each page is one index range read, however deep into the audience. */
+  async audiencePage(room: string | undefined, range: IdRange, limit: number): Promise<string[]> {
+    const { from, where, values } = this.scopeOf(room);
+    if (range.after !== null) {
+      where.push('connection_id > ?');
+      values.push(range.after);
+    }
+    if (range.upTo !== null) {
+      where.push('connection_id <= ?');
+      values.push(range.upTo);
+    }
+    const condition = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const rows = await this.query<{ connection_id: string }[]>(
+      'audience page',
+      `SELECT connection_id FROM ${from} ${condition} ORDER BY connection_id LIMIT ?`,
+      [...values, limit],
+      this.budget(),
+    );
+    return rows.map((row) => row.connection_id);
+  }
+
+  async audienceMark(room: string | undefined, after: string | null, skip: number): Promise<string | undefined> {
+    const { from, where, values } = this.scopeOf(room);
+    if (after !== null) {
+      where.push('connection_id > ?');
+      values.push(after);
+    }
+    const condition = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const rows = await this.query<{ connection_id: string }[]>(
+      'audience mark',
+      `SELECT connection_id FROM ${from} ${condition} ORDER BY connection_id LIMIT 1 OFFSET ?`,
+      [...values, skip - 1],
+      this.budget(),
+    );
+    return rows[0]?.connection_id;
+  }
+
+  async audienceCount(room?: string): Promise<number> {
+    const { from, where, values } = this.scopeOf(room);
+    const condition = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const [row] = await this.query<{ n: number | string }[]>(
+      'audience count',
+      `SELECT COUNT(*) AS n FROM ${from} ${condition}`,
+      values,
+      this.budget(),
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  private talliesReady: Promise<{ deliveries: string; shards: string }> | undefined;
+
+  /** The tallies' tables, made on first use (only sharded deliveries need them). */
+  private tallies(): Promise<{ deliveries: string; shards: string }> {
+    this.talliesReady ??= (async () => {
+      const t = this.tallyTables;
+      await this.query(
+        'create schema',
+        `CREATE TABLE IF NOT EXISTS \`${t.deliveries}\` (
+           delivery_id VARCHAR(64) NOT NULL, shards INT NOT NULL, done INT NOT NULL DEFAULT 0,
+           recipients INT NOT NULL, sent INT NOT NULL DEFAULT 0, stale INT NOT NULL DEFAULT 0,
+           failed INT NOT NULL DEFAULT 0, unsent INT NOT NULL DEFAULT 0, summary_to TEXT NOT NULL,
+           summarized TINYINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL,
+           PRIMARY KEY (delivery_id)
+         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+        [],
+        this.budget(),
+      );
+      await this.query(
+        'create schema',
+        `CREATE TABLE IF NOT EXISTS \`${t.shards}\` (
+           delivery_id VARCHAR(64) NOT NULL, shard INT NOT NULL, cursor_id VARCHAR(128) NULL,
+           sent INT NOT NULL DEFAULT 0, stale INT NOT NULL DEFAULT 0, failed INT NOT NULL DEFAULT 0,
+           unsent INT NOT NULL DEFAULT 0, attempts INT NOT NULL DEFAULT 0, done TINYINT NOT NULL DEFAULT 0,
+           updated_at BIGINT NOT NULL,
+           PRIMARY KEY (delivery_id, shard),
+           KEY idx_active (done, updated_at)
+         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+        [],
+        this.budget(),
+      );
+      return t;
+    })().catch((error: unknown) => {
+      this.talliesReady = undefined;
+      throw error;
+    });
+    return this.talliesReady;
+  }
+
+  async openDelivery(delivery: DeliveryRecord, now: number): Promise<void> {
+    const t = await this.tallies();
+    await this.query(
+      'open delivery',
+      `INSERT IGNORE INTO \`${t.deliveries}\` (delivery_id, shards, recipients, summary_to, created_at) VALUES (?, ?, ?, ?, ?)`,
+      [delivery.deliveryId, delivery.shards, delivery.recipients, delivery.summaryTo, now],
+      this.budget(),
+    );
+    const rows = Array.from({ length: delivery.shards }, (_, shard) => [delivery.deliveryId, shard, now]);
+    for (const chunk of chunks(rows, DELETE_CHUNK)) {
+      await this.query(
+        'open delivery',
+        `INSERT IGNORE INTO \`${t.shards}\` (delivery_id, shard, updated_at) VALUES ?`,
+        [chunk],
+        this.budget(),
+      );
+    }
+  }
+
+  async startShard(deliveryId: string, shard: number, now: number): Promise<ShardProgress> {
+    const t = await this.tallies();
+    await this.query(
+      'start shard',
+      `INSERT INTO \`${t.shards}\` (delivery_id, shard, attempts, updated_at) VALUES (?, ?, 1, ?)
+       ON DUPLICATE KEY UPDATE attempts = attempts + 1, updated_at = VALUES(updated_at)`,
+      [deliveryId, shard, now],
+      this.budget(),
+    );
+    const [row] = await this.query<Record<string, number | string | null>[]>(
+      'start shard',
+      `SELECT cursor_id, sent, stale, failed, unsent, attempts, done FROM \`${t.shards}\` WHERE delivery_id = ? AND shard = ?`,
+      [deliveryId, shard],
+      this.budget(),
+    );
+    return {
+      cursor: (row?.cursor_id as string | null | undefined) ?? null,
+      sent: Number(row?.sent ?? 0),
+      stale: Number(row?.stale ?? 0),
+      failed: Number(row?.failed ?? 0),
+      unsent: Number(row?.unsent ?? 0),
+      attempts: Number(row?.attempts ?? 1),
+      done: Number(row?.done ?? 0) === 1,
+    };
+  }
+
+  async saveShard(deliveryId: string, shard: number, cursor: string | null, counts: DeliveryCounts, now: number) {
+    const t = await this.tallies();
+    await this.query(
+      'save shard',
+      `UPDATE \`${t.shards}\` SET cursor_id = ?, sent = ?, stale = ?, failed = ?, unsent = ?, updated_at = ?
+       WHERE delivery_id = ? AND shard = ? AND done = 0`,
+      [cursor, counts.sent, counts.stale, counts.failed, counts.unsent, now, deliveryId, shard],
+      this.budget(),
+    );
+  }
+
+  /**
+   * One transaction: the shard's `done = 0 -> 1` admits one finish per shard, and the
+   * delivery's `summarized = 0 -> 1` (under its row lock) one claim of the summary, however
+   * many shards finish at once in other containers.
+   */
+  async finishShard(deliveryId: string, shard: number, counts: DeliveryCounts): Promise<DeliveryState | undefined> {
+    const t = await this.tallies();
+    return this.transaction('finish shard', async (statement) => {
+      const marked = await statement<{ affectedRows: number }>(
+        `UPDATE \`${t.shards}\` SET done = 1, sent = ?, stale = ?, failed = ?, unsent = ?
+         WHERE delivery_id = ? AND shard = ? AND done = 0`,
+        [counts.sent, counts.stale, counts.failed, counts.unsent, deliveryId, shard],
+      );
+      if (marked.affectedRows !== 1) return undefined;
+      await statement(
+        `UPDATE \`${t.deliveries}\` SET done = done + 1, sent = sent + ?, stale = stale + ?, failed = failed + ?,
+         unsent = unsent + ? WHERE delivery_id = ?`,
+        [counts.sent, counts.stale, counts.failed, counts.unsent, deliveryId],
+      );
+      const claimed = await statement<{ affectedRows: number }>(
+        `UPDATE \`${t.deliveries}\` SET summarized = 1 WHERE delivery_id = ? AND done >= shards AND summarized = 0`,
+        [deliveryId],
+      );
+      if (claimed.affectedRows !== 1) return undefined;
+      const [row] = await statement<DeliveryRow[]>(`SELECT * FROM \`${t.deliveries}\` WHERE delivery_id = ?`, [
+        deliveryId,
+      ]);
+      return row === undefined ? undefined : toDeliveryState(row);
+    });
+  }
+
+  async deliveryState(deliveryId: string): Promise<DeliveryState | undefined> {
+    const t = await this.tallies();
+    const [row] = await this.query<DeliveryRow[]>(
+      'delivery state',
+      `SELECT * FROM \`${t.deliveries}\` WHERE delivery_id = ?`,
+      [deliveryId],
+      this.budget(),
+    );
+    return row === undefined ? undefined : toDeliveryState(row);
+  }
+
+  async activeShards(since: number): Promise<number> {
+    const t = await this.tallies();
+    const [row] = await this.query<{ n: number | string }[]>(
+      'active shards',
+      `SELECT COUNT(*) AS n FROM \`${t.shards}\` WHERE done = 0 AND attempts > 0 AND updated_at >= ?`,
+      [since],
+      this.budget(),
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  async removeDeliveriesBefore(cutoff: number): Promise<number> {
+    const t = await this.tallies();
+    const deadline = this.budget(this.timeouts.sweepMs);
+    await this.query(
+      'remove deliveries',
+      `DELETE s FROM \`${t.shards}\` s JOIN \`${t.deliveries}\` d ON d.delivery_id = s.delivery_id WHERE d.created_at < ?`,
+      [cutoff],
+      deadline,
+    );
+    const result = await this.query<{ affectedRows: number }>(
+      'remove deliveries',
+      `DELETE FROM \`${t.deliveries}\` WHERE created_at < ?`,
+      [cutoff],
+      deadline,
+    );
+    return result.affectedRows;
+  }
+
+  /** Test helper for the contract suite: drop the tallies' tables, then the history's. */
+  override async dropTables(): Promise<void> {
+    await this.run(
+      'drop',
+      `DROP TABLE IF EXISTS \`${this.tallyTables.deliveries}\`, \`${this.tallyTables.shards}\``,
+      [],
+      this.budget(this.timeouts.sweepMs),
+    );
+    this.talliesReady = undefined;
+    await super.dropTables();
+  }
+}

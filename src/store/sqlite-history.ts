@@ -1,0 +1,114 @@
+/**
+ * The room-history part of the embedded store: each room's counter and its last messages
+ * (appendToRoom, roomHistory, trimHistory) and the two tables they own. A layer between the
+ * file's handle (./sqlite-session.ts) and the store (./sqlite.ts).
+ */
+import type { EmbeddedSettings } from '../config';
+import { EmbeddedSession } from './sqlite-session';
+import { historyTables, toHistoryPage } from './types';
+import type { HistoryEntry, HistoryPage, HistoryRow, HistoryWindow } from './types';
+
+export abstract class EmbeddedHistory extends EmbeddedSession {
+  private readonly h: { sequences: string; history: string };
+
+  constructor(settings: EmbeddedSettings) {
+    super(settings);
+    this.h = historyTables(settings.tablePrefix);
+  }
+
+  protected override schema(): string {
+    return super.schema() + historySchema(this.h);
+  }
+
+  /**
+   * BEGIN IMMEDIATE holds the file's write lock from the counter's update to the history's
+   * insert: an append in another worker waits (busy timeout) and then counts on from ours.
+   */
+  appendToRoom(room: string, entry: HistoryEntry): Promise<number> {
+    const { sequences, history } = this.h;
+    return this.run('append', (db) =>
+      db
+        .transaction((): number => {
+          const seq = db
+            .prepare(
+              `INSERT INTO "${sequences}" (room, seq) VALUES (?, 1)
+               ON CONFLICT (room) DO UPDATE SET seq = seq + 1 RETURNING seq`,
+            )
+            .pluck()
+            .get(room) as number;
+          db.prepare(`INSERT INTO "${history}" (room, seq, id, sent_at, body) VALUES (?, ?, ?, ?, ?)`).run(
+            room,
+            seq,
+            entry.id,
+            entry.sentAt,
+            entry.body,
+          );
+          return seq;
+        })
+        .immediate(),
+    );
+  }
+
+  roomHistory(room: string, after: number, limit: number, window: HistoryWindow): Promise<HistoryPage> {
+    const { sequences, history } = this.h;
+    return this.run('history', (db) => {
+      // The room's row joined with its messages in range: the latest number comes along even when none are.
+      const rows = db
+        .prepare(
+          `SELECT s.seq AS latest, h.seq, h.id, h.sent_at, h.body
+           FROM "${sequences}" s LEFT JOIN "${history}" h
+             ON h.room = s.room AND h.seq > ? AND h.seq > s.seq - ? AND h.sent_at >= ?
+           WHERE s.room = ? ORDER BY h.seq LIMIT ?`,
+        )
+        .all(after, window.maxPerRoom, window.notBefore, room, limit) as HistoryRow[];
+      return toHistoryPage(rows);
+    });
+  }
+
+  trimHistory(window: HistoryWindow): Promise<number> {
+    const { sequences, history } = this.h;
+    return this.run('trim history', (db) =>
+      db
+        .transaction(() => {
+          const old = db.prepare(`DELETE FROM "${history}" WHERE sent_at < ?`).run(window.notBefore).changes;
+          const over = db
+            .prepare(
+              `DELETE FROM "${history}"
+               WHERE seq <= (SELECT s.seq FROM "${sequences}" s WHERE s.room = "${history}".room) - ?`,
+            )
+            .run(window.maxPerRoom).changes;
+          return old + over;
+        })
+        .immediate(),
+    );
+  }
+
+  /** Test helper for the contract suite: drop the history's tables (the store drops the rest, then closes). */
+  async dropTables(): Promise<void> {
+    await this.run('drop', (db) =>
+      db.exec(`DROP TABLE IF EXISTS "${this.h.sequences}"; DROP TABLE IF EXISTS "${this.h.history}";`),
+    );
+  }
+}
+
+/**
+ * A room's counter outlives its messages: a room whose history was trimmed to nothing goes
+ * on from its last number, so a client's last seq is never reused for another message.
+ */
+function historySchema({ sequences, history }: { sequences: string; history: string }): string {
+  return `
+    CREATE TABLE IF NOT EXISTS "${sequences}" (
+      room TEXT NOT NULL PRIMARY KEY,
+      seq INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS "${history}" (
+      room TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      id TEXT NOT NULL,
+      sent_at INTEGER NOT NULL,
+      body TEXT NOT NULL,
+      PRIMARY KEY (room, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS "${history}_sent_at" ON "${history}" (sent_at);
+  `;
+}
