@@ -7,7 +7,7 @@
 import type { MysqlSettings } from '../config';
 import type { MysqlStoreOptions } from './mysql-connections';
 import { MysqlHistory } from './mysql-history';
-import { chunks, DELETE_CHUNK, shardTableNames, tableNames, toDeliveryState } from './types';
+import { audiencePageQuery, chunks, DELETE_CHUNK, shardTableNames, tableNames, toDeliveryState } from './types';
 import type { DeliveryCounts, DeliveryRecord, DeliveryRow, DeliveryState, IdRange, ShardProgress } from './types';
 
 export abstract class MysqlDeliveries extends MysqlHistory {
@@ -30,22 +30,8 @@ export abstract class MysqlDeliveries extends MysqlHistory {
 
   /** Keyset pages on the primary key: each page is one index range read, however deep into the audience. */
   async audiencePage(room: string | undefined, range: IdRange, limit: number): Promise<string[]> {
-    const { from, where, values } = this.scopeOf(room);
-    if (range.after !== null) {
-      where.push('connection_id > ?');
-      values.push(range.after);
-    }
-    if (range.upTo !== null) {
-      where.push('connection_id <= ?');
-      values.push(range.upTo);
-    }
-    const condition = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const rows = await this.query<{ connection_id: string }[]>(
-      'audience page',
-      `SELECT connection_id FROM ${from} ${condition} ORDER BY connection_id LIMIT ?`,
-      [...values, limit],
-      this.budget(),
-    );
+    const { sql, values } = audiencePageQuery(this.scopeOf(room), range, limit);
+    const rows = await this.query<{ connection_id: string }[]>('audience page', sql, values, this.budget());
     return rows.map((row) => row.connection_id);
   }
 

@@ -7,7 +7,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { EmbeddedSettings } from '../config';
 import { EmbeddedHistory } from './sqlite-history';
-import { shardTableNames, tableNames, toDeliveryState } from './types';
+import { audiencePageQuery, shardTableNames, tableNames, toDeliveryState } from './types';
 import type { DeliveryCounts, DeliveryRecord, DeliveryRow, DeliveryState, IdRange, ShardProgress } from './types';
 
 export abstract class EmbeddedDeliveries extends EmbeddedHistory {
@@ -28,20 +28,11 @@ export abstract class EmbeddedDeliveries extends EmbeddedHistory {
 
   audiencePage(room: string | undefined, range: IdRange, limit: number): Promise<string[]> {
     return this.run('audience page', (db) => {
-      const { from, where, values } = this.scopeOf(room);
-      if (range.after !== null) {
-        where.push('connection_id > ?');
-        values.push(range.after);
-      }
-      if (range.upTo !== null) {
-        where.push('connection_id <= ?');
-        values.push(range.upTo);
-      }
-      const condition = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+      const { sql, values } = audiencePageQuery(this.scopeOf(room), range, limit);
       return db
-        .prepare(`SELECT connection_id FROM ${from} ${condition} ORDER BY connection_id LIMIT ?`)
+        .prepare(sql)
         .pluck()
-        .all(...values, limit) as string[];
+        .all(...values) as string[];
     });
   }
 

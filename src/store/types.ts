@@ -298,3 +298,36 @@ export function toHistoryPage(rows: readonly HistoryRow[]): HistoryPage {
   }
   return { latest: Number(rows[0]?.latest ?? 0), messages };
 }
+
+/** Who an audience is, as a query's FROM and WHERE: the whole table, or one room's members. */
+export interface AudienceScope {
+  from: string;
+  where: string[];
+  values: unknown[];
+}
+
+/**
+ * The keyset page of an audience, the same SQL for both adapters (each quotes its own table
+ * names in `scope.from`): one index range read on the primary key, however deep the page.
+ */
+export function audiencePageQuery(
+  scope: AudienceScope,
+  range: IdRange,
+  limit: number,
+): { sql: string; values: unknown[] } {
+  const where = [...scope.where];
+  const values = [...scope.values];
+  if (range.after !== null) {
+    where.push('connection_id > ?');
+    values.push(range.after);
+  }
+  if (range.upTo !== null) {
+    where.push('connection_id <= ?');
+    values.push(range.upTo);
+  }
+  const condition = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+  return {
+    sql: `SELECT connection_id FROM ${scope.from} ${condition} ORDER BY connection_id LIMIT ?`,
+    values: [...values, limit],
+  };
+}

@@ -13,6 +13,7 @@ import { lambdaContext, messageEvent } from '../support/harnesses/events';
 import { useManagementStandIn } from '../support/stand-ins/management-stand-in';
 import { memoryStore } from '../support/stand-ins/memory-store';
 import type { MemoryStore } from '../support/stand-ins/memory-store';
+import { FUNCTION_ENV } from '../support/harnesses/handler';
 
 interface Invocation {
   path: string;
@@ -40,12 +41,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => lambda.listen(0, '127.0.0.1', resolve));
   // Read once by config() at the first invocation, as at a cold start.
-  Object.assign(process.env, {
-    DB_HOST: 'db.invalid',
-    DB_NAME: 'websockets',
-    DB_USER: 'websockets',
-    DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:unused-AbCdEf',
-    FANOUT_RETRY_BASE_MS: '1',
+  Object.assign(process.env, FUNCTION_ENV, {
     FANOUT_SHARD_SIZE: '2',
     DELIVER_FUNCTION: 'aws-node-websockets-dev-deliver',
     LAMBDA_ENDPOINT: `http://127.0.0.1:${(lambda.address() as AddressInfo).port}`,

@@ -10,15 +10,10 @@ import type { WebSocketEvent } from '../../src/handler';
 import { useManagementStandIn } from '../support/stand-ins/management-stand-in';
 import { memoryStore } from '../support/stand-ins/memory-store';
 import type { MemoryStore } from '../support/stand-ins/memory-store';
+import { FUNCTION_ENV } from '../support/harnesses/handler';
 
 // Read once by config() at the first invocation, as at a cold start.
-Object.assign(process.env, {
-  DB_HOST: 'db.invalid',
-  DB_NAME: 'websockets',
-  DB_USER: 'websockets',
-  DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:unused-AbCdEf',
-  FANOUT_RETRY_BASE_MS: '1',
-});
+Object.assign(process.env, FUNCTION_ENV);
 
 const AWS_ENV = {
   WEBSOCKET_API_ID: 'abc123',

@@ -10,13 +10,9 @@ import { lambdaContext, messageEvent } from '../support/harnesses/events';
 import { useManagementStandIn } from '../support/stand-ins/management-stand-in';
 import { memoryStore } from '../support/stand-ins/memory-store';
 import type { MemoryStore } from '../support/stand-ins/memory-store';
+import { FUNCTION_ENV } from '../support/harnesses/handler';
 
-Object.assign(process.env, {
-  DB_HOST: 'db.invalid',
-  DB_NAME: 'websockets',
-  DB_USER: 'websockets',
-  DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:unused-AbCdEf',
-  FANOUT_RETRY_BASE_MS: '1',
+Object.assign(process.env, FUNCTION_ENV, {
   LOG_LEVEL: 'warn',
 });
 

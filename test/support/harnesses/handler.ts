@@ -19,7 +19,7 @@ export interface HandlerHarness {
 }
 
 /** The store's settings of a deployed function; nothing here connects to a database. */
-const FUNCTION_ENV = {
+export const FUNCTION_ENV = {
   DB_HOST: 'db.invalid',
   DB_NAME: 'websockets',
   DB_USER: 'websockets',
