@@ -11,12 +11,11 @@ import { join } from 'node:path';
 import { handleMessage } from '../../src/chat/actions';
 import type { Session } from '../../src/chat/actions';
 import { historyFrame } from '../../src/chat/history';
-import { DEFAULT_HISTORY, historyWindow, mysqlFromUrl } from '../../src/config';
+import { DEFAULT_HISTORY, historyWindow } from '../../src/config';
 import type { ConnectionStore } from '../../src/data';
-import { MysqlConnectionStore } from '../../src/store/mysql';
 import { EmbeddedConnectionStore } from '../../src/store/sqlite';
-import { startTcpProxy } from '../../test/support/stand-ins/tcp-proxy';
 import type { TcpProxy } from '../../test/support/stand-ins/tcp-proxy';
+import { withCountedMysql } from './queries';
 import { median, percentile, round } from './stats';
 import { chatSession } from '../../test/support/harnesses/session';
 
@@ -123,17 +122,9 @@ export async function benchHistory(options: { smoke: boolean; mysqlUrl: string |
     rows.push(...(await measure('embedded', embedded, n)));
     await embedded.close();
     if (options.mysqlUrl) {
-      const settings = mysqlFromUrl(options.mysqlUrl, PREFIX);
-      const proxy = await startTcpProxy({ host: settings.host, port: settings.port });
-      const mysql = new MysqlConnectionStore({ ...settings, host: '127.0.0.1', port: proxy.port });
-      try {
-        await mysql.dropTables();
-        rows.push(...(await measure('mysql', mysql, n, proxy)));
-        await mysql.dropTables();
-      } finally {
-        await mysql.close();
-        await proxy.close();
-      }
+      rows.push(
+        ...(await withCountedMysql(options.mysqlUrl, PREFIX, (mysql, proxy) => measure('mysql', mysql, n, proxy))),
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

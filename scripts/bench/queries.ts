@@ -98,6 +98,29 @@ function throughProxy(mysqlUrl: string, prefix: string, proxy: TcpProxy): MysqlS
   return { ...mysqlFromUrl(mysqlUrl, prefix), host: '127.0.0.1', port: proxy.port };
 }
 
+/**
+ * Runs `work` on a MySQL store of its own tables (`prefix`) reached through a counting proxy,
+ * so a section can report commands on the wire; the tables are dropped before and after.
+ */
+export async function withCountedMysql<T>(
+  mysqlUrl: string,
+  prefix: string,
+  work: (store: MysqlConnectionStore, proxy: TcpProxy) => Promise<T>,
+): Promise<T> {
+  const settings = mysqlFromUrl(mysqlUrl, prefix);
+  const proxy = await startTcpProxy({ host: settings.host, port: settings.port });
+  const mysql = new MysqlConnectionStore(throughProxy(mysqlUrl, prefix, proxy));
+  try {
+    await mysql.dropTables();
+    const result = await work(mysql, proxy);
+    await mysql.dropTables();
+    return result;
+  } finally {
+    await mysql.close();
+    await proxy.close();
+  }
+}
+
 /** Wraps every method of the store so that calls are counted and timed. */
 export function countingStore(store: ConnectionStore): { store: ConnectionStore; calls: Record<string, CallStats> } {
   const calls: Record<string, CallStats> = {};
@@ -137,17 +160,11 @@ export async function benchQueries(
     rows.push(await measure('embedded', embedded, standIn, options, 2));
     await embedded.close();
     if (options.mysqlUrl) {
-      const settings = mysqlFromUrl(options.mysqlUrl, 'bench_q_');
-      const proxy = await startTcpProxy({ host: settings.host, port: settings.port });
-      const mysql = new MysqlConnectionStore(throughProxy(options.mysqlUrl, 'bench_q_', proxy));
-      try {
-        await mysql.dropTables();
-        rows.push(await measure('mysql', mysql, standIn, options, 2, proxy));
-        await mysql.dropTables();
-      } finally {
-        await mysql.close();
-        await proxy.close();
-      }
+      rows.push(
+        await withCountedMysql(options.mysqlUrl, 'bench_q_', (mysql, proxy) =>
+          measure('mysql', mysql, standIn, options, 2, proxy),
+        ),
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
