@@ -7,14 +7,10 @@
  * Bounds are generous (half of the function timeout): what they tell apart is an answer
  * within the route's budget (about 3 s here) from the function timing out (10 s, 29 s).
  */
-import { MysqlConnectionStore } from '../../src/store/mysql';
 import { TestClient } from '../support/harnesses/client';
 import type { Received } from '../support/harnesses/client';
-import { mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/harnesses/mysql';
-import { startOffline } from '../support/harnesses/offline';
-import type { OfflineService } from '../support/harnesses/offline';
-import { startTcpProxy } from '../support/stand-ins/tcp-proxy';
-import type { TcpProxy } from '../support/stand-ins/tcp-proxy';
+import { SKIP_MYSQL } from '../support/harnesses/mysql';
+import { useProxiedService } from '../support/harnesses/proxied-service';
 
 jest.setTimeout(180_000);
 
@@ -22,39 +18,10 @@ const CONNECT_FUNCTION_TIMEOUT_MS = 10_000;
 const MESSAGE_FUNCTION_TIMEOUT_MS = 29_000;
 
 (SKIP_MYSQL ? describe.skip : describe)('a database that stalls, under serverless-offline', () => {
-  const prefix = uniquePrefix('stall');
-  const settings = mysqlSettings(prefix);
-  let proxy: TcpProxy;
-  let service: OfflineService;
-  /** Straight to the server, not through the proxy: for cleaning up. */
-  let store: MysqlConnectionStore;
-  const clients: TestClient[] = [];
+  const harness = useProxiedService('stall');
+  beforeEach(() => harness.proxy.setMode('pass'));
 
-  beforeAll(async () => {
-    proxy = await startTcpProxy({ host: settings.host, port: settings.port });
-    service = await startOffline({
-      dbUrl: proxy.url(settings.database, settings.user),
-      env: { DB_TABLE_PREFIX: prefix },
-    });
-    store = new MysqlConnectionStore(settings);
-  });
-
-  beforeEach(() => proxy.setMode('pass'));
-
-  afterAll(async () => {
-    proxy?.setMode('pass');
-    await Promise.allSettled(clients.map((client) => client.close()));
-    await service?.stop();
-    await proxy?.close();
-    await store?.dropTables();
-    await store?.close();
-  });
-
-  async function connect(): Promise<TestClient> {
-    const client = await TestClient.connect(service.url);
-    clients.push(client);
-    return client;
-  }
+  const connect = (): Promise<TestClient> => harness.connect();
 
   /** Sends and waits for the first answer of any kind (offline's own error frame has no `type`). */
   async function answerTo(client: TestClient, message: unknown): Promise<{ ms: number; answer: Received }> {
@@ -67,11 +34,8 @@ const MESSAGE_FUNCTION_TIMEOUT_MS = 29_000;
   /** A handshake's outcome and how long it took. */
   async function handshake(): Promise<{ ms: number; statusCode: number | 'open' | undefined }> {
     const started = Date.now();
-    const statusCode = await TestClient.connect(service.url, CONNECT_FUNCTION_TIMEOUT_MS + 10_000).then(
-      (client) => {
-        clients.push(client);
-        return 'open' as const;
-      },
+    const statusCode = await harness.connect(CONNECT_FUNCTION_TIMEOUT_MS + 10_000).then(
+      () => 'open' as const,
       (error: unknown) => (error as { statusCode?: number }).statusCode,
     );
     return { statusCode, ms: Date.now() - started };
@@ -95,7 +59,7 @@ const MESSAGE_FUNCTION_TIMEOUT_MS = 29_000;
       const a = await connect();
       expect((await answerTo(a, {})).answer).toMatchObject({ type: 'connections' });
 
-      proxy.setMode(mode);
+      harness.proxy.setMode(mode);
 
       const failed = await answerTo(a, { action: 'list' });
       expect(failed.answer).toEqual({ type: 'error', code: 'unavailable', message: expect.any(String) });
@@ -109,7 +73,7 @@ const MESSAGE_FUNCTION_TIMEOUT_MS = 29_000;
       expect(refused.statusCode).toBe(500);
       expect(refused.ms).toBeLessThan(CONNECT_FUNCTION_TIMEOUT_MS - 2_000);
 
-      proxy.setMode('pass');
+      harness.proxy.setMode('pass');
 
       const listed = await recovered(a);
       expect(listed).toMatchObject({ type: 'connections', you: expect.any(String) });
@@ -118,7 +82,7 @@ const MESSAGE_FUNCTION_TIMEOUT_MS = 29_000;
         room: 'lobby',
       });
       expect((await handshake()).statusCode).toBe('open');
-      await Promise.allSettled(clients.splice(0).map((client) => client.close()));
+      await harness.closeClients();
     });
   }
 });
