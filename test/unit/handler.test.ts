@@ -261,7 +261,7 @@ describe('message', () => {
     expect(await message(messageEvent({ action: 'join', room: 'one-more' }, SENDER, 'join'), lambdaContext())).toEqual({
       statusCode: 400,
     });
-    expect(store.join).toHaveBeenLastCalledWith(SENDER, 'one-more', MAX_ROOMS_PER_CONNECTION);
+    expect(store.join).toHaveBeenLastCalledWith(SENDER, 'one-more', MAX_ROOMS_PER_CONNECTION, true); // true: auth off, the presence right
     // a room it is in already is still a success at the limit
     expect(await message(messageEvent({ action: 'join', room: 'r0' }, SENDER, 'join'), lambdaContext())).toEqual({
       statusCode: 200,
