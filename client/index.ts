@@ -14,129 +14,45 @@
 import type { Command } from '../src/chat/protocol';
 import type { ServerMessage } from '../src/chat/frames';
 import { backoffDelay, backoffSettings } from './backoff';
-import type { Backoff, ReconnectOptions } from './backoff';
+import type { Backoff } from './backoff';
 import { Emitter } from './emitter';
-import {
-  ClientClosedError,
-  ClientQueueFullError,
-  ClientSocketError,
-  ClientTokenError,
-  ClientUnsentError,
-} from './errors';
+import { ClientClosedError, ClientSocketError, ClientTokenError, ClientUnsentError } from './errors';
 import { parseFrame } from './frames';
+import {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_QUEUE_LIMIT,
+  DEFAULT_RENEW_AFTER_MS,
+  DEFAULT_REORDER_WAIT_MS,
+  HEARTBEAT_CLOSE_CODE,
+  HISTORY_TIMEOUT_MS,
+  SEEN_IDS,
+} from './options';
+import type {
+  ClientCloseEvent,
+  ClientEvents,
+  ClientState,
+  MessageData,
+  RealtimeClientOptions,
+  TokenProvider,
+} from './options';
+import { SendQueue } from './queue';
+import { Handover } from './renewal';
 import { isRoomFrame, RoomSequencer } from './rooms';
-import type { GapEvent, RoomFrame } from './rooms';
-import { describeErrorEvent, globalWebSocket, OPEN } from './socket';
+import type { RoomFrame } from './rooms';
+import { describeErrorEvent, detach, globalWebSocket, OPEN } from './socket';
 import type { WebSocketConstructor, WebSocketLike } from './socket';
 
 export type { ReconnectOptions } from './backoff';
 export type { GapEvent } from './rooms';
-export {
-  ClientClosedError,
-  ClientFrameError,
-  ClientQueueFullError,
-  ClientSocketError,
-  ClientTokenError,
-  ClientUnsentError,
-} from './errors';
+export * from './errors';
 export { isServerMessage, parseFrame } from './frames';
+export * from './options';
 export { describeError, forbiddenDetails } from './refusals';
 export type { WebSocketConstructor, WebSocketLike } from './socket';
 export type * from '../src/chat/frames';
 
-/** What a message may carry: any JSON value (the protocol's `data`, src/chat/protocol.ts). */
-export type MessageData = Extract<Command, { action: 'sendmessage' }>['data'];
-
-/** Returns the token to connect with; nothing (or '') connects without one. May be async. */
-export type TokenProvider = () => string | null | undefined | Promise<string | null | undefined>;
-
-export interface RealtimeClientOptions {
-  /** ws://localhost:3001 locally, wss://<api>.execute-api.<region>.amazonaws.com/<stage> deployed. */
-  url: string;
-  /** Called before every connect and reconnect, so that an expiring token is replaced; sent as `?token=`. */
-  token?: TokenProvider;
-  /** The WebSocket class: the global one by default (browsers); `import WebSocket from 'ws'` in Node. */
-  WebSocket?: WebSocketConstructor;
-  reconnect?: ReconnectOptions;
-  /**
-   * A `ping` this often while open; 0: none. Default 5 minutes: API Gateway closes a
-   * connection after 10 minutes without a message, and background tabs' timers run late.
-   * A connection that sent nothing back between two pings is taken for dead (a laptop that
-   * slept, a network that changed: the socket may not notice for many minutes), closed
-   * with HEARTBEAT_CLOSE_CODE and reconnected.
-   */
-  heartbeatMs?: number;
-  /** Messages kept while not open, sent in order on open; 0 refuses them. Default 100. */
-  queueLimit?: number;
-  /**
-   * How long a room frame that arrived early waits for those before it before the client
-   * asks the service's history for them. Default 1 s.
-   */
-  reorderWaitMs?: number;
-  /**
-   * After this long open, the client opens its next connection, rejoins there, and closes
-   * the old one once the joins are answered: API Gateway ends every connection after 2
-   * hours, and a connection it ends loses what is sent until the next one is up. 0: never.
-   * Default 110 minutes.
-   */
-  renewAfterMs?: number;
-}
-
-/**
- * `connecting`: the first attempt after connect(); `reconnecting`: waiting for, or making, a
- * retry after a drop or a failed attempt; `closed`: after close(), or when the retries are spent.
- */
-export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
-
-export interface ClientCloseEvent {
-  /**
-   * The socket's close code, or the client's own: 1000 after close(), HEARTBEAT_CLOSE_CODE for
-   * a connection found dead, 1006 when no socket was made (the token provider failed).
-   */
-  code: number;
-  reason: string;
-  /** Whether a retry is scheduled (a 'reconnecting' event follows). */
-  willReconnect: boolean;
-  /** False when the attempt never opened: a refused handshake (403 with a bad token), an unreachable URL. */
-  wasOpen: boolean;
-}
-
-export interface ClientReconnectingEvent {
-  /** 1 for the first retry after a drop; reset once a connection has stayed open `reconnect.stableAfterMs`. */
-  attempt: number;
-  delayMs: number;
-}
-
-export interface ClientEvents {
-  /** Every (re)connect, after the remembered rooms' joins and the queued messages were sent. */
-  open: undefined;
-  close: ClientCloseEvent;
-  reconnecting: ClientReconnectingEvent;
-  /**
-   * Every frame but `history` answers (their frames come one by one, in order, as `message`).
-   * A room's numbered frames come once each and in `seq` order; every frame with an `id`
-   * comes once.
-   */
-  message: ServerMessage;
-  /** Some of a room's messages were lost: the service's history no longer had them. */
-  gap: GapEvent;
-  error: Error;
-}
-
-export const DEFAULT_HEARTBEAT_MS = 5 * 60_000;
-export const DEFAULT_QUEUE_LIMIT = 100;
-export const DEFAULT_REORDER_WAIT_MS = 1_000;
-export const DEFAULT_RENEW_AFTER_MS = 110 * 60_000;
-/** An unanswered history request is asked again after this long. */
-export const HISTORY_TIMEOUT_MS = 10_000;
-/** A renewal's old connection is closed after this long even when not every join was answered. */
-export const HANDOVER_TIMEOUT_MS = 10_000;
-/** Ids remembered to drop repeats: far more than the frames of one burst of retries. */
-export const SEEN_IDS = 2_000;
 /** The service's own rule for room names (src/chat/protocol.ts): a join it would refuse is refused here. */
 const ROOM_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
-/** The close code of a connection the heartbeat found dead (4000-4999: for applications, RFC 6455 7.4.2). */
-export const HEARTBEAT_CLOSE_CODE = 4000;
 
 function checkCount(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be an integer >= 0, got ${value}`);
@@ -153,7 +69,6 @@ export class RealtimeClient {
   private readonly WebSocket: WebSocketConstructor;
   private readonly backoff: Backoff;
   private readonly heartbeatMs: number;
-  private readonly queueLimit: number;
   private readonly renewAfterMs: number;
   private readonly sequencer: RoomSequencer;
   /** `type:id` of recent frames, oldest first: a repeat is dropped. */
@@ -161,8 +76,7 @@ export class RealtimeClient {
 
   private readonly emitter = new Emitter<ClientEvents>();
   private readonly joined = new Set<string>();
-  /** JSON texts waiting for an open socket, oldest first. */
-  private readonly queue: string[] = [];
+  private readonly queue: SendQueue;
   private socket: WebSocketLike | undefined;
   private current: ClientState = 'idle';
   /** Failed attempts and drops since the last successful open. */
@@ -174,11 +88,7 @@ export class RealtimeClient {
   /** Resets the backoff once a connection has stayed open `stableAfterMs`. */
   private stableTimer: ReturnType<typeof setTimeout> | undefined;
   private renewTimer: ReturnType<typeof setTimeout> | undefined;
-  private handoverTimer: ReturnType<typeof setTimeout> | undefined;
-  /** During a renewal: the old connection, still heard until the new one's joins are answered. */
-  private retiring: WebSocketLike | undefined;
-  /** Rooms whose `joined` the new connection still waits for before the old one closes. */
-  private awaitingJoins = new Set<string>();
+  private readonly handover = new Handover();
   /** Whether any frame arrived since the last heartbeat ping. */
   private heardSincePing = true;
 
@@ -193,7 +103,7 @@ export class RealtimeClient {
     this.WebSocket = WebSocket;
     this.backoff = backoffSettings(options.reconnect);
     this.heartbeatMs = checkCount('heartbeatMs', options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
-    this.queueLimit = checkCount('queueLimit', options.queueLimit ?? DEFAULT_QUEUE_LIMIT);
+    this.queue = new SendQueue(checkCount('queueLimit', options.queueLimit ?? DEFAULT_QUEUE_LIMIT));
     this.renewAfterMs = checkCount('renewAfterMs', options.renewAfterMs ?? DEFAULT_RENEW_AFTER_MS);
     const reorderWaitMs = checkCount('reorderWaitMs', options.reorderWaitMs ?? DEFAULT_REORDER_WAIT_MS);
     this.sequencer = new RoomSequencer(
@@ -234,7 +144,7 @@ export class RealtimeClient {
     this.stopTimers();
     const socket = this.socket;
     this.socket = undefined;
-    for (const each of [socket, this.retire()]) {
+    for (const each of [socket, this.handover.retire()]) {
       if (!each) continue;
       detach(each);
       try {
@@ -311,7 +221,6 @@ export class RealtimeClient {
       (this.socket as WebSocketLike).send(text);
       return;
     }
-    if (this.queue.length >= this.queueLimit) throw new ClientQueueFullError(this.queueLimit);
     this.queue.push(text);
   }
 
@@ -409,12 +318,9 @@ export class RealtimeClient {
     if (!resumed) {
       this.sequencer.reconnected();
       for (const room of this.joined) socket.send(JSON.stringify({ action: 'join', room } satisfies Command));
-      if (this.retiring !== undefined) this.awaitJoins(new Set(this.joined));
+      if (this.handover.active) this.handover.awaitJoins(new Set(this.joined));
     }
-    while (this.queue.length > 0 && socket.readyState === OPEN) {
-      socket.send(this.queue[0] as string);
-      this.queue.shift();
-    }
+    this.queue.flush(socket);
     if (this.heartbeatMs > 0) {
       const ping = JSON.stringify({ action: 'ping' } satisfies Command);
       this.heardSincePing = true;
@@ -451,14 +357,14 @@ export class RealtimeClient {
     }
     if (message.type === 'joined') {
       if (typeof message.seq === 'number' && this.joined.has(message.room)) {
-        this.sequencer.joined(message.room, message.seq, this.retiring !== undefined);
+        this.sequencer.joined(message.room, message.seq, this.handover.active);
       }
-      if (this.awaitingJoins.delete(message.room) && this.awaitingJoins.size === 0) this.finishHandover();
+      this.handover.answered(message.room);
     } else if (message.type === 'error' && message.action === 'join' && message.room !== undefined) {
       // A refused join is forgotten, not asked again on every reconnect.
       this.joined.delete(message.room);
       this.sequencer.forget(message.room);
-      if (this.awaitingJoins.delete(message.room) && this.awaitingJoins.size === 0) this.finishHandover();
+      this.handover.answered(message.room);
     }
     this.emitter.emit('message', message);
   }
@@ -479,38 +385,14 @@ export class RealtimeClient {
   private renew(socket: WebSocketLike): void {
     if (this.socket !== socket || this.current !== 'open') return;
     this.stopTimers();
-    this.retiring = socket;
-    socket.onclose = () => {
-      if (this.retiring === socket) this.retiring = undefined;
-    };
-    socket.onmessage = (event) => {
-      if (this.retiring === socket) this.received(event.data);
-    };
+    this.handover.begin(socket, (data) => this.received(data));
     this.socket = undefined;
     this.attemptConnection('reconnecting');
   }
 
-  private awaitJoins(rooms: Set<string>): void {
-    this.awaitingJoins = rooms;
-    if (rooms.size === 0) return this.finishHandover();
-    this.handoverTimer = setTimeout(() => this.finishHandover(), HANDOVER_TIMEOUT_MS);
-  }
-
-  /** The new connection is in every room: the old one may go. */
-  private finishHandover(): void {
-    const old = this.retire();
-    if (!old) return;
-    detach(old);
-    try {
-      old.close(1000, 'renewed');
-    } catch {
-      // Already closing.
-    }
-  }
-
   /** A renewal's new connection failed: the old one, still open, goes on as the current one. */
   private resumeRetiring(): boolean {
-    const old = this.retire();
+    const old = this.handover.retire();
     if (old === undefined) return false;
     this.stopTimers();
     this.socket = old;
@@ -518,16 +400,6 @@ export class RealtimeClient {
     if (old.readyState === OPEN) this.opened(old, { resumed: true });
     else this.lost(old, { code: 1006, reason: 'the connection closed during its renewal', wasOpen: true });
     return true;
-  }
-
-  /** Takes the renewal's old connection out of the client, if there is one. */
-  private retire(): WebSocketLike | undefined {
-    const old = this.retiring;
-    this.retiring = undefined;
-    this.awaitingJoins.clear();
-    clearTimeout(this.handoverTimer);
-    this.handoverTimer = undefined;
-    return old;
   }
 
   /**
@@ -570,21 +442,7 @@ export class RealtimeClient {
   }
 
   private reportUnsent(): void {
-    if (this.queue.length === 0) return;
-    this.emitter.emit('error', new ClientUnsentError(this.queue.splice(0)));
+    const unsent = this.queue.takeAll();
+    if (unsent.length > 0) this.emitter.emit('error', new ClientUnsentError(unsent));
   }
 }
-
-/**
- * A socket we are done with must not call back into the client. Its error handler stays, as
- * a no-op: `ws` emits 'error' when a socket still connecting is closed, and an 'error' with
- * no listener would be thrown as an uncaught exception and end a Node process.
- */
-function detach(socket: WebSocketLike): void {
-  socket.onopen = null;
-  socket.onmessage = null;
-  socket.onerror = ignore;
-  socket.onclose = null;
-}
-
-function ignore(): void {}

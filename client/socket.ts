@@ -36,3 +36,17 @@ export function describeErrorEvent(event: unknown): string {
   const message = (event as { message?: unknown } | null)?.message;
   return typeof message === 'string' && message !== '' ? message : 'the WebSocket reported an error';
 }
+
+/**
+ * A socket we are done with must not call back into the client. Its error handler stays, as
+ * a no-op: `ws` emits 'error' when a socket still connecting is closed, and an 'error' with
+ * no listener would be thrown as an uncaught exception and end a Node process.
+ */
+export function detach(socket: WebSocketLike): void {
+  socket.onopen = null;
+  socket.onmessage = null;
+  socket.onerror = ignore;
+  socket.onclose = null;
+}
+
+function ignore(): void {}

@@ -8,53 +8,18 @@ import { ConfigError } from '../../src/errors';
 import { readConfig } from '../../src/config';
 import { readAuthSettings, readDefaultRooms, readMaxTokenAge } from '../../src/auth/settings';
 import { ALL_ROOMS, encodeRights } from '../../src/auth/rooms';
+import { asEnv, text } from './settings';
+import type { Settings } from './settings';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const concurrency = require('../../infra/concurrency.js') as {
   accountConcurrencyProblem(each: number, accountConcurrency?: number): string | undefined;
 };
 
-export type Settings = Record<string, unknown>;
-type Env = Record<string, string | undefined>;
-
-/** Settings whose value is JSON (and may be written as a YAML mapping in .env.yml). */
-const JSON_SETTINGS = ['AUTH_DEFAULT_ROOMS'];
-
-/** A setting as the functions get it: a trimmed string, or undefined when absent or empty. */
-export function text(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  const trimmed = String(value).trim();
-  return trimmed === '' ? undefined : trimmed;
-}
-
-/** The settings as strings, the form they reach the functions' environment in. */
-function asEnv(settings: Settings): Env {
-  const env: Env = {};
-  for (const [key, value] of Object.entries(settings)) {
-    if (typeof value !== 'object' || value === null) env[key] = text(value);
-    // The rights map may be written as YAML in .env.yml; settings.js passes it on as JSON.
-    else if (JSON_SETTINGS.includes(key)) env[key] = JSON.stringify(value);
-  }
-  return env;
-}
-
-/**
- * The settings file's values with the environment winning over the file for every setting
- * (the rule settings.js applies), for the keys the file has and those the example names.
- */
-export function mergeSettings(fromFile: Settings, env: Env, knownKeys: readonly string[]): Settings {
-  const merged: Settings = { ...fromFile };
-  for (const key of new Set([...Object.keys(fromFile), ...knownKeys])) {
-    const fromEnv = text(env[key]);
-    if (fromEnv !== undefined) merged[key] = fromEnv;
-  }
-  return merged;
-}
-
-/** Setting names in .env.yml.example, commented out or not (`# AUTH_JWKS_URL: ...` counts). */
-export function settingNames(exampleText: string): string[] {
-  return [...exampleText.matchAll(/^#?\s*([A-Z][A-Z0-9_]*):/gm)].map((match) => match[1] as string);
-}
+export { mergeSettings, settingNames, text } from './settings';
+export type { Settings } from './settings';
+export { checkCredentials, parseIni } from './credentials';
+export type { CredentialCheck, CredentialInputs } from './credentials';
 
 // --- where to deploy -------------------------------------------------------------------
 
@@ -305,113 +270,6 @@ export function describeRooms(settings: Settings): string | undefined {
 }
 
 // --- credentials, without asking AWS ---------------------------------------------------
-
-/** `[section]` -> key -> value of an AWS shared config or credentials file. */
-export function parseIni(content: string): Map<string, Map<string, string>> {
-  const sections = new Map<string, Map<string, string>>();
-  let current: Map<string, string> | undefined;
-  for (const raw of content.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
-    const header = /^\[\s*([^\]]+?)\s*\]$/.exec(line);
-    if (header) {
-      current = new Map();
-      sections.set(header[1] as string, current);
-      continue;
-    }
-    const pair = /^([^=]+?)\s*=\s*(.*)$/.exec(line);
-    if (pair && current) current.set((pair[1] as string).toLowerCase(), pair[2] as string);
-  }
-  return sections;
-}
-
-export interface CredentialInputs {
-  env: Env;
-  /** The user's home directory (for ~/.aws). */
-  home: string;
-  /** Reads a file, or undefined when there is none. */
-  readFile(path: string): string | undefined;
-  /** `--aws-profile` given to serverless, which wins over AWS_PROFILE. */
-  profileOption?: string | undefined;
-}
-
-export interface CredentialCheck {
-  /** Where the credentials would come from, when found. */
-  source?: string;
-  problems: string[];
-}
-
-const PROFILE_KINDS: [string[], string][] = [
-  [['aws_access_key_id', 'aws_secret_access_key'], 'access keys'],
-  [['sso_session'], 'IAM Identity Center (SSO)'],
-  [['sso_start_url'], 'IAM Identity Center (SSO)'],
-  [['role_arn'], 'an assumed role'],
-  [['credential_process'], 'a credential process'],
-  [['web_identity_token_file'], 'web identity'],
-  [['login_session'], 'aws login'],
-];
-
-/**
- * Whether some credential source the AWS SDK (and so serverless) would use is configured:
- * environment keys, web identity, container credentials, or a profile in ~/.aws. Whether
- * the credentials are still valid only AWS can say; an EC2 instance role cannot be seen
- * without asking the instance metadata service, which this check never does.
- */
-export function checkCredentials(inputs: CredentialInputs): CredentialCheck {
-  const { env } = inputs;
-  const id = text(env.AWS_ACCESS_KEY_ID);
-  const key = text(env.AWS_SECRET_ACCESS_KEY);
-  if (id !== undefined && key !== undefined) return { source: 'environment (AWS_ACCESS_KEY_ID)', problems: [] };
-  if (id !== undefined || key !== undefined) {
-    return {
-      problems: [
-        id === undefined
-          ? 'AWS_SECRET_ACCESS_KEY is set without AWS_ACCESS_KEY_ID'
-          : 'AWS_ACCESS_KEY_ID is set without AWS_SECRET_ACCESS_KEY',
-      ],
-    };
-  }
-
-  const explicit = text(inputs.profileOption) ?? text(env.AWS_PROFILE);
-  const profile = explicit ?? 'default';
-  const credentialsFile = text(env.AWS_SHARED_CREDENTIALS_FILE) ?? `${inputs.home}/.aws/credentials`;
-  const configFile = text(env.AWS_CONFIG_FILE) ?? `${inputs.home}/.aws/config`;
-  const credentials = parseIni(inputs.readFile(credentialsFile) ?? '').get(profile);
-  const config = parseIni(inputs.readFile(configFile) ?? '').get(
-    profile === 'default' ? 'default' : `profile ${profile}`,
-  );
-  if (credentials !== undefined || config !== undefined) {
-    const keys = new Map([...(config ?? []), ...(credentials ?? [])]);
-    const kind = PROFILE_KINDS.find(([needed]) => needed.every((name) => text(keys.get(name)) !== undefined));
-    if (kind) return { source: `profile "${profile}" (${kind[1]})`, problems: [] };
-    if (explicit !== undefined) {
-      return {
-        problems: [
-          `profile "${profile}" has no credentials (no access keys, sso_session, role_arn or credential_process in ${credentialsFile} or ${configFile})`,
-        ],
-      };
-    }
-  } else if (explicit !== undefined) {
-    return { problems: [`profile "${profile}" is in neither ${credentialsFile} nor ${configFile}`] };
-  }
-
-  if (text(env.AWS_WEB_IDENTITY_TOKEN_FILE) !== undefined && text(env.AWS_ROLE_ARN) !== undefined) {
-    return { source: 'web identity (AWS_WEB_IDENTITY_TOKEN_FILE)', problems: [] };
-  }
-  if (
-    text(env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI) !== undefined ||
-    text(env.AWS_CONTAINER_CREDENTIALS_FULL_URI) !== undefined
-  ) {
-    return { source: 'container credentials', problems: [] };
-  }
-  return {
-    problems: [
-      'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run `aws configure` ' +
-        '(or `aws configure sso`); on an EC2 instance with a role, pass --skip-credential-check',
-    ],
-  };
-}
-
 // --- all of it --------------------------------------------------------------------------
 
 export interface Target {

@@ -1,0 +1,327 @@
+/** The benchmark's results as Markdown tables, section by section (what BENCHMARKS.md shows). */
+import { MESSAGE_PATH_TARGET_MS } from './cold-start';
+import type { WireCount } from './queries';
+import type { RightsRow } from './rights';
+import type { BenchResults } from './results';
+
+const table = (header: string[], rows: (string | number)[][]): string =>
+  [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+
+const fmt = (value: number | null): string => (value === null ? '–' : value.toLocaleString('en-US'));
+
+const wireText = (wire: WireCount | null): string =>
+  wire === null
+    ? '–'
+    : `${wire.total}: ` +
+      Object.entries(wire.byKind)
+        .map(([kind, n]) => `${kind}${n > 1 ? ` ×${n}` : ''}`)
+        .join(', ');
+
+/** The bounded load's table (`--only load`), when it ran. */
+function boundedLoadMarkdown(results: BenchResults): string[] {
+  const out: string[] = [];
+  const bounded = results.boundedLoad;
+  if (bounded) {
+    out.push(
+      `\n### Bounded load (${bounded.clients} clients in rooms of ${bounded.roomSize}, LOCAL_MAX_CONCURRENCY ${bounded.maxConcurrency})\n`,
+    );
+    out.push(
+      table(
+        [
+          'connect ms',
+          'refused',
+          'publish ms',
+          'received / expected',
+          'RSS before / peak MB',
+          'peak threads',
+          'under bound',
+        ],
+        [
+          [
+            fmt(bounded.connectMs),
+            bounded.refused,
+            fmt(bounded.publishMs),
+            `${fmt(bounded.received)} / ${fmt(bounded.expected)}`,
+            `${fmt(bounded.baselineRssMb)} / ${fmt(bounded.peakRssMb)}`,
+            bounded.peakThreads,
+            `${bounded.withinBound ? 'yes' : 'NO'} (< ${fmt(bounded.rssBoundMb)} MB)`,
+          ],
+        ],
+      ),
+    );
+  }
+  return out;
+}
+
+/** The cold-start tables: every case, the message path against its target, and where its load goes. */
+function coldStartMarkdown(results: BenchResults): string[] {
+  if (results.coldStart.length === 0) return [];
+  const out: string[] = [];
+  out.push(`\n### Cold start (fresh Node processes, median of ${results.settings.coldStartProcesses}, interleaved)\n`);
+  out.push(
+    table(
+      ['case', 'load ms', 'target ms', 'first invocation ms', 'warm invocation ms', 'process spawn→exit ms'],
+      results.coldStart.map((r) => [
+        r.case,
+        fmt(r.loadMs),
+        r.targetMs === undefined ? '–' : `≤ ${r.targetMs} ${r.loadMs <= r.targetMs ? '(met)' : '(MISSED)'}`,
+        fmt(r.firstInvokeMs),
+        fmt(r.warmInvokeMs),
+        fmt(r.processMs),
+      ]),
+    ),
+  );
+  if (results.package) {
+    const p = results.package;
+    out.push(
+      `\nDeploy zip (\`sls package\`): ${fmt(p.zipBytes)} bytes = ${p.zipMb} MB, ${p.files} files; packaging took ${fmt(p.packageMs)} ms.`,
+    );
+  }
+  const shown = results.coldStartBreakdown.filter((row) => row.selfMs >= 0.5);
+  out.push(
+    `\n#### Where the message path's load goes (its own require time per package or file, children excluded; ` +
+      `median of ${results.settings.coldStartProcesses}; target ${MESSAGE_PATH_TARGET_MS} ms for the whole)\n`,
+  );
+  out.push(
+    table(
+      ['module', 'own ms'],
+      shown.map((row) => [row.module, row.selfMs]),
+    ),
+  );
+  out.push(
+    `\n${results.coldStartBreakdown.length - shown.length} more modules under 0.5 ms each. Loaded though not needed: ` +
+      `${results.loadedButNotNeeded.length === 0 ? 'none' : results.loadedButNotNeeded.join(', ')}.`,
+  );
+  return out;
+}
+
+function rightsMarkdown(rows: readonly RightsRow[]): string[] {
+  return [
+    "\n### The rights check on the message path (a member's publish to a room of 10, embedded store in memory, " +
+      'an outbox that does nothing; median of 5 repetitions after a warm-up)\n',
+    table(
+      ['case', 'messages', 'µs / message', 'store calls / message', 'status'],
+      rows.map((r) => [r.case, fmt(r.messages), r.usPerMessage, r.storeCalls, r.status]),
+    ),
+  ];
+}
+
+/** The results as Markdown tables (also what BENCHMARKS.md shows). */
+export function renderMarkdown(results: BenchResults): string {
+  const { machine, settings } = results;
+  const out: string[] = [];
+  out.push(
+    `Run ${results.startedAt} (${results.mode}, ${results.durationS} s) on ${machine.cpus} × ${machine.cpuModel}, ` +
+      `${machine.memoryGb} GB, Node ${machine.node}, ${machine.platform}. MySQL: ${results.mysql}.`,
+  );
+  const { delivery } = results;
+  if (delivery.rows.length > 0) {
+    const posts = delivery.rows[0]?.posts ?? 0;
+    out.push(
+      `\n### Delivery: CPU per post (stand-in at 0 ms, ${fmt(posts)} posts through fanOut at concurrency 50, ` +
+        `median of ${delivery.rows[0]?.repetitions ?? 0} interleaved repetitions after a warm-up; × floor: median of each repetition's ratio; chosen: ${delivery.chosen})\n`,
+    );
+    out.push(
+      table(
+        ['candidate', 'CPU µs / post', '× floor', 'wall ms', 'CPU / wall', 'errors'],
+        delivery.rows.map((r) => [r.candidate, r.cpuPerPostUs, r.ratioToFloor, fmt(r.wallMs), r.cpuPerWall, r.errors]),
+      ),
+    );
+  }
+  if (results.shards.rows.length > 0) {
+    out.push(
+      `\n### Sharded fan-out (stand-in latency ${settings.latencyMs} ms, every shard at once with its own client, ` +
+        `paced to FANOUT_MAX_RATE; ideal = recipients / rate)\n`,
+    );
+    out.push(
+      table(
+        [
+          'recipients',
+          'shard size',
+          'shards',
+          'delivered (distinct)',
+          'posts',
+          'failed / unsent',
+          'summaries',
+          'seconds',
+          'ideal s',
+          '× ideal',
+          'plan s',
+          'ids held per shard',
+          'heap peak MB (per shard)',
+          'max in flight',
+          'CPU / wall: shards, stand-in',
+          'load avg',
+        ],
+        results.shards.rows.map((r) => [
+          fmt(r.recipients),
+          fmt(r.shardSize),
+          r.shards,
+          fmt(r.delivered),
+          fmt(r.posts),
+          `${r.failed} / ${r.unsent}`,
+          r.summaries,
+          r.seconds,
+          r.idealSeconds,
+          `${r.ratioToIdeal} ${r.ratioToIdeal <= 1.2 ? '(met)' : '(MISSED)'}`,
+          r.planSeconds,
+          fmt(r.pageIds),
+          `${r.heapPeakMb} (${r.heapPerShardMb})`,
+          r.maxInFlight,
+          `${r.senderCpuPerWall}, ${r.standInCpuPerWall}`,
+          r.loadAverage,
+        ]),
+      ),
+    );
+  }
+  if (results.fanOut.length > 0) {
+    out.push(
+      `\n### Fan-out (stand-in latency ${settings.latencyMs} ms, ${settings.goneShare * 100}% of ids answer 410; ` +
+        `median of the repetitions per row, after one discarded warm-up round)\n`,
+    );
+    out.push(
+      table(
+        [
+          'strategy',
+          'N',
+          'reps',
+          'time ms',
+          'posts/s',
+          'max in flight',
+          'sockets',
+          'ideal ms',
+          '× ideal',
+          'sent / 410 / failed',
+          'sender CPU ms',
+          'sender CPU µs / post',
+          'sender CPU / wall',
+          'stand-in CPU ms',
+          'heap peak MB',
+        ],
+        results.fanOut.map((r) => [
+          r.strategy + (r.extrapolated ? ` (measured on ${r.measured}, extrapolated)` : ''),
+          fmt(r.recipients),
+          r.repetitions,
+          fmt(r.ms),
+          fmt(r.postsPerSecond),
+          r.maxInFlight,
+          r.sockets,
+          fmt(r.idealMs),
+          r.ratioToIdeal,
+          `${r.sent} / ${r.stale} / ${r.failed}`,
+          fmt(r.senderCpuMs),
+          r.cpuPerPostUs,
+          r.senderCpuPerWall,
+          fmt(r.standInCpuMs),
+          r.heapPeakMb,
+        ]),
+      ),
+    );
+  }
+  if (results.rights.length > 0) out.push(...rightsMarkdown(results.rights));
+  if (results.history.length > 0) {
+    out.push(
+      '\n### Room history: the sequence + history write per post (one after another, median and p99; MySQL through the counting proxy)\n',
+    );
+    out.push(
+      table(
+        ['store', 'case', 'operations', 'median ms', 'p99 ms', 'MySQL commands / operation'],
+        results.history.map((r) => [r.store, r.case, r.operations, r.medianMs, r.p99Ms, r.commandsPerOperation ?? '–']),
+      ),
+    );
+  }
+  // `--only`: the sections asked for, nothing else (a full run always measures secrets).
+  if (results.secrets.length === 0) {
+    return [...out, ...coldStartMarkdown(results), ...boundedLoadMarkdown(results)].join('\n') + '\n';
+  }
+  out.push('\n### Store calls per fan-out (sendmessage through messaging.ts, counting proxy)\n');
+  out.push(
+    table(
+      [
+        'store',
+        'recipients',
+        '410s',
+        'store calls',
+        'as designed (1 audience + 1 removeMany)',
+        'SQL statements per removeMany',
+        'rows left / expected',
+        'sendmessage ms',
+        'MySQL commands on the wire (incl. end())',
+      ],
+      results.queries.map((r) => [
+        r.store,
+        r.recipients,
+        r.stale,
+        Object.entries(r.calls)
+          .map(([name, c]) => `${name} ×${c.count} (${c.ms} ms)`)
+          .join(', '),
+        r.asDesigned ? 'yes' : 'NO',
+        r.statementsPerRemoveMany,
+        `${r.rowsLeft} / ${r.rowsExpected}`,
+        fmt(r.ms),
+        wireText(r.wire),
+      ]),
+    ),
+  );
+  if (results.invocations.length > 0) {
+    out.push(
+      '\n### MySQL statements per invocation (real handlers, counted on the wire by a protocol-reading proxy, end() included)\n',
+    );
+    out.push(
+      table(
+        ['invocation', 'status', 'commands'],
+        results.invocations.map((r) => [r.invocation, r.statusCode, wireText(r.wire)]),
+      ),
+    );
+  }
+  out.push(...coldStartMarkdown(results));
+  out.push(
+    `\n### Secrets: what the first read adds to a cold start (fresh Node processes, median of ${settings.coldStartProcesses}; ` +
+      'a Secrets Manager stand-in on 127.0.0.1)\n',
+  );
+  out.push(
+    table(
+      ['way', 'load ms', 'first read ms', 'load + first read ms', 'second read ms'],
+      results.secrets.map((r) => [r.case, fmt(r.loadMs), fmt(r.firstReadMs), fmt(r.coldMs), fmt(r.warmReadMs)]),
+    ),
+  );
+  out.push(
+    `\n### Load under serverless-offline (${settings.loadClients} clients, ${settings.loadConcurrency} handshakes in flight, --noTimeout)\n`,
+  );
+  out.push(
+    table(
+      [
+        'store',
+        'clients',
+        'in flight (connect / close)',
+        'cold connect ms',
+        'connect storm ms',
+        'connects/s',
+        'received / lost',
+        'delivery summary',
+        'latency p50 / p99 / max ms',
+        'drain ms',
+        'store empty',
+      ],
+      results.load.map((r) => [
+        r.store,
+        r.clients,
+        `${r.connectConcurrency} / ${r.closeConcurrency}`,
+        fmt(r.coldConnectMs),
+        fmt(r.connectMs),
+        r.connectsPerSecond,
+        `${r.received} / ${r.lost}`,
+        `${r.delivery.sent} sent, ${r.delivery.stale} stale, ${r.delivery.failed} failed, ${r.delivery.unsent} unsent`,
+        `${fmt(r.latencyP50Ms)} / ${fmt(r.latencyP99Ms)} / ${fmt(r.latencyMaxMs)}`,
+        fmt(r.drainMs),
+        r.storeEmpty ? `yes (count ${r.finalCount})` : `NO (count ${r.finalCount})`,
+      ]),
+    ),
+  );
+  out.push(...boundedLoadMarkdown(results));
+  return out.join('\n') + '\n';
+}
