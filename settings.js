@@ -19,10 +19,11 @@ const { authorizerRole, storeRoles } = require('./infra/roles');
 const { invokePermissions } = require('./infra/permissions');
 const {
   accountConcurrencyProblem,
+  databaseBudgetProblem,
   DEFAULT_ACCOUNT_CONCURRENCY,
-  RESERVED_WS_FUNCTIONS,
-  reservedTotal,
+  unboundedShardsWarning,
 } = require('./infra/concurrency');
+const { ALARM_TOPIC_ARN, alarmActions, alarmTopicProblem } = require('./infra/alarms');
 
 /** serverless.yml's `service:` (the template test checks that they agree). */
 const SERVICE = 'aws-node-websockets';
@@ -192,12 +193,10 @@ const RDS_MYSQL_MAX_CONNECTIONS = {
   'db.m7g.large': 648,
 };
 const DEFAULT_INSTANCE_CLASS = 'db.t4g.micro';
-/**
- * Share of max_connections that reserved functions may hold at once (one connection per
- * container, serverless-mysql). The rest is for you (a mysql client, a migration), RDS's own
- * monitoring, and containers Lambda is replacing, which hold theirs until they are reaped.
- */
-const RESERVABLE_SHARE = 0.8;
+// infra/concurrency.js RESERVABLE_SHARE: reserved functions may hold 80% of max_connections at
+// once (one connection per container, serverless-mysql). The rest is for you (a mysql client, a
+// migration), RDS's own monitoring, and containers Lambda is replacing, which hold theirs until
+// they are reaped.
 /** Stage throttling defaults: one route's burst stays under the default instance's budget. */
 const DEFAULT_THROTTLE_BURST = 50;
 const DEFAULT_THROTTLE_RATE = 25;
@@ -238,32 +237,26 @@ function floodBounds(settings) {
 
   // Off unless set: Lambda refuses a reservation that leaves the account fewer than 100
   // unreserved executions (infra/concurrency.js), and new accounts often have 10 in all.
-  if (present('RESERVED_CONCURRENCY')) {
-    const each = positive('RESERVED_CONCURRENCY', settings.RESERVED_CONCURRENCY, { integer: true });
+  // `deliver`'s reservation counts in both budgets: each running shard holds a connection.
+  const each = present('RESERVED_CONCURRENCY')
+    ? positive('RESERVED_CONCURRENCY', settings.RESERVED_CONCURRENCY, { integer: true })
+    : undefined;
+  const deliver = present('DELIVER_RESERVED_CONCURRENCY')
+    ? positive('DELIVER_RESERVED_CONCURRENCY', settings.DELIVER_RESERVED_CONCURRENCY, { integer: true })
+    : undefined;
+  if (each !== undefined || deliver !== undefined) {
     const account = present('ACCOUNT_CONCURRENCY')
       ? positive('ACCOUNT_CONCURRENCY', settings.ACCOUNT_CONCURRENCY, { integer: true })
       : DEFAULT_ACCOUNT_CONCURRENCY;
-    const problem = accountConcurrencyProblem(each, account);
+    const problem =
+      accountConcurrencyProblem(each, account, deliver) ??
+      databaseBudgetProblem(each, deliver, settings.DB_MAX_CONNECTIONS, instanceClass);
     if (problem !== undefined) throw new Error(problem);
-    const total = reservedTotal(each);
-    const budget = Math.floor(settings.DB_MAX_CONNECTIONS * RESERVABLE_SHARE);
-    if (total > budget) {
-      const most = Math.floor((budget - 1) / RESERVED_WS_FUNCTIONS);
-      throw new Error(
-        `RESERVED_CONCURRENCY ${each}: ${RESERVED_WS_FUNCTIONS} functions x ${each} + 1 (sweep) = ${total} ` +
-          `database connections at once, more than ${RESERVABLE_SHARE * 100}% of DB_MAX_CONNECTIONS ` +
-          `${settings.DB_MAX_CONNECTIONS} (${instanceClass}) = ${budget}. ` +
-          (most >= 1 ? `Use at most ${most}, ` : '') +
-          'a larger DB_INSTANCE_CLASS, or leave it unset.',
-      );
-    }
-    settings.RESERVED_CONCURRENCY = each;
-    settings.SWEEP_RESERVED_CONCURRENCY = 1;
-  } else {
-    // null leaves the function without a reservation (serverless omits it).
-    settings.RESERVED_CONCURRENCY = null;
-    settings.SWEEP_RESERVED_CONCURRENCY = null;
   }
+  // null leaves a function without a reservation (serverless omits it).
+  settings.RESERVED_CONCURRENCY = each ?? null;
+  settings.SWEEP_RESERVED_CONCURRENCY = each === undefined ? null : 1;
+  settings.DELIVER_RESERVED_CONCURRENCY = deliver ?? null;
 }
 
 /**
@@ -386,6 +379,13 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
     settings.CONNECT_ROUTE = { route: '$connect' };
   }
   floodBounds(settings);
+  const shards = unboundedShardsWarning(settings.RESERVED_CONCURRENCY, settings.DELIVER_RESERVED_CONCURRENCY);
+  if (!local && command === 'deploy' && shards !== undefined) process.stderr.write(`[settings] ${shards}\n`);
+  if (settings.ALARM_TOPIC_ARN !== undefined && !ALARM_TOPIC_ARN.test(String(settings.ALARM_TOPIC_ARN))) {
+    throw new Error(alarmTopicProblem());
+  }
+  // [] when unset: the alarm is still there to see in the console, it only notifies no one.
+  settings.ALARM_ACTIONS = alarmActions(settings.ALARM_TOPIC_ARN);
   settings.PUBLISH_ROUTE = publishRoute(local);
   // null removes the function, as for the authorizer.
   settings.PAGE_FUNCTION = local ? pageFunction() : null;

@@ -19,6 +19,7 @@ import {
   checkSettings,
   checkTarget,
   describeRooms,
+  describeShards,
   mergeSettings,
   settingNames,
   targetOf,
@@ -157,6 +158,8 @@ async function main(): Promise<number> {
   );
   const rooms = command === 'deploy' ? describeRooms(settings) : undefined;
   if (rooms !== undefined) console.log(`${command}: ${rooms}`);
+  const shards = command === 'deploy' ? describeShards(settings) : undefined;
+  if (shards !== undefined) console.log(`${command}: warning: ${shards}`);
   if (checkOnly) return 0;
 
   if (command === 'remove') {

@@ -13,8 +13,15 @@ import type { Settings } from './settings';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const concurrency = require('../../infra/concurrency.js') as {
-  accountConcurrencyProblem(each: number, accountConcurrency?: number): string | undefined;
+  accountConcurrencyProblem(
+    each: number | undefined,
+    accountConcurrency?: number,
+    deliver?: number,
+  ): string | undefined;
+  unboundedShardsWarning(each: number | undefined, deliver: number | undefined): string | undefined;
 };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const alarms = require('../../infra/alarms.js') as { ALARM_TOPIC_ARN: RegExp; alarmTopicProblem(): string };
 
 export { mergeSettings, settingNames, text } from './settings';
 export type { Settings } from './settings';
@@ -180,11 +187,14 @@ export function checkPassword(settings: Settings): string[] {
 }
 
 /**
- * RESERVED_CONCURRENCY against what Lambda leaves the account (infra/concurrency.js, as
- * settings.js checks it): at least 100 executions unreserved of ACCOUNT_CONCURRENCY.
+ * RESERVED_CONCURRENCY and DELIVER_RESERVED_CONCURRENCY against what Lambda leaves the
+ * account (infra/concurrency.js, as settings.js checks it): 5 x RESERVED_CONCURRENCY + 1
+ * (sweep) + DELIVER_RESERVED_CONCURRENCY, and at least 100 unreserved of ACCOUNT_CONCURRENCY.
+ * The database's share is checked by settings.js, which knows each class's max_connections.
  */
 export function checkReservedConcurrency(settings: Settings): string[] {
   const reserved = text(settings.RESERVED_CONCURRENCY);
+  const deliverReserved = text(settings.DELIVER_RESERVED_CONCURRENCY);
   const account = text(settings.ACCOUNT_CONCURRENCY);
   const problems: string[] = [];
   const whole = (name: string, value: string) => {
@@ -193,10 +203,31 @@ export function checkReservedConcurrency(settings: Settings): string[] {
     return undefined;
   };
   const each = reserved === undefined ? undefined : whole('RESERVED_CONCURRENCY', reserved);
+  const deliver = deliverReserved === undefined ? undefined : whole('DELIVER_RESERVED_CONCURRENCY', deliverReserved);
   const quota = account === undefined ? undefined : whole('ACCOUNT_CONCURRENCY', account);
-  if (each === undefined || (account !== undefined && quota === undefined)) return problems;
-  const problem = concurrency.accountConcurrencyProblem(each, quota);
+  if (problems.length > 0 || (each === undefined && deliver === undefined)) return problems;
+  const problem = concurrency.accountConcurrencyProblem(each, quota, deliver);
   return problem === undefined ? [] : [problem];
+}
+
+/**
+ * One line when the WebSocket functions are bounded and the shards of large broadcasts are
+ * not (RESERVED_CONCURRENCY without DELIVER_RESERVED_CONCURRENCY); a warning, not a problem:
+ * leaving `deliver` unbounded is allowed. Undefined otherwise.
+ */
+export function describeShards(settings: Settings): string | undefined {
+  const each = text(settings.RESERVED_CONCURRENCY);
+  const deliver = text(settings.DELIVER_RESERVED_CONCURRENCY);
+  return concurrency.unboundedShardsWarning(
+    each === undefined ? undefined : Number(each),
+    deliver === undefined ? undefined : Number(deliver),
+  );
+}
+
+/** ALARM_TOPIC_ARN, when set, names a standard SNS topic (infra/alarms.js). */
+export function checkAlarmTopic(settings: Settings): string[] {
+  const arn = text(settings.ALARM_TOPIC_ARN);
+  return arn === undefined || alarms.ALARM_TOPIC_ARN.test(arn) ? [] : [alarms.alarmTopicProblem()];
 }
 
 // --- what the functions will read -------------------------------------------------------
@@ -321,6 +352,7 @@ export function checkSettings(settings: Settings): string[] {
     if (given !== undefined) problems.push(...check(given));
   }
   problems.push(...checkDatabaseNames(settings), ...checkPassword(settings), ...checkReservedConcurrency(settings));
+  problems.push(...checkAlarmTopic(settings));
   problems.push(...checkTunables(settings), ...checkAuth(settings));
   return problems;
 }

@@ -16,9 +16,18 @@ import { root } from '../support/harnesses/service';
 jest.setTimeout(300_000);
 
 let template: Template;
+/** With an alarm topic and reservations for every function, deliver's included. */
+let notifying: Template;
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:chat-alarms';
 
 beforeAll(async () => {
-  ({ template } = await packageService({ envYml: 'STAGE: qa\nFANOUT_SHARD_SIZE: 2000\n', timeoutMs: 280_000 }));
+  [{ template }, { template: notifying }] = await Promise.all([
+    packageService({ envYml: 'STAGE: qa\nFANOUT_SHARD_SIZE: 2000\n', timeoutMs: 280_000 }),
+    packageService({
+      envYml: `STAGE: qa\nALARM_TOPIC_ARN: ${TOPIC}\nRESERVED_CONCURRENCY: 5\nDELIVER_RESERVED_CONCURRENCY: 20\n`,
+      timeoutMs: 280_000,
+    }),
+  ]);
 });
 
 interface Statement {
@@ -115,6 +124,22 @@ describe('the deliver function in the template', () => {
       },
     });
   });
+
+  it('notifies no one without ALARM_TOPIC_ARN, and that topic on going off and on clearing with it', () => {
+    expect(template.Resources.ShardFailuresAlarm?.Properties).toMatchObject({ AlarmActions: [], OKActions: [] });
+    expect(notifying.Resources.ShardFailuresAlarm?.Properties).toMatchObject({
+      AlarmActions: [TOPIC],
+      OKActions: [TOPIC],
+    });
+    // The topic is the operator's: the stack creates no SNS resource for it.
+    expect(Object.values(notifying.Resources).filter((r) => r.Type.startsWith('AWS::SNS::'))).toEqual([]);
+  });
+
+  it('reserves DELIVER_RESERVED_CONCURRENCY for deliver when set, and nothing when not', () => {
+    expect(template.Resources.DeliverLambdaFunction?.Properties?.ReservedConcurrentExecutions).toBeUndefined();
+    expect(notifying.Resources.DeliverLambdaFunction?.Properties?.ReservedConcurrentExecutions).toBe(20);
+    expect(notifying.Resources.MessageLambdaFunction?.Properties?.ReservedConcurrentExecutions).toBe(5);
+  });
 });
 
 describe('least privilege around deliver', () => {
@@ -145,37 +170,44 @@ describe('least privilege around deliver', () => {
 const lint = process.env.SKIP_CFN_LINT === '1' ? describe.skip : describe;
 
 lint('cfn-lint on the shard resources', () => {
-  it('finds nothing in the deliver function, its invoke config, its role, the queue and the alarm', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cfn-lint-shards-'));
-    try {
-      const file = join(dir, 'template.json');
-      writeFileSync(file, JSON.stringify(template, null, 2));
-      const { stdout } = await promisify(execFile)('cfn-lint', ['--format', 'json', file], {
-        cwd: root,
-        maxBuffer: 16 * 1024 * 1024,
-      }).catch((error: { stdout?: string; stderr?: string }) => {
-        if (typeof error.stdout === 'string' && error.stdout.trim().startsWith('[')) return { stdout: error.stdout };
-        throw new Error(`cfn-lint failed: ${error.stderr ?? String(error)}`);
-      });
-      const findings = JSON.parse(stdout) as {
-        Rule: { Id: string };
-        Location: { Path: (string | number)[] };
-        Message: string;
-      }[];
-      // What the whole template's cfn-lint check accepts for every function applies here too.
-      const accepted = yaml.load(readFileSync(join(__dirname, 'cfn-lint-accepted.yml'), 'utf8')) as {
-        rule: string;
-        path: string;
-      }[];
-      const ours = findings
-        .filter((f) => /Deliver|ShardFailures|FanOutFunctions|EventInvokeConfig/.test(f.Location.Path.join('/')))
-        .filter(
-          (f) => !accepted.some((a) => a.rule === f.Rule.Id && new RegExp(a.path).test(f.Location.Path.join('/'))),
-        )
-        .map((f) => `${f.Rule.Id} ${f.Location.Path.join('/')}: ${f.Message}`);
-      expect(ours).toEqual([]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it.each([
+    ['without', () => template],
+    ['with', () => notifying],
+  ])(
+    'finds nothing in the deliver function, its invoke config, its role, the queue and the alarm (%s an alarm topic)',
+    async (_, templateOf) => {
+      const template = templateOf();
+      const dir = mkdtempSync(join(tmpdir(), 'cfn-lint-shards-'));
+      try {
+        const file = join(dir, 'template.json');
+        writeFileSync(file, JSON.stringify(template, null, 2));
+        const { stdout } = await promisify(execFile)('cfn-lint', ['--format', 'json', file], {
+          cwd: root,
+          maxBuffer: 16 * 1024 * 1024,
+        }).catch((error: { stdout?: string; stderr?: string }) => {
+          if (typeof error.stdout === 'string' && error.stdout.trim().startsWith('[')) return { stdout: error.stdout };
+          throw new Error(`cfn-lint failed: ${error.stderr ?? String(error)}`);
+        });
+        const findings = JSON.parse(stdout) as {
+          Rule: { Id: string };
+          Location: { Path: (string | number)[] };
+          Message: string;
+        }[];
+        // What the whole template's cfn-lint check accepts for every function applies here too.
+        const accepted = yaml.load(readFileSync(join(__dirname, 'cfn-lint-accepted.yml'), 'utf8')) as {
+          rule: string;
+          path: string;
+        }[];
+        const ours = findings
+          .filter((f) => /Deliver|ShardFailures|FanOutFunctions|EventInvokeConfig/.test(f.Location.Path.join('/')))
+          .filter(
+            (f) => !accepted.some((a) => a.rule === f.Rule.Id && new RegExp(a.path).test(f.Location.Path.join('/'))),
+          )
+          .map((f) => `${f.Rule.Id} ${f.Location.Path.join('/')}: ${f.Message}`);
+        expect(ours).toEqual([]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -24,6 +24,7 @@ import {
   checkTarget,
   checkTunables,
   describeRooms,
+  describeShards,
   mergeSettings,
   parseIni,
   settingNames,
@@ -205,6 +206,50 @@ describe('checkSettings', () => {
     expect(checkSettings({ ...good, RESERVED_CONCURRENCY: 'ten' })).toEqual([
       'RESERVED_CONCURRENCY "ten" must be a positive whole number',
     ]);
+  });
+
+  it('counts DELIVER_RESERVED_CONCURRENCY against the 100 unreserved executions, as settings.js does', () => {
+    // 5 x 170 + 1 + 49 = 900 leaves 100 of 1000; 50 leaves 99.
+    expect(checkSettings({ ...good, RESERVED_CONCURRENCY: '170', DELIVER_RESERVED_CONCURRENCY: '49' })).toEqual([]);
+    expect(checkSettings({ ...good, RESERVED_CONCURRENCY: '170', DELIVER_RESERVED_CONCURRENCY: '50' })).toEqual([
+      expect.stringMatching(
+        /^RESERVED_CONCURRENCY 170, DELIVER_RESERVED_CONCURRENCY 50: 5 functions x 170 \+ 1 \(sweep\) \+ 50 \(deliver\) = 901 reserved executions, but Lambda keeps at least 100 /,
+      ),
+    ]);
+    expect(checkSettings({ ...good, DELIVER_RESERVED_CONCURRENCY: '901' })).toEqual([
+      expect.stringMatching(/^DELIVER_RESERVED_CONCURRENCY 901: 901 \(deliver\) = 901 reserved executions/),
+    ]);
+    expect(checkSettings({ ...good, DELIVER_RESERVED_CONCURRENCY: 'lots' })).toEqual([
+      'DELIVER_RESERVED_CONCURRENCY "lots" must be a positive whole number',
+    ]);
+  });
+
+  it('warns, without refusing, when the WebSocket functions are reserved and the shards are not', () => {
+    expect(checkSettings({ ...good, RESERVED_CONCURRENCY: '5' })).toEqual([]);
+    expect(describeShards({ ...good, RESERVED_CONCURRENCY: '5' })).toMatch(
+      /^RESERVED_CONCURRENCY 5 bounds the WebSocket functions but not the shards .* set DELIVER_RESERVED_CONCURRENCY/,
+    );
+    expect(describeShards({ ...good, RESERVED_CONCURRENCY: '5', DELIVER_RESERVED_CONCURRENCY: '5' })).toBeUndefined();
+    expect(describeShards(good)).toBeUndefined();
+  });
+
+  it('takes ALARM_TOPIC_ARN only as the ARN of a standard SNS topic', () => {
+    const problem =
+      'ALARM_TOPIC_ARN must be the ARN of a standard SNS topic (arn:aws:sns:<region>:<account>:<topic name>).';
+    for (const arn of [
+      'arn:aws:sns:us-east-1:123456789012:chat-alarms',
+      'arn:aws-cn:sns:cn-north-1:123456789012:a_b',
+    ]) {
+      expect(checkSettings({ ...good, ALARM_TOPIC_ARN: arn })).toEqual([]);
+    }
+    for (const arn of [
+      'chat-alarms',
+      'arn:aws:sns:us-east-1:1234:chat-alarms',
+      'arn:aws:sqs:us-east-1:123456789012:chat-alarms',
+      'arn:aws:sns:us-east-1:123456789012:chat-alarms.fifo',
+    ]) {
+      expect(checkSettings({ ...good, ALARM_TOPIC_ARN: arn })).toEqual([problem]);
+    }
   });
 
   it('takes stage and region from --stage/--region first, then the settings, then the defaults', () => {

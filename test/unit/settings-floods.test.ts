@@ -90,11 +90,73 @@ describe('settings.js flood bounds', () => {
     ).toBe(300);
   });
 
+  it('counts the reservation of deliver in the database budget: 5 x RESERVED_CONCURRENCY + 1 + DELIVER_RESERVED_CONCURRENCY', async () => {
+    // db.t4g.micro (52 of 66): 51 + 1 fits, 51 + 2 does not, and deliver alone may have 52.
+    expect(await settingsFor(['RESERVED_CONCURRENCY: 10', 'DELIVER_RESERVED_CONCURRENCY: 1'])).toMatchObject({
+      RESERVED_CONCURRENCY: 10,
+      DELIVER_RESERVED_CONCURRENCY: 1,
+    });
+    await expect(settingsFor(['RESERVED_CONCURRENCY: 10', 'DELIVER_RESERVED_CONCURRENCY: 2'])).rejects.toThrow(
+      'RESERVED_CONCURRENCY 10, DELIVER_RESERVED_CONCURRENCY 2: 5 functions x 10 + 1 (sweep) + 2 (deliver) = 53 ' +
+        'database connections at once, more than 80% of DB_MAX_CONNECTIONS 66 (db.t4g.micro) = 52. ' +
+        'Use at most 9 with that DELIVER_RESERVED_CONCURRENCY,',
+    );
+    expect((await settingsFor(['DELIVER_RESERVED_CONCURRENCY: 52'])).DELIVER_RESERVED_CONCURRENCY).toBe(52);
+    await expect(settingsFor(['DELIVER_RESERVED_CONCURRENCY: 53'])).rejects.toThrow(
+      'DELIVER_RESERVED_CONCURRENCY 53: 53 (deliver) = 53 database connections at once, more than 80% of DB_MAX_CONNECTIONS 66',
+    );
+    expect((await settingsFor([])).DELIVER_RESERVED_CONCURRENCY).toBeNull();
+  });
+
+  it('counts the reservation of deliver against the 100 unreserved executions Lambda keeps', async () => {
+    const large = ['DB_INSTANCE_CLASS: db.r6g.large', 'DB_MAX_CONNECTIONS: 2000'];
+    // 5 x 170 + 1 + 49 = 900 leaves 100 of 1000; one more does not.
+    expect(
+      (await settingsFor([...large, 'RESERVED_CONCURRENCY: 170', 'DELIVER_RESERVED_CONCURRENCY: 49']))
+        .DELIVER_RESERVED_CONCURRENCY,
+    ).toBe(49);
+    await expect(
+      settingsFor([...large, 'RESERVED_CONCURRENCY: 170', 'DELIVER_RESERVED_CONCURRENCY: 50']),
+    ).rejects.toThrow(
+      'RESERVED_CONCURRENCY 170, DELIVER_RESERVED_CONCURRENCY 50: 5 functions x 170 + 1 (sweep) + 50 (deliver) = 901 ' +
+        "reserved executions, but Lambda keeps at least 100 of the account's 1000",
+    );
+    await expect(settingsFor(['ACCOUNT_CONCURRENCY: 10', 'DELIVER_RESERVED_CONCURRENCY: 1'])).rejects.toThrow(
+      "DELIVER_RESERVED_CONCURRENCY 1: 1 (deliver) = 1 reserved executions, but Lambda keeps at least 100 of the account's 10",
+    );
+  });
+
+  it('warns on a deploy that bounds the WebSocket functions but not the shards', async () => {
+    const argv = process.argv;
+    const writes: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      writes.push(String(chunk));
+      return true;
+    });
+    try {
+      process.argv = ['node', 'sls', 'deploy'];
+      await settingsFor(['RESERVED_CONCURRENCY: 5']);
+      expect(writes.join('')).toContain(
+        'RESERVED_CONCURRENCY 5 bounds the WebSocket functions but not the shards of large broadcasts',
+      );
+      writes.length = 0;
+      await settingsFor(['RESERVED_CONCURRENCY: 5', 'DELIVER_RESERVED_CONCURRENCY: 5']);
+      await settingsFor([]);
+      expect(writes.join('')).not.toContain('DELIVER_RESERVED_CONCURRENCY');
+    } finally {
+      process.argv = argv;
+      spy.mockRestore();
+    }
+  });
+
   it.each([
     ['ACCOUNT_CONCURRENCY: lots\nRESERVED_CONCURRENCY: 1', /ACCOUNT_CONCURRENCY must be a positive integer/],
     ['RESERVED_CONCURRENCY: 0', /RESERVED_CONCURRENCY must be a positive integer/],
     ['RESERVED_CONCURRENCY: 2.5', /RESERVED_CONCURRENCY must be a positive integer/],
     ['RESERVED_CONCURRENCY: many', /RESERVED_CONCURRENCY must be a positive integer/],
+    ['DELIVER_RESERVED_CONCURRENCY: 0', /DELIVER_RESERVED_CONCURRENCY must be a positive integer/],
+    ['DELIVER_RESERVED_CONCURRENCY: some', /DELIVER_RESERVED_CONCURRENCY must be a positive integer/],
+    ['ALARM_TOPIC_ARN: my-topic', /ALARM_TOPIC_ARN must be the ARN of a standard SNS topic/],
     ['WS_THROTTLE_BURST: 0', /WS_THROTTLE_BURST must be a positive integer/],
     ['WS_THROTTLE_RATE: fast', /WS_THROTTLE_RATE must be a positive number/],
     ['DB_MAX_CONNECTIONS: -5', /DB_MAX_CONNECTIONS must be a positive integer/],
