@@ -8,15 +8,14 @@
  * Gotcha 2 (the socket exists only after `$connect` returned 200): nothing here is
  * called from the connect handler.
  */
-import { credentialsFromEnv, RequestTimeoutError } from './aws/request';
+import { OFFLINE_CREDENTIALS, RequestTimeoutError, signingCredentials } from './aws/request';
 import { ownOrigin } from './aws/origin';
 import { fullJitter } from './backoff';
 import { config, DEFAULT_POST_TIMEOUT_MS } from './config';
 import type { Config } from './config';
-import { ConfigError, CredentialsError, DeliveryError, PostTimeoutError, StaleConnectionError } from './errors';
+import { ConfigError, DeliveryError, PostTimeoutError, StaleConnectionError } from './errors';
 import { ManagementApi } from './aws/management-api';
 import type { ManagementApiOptions } from './aws/management-api';
-import type { AwsCredentials } from './aws/sigv4';
 import type { Liveness } from './chat/liveness';
 import type { Outbox } from './chat/outbox';
 import { log } from './log';
@@ -34,26 +33,9 @@ export interface ClientOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** Nothing checks signatures locally; explicit fake ones mean nothing ever looks for real ones. */
-export const OFFLINE_CREDENTIALS: AwsCredentials = { accessKeyId: 'offline', secretAccessKey: 'offline' };
+export { OFFLINE_CREDENTIALS };
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-/**
- * Lambda sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN for the
- * function's role. Without them in AWS we fail at once with a named error: no provider
- * chain, no instance metadata probe, nothing that could hang.
- */
-function credentialsFor(endpoint: string, options: ClientOptions): AwsCredentials {
-  if (options.offline || LOOPBACK.has(new URL(endpoint).hostname)) return OFFLINE_CREDENTIALS;
-  const credentials = credentialsFromEnv(options.env);
-  if (!credentials) {
-    throw new CredentialsError(
-      'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set: cannot sign posts to the management API',
-    );
-  }
-  return credentials;
-}
 
 /** How a client is made; tests swap it (test/support/stand-ins/management-stand-in.ts) to reach a loopback stand-in. */
 export type ManagementApiFactory = (endpoint: string, options: ManagementApiOptions) => ManagementApi;
@@ -78,7 +60,12 @@ export function clientFor(endpoint: string, options: ClientOptions): ManagementA
   if (!client) {
     client = factory(endpoint, {
       region: options.region,
-      credentials: credentialsFor(endpoint, options),
+      credentials: signingCredentials({
+        // A management API on loopback is a stand-in or offline's own: nothing checks signatures.
+        offline: options.offline || LOOPBACK.has(new URL(endpoint).hostname),
+        env: options.env,
+        purpose: 'sign posts to the management API',
+      }),
       maxSockets: options.maxSockets ?? 50,
     });
     clients.set(endpoint, client);

@@ -5,8 +5,7 @@
  * it then runs the function, retries it twice on an error and hands it to the on-failure
  * destination after that (serverless.yml). serverless-offline serves the same API locally.
  */
-import { CredentialsError } from '../errors';
-import { credentialsFromEnv, endpoint, signedPost } from './request';
+import { endpoint, signedPost } from './request';
 import type { Endpoint } from './request';
 import type { AwsCredentials } from './sigv4';
 
@@ -24,18 +23,6 @@ export class InvokeError extends Error {
       options,
     );
   }
-}
-
-/** The role's credentials from the environment (Lambda sets them), or the fake ones for serverless-offline. */
-export function invokeCredentials(offline: boolean, offlineCredentials: AwsCredentials): AwsCredentials {
-  if (offline) return offlineCredentials;
-  const credentials = credentialsFromEnv();
-  if (!credentials) {
-    throw new CredentialsError(
-      'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set: cannot invoke the deliver function',
-    );
-  }
-  return credentials;
 }
 
 export interface InvokerOptions {

@@ -7,6 +7,7 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { CredentialsError } from '../errors';
 import { signedHeaderList } from './sigv4';
 import type { AwsCredentials } from './sigv4';
 
@@ -21,6 +22,28 @@ export function credentialsFromEnv(env: Record<string, string | undefined> = pro
   const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
   if (!accessKeyId || !secretAccessKey) return undefined;
   return { accessKeyId, secretAccessKey, sessionToken: env.AWS_SESSION_TOKEN || undefined };
+}
+
+/** Nothing checks signatures locally; explicit fake ones mean nothing ever looks for real ones. */
+export const OFFLINE_CREDENTIALS: AwsCredentials = { accessKeyId: 'offline', secretAccessKey: 'offline' };
+
+/**
+ * What a request is signed with: the fake credentials under serverless-offline (`offline`);
+ * else the role's, which Lambda puts in the environment. Without them in AWS it fails at once
+ * with a named error (`purpose` says what could not be done): no provider chain, no instance
+ * metadata probe, nothing that could hang.
+ */
+export function signingCredentials(options: {
+  offline: boolean;
+  purpose: string;
+  env?: Record<string, string | undefined>;
+}): AwsCredentials {
+  if (options.offline) return OFFLINE_CREDENTIALS;
+  const credentials = credentialsFromEnv(options.env);
+  if (!credentials) {
+    throw new CredentialsError(`AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set: cannot ${options.purpose}`);
+  }
+  return credentials;
 }
 
 export interface Endpoint {

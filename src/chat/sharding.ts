@@ -8,8 +8,8 @@ import type { Sharding } from './shards';
 
 // The Invoke client (and its credentials) is loaded only when an audience is sharded.
 /* eslint-disable @typescript-eslint/no-require-imports */
-const communication = () => require('../communication') as typeof import('../communication');
 const lambdaInvoke = () => require('../aws/lambda-invoke') as typeof import('../aws/lambda-invoke');
+const request = () => require('../aws/request') as typeof import('../aws/request');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 let invoker: AsyncInvoker | undefined;
@@ -30,8 +30,11 @@ export function sharding(deadline: number): Sharding | undefined {
     size: settings.size,
     invoke: (event) => {
       if (invoker === undefined) {
-        const { AsyncInvoker, invokeCredentials } = lambdaInvoke();
-        const credentials = invokeCredentials(offline, communication().OFFLINE_CREDENTIALS);
+        const { AsyncInvoker } = lambdaInvoke();
+        const credentials = request().signingCredentials({
+          offline,
+          purpose: 'invoke the deliver function',
+        });
         invoker = new AsyncInvoker(settings.lambdaEndpoint, { region, credentials, timeoutMs: INVOKE_TIMEOUT_MS });
       }
       const timeoutMs = Math.max(100, Math.min(INVOKE_TIMEOUT_MS, deadline - Date.now()));
