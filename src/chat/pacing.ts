@@ -8,6 +8,7 @@
  */
 import { DeliveryError, StaleConnectionError } from '../errors';
 import { log } from '../log';
+import { sleep as sleepFor } from '../timeout';
 
 export const HALVE_EVERY_MS = 250;
 /**
@@ -19,8 +20,6 @@ export const HALVE_EVERY_MS = 250;
 export const IN_FLIGHT_WINDOW_MS = 200;
 export const RECOVERY_MS = 2_000;
 export const MIN_FACTOR = 1 / 64;
-
-const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export interface PacerOptions {
   now?: () => number;

@@ -16,6 +16,7 @@ import { StaleConnectionError } from '../errors';
 import { log } from '../log';
 import type { DeliveryFrame } from './frames';
 import { Pacer, pacedFanOut } from './pacing';
+import { sleep as sleepFor } from '../timeout';
 
 /** Ids a shard reads and posts at a time: its memory, whatever the audience. */
 export const SHARD_PAGE = 1_000;
@@ -377,7 +378,7 @@ export async function waitForSummary(
   options: { intervalMs?: number; now?: () => number; sleep?: (ms: number) => Promise<void> } = {},
 ): Promise<DeliveryFrame | undefined> {
   const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep = options.sleep ?? sleepFor;
   const interval = options.intervalMs ?? 250;
   for (;;) {
     const state = await store.deliveryState(deliveryId);

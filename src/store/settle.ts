@@ -9,7 +9,7 @@
  * retried for SETTLE_WINDOW_MS while an attempt fits in the route's budget. One mechanism for
  * every route.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../timeout';
 import { ConfigError, CredentialsError, SecretError, StoreError } from '../errors';
 import { log } from '../log';
 import { MYSQL_TIMEOUTS } from './mysql-connections';
