@@ -74,6 +74,19 @@ function currentStore(): ConnectionStore {
   return store;
 }
 
+/**
+ * Ends the store if this invocation used it (serverless-mysql's connection check, src/store/
+ * mysql-connections.ts); a failure to end is a warning and changes nothing of the answer.
+ */
+async function endUsedStore(fields: { route: string; connectionId?: string }): Promise<void> {
+  if (!storeUsed) return;
+  try {
+    await store?.end();
+  } catch (error) {
+    log.warn('store end failed', { ...fields, error });
+  }
+}
+
 /** For tests: use this store instead of the configured one. */
 export function useStore(replacement: ConnectionStore | undefined): void {
   store = replacement;
@@ -163,11 +176,7 @@ function route(name: string, work: Work, options: RouteOptions = {}) {
       if (options.answerFailures && connectionId) await answerFailure(name, event, context, error);
       return { statusCode };
     } finally {
-      try {
-        if (storeUsed) await store?.end();
-      } catch (error) {
-        log.warn('store end failed', { route: name, connectionId, error });
-      }
+      await endUsedStore({ route: name, connectionId });
     }
   };
 }
@@ -249,6 +258,7 @@ function deadlineFor(context: Context): number {
 function session(event: WebSocketEvent, context: Context): Session {
   const { fanOut, listPageSize, presenceMaxMembers, listScope, history } = config();
   const subject = subjectOf(event);
+  const deadline = deadlineFor(context);
   return {
     // Taken on first use, so that a message that needs no store (ping) does not mark it used.
     get store() {
@@ -260,11 +270,11 @@ function session(event: WebSocketEvent, context: Context): Session {
     rooms: roomsOf(event, subject),
     listScope,
     concurrency: fanOut.concurrency,
-    deadline: deadlineFor(context),
+    deadline,
     listPageSize,
     presenceMaxMembers,
     history,
-    sharding: sharding(deadlineFor(context)),
+    sharding: sharding(deadline),
   };
 }
 
@@ -285,13 +295,14 @@ export async function sweep(
   _event?: ScheduledEvent,
   context?: Pick<Context, 'getRemainingTimeInMillis'>,
 ): Promise<import('./chat/sweep').SweepResult> {
+  storeUsed = false;
   try {
     return await sweepWork().sweepStore(currentStore(), context);
   } catch (error) {
     log.error('sweep failed', { route: 'sweep', error });
     throw error; // let Lambda record the failure
   } finally {
-    await store?.end().catch((error: unknown) => log.warn('store end failed', { route: 'sweep', error }));
+    await endUsedStore({ route: 'sweep' });
   }
 }
 
@@ -317,9 +328,7 @@ export async function publish(event: unknown, context: Context): Promise<import(
     return await push().handlePublish(event, courier);
   } finally {
     // A refused request never touched the store: nothing to end.
-    if (storeUsed) {
-      await store?.end().catch((error: unknown) => log.warn('store end failed', { route: 'publish', error }));
-    }
+    await endUsedStore({ route: 'publish' });
   }
 }
 
@@ -347,8 +356,6 @@ export async function deliver(event: unknown, context: Context): Promise<{ outco
     if (offline) return { outcome: 'failed' };
     throw error;
   } finally {
-    if (storeUsed) {
-      await store?.end().catch((error: unknown) => log.warn('store end failed', { route: 'deliver', error }));
-    }
+    await endUsedStore({ route: 'deliver' });
   }
 }
