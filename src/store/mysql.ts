@@ -282,18 +282,26 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
     return rows.map((row) => row.connection_id);
   }
 
-  async members(room: string, limit: number): Promise<ConnectionPage> {
+  /**
+   * A room's members, joined with the connections, so a membership left behind by a failed
+   * removal is neither counted nor listed (members() and presencePage() count alike).
+   */
+  private async memberCount(operation: string, room: string, deadline: number): Promise<number> {
     const { connections, members } = this.t;
-    const deadline = this.budget();
-    // Joined with the connections, so a membership left behind by a failed removal is
-    // neither counted nor listed.
     const [counted] = await this.query<{ n: number | string }[]>(
-      'members',
+      operation,
       `SELECT COUNT(*) AS n FROM \`${members}\` m JOIN \`${connections}\` c ON c.connection_id = m.connection_id
        WHERE m.room = ?`,
       [room],
       deadline,
     );
+    return Number(counted?.n ?? 0);
+  }
+
+  async members(room: string, limit: number): Promise<ConnectionPage> {
+    const { connections, members } = this.t;
+    const deadline = this.budget();
+    const count = await this.memberCount('members', room, deadline);
     const rows = await this.query<ConnectionRow[]>(
       'members',
       `SELECT c.connection_id, c.connected_at, c.subject
@@ -302,20 +310,14 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
       [room, limit],
       deadline,
     );
-    return { count: Number(counted?.n ?? 0), connections: rows.map(toConnection) };
+    return { count, connections: rows.map(toConnection) };
   }
 
   async presencePage(room: string, limit: number): Promise<PresencePage> {
     const { connections, members } = this.t;
     const deadline = this.budget();
     // Counted and ordered as in members(); the presence row only marks who may hear the events.
-    const [counted] = await this.query<{ n: number | string }[]>(
-      'presence',
-      `SELECT COUNT(*) AS n FROM \`${members}\` m JOIN \`${connections}\` c ON c.connection_id = m.connection_id
-       WHERE m.room = ?`,
-      [room],
-      deadline,
-    );
+    const count = await this.memberCount('presence', room, deadline);
     const rows = await this.query<{ connection_id: string; sees: number | string }[]>(
       'presence',
       `SELECT c.connection_id, p.connection_id IS NOT NULL AS sees
@@ -326,7 +328,7 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
       deadline,
     );
     return {
-      count: Number(counted?.n ?? 0),
+      count,
       members: rows.map((row) => ({ connectionId: row.connection_id, seesPresence: Number(row.sees) === 1 })),
     };
   }

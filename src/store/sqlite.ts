@@ -204,11 +204,15 @@ export class EmbeddedConnectionStore extends EmbeddedDeliveries implements Conne
     );
   }
 
+  /** A room's members, joined with the connections, so a membership left behind is neither counted nor listed. */
+  private memberFrom(): string {
+    const { connections, members } = this.t;
+    return `FROM "${members}" m JOIN "${connections}" c ON c.connection_id = m.connection_id WHERE m.room = ?`;
+  }
+
   members(room: string, limit: number): Promise<ConnectionPage> {
     return this.run('members', (db) => {
-      const { connections, members } = this.t;
-      // Joined with the connections, so a membership left behind is neither counted nor listed.
-      const from = `FROM "${members}" m JOIN "${connections}" c ON c.connection_id = m.connection_id WHERE m.room = ?`;
+      const from = this.memberFrom();
       const { n } = db.prepare(`SELECT COUNT(*) AS n ${from}`).get(room) as { n: number };
       const rows = db
         .prepare(
@@ -221,9 +225,8 @@ export class EmbeddedConnectionStore extends EmbeddedDeliveries implements Conne
 
   presencePage(room: string, limit: number): Promise<PresencePage> {
     return this.run('presence', (db) => {
-      const { connections, members } = this.t;
       // Counted and ordered as in members(); the presence row only marks who may hear the events.
-      const from = `FROM "${members}" m JOIN "${connections}" c ON c.connection_id = m.connection_id WHERE m.room = ?`;
+      const from = this.memberFrom();
       const { n } = db.prepare(`SELECT COUNT(*) AS n ${from}`).get(room) as { n: number };
       const rows = db
         .prepare(
