@@ -3,7 +3,6 @@
  * one path (src/chat/envelope.ts), then summarized to the sender.
  */
 import { BadMessageError } from '../errors';
-import type { FanOutResult } from './delivery';
 import { audienceOrShards, deliverToAudience, deliverySummary, encodeForTarget, messageEnvelope } from './envelope';
 import { targetFields } from './envelope';
 import { reply } from './session';
@@ -15,12 +14,7 @@ import { forbidden, requireMembership } from './access';
  * A room's message is refused unless the sender is a member, before it gets a number in the
  * room's history: a refused message leaves no trace.
  */
-export async function relay(
-  session: Session,
-  target: Target,
-  data: unknown,
-  checked = false,
-): Promise<FanOutResult | undefined> {
+export async function relay(session: Session, target: Target, data: unknown, checked = false): Promise<void> {
   if (target.room !== undefined) {
     const member = (await session.store.roomsOf(session.connectionId)).includes(target.room);
     requireMembership(member, target.room, 'publish');
@@ -36,7 +30,7 @@ export async function relay(
     await reply(session, plan.queued);
     const final = await plan.handOver();
     if (final) await reply(session, final);
-    return undefined;
+    return;
   }
   const { audience } = plan;
   const result = await deliverToAudience(session, audience, message, {
@@ -45,7 +39,6 @@ export async function relay(
   });
   const senderGone = result.stale.includes(session.connectionId);
   if (!senderGone) await reply(session, deliverySummary(result, target, message));
-  return result;
 }
 
 /** A direct message: to every connection of a user (needs authorization), or to one connection. */
