@@ -2,11 +2,15 @@
  * The management API at its worst: it accepts the TCP connection and then says nothing
  * (or sends the status line and headers, then never the body). A real server on
  * 127.0.0.1 and the real client (src/aws/management-api.ts): every post must end by its own timeout, and a
- * fan-out must report by its deadline plus one post timeout.
+ * fan-out must report by its deadline plus one post timeout. The liveness sweep's GetConnection
+ * and the shards' asynchronous Invoke (the same request machinery) end by their timeouts too.
  */
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
-import { clientFor, post, resetClients } from '../../src/communication';
+import { clientFor, livenessProbeAt, post, resetClients } from '../../src/communication';
+import { AsyncInvoker, InvokeError } from '../../src/aws/lambda-invoke';
+import { OFFLINE_CREDENTIALS } from '../../src/aws/request';
+import { readConfig } from '../../src/config';
 import { encode } from '../../src/chat/outbox';
 import { DeliveryError } from '../../src/errors';
 import { fanOut } from '../../src/chat/delivery';
@@ -84,6 +88,40 @@ describe.each<Behaviour>(['silent', 'headers only'])('a management API that is %
     expect(error.cause).toMatchObject({ name: 'PostTimeoutError' });
     expect(server.requests()).toBe(1);
     // Generous bounds: it waited for its timeout, and not much longer.
+    expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    expect(ms).toBeLessThan(TIMEOUT_MS + 3_000);
+  });
+
+  it("makes the liveness sweep's GetConnection answer 'unknown' (the row is kept) once its timeout has passed", async () => {
+    server = await silentServer(behaviour);
+    const probe = livenessProbeAt(
+      server.endpoint,
+      readConfig({ IS_OFFLINE: 'true', POST_TIMEOUT_MS: String(TIMEOUT_MS) }),
+    );
+
+    const { outcome, ms } = await timed(() => probe('c1', Date.now() + 10_000));
+
+    expect(outcome).toEqual({ status: 'fulfilled', value: 'unknown' });
+    expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    expect(ms).toBeLessThan(TIMEOUT_MS + 3_000);
+  });
+
+  it("makes a shard's asynchronous Invoke fail with an InvokeError once its timeout has passed", async () => {
+    server = await silentServer(behaviour);
+    const invoker = new AsyncInvoker(server.endpoint, {
+      region: 'us-east-1',
+      credentials: OFFLINE_CREDENTIALS,
+      timeoutMs: TIMEOUT_MS,
+    });
+
+    const { outcome, ms } = await timed(() => invoker.invoke('aws-node-websockets-dev-deliver', { shard: 0 }));
+    invoker.destroy();
+
+    expect(outcome.status).toBe('rejected');
+    const error = (outcome as PromiseRejectedResult).reason as InvokeError;
+    expect(error).toBeInstanceOf(InvokeError);
+    expect(error.cause).toMatchObject({ name: 'RequestTimeoutError' });
+    expect(server.requests()).toBe(1);
     expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
     expect(ms).toBeLessThan(TIMEOUT_MS + 3_000);
   });
