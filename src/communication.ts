@@ -16,7 +16,7 @@ import type { Config } from './config';
 import { ConfigError, DeliveryError, PostTimeoutError, StaleConnectionError } from './errors';
 import { ManagementApi } from './aws/management-api';
 import type { ManagementApiOptions } from './aws/management-api';
-import type { Liveness } from './chat/liveness';
+import type { Liveness } from './chat/housekeeping/liveness';
 import type { Outbox } from './chat/outbox';
 import { log } from './log';
 import { sleep as sleepFor } from './timeout';
@@ -126,7 +126,7 @@ async function attempt(client: ManagementApi, connectionId: string, data: Uint8A
  *
  * Time: every attempt ends within `timeoutMs`, and a retry starts only if it can end
  * (pause + timeout) by the deadline. A post started before its deadline therefore ends
- * by deadline + timeoutMs at the latest, which is what bounds a fan-out (src/chat/delivery.ts).
+ * by deadline + timeoutMs at the latest, which is what bounds a fan-out (src/chat/fanout/delivery.ts).
  */
 export async function post(
   client: ManagementApi,

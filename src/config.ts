@@ -61,7 +61,7 @@ export interface FanOutSettings {
 /**
  * A PostToConnection answers in tens of milliseconds; 1.5 s means the endpoint is stuck.
  * It is also what the message routes' time budget leaves room for (see fanOutDeadline
- * in src/chat/delivery.ts): 25 s of fan-out + 1.5 s for the last posts + 1.5 s for the sender's
+ * in src/chat/fanout/delivery.ts): 25 s of fan-out + 1.5 s for the last posts + 1.5 s for the sender's
  * summary + 1 s for the store and the return = API Gateway's 29 s.
  */
 export const DEFAULT_POST_TIMEOUT_MS = 1_500;
@@ -98,7 +98,7 @@ export function readHistorySettings(env: Env): HistorySettings {
 
 /**
  * Fan-outs above `size` recipients are split into shards of `size`, each posted by the `deliver`
- * function (src/chat/shards.ts); docs/operations.md#fan-out says how the defaults are derived.
+ * function (src/chat/fanout/shards.ts); docs/operations.md#fan-out says how the defaults are derived.
  */
 export interface ShardSettings {
   /** FANOUT_SHARD_SIZE: recipients per shard; an audience of at most this many is posted by its own invocation. */
@@ -136,7 +136,7 @@ export interface Config {
    * event calls (so none tells it the API). MANAGEMENT_ENDPOINT wins over it.
    */
   apiEndpoint: string | undefined;
-  /** The liveness sweep (src/chat/liveness.ts): rows older than minAgeMs are asked about, batchSize at a time. */
+  /** The liveness sweep (src/chat/housekeeping/liveness.ts): rows older than minAgeMs are asked about, batchSize at a time. */
   liveness: { minAgeMs: number; batchSize: number };
   /**
    * LIST_SCOPE: with auth on, `list` shows the caller's own user's connections (`own`, the

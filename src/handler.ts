@@ -18,11 +18,11 @@ import { AFTER_FANOUT_MS, AFTER_REPLY_MS, FAILURE_REPLY_TIMEOUT_MS } from './bud
 import { createStore } from './data';
 import type { ConnectionStore } from './data';
 import { failureOf } from './errors';
-import { fanOutDeadline } from './chat/delivery';
+import { fanOutDeadline } from './chat/fanout/delivery';
 import { log } from './log';
 import type { Session } from './chat/actions';
 import { addConnection, overUserLimit } from './chat/admission';
-import { sharding } from './chat/sharding';
+import { sharding } from './chat/fanout/sharding';
 import { ALL_ROOMS, decodeRights } from './auth/rooms';
 import type { RoomRights } from './auth/rooms';
 
@@ -38,9 +38,9 @@ const communication = () => require('./communication') as typeof import('./commu
 const messaging = () => require('./chat/actions') as typeof import('./chat/actions');
 const auth = () => require('./auth/token') as typeof import('./auth/token');
 const push = () => require('./chat/push') as typeof import('./chat/push');
-const sweepWork = () => require('./chat/sweep') as typeof import('./chat/sweep');
-const shards = () => require('./chat/shards') as typeof import('./chat/shards');
-const shardDelivery = () => require('./chat/deliver') as typeof import('./chat/deliver');
+const sweepWork = () => require('./chat/housekeeping/sweep') as typeof import('./chat/housekeeping/sweep');
+const shards = () => require('./chat/fanout/shards') as typeof import('./chat/fanout/shards');
+const shardDelivery = () => require('./chat/fanout/deliver') as typeof import('./chat/fanout/deliver');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
@@ -250,7 +250,7 @@ export const disconnect = route('$disconnect', async (event, context) => {
   return 200;
 });
 
-/** No delivery starts after this (src/chat/delivery.ts: the budget, and room for what follows it). */
+/** No delivery starts after this (src/chat/fanout/delivery.ts: the budget, and room for what follows it). */
 function deadlineFor(context: Context): number {
   return fanOutDeadline(Date.now(), config().fanOut, context.getRemainingTimeInMillis?.(), AFTER_FANOUT_MS);
 }
@@ -289,12 +289,12 @@ export const message = route('message', handleMessage, { answerFailures: true })
 
 /**
  * Scheduled: the rows that outlived their sockets, and history past its bounds, go
- * (src/chat/sweep.ts says how). A failure is logged and thrown, so Lambda records it.
+ * (src/chat/housekeeping/sweep.ts says how). A failure is logged and thrown, so Lambda records it.
  */
 export async function sweep(
   _event?: ScheduledEvent,
   context?: Pick<Context, 'getRemainingTimeInMillis'>,
-): Promise<import('./chat/sweep').SweepResult> {
+): Promise<import('./chat/housekeeping/sweep').SweepResult> {
   storeUsed = false;
   try {
     return await sweepWork().sweepStore(currentStore(), context);
@@ -333,7 +333,7 @@ export async function publish(event: unknown, context: Context): Promise<import(
 }
 
 /**
- * `deliver`: one shard of a large fan-out (src/chat/shards.ts), invoked asynchronously by the
+ * `deliver`: one shard of a large fan-out (src/chat/fanout/shards.ts), invoked asynchronously by the
  * functions that start one. A failure is thrown so that Lambda retries the shard (it resumes
  * at its saved cursor) and, after the last attempt, keeps the event in the on-failure
  * destination. Under serverless-offline, which neither retries nor catches a failed

@@ -11,5 +11,5 @@ process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'error';
 process.env.WEBSOCKET_API_ID = process.env.WEBSOCKET_API_ID ?? 'abc123';
 process.env.WEBSOCKET_API_ENDPOINT =
   process.env.WEBSOCKET_API_ENDPOINT ?? 'https://abc123.execute-api.us-east-1.amazonaws.com/dev';
-// A delivery writes its metrics to stdout (src/chat/emf.ts); test/unit/metrics.test.ts turns them on.
+// A delivery writes its metrics to stdout (src/chat/fanout/emf.ts); test/unit/metrics.test.ts turns them on.
 process.env.POWERTOOLS_METRICS_DISABLED = process.env.POWERTOOLS_METRICS_DISABLED ?? 'true';

@@ -11,7 +11,7 @@ import { Sha256 } from '@smithy/core/checksum';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { clientFor, post, resetClients } from '../../src/communication';
-import { fanOut } from '../../src/chat/delivery';
+import { fanOut } from '../../src/chat/fanout/delivery';
 import { ManagementApi } from '../../src/aws/management-api';
 import { signedHeaderList } from '../../src/aws/sigv4';
 import type { SignInput } from '../../src/aws/sigv4';

@@ -7,7 +7,7 @@
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { clientFor, post, resetClients } from '../../src/communication';
 import { encode } from '../../src/chat/outbox';
-import { fanOut } from '../../src/chat/delivery';
+import { fanOut } from '../../src/chat/fanout/delivery';
 import { sdkManagementClient } from './delivery';
 import type { StandIn } from './stand-in';
 import { median, round, withHeapPeak } from './stats';

@@ -4,7 +4,7 @@
  * `handleMessage`; this module knows nothing about Lambda events.
  *
  * Every delivery, whoever asks for it (a client, a backend through src/chat/push.ts, a
- * presence event), goes through `deliverToAudience` (src/chat/envelope.ts): one bounded,
+ * presence event), goes through `deliverToAudience` (src/chat/fanout/envelope.ts): one bounded,
  * budgeted fan-out, one batched delete of the stale connections, one summary. The actions
  * themselves live beside it: rooms.ts, messages.ts, lists.ts.
  */

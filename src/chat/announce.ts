@@ -2,7 +2,7 @@
  * Presence events through the one delivery path: a room's other members hear that a
  * connection joined or left it (src/chat/presence.ts decides who hears what).
  */
-import { deliverToAudience, encodeForTarget } from './envelope';
+import { deliverToAudience, encodeForTarget } from './fanout/envelope';
 import { log } from '../log';
 import { presenceAudience, presenceMessage } from './presence';
 import type { LeaveReason, PresenceEvent } from './presence';

@@ -1,6 +1,6 @@
 /**
  * Every frame the service sends, discriminated on `type`: the one definition the server's
- * own encoders (src/chat/envelope.ts, src/chat/presence.ts, src/chat/push.ts) build and the client
+ * own encoders (src/chat/fanout/envelope.ts, src/chat/presence.ts, src/chat/push.ts) build and the client
  * (client/) reads. Types only, no runtime code: the client imports them with `import type`,
  * so nothing of src/ reaches a browser bundle.
  *
@@ -44,7 +44,7 @@ export type DeliveryFrame = TargetFields & {
   failed: number;
   unsent: number;
   /**
-   * Only for an audience split into shards (src/chat/shards.ts): `queued` at once, with every
+   * Only for an audience split into shards (src/chat/fanout/shards.ts): `queued` at once, with every
    * recipient still `unsent`, then one `done` summary when its last shard has finished.
    */
   state?: 'queued' | 'done';

@@ -1,10 +1,16 @@
 /**
  * Client messages: a broadcast, a room's message or a direct message, delivered through the
- * one path (src/chat/envelope.ts), then summarized to the sender.
+ * one path (src/chat/fanout/envelope.ts), then summarized to the sender.
  */
 import { BadMessageError } from '../errors';
-import { audienceOrShards, deliverToAudience, deliverySummary, encodeForTarget, messageEnvelope } from './envelope';
-import { targetFields } from './envelope';
+import {
+  audienceOrShards,
+  deliverToAudience,
+  deliverySummary,
+  encodeForTarget,
+  messageEnvelope,
+} from './fanout/envelope';
+import { targetFields } from './fanout/envelope';
 import { reply } from './session';
 import type { Session, Target } from './session';
 import { forbidden, requireMembership } from './access';
@@ -26,7 +32,7 @@ export async function relay(session: Session, target: Target, data: unknown, che
       ? { kind: 'direct' as const, audience: [target.to] }
       : await audienceOrShards(session, target, message, session.connectionId);
   if (plan.kind === 'queued') {
-    // The shards send the final summary to the sender (src/chat/shards.ts).
+    // The shards send the final summary to the sender (src/chat/fanout/shards.ts).
     await reply(session, plan.queued);
     const final = await plan.handOver();
     if (final) await reply(session, final);

@@ -7,7 +7,7 @@
  * members n arrivals cost n² posts, and one reconnect storm in a big room would crowd
  * out its real messages. Above the threshold, clients ask with `members` instead.
  *
- * This module decides who hears what; the delivery itself is src/chat/envelope.ts's one path.
+ * This module decides who hears what; the delivery itself is src/chat/fanout/envelope.ts's one path.
  */
 import type { ConnectionStore } from '../data';
 import type { LeaveReason, PresenceEvent, PresenceFrame } from './frames';

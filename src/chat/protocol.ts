@@ -14,7 +14,7 @@ import { BadMessageError } from '../errors';
 /**
  * API Gateway takes at most 128 KB per message, in either direction. `data` is checked
  * against a cheap bound first; what decides is the size of the encoded frame we post
- * (src/chat/envelope.ts), since the envelope around `data` (type, room, from, connectionId,
+ * (src/chat/fanout/envelope.ts), since the envelope around `data` (type, room, from, connectionId,
  * sentAt) is usually a few hundred bytes but ~1.7 KB when `from` is a 255-character
  * subject that JSON escapes to 6 bytes a character.
  */

@@ -5,16 +5,22 @@
  * the HTTP API's `POST /publish`, which IAM guards in AWS (serverless.yml). In both cases
  * IAM decides who may; the socket cannot reach this function.
  *
- * The message goes through the same delivery path as a client's (src/chat/envelope.ts), with
+ * The message goes through the same delivery path as a client's (src/chat/fanout/envelope.ts), with
  * `"from": null` and `"origin": "server"`, and the caller gets the delivery summary (or
  * the same `{"type":"error","code",…}` a client would get for a request it cannot act on).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { BadMessageError, failureOf, refusalFrame } from '../errors';
 import { log } from '../log';
-import { audienceOrShards, deliverToAudience, deliverySummary, encodeForTarget, messageEnvelope } from './envelope';
-import { waitForSummary } from './shards';
-import type { DeliverySummary } from './envelope';
+import {
+  audienceOrShards,
+  deliverToAudience,
+  deliverySummary,
+  encodeForTarget,
+  messageEnvelope,
+} from './fanout/envelope';
+import { waitForSummary } from './fanout/shards';
+import type { DeliverySummary } from './fanout/envelope';
 import type { Courier, Target } from './session';
 import { parsePublishBody, parsePublishRequest } from './protocol';
 import type { PublishRequest } from './protocol';

@@ -6,7 +6,7 @@ import type { ConnectionStore } from '../data';
 import { StaleConnectionError } from '../errors';
 import type { HistorySettings } from './history';
 import { log } from '../log';
-import type { Sharding } from './shards';
+import type { Sharding } from './fanout/shards';
 import type { ServerMessage } from './frames';
 import { encode } from './outbox';
 import type { Outbox } from './outbox';
@@ -32,7 +32,7 @@ export interface Session {
   listScope: 'own' | 'all';
   /** How long and how many room messages history keeps (src/chat/history.ts). */
   history: HistorySettings;
-  /** Audiences above its size go to the `deliver` function in shards (src/chat/shards.ts); none: never. */
+  /** Audiences above its size go to the `deliver` function in shards (src/chat/fanout/shards.ts); none: never. */
   sharding?: Sharding | undefined;
 }
 

@@ -138,7 +138,7 @@ export interface DeliveryRecord {
   deliveryId: string;
   shards: number;
   recipients: number;
-  /** Opaque to the store: whom the final summary goes to and what it names (src/chat/shards.ts). */
+  /** Opaque to the store: whom the final summary goes to and what it names (src/chat/fanout/shards.ts). */
   summaryTo: string;
 }
 
@@ -162,7 +162,7 @@ export interface DeliveryState extends DeliveryCounts {
 
 /**
  * Paged audiences and the tallies of sharded deliveries, which both adapters implement
- * (src/chat/shards.ts uses them). Kept apart from ConnectionStore's older methods so the two
+ * (src/chat/fanout/shards.ts uses them). Kept apart from ConnectionStore's older methods so the two
  * can be read on their own.
  */
 export interface ShardStore {

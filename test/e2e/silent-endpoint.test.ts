@@ -11,7 +11,7 @@ import type { OfflineService } from '../support/harnesses/offline';
 
 jest.setTimeout(120_000);
 
-// Small, so that the test is quick; the arithmetic is the one of the 29 s route (src/chat/delivery.ts).
+// Small, so that the test is quick; the arithmetic is the one of the 29 s route (src/chat/fanout/delivery.ts).
 const BUDGET_MS = 2_000;
 const POST_TIMEOUT_MS = 1_000;
 

@@ -13,7 +13,7 @@ import { OFFLINE_CREDENTIALS } from '../../src/aws/request';
 import { readConfig } from '../../src/config';
 import { encode } from '../../src/chat/outbox';
 import { DeliveryError } from '../../src/errors';
-import { fanOut } from '../../src/chat/delivery';
+import { fanOut } from '../../src/chat/fanout/delivery';
 
 // Before the fix these waited forever; a test that hangs must fail, not stall the suite.
 jest.setTimeout(20_000);

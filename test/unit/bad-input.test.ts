@@ -6,7 +6,7 @@
  */
 import { encode } from '../../src/chat/outbox';
 import { message } from '../../src/handler';
-import { messageEnvelope } from '../../src/chat/envelope';
+import { messageEnvelope } from '../../src/chat/fanout/envelope';
 import type { WebSocketEvent } from '../../src/handler';
 import { MAX_DATA_BYTES, MAX_MESSAGE_BYTES, MAX_ROOM_LENGTH } from '../../src/chat/protocol';
 import { ROOM_FRAME_RESERVE } from '../../src/chat/history';

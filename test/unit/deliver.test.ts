@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { deliver, message, useStore } from '../../src/handler';
-import type { ShardEvent } from '../../src/chat/shards';
+import type { ShardEvent } from '../../src/chat/fanout/shards';
 import { lambdaContext, messageEvent } from '../support/harnesses/events';
 import { useManagementStandIn } from '../support/stand-ins/management-stand-in';
 import { memoryStore } from '../support/stand-ins/memory-store';

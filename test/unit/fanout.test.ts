@@ -1,5 +1,5 @@
 import { DeliveryError, StaleConnectionError } from '../../src/errors';
-import { fanOut, fanOutDeadline } from '../../src/chat/delivery';
+import { fanOut, fanOutDeadline } from '../../src/chat/fanout/delivery';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `c${i}`);
 const later = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,6 +1,6 @@
 import { StoreError } from '../../src/errors';
 import { connect, defaultHandler, disconnect, message, sweep } from '../../src/handler';
-import { MAX_CONNECTION_AGE_MS } from '../../src/chat/sweep';
+import { MAX_CONNECTION_AGE_MS } from '../../src/chat/housekeeping/sweep';
 import { MAX_ROOMS_PER_CONNECTION } from '../../src/chat/rooms';
 import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../support/harnesses/events';
 import { useHandlerHarness } from '../support/harnesses/handler';

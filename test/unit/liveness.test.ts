@@ -1,5 +1,5 @@
 /**
- * The liveness sweep (src/chat/liveness.ts through the `sweep` handler) against the
+ * The liveness sweep (src/chat/housekeeping/liveness.ts through the `sweep` handler) against the
  * management stand-in, which answers GetConnection 410 for some ids: those rows go with
  * their memberships and their rooms hear they left; rows it answers 200 for, or does not
  * answer, stay; young rows are not asked about; the oldest are asked first, in batches,

@@ -1,6 +1,6 @@
-import { writeDeliveryMetrics } from '../../src/chat/emf';
+import { writeDeliveryMetrics } from '../../src/chat/fanout/emf';
 import type { DeliveryFrame } from '../../src/chat/frames';
-import { publishDeliveryMetrics } from '../../src/chat/metrics';
+import { publishDeliveryMetrics } from '../../src/chat/fanout/metrics';
 
 const sharded: DeliveryFrame = {
   type: 'delivery',

@@ -1,5 +1,5 @@
 import { DeliveryError, StaleConnectionError } from '../../src/errors';
-import { IN_FLIGHT_WINDOW_MS, MIN_FACTOR, Pacer, pacedFanOut, RECOVERY_MS } from '../../src/chat/pacing';
+import { IN_FLIGHT_WINDOW_MS, MIN_FACTOR, Pacer, pacedFanOut, RECOVERY_MS } from '../../src/chat/fanout/pacing';
 
 /** A clock that only moves when the code under test sleeps. */
 function fakeClock(start = 1_000_000) {

@@ -1,7 +1,7 @@
 import { DeliveryError } from '../../src/errors';
 import type { DeliveryFrame } from '../../src/chat/frames';
-import { MAX_ATTEMPTS, planDelivery, runShard, ShardGivenUpError, waitForSummary } from '../../src/chat/shards';
-import type { ShardEvent, ShardRun } from '../../src/chat/shards';
+import { MAX_ATTEMPTS, planDelivery, runShard, ShardGivenUpError, waitForSummary } from '../../src/chat/fanout/shards';
+import type { ShardEvent, ShardRun } from '../../src/chat/fanout/shards';
 import { memoryStore } from '../support/stand-ins/memory-store';
 import type { MemoryStore } from '../support/stand-ins/memory-store';
 

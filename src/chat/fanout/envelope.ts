@@ -3,19 +3,19 @@
  * presence event): the envelope, its encoding, the audience (or its shards), one bounded and
  * budgeted fan-out, and the summary.
  */
-import type { ConnectionStore } from '../data';
-import { BadMessageError } from '../errors';
+import type { ConnectionStore } from '../../data';
+import { BadMessageError } from '../../errors';
 import { fanOut } from './delivery';
 import { writeDeliveryMetrics } from './emf';
 import type { FanOutResult } from './delivery';
-import { newMessageId, sequenceRoomFrame } from './history';
-import { log } from '../log';
-import type { LogFields } from '../log';
-import { MAX_MESSAGE_BYTES } from './protocol';
+import { newMessageId, sequenceRoomFrame } from '../history';
+import { log } from '../../log';
+import type { LogFields } from '../../log';
+import { MAX_MESSAGE_BYTES } from '../protocol';
 import { planDelivery } from './shards';
-import type { DeliveryFrame, MessageFrame, PresenceFrame } from './frames';
-import { encode } from './outbox';
-import type { Courier, Target } from './session';
+import type { DeliveryFrame, MessageFrame, PresenceFrame } from '../frames';
+import { encode } from '../outbox';
+import type { Courier, Target } from '../session';
 
 /** Only the target's own field, so the envelope and the summary name it and nothing else. */
 export function targetFields(target: Target): Target {
@@ -134,7 +134,7 @@ export function messageEnvelope(
 
 /**
  * Everyone and rooms can be large: with sharding on, their audience is read as one page, and
- * one larger than a shard goes to `deliver` (src/chat/shards.ts). A user's connections and one
+ * one larger than a shard goes to `deliver` (src/chat/fanout/shards.ts). A user's connections and one
  * connection are few, and read as before.
  */
 export async function audienceOrShards(courier: Courier, target: Target, message: Encoded, connectionId?: string) {

@@ -1,20 +1,20 @@
 /**
- * How a message invocation hands its shards to the `deliver` function (src/chat/shards.ts):
+ * How a message invocation hands its shards to the `deliver` function (src/chat/fanout/shards.ts):
  * through Lambda's asynchronous Invoke, one client kept per container.
  */
-import { config } from '../config';
-import type { AsyncInvoker } from '../aws/lambda-invoke';
+import { config } from '../../config';
+import type { AsyncInvoker } from '../../aws/lambda-invoke';
 import type { Sharding } from './shards';
 
 // The Invoke client (and its credentials) is loaded only when an audience is sharded.
 /* eslint-disable @typescript-eslint/no-require-imports */
-const lambdaInvoke = () => require('../aws/lambda-invoke') as typeof import('../aws/lambda-invoke');
-const request = () => require('../aws/request') as typeof import('../aws/request');
+const lambdaInvoke = () => require('../../aws/lambda-invoke') as typeof import('../../aws/lambda-invoke');
+const request = () => require('../../aws/request') as typeof import('../../aws/request');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 let invoker: AsyncInvoker | undefined;
 
-/** The longest one Invoke request may take: a publisher hands over up to 8 at once (src/chat/shards.ts). */
+/** The longest one Invoke request may take: a publisher hands over up to 8 at once (src/chat/fanout/shards.ts). */
 export const INVOKE_TIMEOUT_MS = 2_000;
 
 /**

@@ -7,11 +7,11 @@
  * rooms it was in hear it left (presence). A row the API does not answer for is kept (the
  * next sweep asks again); only a 410 removes.
  */
-import type { Connection } from '../data';
-import { fanOut } from './delivery';
-import { announce } from './announce';
-import type { Courier } from './session';
-import { log } from '../log';
+import type { Connection } from '../../data';
+import { fanOut } from '../fanout/delivery';
+import { announce } from '../announce';
+import type { Courier } from '../session';
+import { log } from '../../log';
 
 /** 'alive' (200), 'gone' (410), or 'unknown' (anything else, a timeout): only 'gone' removes. */
 export type Liveness = 'alive' | 'gone' | 'unknown';

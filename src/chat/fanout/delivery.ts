@@ -11,8 +11,8 @@
  * - A 410 marks the connection stale; stale ids are returned together so the caller
  *   deletes them in one batched statement.
  */
-import { DeliveryError, StaleConnectionError } from '../errors';
-import { log } from '../log';
+import { DeliveryError, StaleConnectionError } from '../../errors';
+import { log } from '../../log';
 
 export interface FanOutOptions {
   concurrency: number;

@@ -3,11 +3,11 @@
  * sockets, the liveness probe of the rest, and trimming history and delivery tallies.
  */
 import type { Context } from 'aws-lambda';
-import { AFTER_FANOUT_MS } from '../budgets';
-import { backendEndpoint, livenessProbeAt, outboxAt } from '../communication';
-import { config, historyWindow, readHistorySettings } from '../config';
-import type { ConnectionStore } from '../data';
-import { log } from '../log';
+import { AFTER_FANOUT_MS } from '../../budgets';
+import { backendEndpoint, livenessProbeAt, outboxAt } from '../../communication';
+import { config, historyWindow, readHistorySettings } from '../../config';
+import type { ConnectionStore } from '../../data';
+import { log } from '../../log';
 
 // The liveness sweep (and the chat delivery path behind it) is loaded only when it can run.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -33,7 +33,7 @@ export interface SweepResult {
 /**
  * Scheduled: `$disconnect` is best-effort, so rows can outlive their sockets. No socket lives
  * longer than 2 hours, so anything older goes at once; then every row older than a few
- * minutes is asked about (src/chat/liveness.ts), oldest first, and what API Gateway says is
+ * minutes is asked about (src/chat/housekeeping/liveness.ts), oldest first, and what API Gateway says is
  * gone (410) goes too, with its memberships and presence events. Room history is trimmed
  * to its bounds here too (reads never go beyond them, so this only frees the space).
  */

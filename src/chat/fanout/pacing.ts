@@ -6,9 +6,9 @@
  * posts in flight meet the same throttle together), down to 1/64 of the target; the pace then
  * grows back linearly, to the full target within RECOVERY_MS of the last 429.
  */
-import { DeliveryError, StaleConnectionError } from '../errors';
-import { log } from '../log';
-import { sleep as sleepFor } from '../timeout';
+import { DeliveryError, StaleConnectionError } from '../../errors';
+import { log } from '../../log';
+import { sleep as sleepFor } from '../../timeout';
 
 export const HALVE_EVERY_MS = 250;
 /**

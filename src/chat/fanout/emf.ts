@@ -5,7 +5,7 @@
  * 60 ms cold-load target (BENCHMARKS.md). Written to stdout as Powertools does, not through
  * console.log, whose Lambda prefix would hide the JSON from CloudWatch.
  */
-import type { DeliveryFrame } from './frames';
+import type { DeliveryFrame } from '../frames';
 
 /** POWERTOOLS_METRICS_NAMESPACE (serverless.yml) wins over this default. */
 export const METRICS_NAMESPACE = 'aws-node-websockets';

@@ -6,7 +6,7 @@
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from './emf';
-import type { DeliveryFrame } from './frames';
+import type { DeliveryFrame } from '../frames';
 
 let metrics: Metrics | undefined;
 

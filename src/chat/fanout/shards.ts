@@ -11,12 +11,12 @@
  * only marks; a shard holds one page of SHARD_PAGE ids at a time.
  */
 import { randomUUID } from 'node:crypto';
-import type { ConnectionStore, DeliveryCounts, DeliveryState, IdRange } from '../data';
-import { StaleConnectionError } from '../errors';
-import { log } from '../log';
-import type { DeliveryFrame } from './frames';
+import type { ConnectionStore, DeliveryCounts, DeliveryState, IdRange } from '../../data';
+import { StaleConnectionError } from '../../errors';
+import { log } from '../../log';
+import type { DeliveryFrame } from '../frames';
 import { Pacer, pacedFanOut } from './pacing';
-import { sleep as sleepFor } from '../timeout';
+import { sleep as sleepFor } from '../../timeout';
 
 /** Ids a shard reads and posts at a time: its memory, whatever the audience. */
 export const SHARD_PAGE = 1_000;

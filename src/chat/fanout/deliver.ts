@@ -3,10 +3,10 @@
  * fan-out, posted through the backend outbox at the stage's paced rate.
  */
 import type { Context } from 'aws-lambda';
-import { AFTER_SHARD_MS } from '../budgets';
-import { backendOutbox } from '../communication';
-import { config } from '../config';
-import type { ConnectionStore } from '../data';
+import { AFTER_SHARD_MS } from '../../budgets';
+import { backendOutbox } from '../../communication';
+import { config } from '../../config';
+import type { ConnectionStore } from '../../data';
 import { MAX_ATTEMPTS, runShard } from './shards';
 import type { ShardEvent } from './shards';
 
