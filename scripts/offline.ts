@@ -18,6 +18,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
+  allowedOrigins,
   checkPortsFree,
   describeStore,
   loadSettings,
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
   const problems = localSettingProblems(settings);
   if (problems.length > 0) throw new StartError(problems.join('; '));
   const store = localStore(settings, wsPort);
+  const allowed = allowedOrigins(settings);
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -64,6 +66,10 @@ async function main(): Promise<void> {
     MANAGEMENT_ENDPOINT: process.env.MANAGEMENT_ENDPOINT || `http://localhost:${wsPort}`,
     // Shards of a large fan-out go to the deliver function through offline's Lambda Invoke API.
     LAMBDA_ENDPOINT: `http://localhost:${lambdaPort}`,
+    // For the ports' guard (scripts/local-guard.js), which runs in the serverless process: the
+    // settings as resolved here (.env.yml or the environment), not as the shell had them.
+    LOCAL_ALLOWED_ORIGINS: allowed.origins.join(','),
+    LOG_LEVEL: String(settings.LOG_LEVEL ?? 'info'),
   };
   if (store.kind === 'mysql') {
     env.LOCAL_DB_URL = store.url;
@@ -100,6 +106,10 @@ async function main(): Promise<void> {
   } else {
     say('auth: off, anyone who knows the URL can connect (see docs/auth.md)');
     ready = `ws://localhost:${wsPort} (try: npx wscat -c ws://localhost:${wsPort})`;
+  }
+
+  if (allowed.origins.length > 0) {
+    say(`local ports: pages of ${allowed.origins.join(', ')} may open the WebSocket port (LOCAL_ALLOWED_ORIGINS)`);
   }
 
   // The chat page (scripts/page/handler.ts serves it on the HTTP port), built for these settings.
