@@ -66,6 +66,12 @@ function expectRefused(answer: { status: number; body: string }, what: unknown):
   expect(answer.body).toMatch(/^this local server answers (no web page|only Host)/);
 }
 
+it('names the origins LOCAL_ALLOWED_ORIGINS lets in when it starts', () => {
+  expect(service.output()).toContain(
+    `[aws-node-websockets] local ports: pages of ${DEV_APP} may open the WebSocket port (LOCAL_ALLOWED_ORIGINS)`,
+  );
+});
+
 describe('HTTP_PORT', () => {
   const SPELLINGS = ['/publish', '/publish/', '/%70ublish', '/%70ublish/', '//publish', '/./publish', '/x/../publish'];
 
