@@ -8,6 +8,8 @@
  * offline's other servers, LOCAL_DB_URL, LOG_LEVEL, and AUTH_JWT_SECRET (with the optional
  * AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE) to require a token at `$connect`. When one of
  * the three ports is taken (a second `npm start`), it says so in one line and touches nothing.
+ * The three ports answer only the local user (scripts/local-guard.js); LOCAL_ALLOWED_ORIGINS
+ * names the web apps whose pages may open the WebSocket port.
  * So does a setting `npm run deploy -- --check` would refuse, a broken .env.yml, or a store
  * that does not answer: one line, exit code 1, before serverless starts.
  * The URL is printed, with "ready", once the WebSocket and HTTP ports accept connections.
