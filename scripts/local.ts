@@ -37,10 +37,24 @@ function sourceOf(name: string): string {
  * each, naming the setting and where it was set.
  */
 export function localSettingProblems(settings: Record<string, unknown>): string[] {
-  return [...checkTunables(settings), ...checkAuth(settings)].map((problem) => {
+  const origins = allowedOrigins(settings);
+  return [...checkTunables(settings), ...checkAuth(settings), ...origins.problems].map((problem) => {
     const name = /^[A-Z][A-Z0-9_]+/.exec(problem)?.[0];
     return name === undefined ? problem : `${problem} (${sourceOf(name)})`;
   });
+}
+
+type LocalGuard = { parseAllowedOrigins(raw: unknown): { origins: string[]; problems: string[] } };
+
+/**
+ * LOCAL_ALLOWED_ORIGINS (a comma-separated string, or a YAML list): the origins of the
+ * developer's own web apps whose pages may open the WebSocket port, read by the guard's own
+ * parser (scripts/local-guard.js), with a one-line problem per entry that is no origin.
+ */
+export function allowedOrigins(settings: Record<string, unknown>): { origins: string[]; problems: string[] } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const guard = require('./local-guard.js') as LocalGuard;
+  return guard.parseAllowedOrigins(settings.LOCAL_ALLOWED_ORIGINS);
 }
 
 /**

@@ -17,8 +17,9 @@
 // offline run `$disconnect`, as for any other close.
 // test/e2e/malformed-frames.test.ts sends each of those frames.
 //
-// It also keeps the HTTP port (POST /publish, the chat page) to requests meant for it:
-// scripts/local-guard.js says why and how.
+// It also keeps all three local ports (HTTP, WebSocket, Lambda) to the local user:
+// scripts/local-guard.js says why and how. Local behaviour of the ports is one module each,
+// installed once at the end of this file.
 'use strict';
 const path = require('node:path');
 const { setTimeout, clearTimeout } = require('node:timers');
@@ -92,16 +93,26 @@ function installRuntime() {
   register(pathToFileURL(path.join(__dirname, 'offline-hooks.mjs')).href);
 }
 
-/** offline's HTTP port, from the `--httpPort` that scripts/offline.ts passes (offline's default otherwise). */
-function httpPort() {
-  const index = process.argv.indexOf('--httpPort');
-  const value = index === -1 ? undefined : Number(process.argv[index + 1]);
-  return Number.isInteger(value) ? value : 3000;
+/**
+ * offline's three ports, from the options that scripts/offline.ts passes (offline's defaults
+ * otherwise): { http, websocket, lambda }.
+ */
+function offlinePorts(argv = process.argv) {
+  const option = (name, fallback) => {
+    const index = argv.indexOf(name);
+    const value = index === -1 ? undefined : Number(argv[index + 1]);
+    return Number.isInteger(value) ? value : fallback;
+  };
+  return {
+    http: option('--httpPort', 3000),
+    websocket: option('--websocketPort', 3001),
+    lambda: option('--lambdaPort', 3002),
+  };
 }
 
-// Worker threads inherit --require, but the WebSocket server, the pool and the HTTP guard live in the main thread only.
+// Worker threads inherit --require, but the servers, the pool and the guard live in the main thread only.
 if (isMainThread) {
   patch();
   installRuntime();
-  require('./local-guard').guardHttpPort(require('node:http'), httpPort());
+  require('./local-guard').installLocalGuard(offlinePorts(), process.env);
 }

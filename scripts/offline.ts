@@ -8,6 +8,8 @@
  * offline's other servers, LOCAL_DB_URL, LOG_LEVEL, and AUTH_JWT_SECRET (with the optional
  * AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE) to require a token at `$connect`. When one of
  * the three ports is taken (a second `npm start`), it says so in one line and touches nothing.
+ * The three ports answer only the local user (scripts/local-guard.js); LOCAL_ALLOWED_ORIGINS
+ * names the web apps whose pages may open the WebSocket port.
  * So does a setting `npm run deploy -- --check` would refuse, a broken .env.yml, or a store
  * that does not answer: one line, exit code 1, before serverless starts.
  * The URL is printed, with "ready", once the WebSocket and HTTP ports accept connections.
@@ -18,6 +20,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
+  allowedOrigins,
   checkPortsFree,
   describeStore,
   loadSettings,
@@ -50,6 +53,7 @@ async function main(): Promise<void> {
   const problems = localSettingProblems(settings);
   if (problems.length > 0) throw new StartError(problems.join('; '));
   const store = localStore(settings, wsPort);
+  const allowed = allowedOrigins(settings);
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -64,6 +68,10 @@ async function main(): Promise<void> {
     MANAGEMENT_ENDPOINT: process.env.MANAGEMENT_ENDPOINT || `http://localhost:${wsPort}`,
     // Shards of a large fan-out go to the deliver function through offline's Lambda Invoke API.
     LAMBDA_ENDPOINT: `http://localhost:${lambdaPort}`,
+    // For the ports' guard (scripts/local-guard.js), which runs in the serverless process: the
+    // settings as resolved here (.env.yml or the environment), not as the shell had them.
+    LOCAL_ALLOWED_ORIGINS: allowed.origins.join(','),
+    LOG_LEVEL: String(settings.LOG_LEVEL ?? 'info'),
   };
   if (store.kind === 'mysql') {
     env.LOCAL_DB_URL = store.url;
@@ -100,6 +108,10 @@ async function main(): Promise<void> {
   } else {
     say('auth: off, anyone who knows the URL can connect (see docs/auth.md)');
     ready = `ws://localhost:${wsPort} (try: npx wscat -c ws://localhost:${wsPort})`;
+  }
+
+  if (allowed.origins.length > 0) {
+    say(`local ports: pages of ${allowed.origins.join(', ')} may open the WebSocket port (LOCAL_ALLOWED_ORIGINS)`);
   }
 
   // The chat page (scripts/page/handler.ts serves it on the HTTP port), built for these settings.

@@ -177,6 +177,16 @@ describe('npm start with a setting it cannot run with', () => {
     ],
     ['a .env.yml that is not YAML', () => ({ envYml: 'STAGE: dev\n  REGION: [x\n' }), /^\.env\.yml is not valid YAML/],
     ['LOG_LEVEL that is no level', () => ({ env: { LOG_LEVEL: 'loud' } }), /^LOG_LEVEL "loud" .*from the environment/],
+    [
+      'LOCAL_ALLOWED_ORIGINS with an entry that is no origin',
+      () => ({ envYml: 'LOCAL_ALLOWED_ORIGINS: http://localhost:5173/, http://localhost:8080\n' }),
+      /^LOCAL_ALLOWED_ORIGINS: "http:\/\/localhost:5173\/" is not an origin .*: write http:\/\/localhost:5173 \(in \.env\.yml\)$/,
+    ],
+    [
+      'LOCAL_ALLOWED_ORIGINS "*" from the environment',
+      () => ({ env: { LOCAL_ALLOWED_ORIGINS: '*' } }),
+      /^LOCAL_ALLOWED_ORIGINS takes exact origins, not "\*" \(from the environment\)$/,
+    ],
   ];
 
   it.each(cases)(

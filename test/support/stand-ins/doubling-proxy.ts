@@ -27,14 +27,19 @@ function forward(
   body: Buffer,
 ): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const sent = request({ host: '127.0.0.1', port, method, path, headers, timeout: FORWARD_TIMEOUT_MS }, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-      answer.on('end', () =>
-        resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: Buffer.concat(chunks) }),
-      );
-      answer.on('error', reject);
-    });
+    // The local ports answer only their own Host (scripts/local-guard.js), as a reverse proxy sets it.
+    const forwarded = { ...headers, host: `127.0.0.1:${port}` };
+    const sent = request(
+      { host: '127.0.0.1', port, method, path, headers: forwarded, timeout: FORWARD_TIMEOUT_MS },
+      (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () =>
+          resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: Buffer.concat(chunks) }),
+        );
+        answer.on('error', reject);
+      },
+    );
     sent.on('timeout', () => sent.destroy(new Error('upstream timed out')));
     sent.on('error', reject);
     sent.end(body);

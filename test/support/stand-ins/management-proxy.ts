@@ -40,7 +40,14 @@ export async function startManagementProxy(): Promise<ManagementProxy> {
       return;
     }
     const forwarded = request(
-      { host: '127.0.0.1', port: upstream, method: req.method, path: req.url, headers: req.headers },
+      {
+        host: '127.0.0.1',
+        port: upstream,
+        method: req.method,
+        path: req.url,
+        // The local ports answer only their own Host (scripts/local-guard.js), as a reverse proxy sets it.
+        headers: { ...req.headers, host: `127.0.0.1:${upstream}` },
+      },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
