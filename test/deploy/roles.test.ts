@@ -15,6 +15,7 @@ import { analyse } from '../support/iam/stack';
 import type { Stack } from '../support/iam/stack';
 import { decide, simulateTemplate } from '../support/iam/simulate';
 import { table } from '../support/iam/table';
+import type { AwsCall } from '../support/iam/table';
 import type { Packaged } from '../support/package/package';
 import { root } from '../support/harnesses/service';
 import { packageVariants, VARIANT_NAMES, VARIANTS } from '../support/package/variants';
@@ -27,6 +28,11 @@ let packaged: Record<VariantName, Packaged>;
 beforeAll(async () => {
   packaged = await packageVariants();
 });
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const roles = require('../../infra/roles.js') as { STORE_GROUPS: Record<string, string[]> };
+/** The functions of each store role. */
+const STORE_GROUPS = Object.values(roles.STORE_GROUPS);
 
 const stackOf = (name: VariantName) => analyse(packaged[name].template, VARIANTS[name]);
 
@@ -245,6 +251,62 @@ describe('the table of AWS calls', () => {
           expect(Object.keys(table.PARTS)).toContain(part.slice(1, -1));
       }
     }
+  });
+
+  describe('grows by a row', () => {
+    const options = { stage: 'qa', service: 'aws-node-websockets', vpc: false };
+    const statements = (functions: string[]) => table.statementsFor(functions, options);
+    const withRow = (row: AwsCall, run: () => void) => {
+      table.CALLS.push(row);
+      try {
+        run();
+      } finally {
+        table.CALLS.pop();
+      }
+    };
+    const databaseRead = table.CALLS.find((call) => call.id === 'read-database-secret')!;
+
+    it('another read of the same secret (its AWSPENDING stage during a rotation) changes no role', () => {
+      const before = STORE_GROUPS.map(statements);
+      withRow(
+        { ...databaseRead, id: 'read-pending-database-secret', site: 'src/aws/secrets.ts#readPendingSecret' },
+        () => {
+          expect(STORE_GROUPS.map(statements)).toEqual(before);
+        },
+      );
+    });
+
+    it('a new call (EventBridge PutEvents by message and publish) adds one statement to their role only', () => {
+      const before = STORE_GROUPS.map(statements);
+      const putEvents: AwsCall = {
+        id: 'put-events',
+        functions: ['message', 'publish'],
+        actions: ['events:PutEvents'],
+        targets: ['arn:{partition}:events:{region}:{account}:event-bus/default'],
+        site: 'src/aws/events.ts#putEvents',
+        why: 'an example',
+        sid: 'PutEventsOnDefaultBusOnly',
+        grant: () => [{ 'Fn::Sub': 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default' }],
+      };
+      withRow(putEvents, () => {
+        STORE_GROUPS.forEach((functions, index) => {
+          const added = statements(functions).filter(
+            (statement) => !before[index]!.some((s) => s.Sid === statement.Sid),
+          );
+          const fansOut = functions.includes('message');
+          expect({ functions, added: added.map((statement) => statement.Sid) }).toEqual({
+            functions,
+            added: fansOut ? ['PutEventsOnDefaultBusOnly'] : [],
+          });
+        });
+      });
+    });
+
+    it('refuses a call made by only some functions of a role: the role would give the others more than they use', () => {
+      withRow({ ...databaseRead, id: 'message-only', functions: ['message'], sid: 'MessageOnly' }, () => {
+        expect(() => statements(['message', 'publish'])).toThrow(/only message make that call/);
+      });
+    });
   });
 
   it('names every function of every packaging, and no function that none has', () => {

@@ -221,7 +221,7 @@ describe('the default template', () => {
     expect(entries).toContain('node_modules/@aws-sdk/client-secrets-manager/package.json');
     expect(entries).toContain('node_modules/serverless-mysql/index.js');
     const unwanted = entries.filter((entry) =>
-      /(\.d\.ts|\.map|\.md)$|^test\/|^scripts\/|^client\/|^infra\/|^settings\.js$|^\.env\.yml|node_modules\/(@types|better-sqlite3|serverless|serverless-offline|typescript|jest)\/|^src\/store\/sqlite[^/]*\.js$/.test(
+      /(\.d\.ts|\.map|\.md)$|^test\/|^scripts\/|^client\/|^infra\/|^settings\.js$|^\.env\.yml|node_modules\/(@types|@cloud-copilot|better-sqlite3|serverless|serverless-offline|typescript|jest)\/|^src\/store\/sqlite[^/]*\.js$/.test(
         entry,
       ),
     );

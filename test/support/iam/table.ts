@@ -15,6 +15,15 @@ export interface AwsCall {
   source?: string;
   why: string;
   sid: string;
+  /** What the role allows for it, in the template's terms (infra/roles.js puts it in statement `sid`). */
+  grant: (context: { stage: string; service: string; functions: string[]; jwtSecret?: unknown }) => unknown[];
+}
+
+export interface IamStatement {
+  Sid: string;
+  Effect: 'Allow';
+  Action: string | string[];
+  Resource: unknown;
 }
 
 export interface Part {
@@ -29,6 +38,10 @@ export const table = require('../../../infra/aws-calls.js') as {
   STORE_FUNCTIONS: string[];
   ALL_FUNCTIONS: string[];
   applies(call: AwsCall, options: { vpc: boolean; jwtSecret?: unknown }): boolean;
+  statementsFor(
+    functions: string[],
+    options: { stage?: string; service?: string; vpc: boolean; jwtSecret?: unknown },
+  ): IamStatement[];
 };
 
 /** The `{part}` names of a target. */
