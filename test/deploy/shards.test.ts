@@ -9,24 +9,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import yaml from 'js-yaml';
-import { packageService, resourcesOfType } from '../support/package/package';
+import { resourcesOfType } from '../support/package/package';
 import type { Template } from '../support/package/package';
+import { packageOnce } from '../support/package/cache';
+import { ALARM_TOPIC as TOPIC, packageVariant } from '../support/package/variants';
 import { root } from '../support/harnesses/service';
 
 jest.setTimeout(300_000);
 
 let template: Template;
-/** With an alarm topic and reservations for every function, deliver's included. */
+/** With an alarm topic and reservations for every function, deliver's included (the suite's `alarm` packaging). */
 let notifying: Template;
-const TOPIC = 'arn:aws:sns:us-east-1:123456789012:chat-alarms';
 
 beforeAll(async () => {
   [{ template }, { template: notifying }] = await Promise.all([
-    packageService({ envYml: 'STAGE: qa\nFANOUT_SHARD_SIZE: 2000\n', timeoutMs: 280_000 }),
-    packageService({
-      envYml: `STAGE: qa\nALARM_TOPIC_ARN: ${TOPIC}\nRESERVED_CONCURRENCY: 5\nDELIVER_RESERVED_CONCURRENCY: 20\n`,
-      timeoutMs: 280_000,
-    }),
+    packageOnce({ envYml: 'STAGE: qa\nFANOUT_SHARD_SIZE: 2000\n', timeoutMs: 280_000 }),
+    packageVariant('alarm'),
   ]);
 });
 

@@ -2,12 +2,9 @@
  * What `sls deploy` would create, read from the CloudFormation template and the zip
  * that `sls package` writes here with no AWS credentials and no network.
  *
- * Three packagings, made once and shared by every assertion (each takes 30-60 s):
- * - open: the default network (public) and no auth, with the settings a user would put in .env.yml;
- * - secured: HS256 auth turned on by a local AUTH_JWT_SECRET in .env.yml, so the template
- *   generates the deployed key in Secrets Manager (the local one must not be deployed);
- * - private: DB_NETWORK=private, and HS256 with an existing secret named by AUTH_JWT_SECRET_ARN.
- * cfn-lint checks all three (test/deploy/cfn-lint-accepted.yml lists what it may report).
+ * Three of the suite's packagings (test/support/package/variants.ts: open, secured, private),
+ * made once per source tree and shared with the other deploy tests. cfn-lint checks all three
+ * (test/deploy/cfn-lint-accepted.yml lists what it may report).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import yaml from 'js-yaml';
-import { packageService, resourcesOfType } from '../support/package/package';
+import { resourcesOfType } from '../support/package/package';
 import type { Packaged, Template } from '../support/package/package';
+import { EXISTING_SECRET_ARN, LEGACY_PASSWORD, LOCAL_SECRET, packageVariant } from '../support/package/variants';
 import { copyService, root } from '../support/harnesses/service';
 import { handlersOf, probePackage } from '../support/package/unzipped';
 import type { ProbeReport } from '../support/package/unzipped';
@@ -36,49 +34,6 @@ const { SERVICE, generatedJwtSecretName } = require('../../settings.js') as {
   generatedJwtSecretName: (stage: string) => string;
 };
 
-/** Values that must never appear in a template: a local key and a legacy password. */
-const LOCAL_SECRET = 'deploy-test-secret-that-is-long-enough-0123';
-const LEGACY_PASSWORD = 'legacy-password-from-an-old-env-yml';
-const EXISTING_SECRET_ARN = 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:ws/jwt-key-AbC123';
-
-const SECURED_ENV_YML = [
-  `AUTH_JWT_SECRET: ${LOCAL_SECRET}`,
-  'AUTH_JWT_ISSUER: https://id.example',
-  'AUTH_JWT_AUDIENCE: websockets',
-  '',
-].join('\n');
-
-const OPEN_ENV_YML = [
-  'STAGE: qa',
-  'REGION: eu-west-1',
-  'DB_NAME: chat',
-  'DB_USER: chatadmin',
-  `DB_PASSWORD: ${LEGACY_PASSWORD}`,
-  'DB_INSTANCE_CLASS: db.t4g.small',
-  'DB_ALLOCATED_STORAGE: 30',
-  'DB_ALLOWED_CIDR: 203.0.113.0/24',
-  '',
-].join('\n');
-
-/**
- * The private network, an existing JWT secret, and the flood bounds set:
- * throttling, a reservation, an explicit connection budget. One packaging for all of them.
- */
-const PRIVATE_ENV_YML = [
-  'STAGE: prod',
-  'REGION: eu-central-1',
-  'DB_NETWORK: private',
-  'DB_ALLOWED_CIDR: 198.51.100.0/24',
-  'AUTH_MODE: hs256',
-  `AUTH_JWT_SECRET_ARN: ${EXISTING_SECRET_ARN}`,
-  'DB_INSTANCE_CLASS: db.r6g.large',
-  'DB_MAX_CONNECTIONS: 1000',
-  'RESERVED_CONCURRENCY: 20',
-  'WS_THROTTLE_BURST: 200',
-  'WS_THROTTLE_RATE: 75.5',
-  '',
-].join('\n');
-
 let secured: Template;
 let open: Template;
 let openPackage: Packaged;
@@ -97,17 +52,11 @@ const unzipped = {
 afterAll(() => rmSync(unzipRoot, { recursive: true, force: true }));
 
 beforeAll(async () => {
-  // Three packagings at once: each is mostly TypeScript and zipping.
+  // Three packagings at once (those not made yet): each is mostly TypeScript and zipping.
   const [a, b, c] = await Promise.all([
-    packageService({ envYml: SECURED_ENV_YML, timeoutMs: 400_000, unzipTo: unzipped.secured }),
-    packageService({
-      envYml: OPEN_ENV_YML,
-      timeoutMs: 400_000,
-      unzipTo: unzipped.open,
-      // The browser client and the web page live beside the service and must stay out of its zip.
-      files: { 'client/index.html': '<!doctype html>', 'client/app.ts': 'export {};\n', 'web/index.html': '' },
-    }),
-    packageService({ envYml: PRIVATE_ENV_YML, timeoutMs: 400_000, unzipTo: unzipped.private }),
+    packageVariant('secured', unzipped.secured),
+    packageVariant('open', unzipped.open),
+    packageVariant('private', unzipped.private),
   ]);
   secured = a.template;
   openPackage = b;
@@ -272,7 +221,7 @@ describe('the default template', () => {
     expect(entries).toContain('node_modules/@aws-sdk/client-secrets-manager/package.json');
     expect(entries).toContain('node_modules/serverless-mysql/index.js');
     const unwanted = entries.filter((entry) =>
-      /(\.d\.ts|\.map|\.md)$|^test\/|^scripts\/|^client\/|^infra\/|^settings\.js$|^\.env\.yml|node_modules\/(@types|better-sqlite3|serverless|serverless-offline|typescript|jest)\/|^src\/store\/sqlite[^/]*\.js$/.test(
+      /(\.d\.ts|\.map|\.md)$|^test\/|^scripts\/|^client\/|^infra\/|^settings\.js$|^\.env\.yml|node_modules\/(@types|@cloud-copilot|better-sqlite3|serverless|serverless-offline|typescript|jest)\/|^src\/store\/sqlite[^/]*\.js$/.test(
         entry,
       ),
     );
@@ -837,8 +786,8 @@ describe.each(PACKAGINGS)('least privilege in the %s template', (_, of, stage, v
   it('lets the sweep ask about (GetConnection) and post to only this API’s connections in this stage, and read the database secret', () => {
     const permissions = permissionsOf(of(), 'SweepLambdaFunction');
     expect(allowed(permissions, 'execute-api:ManageConnections')).toEqual([
-      connections(stage, 'GET'),
       connections(stage, 'POST'),
+      connections(stage, 'GET'),
     ]);
     expect(allowed(permissions, 'secretsmanager:GetSecretValue')).toEqual([DATABASE_SECRET]);
   });
@@ -888,7 +837,7 @@ describe.each(PACKAGINGS)('least privilege in the %s template', (_, of, stage, v
         'ec2:AssignPrivateIpAddresses',
         'ec2:UnassignPrivateIpAddresses',
       ]) {
-        expect({ action, on: allowed(permissions, action) }).toEqual({ action, on: [ec2Arn('*/*')] });
+        expect({ action, on: allowed(permissions, action) }).toEqual({ action, on: [ec2Arn('network-interface/*')] });
       }
     }
   });

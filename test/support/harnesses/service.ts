@@ -13,7 +13,8 @@ export const root = resolve(__dirname, '..', '..', '..');
 /** The serverless CLI (osls) of this project. */
 export const serverlessCli = join(root, 'node_modules', 'serverless', 'bin', 'serverless.js');
 
-const SERVICE_FILES = [
+/** What `serverless` reads of the repository (the packaging cache hashes the same files). */
+export const SERVICE_FILES = [
   // Not part of the service, but in every checkout: packaging must leave it out (test/deploy).
   'client',
   'serverless.yml',

@@ -5,7 +5,7 @@
  * Nothing here reaches AWS: packaging needs no credentials and telemetry is off.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { copyService, serverlessCli, withoutSettings } from '../harnesses/service';
 import { extractZip, zipEntries } from './zip';
@@ -26,6 +26,8 @@ export interface PackageOptions {
   files?: Record<string, string>;
   /** Unzip the package into this folder before the copy is removed (the benchmark and test/deploy load it). */
   unzipTo?: string;
+  /** Copy the deployment zip to this file before the copy is removed (the packaging cache keeps it). */
+  copyZipTo?: string;
 }
 
 export interface Packaged {
@@ -82,6 +84,7 @@ export async function packageService(options: PackageOptions = {}): Promise<Pack
     const file = join(serviceDir, '.serverless', 'cloudformation-template-update-stack.json');
     const zip = join(serviceDir, '.serverless', 'aws-node-websockets.zip');
     if (options.unzipTo) extractZip(zip, options.unzipTo);
+    if (options.copyZipTo) copyFileSync(zip, options.copyZipTo);
     return {
       template: JSON.parse(readFileSync(file, 'utf8')) as Template,
       output,
