@@ -177,6 +177,12 @@ describe('npm start with a setting it cannot run with', () => {
     ],
     ['a .env.yml that is not YAML', () => ({ envYml: 'STAGE: dev\n  REGION: [x\n' }), /^\.env\.yml is not valid YAML/],
     ['LOG_LEVEL that is no level', () => ({ env: { LOG_LEVEL: 'loud' } }), /^LOG_LEVEL "loud" .*from the environment/],
+    [
+      // Ignored, it used to start the service with auth off, without a word.
+      'a misspelled key in .env.yml',
+      () => ({ envYml: 'AUTH_MOD: hs256\n' }),
+      /^\.env\.yml: AUTH_MOD is not a setting; did you mean AUTH_MODE\?$/,
+    ],
   ];
 
   it.each(cases)(
