@@ -6,22 +6,19 @@
  */
 import type { RealtimeClientOptions } from '../../client';
 import { HISTORY_MAX_ASKS, HISTORY_TIMEOUT_MS } from '../../client';
-import { fakeWebSocket } from '../support/stand-ins/fake-websocket';
+import type { fakeWebSocket } from '../support/stand-ins/fake-websocket';
 import type { FakeSocket } from '../support/stand-ins/fake-websocket';
-import { history, historyAsks, joinedAt as joinedOn, msg, reconnect } from '../support/harnesses/room-client';
+import {
+  history,
+  historyAsks,
+  joinedAt as joinedOn,
+  msg,
+  reconnect,
+  useFakeSockets,
+} from '../support/harnesses/room-client';
 
 let fake: ReturnType<typeof fakeWebSocket>;
-
-beforeEach(() => {
-  jest.useFakeTimers();
-  fake = fakeWebSocket();
-  jest.spyOn(Math, 'random').mockReturnValue(0.5);
-});
-
-afterEach(() => {
-  jest.useRealTimers();
-  jest.restoreAllMocks();
-});
+useFakeSockets((made) => (fake = made));
 
 const joinedAt = (seq: number, options: Partial<RealtimeClientOptions> = {}) => joinedOn(fake, seq, options);
 /** A frame of the new count: the same numbers as the old one's, other ids. */

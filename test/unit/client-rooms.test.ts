@@ -5,21 +5,18 @@
  * API Gateway's 2-hour limit, and refused joins forgotten.
  */
 import type { RealtimeClientOptions } from '../../client';
-import { fakeWebSocket } from '../support/stand-ins/fake-websocket';
-import { history, historyAsks, joinedAt as joinedOn, msg, roomClient } from '../support/harnesses/room-client';
+import type { fakeWebSocket } from '../support/stand-ins/fake-websocket';
+import {
+  history,
+  historyAsks,
+  joinedAt as joinedOn,
+  msg,
+  roomClient,
+  useFakeSockets,
+} from '../support/harnesses/room-client';
 
 let fake: ReturnType<typeof fakeWebSocket>;
-
-beforeEach(() => {
-  jest.useFakeTimers();
-  fake = fakeWebSocket();
-  jest.spyOn(Math, 'random').mockReturnValue(0.5);
-});
-
-afterEach(() => {
-  jest.useRealTimers();
-  jest.restoreAllMocks();
-});
+useFakeSockets((made) => (fake = made));
 
 const client = (options: Partial<RealtimeClientOptions> = {}) => roomClient(fake, options);
 /** Open, joined to `lobby` at `seq`. */

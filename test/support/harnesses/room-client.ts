@@ -5,11 +5,28 @@
  */
 import { RealtimeClient } from '../../../client';
 import type { ClientEvents, RealtimeClientOptions, ServerMessage } from '../../../client';
-import type { fakeWebSocket, FakeSocket } from '../stand-ins/fake-websocket';
+import { fakeWebSocket } from '../stand-ins/fake-websocket';
+import type { FakeSocket } from '../stand-ins/fake-websocket';
 
 type Fake = ReturnType<typeof fakeWebSocket>;
 
 export const URL = 'ws://service.test';
+
+/**
+ * For each test of the file: jest's fake clock, a fake WebSocket class of its own (handed to
+ * `use`) and a fixed jitter (Math.random at 0.5), all undone after it.
+ */
+export function useFakeSockets(use: (fake: Fake) => void): void {
+  beforeEach(() => {
+    jest.useFakeTimers();
+    use(fakeWebSocket());
+    jest.spyOn(Math, 'random').mockReturnValue(0.5);
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+    jest.restoreAllMocks();
+  });
+}
 
 /** A client on `fake`, and what its app was handed. */
 export function roomClient(fake: Fake, options: Partial<RealtimeClientOptions> = {}) {
