@@ -1,6 +1,7 @@
 // Resolves `${file(./settings.js)}` in serverless.yml: the settings of .env.yml, or of
 // .env.yml.example when there is none (so `npm start` works on a fresh clone).
 //
+// A key of the file that is no setting (infra/setting-keys.js) stops it, naming the closest one.
 // For every setting (settingKeys), a variable of the same name in the environment wins over
 // the file. It also computes what serverless.yml cannot express by itself:
 // - whether `$connect` has an authorizer, and what that authorizer reads (authorizerEnvironment);
@@ -24,37 +25,15 @@ const {
   unboundedShardsWarning,
 } = require('./infra/concurrency');
 const { ALARM_TOPIC_ARN, alarmActions, alarmTopicProblem } = require('./infra/alarms');
+const { AUTH_KEYS, SettingsFileError, settingKeys, unknownKeyProblems } = require('./infra/setting-keys');
 
 /** serverless.yml's `service:` (the template test checks that they agree). */
 const SERVICE = 'aws-node-websockets';
 
 /** HS256 keys shorter than the hash output (32 bytes) are weaker than the algorithm (RFC 7518 3.2). */
 const MIN_SECRET_LENGTH = 32;
-const AUTH_KEYS = [
-  'AUTH_MODE',
-  'AUTH_JWT_SECRET',
-  'AUTH_JWT_SECRET_ARN',
-  'AUTH_JWT_ISSUER',
-  'AUTH_JWT_AUDIENCE',
-  'AUTH_JWKS_URL',
-  'AUTH_MAX_TOKEN_AGE',
-  'AUTH_ROOMS_CLAIM',
-  'AUTH_DEFAULT_ROOMS',
-];
 /** How `$connect` is guarded. Add a mode here, in authorizerEnvironment and in src/config.ts. */
 const AUTH_MODES = ['off', 'hs256', 'jwks'];
-
-/**
- * The names of the settings: every `KEY:` of .env.yml.example, the commented-out ones
- * (`# AUTH_JWT_SECRET: ...`) included, so that documenting a setting there is what makes
- * it one.
- */
-function settingKeys() {
-  const text = fs.readFileSync(path.join(__dirname, '.env.yml.example'), 'utf8');
-  const keys = new Set(AUTH_KEYS);
-  for (const match of text.matchAll(/^#?[ \t]*([A-Z][A-Z0-9_]*):/gm)) keys.add(match[1]);
-  return [...keys];
-}
 
 /** A full Secrets Manager ARN, with the 6-character suffix that IAM needs to match it exactly. */
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
@@ -329,7 +308,12 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
   if (!local && command === 'deploy' && !fs.existsSync(own)) {
     throw new Error(NO_ENV_FILE);
   }
-  const settings = readSettingsFile(fs.existsSync(own) ? own : example);
+  const file = fs.existsSync(own) ? own : example;
+  const settings = readSettingsFile(file);
+  // A key that is no setting (a misspelling) stops everything here, before anything is built:
+  // ignored, it would leave the setting it was meant to be at its default.
+  const unknown = unknownKeyProblems(settings, path.basename(file));
+  if (unknown.length > 0) throw new SettingsFileError(unknown.join('; '));
 
   // One rule for every setting: the environment wins over the file (`LOG_LEVEL=warn npm start`,
   // `AUTH_JWT_SECRET=… npm start`). Values are trimmed; an empty one, in either place, is unset,

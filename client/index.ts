@@ -24,6 +24,7 @@ import {
   DEFAULT_RENEW_AFTER_MS,
   DEFAULT_REORDER_WAIT_MS,
   HEARTBEAT_CLOSE_CODE,
+  HISTORY_MAX_ASKS,
   HISTORY_TIMEOUT_MS,
   SEEN_IDS,
 } from './options';
@@ -43,7 +44,7 @@ import { describeErrorEvent, detach, globalWebSocket, OPEN } from './socket';
 import type { WebSocketConstructor, WebSocketLike } from './socket';
 
 export type { ReconnectOptions } from './backoff';
-export type { GapEvent } from './rooms';
+export type { GapEvent, ResetEvent } from './rooms';
 export * from './errors';
 export { isServerMessage, parseFrame } from './frames';
 export * from './options';
@@ -108,11 +109,15 @@ export class RealtimeClient {
     const reorderWaitMs = checkCount('reorderWaitMs', options.reorderWaitMs ?? DEFAULT_REORDER_WAIT_MS);
     this.sequencer = new RoomSequencer(
       {
-        deliver: (frame) => this.emitter.emit('message', frame),
+        // Whether it came live or from history: a frame whose id the app got is not handed over again.
+        deliver: (frame) => {
+          if (this.firstSight(frame)) this.emitter.emit('message', frame);
+        },
         fetch: (room, after) => this.requestHistory(room, after),
         gap: (event) => this.emitter.emit('gap', event),
+        reset: (event) => this.emitter.emit('reset', event),
       },
-      { reorderWaitMs, fetchTimeoutMs: HISTORY_TIMEOUT_MS },
+      { reorderWaitMs, fetchTimeoutMs: HISTORY_TIMEOUT_MS, maxAsks: HISTORY_MAX_ASKS },
     );
   }
 
@@ -316,7 +321,7 @@ export class RealtimeClient {
     }, this.backoff.stableAfterMs);
     if (this.renewAfterMs > 0) this.renewTimer = setTimeout(() => this.renew(socket), this.renewAfterMs);
     if (!resumed) {
-      this.sequencer.reconnected();
+      this.sequencer.reconnected(this.handover.active);
       for (const room of this.joined) socket.send(JSON.stringify({ action: 'join', room } satisfies Command));
       if (this.handover.active) this.handover.awaitJoins(new Set(this.joined));
     }
@@ -344,21 +349,15 @@ export class RealtimeClient {
       return;
     }
     if (message.type === 'history') return this.sequencer.history(message);
-    if ('id' in message && typeof message.id === 'string') {
-      const key = `${message.type}:${message.id}`;
-      if (this.seen.has(key)) return; // a repeat of a post
-      this.seen.add(key);
-      if (this.seen.size > SEEN_IDS) this.seen.delete(this.seen.values().next().value as string);
-    }
     if (isRoomFrame(message)) {
       // Only for rooms this client is in: a frame of a room just left would restart its count.
+      // Its id is checked when it is handed over (the sequencer's `deliver`).
       if (this.joined.has(message.room)) this.sequencer.frame(message as RoomFrame);
       return;
     }
+    if ('id' in message && typeof message.id === 'string' && !this.firstSight(message)) return; // a repeat of a post
     if (message.type === 'joined') {
-      if (typeof message.seq === 'number' && this.joined.has(message.room)) {
-        this.sequencer.joined(message.room, message.seq, this.handover.active);
-      }
+      if (this.joined.has(message.room)) this.sequencer.joined(message.room, message.seq, this.handover.active);
       this.handover.answered(message.room);
     } else if (message.type === 'error' && message.action === 'join' && message.room !== undefined) {
       // A refused join is forgotten, not asked again on every reconnect.
@@ -367,6 +366,15 @@ export class RealtimeClient {
       this.handover.answered(message.room);
     }
     this.emitter.emit('message', message);
+  }
+
+  /** Whether a frame's `type:id` is new (then remembered, among the last SEEN_IDS): false for a repeat. */
+  private firstSight(frame: { type: string; id: string }): boolean {
+    const key = `${frame.type}:${frame.id}`;
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
+    if (this.seen.size > SEEN_IDS) this.seen.delete(this.seen.values().next().value as string);
+    return true;
   }
 
   /** What came after `after` in a room; false when not open (the next open's `joined` asks again). */

@@ -5,7 +5,7 @@
 import type { Command } from '../src/chat/protocol';
 import type { ServerMessage } from '../src/chat/frames';
 import type { ReconnectOptions } from './backoff';
-import type { GapEvent } from './rooms';
+import type { GapEvent, ResetEvent } from './rooms';
 import type { WebSocketConstructor } from './socket';
 
 /** What a message may carry: any JSON value (the protocol's `data`, src/chat/protocol.ts). */
@@ -82,8 +82,16 @@ export interface ClientEvents {
    * comes once.
    */
   message: ServerMessage;
-  /** Some of a room's messages were lost: the service's history no longer had them. */
+  /**
+   * Some of a room's messages could not be recovered: history no longer had them, or did not
+   * give them after HISTORY_MAX_ASKS requests.
+   */
   gap: GapEvent;
+  /**
+   * A room's numbers went back (the service's store was replaced, so its count started again):
+   * the room's frames go on in the service's count, none taken for a repeat of the old one.
+   */
+  reset: ResetEvent;
   error: Error;
 }
 
@@ -93,6 +101,12 @@ export const DEFAULT_REORDER_WAIT_MS = 1_000;
 export const DEFAULT_RENEW_AFTER_MS = 110 * 60_000;
 /** An unanswered history request is asked again after this long. */
 export const HISTORY_TIMEOUT_MS = 10_000;
+/**
+ * History requests for one hole in a room's count, answered or not, before the client gives
+ * it up as a `gap` and goes on: a hole costs at most this many requests, and lasts
+ * 4 x `reorderWaitMs` when they are answered at once (3 x HISTORY_TIMEOUT_MS when not).
+ */
+export const HISTORY_MAX_ASKS = 3;
 /** A renewal's old connection is closed after this long even when not every join was answered. */
 export const HANDOVER_TIMEOUT_MS = 10_000;
 /** Ids remembered to drop repeats: far more than the frames of one burst of retries. */

@@ -4,6 +4,8 @@
 // `npm run deploy` runs them first too, with its credential check (this plugin has none:
 // credentials are the framework's business). `sls offline` (npm start) never packages, and
 // the checks are skipped should it ever do: they are about AWS (regions, instance classes).
+// A key of .env.yml that is no setting never gets here: settings.js refuses it while the
+// framework resolves serverless.yml, which comes before any hook, offline's included.
 'use strict';
 
 const fs = require('node:fs');

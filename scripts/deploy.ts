@@ -1,8 +1,10 @@
 /**
  * `npm run deploy [-- <sls deploy options>]` and `npm run remove [-- <sls remove options>]`:
  * `sls deploy` / `sls remove`, after checks that need neither a build nor the network
- * (scripts/deploy/checks.ts). Every problem found is printed on one line and the command
- * stops with exit code 2 before anything is built or sent to AWS.
+ * (scripts/deploy/checks.ts). Every problem found (a key of .env.yml that is no setting
+ * included) is printed on one line and the command stops with exit code 2 before anything is
+ * built or sent to AWS. A deploy that passes is told, one `warning:` line each, what its
+ * settings leave open to others (scripts/deploy/exposure.ts), and goes on.
  *
  *   npm run deploy -- --check                    checks only, deploys nothing
  *   npm run deploy -- --stage prod               options other than ours go to serverless
@@ -20,9 +22,11 @@ import {
   checkTarget,
   describeRooms,
   describeShards,
+  exposedDefaults,
   mergeSettings,
   settingNames,
   targetOf,
+  unknownSettings,
 } from './deploy/checks';
 import type { ServiceShape, Settings } from './deploy/checks';
 
@@ -76,6 +80,8 @@ function loadSettings(root: string, command: 'deploy' | 'remove'): { settings: S
       problems.push(`${file} must hold "NAME: value" lines`);
     } else {
       fromFile = (parsed ?? {}) as Settings;
+      // For remove too: a misspelled STAGE or REGION would name another stack.
+      problems.push(...unknownSettings(fromFile, file, example));
     }
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
@@ -153,13 +159,19 @@ async function main(): Promise<number> {
     return 2;
   }
   const stack = `${shape.service}-${target.stage}`;
-  console.log(
-    `${command}: settings look right; stack ${stack} in ${target.region}, AWS credentials from ${credentials.source}`,
-  );
+  // What the stage will leave open to others (and the unbounded shards): said, never refused,
+  // since each may be meant. Removing leaves nothing open.
+  const shards = command === 'deploy' ? describeShards(settings) : undefined;
+  const warnings =
+    command === 'deploy' ? [...exposedDefaults(settings), ...(shards === undefined ? [] : [shards])] : [];
+  const verdict =
+    warnings.length === 0
+      ? 'settings look right'
+      : `settings pass the checks, with ${warnings.length} warning${warnings.length === 1 ? '' : 's'} below`;
+  console.log(`${command}: ${verdict}; stack ${stack} in ${target.region}, AWS credentials from ${credentials.source}`);
   const rooms = command === 'deploy' ? describeRooms(settings) : undefined;
   if (rooms !== undefined) console.log(`${command}: ${rooms}`);
-  const shards = command === 'deploy' ? describeShards(settings) : undefined;
-  if (shards !== undefined) console.log(`${command}: warning: ${shards}`);
+  for (const warning of warnings) console.log(`${command}: warning: ${warning}`);
   if (checkOnly) return 0;
 
   if (command === 'remove') {

@@ -236,7 +236,11 @@ function connect(url: string): void {
   next.on('gap', (gap) => {
     if (client !== next) return;
     const lost = gap.before - gap.after - 1;
-    append(`${lost} message${lost === 1 ? '' : 's'} in ${gap.room} could not be recovered (no longer kept)`, 'error');
+    append(`${lost} message${lost === 1 ? '' : 's'} in ${gap.room} could not be recovered`, 'error');
+  });
+  next.on('reset', (reset) => {
+    if (client !== next) return;
+    append(`The service's count of ${reset.room} started again (its store was replaced); its messages go on`, 'error');
   });
   next.on('error', (error) => {
     // A socket error is always followed by its close, which the status line reports.

@@ -7,7 +7,6 @@
 import { ConfigError } from '../../src/errors';
 import { readConfig } from '../../src/config';
 import { readAuthSettings, readDefaultRooms, readMaxTokenAge } from '../../src/auth/settings';
-import { ALL_ROOMS, encodeRights } from '../../src/auth/rooms';
 import { asEnv, text } from './settings';
 import type { Settings } from './settings';
 
@@ -23,7 +22,8 @@ const concurrency = require('../../infra/concurrency.js') as {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const alarms = require('../../infra/alarms.js') as { ALARM_TOPIC_ARN: RegExp; alarmTopicProblem(): string };
 
-export { mergeSettings, settingNames, text } from './settings';
+export { mergeSettings, settingNames, text, unknownSettings } from './settings';
+export { describeRooms, exposedDefaults } from './exposure';
 export type { Settings } from './settings';
 export { checkCredentials, parseIni } from './credentials';
 export type { CredentialCheck, CredentialInputs } from './credentials';
@@ -275,29 +275,6 @@ export function checkAuth(settings: Settings): string[] {
     return [error.message];
   }
   return [];
-}
-
-/**
- * One line on what a token without the rooms claim may do, so that a deploy says whether
- * the service is open to every signed-in user (the default) or closed. Undefined with auth off.
- */
-export function describeRooms(settings: Settings): string | undefined {
-  const env = asEnv(settings);
-  const mode = env.AUTH_MODE?.toLowerCase();
-  const on =
-    mode === 'hs256' ||
-    mode === 'jwks' ||
-    (mode === undefined && (env.AUTH_JWKS_URL ?? env.AUTH_JWT_SECRET ?? env.AUTH_JWT_SECRET_ARN) !== undefined);
-  if (!on) return undefined;
-  const claim = env.AUTH_ROOMS_CLAIM ?? 'rooms';
-  const rights = readDefaultRooms(env);
-  if (encodeRights(rights) === encodeRights(ALL_ROOMS)) {
-    return (
-      `rooms: a token without the "${claim}" claim may join, publish to and see every room ` +
-      '(AUTH_DEFAULT_ROOMS unset); set AUTH_DEFAULT_ROOMS: {} to give such tokens no room at all'
-    );
-  }
-  return `rooms: a token without the "${claim}" claim gets AUTH_DEFAULT_ROOMS ${encodeRights(rights)}`;
 }
 
 // --- credentials, without asking AWS ---------------------------------------------------

@@ -5,6 +5,13 @@
 export type Settings = Record<string, unknown>;
 export type Env = Record<string, string | undefined>;
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const keys = require('../../infra/setting-keys.js') as {
+  keysIn(text: string): string[];
+  knownKeys(exampleText: string): string[];
+  unknownKeyProblems(values: Settings, file: string, known?: readonly string[]): string[];
+};
+
 /** Settings whose value is JSON (and may be written as a YAML mapping in .env.yml). */
 const JSON_SETTINGS = ['AUTH_DEFAULT_ROOMS'];
 
@@ -41,5 +48,13 @@ export function mergeSettings(fromFile: Settings, env: Env, knownKeys: readonly 
 
 /** Setting names in .env.yml.example, commented out or not (`# AUTH_JWKS_URL: ...` counts). */
 export function settingNames(exampleText: string): string[] {
-  return [...exampleText.matchAll(/^#?\s*([A-Z][A-Z0-9_]*):/gm)].map((match) => match[1] as string);
+  return keys.keysIn(exampleText);
+}
+
+/**
+ * One line for each key of the settings file that is no setting, with the closest setting
+ * (infra/setting-keys.js, as settings.js refuses it): a misspelled key is never ignored.
+ */
+export function unknownSettings(fromFile: Settings, file: string, exampleText: string): string[] {
+  return keys.unknownKeyProblems(fromFile, file, keys.knownKeys(exampleText));
 }

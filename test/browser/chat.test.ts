@@ -104,6 +104,10 @@ describe('the chat page, without auth', () => {
     await statusSays(b.page, `Connected to ws://localhost:${ports.ws}`, 60_000);
     // Neither page was reloaded: the client rejoined the room on its new connection.
     for (const { page } of [a, b]) await chatLog(page).getByText('You joined lobby').nth(1).waitFor();
+    // The new store numbers the room from 1 again: the page that rejoined first (its `joined`
+    // below its own number) says so in a line.
+    const restarted = /count of lobby started again/;
+    await Promise.any([a, b].map(({ page }) => chatLog(page).getByText(restarted).waitFor({ timeout: 10_000 })));
     await say(b.page, 'back again');
     await sees(a.page, / in lobby: back again$/);
   });

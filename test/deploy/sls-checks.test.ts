@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { freePort } from '../support/harnesses/offline';
 import { copyService, serverlessCli, withoutSettings } from '../support/harnesses/service';
 
 jest.setTimeout(120_000);
@@ -22,14 +23,14 @@ function withoutCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return copy;
 }
 
-function sls(command: string, envYml: string | undefined) {
+function sls(command: string, envYml: string | undefined, args: string[] = [], timeoutMs = 100_000) {
   const dir = copyService('sls-checks');
   try {
     if (envYml !== undefined) writeFileSync(join(dir, '.env.yml'), envYml);
-    const run = spawnSync(process.execPath, [serverlessCli, command], {
+    const run = spawnSync(process.execPath, [serverlessCli, command, ...args], {
       cwd: dir,
       encoding: 'utf8',
-      timeout: 100_000,
+      timeout: timeoutMs,
       env: {
         ...withoutCredentials(withoutSettings(process.env)),
         SLS_TELEMETRY_DISABLED: '1',
@@ -68,6 +69,21 @@ describe('sls deploy without a .env.yml', () => {
     const run = sls('deploy', undefined);
     expect(run.status).not.toBe(0);
     expect(run.output).toContain('no .env.yml: run `cp .env.yml.example .env.yml` and edit it first');
+    expect(run.built).toBe(false);
+  });
+});
+
+describe.each(['package', 'deploy', 'offline'])('sls %s with a key that is no setting', (command) => {
+  it('stops at once with the line that names it and the closest setting, and builds and starts nothing', async () => {
+    // Under offline, free ports of its own: should it start (it did, with auth off), it meets no one's service.
+    const ports = ['--websocketPort', '--httpPort', '--lambdaPort'];
+    const args =
+      command === 'offline' ? (await Promise.all(ports.map(async (p) => [p, `${await freePort()}`]))).flat() : [];
+    const run = sls(command, 'STAGE: qa\nAUTH_MOD: hs256\n', args, 30_000);
+    expect(run.status).not.toBeNull(); // it ended by itself, before the deadline
+    expect(run.status).not.toBe(0);
+    expect(run.output).toContain('.env.yml: AUTH_MOD is not a setting; did you mean AUTH_MODE?');
+    expect(run.output).not.toMatch(/\n\s+at /); // no stack trace
     expect(run.built).toBe(false);
   });
 });

@@ -8,7 +8,7 @@
 import { createServer } from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
 import { RealtimeClient } from '../../client';
-import type { ClientReconnectingEvent, FrameOf, GapEvent, ServerMessage } from '../../client';
+import type { ClientReconnectingEvent, FrameOf, GapEvent, ResetEvent, ServerMessage } from '../../client';
 import { TestClient } from '../support/harnesses/client';
 import { startDoublingProxy } from '../support/stand-ins/doubling-proxy';
 import type { DoublingProxy } from '../support/stand-ins/doubling-proxy';
@@ -39,10 +39,12 @@ function realtime(url = service.url, reconnect = { initialDelayMs: 100, maxDelay
   clients.push(client);
   const heard: ServerMessage[] = [];
   const gaps: GapEvent[] = [];
+  const resets: ResetEvent[] = [];
   const reconnecting: ClientReconnectingEvent[] = [];
   let opens = 0;
   client.on('message', (m) => heard.push(m));
   client.on('gap', (g) => gaps.push(g));
+  client.on('reset', (r) => resets.push(r));
   client.on('reconnecting', (e) => reconnecting.push(e));
   client.on('open', () => (opens += 1));
   const inRoom = (room: string) =>
@@ -51,6 +53,7 @@ function realtime(url = service.url, reconnect = { initialDelayMs: 100, maxDelay
     client,
     heard,
     gaps,
+    resets,
     reconnecting,
     opens: () => opens,
     inRoom,
@@ -179,6 +182,67 @@ describe('room messages with the typed client', () => {
     expect(got.map((m) => m.seq)).toEqual(Array.from({ length: 40 }, (_, i) => start + i));
     expect(got.map((m) => m.data as number).sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i));
   });
+});
+
+describe('a service whose store is replaced between two connections', () => {
+  it("hands A the new count's messages sent while it was away, after a reset event, and what follows", async () => {
+    // A service of its own: `npm start` empties its SQLite file at every start, so the one
+    // started again on the same ports has a new store, whose room numbers start again at 1.
+    const env = { PRESENCE_MAX_MEMBERS: '0' };
+    let current: OfflineService | undefined = await startOffline({ env });
+    try {
+      const first = current;
+      const a = realtime(first.url);
+      const b = realtime(first.url);
+      for (const each of [a, b]) {
+        each.client.join('renewed');
+        each.client.connect();
+        await each.joined('renewed');
+      }
+      for (let n = 0; n < 3; n++) b.client.publish('renewed', `old ${n}`);
+      await until(() => a.inRoom('renewed').length === 3, "A's 3 of the old count");
+      const previous = a.inRoom('renewed').at(-1)?.seq as number;
+
+      const release = a.hold(); // A comes back only once B has spoken in the new count
+      await first.stop();
+      current = undefined;
+      await until(() => a.client.state !== 'open' && b.client.state !== 'open', 'both cut off');
+      current = await startOffline({ env, ports: first.ports });
+
+      const joins = () => b.heard.filter((m) => m.type === 'joined').length;
+      await until(() => joins() === 2, "B's joined on the new store", 30_000);
+      const summaries = () => b.heard.filter((m) => m.type === 'delivery' && m.room === 'renewed').length;
+      const before = summaries();
+      for (let n = 0; n < 2; n++) b.client.publish('renewed', `new ${n}`);
+      await until(() => summaries() === before + 2, "B's 2 deliveries in the new count");
+      release();
+
+      await until(() => a.inRoom('renewed').length === 5, "the new count's 2 that A missed", 30_000);
+      expect(a.resets).toEqual([{ room: 'renewed', previous, latest: 2 }]);
+      expect(b.resets).toEqual([{ room: 'renewed', previous, latest: 0 }]);
+      b.client.publish('renewed', 'new 2');
+      await until(() => a.inRoom('renewed').length === 6, "A's live one of the new count");
+      // Messages published together run in parallel: each count's numbers say their order.
+      const got = a.inRoom('renewed');
+      expect(
+        got
+          .slice(0, 3)
+          .map((m) => m.data as string)
+          .sort(),
+      ).toEqual(['old 0', 'old 1', 'old 2']);
+      expect(
+        got
+          .slice(3, 5)
+          .map((m) => m.data as string)
+          .sort(),
+      ).toEqual(['new 0', 'new 1']);
+      expect(got[5]?.data).toBe('new 2');
+      expect(got.map((m) => m.seq)).toEqual([previous - 2, previous - 1, previous, 1, 2, 3]);
+      expect(a.gaps).toEqual([]);
+    } finally {
+      await current?.stop();
+    }
+  }, 240_000);
 });
 
 describe('the history action', () => {

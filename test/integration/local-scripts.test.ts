@@ -187,6 +187,12 @@ describe('npm start with a setting it cannot run with', () => {
       () => ({ env: { LOCAL_ALLOWED_ORIGINS: '*' } }),
       /^LOCAL_ALLOWED_ORIGINS takes exact origins, not "\*" \(from the environment\)$/,
     ],
+    [
+      // Ignored, it used to start the service with auth off, without a word.
+      'a misspelled key in .env.yml',
+      () => ({ envYml: 'AUTH_MOD: hs256\n' }),
+      /^\.env\.yml: AUTH_MOD is not a setting; did you mean AUTH_MODE\?$/,
+    ],
   ];
 
   it.each(cases)(

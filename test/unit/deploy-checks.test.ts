@@ -5,7 +5,7 @@
  * copy of the service, always with --check, so that no test can ever deploy.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -25,13 +25,14 @@ import {
   checkTunables,
   describeRooms,
   describeShards,
+  exposedDefaults,
   mergeSettings,
   parseIni,
   settingNames,
   targetOf,
 } from '../../scripts/deploy/checks';
 import type { CredentialInputs } from '../../scripts/deploy/checks';
-import { copyService, root } from '../support/harnesses/service';
+import { copyService, root, SETTING_KEYS as settingKeys } from '../support/harnesses/service';
 
 const shape = { service: 'aws-node-websockets', functionNames: ['connect', 'disconnect', 'message'] };
 
@@ -164,11 +165,10 @@ describe('checkTunables and checkAuth (the functions own readers)', () => {
     ]);
   });
 
-  it('says what a token without the rooms claim may do: open by default, or the configured rights', () => {
+  it('says what a token without the rooms claim gets when AUTH_DEFAULT_ROOMS is set (unset is a warning)', () => {
     expect(describeRooms({})).toBeUndefined();
-    expect(describeRooms({ AUTH_MODE: 'hs256' })).toMatch(
-      /every room \(AUTH_DEFAULT_ROOMS unset\); set AUTH_DEFAULT_ROOMS: \{\}/,
-    );
+    expect(describeRooms({ AUTH_MODE: 'hs256' })).toBeUndefined();
+    expect(describeRooms({ AUTH_DEFAULT_ROOMS: '{}' })).toBeUndefined(); // auth off
     expect(describeRooms({ AUTH_MODE: 'hs256', AUTH_DEFAULT_ROOMS: '{}' })).toBe(
       'rooms: a token without the "rooms" claim gets AUTH_DEFAULT_ROOMS {}',
     );
@@ -176,6 +176,54 @@ describe('checkTunables and checkAuth (the functions own readers)', () => {
     expect(
       describeRooms({ AUTH_MODE: 'jwks', AUTH_ROOMS_CLAIM: 'custom:rooms', AUTH_DEFAULT_ROOMS: { lobby: ['join'] } }),
     ).toBe('rooms: a token without the "custom:rooms" claim gets AUTH_DEFAULT_ROOMS {"lobby":["join"]}');
+  });
+});
+
+describe('exposedDefaults', () => {
+  /** Nothing left open: auth on with no default rights, own lists, the private network. */
+  const closed = { AUTH_MODE: 'hs256', AUTH_DEFAULT_ROOMS: '{}', DB_NETWORK: 'private' };
+
+  it('warns of nothing when nothing is left open', () => {
+    expect(exposedDefaults(closed)).toEqual([]);
+    expect(exposedDefaults({ ...closed, DB_NETWORK: 'public', DB_ALLOWED_CIDR: '203.0.113.0/24' })).toEqual([]);
+    expect(exposedDefaults({ ...closed, AUTH_MODE: undefined, AUTH_JWT_SECRET_ARN: 'arn' })).toEqual([]);
+  });
+
+  it('warns, one line each, of every default the README says it exposes', () => {
+    expect(exposedDefaults({})).toEqual([
+      expect.stringMatching(/^auth is off \(AUTH_MODE\): anyone who knows the wss:\/\/ URL can connect/),
+      expect.stringMatching(/^DB_NETWORK is public and DB_ALLOWED_CIDR 0\.0\.0\.0\/0: .* port 3306 is open to every/),
+    ]);
+    expect(exposedDefaults({ ...closed, AUTH_MODE: 'off' })).toEqual([expect.stringMatching(/^auth is off/)]);
+    expect(exposedDefaults({ ...closed, DB_NETWORK: 'public', DB_ALLOWED_CIDR: '0.0.0.0/0' })).toEqual([
+      expect.stringMatching(/^DB_NETWORK is public and DB_ALLOWED_CIDR 0\.0\.0\.0\/0/),
+    ]);
+    expect(exposedDefaults({ ...closed, AUTH_DEFAULT_ROOMS: undefined, AUTH_ROOMS_CLAIM: 'app/rooms' })).toEqual([
+      'AUTH_DEFAULT_ROOMS is unset: a token without the "app/rooms" claim may join, publish to and see every room; ' +
+        "set AUTH_DEFAULT_ROOMS: '{}' to give such tokens no room (docs/auth.md#rooms-and-rights)",
+    ]);
+    expect(exposedDefaults({ ...closed, LIST_SCOPE: 'all' })).toEqual([
+      expect.stringMatching(/^LIST_SCOPE is all: every signed-in user's `list` shows everyone's connections/),
+    ]);
+    for (const line of exposedDefaults({ LIST_SCOPE: 'all', AUTH_JWKS_URL: 'https://id.example/jwks' }))
+      expect(line).not.toContain('\n');
+  });
+
+  it('warns of each setting the README\'s "What the defaults expose" names, at the defaults', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('**What the defaults expose**'), readme.indexOf('## Authorization'));
+    const named = [...section.matchAll(/`([A-Z][A-Z0-9_]+)/g)]
+      .map((match) => match[1] as string)
+      .filter((name) => settingKeys.includes(name));
+    expect(named).toEqual(expect.arrayContaining(['AUTH_MODE', 'DB_NETWORK', 'DB_ALLOWED_CIDR']));
+    const warnings = exposedDefaults({}).join('\n');
+    for (const setting of named) expect(warnings).toContain(setting);
+  });
+
+  it('says nothing of LIST_SCOPE with auth off: everyone is listed then anyway, and "auth is off" says so', () => {
+    expect(exposedDefaults({ ...closed, AUTH_MODE: 'off', LIST_SCOPE: 'all' })).toEqual([
+      expect.stringMatching(/^auth is off/),
+    ]);
   });
 });
 
@@ -380,6 +428,7 @@ describe('npm run deploy / npm run remove (always with --check: a test never dep
   }
 
   const keys = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'example' };
+  const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ws/jwt-AbC123';
 
   it('stops with exit 2 and one line per problem, no stack trace, before building anything', () => {
     writeFileSync(
@@ -416,6 +465,58 @@ describe('npm run deploy / npm run remove (always with --check: a test never dep
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toContain('stack aws-node-websockets-prod in eu-west-1, AWS credentials from environment');
+  });
+
+  it('refuses a key that is no setting, naming the closest one, to deploy and to remove', () => {
+    // Ignored, `AUTH_MOD: hs256` deployed a stage with auth off; a misspelled STAGE removes another stack.
+    writeFileSync(join(dir, '.env.yml'), 'STGE: prod\nREGION: eu-west-1\nAUTH_MOD: hs256\n');
+    for (const command of ['deploy', 'remove'] as const) {
+      const { code, stdout, stderr } = run(command, [], keys);
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr.trim().split('\n')).toEqual([
+        `${command}: nothing was built or sent to AWS; fix these first:`,
+        '  - .env.yml: STGE is not a setting; did you mean STAGE?',
+        '  - .env.yml: AUTH_MOD is not a setting; did you mean AUTH_MODE?',
+      ]);
+    }
+  });
+
+  it('warns of each exposed default, one line each, without failing the check', () => {
+    // .env.yml.example's defaults: auth off, the database open to every address.
+    copyFileSync(join(dir, '.env.yml.example'), join(dir, '.env.yml'));
+    const open = run('deploy', [], keys);
+    expect(open.code).toBe(0);
+    expect(open.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(/^deploy: settings pass the checks, with 2 warnings below; stack aws-node-websockets-dev/),
+      expect.stringMatching(/^deploy: warning: auth is off \(AUTH_MODE\): anyone who knows the wss:\/\/ URL/),
+      expect.stringMatching(/^deploy: warning: DB_NETWORK is public and DB_ALLOWED_CIDR 0\.0\.0\.0\/0: /),
+    ]);
+
+    writeFileSync(join(dir, '.env.yml'), `STAGE: prod\nAUTH_JWT_SECRET_ARN: ${ARN}\nLIST_SCOPE: all\n`);
+    const { code, stdout, stderr } = run('deploy', [], keys);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toMatch(
+      /^deploy: settings pass the checks, with 3 warnings below; stack aws-node-websockets-prod/,
+    );
+    expect(lines.slice(1)).toEqual([
+      expect.stringMatching(/^deploy: warning: AUTH_DEFAULT_ROOMS is unset: /),
+      expect.stringMatching(/^deploy: warning: LIST_SCOPE is all: /),
+      expect.stringMatching(/^deploy: warning: DB_NETWORK is public and DB_ALLOWED_CIDR 0\.0\.0\.0\/0: /),
+    ]);
+  });
+
+  it('says "settings look right", and warns of nothing, when nothing is left open', () => {
+    const envYml = `STAGE: prod\nAUTH_JWT_SECRET_ARN: ${ARN}\nAUTH_DEFAULT_ROOMS: '{}'\nDB_NETWORK: private\n`;
+    writeFileSync(join(dir, '.env.yml'), envYml);
+    const { code, stdout } = run('deploy', [], keys);
+    expect(code).toBe(0);
+    expect(stdout.trim().split('\n')).toEqual([
+      'deploy: settings look right; stack aws-node-websockets-prod in us-east-1, AWS credentials from environment (AWS_ACCESS_KEY_ID)',
+      'deploy: rooms: a token without the "rooms" claim gets AUTH_DEFAULT_ROOMS {}',
+    ]);
   });
 
   it('checks remove too (stage, region, credentials), without needing a .env.yml or a password', () => {

@@ -3,9 +3,12 @@
  * setting, the environment wins over the file. Run against a private
  * copy of the service so that a .env.yml can be written beside it.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { copyService } from '../support/harnesses/service';
+import { copyService, root } from '../support/harnesses/service';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const keys = require('../../infra/setting-keys.js') as { ENVIRONMENT_ONLY_KEYS: readonly string[] };
 
 type Settings = Record<string, unknown>;
 type SettingsModule = (() => Promise<Settings>) & { settingKeys(): string[] };
@@ -128,5 +131,85 @@ describe('settings.js', () => {
     const settings = await resolveWith({ AUTH_JWT_SECRET: ` ${'s'.repeat(40)} ` }, 'STAGE: dev\n');
     expect(settings.AUTH_JWT_SECRET).toBe('s'.repeat(40));
     expect(settings.CONNECT_ROUTE).toMatchObject({ authorizer: { name: 'authorize' } });
+  });
+});
+
+describe('settings.js and a key that is no setting', () => {
+  it('refuses a misspelled key in one line that names it and the closest setting', async () => {
+    // Ignored, `AUTH_MOD: hs256` used to start the service with auth off, without a word.
+    await expect(resolveWith({}, 'AUTH_MOD: hs256\n')).rejects.toThrow(
+      /^\.env\.yml: AUTH_MOD is not a setting; did you mean AUTH_MODE\?$/,
+    );
+    await expect(resolveWith({}, 'STAGE: dev\nDB_ALLOWED_CIDRS: 10.0.0.0/8\n')).rejects.toThrow(
+      /^\.env\.yml: DB_ALLOWED_CIDRS is not a setting; did you mean DB_ALLOWED_CIDR\?$/,
+    );
+    // a lower-case key, a swap of two letters
+    await expect(resolveWith({}, 'stage: prod\n')).rejects.toThrow(/did you mean STAGE\?$/);
+    await expect(resolveWith({}, 'LOG_LEVLE: warn\n')).rejects.toThrow(/did you mean LOG_LEVEL\?$/);
+  });
+
+  it('suggests nothing when no setting is close, and names every unknown key on the one line', async () => {
+    const refusal = resolveWith({}, 'MY_FEATURE_FLAG: on\nAUTH_MOD: hs256\n');
+    await expect(refusal).rejects.toThrow(
+      '.env.yml: MY_FEATURE_FLAG is not a setting (every setting is in .env.yml.example); ' +
+        '.env.yml: AUTH_MOD is not a setting; did you mean AUTH_MODE?',
+    );
+    await expect(refusal).rejects.not.toThrow(/\n/);
+  });
+
+  it('has no stack to print: the framework prints the error of a settings file by its stack', async () => {
+    const error = await resolveWith({}, 'AUTH_MOD: hs256\n').catch((e: unknown) => e as Error);
+    expect(error.stack).toBe('.env.yml: AUTH_MOD is not a setting; did you mean AUTH_MODE?');
+  });
+
+  it('refuses it whatever the environment says, and still takes only settings from the environment', async () => {
+    await expect(resolveWith({ AUTH_MODE: 'hs256', AUTH_JWT_SECRET: 's'.repeat(40) }, 'AUTH_MOD: x\n')).rejects.toThrow(
+      /AUTH_MOD is not a setting/,
+    );
+    // An unknown variable in the environment cannot be told from any other one: ignored, as before.
+    const settings = await resolveWith({ AUTH_MOD: 'hs256' }, 'STAGE: dev\n');
+    expect(settings).not.toHaveProperty('AUTH_MOD');
+    expect(settings.AUTH_MODE).toBe('off');
+  });
+
+  it('accepts every key of .env.yml.example, the commented-out ones, and DB_PASSWORD of an older .env.yml', async () => {
+    // Values do not matter to this check: each key, empty (so unset), is accepted.
+    const envYml = [...settingsJs.settingKeys(), 'DB_PASSWORD'].map((key) => `${key}:`).join('\n');
+    await expect(resolveWith({}, `${envYml}\n`)).resolves.toMatchObject({ AUTH_MODE: 'off' });
+  });
+
+  it('refuses a key read from the environment only, saying where it goes', async () => {
+    await expect(resolveWith({}, 'WS_PORT: 3401\n')).rejects.toThrow(
+      /^\.env\.yml: WS_PORT is read from the environment only, not from \.env\.yml \(`WS_PORT=… npm start`\)$/,
+    );
+  });
+
+  it('knows a setting as soon as .env.yml.example names it', async () => {
+    const example = join(dir, '.env.yml.example');
+    const original = readFileSync(example, 'utf8');
+    try {
+      writeFileSync(example, `${original}\n# LOCAL_NEW_THING: 1   # a setting added by someone else\n`);
+      await expect(resolveWith({}, 'LOCAL_NEW_THING: 2\n')).resolves.toMatchObject({ LOCAL_NEW_THING: 2 });
+    } finally {
+      writeFileSync(example, original);
+    }
+  });
+});
+
+describe("docs/operations.md's configuration table", () => {
+  const doc = readFileSync(join(root, 'docs', 'operations.md'), 'utf8');
+  const rows = doc
+    .slice(doc.indexOf('## Configuration'))
+    .split('\n')
+    .filter((line) => line.startsWith('| `'));
+  const namesIn = (lines: string[]) =>
+    lines.flatMap((line) => [...(line.split('|')[1] as string).matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1]));
+
+  it('names every setting, and besides them only what is read from the environment only', () => {
+    const named = namesIn(rows);
+    expect(named).toEqual(expect.arrayContaining(settingsJs.settingKeys()));
+    const others = named.filter((name) => !settingsJs.settingKeys().includes(name as string));
+    expect(others.sort()).toEqual([...keys.ENVIRONMENT_ONLY_KEYS].sort());
+    expect(namesIn(rows.filter((row) => row.includes('environment only'))).sort()).toEqual(others.sort());
   });
 });
