@@ -7,15 +7,25 @@ import type { ContractStore } from './store-contract';
 
 const counts = (sent: number, stale = 0, failed = 0, unsent = 0) => ({ sent, stale, failed, unsent });
 
-export function shardStoreContract(name: string, create: () => Promise<ContractStore>): void {
+/**
+ * `openAgain` opens another handle on the same tables (another container's connection, another
+ * worker's file handle), for the races between a shard and the sweep.
+ */
+export function shardStoreContract(
+  name: string,
+  create: () => Promise<ContractStore>,
+  openAgain: (store: ContractStore) => ContractStore,
+): void {
   describe(`${name} store: paged audiences and shard tallies (contract)`, () => {
     let store: ContractStore;
+    const others: ContractStore[] = [];
 
     beforeEach(async () => {
       store = await create();
     });
 
     afterEach(async () => {
+      await Promise.all(others.splice(0).map((other) => other.close()));
       await store.dropTables();
       await store.close();
     });
@@ -75,6 +85,105 @@ export function shardStoreContract(name: string, create: () => Promise<ContractS
       await store.saveShard('d1', 0, 'k', counts(3, 1), 1_001);
       const again = await store.startShard('d1', 0, 1_002);
       expect(again).toEqual({ cursor: 'k', ...counts(3, 1), attempts: 2, done: false });
+    });
+
+    it('counts an attempt asked again after a lost answer once, and a new attempt asked again too', async () => {
+      await store.openDelivery({ deliveryId: 'd7', shards: 1, recipients: 1, summaryTo: '{}' }, 1_000);
+      // The first attempt's count is written whatever `again` says (the row shows none yet).
+      expect(await store.startShard('d7', 0, 1_000, true)).toMatchObject({ attempts: 1 });
+      expect(await store.startShard('d7', 0, 1_000, true)).toMatchObject({ attempts: 1 }); // its answer was lost
+      expect(await store.startShard('d7', 0, 61_000, true)).toMatchObject({ attempts: 2 }); // the retry's start failed
+      expect(await store.startShard('d7', 0, 61_000, true)).toMatchObject({ attempts: 2 });
+      expect(await store.startShard('d7', 0, 181_000)).toMatchObject({ attempts: 3, done: false });
+    });
+
+    it('lists the deliveries opened before a time whose summary nobody claimed, oldest first', async () => {
+      for (const [deliveryId, at] of [
+        ['late', 300],
+        ['early', 100],
+        ['young', 900],
+        ['claimed', 200],
+      ] as const) {
+        await store.openDelivery({ deliveryId, shards: 1, recipients: 1, summaryTo: '{}' }, at);
+      }
+      await store.finishShard('claimed', 0, counts(1));
+      expect(await store.abandonedDeliveries(500, 10)).toEqual(['early', 'late']);
+      expect(await store.abandonedDeliveries(500, 1)).toEqual(['early']);
+    });
+
+    it('ends a delivery: unfinished shards with what they saved, the unreached failed, the summary claimed once', async () => {
+      await store.openDelivery({ deliveryId: 'd8', shards: 4, recipients: 40, summaryTo: '{"to":"s"}' }, 1);
+      await store.finishShard('d8', 0, counts(9, 1));
+      await store.startShard('d8', 1, 2);
+      await store.saveShard('d8', 1, 'k', counts(3, 0, 1, 0), 3);
+      await store.startShard('d8', 2, 2); // started, saved nothing; shard 3 never started
+      const ended = await store.endDelivery('d8');
+      expect(ended).toEqual({
+        state: expect.objectContaining({
+          deliveryId: 'd8',
+          shards: 4,
+          done: 4,
+          summarized: true,
+          summaryTo: '{"to":"s"}',
+        }),
+        unfinished: 3,
+      });
+      expect(ended?.state).toMatchObject(counts(12, 1, 27, 0));
+      expect(await store.deliveryState('d8')).toMatchObject({ done: 4, summarized: true, ...counts(12, 1, 27, 0) });
+      expect(await store.endDelivery('d8')).toBeUndefined();
+      // A shard that comes late finds itself done: it neither counts nor claims.
+      expect(await store.startShard('d8', 3, 4)).toMatchObject({ done: true });
+      expect(await store.finishShard('d8', 3, counts(10))).toBeUndefined();
+      expect(await store.abandonedDeliveries(10, 10)).toEqual([]);
+      expect(await store.activeShards(0)).toBe(0);
+      expect(await store.endDelivery('nope')).toBeUndefined();
+    });
+
+    it('claims the summary once when a late shard finishes as the sweep ends its delivery', async () => {
+      const other = openAgain(store);
+      others.push(other);
+      for (let round = 0; round < 12; round++) {
+        const deliveryId = `race${round}`;
+        await store.openDelivery({ deliveryId, shards: 3, recipients: 30, summaryTo: '{}' }, 1);
+        await store.finishShard(deliveryId, 0, counts(10));
+        // Each round the shard and the sweep trade handles and the order they are started in.
+        const [shardStore, sweepStore] = round % 2 === 0 ? [store, other] : [other, store];
+        const late = () => shardStore.finishShard(deliveryId, 2, counts(10)).then((state) => ({ by: 'shard', state }));
+        const sweep = () => sweepStore.endDelivery(deliveryId).then((ended) => ({ by: 'sweep', state: ended?.state }));
+        const results = await Promise.all(round % 4 < 2 ? [late(), sweep()] : [sweep(), late()]);
+        const claims = results.filter((result) => result.state !== undefined);
+        // Shard 1 never finished, so the shard's finish can never claim: only the sweep does, once.
+        expect(claims.map((claim) => claim.by)).toEqual(['sweep']);
+        const final = await store.deliveryState(deliveryId);
+        expect(final).toEqual(claims[0]?.state);
+        // Counted by exactly one of them: the late shard's 10 as sent, or as failed by the sweep.
+        expect(final).toMatchObject({ done: 3, summarized: true, stale: 0, unsent: 0 });
+        expect((final?.sent ?? 0) + (final?.failed ?? 0)).toBe(30);
+        expect([10, 20]).toContain(final?.sent);
+      }
+    });
+
+    it('claims the summary once when the last shard finishes as the sweep ends its delivery', async () => {
+      const other = openAgain(store);
+      others.push(other);
+      const claimedBy: string[] = [];
+      for (let round = 0; round < 12; round++) {
+        const deliveryId = `last${round}`;
+        await store.openDelivery({ deliveryId, shards: 2, recipients: 20, summaryTo: '{}' }, 1);
+        await store.finishShard(deliveryId, 0, counts(10));
+        const [shardStore, sweepStore] = round % 2 === 0 ? [store, other] : [other, store];
+        const last = () => shardStore.finishShard(deliveryId, 1, counts(10)).then((state) => ({ by: 'shard', state }));
+        const sweep = () => sweepStore.endDelivery(deliveryId).then((ended) => ({ by: 'sweep', state: ended?.state }));
+        const results = await Promise.all(round % 4 < 2 ? [last(), sweep()] : [sweep(), last()]);
+        const claims = results.filter((result) => result.state !== undefined);
+        expect(claims).toHaveLength(1);
+        claimedBy.push((claims[0] as { by: string }).by);
+        const final = await store.deliveryState(deliveryId);
+        expect(final).toEqual(claims[0]?.state);
+        expect(final).toMatchObject({ done: 2, summarized: true });
+        expect((final?.sent ?? 0) + (final?.failed ?? 0)).toBe(20);
+      }
+      expect(claimedBy).toHaveLength(12);
     });
 
     it('gives the totals to the one finish that completes the delivery, and to no repeated finish', async () => {
