@@ -1,53 +1,10 @@
 import { DeliveryError } from '../../src/errors';
-import type { DeliveryFrame } from '../../src/chat/frames';
-import { MAX_ATTEMPTS, planDelivery, runShard, ShardGivenUpError, waitForSummary } from '../../src/chat/fanout/shards';
-import type { ShardEvent, ShardRun } from '../../src/chat/fanout/shards';
-import { memoryStore } from '../support/stand-ins/memory-store';
+import { planDelivery, waitForSummary } from '../../src/chat/fanout/shards';
+import type { ShardEvent } from '../../src/chat/fanout/shards';
+import { MAX_ATTEMPTS, runShard, ShardGivenUpError } from '../../src/chat/fanout/shard-runner';
+import type { ShardRun } from '../../src/chat/fanout/shard-runner';
 import type { MemoryStore } from '../support/stand-ins/memory-store';
-
-const bytes = new TextEncoder().encode('{"type":"message","data":"hi"}');
-
-function withConnections(n: number, room?: string): MemoryStore {
-  const store = memoryStore();
-  for (let i = 0; i < n; i++) {
-    const id = `c${String(i).padStart(4, '0')}`;
-    store.rows.set(id, { connectionId: id, connectedAt: i, subject: null });
-    if (room !== undefined) store.rooms.set(room, (store.rooms.get(room) ?? new Set()).add(id));
-  }
-  return store;
-}
-
-/** Plans a delivery and keeps the shard events instead of invoking anything. */
-async function plan(
-  store: MemoryStore,
-  size: number,
-  room?: string,
-  summaryTo: { connectionId?: string } = { connectionId: 'sender' },
-) {
-  const events: ShardEvent[] = [];
-  const result = await planDelivery(store, { size, invoke: async (e) => void events.push(e) }, room, bytes, summaryTo);
-  if (result.kind === 'queued') await result.handOver();
-  return { result, events };
-}
-
-function runner(store: MemoryStore, overrides: Partial<ShardRun> = {}) {
-  const posts: string[] = [];
-  const summaries: DeliveryFrame[] = [];
-  const run: ShardRun = {
-    store,
-    send: async (id, data) => {
-      if (id === 'sender') summaries.push(JSON.parse(new TextDecoder().decode(data)) as DeliveryFrame);
-      else posts.push(id);
-    },
-    concurrency: 4,
-    deadline: Date.now() + 60_000,
-    maxRate: 1_000_000,
-    retried: (attempts) => attempts < MAX_ATTEMPTS,
-    pageSize: 3,
-    ...overrides,
-  };
-  return { run, posts, summaries };
-}
+import { bytes, plan, runner, withConnections } from '../support/harnesses/shards';
 
 const shuffled = <T>(items: T[]) =>
   items
