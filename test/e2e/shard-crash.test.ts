@@ -76,8 +76,8 @@ const CLIENTS = 15;
       const queued = sender.next((m) => m.type === 'delivery' && m.state === 'queued', 60_000);
       sender.send({ action: 'sendmessage', data: 'before the crash' });
       const summary = await queued;
-    const deliveryId = String(summary.deliveryId);
-    const recipients = Number(summary.recipients);
+      const deliveryId = String(summary.deliveryId);
+      const recipients = Number(summary.recipients);
       // Mid-delivery: someone has heard it, not everyone.
       await eventually(
         async () => clients.filter((c) => c.messages.some((m) => m.type === 'message')).length,

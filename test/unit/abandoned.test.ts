@@ -6,12 +6,14 @@
  * Through the `sweep` handler, with the management stand-in as API Gateway.
  */
 import { sweep, useStore } from '../../src/handler';
+import { endAbandonedDeliveries, ENDED_PER_SWEEP } from '../../src/chat/fanout/abandoned';
 import { runShard } from '../../src/chat/fanout/shard-runner';
 import { planDelivery } from '../../src/chat/fanout/shards';
 import type { ShardEvent } from '../../src/chat/fanout/shards';
 import { FUNCTION_ENV } from '../support/harnesses/handler';
 import { bytes, runner, withConnections } from '../support/harnesses/shards';
 import { useManagementStandIn } from '../support/stand-ins/management-stand-in';
+import { memoryStore } from '../support/stand-ins/memory-store';
 import type { MemoryStore } from '../support/stand-ins/memory-store';
 
 const AGE_MS = 60_000;
@@ -69,4 +71,18 @@ it('ends the tally of a delivery whose sender is gone too', async () => {
   management.answer(410, { to: 'sender' });
   expect(await sweep(undefined, { getRemainingTimeInMillis: () => 60_000 })).toMatchObject({ abandoned: 1 });
   expect(await store.deliveryState(deliveryId)).toMatchObject({ done: 3, summarized: true, sent: 0, failed: 13 });
+});
+
+it('ends at most ENDED_PER_SWEEP deliveries in one run, oldest first, and starts none after its deadline', async () => {
+  const store = memoryStore();
+  for (let i = 0; i < ENDED_PER_SWEEP + 5; i++) {
+    await store.openDelivery({ deliveryId: `d${i}`, shards: 2, recipients: 4, summaryTo: '{"startedAt":0}' }, i);
+  }
+  const ending = { store, openedBefore: 1_000, send: async () => undefined, deadline: Date.now() + 60_000 };
+  expect(await endAbandonedDeliveries({ ...ending, deadline: Date.now() - 1 })).toBe(0);
+  expect(store.endDelivery).not.toHaveBeenCalled();
+  expect(await endAbandonedDeliveries(ending)).toBe(ENDED_PER_SWEEP);
+  expect(await store.deliveryState('d0')).toMatchObject({ summarized: true, failed: 4 });
+  expect(await store.deliveryState(`d${ENDED_PER_SWEEP}`)).toMatchObject({ summarized: false });
+  expect(await endAbandonedDeliveries(ending)).toBe(5);
 });

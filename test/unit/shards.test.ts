@@ -158,6 +158,18 @@ describe('runShard', () => {
     expect(summaries).toHaveLength(1);
   });
 
+  it("reads the room's members when it runs: who left after the message was planned misses it, who joined gets it", async () => {
+    const store = withConnections(10, 'big');
+    const { events } = await plan(store, 5, 'big');
+    await store.leave('c0001', 'big');
+    store.rows.set('c0001a', { connectionId: 'c0001a', connectedAt: 0, subject: null });
+    await store.join('c0001a', 'big', 50);
+    const { run, posts } = runner(store);
+    for (const event of events) await runShard(run, event);
+    expect(posts).not.toContain('c0001');
+    expect(posts).toContain('c0001a');
+  });
+
   it('removes stale connections page by page and counts them', async () => {
     const store = withConnections(8);
     const { events } = await plan(store, 4);
