@@ -166,4 +166,18 @@ describe('a shard attempt that fails', () => {
     }
     expect(summaries).toEqual([expect.objectContaining({ state: 'done', recipients: 12, sent: 0, failed: 12 })]);
   });
+
+  it('still posts the summary, once, when writing its metrics fails', async () => {
+    const store = withConnections(6);
+    const { events } = await plan(store, 3);
+    const { run, summaries } = clocked(store);
+    const failing = {
+      ...run,
+      onSummary: () => {
+        throw new Error('metrics unavailable');
+      },
+    };
+    for (const event of events) await runShard(failing, event);
+    expect(summaries).toEqual([expect.objectContaining({ state: 'done', recipients: 6, sent: 6 })]);
+  });
 });

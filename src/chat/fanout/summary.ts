@@ -71,7 +71,12 @@ export interface Announcer {
 export async function announceFinal(announcer: Announcer, state: DeliveryState): Promise<DeliveryFrame> {
   const summary = finalSummary(state);
   const seconds = secondsOf(state, (announcer.now ?? Date.now)());
-  announcer.onSummary?.(summary, seconds);
+  try {
+    announcer.onSummary?.(summary, seconds);
+  } catch (error) {
+    // Claimed already: a failure here must not keep the summary from its sender.
+    log.warn('delivery metrics not written', { deliveryId: state.deliveryId, error });
+  }
   log.info('fan-out done', { ...summary, seconds });
   const to = JSON.parse(state.summaryTo) as SummaryTo;
   if (to.connectionId !== undefined) {
