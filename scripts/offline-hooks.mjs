@@ -22,6 +22,14 @@ function replaced(source, anchor, replacement, what) {
   return source;
 }
 
+/** offline's module with one change (`replaced`), the runtime imported, and `tail` after it. */
+async function withRuntime(url, context, nextLoad, change, tail = '') {
+  const loaded = await nextLoad(url, context);
+  const source = replaced(String(loaded.source), ...change);
+  const patched = `${source}\nimport __awsNodeWebsocketsRuntime from ${JSON.stringify(RUNTIME)}\n${tail}`;
+  return { ...loaded, source: patched, shortCircuit: true };
+}
+
 export async function load(url, context, nextLoad) {
   const path = url.split('?')[0];
   if (path.endsWith(POOL)) {
@@ -35,29 +43,29 @@ export async function load(url, context, nextLoad) {
     return { format: 'module', source, shortCircuit: true };
   }
   if (path.endsWith(CLIENTS)) {
-    const loaded = await nextLoad(url, context);
     // Whether a connection is open, for GetConnection: the map is private to the class.
-    const source = replaced(
-      String(loaded.source),
+    const change = [
       '  addClient(webSocketClient, connectionId) {',
       '  hasClient(connectionId) {\n    return this.#clients.has(connectionId)\n  }\n\n  addClient(webSocketClient, connectionId) {',
       'GetConnection',
+    ];
+    return withRuntime(
+      url,
+      context,
+      nextLoad,
+      change,
+      '__awsNodeWebsocketsRuntime.guardHandshakes(WebSocketClients)\n',
     );
-    const guarded = `${source}\nimport __awsNodeWebsocketsRuntime from ${JSON.stringify(RUNTIME)}\n__awsNodeWebsocketsRuntime.guardHandshakes(WebSocketClients)\n`;
-    return { ...loaded, source: guarded, shortCircuit: true };
   }
   if (path.endsWith(INVOCATIONS)) {
-    const loaded = await nextLoad(url, context);
     // An asynchronous invocation goes to our queue, which retries it as Lambda does, instead of
     // one run whose failure nobody catches.
-    const source = replaced(
-      String(loaded.source),
+    const change = [
       "      // don't await result!\n      lambdaFunction.runHandler()",
       '      __awsNodeWebsocketsRuntime.asyncInvocations().enqueue(lambdaFunction, functionName, event)',
       "Lambda's retries of an asynchronous invocation",
-    );
-    const patched = `${source}\nimport __awsNodeWebsocketsRuntime from ${JSON.stringify(RUNTIME)}\n`;
-    return { ...loaded, source: patched, shortCircuit: true };
+    ];
+    return withRuntime(url, context, nextLoad, change);
   }
   if (path.endsWith(ROUTES)) {
     const loaded = await nextLoad(url, context);
