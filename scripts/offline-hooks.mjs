@@ -1,7 +1,8 @@
 // Module hooks (node:module `register`, from scripts/offline-preload.js) that put the local
 // runtime's Lambda behaviour (scripts/offline-runtime.js says what and why) into
 // serverless-offline as it is loaded: its LambdaFunctionPool module is replaced by a shim
-// over our pool, WebSocketClients gets our handshake guard, and the management API gets
+// over our pool, an asynchronous Invoke goes to our queue (scripts/offline-async.js: Lambda's
+// retries), WebSocketClients gets our handshake guard, and the management API gets
 // GetConnection (`GET /@connections/{id}`), which offline does not implement (it answers every
 // GET with 426), so that the liveness sweep can ask it. Nothing in node_modules is changed,
 // so this survives `npm ci`; the preload checks offline's version first.
@@ -12,12 +13,21 @@ const RUNTIME = new URL('./offline-runtime.js', import.meta.url).href;
 const POOL = '/serverless-offline/src/lambda/LambdaFunctionPool.js';
 const CLIENTS = '/serverless-offline/src/events/websocket/WebSocketClients.js';
 const ROUTES = '/serverless-offline/src/events/websocket/http-routes/connections/connectionsRoutes.js';
+const INVOCATIONS = '/serverless-offline/src/lambda/routes/invocations/InvocationsController.js';
 
 /** One textual change of offline's source; without its anchor the module is left as it is, and said so. */
 function replaced(source, anchor, replacement, what) {
   if (source.includes(anchor)) return source.replace(anchor, replacement);
   process.stderr.write(`[aws-node-websockets] serverless-offline's source changed: ${what} is not applied\n`);
   return source;
+}
+
+/** offline's module with one change (`replaced`), the runtime imported, and `tail` after it. */
+async function withRuntime(url, context, nextLoad, change, tail = '') {
+  const loaded = await nextLoad(url, context);
+  const source = replaced(String(loaded.source), ...change);
+  const patched = `${source}\nimport __awsNodeWebsocketsRuntime from ${JSON.stringify(RUNTIME)}\n${tail}`;
+  return { ...loaded, source: patched, shortCircuit: true };
 }
 
 export async function load(url, context, nextLoad) {
@@ -33,16 +43,29 @@ export async function load(url, context, nextLoad) {
     return { format: 'module', source, shortCircuit: true };
   }
   if (path.endsWith(CLIENTS)) {
-    const loaded = await nextLoad(url, context);
     // Whether a connection is open, for GetConnection: the map is private to the class.
-    const source = replaced(
-      String(loaded.source),
+    const change = [
       '  addClient(webSocketClient, connectionId) {',
       '  hasClient(connectionId) {\n    return this.#clients.has(connectionId)\n  }\n\n  addClient(webSocketClient, connectionId) {',
       'GetConnection',
+    ];
+    return withRuntime(
+      url,
+      context,
+      nextLoad,
+      change,
+      '__awsNodeWebsocketsRuntime.guardHandshakes(WebSocketClients)\n',
     );
-    const guarded = `${source}\nimport __awsNodeWebsocketsRuntime from ${JSON.stringify(RUNTIME)}\n__awsNodeWebsocketsRuntime.guardHandshakes(WebSocketClients)\n`;
-    return { ...loaded, source: guarded, shortCircuit: true };
+  }
+  if (path.endsWith(INVOCATIONS)) {
+    // An asynchronous invocation goes to our queue, which retries it as Lambda does, instead of
+    // one run whose failure nobody catches.
+    const change = [
+      "      // don't await result!\n      lambdaFunction.runHandler()",
+      '      __awsNodeWebsocketsRuntime.asyncInvocations().enqueue(lambdaFunction, functionName, event)',
+      "Lambda's retries of an asynchronous invocation",
+    ];
+    return withRuntime(url, context, nextLoad, change);
   }
   if (path.endsWith(ROUTES)) {
     const loaded = await nextLoad(url, context);

@@ -86,7 +86,8 @@ function installRuntime() {
   if (version !== OFFLINE_VERSION) {
     warn(
       `serverless-offline is ${version}, not ${OFFLINE_VERSION}: LOCAL_MAX_CONCURRENCY, the discarding of ` +
-        'timed-out instances and the 429 of a throttled handshake are not applied',
+        "timed-out instances, the 429 of a throttled handshake and Lambda's retries of an asynchronous " +
+        'invocation are not applied',
     );
     return;
   }

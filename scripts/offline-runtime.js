@@ -8,6 +8,8 @@
 //   a function has at most LOCAL_MAX_CONCURRENCY instances; a call beyond that waits for one
 //   (at most the function's own timeout) and is then throttled; an instance whose call timed
 //   out, or whose worker died, is discarded and never reused.
+// - `asyncInvocations` is the queue of asynchronous invocations (scripts/offline-async.js):
+//   Lambda's retries of a failed event, which offline does not make.
 // - `guardHandshakes` wraps offline's WebSocketClients#verifyClient: a throttled `$connect`
 //   (its authorizer's or its function's) is refused with 429, as API Gateway does, instead of
 //   offline's 500/502, and every refused handshake is logged with its status and reason
@@ -107,12 +109,19 @@ function boundedPool(deps) {
       await Promise.all(all);
     }
 
-    /** What offline's callers use: setEvent, setClientContext, runHandler (one call each). */
+    /**
+     * What offline's callers use: setEvent, setClientContext, runHandler (one call each, or one
+     * per attempt of an asynchronous event: scripts/offline-async.js, which reads asyncConfig).
+     */
     get(functionKey, functionDefinition) {
       let event;
       let clientContext;
       return {
         functionName: functionDefinition.name,
+        asyncConfig: {
+          maximumRetryAttempts: functionDefinition.maximumRetryAttempts,
+          maximumEventAge: functionDefinition.maximumEventAge,
+        },
         setEvent: (value) => (event = value),
         setClientContext: (value) => (clientContext = value),
         runHandler: () => this.#run(functionKey, functionDefinition, event, clientContext),
@@ -280,7 +289,16 @@ function getConnectionRoute(webSocketClients) {
   };
 }
 
+let queue;
+
+/** The asynchronous invocations' queue of this process (scripts/offline-async.js), made on first use. */
+function asyncInvocations() {
+  queue ??= require('./offline-async').asyncQueue({ ThrottledError });
+  return queue;
+}
+
 module.exports = {
+  asyncInvocations,
   getConnectionRoute,
   boundedPool,
   guardHandshakes,

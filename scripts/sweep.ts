@@ -34,12 +34,15 @@ async function main(): Promise<void> {
   if (env.LOCAL_DB_URL === undefined) delete process.env.LOCAL_DB_URL;
   process.env.MANAGEMENT_ENDPOINT ??= `http://localhost:${wsPort}`;
   try {
-    const { expired, gone, checked, trimmed } = await sweep();
+    const { expired, gone, checked, trimmed, abandoned } = await sweep();
     console.log(
       `removed ${expired} connection(s) older than 2 hours, and ${gone} of ${checked} asked about ` +
         'that the WebSocket server no longer has',
     );
     console.log(`trimmed ${trimmed} room message(s) outside the history's bounds (ROOM_HISTORY_TTL, ROOM_HISTORY_MAX)`);
+    console.log(
+      `ended ${abandoned} sharded delivery(ies) still unfinished after SWEEP_DELIVERY_AGE_MS, whose shards were gone`,
+    );
   } finally {
     // The handler only end()s the store, which keeps a MySQL connection for the next
     // invocation (serverless-mysql) and so the process alive; a script must close it.

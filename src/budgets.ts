@@ -27,3 +27,9 @@ export const AFTER_FANOUT_MS = MYSQL_TIMEOUTS.operationMs + FAILURE_REPLY_TIMEOU
  * operations), the final summary's post, and the store's end().
  */
 export const AFTER_SHARD_MS = 3 * MYSQL_TIMEOUTS.operationMs + 2 * DEFAULT_POST_TIMEOUT_MS + MYSQL_TIMEOUTS.endMs;
+
+/**
+ * What a failed shard attempt keeps after the last moment it may ask the store to count it or
+ * record its give-up: that one step (two store operations), the final summary's post, and end().
+ */
+export const AFTER_SHARD_WAIT_MS = 2 * MYSQL_TIMEOUTS.operationMs + DEFAULT_POST_TIMEOUT_MS + MYSQL_TIMEOUTS.endMs;

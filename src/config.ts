@@ -109,7 +109,29 @@ export interface ShardSettings {
   deliverFunction: string | undefined;
   /** LAMBDA_ENDPOINT: where Lambda's Invoke API is (serverless-offline's under `npm start`). */
   lambdaEndpoint: string;
+  /**
+   * SWEEP_DELIVERY_AGE_MS: the sweep ends a sharded delivery still unfinished this long after it
+   * was queued (src/chat/fanout/abandoned.ts).
+   */
+  abandonedAfterMs: number;
 }
+
+/**
+ * serverless.yml's `deliver` function, in seconds: how long Lambda keeps a shard's event
+ * (`maximumEventAge`: no attempt starts later) and how long one attempt runs at most
+ * (`timeout`). test/deploy/shards.test.ts checks the template against these.
+ */
+export const DELIVER_LIMITS_S = { maximumEventAge: 3_600, timeout: 900 } as const;
+
+/**
+ * SWEEP_DELIVERY_AGE_MS by default, 80 minutes: the latest an attempt of a shard can start
+ * (its event's age limit) and run (the timeout), and 5 minutes for the hand-over before the
+ * event existed and clocks. After it no shard of the delivery can still post or count.
+ */
+export const DEFAULT_ABANDONED_AFTER_MS = (DELIVER_LIMITS_S.maximumEventAge + DELIVER_LIMITS_S.timeout + 300) * 1_000;
+
+/** How long a sharded delivery's tally is kept (the sweep removes it then): a day. */
+export const DELIVERY_RECORD_MS = 24 * 60 * 60 * 1000;
 
 /** One invocation posts ~2,200/s at 20 ms (BENCHMARKS.md): 10,000 take ~5 s of a 20 s budget. */
 export const DEFAULT_SHARD_SIZE = 10_000;
@@ -283,6 +305,7 @@ function shardSettings(env: Env, offline: boolean): ShardSettings {
   return {
     size: integer(env, 'FANOUT_SHARD_SIZE', DEFAULT_SHARD_SIZE, 1, 1_000_000),
     maxRate: integer(env, 'FANOUT_MAX_RATE', DEFAULT_MAX_RATE, 1, 1_000_000),
+    abandonedAfterMs: integer(env, 'SWEEP_DELIVERY_AGE_MS', DEFAULT_ABANDONED_AFTER_MS, 0, DELIVERY_RECORD_MS),
     deliverFunction: usable(env.DELIVER_FUNCTION),
     lambdaEndpoint:
       usable(env.LAMBDA_ENDPOINT) ??

@@ -333,14 +333,12 @@ export async function publish(event: unknown, context: Context): Promise<import(
 }
 
 /**
- * `deliver`: one shard of a large fan-out (src/chat/fanout/shards.ts), invoked asynchronously by the
- * functions that start one. A failure is thrown so that Lambda retries the shard (it resumes
- * at its saved cursor) and, after the last attempt, keeps the event in the on-failure
- * destination. Under serverless-offline, which neither retries nor catches a failed
- * asynchronous invocation, the shard is given up at once and the failure only logged.
+ * `deliver`: one shard of a large fan-out (src/chat/fanout/shard-runner.ts), invoked asynchronously
+ * by the functions that start one. A failure is thrown so that Lambda retries the shard (it
+ * resumes at its saved cursor) and, after the last attempt, keeps the event in the on-failure
+ * destination. Under `npm start` the local runtime retries it the same way (scripts/offline-async.js).
  */
 export async function deliver(event: unknown, context: Context): Promise<{ outcome: string }> {
-  const { offline } = config();
   const { isShardEvent } = shards();
   if (!isShardEvent(event)) {
     // Retrying cannot make it one; returning keeps it out of the retries.
@@ -353,7 +351,6 @@ export async function deliver(event: unknown, context: Context): Promise<{ outco
     return await shardDelivery().deliverShard(event, context, currentStore);
   } catch (error) {
     log.error('shard failed', { route: 'deliver', deliveryId, shard, error });
-    if (offline) return { outcome: 'failed' };
     throw error;
   } finally {
     await endUsedStore({ route: 'deliver' });

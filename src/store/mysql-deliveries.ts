@@ -1,14 +1,30 @@
 /**
  * The sharded-delivery part of the MySQL adapter: keyset pages of an audience (audiencePage,
  * audienceMark, audienceCount) and the tallies of sharded deliveries (openDelivery to
- * removeDeliveriesBefore) with the two tables they own. A layer between the history
+ * endDelivery) with the two tables they own. A layer between the history
  * (./mysql-history.ts) and the store (./mysql.ts).
  */
 import type { MysqlSettings } from '../config';
 import type { MysqlStoreOptions } from './mysql-connections';
 import { MysqlHistory } from './mysql-history';
-import { audiencePageQuery, chunks, DELETE_CHUNK, shardTableNames, tableNames, toDeliveryState } from './types';
-import type { DeliveryCounts, DeliveryRecord, DeliveryRow, DeliveryState, IdRange, ShardProgress } from './types';
+import {
+  audiencePageQuery,
+  chunks,
+  DELETE_CHUNK,
+  endedTotals,
+  shardTableNames,
+  tableNames,
+  toDeliveryState,
+} from './types';
+import type {
+  DeliveryCounts,
+  DeliveryRecord,
+  DeliveryRow,
+  DeliveryState,
+  EndedDelivery,
+  IdRange,
+  ShardProgress,
+} from './types';
 
 export abstract class MysqlDeliveries extends MysqlHistory {
   /** The connections' and members' tables: the store owns them, audience pages read them. */
@@ -121,13 +137,16 @@ export abstract class MysqlDeliveries extends MysqlHistory {
     }
   }
 
-  async startShard(deliveryId: string, shard: number, now: number): Promise<ShardProgress> {
+  async startShard(deliveryId: string, shard: number, now: number, again = false): Promise<ShardProgress> {
     const t = await this.tallies();
+    // MySQL assigns left to right: `attempts` is computed from the row's old `updated_at`.
     await this.query(
       'start shard',
       `INSERT INTO \`${t.shards}\` (delivery_id, shard, attempts, updated_at) VALUES (?, ?, 1, ?)
-       ON DUPLICATE KEY UPDATE attempts = attempts + 1, updated_at = VALUES(updated_at)`,
-      [deliveryId, shard, now],
+       ON DUPLICATE KEY UPDATE
+         attempts = attempts + IF(? AND attempts > 0 AND updated_at = VALUES(updated_at), 0, 1),
+         updated_at = VALUES(updated_at)`,
+      [deliveryId, shard, now, again],
       this.budget(),
     );
     const [row] = await this.query<Record<string, number | string | null>[]>(
@@ -227,6 +246,56 @@ export abstract class MysqlDeliveries extends MysqlHistory {
       deadline,
     );
     return result.affectedRows;
+  }
+
+  async abandonedDeliveries(openedBefore: number, limit: number): Promise<string[]> {
+    const t = await this.tallies();
+    const rows = await this.query<{ delivery_id: string }[]>(
+      'abandoned deliveries',
+      `SELECT delivery_id FROM \`${t.deliveries}\` WHERE summarized = 0 AND created_at < ? ORDER BY created_at LIMIT ?`,
+      [openedBefore, limit],
+      this.budget(),
+    );
+    return rows.map((row) => row.delivery_id);
+  }
+
+  /**
+   * Locks in finishShard's order, the shards' rows first and then the delivery's, so that a
+   * shard finishing at the same moment waits or is waited for, and neither deadlocks.
+   */
+  async endDelivery(deliveryId: string): Promise<EndedDelivery | undefined> {
+    const t = await this.tallies();
+    return this.transaction('end delivery', async (statement) => {
+      const open = await statement<Record<keyof DeliveryCounts, number | string>[]>(
+        `SELECT sent, stale, failed, unsent FROM \`${t.shards}\` WHERE delivery_id = ? AND done = 0 FOR UPDATE`,
+        [deliveryId],
+      );
+      await statement(`UPDATE \`${t.shards}\` SET done = 1 WHERE delivery_id = ? AND done = 0`, [deliveryId]);
+      const [row] = await statement<DeliveryRow[]>(
+        `SELECT * FROM \`${t.deliveries}\` WHERE delivery_id = ? FOR UPDATE`,
+        [deliveryId],
+      );
+      if (row === undefined || Number(row.summarized) === 1) return undefined;
+      const delivery = toDeliveryState(row);
+      const totals = endedTotals(
+        delivery,
+        open.map((shard) => ({
+          sent: Number(shard.sent),
+          stale: Number(shard.stale),
+          failed: Number(shard.failed),
+          unsent: Number(shard.unsent),
+        })),
+      );
+      await statement(
+        `UPDATE \`${t.deliveries}\` SET done = shards, sent = ?, stale = ?, failed = ?, unsent = ?, summarized = 1
+         WHERE delivery_id = ? AND summarized = 0`,
+        [totals.sent, totals.stale, totals.failed, totals.unsent, deliveryId],
+      );
+      return {
+        state: { ...delivery, ...totals, done: delivery.shards, summarized: true },
+        unfinished: open.length,
+      };
+    });
   }
 
   /** Test helper for the contract suite: drop the tallies' tables, then the history's. */

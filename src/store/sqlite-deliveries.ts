@@ -1,14 +1,22 @@
 /**
  * The sharded-delivery part of the embedded store: keyset pages of an audience (audiencePage,
  * audienceMark, audienceCount) and the tallies of sharded deliveries (openDelivery to
- * removeDeliveriesBefore) with the two tables they own. A layer between the history
+ * removeDeliveriesBefore, and endDelivery) with the two tables they own. A layer between the history
  * (./sqlite-history.ts) and the store (./sqlite.ts).
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { EmbeddedSettings } from '../config';
 import { EmbeddedHistory } from './sqlite-history';
-import { audiencePageQuery, shardTableNames, tableNames, toDeliveryState } from './types';
-import type { DeliveryCounts, DeliveryRecord, DeliveryRow, DeliveryState, IdRange, ShardProgress } from './types';
+import { audiencePageQuery, endedTotals, shardTableNames, tableNames, toDeliveryState } from './types';
+import type {
+  DeliveryCounts,
+  DeliveryRecord,
+  DeliveryRow,
+  DeliveryState,
+  EndedDelivery,
+  IdRange,
+  ShardProgress,
+} from './types';
 
 export abstract class EmbeddedDeliveries extends EmbeddedHistory {
   /** The connections' and members' tables: the store owns them, audience pages read them. */
@@ -100,15 +108,18 @@ export abstract class EmbeddedDeliveries extends EmbeddedHistory {
     });
   }
 
-  startShard(deliveryId: string, shard: number, now: number): Promise<ShardProgress> {
+  startShard(deliveryId: string, shard: number, now: number, again = false): Promise<ShardProgress> {
     return this.run('start shard', (db) => {
       const t = this.tallies(db);
       return db
         .transaction(() => {
+          // SQLite computes every assignment from the row as it was: `updated_at` here is the old one.
           db.prepare(
             `INSERT INTO "${t.shards}" (delivery_id, shard, attempts, updated_at) VALUES (?, ?, 1, ?)
-             ON CONFLICT (delivery_id, shard) DO UPDATE SET attempts = attempts + 1, updated_at = excluded.updated_at`,
-          ).run(deliveryId, shard, now);
+             ON CONFLICT (delivery_id, shard) DO UPDATE SET
+               attempts = attempts + CASE WHEN ? AND attempts > 0 AND updated_at = excluded.updated_at THEN 0 ELSE 1 END,
+               updated_at = excluded.updated_at`,
+          ).run(deliveryId, shard, now, again ? 1 : 0);
           const row = db
             .prepare(
               `SELECT cursor_id AS cursor, sent, stale, failed, unsent, attempts, done FROM "${t.shards}" WHERE delivery_id = ? AND shard = ?`,
@@ -175,6 +186,46 @@ export abstract class EmbeddedDeliveries extends EmbeddedHistory {
         .prepare(`SELECT COUNT(*) AS n FROM "${t.shards}" WHERE done = 0 AND attempts > 0 AND updated_at >= ?`)
         .get(since) as { n: number };
       return n;
+    });
+  }
+
+  abandonedDeliveries(openedBefore: number, limit: number): Promise<string[]> {
+    return this.run('abandoned deliveries', (db) => {
+      const t = this.tallies(db);
+      return db
+        .prepare(
+          `SELECT delivery_id FROM "${t.deliveries}" WHERE summarized = 0 AND created_at < ? ORDER BY created_at LIMIT ?`,
+        )
+        .pluck()
+        .all(openedBefore, limit) as string[];
+    });
+  }
+
+  /** One IMMEDIATE transaction, as finishShard: a shard finishing in another worker goes before or after it. */
+  endDelivery(deliveryId: string): Promise<EndedDelivery | undefined> {
+    return this.run('end delivery', (db) => {
+      const t = this.tallies(db);
+      return db
+        .transaction((): EndedDelivery | undefined => {
+          const row = db.prepare(`SELECT * FROM "${t.deliveries}" WHERE delivery_id = ?`).get(deliveryId) as
+            DeliveryRow | undefined;
+          if (row === undefined || Number(row.summarized) === 1) return undefined;
+          const open = db
+            .prepare(`SELECT sent, stale, failed, unsent FROM "${t.shards}" WHERE delivery_id = ? AND done = 0`)
+            .all(deliveryId) as DeliveryCounts[];
+          db.prepare(`UPDATE "${t.shards}" SET done = 1 WHERE delivery_id = ? AND done = 0`).run(deliveryId);
+          const delivery = toDeliveryState(row);
+          const totals = endedTotals(delivery, open);
+          db.prepare(
+            `UPDATE "${t.deliveries}" SET done = shards, sent = ?, stale = ?, failed = ?, unsent = ?, summarized = 1
+             WHERE delivery_id = ?`,
+          ).run(totals.sent, totals.stale, totals.failed, totals.unsent, deliveryId);
+          return {
+            state: { ...delivery, ...totals, done: delivery.shards, summarized: true },
+            unfinished: open.length,
+          };
+        })
+        .immediate();
     });
   }
 

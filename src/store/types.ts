@@ -174,8 +174,13 @@ export interface ShardStore {
   audienceCount(room?: string): Promise<number>;
   /** Records a delivery and one unstarted row per shard. Idempotent on the delivery id. */
   openDelivery(delivery: DeliveryRecord, now: number): Promise<void>;
-  /** A shard's progress, its attempt counted (the row is made if missing). */
-  startShard(deliveryId: string, shard: number, now: number): Promise<ShardProgress>;
+  /**
+   * A shard's progress, the attempt that started at `now` counted (the row is made if missing).
+   * `again`: this attempt's first call failed, so its count may already be written (an answer
+   * lost after the commit): it is counted only when the row does not show it (`updated_at` is
+   * not `now`), so a lost answer never counts one attempt twice.
+   */
+  startShard(deliveryId: string, shard: number, now: number, again?: boolean): Promise<ShardProgress>;
   /** Saves a shard's cursor and running counts after a page, so a retry resumes there. */
   saveShard(
     deliveryId: string,
@@ -199,6 +204,41 @@ export interface ShardStore {
   activeShards(since: number): Promise<number>;
   /** Forgets deliveries (and their shards) opened before `cutoff` (ms epoch); returns how many. */
   removeDeliveriesBefore(cutoff: number): Promise<number>;
+  /** Deliveries opened before `openedBefore` (ms epoch) whose summary nobody claimed, oldest first, at most `limit`. */
+  abandonedDeliveries(openedBefore: number, limit: number): Promise<string[]>;
+  /**
+   * Ends a delivery whose shards are gone, in one transaction: every shard not done is marked
+   * done with the counts it saved, what no shard counted is added to `failed`
+   * (`endedTotals`), and the summary is claimed. A shard finishing at the same moment either
+   * finishes first (its counts are in) or finds its row done. Returns the totals and how many
+   * shards it ended, or undefined when the summary was claimed already (by a shard, or another
+   * sweep).
+   */
+  endDelivery(deliveryId: string): Promise<EndedDelivery | undefined>;
+}
+
+/** What `endDelivery` claimed: the delivery's totals, and the shards it found not done. */
+export interface EndedDelivery {
+  state: DeliveryState;
+  unfinished: number;
+}
+
+/**
+ * A delivery's totals when the sweep ends it: what its finished shards counted, what its
+ * unfinished ones saved, and every recipient neither counted as `failed`, as a shard given up
+ * on its last attempt counts what it did not reach.
+ */
+export function endedTotals(delivery: DeliveryState, unfinished: readonly DeliveryCounts[]): DeliveryCounts {
+  const totals = { sent: delivery.sent, stale: delivery.stale, failed: delivery.failed, unsent: delivery.unsent };
+  for (const shard of unfinished) {
+    totals.sent += shard.sent;
+    totals.stale += shard.stale;
+    totals.failed += shard.failed;
+    totals.unsent += shard.unsent;
+  }
+  const counted = totals.sent + totals.stale + totals.failed + totals.unsent;
+  totals.failed += Math.max(0, delivery.recipients - counted);
+  return totals;
 }
 
 /** The tables of sharded deliveries, beside the connections' (same validated prefix). */

@@ -14,6 +14,8 @@ import type { Template } from '../support/package/package';
 import { packageOnce } from '../support/package/cache';
 import { ALARM_TOPIC as TOPIC, packageVariant } from '../support/package/variants';
 import { root } from '../support/harnesses/service';
+import { DEFAULT_ABANDONED_AFTER_MS, DELIVER_LIMITS_S } from '../../src/config';
+import { MAX_ATTEMPTS } from '../../src/chat/fanout/shard-runner';
 
 jest.setTimeout(300_000);
 
@@ -99,14 +101,24 @@ describe('the deliver function in the template', () => {
     expect(configs).toHaveLength(1);
     expect(configs[0]?.[1].Properties).toMatchObject({
       FunctionName: { Ref: 'DeliverLambdaFunction' },
-      MaximumRetryAttempts: 2,
-      MaximumEventAgeInSeconds: 21600,
+      MaximumRetryAttempts: MAX_ATTEMPTS - 1,
+      MaximumEventAgeInSeconds: DELIVER_LIMITS_S.maximumEventAge,
       DestinationConfig: { OnFailure: { Destination: QUEUE_ARN } },
     });
     expect(template.Resources.ShardFailuresQueue).toMatchObject({
       Type: 'AWS::SQS::Queue',
       Properties: { MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true },
     });
+  });
+
+  it('gives the sweep a bound after which no attempt of a shard can still run: event age, timeout and a margin', () => {
+    const deliver = template.Resources.DeliverLambdaFunction?.Properties;
+    expect(deliver?.Timeout).toBe(DELIVER_LIMITS_S.timeout);
+    const bound = Number(environmentOf('SweepLambdaFunction').SWEEP_DELIVERY_AGE_MS);
+    expect(bound).toBe(DEFAULT_ABANDONED_AFTER_MS);
+    const [, config] = resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig')[0] ?? [];
+    const lastRun = (Number(config?.Properties?.MaximumEventAgeInSeconds) + Number(deliver?.Timeout)) * 1000;
+    expect(bound).toBeGreaterThanOrEqual(lastRun + 60_000);
   });
 
   it('alarms on the first shard in the queue', () => {

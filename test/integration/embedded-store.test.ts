@@ -23,7 +23,11 @@ storeContract(
   async () => open(join(dir, `store-${n++}.sqlite`)),
   (store) => open(files.get(store) as string), // its own handle on the same file, as another worker's
 );
-shardStoreContract('embedded (SQLite)', async () => open(join(dir, `store-${n++}.sqlite`)));
+shardStoreContract(
+  'embedded (SQLite)',
+  async () => open(join(dir, `store-${n++}.sqlite`)),
+  (store) => open(files.get(store) as string),
+);
 
 /**
  * Appends from worker threads, each with its own handle on the file, as serverless-offline's

@@ -45,7 +45,11 @@ suite('MySQL', () => {
     async () => open(uniquePrefix(`c${n++}`)),
     (store) => open(prefixes.get(store) as string), // its own connection to the same tables
   );
-  shardStoreContract('MySQL', async () => open(uniquePrefix(`s${n++}`)));
+  shardStoreContract(
+    'MySQL',
+    async () => open(uniquePrefix(`s${n++}`)),
+    (store) => open(prefixes.get(store) as string),
+  );
 
   describe('MySQL subject index (direct messages)', () => {
     let db: MysqlConnection;

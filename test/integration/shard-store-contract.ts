@@ -7,15 +7,25 @@ import type { ContractStore } from './store-contract';
 
 const counts = (sent: number, stale = 0, failed = 0, unsent = 0) => ({ sent, stale, failed, unsent });
 
-export function shardStoreContract(name: string, create: () => Promise<ContractStore>): void {
+/**
+ * `openAgain` opens another handle on the same tables (another container's connection, another
+ * worker's file handle), for the races between a shard and the sweep.
+ */
+export function shardStoreContract(
+  name: string,
+  create: () => Promise<ContractStore>,
+  openAgain: (store: ContractStore) => ContractStore,
+): void {
   describe(`${name} store: paged audiences and shard tallies (contract)`, () => {
     let store: ContractStore;
+    const others: ContractStore[] = [];
 
     beforeEach(async () => {
       store = await create();
     });
 
     afterEach(async () => {
+      await Promise.all(others.splice(0).map((other) => other.close()));
       await store.dropTables();
       await store.close();
     });
@@ -75,6 +85,101 @@ export function shardStoreContract(name: string, create: () => Promise<ContractS
       await store.saveShard('d1', 0, 'k', counts(3, 1), 1_001);
       const again = await store.startShard('d1', 0, 1_002);
       expect(again).toEqual({ cursor: 'k', ...counts(3, 1), attempts: 2, done: false });
+    });
+
+    it('counts an attempt asked again after a lost answer once, and a new attempt asked again too', async () => {
+      await store.openDelivery({ deliveryId: 'd7', shards: 1, recipients: 1, summaryTo: '{}' }, 1_000);
+      // The first attempt's count is written whatever `again` says (the row shows none yet).
+      expect(await store.startShard('d7', 0, 1_000, true)).toMatchObject({ attempts: 1 });
+      expect(await store.startShard('d7', 0, 1_000, true)).toMatchObject({ attempts: 1 }); // its answer was lost
+      expect(await store.startShard('d7', 0, 61_000, true)).toMatchObject({ attempts: 2 }); // the retry's start failed
+      expect(await store.startShard('d7', 0, 61_000, true)).toMatchObject({ attempts: 2 });
+      expect(await store.startShard('d7', 0, 181_000)).toMatchObject({ attempts: 3, done: false });
+    });
+
+    it('lists the deliveries opened before a time whose summary nobody claimed, oldest first', async () => {
+      for (const [deliveryId, at] of [
+        ['late', 300],
+        ['early', 100],
+        ['young', 900],
+        ['claimed', 200],
+      ] as const) {
+        await store.openDelivery({ deliveryId, shards: 1, recipients: 1, summaryTo: '{}' }, at);
+      }
+      await store.finishShard('claimed', 0, counts(1));
+      expect(await store.abandonedDeliveries(500, 10)).toEqual(['early', 'late']);
+      expect(await store.abandonedDeliveries(500, 1)).toEqual(['early']);
+    });
+
+    it('ends a delivery: unfinished shards with what they saved, the unreached failed, the summary claimed once', async () => {
+      await store.openDelivery({ deliveryId: 'd8', shards: 4, recipients: 40, summaryTo: '{"to":"s"}' }, 1);
+      await store.finishShard('d8', 0, counts(9, 1));
+      await store.startShard('d8', 1, 2);
+      await store.saveShard('d8', 1, 'k', counts(3, 0, 1, 0), 3);
+      await store.startShard('d8', 2, 2); // started, saved nothing; shard 3 never started
+      const ended = await store.endDelivery('d8');
+      expect(ended).toEqual({
+        state: expect.objectContaining({
+          deliveryId: 'd8',
+          shards: 4,
+          done: 4,
+          summarized: true,
+          summaryTo: '{"to":"s"}',
+        }),
+        unfinished: 3,
+      });
+      expect(ended?.state).toMatchObject(counts(12, 1, 27, 0));
+      expect(await store.deliveryState('d8')).toMatchObject({ done: 4, summarized: true, ...counts(12, 1, 27, 0) });
+      expect(await store.endDelivery('d8')).toBeUndefined();
+      // A shard that comes late finds itself done: it neither counts nor claims.
+      expect(await store.startShard('d8', 3, 4)).toMatchObject({ done: true });
+      expect(await store.finishShard('d8', 3, counts(10))).toBeUndefined();
+      expect(await store.abandonedDeliveries(10, 10)).toEqual([]);
+      expect(await store.activeShards(0)).toBe(0);
+      expect(await store.endDelivery('nope')).toBeUndefined();
+    });
+
+    /**
+     * One delivery of `shards` whose shard 0 is done; then `shard` finishes on one handle while the
+     * sweep ends the delivery on the other. Each round the two trade handles and the order they
+     * are started in. Returns who claimed the summary, and the delivery's tally after both.
+     */
+    async function race(round: number, shards: number, shard: number) {
+      others[0] ??= openAgain(store);
+      const other = others[0];
+      const deliveryId = `race${shards}-${round}`;
+      await store.openDelivery({ deliveryId, shards, recipients: 10 * shards, summaryTo: '{}' }, 1);
+      await store.finishShard(deliveryId, 0, counts(10));
+      const [shardStore, sweepStore] = round % 2 === 0 ? [store, other] : [other, store];
+      const finish = () =>
+        shardStore.finishShard(deliveryId, shard, counts(10)).then((state) => ({ by: 'shard', state }));
+      const end = () => sweepStore.endDelivery(deliveryId).then((ended) => ({ by: 'sweep', state: ended?.state }));
+      const results = await Promise.all(round % 4 < 2 ? [finish(), end()] : [end(), finish()]);
+      const claims = results.filter((result) => result.state !== undefined);
+      const final = await store.deliveryState(deliveryId);
+      expect(final).toEqual(claims[0]?.state);
+      // Counted by exactly one of them: the shard's 10 as sent, or as failed by the sweep.
+      expect(final).toMatchObject({ done: shards, summarized: true, stale: 0, unsent: 0 });
+      expect((final?.sent ?? 0) + (final?.failed ?? 0)).toBe(10 * shards);
+      return { claimedBy: claims.map((claim) => claim.by), sent: final?.sent };
+    }
+
+    it('claims the summary once when a late shard finishes as the sweep ends its delivery', async () => {
+      for (let round = 0; round < 12; round++) {
+        // Shard 1 never finishes, so the late shard's finish cannot complete the delivery: only the sweep claims.
+        const { claimedBy, sent } = await race(round, 3, 2);
+        expect(claimedBy).toEqual(['sweep']);
+        expect([10, 20]).toContain(sent);
+      }
+    });
+
+    it('claims the summary once when the last shard finishes as the sweep ends its delivery', async () => {
+      for (let round = 0; round < 12; round++) {
+        const { claimedBy, sent } = await race(round, 2, 1);
+        // The shard finished first (and claimed, its 10 sent) or found its row done (the sweep claimed).
+        expect([['shard'], ['sweep']]).toContainEqual(claimedBy);
+        expect(sent).toBe(claimedBy[0] === 'shard' ? 20 : 10);
+      }
     });
 
     it('gives the totals to the one finish that completes the delivery, and to no repeated finish', async () => {

@@ -35,6 +35,7 @@ describe('readConfig', () => {
         maxRate: 5_000,
         deliverFunction: undefined,
         lambdaEndpoint: 'https://lambda.eu-west-1.amazonaws.com',
+        abandonedAfterMs: 4_800_000,
       },
     });
   });
@@ -45,16 +46,20 @@ describe('readConfig', () => {
       FANOUT_SHARD_SIZE: '5',
       FANOUT_MAX_RATE: '800',
       DELIVER_FUNCTION: 'aws-node-websockets-qa-deliver',
+      SWEEP_DELIVERY_AGE_MS: '0',
     });
     expect(read.shards).toEqual({
       size: 5,
       maxRate: 800,
       deliverFunction: 'aws-node-websockets-qa-deliver',
       lambdaEndpoint: 'https://lambda.us-east-1.amazonaws.com',
+      abandonedAfterMs: 0,
     });
     expect(readConfig({ IS_OFFLINE: 'true', LAMBDA_PORT: '4002' }).shards.lambdaEndpoint).toBe('http://localhost:4002');
     expect(() => readConfig({ ...aws, FANOUT_SHARD_SIZE: '0' })).toThrow(/FANOUT_SHARD_SIZE/);
     expect(() => readConfig({ ...aws, FANOUT_MAX_RATE: 'fast' })).toThrow(/FANOUT_MAX_RATE/);
+    // Past a day the tally is gone (DELIVERY_RECORD_MS) before the sweep could end it.
+    expect(() => readConfig({ ...aws, SWEEP_DELIVERY_AGE_MS: '86400001' })).toThrow(/SWEEP_DELIVERY_AGE_MS/);
   });
 
   it('reads the presence threshold (0 turns presence off) and the endpoint the publish function posts to', () => {

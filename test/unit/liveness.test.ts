@@ -43,7 +43,7 @@ it('removes what GetConnection says is gone (410), with its memberships and pres
 
   const result = await sweep(undefined, { getRemainingTimeInMillis: () => 60_000 });
 
-  expect(result).toEqual({ removed: 2, expired: 0, gone: 2, checked: 5, trimmed: 0 });
+  expect(result).toEqual({ removed: 2, expired: 0, gone: 2, checked: 5, trimmed: 0, abandoned: 0 });
   // Oldest first, in batches of SWEEP_BATCH_SIZE, and nothing younger than SWEEP_MIN_AGE_MS (5 min).
   expect(management.probed().slice(0, 3).sort()).toEqual(['alive-1', 'ghost-1', 'ghost-2']);
   expect(management.probed().slice(3).sort()).toEqual(['alive-2', 'silent']);

@@ -1,53 +1,10 @@
 import { DeliveryError } from '../../src/errors';
-import type { DeliveryFrame } from '../../src/chat/frames';
-import { MAX_ATTEMPTS, planDelivery, runShard, ShardGivenUpError, waitForSummary } from '../../src/chat/fanout/shards';
-import type { ShardEvent, ShardRun } from '../../src/chat/fanout/shards';
-import { memoryStore } from '../support/stand-ins/memory-store';
+import { planDelivery, waitForSummary } from '../../src/chat/fanout/shards';
+import type { ShardEvent } from '../../src/chat/fanout/shards';
+import { MAX_ATTEMPTS, runShard, ShardGivenUpError } from '../../src/chat/fanout/shard-runner';
+import type { ShardRun } from '../../src/chat/fanout/shard-runner';
 import type { MemoryStore } from '../support/stand-ins/memory-store';
-
-const bytes = new TextEncoder().encode('{"type":"message","data":"hi"}');
-
-function withConnections(n: number, room?: string): MemoryStore {
-  const store = memoryStore();
-  for (let i = 0; i < n; i++) {
-    const id = `c${String(i).padStart(4, '0')}`;
-    store.rows.set(id, { connectionId: id, connectedAt: i, subject: null });
-    if (room !== undefined) store.rooms.set(room, (store.rooms.get(room) ?? new Set()).add(id));
-  }
-  return store;
-}
-
-/** Plans a delivery and keeps the shard events instead of invoking anything. */
-async function plan(
-  store: MemoryStore,
-  size: number,
-  room?: string,
-  summaryTo: { connectionId?: string } = { connectionId: 'sender' },
-) {
-  const events: ShardEvent[] = [];
-  const result = await planDelivery(store, { size, invoke: async (e) => void events.push(e) }, room, bytes, summaryTo);
-  if (result.kind === 'queued') await result.handOver();
-  return { result, events };
-}
-
-function runner(store: MemoryStore, overrides: Partial<ShardRun> = {}) {
-  const posts: string[] = [];
-  const summaries: DeliveryFrame[] = [];
-  const run: ShardRun = {
-    store,
-    send: async (id, data) => {
-      if (id === 'sender') summaries.push(JSON.parse(new TextDecoder().decode(data)) as DeliveryFrame);
-      else posts.push(id);
-    },
-    concurrency: 4,
-    deadline: Date.now() + 60_000,
-    maxRate: 1_000_000,
-    retried: (attempts) => attempts < MAX_ATTEMPTS,
-    pageSize: 3,
-    ...overrides,
-  };
-  return { run, posts, summaries };
-}
+import { bytes, plan, runner, withConnections } from '../support/harnesses/shards';
 
 const shuffled = <T>(items: T[]) =>
   items
@@ -199,6 +156,18 @@ describe('runShard', () => {
     // A repeated event (Lambda delivers at least once) finds the shard done.
     await expect(runShard(run, a)).resolves.toMatchObject({ outcome: 'duplicate' });
     expect(summaries).toHaveLength(1);
+  });
+
+  it("reads the room's members when it runs: who left after the message was planned misses it, who joined gets it", async () => {
+    const store = withConnections(10, 'big');
+    const { events } = await plan(store, 5, 'big');
+    await store.leave('c0001', 'big');
+    store.rows.set('c0001a', { connectionId: 'c0001a', connectedAt: 0, subject: null });
+    await store.join('c0001a', 'big', 50);
+    const { run, posts } = runner(store);
+    for (const event of events) await runShard(run, event);
+    expect(posts).not.toContain('c0001');
+    expect(posts).toContain('c0001a');
   });
 
   it('removes stale connections page by page and counts them', async () => {

@@ -1,20 +1,25 @@
 /**
  * The scheduled sweep's work (src/handler.ts `sweep` runs it): rows that outlived their
- * sockets, the liveness probe of the rest, and trimming history and delivery tallies.
+ * sockets, sharded deliveries whose shards are gone, the liveness probe of the rest, and
+ * trimming history and delivery tallies.
  */
 import type { Context } from 'aws-lambda';
 import { AFTER_FANOUT_MS } from '../../budgets';
 import { backendEndpoint, livenessProbeAt, outboxAt } from '../../communication';
-import { config, historyWindow, readHistorySettings } from '../../config';
+import { config, DELIVERY_RECORD_MS, historyWindow, readHistorySettings } from '../../config';
 import type { ConnectionStore } from '../../data';
 import { log } from '../../log';
+import { endAbandonedDeliveries } from '../fanout/abandoned';
 
+/* eslint-disable @typescript-eslint/no-require-imports */
 // The liveness sweep (and the chat delivery path behind it) is loaded only when it can run.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const livenessSweep = () => require('./liveness') as typeof import('./liveness');
+// Powertools is loaded only when the sweep ends a delivery (its metrics).
+const fanOutMetrics = () => require('../fanout/metrics') as typeof import('../fanout/metrics');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
-/** How long the tally of a sharded delivery is kept: longer than Lambda keeps a throttled shard (6 h). */
-export const DELIVERY_RECORD_MS = 24 * 60 * 60 * 1000;
+/** No abandoned delivery is ended after this much of the sweep's time: the liveness sweep gets the rest. */
+export const ABANDONED_BUDGET_MS = 10_000;
 
 /** API Gateway closes a WebSocket connection after 2 hours at most. */
 export const MAX_CONNECTION_AGE_MS = 2 * 60 * 60 * 1000;
@@ -28,6 +33,8 @@ export interface SweepResult {
   gone: number;
   checked: number;
   trimmed: number;
+  /** Sharded deliveries whose shards were gone, ended here (src/chat/fanout/abandoned.ts). */
+  abandoned: number;
 }
 
 /**
@@ -43,8 +50,18 @@ export async function sweepStore(
 ): Promise<SweepResult> {
   const started = Date.now();
   const expired = await store.removeOlderThan(started - MAX_CONNECTION_AGE_MS);
-  const { fanOut, liveness, presenceMaxMembers } = config();
+  const { fanOut, liveness, presenceMaxMembers, shards } = config();
   const endpoint = backendEndpoint();
+  const abandoned = await endAbandonedDeliveries({
+    store,
+    openedBefore: started - shards.abandonedAfterMs,
+    send: (connectionId, data, deadline) =>
+      endpoint === undefined
+        ? Promise.reject(new Error('no WebSocket API endpoint to post the summary to'))
+        : outboxAt(endpoint).send(connectionId, data, deadline),
+    deadline: Date.now() + ABANDONED_BUDGET_MS,
+    onSummary: (summary, seconds) => fanOutMetrics().publishDeliveryMetrics(summary, seconds),
+  });
   let gone = 0;
   let checked = 0;
   if (endpoint === undefined) {
@@ -70,6 +87,6 @@ export async function sweepStore(
   // A delivery's tally is read until its summary is sent; a day later nobody waits for it.
   const deliveries = await store.removeDeliveriesBefore(Date.now() - DELIVERY_RECORD_MS);
   const removed = expired + gone;
-  log.info('sweep done', { route: 'sweep', removed, expired, gone, checked, trimmed, deliveries });
-  return { removed, expired, gone, checked, trimmed };
+  log.info('sweep done', { route: 'sweep', removed, expired, gone, checked, trimmed, abandoned, deliveries });
+  return { removed, expired, gone, checked, trimmed, abandoned };
 }

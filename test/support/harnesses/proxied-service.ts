@@ -25,7 +25,11 @@ export interface ProxiedService {
   closeClients(): Promise<void>;
 }
 
-export function useProxiedService(name: string): ProxiedService {
+/** `settings` and `env` as startOffline takes them (the proxy's store and table prefix are added). */
+export function useProxiedService(
+  name: string,
+  options: { settings?: Record<string, string | number>; env?: Record<string, string> } = {},
+): ProxiedService {
   const prefix = uniquePrefix(name);
   const settings = mysqlSettings(prefix);
   let proxy: TcpProxy | undefined;
@@ -37,7 +41,8 @@ export function useProxiedService(name: string): ProxiedService {
     proxy = await startTcpProxy({ host: settings.host, port: settings.port });
     service = await startOffline({
       dbUrl: proxy.url(settings.database, settings.user),
-      env: { DB_TABLE_PREFIX: prefix },
+      env: { ...options.env, DB_TABLE_PREFIX: prefix },
+      ...(options.settings ? { settings: options.settings } : {}),
     });
     store = new MysqlConnectionStore(settings);
   });

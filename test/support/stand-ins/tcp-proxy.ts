@@ -11,6 +11,8 @@
  *   lost, on open connections and new ones: the answer lost between a commit and its client.
  *   `holdAnswersAfter(pattern)` switches to it right after the statement that matches is sent.
  *   Back to `pass`, the connections whose answers were lost are reset (their state is unknown).
+ *   `silentAfter(pattern)` switches to `silent` right after the answer to the statement that
+ *   matches has been passed back: a stall that starts once a write is done and known.
  *
  * A silent database does not close its side either: the proxy keeps half-open sockets
  * (`allowHalfOpen`), so a client that only half-closes (FIN) a stalled connection still
@@ -64,6 +66,8 @@ export interface TcpProxy {
   setMode(mode: ProxyMode): void;
   /** Switches to `hold` once a query whose SQL matches has been passed on (the next one only). */
   holdAnswersAfter(pattern: RegExp): void;
+  /** Switches to `silent` once the answer to a query whose SQL matches has been passed back (the next one only). */
+  silentAfter(pattern: RegExp): void;
   /** In `full` mode, answer "Too many connections" this long after accepting (a busy server); 0 by default. */
   setRefusalDelay(ms: number): void;
   /** Every command clients sent through the proxy since the last reset, in order. */
@@ -115,6 +119,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   /** Client sockets that lost an answer while answers were held. */
   const lostAnswers = new Set<Socket>();
   let holdAfter: RegExp | undefined;
+  let silenceAfter: RegExp | undefined;
 
   const track = (socket: Socket) => {
     open.add(socket);
@@ -149,11 +154,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     const upstream = connect({ port: target.port, host: target.host, allowHalfOpen: true });
     track(upstream);
     let holdNow = false;
+    let silenceOnAnswer = false;
     const parse = commandParser((command) => {
       commands.push(command);
       if (holdAfter !== undefined && command.sql !== undefined && holdAfter.test(command.sql)) {
         holdAfter = undefined;
         holdNow = true;
+      }
+      if (silenceAfter !== undefined && command.sql !== undefined && silenceAfter.test(command.sql)) {
+        silenceAfter = undefined;
+        silenceOnAnswer = true;
       }
     });
     // Forwarding by hand (not pipe) so that `silent` can stop it on an open connection.
@@ -168,6 +178,10 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     upstream.on('data', (chunk: Buffer) => {
       if (mode === 'pass') client.write(chunk);
       else if (mode === 'hold') lostAnswers.add(client);
+      if (silenceOnAnswer) {
+        silenceOnAnswer = false;
+        mode = 'silent';
+      }
     });
     const closeBoth = () => {
       client.destroy();
@@ -200,6 +214,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     holdAnswersAfter(pattern) {
       holdAfter = pattern;
+    },
+    silentAfter(pattern) {
+      silenceAfter = pattern;
     },
     setRefusalDelay(ms) {
       refusalDelayMs = ms;
