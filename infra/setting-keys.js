@@ -33,7 +33,13 @@ const RETIRED_KEYS = ['DB_PASSWORD'];
  * What `npm start` reads from the environment only (docs/operations.md, "Configuration"): in
  * .env.yml such a key would be ignored as a misspelling is, so it is refused with where it goes.
  */
-const ENVIRONMENT_ONLY_KEYS = ['WS_PORT', 'HTTP_PORT', 'LAMBDA_PORT', 'LOCAL_MAX_CONCURRENCY'];
+const ENVIRONMENT_ONLY_KEYS = [
+  'WS_PORT',
+  'HTTP_PORT',
+  'LAMBDA_PORT',
+  'LOCAL_MAX_CONCURRENCY',
+  'LOCAL_ASYNC_RETRY_DELAYS_MS',
+];
 
 const EXAMPLE = path.join(__dirname, '..', '.env.yml.example');
 
