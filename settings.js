@@ -87,7 +87,10 @@ function authorizerEnvironment(settings, mode, { local }) {
   return environment;
 }
 
-/** The template's part of an auth mode: the generated HS256 secret (unless one is named) and the authorizer's role. */
+/**
+ * The template's part of an auth mode: the generated HS256 secret (unless one is named) and the
+ * authorizer's role, and the ARN of the key it reads (undefined without HS256).
+ */
 function authorizerResources(settings, mode, { stage }) {
   const resources = {};
   let secretArn;
@@ -107,7 +110,7 @@ function authorizerResources(settings, mode, { stage }) {
       secretArn = { Ref: 'AuthJwtSecret' };
     }
   }
-  return { ...resources, ...authorizerRole({ secretArn }) };
+  return { resources: { ...resources, ...authorizerRole({ secretArn }) }, secretArn };
 }
 
 /** The function that verifies the token of a `$connect`, with only the settings it needs. */
@@ -345,6 +348,7 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
     dbIngress: network.dbIngress,
     storeVpc: network.storeVpc,
   };
+  const outputs = {};
   const resources = {
     ...network.resources,
     ...storeRoles({ stage, vpc: network.storeVpc !== null, service: SERVICE }),
@@ -356,7 +360,15 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
       route: '$connect',
       authorizer: { name: 'authorize', identitySource: ['route.request.querystring.token'] },
     };
-    Object.assign(resources, authorizerResources(settings, mode, { stage }));
+    const authorizer = authorizerResources(settings, mode, { stage });
+    Object.assign(resources, authorizer.resources);
+    // The key's ARN for `npm run smoke -- --stage`, which mints its tokens with it (a secret's Ref is its ARN).
+    if (authorizer.secretArn !== undefined) {
+      outputs.AuthJwtSecretArn = {
+        Description: 'The HS256 key of the $connect authorizer',
+        Value: authorizer.secretArn,
+      };
+    }
   } else {
     // null removes the function (serverless drops functions whose definition is null).
     settings.AUTHORIZE_FUNCTION = null;
@@ -377,6 +389,7 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
   // Merged with serverless.yml's resources.extensions: the SourceArn of every invoke permission.
   settings.RESOURCES = {
     Resources: resources,
+    Outputs: outputs,
     extensions: invokePermissions({ stage, authorizer: mode !== 'off' }),
   };
   return settings;

@@ -19,19 +19,16 @@
  * only then (src/aws/secrets.ts requires it on the first read).
  */
 import { parseArgs } from 'node:util';
-import { MAX_SUBJECT_LENGTH, mintToken } from '../src/auth/token';
+import { MAX_SUBJECT_LENGTH } from '../src/auth/token';
 import { rightsFromCli, RoomsClaimError } from '../src/auth/rooms';
 import type { RoomRights } from '../src/auth/rooms';
-import { MIN_SECRET_LENGTH, readMaxTokenAge } from '../src/auth/settings';
-import { readSecretString, regionOf } from '../src/aws/secrets';
 import { loadSettings } from './local';
+import { deployedKey, DevTokenError, localKey, mintDevToken } from './token/mint';
 
 const USAGE =
   'usage: npm run token -- --user <subject> [--ttl <seconds, or 30s, 15m, 1h, 1d>] ' +
   `[--rooms '{"lobby":["join","publish"]}' | --rooms lobby,team-*] [--stage <deployed stage> [--region <region>]]`;
 
-/** Reading the deployed key from a developer's machine may be slower than from Lambda. */
-const DEPLOYED_SECRET_TIMEOUT_MS = 10_000;
 const UNIT_SEC: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 /** A token longer-lived than a day is a standing credential; mint a new one instead. */
 const MAX_TTL_SEC = 86400;
@@ -51,10 +48,6 @@ function parseTtl(raw: string): number {
     );
   }
   return seconds;
-}
-
-function optional(value: unknown): string | undefined {
-  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
 }
 
 async function main(): Promise<void> {
@@ -106,8 +99,7 @@ async function main(): Promise<void> {
         'get one there (see docs/auth.md). This command signs with AUTH_JWT_SECRET.',
     );
   }
-  const secret =
-    stage === undefined ? optional(settings.AUTH_JWT_SECRET) : await deployedSecret(settings, stage, values.region);
+  const secret = stage === undefined ? localKey(settings) : await deployedSecret(settings, stage, values.region);
   if (secret === undefined) {
     // This process cannot know what a running service was started with: say how to give this
     // command the same secret, and nothing about the service.
@@ -118,23 +110,7 @@ async function main(): Promise<void> {
         'or set it once in .env.yml, which npm start and npm run token both read.',
     );
   }
-  if (secret.length < MIN_SECRET_LENGTH) {
-    throw new UsageError(`AUTH_JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
-  }
-  const maxAgeSec = readMaxTokenAge({ AUTH_MAX_TOKEN_AGE: optional(String(settings.AUTH_MAX_TOKEN_AGE ?? '')) });
-  if (ttlSec > maxAgeSec) {
-    throw new UsageError(
-      `--ttl is longer than AUTH_MAX_TOKEN_AGE (${maxAgeSec} s): the service would refuse the token`,
-    );
-  }
-  const token = await mintToken(new TextEncoder().encode(secret), {
-    subject,
-    ttlSec,
-    issuer: optional(settings.AUTH_JWT_ISSUER),
-    audience: optional(settings.AUTH_JWT_AUDIENCE),
-    rooms,
-    roomsClaim: optional(String(settings.AUTH_ROOMS_CLAIM ?? '')),
-  });
+  const token = await mintDevToken(settings, secret, { subject, ttlSec, rooms });
   process.stdout.write(`${token}\n`);
 }
 
@@ -156,15 +132,12 @@ async function deployedSecret(settings: Record<string, unknown>, stage: string, 
         'there is no HS256 key to mint tokens with.',
     );
   }
-  const secretId = String(settings.AUTH_JWT_SECRET_ID);
-  return readSecretString(secretId, {
-    region: region?.trim() || regionOf(secretId) || optional(settings.REGION) || 'us-east-1',
-    timeoutMs: DEPLOYED_SECRET_TIMEOUT_MS,
-  });
+  return deployedKey(String(settings.AUTH_JWT_SECRET_ID), settings, region);
 }
 
 main().catch((error: unknown) => {
   console.error(`token: ${error instanceof Error ? error.message : String(error)}`);
   if (error instanceof UsageError) console.error(USAGE);
-  process.exit(error instanceof UsageError ? 2 : 1);
+  // A setting that makes minting impossible is the caller's to fix, like a wrong option.
+  process.exit(error instanceof UsageError || error instanceof DevTokenError ? 2 : 1);
 });

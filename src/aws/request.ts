@@ -78,11 +78,20 @@ export interface SignedPost {
   service: string;
   credentials: AwsCredentials;
   timeoutMs: number;
+  /**
+   * Keep the answer's body (as UTF-8 text, at most MAX_READ_BODY_BYTES): `npm run smoke` reads
+   * POST /publish's summary. Otherwise it is drained unread, as the delivery path needs.
+   */
+  readBody?: boolean;
 }
 
-/** The answer's status; its body is drained unread (none of our callers needs it). */
+/** More than any answer we read (a delivery summary, an error); the rest is drained, not kept. */
+export const MAX_READ_BODY_BYTES = 64 * 1024;
+
+/** The answer's status, and its body when `readBody` asked for it. */
 export interface PostResult {
   status: number;
+  body?: string;
 }
 
 /**
@@ -126,10 +135,21 @@ export function signedPost(target: Endpoint, post: SignedPost): Promise<PostResu
     };
     request.once('error', fail);
     request.once('response', (response: IncomingMessage) => {
-      response.resume(); // back to the pool without reading
+      const parts: Buffer[] = [];
+      let kept = 0;
+      if (post.readBody) {
+        response.on('data', (chunk: Buffer) => {
+          if (kept >= MAX_READ_BODY_BYTES) return;
+          parts.push(chunk.subarray(0, MAX_READ_BODY_BYTES - kept));
+          kept += chunk.length;
+        });
+      } else {
+        response.resume(); // back to the pool without reading
+      }
       response.once('end', () => {
         clearTimeout(timer);
-        resolve({ status: response.statusCode ?? 0 });
+        const status = response.statusCode ?? 0;
+        resolve(post.readBody ? { status, body: Buffer.concat(parts).toString('utf8') } : { status });
       });
       response.once('error', fail);
     });

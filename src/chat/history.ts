@@ -34,6 +34,9 @@ export const DEFAULT_HISTORY_LIMIT = 100;
  */
 export const ROOM_FRAME_RESERVE = 256;
 
+/** What every id newMessageId makes looks like (`npm run smoke` checks the service's against it). */
+export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9_-]{16}$/;
+
 /** 16 URL-safe characters (96 random bits): unique without coordination between containers. */
 export function newMessageId(): string {
   return randomBytes(12).toString('base64url');

@@ -22,6 +22,7 @@ import { messageEvent } from '../support/harnesses/events';
 import { serve } from '../../scripts/bench/stand-in';
 import type { StandInStats } from '../../scripts/bench/stand-in';
 import { mintToken } from '../../src/auth/token';
+import { STACK_OUTPUTS } from '../../scripts/smoke/stack';
 
 jest.setTimeout(420_000);
 
@@ -84,6 +85,11 @@ function websocketRoutes(template: Template) {
 }
 
 type Resource = Template['Resources'][string] & { DeletionPolicy?: string; UpdateReplacePolicy?: string };
+
+/** The Value of one of a template's Outputs, undefined when it has no such output. */
+function outputValue(template: Template, key: string): unknown {
+  return (template.Outputs?.[key] as { Value?: unknown } | undefined)?.Value;
+}
 
 describe('the default template', () => {
   it("has one WEBSOCKET API that routes on the body's action", () => {
@@ -181,6 +187,20 @@ describe('the default template', () => {
 
   it('outputs the database endpoint', () => {
     expect(JSON.stringify(open.Outputs?.DatabaseEndpoint)).toContain('ConnectionsDatabase');
+  });
+
+  it('outputs what `npm run smoke -- --stage` reads: the URLs and the auth mode', () => {
+    const webSocketUrl = JSON.stringify(outputValue(open, STACK_OUTPUTS.websocketUrl));
+    expect(webSocketUrl).toContain('"wss://",{"Ref":"WebsocketsApi"}');
+    expect(webSocketUrl).toContain('"/qa"');
+    const publishUrl = outputValue(open, STACK_OUTPUTS.publishUrl) as { 'Fn::Sub': string };
+    expect(publishUrl).toEqual({ 'Fn::Sub': expect.stringMatching(/^https:\/\/\$\{HttpApi\}\.execute-api\./) });
+    // The URL's path is the HTTP API's route.
+    const path = new URL(publishUrl['Fn::Sub'].replace(/\$\{[^}]+\}/g, 'x')).pathname;
+    const routes = resourcesOfType(open, 'AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties?.RouteKey);
+    expect(routes).toContain(`POST ${path}`);
+    expect(outputValue(open, STACK_OUTPUTS.authMode)).toBe('off');
+    expect(outputValue(open, STACK_OUTPUTS.jwtSecretArn)).toBeUndefined();
   });
 
   it('wires the database into every function that uses the store: the ARN of its secret, no password', () => {
@@ -535,6 +555,21 @@ describe('the template with HS256 auth', () => {
       LOG_LEVEL: 'info',
       AUTH_JWT_SECRET_ARN: EXISTING_SECRET_ARN,
     });
+  });
+
+  it('outputs its auth mode and the ARN of the key the authorizer reads, for `npm run smoke -- --stage` to mint with', () => {
+    expect(outputValue(secured, STACK_OUTPUTS.authMode)).toBe('hs256');
+    expect(outputValue(secured, STACK_OUTPUTS.jwtSecretArn)).toEqual({ Ref: 'AuthJwtSecret' });
+    expect(outputValue(privateNet, STACK_OUTPUTS.authMode)).toBe('hs256');
+    expect(outputValue(privateNet, STACK_OUTPUTS.jwtSecretArn)).toBe(EXISTING_SECRET_ARN);
+    // The one the authorizer is given, whichever it is.
+    for (const template of [secured, privateNet]) {
+      expect(outputValue(template, STACK_OUTPUTS.jwtSecretArn)).toEqual(
+        environmentOf(template, 'AuthorizeLambdaFunction').AUTH_JWT_SECRET_ARN,
+      );
+      expect(JSON.stringify(outputValue(template, STACK_OUTPUTS.websocketUrl))).toContain('WebsocketsApi');
+      expect(outputValue(template, STACK_OUTPUTS.publishUrl)).toEqual(outputValue(open, STACK_OUTPUTS.publishUrl));
+    }
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { handleMessage } from '../../src/chat/actions';
 import type { Outbox, Session } from '../../src/chat/actions';
-import { historyFrame, ROOM_FRAME_RESERVE } from '../../src/chat/history';
+import { historyFrame, MESSAGE_ID_PATTERN, ROOM_FRAME_RESERVE } from '../../src/chat/history';
 import { publishFromServer } from '../../src/chat/push';
 import { DEFAULT_HISTORY, historyWindow, readHistorySettings } from '../../src/config';
 import { MAX_DATA_BYTES, MAX_MESSAGE_BYTES } from '../../src/chat/protocol';
@@ -78,6 +78,8 @@ describe('ids and room numbers', () => {
     const summaries = framesTo(BOB).filter((f) => f.type === 'delivery');
     expect(summaries.map((s) => [s.id, s.seq])).toEqual(got.map((f) => [f.id, f.seq]));
     expect(new Set(got.map((f) => f.id)).size).toBe(3);
+    // What `npm run smoke` holds a deployed service's ids to.
+    for (const frame of got) expect(frame.id).toMatch(MESSAGE_ID_PATTERN);
   });
 
   it('posts one message with the same bytes to every member, so a repeat carries the same id', async () => {

@@ -4,9 +4,8 @@
  * (headers, body, and whether the client gave up before the answer), and can be told to
  * never answer, to check that a read's timeout really aborts.
  */
-import { createServer } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { serveLoopback } from './loopback-http';
 
 export interface SecretsRequest {
   target: string | undefined;
@@ -33,23 +32,25 @@ export async function startSecretsStandIn(secrets: Record<string, string> = {}):
     hang: false,
     requests: [] as SecretsRequest[],
   };
-  const server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => parts.push(chunk));
-    req.on('end', () => {
+  const server = await serveLoopback<SecretsRequest>({
+    hang: () => standIn.hang,
+    record(req, raw) {
       let body: Record<string, unknown> = {};
       try {
-        body = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as Record<string, unknown>;
+        body = JSON.parse(raw.toString('utf8') || '{}') as Record<string, unknown>;
       } catch {
         // recorded as {}; answered as a bad request below
       }
-      const target = req.headers['x-amz-target'] as string | undefined;
-      const request: SecretsRequest = { target, headers: req.headers, body, abandoned: false };
+      const request = {
+        target: req.headers['x-amz-target'] as string | undefined,
+        headers: req.headers,
+        body,
+        abandoned: false,
+      };
       standIn.requests.push(request);
-      res.on('close', () => {
-        if (!res.writableFinished) request.abandoned = true;
-      });
-      if (standIn.hang) return;
+      return request;
+    },
+    answer({ target, body }, res) {
       const json = (status: number, payload: unknown, errorType?: string) => {
         res.writeHead(status, {
           'content-type': 'application/x-amz-json-1.1',
@@ -81,16 +82,7 @@ export async function startSecretsStandIn(secrets: Record<string, string> = {}):
         VersionStages: ['AWSCURRENT'],
         CreatedDate: Date.now() / 1000,
       });
-    });
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return Object.assign(standIn, {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
+  return Object.assign(standIn, server);
 }
