@@ -108,6 +108,38 @@ describe('rightsOn: the most specific pattern decides alone', () => {
   });
 });
 
+/** Rooms a plain object as a map would mistake for its own keys. */
+const PROTOTYPE_NAMES = ['constructor', 'toString', '__proto__', 'valueOf', 'hasOwnProperty'];
+
+describe('rooms named after members of Object.prototype', () => {
+  it.each(PROTOTYPE_NAMES)('%s is an ordinary room under every rights map', (room) => {
+    expect(rightsOn(ALL_ROOMS, room)).toEqual(['join', 'publish', 'presence']);
+    expect(rightsOn(NO_ROOMS, room)).toEqual([]);
+    expect(rightsOn(parseRights({ lobby: ['join'] }), room)).toEqual([]);
+    expect(rightsOn(parseRights({ 'team-*': ['join'], '*': ['publish'] }), room)).toEqual(['publish']);
+    expect(rightsOn(decodeRights('{}'), room)).toEqual([]);
+    expect(rightsOn(decodeRights(undefined), room)).toEqual([]);
+    // A plain object literal too, whoever builds one.
+    expect(rightsOn({ lobby: ['join'] }, room)).toEqual([]);
+  });
+
+  it.each(PROTOTYPE_NAMES)('a claim may grant %s exactly, in either form, and it travels in the context', (room) => {
+    const rights = parseRights(JSON.parse(`{${JSON.stringify(room)}:["join"]}`));
+    expect(rightsOn(rights, room)).toEqual(['join']);
+    expect(rightsOn(rights, 'lobby')).toEqual([]);
+    expect(rightsOn(decodeRights(encodeRights(rights)), room)).toEqual(['join']);
+    expect(rightsOn(parseRights([room]), room)).toEqual(['join', 'publish', 'presence']);
+  });
+
+  it('reads the rooms claim only when the token has it, whatever AUTH_ROOMS_CLAIM is named', async () => {
+    for (const claim of PROTOTYPE_NAMES) {
+      const named = readAuthSettings({ AUTH_JWT_SECRET: SECRET, AUTH_ROOMS_CLAIM: claim });
+      const token = await mintToken(key, { subject: 'alice', ttlSec: 60 });
+      expect((await verifyToken(token, named)).rooms).toEqual(ALL_ROOMS);
+    }
+  });
+});
+
 describe('the rights in the authorizer context', () => {
   it('travel as compact JSON and decode to the same rights', () => {
     const rights = parseRights({ lobby: ['join'], 'team-*': ['join', 'publish'] });
