@@ -41,8 +41,12 @@ export { MAX_SUBJECT_LENGTH };
  */
 export const MAX_AUTHORIZER_RESULT_BYTES = 8192;
 
-/** Far above any honest token (an Entra ID token with groups is ~2-3 KB); refuses absurd inputs before any parsing. */
-export const MAX_TOKEN_LENGTH = 8192;
+/**
+ * The token travels in the handshake's URL, which API Gateway takes up to 4,096 characters (its
+ * quota for a WebSocket API): a longer token never reaches the authorizer in AWS, and is refused
+ * alike locally, before any verification. An Entra ID token with groups is ~2-3 KB.
+ */
+export const MAX_TOKEN_LENGTH = 4096;
 
 export interface VerifiedToken {
   subject: string;
@@ -164,7 +168,7 @@ export async function verifyToken(
   options: VerifyOptions = {},
 ): Promise<VerifiedToken> {
   if (token === undefined || token === '') throw new TokenError('missing', 'no token');
-  if (token.length > MAX_TOKEN_LENGTH) throw new TokenError('malformed', 'token is too long');
+  if (token.length > MAX_TOKEN_LENGTH) throw tooLong(token, settings.roomsClaim);
   const checks: JWTVerifyOptions = {
     algorithms: algorithmsOf(settings),
     requiredClaims: ['exp', 'sub', 'iat'],
@@ -197,6 +201,41 @@ export async function verifyToken(
     if (error instanceof KeySetError) throw error;
     throw refusalOf(error, settings);
   }
+}
+
+/**
+ * A token over MAX_TOKEN_LENGTH: `rooms_too_large` when its rooms claim is what makes it too
+ * long (without the claim it would fit), `malformed` otherwise.
+ */
+function tooLong(token: string, claim: string): TokenError {
+  const without = lengthWithout(token, claim);
+  if (without !== undefined && without <= MAX_TOKEN_LENGTH) {
+    return new TokenError(
+      'rooms_too_large',
+      `the rooms claim makes the token ${token.length} characters; API Gateway takes at most ${MAX_TOKEN_LENGTH} in its URL`,
+    );
+  }
+  return new TokenError('malformed', 'token is too long');
+}
+
+/**
+ * How long the token would be without the claim, read from its payload without verifying it
+ * (this only names the reason of a refusal); undefined when it is not a JWT with that claim.
+ * A token many times too long is not read at all.
+ */
+function lengthWithout(token: string, claim: string): number | undefined {
+  if (token.length > 4 * MAX_TOKEN_LENGTH) return undefined;
+  const [header, payload, signature, ...more] = token.split('.');
+  if (header === undefined || payload === undefined || signature === undefined || more.length > 0) return undefined;
+  let claims: unknown;
+  try {
+    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof claims !== 'object' || claims === null || !Object.hasOwn(claims, claim)) return undefined;
+  const rest = JSON.stringify(Object.fromEntries(Object.entries(claims).filter(([name]) => name !== claim)));
+  return header.length + signature.length + 2 + Math.ceil((Buffer.byteLength(rest) * 4) / 3);
 }
 
 /**
