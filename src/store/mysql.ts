@@ -1,8 +1,8 @@
 /**
  * The MySQL adapter of the connection store (AWS, or a local server through LOCAL_DB_URL):
- * the connections' and memberships' schema and queries. The connection itself is
- * ./mysql-connections.ts's; room history is ./mysql-history.ts's and sharded deliveries
- * ./mysql-deliveries.ts's, layers this class extends.
+ * the connections' and memberships' queries. Every table and its migrations are
+ * ./mysql-schema.ts's; the connection itself is ./mysql-connections.ts's; room history is
+ * ./mysql-history.ts's and sharded deliveries ./mysql-deliveries.ts's, layers this class extends.
  */
 import type { MysqlSettings } from '../config';
 import { errorText, StoreError } from '../errors';
@@ -34,7 +34,7 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
    */
   protected override prepare(deadline: number): Promise<void> {
     this.ready ??= ensureSchema(
-      (sql, values = []) => this.run('migrate schema', sql, values, deadline),
+      (sql, values = []) => this.run('create schema', sql, values, deadline),
       this.prefix,
       // Whole seconds left, for another container's migration and for the tables' locks.
       { lockWaitSeconds: Math.floor((deadline - Date.now()) / 1000) },
@@ -46,7 +46,7 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
         this.ready = undefined; // let the next invocation try again
         if (error instanceof StoreError) throw error;
         // Another container's migration held the lock past this operation's budget.
-        throw new StoreError(`MySQL migrate schema failed: ${errorText(error)}`, 'migrate schema', { cause: error });
+        throw new StoreError(`MySQL create schema failed: ${errorText(error)}`, 'create schema', { cause: error });
       },
     );
     return this.ready;

@@ -178,6 +178,7 @@ suite('the MySQL schema and its migrations', () => {
 
   it('migrates once when six cold starts race on the same tables: every one answers, each version is recorded once', async () => {
     await legacyStage();
+    // A generous budget: what is tested here is that they take turns, not how fast a loaded machine is.
     const racing = Array.from({ length: 6 }, () => open({ operationTimeoutMs: 10_000 }));
     const found = await Promise.all(racing.map((store) => store.connectionsOf('alice')));
     expect(found).toEqual(Array.from({ length: 6 }, () => ['L0SM9cOFvHcCIhw=']));
@@ -218,7 +219,7 @@ suite('the MySQL schema and its migrations', () => {
     const started = Date.now();
     const error = await store.get('L0SM9cOFvHcCIhw=').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreError);
-    expect((error as StoreError).operation).toBe('migrate schema');
+    expect((error as StoreError).operation).toBe('create schema');
     expect((error as StoreError).cause).toBeInstanceOf(SchemaLockError);
     expect(Date.now() - started).toBeLessThan(2_500);
     expect(await schemaVersion(db, prefix)).toBe(0);
