@@ -105,7 +105,7 @@ const connectionId = v.pipe(
   v.maxLength(MAX_CONNECTION_ID_LENGTH, `connectionId must be at most ${MAX_CONNECTION_ID_LENGTH} characters`),
   v.regex(
     CONNECTION_ID_PATTERN,
-    "connectionId is not a connection id: API Gateway's are 16 characters such as \"L0SM9cOFvHcCIhw=\", a local run's are UUIDs",
+    'connectionId is not a connection id: API Gateway\'s are 16 characters such as "L0SM9cOFvHcCIhw=", a local run\'s are UUIDs',
   ),
 );
 
