@@ -214,7 +214,6 @@ function event(token: string): APIGatewayRequestAuthorizerEvent {
 }
 
 describe('authorizeConnect and the rooms claim', () => {
-
   let stderr: jest.SpyInstance;
   let previous: string | undefined;
   beforeEach(() => {
