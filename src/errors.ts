@@ -79,7 +79,7 @@ export type TokenRefusal =
   | 'too_long_lived'
   /** The rooms claim is not a rights map (src/auth/rooms.ts). */
   | 'bad_rooms'
-  /** The rights would not fit in the authorizer's answer (API Gateway's 8 KB). */
+  /** The rights would not fit: in the authorizer's answer (API Gateway's 8 KB), or in the token's URL (4,096 characters). */
   | 'rooms_too_large';
 
 /** A `$connect` token that does not let the connection in. */

@@ -17,11 +17,22 @@
 export const RIGHTS = ['join', 'publish', 'presence'] as const;
 export type Right = (typeof RIGHTS)[number];
 
-/** Normalized rights: pattern -> the rights it grants, in RIGHTS order, without repeats. */
+/**
+ * Normalized rights: pattern -> the rights it grants, in RIGHTS order, without repeats. Keyed
+ * by the token's patterns, so it is read with Object.hasOwn only (rightsOn): a room named
+ * `constructor` or `__proto__` is a room like any other, never a member of Object.prototype.
+ */
 export type RoomRights = Readonly<Record<string, readonly Right[]>>;
 
+/** A rights map with no prototype, frozen: nothing inherited, whoever reads it. */
+function rightsMap(entries: Iterable<readonly [string, readonly Right[]]>): RoomRights {
+  const rights = Object.create(null) as Record<string, readonly Right[]>;
+  for (const [pattern, granted] of entries) rights[pattern] = granted;
+  return Object.freeze(rights);
+}
+
 /** Every right on every room: auth off, and the default of tokens without the claim. */
-export const ALL_ROOMS: RoomRights = Object.freeze({ '*': RIGHTS });
+export const ALL_ROOMS: RoomRights = rightsMap([['*', RIGHTS]]);
 
 /** The default claim name (AUTH_ROOMS_CLAIM). */
 export const DEFAULT_ROOMS_CLAIM = 'rooms';
@@ -71,26 +82,28 @@ function checkRights(pattern: string, rights: unknown): Right[] {
  * array is valid: no rights at all.
  */
 export function parseRights(value: unknown): RoomRights {
-  const rights: Record<string, readonly Right[]> = Object.create(null) as Record<string, readonly Right[]>;
   if (Array.isArray(value)) {
     if (value.length > MAX_PATTERNS) throw new RoomsClaimError(`more than ${MAX_PATTERNS} room patterns`);
+    const patterns: string[] = [];
     for (const pattern of value) {
       if (typeof pattern !== 'string') throw new RoomsClaimError('a room pattern in the list is not a string');
       checkPattern(pattern);
-      rights[pattern] = RIGHTS;
+      patterns.push(pattern);
     }
-    return rights;
+    return rightsMap(patterns.map((pattern) => [pattern, RIGHTS]));
   }
   if (typeof value !== 'object' || value === null) {
     throw new RoomsClaimError('the rooms claim is neither an object of pattern -> rights nor an array of patterns');
   }
+  // Own keys only (JSON.parse makes `"__proto__"` an own key, as any other).
   const entries = Object.entries(value);
   if (entries.length > MAX_PATTERNS) throw new RoomsClaimError(`more than ${MAX_PATTERNS} room patterns`);
-  for (const [pattern, granted] of entries) {
-    checkPattern(pattern);
-    rights[pattern] = checkRights(pattern, granted);
-  }
-  return rights;
+  return rightsMap(
+    entries.map(([pattern, granted]): [string, readonly Right[]] => {
+      checkPattern(pattern);
+      return [pattern, checkRights(pattern, granted)];
+    }),
+  );
 }
 
 /** AUTH_DEFAULT_ROOMS: the same JSON as the claim. */
@@ -113,7 +126,7 @@ export function parseRightsJson(text: string, name: string): RoomRights {
  * name beats every prefix; among prefixes the longest wins (`*` is the empty prefix).
  */
 export function rightsOn(rights: RoomRights, room: string): readonly Right[] {
-  const exact = rights[room];
+  const exact = Object.hasOwn(rights, room) ? rights[room] : undefined;
   if (exact !== undefined && !room.endsWith('*')) return exact;
   for (const [prefix, granted] of prefixesOf(rights)) if (room.startsWith(prefix)) return granted;
   return [];
@@ -170,7 +183,7 @@ export function decodeRights(text: unknown): RoomRights {
   return rights;
 }
 
-export const NO_ROOMS: RoomRights = Object.freeze({});
+export const NO_ROOMS: RoomRights = rightsMap([]);
 
 /**
  * The shorthand of the token CLI: `lobby,team-*` (every right on each), or the JSON of

@@ -21,6 +21,7 @@ import type { AuthSettings, KeySetSettings } from './settings';
 import { errorText, KeySetError, TokenError } from '../errors';
 import { log } from '../log';
 import { encodeRights, parseRights, ROOMS_CONTEXT_KEY, RoomsClaimError } from './rooms';
+import { MAX_SUBJECT_LENGTH, subjectProblem } from './subject';
 import type { RoomRights } from './rooms';
 
 /** The only algorithm of the secret mode: a token may not choose its own (`none`, HS512, RS256...). */
@@ -32,22 +33,7 @@ export const ALGORITHM = 'HS256';
  */
 export const JWKS_ALGORITHMS = ['RS256', 'ES256'];
 
-/** The `subject` column is VARCHAR(255); a longer `sub` could not be stored. */
-export const MAX_SUBJECT_LENGTH = 255;
-
-/**
- * Half of a UTF-16 surrogate pair with no other half (`"\ud800"` in the token's JSON). It
- * has no UTF-8 form: replies carry it escaped while the store re-encodes it (U+FFFD or
- * `?`), so one user would show under two names. In Unicode mode `\p{Cs}` matches only unpaired halves:
- * `!subject.isWellFormed()` on ES2024, which our ES2022 target does not type.
- */
-const LONE_SURROGATE = /\p{Cs}/u;
-
-/**
- * Control and format characters (Unicode Cc, Cf: U+0000-U+001F, U+200B, U+FEFF, bidi
- * overrides...): invisible or reordering, so `alice\u200b` would pass for alice in every list.
- */
-const INVISIBLE = /[\p{Cc}\p{Cf}]/u;
+export { MAX_SUBJECT_LENGTH };
 
 /**
  * API Gateway limits a WebSocket authorizer's whole answer (policy and context) to 8 KB;
@@ -55,8 +41,12 @@ const INVISIBLE = /[\p{Cc}\p{Cf}]/u;
  */
 export const MAX_AUTHORIZER_RESULT_BYTES = 8192;
 
-/** Far above any honest token (an Entra ID token with groups is ~2-3 KB); refuses absurd inputs before any parsing. */
-export const MAX_TOKEN_LENGTH = 8192;
+/**
+ * The token travels in the handshake's URL, which API Gateway takes up to 4,096 characters (its
+ * quota for a WebSocket API): a longer token never reaches the authorizer in AWS, and is refused
+ * alike locally, before any verification. An Entra ID token with groups is ~2-3 KB.
+ */
+export const MAX_TOKEN_LENGTH = 4096;
 
 export interface VerifiedToken {
   subject: string;
@@ -178,7 +168,7 @@ export async function verifyToken(
   options: VerifyOptions = {},
 ): Promise<VerifiedToken> {
   if (token === undefined || token === '') throw new TokenError('missing', 'no token');
-  if (token.length > MAX_TOKEN_LENGTH) throw new TokenError('malformed', 'token is too long');
+  if (token.length > MAX_TOKEN_LENGTH) throw tooLong(token, settings.roomsClaim);
   const checks: JWTVerifyOptions = {
     algorithms: algorithmsOf(settings),
     requiredClaims: ['exp', 'sub', 'iat'],
@@ -197,19 +187,16 @@ export async function verifyToken(
     if (typeof subject !== 'string' || subject.trim() === '') {
       throw new TokenError('bad_subject', 'token has no subject');
     }
-    if (subject.length > MAX_SUBJECT_LENGTH) {
-      throw new TokenError('bad_subject', `token subject is longer than ${MAX_SUBJECT_LENGTH} characters`);
-    }
-    if (LONE_SURROGATE.test(subject)) {
-      throw new TokenError('bad_subject', 'token subject is not well-formed Unicode (it has a lone surrogate)');
-    }
-    checkSubjectLooks(subject);
+    const problem = subjectProblem(subject);
+    if (problem !== undefined) throw new TokenError('bad_subject', `token subject ${problem}`);
     // jose checks the age (now - iat); the lifetime the issuer gave the token is ours to bound.
     const expiresAt = payload.exp as number;
     if (expiresAt - (payload.iat as number) > settings.maxTokenAgeSec) {
       throw new TokenError('too_long_lived', `token lives longer than ${settings.maxTokenAgeSec} s (exp - iat)`);
     }
-    return { subject, expiresAt, rooms: roomsOf(payload[settings.roomsClaim], settings) };
+    // Own claims only: a claim named like a member of Object.prototype is absent unless the token has it.
+    const claim = Object.hasOwn(payload, settings.roomsClaim) ? payload[settings.roomsClaim] : undefined;
+    return { subject, expiresAt, rooms: roomsOf(claim, settings) };
   } catch (error) {
     if (error instanceof KeySetError) throw error;
     throw refusalOf(error, settings);
@@ -217,19 +204,38 @@ export async function verifyToken(
 }
 
 /**
- * One user, one name: a subject that only looks like another (`"alice "`, `"alice\u200b"`,
- * a decomposed `e\u0301`) is refused instead of becoming a second user who reads as the first.
+ * A token over MAX_TOKEN_LENGTH: `rooms_too_large` when its rooms claim is what makes it too
+ * long (without the claim it would fit), `malformed` otherwise.
  */
-function checkSubjectLooks(subject: string): void {
-  if (subject.trim() !== subject) {
-    throw new TokenError('bad_subject', 'token subject starts or ends with white space');
+function tooLong(token: string, claim: string): TokenError {
+  const without = lengthWithout(token, claim);
+  if (without !== undefined && without <= MAX_TOKEN_LENGTH) {
+    return new TokenError(
+      'rooms_too_large',
+      `the rooms claim makes the token ${token.length} characters; API Gateway takes at most ${MAX_TOKEN_LENGTH} in its URL`,
+    );
   }
-  if (INVISIBLE.test(subject)) {
-    throw new TokenError('bad_subject', 'token subject has a control or format character (Unicode Cc/Cf)');
+  return new TokenError('malformed', 'token is too long');
+}
+
+/**
+ * How long the token would be without the claim, read from its payload without verifying it
+ * (this only names the reason of a refusal); undefined when it is not a JWT with that claim.
+ * A token many times too long is not read at all.
+ */
+function lengthWithout(token: string, claim: string): number | undefined {
+  if (token.length > 4 * MAX_TOKEN_LENGTH) return undefined;
+  const [header, payload, signature, ...more] = token.split('.');
+  if (header === undefined || payload === undefined || signature === undefined || more.length > 0) return undefined;
+  let claims: unknown;
+  try {
+    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
   }
-  if (subject.normalize('NFC') !== subject) {
-    throw new TokenError('bad_subject', 'token subject is not in Unicode normalization form C (NFC)');
-  }
+  if (typeof claims !== 'object' || claims === null || !Object.hasOwn(claims, claim)) return undefined;
+  const rest = JSON.stringify(Object.fromEntries(Object.entries(claims).filter(([name]) => name !== claim)));
+  return header.length + signature.length + 2 + Math.ceil((Buffer.byteLength(rest) * 4) / 3);
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 import * as v from 'valibot';
 import { BadMessageError } from '../errors';
+import { MAX_SUBJECT_LENGTH, subjectProblem } from '../auth/subject';
 
 /**
  * API Gateway takes at most 128 KB per message, in either direction. `data` is checked
@@ -73,21 +74,39 @@ const limit = v.pipe(
   v.maxValue(MAX_HISTORY_LIMIT, `limit must be at most ${MAX_HISTORY_LIMIT}`),
 );
 
-/** A user is the authorizer's subject: the `subject` column is VARCHAR(255) (src/auth/token.ts refuses longer ones). */
-export const MAX_USER_LENGTH = 255;
-/** The `connection_id` column is VARCHAR(128); API Gateway's ids are 16 characters. */
+/** A user is the authorizer's subject, with the rules a token's `sub` follows (src/auth/subject.ts). */
+export const MAX_USER_LENGTH = MAX_SUBJECT_LENGTH;
+/** The `connection_id` column holds 128 bytes; every id CONNECTION_ID_PATTERN allows is far shorter. */
 export const MAX_CONNECTION_ID_LENGTH = 128;
+
+/**
+ * Every connection id there can be: API Gateway's, 16 characters of base64 (11 bytes and one
+ * `=`, as `L0SM9cOFvHcCIhw=` in AWS's documentation), or a local run's, serverless-offline 13's
+ * `crypto.randomUUID()` (a lowercase version-4 UUID). A target that is neither names no
+ * connection, so it is refused before the store is asked: a spelling such as `"<id> "` never
+ * reaches a lookup or a post.
+ */
+export const CONNECTION_ID_PATTERN =
+  /^(?:[A-Za-z0-9+/]{15}=|[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})$/;
 
 const user = v.pipe(
   v.string('user must be a string'),
   v.minLength(1, 'user must not be empty'),
   v.maxLength(MAX_USER_LENGTH, `user must be at most ${MAX_USER_LENGTH} characters`),
+  v.check(
+    (name) => subjectProblem(name) === undefined,
+    (issue) => `user ${subjectProblem(String(issue.input)) ?? ''}: no token's subject can be such a name`,
+  ),
 );
 
 const connectionId = v.pipe(
   v.string('connectionId must be a string'),
   v.minLength(1, 'connectionId must not be empty'),
   v.maxLength(MAX_CONNECTION_ID_LENGTH, `connectionId must be at most ${MAX_CONNECTION_ID_LENGTH} characters`),
+  v.regex(
+    CONNECTION_ID_PATTERN,
+    'connectionId is not a connection id: API Gateway\'s are 16 characters such as "L0SM9cOFvHcCIhw=", a local run\'s are UUIDs',
+  ),
 );
 
 /**

@@ -7,7 +7,7 @@
 import type { Connection as MysqlConnection } from 'mysql2';
 import serverlessMysql from 'serverless-mysql';
 import type { ServerlessMysql } from 'serverless-mysql';
-import type { Connection as Connection2 } from 'mysql2';
+import type { Connection as Connection2, TypeCastField, TypeCastNext } from 'mysql2';
 import type { MysqlSettings } from '../config';
 import { errorText, StoreError } from '../errors';
 import { fullJitter } from '../backoff';
@@ -108,6 +108,18 @@ function codeOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/**
+ * Identifiers are stored as bytes (VARBINARY, ./mysql-schema.ts), which mysql2 hands over as
+ * Buffers. The store keeps no other binary data, so every binary string it reads is an
+ * identifier it wrote as UTF-8 text, and is read back as that text.
+ */
+export function identifiersAsText(field: TypeCastField, next: TypeCastNext): unknown {
+  const value = next();
+  return Buffer.isBuffer(value) && (field.type === 'VAR_STRING' || field.type === 'STRING')
+    ? value.toString('utf8')
+    : value;
+}
+
 export class MysqlSession {
   private readonly db: ServerlessMysql;
   /** In AWS, the password is read from Secrets Manager before the first connect. */
@@ -150,6 +162,7 @@ export class MysqlSession {
         ...(settings.tls ? { ssl: tlsOptions(options.tlsCa) } : {}),
         supportBigNumbers: true,
         charset: 'utf8mb4',
+        typeCast: identifiersAsText,
       },
       // Ours instead (CONNECTION_MANAGEMENT, `end`): so `connUtilization`, `usedConnsFreq`,
       // `maxConnsFreq`, `zombieMinTimeout`, `zombieMaxTimeout` and `backoff` are not used.

@@ -1,7 +1,7 @@
 /**
  * The sharded-delivery part of the MySQL adapter: keyset pages of an audience (audiencePage,
  * audienceMark, audienceCount) and the tallies of sharded deliveries (openDelivery to
- * endDelivery) with the two tables they own. A layer between the history
+ * endDelivery) over two tables of the schema (./mysql-schema.ts). A layer between the history
  * (./mysql-history.ts) and the store (./mysql.ts).
  */
 import type { MysqlSettings } from '../config';
@@ -79,43 +79,9 @@ export abstract class MysqlDeliveries extends MysqlHistory {
     return Number(row?.n ?? 0);
   }
 
-  private talliesReady: Promise<{ deliveries: string; shards: string }> | undefined;
-
-  /** The tallies' tables, made on first use (only sharded deliveries need them). */
-  private tallies(): Promise<{ deliveries: string; shards: string }> {
-    this.talliesReady ??= (async () => {
-      const t = this.tallyTables;
-      await this.query(
-        'create schema',
-        `CREATE TABLE IF NOT EXISTS \`${t.deliveries}\` (
-           delivery_id VARCHAR(64) NOT NULL, shards INT NOT NULL, done INT NOT NULL DEFAULT 0,
-           recipients INT NOT NULL, sent INT NOT NULL DEFAULT 0, stale INT NOT NULL DEFAULT 0,
-           failed INT NOT NULL DEFAULT 0, unsent INT NOT NULL DEFAULT 0, summary_to TEXT NOT NULL,
-           summarized TINYINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL,
-           PRIMARY KEY (delivery_id)
-         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-        [],
-        this.budget(),
-      );
-      await this.query(
-        'create schema',
-        `CREATE TABLE IF NOT EXISTS \`${t.shards}\` (
-           delivery_id VARCHAR(64) NOT NULL, shard INT NOT NULL, cursor_id VARCHAR(128) NULL,
-           sent INT NOT NULL DEFAULT 0, stale INT NOT NULL DEFAULT 0, failed INT NOT NULL DEFAULT 0,
-           unsent INT NOT NULL DEFAULT 0, attempts INT NOT NULL DEFAULT 0, done TINYINT NOT NULL DEFAULT 0,
-           updated_at BIGINT NOT NULL,
-           PRIMARY KEY (delivery_id, shard),
-           KEY idx_active (done, updated_at)
-         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-        [],
-        this.budget(),
-      );
-      return t;
-    })().catch((error: unknown) => {
-      this.talliesReady = undefined;
-      throw error;
-    });
-    return this.talliesReady;
+  /** The tallies' tables, made with the others (./mysql-schema.ts). */
+  private async tallies(): Promise<{ deliveries: string; shards: string }> {
+    return this.tallyTables;
   }
 
   async openDelivery(delivery: DeliveryRecord, now: number): Promise<void> {
@@ -296,17 +262,5 @@ export abstract class MysqlDeliveries extends MysqlHistory {
         unfinished: open.length,
       };
     });
-  }
-
-  /** Test helper for the contract suite: drop the tallies' tables, then the history's. */
-  override async dropTables(): Promise<void> {
-    await this.run(
-      'drop',
-      `DROP TABLE IF EXISTS \`${this.tallyTables.deliveries}\`, \`${this.tallyTables.shards}\``,
-      [],
-      this.budget(this.timeouts.sweepMs),
-    );
-    this.talliesReady = undefined;
-    await super.dropTables();
   }
 }

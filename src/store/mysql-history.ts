@@ -1,7 +1,8 @@
 /**
  * The room-history part of the MySQL adapter: each room's counter and its last messages
- * (appendToRoom, roomHistory, trimHistory) and the two tables they own. A layer between the
- * session (./mysql-connections.ts) and the store (./mysql.ts), so the store stays readable.
+ * (appendToRoom, roomHistory, trimHistory), over two tables of the schema (./mysql-schema.ts).
+ * A layer between the session (./mysql-connections.ts) and the store (./mysql.ts), so the
+ * store stays readable.
  */
 import type { MysqlSettings } from '../config';
 import { MysqlSession } from './mysql-connections';
@@ -16,57 +17,12 @@ import type { HistoryEntry, HistoryPage, HistoryRow, HistoryWindow } from './typ
 export const HISTORY_TRIM_MS = 10_000;
 
 export abstract class MysqlHistory extends MysqlSession {
+  /** Its tables, made with the others (./mysql-schema.ts). */
   private readonly h: { sequences: string; history: string };
-  private historyReady: Promise<void> | undefined;
 
   constructor(settings: MysqlSettings, options: MysqlStoreOptions = {}) {
     super(settings, options);
     this.h = historyTables(settings.tablePrefix);
-  }
-
-  /**
-   * A room's counter outlives its messages: a room whose history was trimmed to nothing goes
-   * on from its last number, so a client's last seq is never reused for another message.
-   * MEDIUMTEXT: a frame is at most 128 KB, more than TEXT's 64 KB. Created on the first room
-   * frame or history read of a container, not at its cold start: `$connect` never needs them.
-   */
-  private ensureHistory(deadline = this.budget()): Promise<void> {
-    this.historyReady ??= this.serially(async () => {
-      await this.prepare(deadline);
-      await this.createHistory(deadline);
-    }).catch((error: unknown) => {
-      this.historyReady = undefined; // let the next call try again
-      throw error;
-    });
-    return this.historyReady;
-  }
-
-  private async createHistory(deadline: number): Promise<void> {
-    const { sequences, history } = this.h;
-    await this.run(
-      'create schema',
-      `CREATE TABLE IF NOT EXISTS \`${sequences}\` (
-         room VARCHAR(64) NOT NULL,
-         seq BIGINT NOT NULL,
-         PRIMARY KEY (room)
-       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-      [],
-      deadline,
-    );
-    await this.run(
-      'create schema',
-      `CREATE TABLE IF NOT EXISTS \`${history}\` (
-         room VARCHAR(64) NOT NULL,
-         seq BIGINT NOT NULL,
-         id VARCHAR(64) NOT NULL,
-         sent_at BIGINT NOT NULL,
-         body MEDIUMTEXT NOT NULL,
-         PRIMARY KEY (room, seq),
-         KEY idx_history_sent_at (sent_at)
-       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-      [],
-      deadline,
-    );
   }
 
   /**
@@ -77,7 +33,6 @@ export abstract class MysqlHistory extends MysqlSession {
    */
   async appendToRoom(room: string, entry: HistoryEntry): Promise<number> {
     const { sequences, history } = this.h;
-    await this.ensureHistory();
     return this.transaction('append', async (statement) => {
       const counted = await statement<{ insertId: number | string }>(
         `INSERT INTO \`${sequences}\` (room, seq) VALUES (?, LAST_INSERT_ID(1))
@@ -98,7 +53,6 @@ export abstract class MysqlHistory extends MysqlSession {
 
   async roomHistory(room: string, after: number, limit: number, window: HistoryWindow): Promise<HistoryPage> {
     const { sequences, history } = this.h;
-    await this.ensureHistory();
     // The room's row joined with its messages in range: the latest number comes along even when none are.
     const rows = await this.query<HistoryRow[]>(
       'history',
@@ -115,7 +69,6 @@ export abstract class MysqlHistory extends MysqlSession {
   async trimHistory(window: HistoryWindow): Promise<number> {
     const { sequences, history } = this.h;
     const deadline = this.budget(HISTORY_TRIM_MS);
-    await this.ensureHistory(deadline);
     const old = await this.query<{ affectedRows: number }>(
       'trim history',
       `DELETE FROM \`${history}\` WHERE sent_at < ?`,
@@ -129,16 +82,5 @@ export abstract class MysqlHistory extends MysqlSession {
       deadline,
     );
     return old.affectedRows + over.affectedRows;
-  }
-
-  /** Test helper for the contract suite: drop the history's tables (the store drops the rest). */
-  async dropTables(): Promise<void> {
-    await this.run(
-      'drop',
-      `DROP TABLE IF EXISTS \`${this.h.sequences}\`, \`${this.h.history}\``,
-      [],
-      this.budget(this.timeouts.sweepMs),
-    );
-    this.historyReady = undefined;
   }
 }

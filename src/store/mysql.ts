@@ -1,13 +1,16 @@
 /**
  * The MySQL adapter of the connection store (AWS, or a local server through LOCAL_DB_URL):
- * the connections' and memberships' schema and queries. The connection itself is
- * ./mysql-connections.ts's; room history is ./mysql-history.ts's and sharded deliveries
- * ./mysql-deliveries.ts's, layers this class extends.
+ * the connections' and memberships' queries. Every table and its migrations are
+ * ./mysql-schema.ts's; the connection itself is ./mysql-connections.ts's; room history is
+ * ./mysql-history.ts's and sharded deliveries ./mysql-deliveries.ts's, layers this class extends.
  */
 import type { MysqlSettings } from '../config';
+import { errorText, StoreError } from '../errors';
+import { log } from '../log';
 import type { MysqlStoreOptions } from './mysql-connections';
 import { MysqlDeliveries } from './mysql-deliveries';
-import { chunks, DELETE_CHUNK, presenceTable, SUBJECT_INDEX, toConnection } from './types';
+import { dropSchema, ensureSchema } from './mysql-schema';
+import { chunks, DELETE_CHUNK, presenceTable, toConnection } from './types';
 import type { Connection, ConnectionPage, ConnectionRow, ConnectionStore, JoinResult, PresencePage } from './types';
 
 export { HISTORY_TRIM_MS } from './mysql-history';
@@ -17,86 +20,36 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
   private ready: Promise<void> | undefined;
   /** The memberships that may see the room's presence (presenceTable says why a table). */
   private readonly watchers: string;
+  private readonly prefix: string;
 
   constructor(settings: MysqlSettings, options: MysqlStoreOptions = {}) {
     super(settings, options);
     this.watchers = presenceTable(settings.tablePrefix);
-  }
-
-  /** Creates the tables once per container (cold start), not on every call. */
-  protected override prepare(deadline: number): Promise<void> {
-    this.ready ??= (async () => {
-      const { connections, members } = this.t;
-      // utf8mb4_bin: API Gateway connection ids are case-sensitive.
-      await this.run(
-        'create schema',
-        `CREATE TABLE IF NOT EXISTS \`${connections}\` (
-           connection_id VARCHAR(128) NOT NULL,
-           connected_at BIGINT NOT NULL,
-           subject VARCHAR(255) NULL,
-           PRIMARY KEY (connection_id),
-           KEY idx_connected_at (connected_at),
-           KEY ${SUBJECT_INDEX} (subject)
-         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-        [],
-        deadline,
-      );
-      await this.addSubjectIndex(deadline);
-      await this.run(
-        'create schema',
-        `CREATE TABLE IF NOT EXISTS \`${members}\` (
-           room VARCHAR(64) NOT NULL,
-           connection_id VARCHAR(128) NOT NULL,
-           PRIMARY KEY (room, connection_id),
-           KEY idx_member_connection (connection_id)
-         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-        [],
-        deadline,
-      );
-      await this.run(
-        'create schema',
-        `CREATE TABLE IF NOT EXISTS \`${this.watchers}\` (
-           room VARCHAR(64) NOT NULL,
-           connection_id VARCHAR(128) NOT NULL,
-           PRIMARY KEY (room, connection_id),
-           KEY idx_presence_connection (connection_id)
-         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-        [],
-        deadline,
-      );
-    })().catch((error: unknown) => {
-      this.ready = undefined; // let the next invocation try again
-      throw error;
-    });
-    return this.ready;
+    this.prefix = settings.tablePrefix;
   }
 
   /**
-   * Tables created before direct messages have no subject index, and CREATE TABLE IF NOT
-   * EXISTS leaves an existing table as it is. MySQL 8 has no ADD INDEX IF NOT EXISTS (only
-   * MariaDB does), so look the index up first; two cold starts racing to add it are told
-   * ER_DUP_KEYNAME, and the loser has nothing left to do.
+   * The schema, checked once per container (one SELECT of its version) and migrated when it is
+   * older than this code (./mysql-schema.ts), within the first operation's budget.
    */
-  private async addSubjectIndex(deadline: number): Promise<void> {
-    const { connections } = this.t;
-    const found = await this.run<unknown[]>(
-      'migrate schema',
-      `SELECT 1 FROM information_schema.statistics
-       WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ? LIMIT 1`,
-      [connections, SUBJECT_INDEX],
-      deadline,
+  protected override prepare(deadline: number): Promise<void> {
+    this.ready ??= ensureSchema(
+      (sql, values = []) => this.run('create schema', sql, values, deadline),
+      this.prefix,
+      // Whole seconds left, for another container's migration and for the tables' locks.
+      { lockWaitSeconds: Math.floor((deadline - Date.now()) / 1000) },
+    ).then(
+      (report) => {
+        if (report.applied.length > 0) log.info('schema migrated', { ...report, tablePrefix: this.prefix });
+      },
+      (error: unknown) => {
+        this.ready = undefined; // let the next invocation try again
+        if (error instanceof StoreError) throw error;
+        // Another container's migration held the lock past this operation's budget.
+        throw new StoreError(`MySQL create schema failed: ${errorText(error)}`, 'create schema', { cause: error });
+      },
     );
-    if (found.length > 0) return;
-    try {
-      await this.run(
-        'migrate schema',
-        `ALTER TABLE \`${connections}\` ADD INDEX ${SUBJECT_INDEX} (subject)`,
-        [],
-        deadline,
-      );
-    } catch (error) {
-      if ((error as { cause?: { code?: unknown } }).cause?.code !== 'ER_DUP_KEYNAME') throw error;
-    }
+    return this.ready;
   }
 
   async add({ connectionId, connectedAt, subject }: Connection): Promise<void> {
@@ -272,11 +225,9 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
   async connectionsOf(subject: string): Promise<string[]> {
     const rows = await this.query<{ connection_id: string }[]>(
       'connections of',
-      // utf8mb4_bin is a PAD SPACE collation ('alice ' = 'alice'): the index finds the
-      // candidates, the byte comparison keeps only the exact subject.
-      `SELECT connection_id FROM \`${this.t.connections}\`
-       WHERE subject = ? AND CAST(subject AS BINARY) = CAST(? AS BINARY)`,
-      [subject, subject],
+      // Bytes, so 'alice ' is not 'alice' (./mysql-schema.ts); one range of the subject index.
+      `SELECT connection_id FROM \`${this.t.connections}\` WHERE subject = ?`,
+      [subject],
       this.budget(),
     );
     return rows.map((row) => row.connection_id);
@@ -336,19 +287,17 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
   async listOf(subject: string, limit: number): Promise<ConnectionPage> {
     const { connections } = this.t;
     const deadline = this.budget();
-    // The byte comparison as in connectionsOf: utf8mb4_bin pads ('alice ' = 'alice').
-    const where = 'WHERE subject = ? AND CAST(subject AS BINARY) = CAST(? AS BINARY)';
     const [counted] = await this.query<{ n: number | string }[]>(
       'list of',
-      `SELECT COUNT(*) AS n FROM \`${connections}\` ${where}`,
-      [subject, subject],
+      `SELECT COUNT(*) AS n FROM \`${connections}\` WHERE subject = ?`,
+      [subject],
       deadline,
     );
     const rows = await this.query<ConnectionRow[]>(
       'list of',
-      `SELECT connection_id, connected_at, subject FROM \`${connections}\` ${where}
+      `SELECT connection_id, connected_at, subject FROM \`${connections}\` WHERE subject = ?
        ORDER BY connected_at, connection_id LIMIT ?`,
-      [subject, subject, limit],
+      [subject, limit],
       deadline,
     );
     return { count: Number(counted?.n ?? 0), connections: rows.map(toConnection) };
@@ -359,24 +308,21 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
     const rows = await this.query<unknown[]>(
       'reachable',
       `SELECT 1 FROM \`${connections}\` c WHERE c.connection_id = ?
-         AND ((c.subject = ? AND CAST(c.subject AS BINARY) = CAST(? AS BINARY)) OR EXISTS (
+         AND (c.subject = ? OR EXISTS (
            SELECT 1 FROM \`${members}\` a JOIN \`${members}\` b ON b.room = a.room
            WHERE a.connection_id = ? AND b.connection_id = c.connection_id))`,
-      [to, subject, subject, from],
+      [to, subject, from],
       this.budget(),
     );
     return rows.length > 0;
   }
 
-  /** Test helper for the contract suite: drop this store's tables. */
-  override async dropTables(): Promise<void> {
-    await this.run(
-      'drop',
-      `DROP TABLE IF EXISTS \`${this.t.connections}\`, \`${this.t.members}\`, \`${this.watchers}\``,
-      [],
-      this.budget(this.timeouts.sweepMs),
+  /** Test helper for the contract suite: drop every table of the schema. */
+  async dropTables(): Promise<void> {
+    await dropSchema(
+      (sql, values = []) => this.run('drop', sql, values, this.budget(this.timeouts.sweepMs)),
+      this.prefix,
     );
     this.ready = undefined;
-    await super.dropTables();
   }
 }

@@ -7,6 +7,7 @@ import { EmbeddedConnectionStore } from '../../src/store/sqlite';
 import { StoreError } from '../../src/errors';
 import { storeContract } from './store-contract';
 import { shardStoreContract } from './shard-store-contract';
+import { identifierContract } from './identifier-contract';
 
 const dir = mkdtempSync(join(tmpdir(), 'embedded-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -28,6 +29,7 @@ shardStoreContract(
   async () => open(join(dir, `store-${n++}.sqlite`)),
   (store) => open(files.get(store) as string),
 );
+identifierContract('embedded (SQLite)', async () => open(join(dir, `store-${n++}.sqlite`)));
 
 /**
  * Appends from worker threads, each with its own handle on the file, as serverless-offline's

@@ -287,7 +287,7 @@ export function storeContract(
         await store.add({ connectionId: 'lower', connectedAt: 1, subject: 'alice' });
         await store.add({ connectionId: 'upper', connectedAt: 2, subject: 'Alice' });
         await store.add({ connectionId: 'accent', connectedAt: 3, subject: 'alicé' });
-        // MySQL's utf8mb4_bin pads with spaces when comparing: 'alice ' would equal 'alice'.
+        // A padding collation (utf8mb4_bin) would take 'alice ' for 'alice' (./identifier-contract.ts).
         await store.add({ connectionId: 'padded', connectedAt: 4, subject: 'alice ' });
         for (const [i, id] of INJECTION_IDS.entries())
           await store.add({ connectionId: id, connectedAt: 10 + i, subject: id });

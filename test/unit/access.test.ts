@@ -6,10 +6,17 @@
  */
 import type { RoomRights } from '../../src/auth/rooms';
 import { connect, message, useStore } from '../../src/handler';
-import { authorizedAs, connectEvent, lambdaContext, messageEvent } from '../support/harnesses/events';
+import { apiGatewayId, authorizedAs, connectEvent, lambdaContext, messageEvent } from '../support/harnesses/events';
 import { useManagementStandIn } from '../support/stand-ins/management-stand-in';
 import { memoryStore } from '../support/stand-ins/memory-store';
 import type { MemoryStore } from '../support/stand-ins/memory-store';
+
+/** Connection ids of API Gateway's form: what a `send` or `publish` may name. */
+const A1 = apiGatewayId('A1');
+const A2 = apiGatewayId('A2');
+const B1 = apiGatewayId('B1');
+const E1 = apiGatewayId('E1');
+const NOBODY = apiGatewayId('nobody');
 
 Object.assign(process.env, {
   DB_HOST: 'db.invalid',
@@ -34,16 +41,16 @@ beforeEach(async () => {
   useStore(store);
   errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
   const rows: [string, string][] = [
-    ['A1', 'alice'],
-    ['A2', 'alice'],
-    ['B1', 'bob'],
-    ['E1', 'eve'],
+    [A1, 'alice'],
+    [A2, 'alice'],
+    [B1, 'bob'],
+    [E1, 'eve'],
   ];
   for (const [i, [connectionId, subject]] of rows.entries()) {
     await store.add({ connectionId, connectedAt: 1_000 + i, subject });
   }
-  await store.join('A1', 'secret-room', 50);
-  await store.join('B1', 'secret-room', 50);
+  await store.join(A1, 'secret-room', 50);
+  await store.join(B1, 'secret-room', 50);
   for (const value of Object.values(store)) if (jest.isMockFunction(value)) value.mockClear();
 });
 afterEach(() => errors.mockRestore());
@@ -55,14 +62,12 @@ function from(connectionId: string, subject: string | null, rooms: RoomRights | 
   }
   return message(event, lambdaContext());
 }
-const eve = (body: unknown, rooms: RoomRights = EVE) => from('E1', 'eve', rooms, body);
+const eve = (body: unknown, rooms: RoomRights = EVE) => from(E1, 'eve', rooms, body);
 
 /** The frame eve gets; a refused request that named a room is named in it too (`action`, `room`). */
 function refusal(details: Record<string, unknown>, action?: string) {
   const request = action === undefined ? {} : { action, room: details.room };
-  return [
-    { to: 'E1', message: { type: 'error', code: 'forbidden', message: expect.any(String), details, ...request } },
-  ];
+  return [{ to: E1, message: { type: 'error', code: 'forbidden', message: expect.any(String), details, ...request } }];
 }
 
 describe('join', () => {
@@ -70,16 +75,16 @@ describe('join', () => {
     expect(await eve({ action: 'join', room: 'secret-room' })).toEqual({ statusCode: 400 });
     expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'join' }, 'join'));
     expect(store.join).not.toHaveBeenCalled();
-    expect(store.rooms.get('secret-room')).toEqual(new Set(['A1', 'B1']));
+    expect(store.rooms.get('secret-room')).toEqual(new Set([A1, B1]));
   });
 
   it('is allowed where a pattern grants it', async () => {
     expect(await eve({ action: 'join', room: 'team-7-dev' }, { 'team-7-*': ['join'] })).toEqual({ statusCode: 200 });
-    expect(posted()).toEqual([{ to: 'E1', message: { type: 'joined', room: 'team-7-dev', seq: 0 } }]);
+    expect(posted()).toEqual([{ to: E1, message: { type: 'joined', room: 'team-7-dev', seq: 0 } }]);
   });
 
   it('fails closed for a connection whose authorizer context carries no rights', async () => {
-    expect(await from('E1', 'eve', undefined, { action: 'join', room: 'lobby' })).toEqual({ statusCode: 400 });
+    expect(await from(E1, 'eve', undefined, { action: 'join', room: 'lobby' })).toEqual({ statusCode: 400 });
     expect(posted()).toEqual(refusal({ room: 'lobby', missing: 'join' }, 'join'));
   });
 });
@@ -93,24 +98,24 @@ describe('presence events', () => {
       .sort();
 
   it('reach only the members that joined with the presence right: bob, without it, hears no join or leave', async () => {
-    await from('A1', 'alice', MEMBERS, { action: 'join', room: 'lobby' });
-    await from('B1', 'bob', NO_PRESENCE, { action: 'join', room: 'lobby' });
+    await from(A1, 'alice', MEMBERS, { action: 'join', room: 'lobby' });
+    await from(B1, 'bob', NO_PRESENCE, { action: 'join', room: 'lobby' });
     management.resetHistory();
     expect(await eve({ action: 'join', room: 'lobby' })).toEqual({ statusCode: 200 });
-    expect(presenceTo()).toEqual(['A1']);
+    expect(presenceTo()).toEqual([A1]);
     management.resetHistory();
     expect(await eve({ action: 'leave', room: 'lobby' })).toEqual({ statusCode: 200 });
-    expect(presenceTo()).toEqual(['A1']);
+    expect(presenceTo()).toEqual([A1]);
   });
 
   it('follow the right the member joined with, not the one of the newcomer', async () => {
     // bob is in lobby with every right; eve joins without the presence right and still announces herself.
-    await from('B1', 'bob', MEMBERS, { action: 'join', room: 'lobby' });
+    await from(B1, 'bob', MEMBERS, { action: 'join', room: 'lobby' });
     management.resetHistory();
     expect(await eve({ action: 'join', room: 'lobby' }, NO_PRESENCE)).toEqual({ statusCode: 200 });
-    expect(presenceTo()).toEqual(['B1']);
+    expect(presenceTo()).toEqual([B1]);
     management.resetHistory();
-    expect(await from('B1', 'bob', MEMBERS, { action: 'leave', room: 'lobby' })).toEqual({ statusCode: 200 });
+    expect(await from(B1, 'bob', MEMBERS, { action: 'leave', room: 'lobby' })).toEqual({ statusCode: 200 });
     expect(presenceTo()).toEqual([]);
   });
 });
@@ -130,14 +135,14 @@ describe('publish', () => {
   });
 
   it('needs membership with auth off too', async () => {
-    expect(await from('E1', null, undefined, { action: 'publish', room: 'secret-room', data: 1 })).toEqual({
+    expect(await from(E1, null, undefined, { action: 'publish', room: 'secret-room', data: 1 })).toEqual({
       statusCode: 400,
     });
     expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'membership' }, 'publish'));
   });
 
   it('reaches the room for a member, reading its rooms before the message takes a number, then the audience once', async () => {
-    expect(await from('A1', 'alice', MEMBERS, { action: 'publish', room: 'secret-room', data: 'hi' })).toEqual({
+    expect(await from(A1, 'alice', MEMBERS, { action: 'publish', room: 'secret-room', data: 'hi' })).toEqual({
       statusCode: 200,
     });
     expect(
@@ -145,7 +150,7 @@ describe('publish', () => {
         .filter((p) => p.message.type === 'message')
         .map((p) => p.to)
         .sort(),
-    ).toEqual(['A1', 'B1']);
+    ).toEqual([A1, B1]);
     const reads = Object.entries(store)
       .filter(([, value]) => jest.isMockFunction(value) && (value as jest.Mock).mock.calls.length > 0)
       .map(([name]) => name)
@@ -156,7 +161,7 @@ describe('publish', () => {
 
 describe('members', () => {
   it('needs the presence right', async () => {
-    await store.join('E1', 'secret-room', 50);
+    await store.join(E1, 'secret-room', 50);
     expect(await eve({ action: 'members', room: 'secret-room' }, { 'secret-room': ['join'] })).toEqual({
       statusCode: 400,
     });
@@ -169,7 +174,7 @@ describe('members', () => {
   });
 
   it('answers a member', async () => {
-    expect(await from('B1', 'bob', MEMBERS, { action: 'members', room: 'secret-room' })).toEqual({ statusCode: 200 });
+    expect(await from(B1, 'bob', MEMBERS, { action: 'members', room: 'secret-room' })).toEqual({ statusCode: 200 });
     expect(posted()[0]?.message).toMatchObject({ type: 'members', count: 2 });
   });
 });
@@ -179,43 +184,43 @@ describe('list', () => {
     await eve({ action: 'list' });
     expect(posted()[0]?.message).toEqual({
       type: 'connections',
-      you: 'E1',
+      you: E1,
       count: 1,
-      connections: [{ connectionId: 'E1', connectedAt: 1_003, from: 'eve' }],
+      connections: [{ connectionId: E1, connectedAt: 1_003, from: 'eve' }],
       truncated: false,
     });
     expect(store.list).not.toHaveBeenCalled();
   });
 
   it('shows every connection with auth off, as the original did', async () => {
-    await from('E1', null, undefined, { action: 'list' });
+    await from(E1, null, undefined, { action: 'list' });
     expect(posted()[0]?.message).toMatchObject({ type: 'connections', count: 4 });
   });
 });
 
 describe('send to a connection id', () => {
   it('does not reach a connection of another user who shares no room', async () => {
-    expect(await eve({ action: 'send', connectionId: 'A1', data: 'hi' })).toEqual({ statusCode: 400 });
-    expect(posted()).toEqual(refusal({ connectionId: 'A1', missing: 'shared_room' }));
+    expect(await eve({ action: 'send', connectionId: A1, data: 'hi' })).toEqual({ statusCode: 400 });
+    expect(posted()).toEqual(refusal({ connectionId: A1, missing: 'shared_room' }));
   });
 
   it('is refused alike for an id that does not exist, so ids cannot be probed', async () => {
-    expect(await eve({ action: 'send', connectionId: 'nobody', data: 'hi' })).toEqual({ statusCode: 400 });
-    expect(posted()).toEqual(refusal({ connectionId: 'nobody', missing: 'shared_room' }));
+    expect(await eve({ action: 'send', connectionId: NOBODY, data: 'hi' })).toEqual({ statusCode: 400 });
+    expect(posted()).toEqual(refusal({ connectionId: NOBODY, missing: 'shared_room' }));
   });
 
   it('reaches a room-mate and the sender’s own other connections, with one store read', async () => {
-    expect(await from('B1', 'bob', MEMBERS, { action: 'send', connectionId: 'A1', data: 1 })).toEqual({
+    expect(await from(B1, 'bob', MEMBERS, { action: 'send', connectionId: A1, data: 1 })).toEqual({
       statusCode: 200,
     });
-    expect(await from('A2', 'alice', MEMBERS, { action: 'send', connectionId: 'A1', data: 2 })).toEqual({
+    expect(await from(A2, 'alice', MEMBERS, { action: 'send', connectionId: A1, data: 2 })).toEqual({
       statusCode: 200,
     });
     expect(
       posted()
         .filter((p) => p.message.type === 'message')
         .map((p) => p.to),
-    ).toEqual(['A1', 'A1']);
+    ).toEqual([A1, A1]);
     expect(store.reachable).toHaveBeenCalledTimes(2);
     expect(store.get).not.toHaveBeenCalled();
   });
@@ -227,7 +232,7 @@ describe('send to a connection id', () => {
         .filter((p) => p.message.type === 'message')
         .map((p) => p.to)
         .sort(),
-    ).toEqual(['A1', 'A2']);
+    ).toEqual([A1, A2]);
   });
 });
 
@@ -242,7 +247,7 @@ describe('MAX_CONNECTIONS_PER_USER (3 here)', () => {
     expect(await connectAs('A3', 'alice')).toEqual({ statusCode: 200 });
     expect(await connectAs('A4', 'alice')).toEqual({ statusCode: 429 });
     expect(store.rows.has('A4')).toBe(false);
-    expect(await store.connectionsOf('alice')).toEqual(['A1', 'A2', 'A3']);
+    expect(await store.connectionsOf('alice')).toEqual([A1, A2, 'A3']);
     // another user is not affected
     expect(await connectAs('B2', 'bob')).toEqual({ statusCode: 200 });
   });

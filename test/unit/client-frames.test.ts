@@ -14,9 +14,10 @@ import type { ServerMessageType } from '../../src/chat/frames';
 import { memoryStore } from '../support/stand-ins/memory-store';
 import type { MemoryStore } from '../support/stand-ins/memory-store';
 import { chatSession } from '../support/harnesses/session';
+import { apiGatewayId } from '../support/harnesses/events';
 
-const ALICE = 'alice-connection=';
-const BOB = 'bob-connection=';
+const ALICE = apiGatewayId('alice');
+const BOB = apiGatewayId('bob');
 
 let store: MemoryStore;
 let posted: { to: string; frame: unknown }[];

@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { deliver, message, useStore } from '../../src/handler';
 import type { ShardEvent } from '../../src/chat/fanout/shards';
-import { lambdaContext, messageEvent } from '../support/harnesses/events';
+import { apiGatewayId, lambdaContext, messageEvent } from '../support/harnesses/events';
 import { useManagementStandIn } from '../support/stand-ins/management-stand-in';
 import { memoryStore } from '../support/stand-ins/memory-store';
 import type { MemoryStore } from '../support/stand-ins/memory-store';
@@ -107,9 +107,11 @@ describe('the message route with an audience above FANOUT_SHARD_SIZE', () => {
   });
 
   it('keeps a message to one connection on the direct path', async () => {
-    await message(messageEvent({ action: 'send', connectionId: 'b', data: 'hi' }), lambdaContext());
+    const one = apiGatewayId('one');
+    await store.add({ connectionId: one, connectedAt: 9, subject: null });
+    await message(messageEvent({ action: 'send', connectionId: one, data: 'hi' }), lambdaContext());
     expect(invocations).toEqual([]);
-    expect(summaries().map((p) => p.message)).toEqual([expect.objectContaining({ to: 'b', sent: 1 })]);
+    expect(summaries().map((p) => p.message)).toEqual([expect.objectContaining({ to: one, sent: 1 })]);
   });
 });
 

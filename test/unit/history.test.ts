@@ -11,10 +11,11 @@ import { MAX_DATA_BYTES, MAX_MESSAGE_BYTES } from '../../src/chat/protocol';
 import { memoryStore } from '../support/stand-ins/memory-store';
 import type { MemoryStore } from '../support/stand-ins/memory-store';
 import { chatSession } from '../support/harnesses/session';
+import { apiGatewayId } from '../support/harnesses/events';
 
-const ALICE = 'alice=';
-const BOB = 'bob=';
-const CAROL = 'carol=';
+const ALICE = apiGatewayId('alice');
+const BOB = apiGatewayId('bob');
+const CAROL = apiGatewayId('carol');
 
 let store: MemoryStore;
 let posted: { to: string; text: string }[];

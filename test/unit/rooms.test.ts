@@ -16,7 +16,10 @@ import {
   rightsOn,
   RoomsClaimError,
 } from '../../src/auth/rooms';
-import { authorizeConnect, MAX_AUTHORIZER_RESULT_BYTES, mintToken, verifyToken } from '../../src/auth/token';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import { authorizeConnect, MAX_TOKEN_LENGTH, mintToken, verifyToken } from '../../src/auth/token';
 import { readAuthSettings } from '../../src/auth/settings';
 import { ConfigError, TokenError } from '../../src/errors';
 import { MAX_ROOM_LENGTH, ROOM_PATTERN } from '../../src/chat/protocol';
@@ -108,6 +111,38 @@ describe('rightsOn: the most specific pattern decides alone', () => {
   });
 });
 
+/** Rooms a plain object as a map would mistake for its own keys. */
+const PROTOTYPE_NAMES = ['constructor', 'toString', '__proto__', 'valueOf', 'hasOwnProperty'];
+
+describe('rooms named after members of Object.prototype', () => {
+  it.each(PROTOTYPE_NAMES)('%s is an ordinary room under every rights map', (room) => {
+    expect(rightsOn(ALL_ROOMS, room)).toEqual(['join', 'publish', 'presence']);
+    expect(rightsOn(NO_ROOMS, room)).toEqual([]);
+    expect(rightsOn(parseRights({ lobby: ['join'] }), room)).toEqual([]);
+    expect(rightsOn(parseRights({ 'team-*': ['join'], '*': ['publish'] }), room)).toEqual(['publish']);
+    expect(rightsOn(decodeRights('{}'), room)).toEqual([]);
+    expect(rightsOn(decodeRights(undefined), room)).toEqual([]);
+    // A plain object literal too, whoever builds one.
+    expect(rightsOn({ lobby: ['join'] }, room)).toEqual([]);
+  });
+
+  it.each(PROTOTYPE_NAMES)('a claim may grant %s exactly, in either form, and it travels in the context', (room) => {
+    const rights = parseRights(JSON.parse(`{${JSON.stringify(room)}:["join"]}`));
+    expect(rightsOn(rights, room)).toEqual(['join']);
+    expect(rightsOn(rights, 'lobby')).toEqual([]);
+    expect(rightsOn(decodeRights(encodeRights(rights)), room)).toEqual(['join']);
+    expect(rightsOn(parseRights([room]), room)).toEqual(['join', 'publish', 'presence']);
+  });
+
+  it('reads the rooms claim only when the token has it, whatever AUTH_ROOMS_CLAIM is named', async () => {
+    for (const claim of PROTOTYPE_NAMES) {
+      const named = readAuthSettings({ AUTH_JWT_SECRET: SECRET, AUTH_ROOMS_CLAIM: claim });
+      const token = await mintToken(key, { subject: 'alice', ttlSec: 60 });
+      expect((await verifyToken(token, named)).rooms).toEqual(ALL_ROOMS);
+    }
+  });
+});
+
 describe('the rights in the authorizer context', () => {
   it('travel as compact JSON and decode to the same rights', () => {
     const rights = parseRights({ lobby: ['join'], 'team-*': ['join', 'publish'] });
@@ -168,16 +203,17 @@ describe('verifyToken and the rooms claim', () => {
   });
 });
 
-describe('authorizeConnect and the rooms claim', () => {
-  const methodArn = 'arn:aws:execute-api:us-east-1:123456789012:abcdef/dev/$connect';
-  const event = (token: string) =>
-    ({
-      type: 'REQUEST',
-      methodArn,
-      queryStringParameters: { token },
-      requestContext: { connectionId: 'conn-1', identity: { sourceIp: '127.0.0.1' } },
-    }) as unknown as APIGatewayRequestAuthorizerEvent;
+/** A `$connect` authorizer event with `token` in its query string. */
+function event(token: string): APIGatewayRequestAuthorizerEvent {
+  return {
+    type: 'REQUEST',
+    methodArn: 'arn:aws:execute-api:us-east-1:123456789012:abcdef/dev/$connect',
+    queryStringParameters: { token },
+    requestContext: { connectionId: 'L0SM9cOFvHcCIhw=', identity: { sourceIp: '127.0.0.1' } },
+  } as unknown as APIGatewayRequestAuthorizerEvent;
+}
 
+describe('authorizeConnect and the rooms claim', () => {
   let stderr: jest.SpyInstance;
   let previous: string | undefined;
   beforeEach(() => {
@@ -207,14 +243,88 @@ describe('authorizeConnect and the rooms claim', () => {
   });
 
   it('denies rights that would not fit in API Gateway’s 8 KB authorizer answer, with a clear log line', async () => {
-    // The shorthand is small in the token (well under its 8 KB) and grows threefold once resolved.
-    const rooms = Array.from({ length: 200 }, (_, i) => `room-${String(i).padStart(3, '0')}-abc`);
-    expect(encodeRights(parseRights(rooms)).length).toBeGreaterThan(MAX_AUTHORIZER_RESULT_BYTES);
+    // The shorthand is small in the token (within its length) and grows threefold once resolved.
+    const rooms = Array.from({ length: 180 }, (_, i) => `room-${String(i).padStart(3, '0')}-abc`);
     const token = await mintToken(key, { subject: 'alice', ttlSec: 60, rooms });
+    expect(token.length).toBeLessThanOrEqual(MAX_TOKEN_LENGTH);
     const result = await authorizeConnect(event(token), settings);
     expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny' });
     expect(logged()).toEqual([expect.objectContaining({ message: 'connection refused', reason: 'rooms_too_large' })]);
   });
+
+  it('denies a token made too long by its rooms claim as rooms_too_large, and one made too long by anything else as malformed', async () => {
+    const names = Array.from({ length: 90 }, (_, i) => `team-${String(i).padStart(3, '0')}-abcdef`);
+    const byRooms = await mintToken(key, {
+      subject: 'alice',
+      ttlSec: 60,
+      rooms: Object.fromEntries(names.map((name) => [name, ['join', 'publish', 'presence']])),
+    });
+    const byOther = await new SignJWT({ groups: [...names, ...names, ...names].join(','), rooms: ['lobby'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('alice')
+      .setIssuedAt()
+      .setExpirationTime('1m')
+      .sign(key);
+    for (const token of [byRooms, byOther]) expect(token.length).toBeGreaterThan(MAX_TOKEN_LENGTH);
+    await authorizeConnect(event(byRooms), settings);
+    await authorizeConnect(event(byOther), settings);
+    expect(logged()).toEqual([
+      expect.objectContaining({
+        reason: 'rooms_too_large',
+        error: expect.objectContaining({ message: expect.stringMatching(/rooms claim makes the token/) }),
+      }),
+      expect.objectContaining({
+        reason: 'malformed',
+        error: expect.objectContaining({ message: 'token is too long' }),
+      }),
+    ]);
+  });
+});
+
+describe('how many patterns fit, in each form (the figures in docs/auth.md)', () => {
+  /** 15-character names, as docs/auth.md says. */
+  const names = (n: number) => Array.from({ length: n }, (_, i) => `team-${String(i).padStart(3, '0')}-abcdef`);
+  const forms = {
+    array: (n: number) => names(n),
+    object: (n: number) => Object.fromEntries(names(n).map((name) => [name, ['join', 'publish', 'presence']])),
+  };
+
+  /** The most patterns an HS256 token of `sub` alice lets in, and the reason the next one is refused. */
+  async function largest(form: keyof typeof forms): Promise<{ fits: number; reason: unknown }> {
+    const stderr = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const previous = process.env.LOG_LEVEL;
+    process.env.LOG_LEVEL = 'warn';
+    try {
+      for (let n = 1; ; n++) {
+        const token = await mintToken(key, { subject: 'alice', ttlSec: 3600, rooms: forms[form](n) as never });
+        const result = await authorizeConnect(event(token), settings);
+        if (result.policyDocument.Statement[0]?.Effect === 'Deny') {
+          const line = JSON.parse(String(stderr.mock.calls.at(-1)?.[0])) as { reason?: unknown };
+          return { fits: n - 1, reason: line.reason };
+        }
+      }
+    } finally {
+      stderr.mockRestore();
+      process.env.LOG_LEVEL = previous;
+    }
+  }
+
+  /** The figure docs/auth.md gives for a form, from its table row (`| array … | 140 | … |`). */
+  function documented(form: string): number {
+    const docs = readFileSync(join(__dirname, '..', '..', 'docs', 'auth.md'), 'utf8');
+    const row = new RegExp(`^\\| ${form} .*?\\| (\\d+) +\\|`, 'm').exec(docs);
+    if (!row) throw new Error(`docs/auth.md has no row for the ${form} form`);
+    return Number(row[1]);
+  }
+
+  it.each(Object.keys(forms) as (keyof typeof forms)[])(
+    '%s form: as many as docs/auth.md says, and one more is rooms_too_large',
+    async (form) => {
+      const { fits, reason } = await largest(form);
+      expect(reason).toBe('rooms_too_large');
+      expect(documented(form)).toBe(fits);
+    },
+  );
 });
 
 describe('rightsFromCli (npm run token -- --rooms)', () => {

@@ -69,7 +69,12 @@ export function encodeForTarget(courier: Courier, message: MessageFrame | Presen
 export async function audienceOf(store: ConnectionStore, target: Target): Promise<string[]> {
   if (target.room !== undefined) return store.audience(target.room);
   if (target.user !== undefined) return store.connectionsOf(target.user);
-  if (target.to !== undefined) return (await store.get(target.to)) ? [target.to] : [];
+  if (target.to !== undefined) {
+    // The row's own id, as the store gave it: only that id is posted to, so only its row can
+    // be removed after a 410.
+    const row = await store.get(target.to);
+    return row === undefined ? [] : [row.connectionId];
+  }
   return store.audience();
 }
 

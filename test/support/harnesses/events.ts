@@ -66,3 +66,13 @@ export function lambdaContext(remainingMs = 29_000): Context {
 export function authorizedAs(subject: string, rooms: RoomRights = ALL_ROOMS): { principalId: string; rooms: string } {
   return { principalId: subject, [ROOMS_CONTEXT_KEY]: encodeRights(rooms) } as { principalId: string; rooms: string };
 }
+
+/**
+ * A connection id of API Gateway's form (16 characters of base64, the last `=`) that reads as
+ * `label`: what a client may name in `send` or a backend in `publish` (src/chat/protocol.ts
+ * refuses any other form). `label` is letters and digits, at most 15.
+ */
+export function apiGatewayId(label: string): string {
+  if (!/^[A-Za-z0-9]{1,15}$/.test(label)) throw new Error(`not a label for an id: ${label}`);
+  return `${label.padEnd(15, 'A')}=`;
+}
