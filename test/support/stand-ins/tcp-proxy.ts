@@ -21,6 +21,8 @@
  * (COM_QUERY, COM_PING, COM_QUIT, …) starts a new exchange with sequence id 0. So the count
  * includes whatever a library sends on its own, not only the statements our code asks for.
  * It does not work through TLS (the packets are then encrypted); local servers use none.
+ * It also counts the bytes the server sends back (`bytesFromServer`): what a statement's
+ * answer costs the connection and the client's memory.
  */
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
@@ -69,6 +71,9 @@ export interface TcpProxy {
   /** Every command clients sent through the proxy since the last reset, in order. */
   readonly commands: ProxiedCommand[];
   resetCommands(): void;
+  /** Bytes the server sent to clients through the proxy since the last resetBytes(). */
+  bytesFromServer(): number;
+  resetBytes(): void;
   /** Client connections currently open through the proxy (half-open ones included). */
   openConnections(): number;
   /** Client connections accepted since the proxy started. */
@@ -115,6 +120,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   /** Client sockets that lost an answer while answers were held. */
   const lostAnswers = new Set<Socket>();
   let holdAfter: RegExp | undefined;
+  let fromServer = 0;
 
   const track = (socket: Socket) => {
     open.add(socket);
@@ -166,6 +172,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       }
     });
     upstream.on('data', (chunk: Buffer) => {
+      fromServer += chunk.length;
       if (mode === 'pass') client.write(chunk);
       else if (mode === 'hold') lostAnswers.add(client);
     });
@@ -206,6 +213,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     commands,
     resetCommands: () => void commands.splice(0),
+    bytesFromServer: () => fromServer,
+    resetBytes: () => void (fromServer = 0),
     openConnections: () => [...clients].filter((socket) => !socket.destroyed).length,
     accepted: () => accepted,
     close: async () => {
