@@ -118,6 +118,11 @@ function vpcNetworkInterfaces() {
   ];
 }
 
+/**
+ * GetSecretValue on one secret, at every stage: no condition on `secretsmanager:VersionStage`,
+ * because the store functions read the database secret's AWSPENDING version during a rotation
+ * (src/store/mysql-password.ts) as well as AWSCURRENT.
+ */
 const readSecret = (sid, resource) => ({
   Sid: sid,
   Effect: 'Allow',
