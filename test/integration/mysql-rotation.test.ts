@@ -7,7 +7,7 @@
  * does, fails with a DatabasePasswordError before the budget ends.
  */
 import { rdsPassword, resetSecretClients } from '../../src/aws/secrets';
-import { DatabasePasswordError, StoreError } from '../../src/errors';
+import { DatabasePasswordError, SecretError, StoreError } from '../../src/errors';
 import { connect, useStore } from '../../src/handler';
 import { MYSQL_TIMEOUTS } from '../../src/data';
 import { MysqlConnectionStore } from '../../src/store/mysql';
@@ -138,6 +138,19 @@ suite('a rotation of the database password', () => {
     // it backed off and read again, round after round, not once
     expect(reads('AWSCURRENT')).toBeGreaterThanOrEqual(3);
     expect(reads('AWSPENDING')).toBe(reads('AWSCURRENT'));
+  });
+
+  it('ends by the budget with a StoreError caused by a SecretError when Secrets Manager never answers', async () => {
+    standIn.hang = true;
+    try {
+      const { ms, error } = await timed(() => store.get('a'));
+      expect(error).toBeInstanceOf(StoreError);
+      expect((error as StoreError).cause).toBeInstanceOf(SecretError);
+      expect((error as StoreError).message).toMatch(/after reading the password again: SecretError: .*timed out/);
+      expect(ms).toBeLessThan(BUDGET_MS + 500);
+    } finally {
+      standIn.hang = false;
+    }
   });
 
   it('works again once the secret gives the password the server has', async () => {
