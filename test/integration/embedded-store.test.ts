@@ -7,6 +7,7 @@ import { EmbeddedConnectionStore } from '../../src/store/sqlite';
 import { StoreError } from '../../src/errors';
 import { storeContract } from './store-contract';
 import { shardStoreContract } from './shard-store-contract';
+import { historyReadContract } from './history-read-contract';
 
 const dir = mkdtempSync(join(tmpdir(), 'embedded-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,6 +25,7 @@ storeContract(
   (store) => open(files.get(store) as string), // its own handle on the same file, as another worker's
 );
 shardStoreContract('embedded (SQLite)', async () => open(join(dir, `store-${n++}.sqlite`)));
+historyReadContract('embedded (SQLite)', async () => open(join(dir, `store-${n++}.sqlite`)));
 
 /**
  * Appends from worker threads, each with its own handle on the file, as serverless-offline's

@@ -20,6 +20,7 @@ import { startTcpProxy } from '../support/stand-ins/tcp-proxy';
 import type { TcpProxy } from '../support/stand-ins/tcp-proxy';
 import { storeContract } from './store-contract';
 import { shardStoreContract } from './shard-store-contract';
+import { historyReadContract } from './history-read-contract';
 
 const suite = SKIP_MYSQL ? describe.skip : describe;
 
@@ -49,6 +50,7 @@ suite('MySQL', () => {
     (store) => open(prefixes.get(store) as string), // its own connection to the same tables
   );
   shardStoreContract('MySQL', async () => open(uniquePrefix(`s${n++}`)));
+  historyReadContract('MySQL', async () => open(uniquePrefix(`h${n++}`)));
 
   describe('MySQL subject index (direct messages)', () => {
     let db: MysqlConnection;
