@@ -68,9 +68,10 @@ async function flood(kind: HistoryFloodRow['store'], kept: number, mysqlUrl?: st
     };
   } finally {
     clearInterval(sampler);
+    // The service first: its $disconnects would make the tables again after the drop.
+    await service.stop();
     if (store instanceof MysqlConnectionStore) await store.dropTables();
     await store.close();
-    await service.stop();
   }
 }
 
