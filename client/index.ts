@@ -380,6 +380,8 @@ export class RealtimeClient {
   /** What came after `after` in a room; false when not open (the next open's `joined` asks again). */
   private requestHistory(room: string, after: number): boolean {
     if (!this.isOpen()) return false;
+    // The most a request may ask for: the service reads no more than one 128 KB answer whatever
+    // the limit (docs/protocol.md#ids-order-and-history), so asking for fewer only adds round trips.
     (this.socket as WebSocketLike).send(
       JSON.stringify({ action: 'history', room, after, limit: 1000 } satisfies Command),
     );

@@ -97,8 +97,10 @@ const CALLS = [
     functions: STORE_FUNCTIONS,
     actions: ['secretsmanager:GetSecretValue'],
     targets: ['{dbSecretArn}'],
-    site: 'src/aws/secrets.ts#readSecretString',
-    why: 'the master password, at the first MySQL connect of a container and again after RDS rotated it (src/store/mysql-connections.ts)',
+    site: 'src/aws/secrets.ts#readSecretStage',
+    why:
+      'the master password, at the first MySQL connect of a container and again after RDS rotated it: AWSCURRENT, ' +
+      'and AWSPENDING during a rotation window (src/store/mysql-password.ts); one statement covers every stage',
     sid: 'DatabaseSecretOnly',
     grant: () => [{ 'Fn::GetAtt': ['ConnectionsDatabase', 'MasterUserSecret.SecretArn'] }],
   },

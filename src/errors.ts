@@ -11,7 +11,7 @@ export class ConfigError extends Error {
 
 /** The connection store could not do what was asked (database down, timeout, bad schema). */
 export class StoreError extends Error {
-  override readonly name = 'StoreError';
+  override readonly name: string = 'StoreError';
   constructor(
     message: string,
     readonly operation: string,
@@ -19,6 +19,16 @@ export class StoreError extends Error {
   ) {
     super(message, options);
   }
+}
+
+/**
+ * MySQL refused every password the database secret offered (AWSCURRENT read again, and
+ * AWSPENDING) until the operation's budget ran out: a rotation that has not settled yet, or a
+ * secret that does not match the server. A StoreError (the store could not be used, nothing was
+ * written), named apart so that the logs tell it from a database that is down.
+ */
+export class DatabasePasswordError extends StoreError {
+  override readonly name = 'DatabasePasswordError';
 }
 
 /** API Gateway answered 410 Gone: the connection no longer exists and its row must go. */
@@ -170,6 +180,7 @@ export const FAILURE_TABLE: ReadonlyArray<readonly [ErrorClass, Failure]> = [
   [ForeignEventError, { status: 403, code: 'forbidden', side: 'client' }],
   [ConfigError, { status: 500, code: 'internal', side: 'ours' }],
   [CredentialsError, { status: 500, code: 'internal', side: 'ours' }],
+  [DatabasePasswordError, { status: 500, code: 'unavailable', side: 'dependency' }],
   [StoreError, { status: 500, code: 'unavailable', side: 'dependency' }],
   [SecretError, { status: 500, code: 'unavailable', side: 'dependency' }],
   [KeySetError, { status: 500, code: 'unavailable', side: 'dependency' }],

@@ -37,7 +37,7 @@ export interface BoundedLoadRow {
 const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 /** RSS (MB) and threads of every process in the group `pgid`, from /proc (Linux). */
-function groupUsage(pgid: number): { rssMb: number; threads: number } {
+export function groupUsage(pgid: number): { rssMb: number; threads: number } {
   let rssKb = 0;
   let threads = 0;
   for (const entry of readdirSync('/proc')) {

@@ -2,20 +2,28 @@
  * `--only history`: what numbering a room message and keeping it in history costs. The real
  * message handler (src/chat/actions.ts) runs a `publish` to a room of one member and, beside
  * it, a `sendmessage` to the same one connection, which writes nothing: the difference is the
- * sequence + history write. Then the write alone, and one history read of 1,000 messages.
- * MySQL goes through the counting proxy, so the commands on the wire are counted per operation.
+ * sequence + history write. Then the write alone, one history read of 1,000 small messages,
+ * and one `history` answer from 1,000 messages of 120 KB. MySQL goes through the counting
+ * proxy, so the commands and the bytes on the wire are counted per operation. Beside them, on
+ * MySQL, the ways a read could bound itself (./history-reads.ts), and a flood of history
+ * requests against the running service (./history-flood.ts; not in --smoke).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { handleMessage } from '../../src/chat/actions';
 import type { Session } from '../../src/chat/actions';
-import { historyFrame } from '../../src/chat/history';
+import { historyFrame, readHistory } from '../../src/chat/history';
 import { DEFAULT_HISTORY, historyWindow } from '../../src/config';
 import type { ConnectionStore } from '../../src/data';
 import { EmbeddedConnectionStore } from '../../src/store/sqlite';
 import type { TcpProxy } from '../../test/support/stand-ins/tcp-proxy';
 import { withCountedMysql } from './queries';
+import { benchHistoryFlood } from './history-flood';
+import type { HistoryFloodRow } from './history-flood';
+import { benchHistoryReads } from './history-reads';
+import type { HistoryReadRow } from './history-reads';
+import { seedLargeHistory } from '../../test/support/harnesses/history-flood';
 import { median, percentile, round } from './stats';
 import { chatSession } from '../../test/support/harnesses/session';
 
@@ -27,6 +35,16 @@ export interface HistoryRow {
   p99Ms: number;
   /** MySQL commands on the wire per operation (null for SQLite). */
   commandsPerOperation: number | null;
+  /** KB the MySQL server sent per operation (null for SQLite). */
+  kbFromServer: number | null;
+}
+
+export interface HistorySection {
+  rows: HistoryRow[];
+  /** MySQL only: the ways one answer could be read, side by side. */
+  reads: HistoryReadRow[];
+  /** A flood of history requests against the running service, per store (not in --smoke). */
+  flood: HistoryFloodRow[];
 }
 
 const PREFIX = 'bench_h_';
@@ -47,10 +65,11 @@ async function timed(
   n: number,
   work: (i: number) => Promise<unknown>,
   proxy: TcpProxy | undefined,
-): Promise<{ medianMs: number; p99Ms: number; commandsPerOperation: number | null }> {
+): Promise<{ medianMs: number; p99Ms: number; commandsPerOperation: number | null; kbFromServer: number | null }> {
   await work(-1); // warm: statements prepared, tables there, the connection open
   await settle();
   proxy?.resetCommands();
+  proxy?.resetBytes();
   const ms: number[] = [];
   for (let i = 0; i < n; i++) {
     const started = performance.now();
@@ -62,6 +81,7 @@ async function timed(
     medianMs: round(median(ms), 3),
     p99Ms: round(percentile(ms, 99), 3),
     commandsPerOperation: proxy ? round(proxy.commands.length / n, 2) : null,
+    kbFromServer: proxy ? round(proxy.bytesFromServer() / n / 1024, 1) : null,
   };
 }
 
@@ -69,6 +89,7 @@ async function measure(
   kind: HistoryRow['store'],
   store: ConnectionStore,
   n: number,
+  large: number,
   proxy?: TcpProxy,
 ): Promise<HistoryRow[]> {
   const me = `h-${kind}`;
@@ -96,22 +117,31 @@ async function measure(
   for (let i = 0; i < 1_000; i++) await store.appendToRoom('bench-read', { id: `r${i}`, sentAt: Date.now(), body });
   const window = historyWindow(DEFAULT_HISTORY);
   row(
-    'history read of 1,000 messages (roomHistory)',
+    `history read, limit 1,000, of 1,000 kept messages of ${Buffer.byteLength(body)} B (roomHistory: those within 128 KB)`,
     await timed(10, () => store.roomHistory('bench-read', 0, 1_000, window), proxy),
     10,
   );
   const page = await store.roomHistory('bench-read', 0, 1_000, window);
   row(
-    'history answer of those 1,000 framed (128 KB cap, no parse)',
+    'history answer of that page framed (128 KB cap, no parse)',
     await timed(10, async () => historyFrame('bench-read', 0, page), undefined),
+    10,
+  );
+  await seedLargeHistory(store, 'bench-large', large, 120_000);
+  const request = { room: 'bench-large', after: 0, limit: 1_000 };
+  row(
+    `history answer from ${large.toLocaleString('en-US')} messages of 120 KB (readHistory)`,
+    await timed(10, () => readHistory(store, request, DEFAULT_HISTORY), proxy),
     10,
   );
   return rows;
 }
 
-export async function benchHistory(options: { smoke: boolean; mysqlUrl: string | undefined }): Promise<HistoryRow[]> {
+export async function benchHistory(options: { smoke: boolean; mysqlUrl: string | undefined }): Promise<HistorySection> {
   const n = options.smoke ? 50 : 500;
+  const large = options.smoke ? 100 : 1_000;
   const rows: HistoryRow[] = [];
+  let reads: HistoryReadRow[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'bench-history-'));
   try {
     const embedded = new EmbeddedConnectionStore({
@@ -119,15 +149,19 @@ export async function benchHistory(options: { smoke: boolean; mysqlUrl: string |
       file: join(dir, 'h.sqlite'),
       tablePrefix: PREFIX,
     });
-    rows.push(...(await measure('embedded', embedded, n)));
+    rows.push(...(await measure('embedded', embedded, n, large)));
     await embedded.close();
     if (options.mysqlUrl) {
       rows.push(
-        ...(await withCountedMysql(options.mysqlUrl, PREFIX, (mysql, proxy) => measure('mysql', mysql, n, proxy))),
+        ...(await withCountedMysql(options.mysqlUrl, PREFIX, (mysql, proxy) =>
+          measure('mysql', mysql, n, large, proxy),
+        )),
       );
+      reads = await benchHistoryReads({ smoke: options.smoke, mysqlUrl: options.mysqlUrl });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return rows;
+  const flood = options.smoke ? [] : await benchHistoryFlood(options);
+  return { rows, reads, flood };
 }

@@ -223,17 +223,7 @@ export function renderMarkdown(results: BenchResults): string {
     );
   }
   if (results.rights.length > 0) out.push(...rightsMarkdown(results.rights));
-  if (results.history.length > 0) {
-    out.push(
-      '\n### Room history: the sequence + history write per post (one after another, median and p99; MySQL through the counting proxy)\n',
-    );
-    out.push(
-      table(
-        ['store', 'case', 'operations', 'median ms', 'p99 ms', 'MySQL commands / operation'],
-        results.history.map((r) => [r.store, r.case, r.operations, r.medianMs, r.p99Ms, r.commandsPerOperation ?? '–']),
-      ),
-    );
-  }
+  if (results.history.rows.length > 0) out.push(...historyMarkdown(results.history));
   // `--only`: the sections asked for, nothing else (a full run always measures secrets).
   if (results.secrets.length === 0) {
     return [...out, ...coldStartMarkdown(results), ...boundedLoadMarkdown(results)].join('\n') + '\n';
@@ -324,4 +314,63 @@ export function renderMarkdown(results: BenchResults): string {
   );
   out.push(...boundedLoadMarkdown(results));
   return out.join('\n') + '\n';
+}
+
+function historyMarkdown({ rows, reads, flood }: BenchResults['history']): string[] {
+  const out = [
+    '\n### Room history: the sequence + history write per post, and reads (one after another, median and p99; MySQL through the counting proxy)\n',
+    table(
+      ['store', 'case', 'operations', 'median ms', 'p99 ms', 'MySQL commands / operation', 'KB from MySQL / operation'],
+      rows.map((r) => [
+        r.store,
+        r.case,
+        r.operations,
+        r.medianMs,
+        r.p99Ms,
+        r.commandsPerOperation ?? '–',
+        r.kbFromServer ?? '–',
+      ]),
+    ),
+  ];
+  if (reads.length > 0) {
+    out.push('\n### One history answer (after 0, limit 1,000), four ways to read it on MySQL (median)\n');
+    out.push(
+      table(
+        ['room', 'way', 'queries', 'median ms', 'KB from MySQL', 'same answer'],
+        reads.map((r) => [r.room, r.way, r.queries, r.medianMs, fmt(r.kbFromServer), r.sameAnswer ? 'yes' : 'NO']),
+      ),
+    );
+  }
+  if (flood.length > 0) {
+    out.push(
+      '\n### A flood of history requests (40 at once from 8 connections, after 0, limit 1,000) under `npm start`, a bystander publishing in another room\n',
+    );
+    out.push(
+      table(
+        [
+          'store',
+          'kept (120 KB each)',
+          'answered',
+          'largest answer KB',
+          'flood ms',
+          'bystander at rest ms',
+          'bystander worst ms',
+          'bystander refused',
+          'RSS before / peak MB',
+        ],
+        flood.map((r) => [
+          r.store,
+          fmt(r.kept),
+          `${r.answered} / ${r.requests}`,
+          r.largestReplyKb,
+          fmt(r.floodMs),
+          r.bystanderAtRestMs,
+          fmt(r.bystanderWorstMs),
+          r.bystanderRefused,
+          `${fmt(r.baselineRssMb)} / ${fmt(r.peakRssMb)}`,
+        ]),
+      ),
+    );
+  }
+  return out;
 }

@@ -4,7 +4,7 @@ import type { DeliveryResults } from './delivery';
 import type { FanOutRow } from './fanout';
 import type { BoundedLoadRow } from './bounded-load';
 import type { LoadRow } from './load';
-import type { HistoryRow } from './history';
+import type { HistorySection } from './history';
 import type { InvocationRow, QueryRow } from './queries';
 import type { RightsRow } from './rights';
 import type { SecretsRow } from './secrets';
@@ -45,8 +45,8 @@ export interface BenchResults {
   secrets: SecretsRow[];
   /** What the rights check costs the message path (src/auth/rooms.ts, src/chat/access.ts). */
   rights: RightsRow[];
-  /** What a room message's sequence + history write costs, and one history read of 1,000. */
-  history: HistoryRow[];
+  /** What a room message's sequence + history write costs, history reads, and a flood of them. */
+  history: HistorySection;
   /** Audiences beyond one invocation, through the shard code (`--only shards`, and full runs). */
   shards: { rows: ShardRow[] };
 }

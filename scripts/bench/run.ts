@@ -19,7 +19,7 @@ import { benchBoundedLoad } from './bounded-load';
 import type { BoundedLoadRow } from './bounded-load';
 import { benchLoad } from './load';
 import { benchHistory } from './history';
-import type { HistoryRow } from './history';
+import type { HistorySection } from './history';
 import { benchInvocations, benchQueries } from './queries';
 import type { InvocationRow, QueryRow } from './queries';
 import { benchRights } from './rights';
@@ -35,7 +35,7 @@ export interface BenchOptions {
   /**
    * Run only these sections: `--only delivery` (CPU per post of each candidate), `--only fanout`
    * (N = 10,000 at concurrency 50, ours against the SDK client it replaced), `--only cold-start`,
-   * `--only history` (the sequence + history write per post, a read of 1,000), `--only shards`
+   * `--only history` (the sequence + history write per post, reads of 1,000, a flood of reads), `--only shards`
    * (100,000 and 1,000,000 recipients through the shard code, ~5 minutes), or several, comma-separated.
    */
   only?: Section[] | undefined;
@@ -97,7 +97,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   let fanOut: FanOutRow[];
   let queries: QueryRow[];
   let invocations: InvocationRow[];
-  let history: HistoryRow[];
+  let history: HistorySection;
   let coldStart: ColdStartSection;
   let shardRows: ShardRow[];
   try {
@@ -125,7 +125,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     });
     log('MySQL statements per invocation, on the wire');
     invocations = await benchInvocations(standIn, { mysqlUrl });
-    log('room history: the sequence + history write per post, a read of 1,000');
+    log('room history: the sequence + history write per post, reads of 1,000, a flood of reads');
     history = await benchHistory({ smoke, mysqlUrl });
     coldStart = await coldStartSection(standIn, options, settings, mysqlUrl);
     shardRows = smoke ? [] : await shardSection(standIn, settings, log);
@@ -243,7 +243,7 @@ function emptyResults(options: BenchOptions, settings: BenchResults['settings'],
     load: [],
     boundedLoad: null,
     rights: [],
-    history: [],
+    history: { rows: [], reads: [], flood: [] },
     shards: { rows: [] },
   };
 }
@@ -269,7 +269,7 @@ async function sectionsOnly(
   let coldStart: Partial<BenchResults> = {};
   let boundedLoad: BoundedLoadRow | null = null;
   let rights: RightsRow[] = [];
-  let history: HistoryRow[] = [];
+  let history: HistorySection = { rows: [], reads: [], flood: [] };
   let shardRows: ShardRow[] = [];
   try {
     if (sections.includes('shards')) {

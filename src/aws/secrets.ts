@@ -10,7 +10,9 @@
  *
  * Every read has a deadline that really aborts the request (the socket is destroyed) and
  * fails with a SecretError. Values are cached per container and read again only on demand:
- * after MySQL refused the cached password, because RDS rotated it.
+ * after MySQL refused the cached password, because RDS rotated it. During a rotation the new
+ * password is the secret's AWSPENDING version until Secrets Manager makes it AWSCURRENT, so
+ * the database password can be read at that stage too (RotatedSecret.pending).
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { errorText, SecretError } from '../errors';
@@ -34,6 +36,12 @@ export interface SecretReadOptions {
   endpoint?: string;
   timeoutMs?: number;
 }
+
+/**
+ * The staging labels a client reads during a rotation: AWSCURRENT (what GetSecretValue gives by
+ * default) and AWSPENDING, the new value from the rotation's start until it becomes current.
+ */
+export type VersionStage = 'AWSCURRENT' | 'AWSPENDING';
 
 /** The region of a full ARN (`arn:aws:secretsmanager:eu-west-1:…`); undefined for a name. */
 export function regionOf(secretId: string): string | undefined {
@@ -74,36 +82,66 @@ export function resetSecretClients(): void {
 
 /** The secret's current SecretString. Throws SecretError, never with the value in its message. */
 export async function readSecretString(secretId: string, options: SecretReadOptions = {}): Promise<string> {
-  const timeoutMs = options.timeoutMs ?? SECRET_TIMEOUT_MS;
+  return (await readSecretStage(secretId, undefined, options)) as string;
+}
+
+/**
+ * The SecretString of the version with staging label `stage` (AWSCURRENT when undefined, as
+ * GetSecretValue without VersionStage). Undefined when no version has the label: Secrets
+ * Manager answers ResourceNotFoundException, which outside a rotation is the normal answer for
+ * AWSPENDING. For AWSCURRENT that answer means the secret itself is missing: a SecretError.
+ */
+export async function readSecretStage(
+  secretId: string,
+  stage: 'AWSPENDING' | undefined,
+  options: SecretReadOptions = {},
+): Promise<string | undefined> {
+  const timeoutMs = Math.max(0, options.timeoutMs ?? SECRET_TIMEOUT_MS);
+  const label = stage === undefined ? '' : ` (${stage})`;
   const abort = new AbortController();
   try {
     const { GetSecretValueCommand } = sdk();
     const client = clientFor(options.region ?? regionOf(secretId), options.endpoint);
+    const input = { SecretId: secretId, ...(stage === undefined ? {} : { VersionStage: stage }) };
     // The abort destroys the request's socket; the timeout returns control whatever hangs.
     const result = await withTimeout(
-      client.send(new GetSecretValueCommand({ SecretId: secretId }), { abortSignal: abort.signal }),
+      client.send(new GetSecretValueCommand(input), { abortSignal: abort.signal }),
       timeoutMs,
       () => {
         abort.abort();
-        return new SecretError(`reading secret ${secretId} timed out after ${timeoutMs} ms`, secretId);
+        return new SecretError(`reading secret ${secretId}${label} timed out after ${timeoutMs} ms`, secretId);
       },
     );
     if (typeof result.SecretString !== 'string' || result.SecretString === '') {
-      throw new SecretError(`secret ${secretId} has no SecretString (a binary secret?)`, secretId);
+      throw new SecretError(`secret ${secretId}${label} has no SecretString (a binary secret?)`, secretId);
     }
     return result.SecretString;
   } catch (error) {
     if (error instanceof SecretError) throw error;
-    throw new SecretError(`reading secret ${secretId} failed: ${errorText(error)}`, secretId, { cause: error });
+    if (stage !== undefined && (error as { name?: unknown } | null)?.name === 'ResourceNotFoundException') {
+      return undefined;
+    }
+    throw new SecretError(`reading secret ${secretId}${label} failed: ${errorText(error)}`, secretId, {
+      cause: error,
+    });
   }
 }
 
-/** A secret value as the code that uses it sees it. */
+/**
+ * A secret value as the code that uses it sees it. `timeoutMs` bounds the read a call makes
+ * (SECRET_TIMEOUT_MS by default): a caller with less of its own budget left passes what it has.
+ */
 export interface SecretValue {
   /** The value, read on first use and kept for warm invocations. */
-  value(): Promise<string>;
+  value(timeoutMs?: number): Promise<string>;
   /** Reads it again (the kept value stopped working); concurrent callers share one read. */
-  refresh(): Promise<string>;
+  refresh(timeoutMs?: number): Promise<string>;
+}
+
+/** A secret Secrets Manager rotates: its current value, kept, and during a rotation its pending one. */
+export interface RotatedSecret extends SecretValue {
+  /** The AWSPENDING version's value, read every time and never kept; undefined outside a rotation. */
+  pending(timeoutMs?: number): Promise<string | undefined>;
 }
 
 /** Keeps one value per container; a failed read is not kept, so the next use tries again. */
@@ -111,16 +149,16 @@ export class CachedSecret implements SecretValue {
   private current: Promise<string> | undefined;
   private refreshing: Promise<string> | undefined;
 
-  constructor(private readonly read: () => Promise<string>) {}
+  constructor(private readonly read: (timeoutMs?: number) => Promise<string>) {}
 
-  value(): Promise<string> {
-    this.current ??= this.load();
+  value(timeoutMs?: number): Promise<string> {
+    this.current ??= this.load(timeoutMs);
     return this.current;
   }
 
-  refresh(): Promise<string> {
+  refresh(timeoutMs?: number): Promise<string> {
     if (this.refreshing === undefined) {
-      const next = this.load();
+      const next = this.load(timeoutMs);
       this.refreshing = next;
       this.current = next;
       const done = () => {
@@ -131,8 +169,8 @@ export class CachedSecret implements SecretValue {
     return this.refreshing;
   }
 
-  private load(): Promise<string> {
-    const loading = this.read();
+  private load(timeoutMs?: number): Promise<string> {
+    const loading = this.read(timeoutMs);
     loading.catch(() => {
       if (this.current === loading) this.current = undefined;
     });
@@ -159,7 +197,23 @@ export function passwordFromRdsSecret(secretString: string, secretId: string): s
   return password;
 }
 
-/** The database password of an RDS-managed secret, read at the first connect and again after a rotation. */
-export function rdsPassword(secretArn: string, options: SecretReadOptions = {}): SecretValue {
-  return new CachedSecret(async () => passwordFromRdsSecret(await readSecretString(secretArn, options), secretArn));
+/**
+ * The database password of an RDS-managed secret: AWSCURRENT, read at the first connect and
+ * again when MySQL refuses it; AWSPENDING on demand, while a rotation has set it on the server
+ * before Secrets Manager made it current (docs/operations.md#password-rotation).
+ */
+export function rdsPassword(secretArn: string, options: SecretReadOptions = {}): RotatedSecret {
+  const read = async (stage: 'AWSPENDING' | undefined, timeoutMs = options.timeoutMs) => {
+    const text = await readSecretStage(secretArn, stage, {
+      ...options,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    });
+    return text === undefined ? undefined : passwordFromRdsSecret(text, secretArn);
+  };
+  const current = new CachedSecret(async (timeoutMs) => (await read(undefined, timeoutMs)) as string);
+  return {
+    value: (timeoutMs) => current.value(timeoutMs),
+    refresh: (timeoutMs) => current.refresh(timeoutMs),
+    pending: (timeoutMs) => read('AWSPENDING', timeoutMs),
+  };
 }

@@ -90,15 +90,19 @@ export interface HistoryAnswer {
 /**
  * The `history` frame for messages after `after`, as JSON text: the kept frames are put
  * in as they are, not parsed again. `gap` when some after `after` are no longer kept (the
- * first one given is not `after + 1`, or none is while the room has later ones); `more`
+ * first one in range is not `after + 1`, or none is while the room has later ones); `more`
  * when later ones did not fit (the count asked for, or 128 KB); `latest` is the room's
  * last number, so a client whose cursor is ahead of it (a store that was reset) can tell.
+ * The page may stop short of the count asked for where the store's byte budget ends (`next`):
+ * those messages could not have fit either, so the answer is the same as from every one.
  */
 export function historyFrame(room: string, after: number, page: HistoryPage): HistoryAnswer {
   const head = `{"type":"history","room":${JSON.stringify(room)},"latest":${page.latest},"messages":[`;
   const tail = (more: boolean, gap: boolean) => `],"more":${more},"gap":${gap}}`;
   const { messages } = page;
-  const gap = messages.length > 0 ? (messages[0] as StoredMessage).seq > after + 1 : page.latest > after;
+  // The first message in range: the first read, or the one past the store's budget.
+  const first = (messages[0] as StoredMessage | undefined)?.seq ?? page.next;
+  const gap = first !== undefined ? first > after + 1 : page.latest > after;
   let bytes = Buffer.byteLength(head) + Buffer.byteLength(tail(false, gap));
   const parts: string[] = [];
   let last = after;
@@ -110,23 +114,28 @@ export function historyFrame(room: string, after: number, page: HistoryPage): Hi
     parts.push(text);
     last = message.seq;
   }
-  // Later messages than the last one read are younger, so kept: any after it means more.
-  const more = parts.length < messages.length || (messages.length > 0 && last < page.latest);
+  // Later messages than the last one given are younger, so kept: any after it means more
+  // (one that did not fit, one past the limit, one past the store's budget).
+  const more = first !== undefined && last < page.latest;
   return { text: head + parts.join(',') + tail(more, gap), count: parts.length };
 }
 
 /** A room's last number (0 for one that never had a message): one primary-key read. */
 export async function latestSeq(store: ConnectionStore, room: string): Promise<number> {
-  const page = await store.roomHistory(room, Number.MAX_SAFE_INTEGER, 1, { maxPerRoom: 1, notBefore: 0 });
+  const page = await store.roomHistory(room, Number.MAX_SAFE_INTEGER, 1, { maxPerRoom: 1, notBefore: 0 }, 0);
   return page.latest;
 }
 
-/** Reads and frames one `history` answer: one query, whatever the count asked for. */
+/**
+ * Reads and frames one `history` answer: one query, whatever the count asked for, that reads
+ * no more text than one answer can hold (MAX_MESSAGE_BYTES), however large the messages.
+ */
 export async function readHistory(
   store: ConnectionStore,
   request: { room: string; after: number; limit: number },
   settings: HistorySettings,
 ): Promise<HistoryAnswer> {
-  const page = await store.roomHistory(request.room, request.after, request.limit, historyWindow(settings));
+  const window = historyWindow(settings);
+  const page = await store.roomHistory(request.room, request.after, request.limit, window, MAX_MESSAGE_BYTES);
   return historyFrame(request.room, request.after, page);
 }

@@ -9,11 +9,12 @@ import serverlessMysql from 'serverless-mysql';
 import type { ServerlessMysql } from 'serverless-mysql';
 import type { Connection as Connection2, TypeCastField, TypeCastNext } from 'mysql2';
 import type { MysqlSettings } from '../config';
-import { errorText, StoreError } from '../errors';
+import { DatabasePasswordError, errorText, StoreError } from '../errors';
 import { fullJitter } from '../backoff';
 import { sleep, withTimeout } from '../timeout';
 import { rdsPassword } from '../aws/secrets';
-import type { SecretValue } from '../aws/secrets';
+import type { RotatedSecret } from '../aws/secrets';
+import { accessDenied, RotatingPassword } from './mysql-password';
 import { tlsOptions } from './mysql-tls';
 
 /** One statement inside a transaction (MysqlSession.transaction). */
@@ -43,7 +44,8 @@ export const CONNECTION_MANAGEMENT = {
   /** At most this many KILLs per check, so that a check stays inside `endMs`. */
   killsPerCheck: 5,
   /**
-   * "Too many connections" at connect is retried with full-jitter backoff while the budget
+   * "Too many connections" at connect, and "Access denied" while a rotation of the password
+   * settles (./mysql-password.ts), are retried with full-jitter backoff while the budget
    * allows, and only with `minAttemptMs` left after the pause; nothing else is retried.
    */
   backoff: { baseMs: 25, capMs: 400, minAttemptMs: 100 },
@@ -61,7 +63,7 @@ export interface MysqlStoreOptions {
    */
   tlsCa?: string;
   /** Where the password comes from when settings name a secret (tests give a stand-in). */
-  passwordSecret?: SecretValue;
+  passwordSecret?: RotatedSecret;
   operationTimeoutMs?: number;
   sweepTimeoutMs?: number;
   endTimeoutMs?: number;
@@ -97,12 +99,6 @@ function timeoutError(ms: number): Error {
   return Object.assign(new Error(`no answer within ${Math.max(0, Math.round(ms))} ms`), { code: 'STORE_TIMEOUT' });
 }
 
-/** MySQL's answer to a wrong password (errno 1045). */
-function accessDenied(error: unknown): boolean {
-  const { code, errno } = (error ?? {}) as { code?: unknown; errno?: unknown };
-  return code === 'ER_ACCESS_DENIED_ERROR' || errno === 1045;
-}
-
 function codeOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' ? code : undefined;
@@ -123,7 +119,7 @@ export function identifiersAsText(field: TypeCastField, next: TypeCastNext): unk
 export class MysqlSession {
   private readonly db: ServerlessMysql;
   /** In AWS, the password is read from Secrets Manager before the first connect. */
-  private readonly passwordSecret: SecretValue | undefined;
+  private readonly password: RotatingPassword | undefined;
   private readonly user: string;
   private readonly maxConnections: number;
   private readonly reclaimIdle: boolean;
@@ -138,9 +134,10 @@ export class MysqlSession {
   private checkedAt = 0;
 
   constructor(settings: MysqlSettings, options: MysqlStoreOptions = {}) {
-    this.passwordSecret =
+    const secret =
       options.passwordSecret ??
       (settings.passwordSecretArn === undefined ? undefined : rdsPassword(settings.passwordSecretArn));
+    this.password = secret === undefined ? undefined : new RotatingPassword(secret);
     this.user = settings.user;
     this.maxConnections = settings.maxConnections;
     this.reclaimIdle = settings.reclaimIdle;
@@ -258,13 +255,23 @@ export class MysqlSession {
       return await this.attempt<T>(sql, values, deadline);
     } catch (error) {
       const failure = this.failure(operation, error);
-      if (this.passwordSecret === undefined || !accessDenied(failure.cause)) throw failure;
-      // RDS rotates the master password (every 7 days by default) and this container read
-      // it earlier: read the secret again and reconnect, once.
+      if (this.password === undefined || !accessDenied(failure.cause)) throw failure;
+      // RDS rotates the master password (every 7 days by default) and this container read it
+      // earlier: the secret's other passwords, within this operation's budget.
       try {
-        await this.passwordSecret.refresh();
-        return await this.attempt<T>(sql, values, deadline);
+        await this.password.recover(
+          operation,
+          failure.cause,
+          async (password) => {
+            this.db.config({ password });
+            await this.connect(deadline);
+          },
+          deadline,
+          CONNECTION_MANAGEMENT.backoff,
+        );
+        return await this.statement<T>(sql, values, deadline - Date.now());
       } catch (retryError) {
+        if (retryError instanceof DatabasePasswordError) throw retryError;
         throw this.failure(operation, retryError, ' after reading the password again');
       }
     }
@@ -283,8 +290,9 @@ export class MysqlSession {
    */
   private async attempt<T>(sql: string, values: unknown[], deadline: number): Promise<T> {
     if (this.db.getClient() === null) {
-      if (this.passwordSecret !== undefined) this.db.config({ password: await this.passwordSecret.value() });
+      if (this.password !== undefined) this.db.config({ password: await this.password.current(deadline) });
       await this.connect(deadline);
+      this.password?.connected();
     }
     return this.statement<T>(sql, values, deadline - Date.now());
   }

@@ -7,7 +7,7 @@
 import type { MysqlSettings } from '../config';
 import { MysqlSession } from './mysql-connections';
 import type { MysqlStoreOptions } from './mysql-connections';
-import { historyTables, toHistoryPage } from './types';
+import { historyTables, historyWalkQuery, readHistoryPage } from './types';
 import type { HistoryEntry, HistoryPage, HistoryRow, HistoryWindow } from './types';
 
 /**
@@ -51,19 +51,18 @@ export abstract class MysqlHistory extends MysqlSession {
     });
   }
 
-  async roomHistory(room: string, after: number, limit: number, window: HistoryWindow): Promise<HistoryPage> {
-    const { sequences, history } = this.h;
-    // The room's row joined with its messages in range: the latest number comes along even when none are.
-    const rows = await this.query<HistoryRow[]>(
-      'history',
-      `SELECT s.seq AS latest, h.seq, h.id, h.sent_at, h.body
-       FROM \`${sequences}\` s LEFT JOIN \`${history}\` h
-         ON h.room = s.room AND h.seq > ? AND h.seq > s.seq - ? AND h.sent_at >= ?
-       WHERE s.room = ? ORDER BY h.seq LIMIT ?`,
-      [after, window.maxPerRoom, window.notBefore, room, limit],
-      this.budget(),
-    );
-    return toHistoryPage(rows);
+  async roomHistory(
+    room: string,
+    after: number,
+    limit: number,
+    window: HistoryWindow,
+    maxBytes?: number,
+  ): Promise<HistoryPage> {
+    const sql = historyWalkQuery({ sequences: `\`${this.h.sequences}\``, history: `\`${this.h.history}\`` });
+    // One deadline for the read, however many walks a gap in the numbers takes.
+    const deadline = this.budget();
+    const walk = (values: unknown[]) => this.query<HistoryRow[]>('history', sql, values, deadline);
+    return readHistoryPage(walk, { room, after, limit, window, maxBytes });
   }
 
   async trimHistory(window: HistoryWindow): Promise<number> {

@@ -10,7 +10,7 @@
  * every route.
  */
 import { sleep } from '../timeout';
-import { ConfigError, CredentialsError, SecretError, StoreError } from '../errors';
+import { ConfigError, CredentialsError, DatabasePasswordError, SecretError, StoreError } from '../errors';
 import { log } from '../log';
 import { MYSQL_TIMEOUTS } from './mysql-connections';
 
@@ -39,10 +39,10 @@ export interface SettleOptions {
 
 /**
  * Whether a failed write may have happened. Not when the store never got as far as the
- * database: its password could not be read, or its settings are wrong.
+ * database: its password could not be read or was refused, or its settings are wrong.
  */
 function mayHaveHappened(error: unknown): error is StoreError {
-  if (!(error instanceof StoreError)) return false;
+  if (!(error instanceof StoreError) || error instanceof DatabasePasswordError) return false;
   const cause = error.cause;
   return !(cause instanceof SecretError || cause instanceof ConfigError || cause instanceof CredentialsError);
 }

@@ -5,7 +5,7 @@
  */
 import type { EmbeddedSettings } from '../config';
 import { EmbeddedSession } from './sqlite-session';
-import { historyTables, toHistoryPage } from './types';
+import { historyTables, historyWalkQuery, readHistoryPage } from './types';
 import type { HistoryEntry, HistoryPage, HistoryRow, HistoryWindow } from './types';
 
 export abstract class EmbeddedHistory extends EmbeddedSession {
@@ -49,20 +49,16 @@ export abstract class EmbeddedHistory extends EmbeddedSession {
     );
   }
 
-  roomHistory(room: string, after: number, limit: number, window: HistoryWindow): Promise<HistoryPage> {
-    const { sequences, history } = this.h;
-    return this.run('history', (db) => {
-      // The room's row joined with its messages in range: the latest number comes along even when none are.
-      const rows = db
-        .prepare(
-          `SELECT s.seq AS latest, h.seq, h.id, h.sent_at, h.body
-           FROM "${sequences}" s LEFT JOIN "${history}" h
-             ON h.room = s.room AND h.seq > ? AND h.seq > s.seq - ? AND h.sent_at >= ?
-           WHERE s.room = ? ORDER BY h.seq LIMIT ?`,
-        )
-        .all(after, window.maxPerRoom, window.notBefore, room, limit) as HistoryRow[];
-      return toHistoryPage(rows);
-    });
+  roomHistory(
+    room: string,
+    after: number,
+    limit: number,
+    window: HistoryWindow,
+    maxBytes?: number,
+  ): Promise<HistoryPage> {
+    const sql = historyWalkQuery({ sequences: `"${this.h.sequences}"`, history: `"${this.h.history}"` });
+    const walk = (values: unknown[]) => this.run('history', (db) => db.prepare(sql).all(...values) as HistoryRow[]);
+    return readHistoryPage(walk, { room, after, limit, window, maxBytes });
   }
 
   trimHistory(window: HistoryWindow): Promise<number> {

@@ -82,10 +82,18 @@ export interface ConnectionStore extends ShardStore {
    */
   appendToRoom(room: string, entry: HistoryEntry): Promise<number>;
   /**
-   * A room's messages after `after`, oldest first, at most `limit`, within the history's
-   * bounds (`window`), with the room's latest number. One query.
+   * A room's messages after `after`, oldest first, at most `limit` and at most `maxBytes` of
+   * kept text (HISTORY_READ_BYTES by default), within the history's bounds (`window`), with the
+   * room's latest number. The store reads no body past that budget: one query
+   * (historyWalkQuery), and one more per gap in the room's numbers.
    */
-  roomHistory(room: string, after: number, limit: number, window: HistoryWindow): Promise<HistoryPage>;
+  roomHistory(
+    room: string,
+    after: number,
+    limit: number,
+    window: HistoryWindow,
+    maxBytes?: number,
+  ): Promise<HistoryPage>;
   /** Deletes what is outside the history's bounds, in every room; returns how many messages. */
   trimHistory(window: HistoryWindow): Promise<number>;
 }
@@ -113,7 +121,20 @@ export interface HistoryPage {
   /** The room's latest sequence number; 0 for a room that never had a message. */
   latest: number;
   messages: StoredMessage[];
+  /**
+   * The number of the message in range that comes after `messages` but was not read: its
+   * text would have taken the page past its byte budget. Absent when there is none (the
+   * page ends at the room's last message in range, or at the limit).
+   */
+  next?: number;
 }
+
+/**
+ * What one history read may load of kept text: API Gateway's 128 KB frame, the most one
+ * `history` answer holds (src/chat/history.ts cuts it exactly). A message past it cannot be
+ * in the answer, so it is not read.
+ */
+export const HISTORY_READ_BYTES = 128 * 1024;
 
 /**
  * A keyset range of connection ids, in the store's id order: after `after` (exclusive; null
@@ -329,14 +350,91 @@ export type HistoryRow = {
   body: string | null;
 };
 
-/** Rows of both adapters' history query (the room's row LEFT JOIN its messages) to a page. */
-export function toHistoryPage(rows: readonly HistoryRow[]): HistoryPage {
+/**
+ * One step of a history read, the same SQL for both adapters (each quotes its own table names):
+ * a walk along the room's numbers from the first message in range, one primary-key read a step,
+ * adding up the bytes of the text (OCTET_LENGTH: bytes in MySQL, MariaDB and SQLite alike), that
+ * stops at the first message that takes the sum past the budget, or at the limit. Then the text
+ * of the messages within the budget only, and the number (no text) of the one that went past.
+ * Reading every message up to `limit` and cutting in JavaScript pulled 1,000 × 120 KB through
+ * the connection for one 128 KB answer; summing the lengths of all of them in SQL still read
+ * every text on the server (BENCHMARKS.md#room-history). The walk is one recursive step per
+ * message, at most `limit` (1,000) of them: within MySQL's cte_max_recursion_depth and MariaDB's
+ * max_recursive_iterations (both 1,000 by default). It follows consecutive numbers: a number
+ * missing (or out of the window) in the middle ends it, and readHistoryPage walks on from there.
+ * readHistoryPage gives its values.
+ */
+export function historyWalkQuery({ sequences, history }: { sequences: string; history: string }): string {
+  return `WITH RECURSIVE walk (seq, total, n) AS (
+      SELECT h.seq, OCTET_LENGTH(h.body), 1
+      FROM ${sequences} s JOIN ${history} h ON h.room = s.room
+      WHERE s.room = ? AND h.seq = (
+        SELECT MIN(f.seq) FROM ${history} f
+        WHERE f.room = s.room AND f.seq > ? AND f.seq > s.seq - ? AND f.sent_at >= ?)
+      UNION ALL
+      SELECT h.seq, w.total + OCTET_LENGTH(h.body), w.n + 1
+      FROM walk w JOIN ${history} h ON h.room = ? AND h.seq = w.seq + 1 AND h.sent_at >= ?
+      WHERE w.total <= ? AND w.n < ?
+    )
+    SELECT s.seq AS latest, w.seq, h.id, h.sent_at, h.body
+    FROM ${sequences} s
+      LEFT JOIN walk w ON 1 = 1
+      LEFT JOIN ${history} h ON h.room = s.room AND h.seq = w.seq AND w.total <= ?
+    WHERE s.room = ? ORDER BY w.seq`;
+}
+
+/** What one history read asks for (ConnectionStore.roomHistory's arguments). */
+export interface HistoryRequest {
+  room: string;
+  after: number;
+  limit: number;
+  window: HistoryWindow;
+  /** HISTORY_READ_BYTES when absent. */
+  maxBytes?: number | undefined;
+}
+
+/**
+ * A history page from walks (`walk` runs historyWalkQuery with the values given): usually one.
+ * A walk that ended before the room's last number without reaching the budget or the limit met
+ * a number missing in the middle (a message the trim took out of order, or one outside the
+ * window): the next walk starts after it, with what is left of the budget and the limit.
+ */
+export async function readHistoryPage(
+  walk: (values: unknown[]) => Promise<HistoryRow[]>,
+  { room, after, limit, window, maxBytes = HISTORY_READ_BYTES }: HistoryRequest,
+): Promise<HistoryPage> {
+  const { maxPerRoom, notBefore } = window;
   const messages: StoredMessage[] = [];
-  for (const row of rows) {
-    if (row.seq === null || row.id === null || row.body === null) continue;
-    messages.push({ seq: Number(row.seq), id: row.id, sentAt: Number(row.sent_at), body: row.body });
+  let latest = 0;
+  let bytes = 0;
+  let cursor = after;
+  for (;;) {
+    const left = { count: limit - messages.length, bytes: Math.max(0, maxBytes - bytes) };
+    const rows = await walk([
+      room,
+      cursor,
+      maxPerRoom,
+      notBefore,
+      room,
+      notBefore,
+      left.bytes,
+      left.count,
+      left.bytes,
+      room,
+    ]);
+    latest = Number(rows[0]?.latest ?? latest);
+    let walked = false;
+    for (const row of rows) {
+      if (row.seq === null) continue;
+      walked = true;
+      if (row.id === null || row.body === null) return { latest, messages, next: Number(row.seq) };
+      messages.push({ seq: Number(row.seq), id: row.id, sentAt: Number(row.sent_at), body: row.body });
+      bytes += Buffer.byteLength(row.body);
+    }
+    const last = messages.at(-1)?.seq ?? cursor;
+    if (!walked || messages.length >= limit || last >= latest) return { latest, messages };
+    cursor = last;
   }
-  return { latest: Number(rows[0]?.latest ?? 0), messages };
 }
 
 /** Who an audience is, as a query's FROM and WHERE: the whole table, or one room's members. */

@@ -812,6 +812,19 @@ describe.each(PACKAGINGS)('least privilege in the %s template', (_, of, stage, v
     }
   });
 
+  it('lets the store functions read every stage of the database secret, AWSPENDING too (no condition on it)', () => {
+    // During a rotation the store reads GetSecretValue with VersionStage AWSPENDING
+    // (src/store/mysql-password.ts): a secretsmanager:VersionStage condition would refuse it.
+    for (const id of STORE_FUNCTIONS) {
+      const reads = permissionsOf(of(), id).statements.filter((s) =>
+        actionsOf(s).includes('secretsmanager:GetSecretValue'),
+      );
+      expect(reads.map((s) => [resourcesOf(s), (s as { Condition?: unknown }).Condition])).toEqual([
+        [[DATABASE_SECRET], undefined],
+      ]);
+    }
+  });
+
   it('lets connect read the database secret and nothing else; it cannot post to connections', () => {
     const permissions = permissionsOf(of(), 'ConnectLambdaFunction');
     expect(allowed(permissions, 'execute-api:ManageConnections')).toEqual([]);

@@ -8,6 +8,7 @@ import { StoreError } from '../../src/errors';
 import { storeContract } from './store-contract';
 import { shardStoreContract } from './shard-store-contract';
 import { identifierContract } from './identifier-contract';
+import { historyReadContract } from './history-read-contract';
 
 const dir = mkdtempSync(join(tmpdir(), 'embedded-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,6 +31,7 @@ shardStoreContract(
   (store) => open(files.get(store) as string),
 );
 identifierContract('embedded (SQLite)', async () => open(join(dir, `store-${n++}.sqlite`)));
+historyReadContract('embedded (SQLite)', async () => open(join(dir, `store-${n++}.sqlite`)));
 
 /**
  * Appends from worker threads, each with its own handle on the file, as serverless-offline's

@@ -2,21 +2,16 @@
  * The MySQL store with its password in a Secrets Manager secret, as in AWS, against the real
  * MariaDB: a user of its own whose password this test rotates (ALTER USER), and the secret
  * served by aws-sdk-client-mock. After a rotation the store reads the secret again and
- * reconnects once; when that does not help either, it fails with a typed error.
+ * reconnects; when that does not help within the budget, it fails with a typed error. (The
+ * rotation window itself, AWSPENDING included, over HTTP: mysql-rotation.test.ts.)
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createConnection } from 'mysql2/promise';
 import { MysqlConnectionStore } from '../../src/store/mysql';
-import { SecretError, StoreError } from '../../src/errors';
+import { DatabasePasswordError, SecretError, StoreError } from '../../src/errors';
+import { MYSQL_TIMEOUTS } from '../../src/data';
 import { resetSecretClients } from '../../src/aws/secrets';
-import {
-  driverOptions,
-  mysqlSettings,
-  MysqlUnreachableError,
-  SKIP_MYSQL,
-  uniquePrefix,
-} from '../support/harnesses/mysql';
+import { mysqlSettings, SKIP_MYSQL, testUser, uniquePrefix } from '../support/harnesses/mysql';
 
 const suite = SKIP_MYSQL ? describe.skip : describe;
 const sm = mockClient(SecretsManagerClient);
@@ -24,24 +19,12 @@ const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-rotatio
 const rdsJson = (password: string) => JSON.stringify({ username: 'ignored', password });
 
 suite('MySQL with the password in Secrets Manager', () => {
-  const root = mysqlSettings('');
   const prefix = uniquePrefix('sec');
-  // A user of this run only (dropped at the end), so the shared server's users stay as they were.
-  const user = `h5a_${process.pid}_${Date.now().toString(36)}`.slice(0, 32);
+  const user = testUser('h5a');
   let store: MysqlConnectionStore;
 
-  /** Runs a statement as root, on a connection of its own. */
-  async function asRoot(sql: string): Promise<void> {
-    const admin = await createConnection({ ...driverOptions(root), connectTimeout: 2_000 });
-    try {
-      await admin.query(sql);
-    } finally {
-      await admin.end();
-    }
-  }
-
   async function rotate(password: string): Promise<void> {
-    await asRoot(`ALTER USER '${user}'@'%' IDENTIFIED BY '${password}'`);
+    await user.setPassword(password);
   }
 
   /**
@@ -58,13 +41,8 @@ suite('MySQL with the password in Secrets Manager', () => {
   let reachable = false;
 
   beforeAll(async () => {
-    try {
-      await asRoot(`CREATE USER '${user}'@'%' IDENTIFIED BY 'first-password-0123'`);
-    } catch (error) {
-      throw new MysqlUnreachableError(error);
-    }
+    await user.create('first-password-0123');
     reachable = true;
-    await asRoot(`GRANT ALL ON \`${root.database}\`.* TO '${user}'@'%'`);
   });
 
   afterAll(async () => {
@@ -72,7 +50,7 @@ suite('MySQL with the password in Secrets Manager', () => {
     await store?.close();
     const cleanup = new MysqlConnectionStore(mysqlSettings(prefix));
     await cleanup.dropTables().finally(() => cleanup.close());
-    await asRoot(`DROP USER IF EXISTS '${user}'@'%'`);
+    await user.drop();
     resetSecretClients();
   });
 
@@ -81,7 +59,7 @@ suite('MySQL with the password in Secrets Manager', () => {
   });
 
   function storeFromSecret(): MysqlConnectionStore {
-    const settings = { ...mysqlSettings(prefix), user, password: undefined, passwordSecretArn: ARN };
+    const settings = { ...mysqlSettings(prefix), user: user.name, password: undefined, passwordSecretArn: ARN };
     return new MysqlConnectionStore(settings, { connectTimeoutMs: 3_000 });
   }
 
@@ -106,15 +84,19 @@ suite('MySQL with the password in Secrets Manager', () => {
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
   });
 
-  it('fails with a StoreError (access denied) when the password read again is refused too, after one retry', async () => {
+  it('fails with a DatabasePasswordError (a StoreError) when the secret keeps giving a refused password, within the budget', async () => {
     await rotate('third-password-89ab');
-    // The secret lags behind the server: it still holds the second password.
+    // The secret lags behind the server: it still holds the second password, at every stage.
     sm.on(GetSecretValueCommand).resolves({ SecretString: rdsJson('second-password-4567') });
     await dropConnections();
+    const started = Date.now();
     const error = await store.get('a').catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(MYSQL_TIMEOUTS.operationMs + 500);
+    expect(error).toBeInstanceOf(DatabasePasswordError);
     expect(error).toBeInstanceOf(StoreError);
-    expect((error as StoreError).message).toMatch(/after reading the password again: ER_ACCESS_DENIED_ERROR/);
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect((error as StoreError).message).toMatch(/until the operation's budget ran out: ER_ACCESS_DENIED_ERROR/);
+    // read again after backing off (the rounds: test/integration/mysql-rotation.test.ts)
+    expect(sm.commandCalls(GetSecretValueCommand).length).toBeGreaterThan(2);
   });
 
   it('fails with a StoreError caused by a SecretError when the secret cannot be read after a rotation', async () => {

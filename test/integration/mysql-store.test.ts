@@ -5,6 +5,9 @@ import type { Connection as MysqlConnection } from 'mysql2/promise';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import { SUBJECT_INDEX, tableNames } from '../../src/store/types';
 import { StoreError } from '../../src/errors';
+import { readHistory } from '../../src/chat/history';
+import { MAX_MESSAGE_BYTES } from '../../src/chat/protocol';
+import { DEFAULT_HISTORY } from '../../src/config';
 import { freePort } from '../support/harnesses/offline';
 import {
   driverOptions,
@@ -18,6 +21,7 @@ import type { TcpProxy } from '../support/stand-ins/tcp-proxy';
 import { storeContract } from './store-contract';
 import { shardStoreContract } from './shard-store-contract';
 import { identifierContract } from './identifier-contract';
+import { historyReadContract } from './history-read-contract';
 
 const suite = SKIP_MYSQL ? describe.skip : describe;
 
@@ -52,6 +56,7 @@ suite('MySQL', () => {
     (store) => open(prefixes.get(store) as string),
   );
   identifierContract('MySQL', async () => open(uniquePrefix(`i${n++}`)));
+  historyReadContract('MySQL', async () => open(uniquePrefix(`h${n++}`)));
 
   describe('MySQL subject index (direct messages)', () => {
     let db: MysqlConnection;
@@ -343,6 +348,40 @@ suite('MySQL', () => {
         proxy.setRefusalDelay(0);
       }
     }, 60_000);
+  });
+
+  /** What one `history` answer costs the connection, counted on the wire by the proxy. */
+  describe('a history read on the wire', () => {
+    let proxy: TcpProxy;
+    let store: MysqlConnectionStore;
+
+    beforeEach(async () => {
+      proxy = await startTcpProxy({ host: mysqlSettings('').host, port: mysqlSettings('').port });
+      store = new MysqlConnectionStore({ ...mysqlSettings(uniquePrefix('wire')), port: proxy.port });
+    });
+
+    afterEach(async () => {
+      if (proxy === undefined) return; // the suite's server check failed: that is the message
+      await store.dropTables();
+      await store.close();
+      await proxy.close();
+    });
+
+    it("of 40 messages of 100 KB brings one answer's worth (128 KB) from the server in one query, not the 4 MB kept", async () => {
+      for (let i = 0; i < 40; i++) {
+        const body = JSON.stringify({ type: 'message', id: `m${i}`, room: 'big', data: 'x'.repeat(100_000) });
+        await store.appendToRoom('big', { id: `m${i}`, sentAt: Date.now(), body });
+      }
+      proxy.resetBytes();
+      proxy.resetCommands();
+      const answer = await readHistory(store, { room: 'big', after: 0, limit: 1_000 }, DEFAULT_HISTORY);
+      expect(answer.count).toBe(1);
+      expect(JSON.parse(answer.text)).toMatchObject({ latest: 40, more: true, gap: false });
+      expect(proxy.commands.map((c) => c.command)).toEqual(['query']);
+      // the one message's 100 KB and the protocol around it (was 4 MB: every message, cut in JavaScript)
+      expect(proxy.bytesFromServer()).toBeGreaterThan(100_000);
+      expect(proxy.bytesFromServer()).toBeLessThan(MAX_MESSAGE_BYTES);
+    });
   });
 
   /** Item 11: what end() sends, counted on the wire (the proxy reads the MySQL protocol). */

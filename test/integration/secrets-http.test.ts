@@ -4,7 +4,7 @@
  * signs, an error answer, and a deadline that really aborts a request nobody answers.
  */
 import { SecretError } from '../../src/errors';
-import { readSecretString, resetSecretClients } from '../../src/aws/secrets';
+import { rdsPassword, readSecretStage, readSecretString, resetSecretClients } from '../../src/aws/secrets';
 import { startSecretsStandIn } from '../support/stand-ins/secrets-stand-in';
 import type { SecretsStandIn } from '../support/stand-ins/secrets-stand-in';
 
@@ -58,6 +58,39 @@ describe('readSecretString over HTTP', () => {
     // timeout): the abort destroyed the request, it did not linger.
     await waitFor(() => standIn.requests.length > 0 && standIn.requests.every((r) => r.abandoned), 1_000);
     expect(standIn.requests.length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('the AWSPENDING stage over HTTP', () => {
+  it('asks with VersionStage AWSPENDING, and takes "no such version" (outside a rotation) as none', async () => {
+    await expect(readSecretStage(ARN, 'AWSPENDING', { endpoint: standIn.url })).resolves.toBeUndefined();
+    standIn.pending.set(ARN, '{"username":"websockets","password":"the-next-one"}');
+    try {
+      await expect(readSecretStage(ARN, 'AWSPENDING', { endpoint: standIn.url })).resolves.toContain('the-next-one');
+      const password = rdsPassword(ARN, { endpoint: standIn.url });
+      await expect(password.pending()).resolves.toBe('the-next-one');
+      await expect(password.value()).resolves.toBe('from-the-stand-in'); // AWSCURRENT is another version
+    } finally {
+      standIn.pending.delete(ARN);
+    }
+    expect(standIn.requests.map((request) => request.body)).toEqual([
+      { SecretId: ARN, VersionStage: 'AWSPENDING' },
+      { SecretId: ARN, VersionStage: 'AWSPENDING' },
+      { SecretId: ARN, VersionStage: 'AWSPENDING' },
+      { SecretId: ARN },
+    ]);
+  });
+
+  it('is still a SecretError when the secret itself is missing, or the read fails otherwise', async () => {
+    const missing = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:gone-AbCdEf';
+    const gone = await readSecretString(missing, { endpoint: standIn.url }).catch((e: unknown) => e);
+    expect(gone).toBeInstanceOf(SecretError);
+    standIn.hang = true;
+    const error = await readSecretStage(ARN, 'AWSPENDING', { endpoint: standIn.url, timeoutMs: 300 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SecretError);
+    expect((error as SecretError).message).toMatch(/\(AWSPENDING\) timed out after 300 ms/);
   });
 });
 

@@ -9,6 +9,7 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import {
   ConfigError,
   CredentialsError,
+  DatabasePasswordError,
   DeliveryError,
   KeySetError,
   PostTimeoutError,
@@ -27,6 +28,13 @@ const ROWS: [string, () => Error, number, 'unavailable' | 'internal', 'ours' | '
   ['ConfigError', () => new ConfigError('DB_HOST is not set'), 500, 'internal', 'ours'],
   ['CredentialsError', () => new CredentialsError('no credentials'), 500, 'internal', 'ours'],
   ['StoreError', () => new StoreError('MySQL join failed: ECONNREFUSED', 'join'), 500, 'unavailable', 'dependency'],
+  [
+    'DatabasePasswordError',
+    () => new DatabasePasswordError('MySQL join failed: the server refused the 2 password(s) the secret gave', 'join'),
+    500,
+    'unavailable',
+    'dependency',
+  ],
   ['SecretError', () => new SecretError('reading secret s failed', 's'), 500, 'unavailable', 'dependency'],
   ['KeySetError', () => new KeySetError('the key set could not be fetched'), 500, 'unavailable', 'dependency'],
   ['DeliveryError', () => new DeliveryError(SENDER, 503, true), 502, 'unavailable', 'dependency'],

@@ -19,7 +19,7 @@ import {
   regionOf,
   resetSecretClients,
 } from '../../src/aws/secrets';
-import type { SecretValue } from '../../src/aws/secrets';
+import type { RotatedSecret } from '../../src/aws/secrets';
 import { connectEvent, lambdaContext } from '../support/harnesses/events';
 import { memoryStore } from '../support/stand-ins/memory-store';
 
@@ -135,9 +135,10 @@ describe('the database password (rdsPassword)', () => {
 
 describe('the MySQL store with its password in a secret', () => {
   it('fails with a StoreError caused by the SecretError, without trying to connect, and $connect answers 500', async () => {
-    const unreadable: SecretValue = {
+    const unreadable: RotatedSecret = {
       value: () => Promise.reject(new SecretError('reading secret failed: AccessDeniedException', DB_SECRET)),
       refresh: () => Promise.reject(new Error('refresh must not be called: MySQL never refused a password')),
+      pending: () => Promise.reject(new Error('pending must not be called: MySQL never refused a password')),
     };
     // db.invalid would fail with ENOTFOUND if a connection were attempted.
     const store = new MysqlConnectionStore(

@@ -4,7 +4,7 @@
  * what it was; a write that did not happen is done then. (A refused `$connect` leaves no
  * row: test/unit/handler.test.ts.)
  */
-import { StoreError } from '../../src/errors';
+import { DatabasePasswordError, StoreError } from '../../src/errors';
 import { message, useStore } from '../../src/handler';
 import { lambdaContext, messageEvent } from '../support/harnesses/events';
 import { useManagementStandIn } from '../support/stand-ins/management-stand-in';
@@ -77,6 +77,15 @@ describe('a write whose answer was lost', () => {
       expect.objectContaining({ type: 'presence', event: 'leave', connectionId: ME, reason: 'leave' }),
     ]);
     expect(await store.roomsOf(ME)).toEqual([]);
+  });
+
+  it('is not read back when the database refused every password: nothing was written, the route fails at once', async () => {
+    store.join.mockRejectedValueOnce(
+      new DatabasePasswordError('MySQL join failed: the server refused the 2 password(s) the secret gave', 'join'),
+    );
+    expect(await send('join')).toEqual({ statusCode: 500 });
+    expect(store.roomsOf).not.toHaveBeenCalled();
+    expect(to(ME)).toEqual([{ type: 'error', code: 'unavailable', message: expect.any(String) }]);
   });
 
   it('reads back until the store answers again, within the budget', async () => {

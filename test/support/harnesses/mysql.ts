@@ -1,6 +1,7 @@
 /** Settings of the MySQL server the integration and end-to-end tests use. */
 import type { MysqlSettings } from '../../../src/config';
 import { mysqlFromUrl } from '../../../src/config';
+import { createConnection } from 'mysql2/promise';
 
 /** TEST_MYSQL_URL, default root@127.0.0.1:3306/test (the machine's MariaDB). */
 export const MYSQL_URL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
@@ -46,4 +47,44 @@ export function mysqlSettings(tablePrefix: string): MysqlSettings {
 /** A table prefix of its own per test run, so parallel runs do not collide. */
 export function uniquePrefix(label: string): string {
   return `t_${label}_${process.pid}_${Date.now().toString(36)}_`;
+}
+
+/**
+ * A MySQL user of this run only, with every right on the test database, whose password a test
+ * changes (a rotation); dropped at the end, so the shared server's users stay as they were.
+ * Each statement runs as the URL's user (root) on a connection of its own.
+ */
+export interface TestUser {
+  name: string;
+  /** Creates the user; MysqlUnreachableError when the server does not answer. */
+  create(password: string): Promise<void>;
+  /** ALTER USER: what a rotation does on the server. */
+  setPassword(password: string): Promise<void>;
+  drop(): Promise<void>;
+}
+
+export function testUser(label: string): TestUser {
+  const root = mysqlSettings('');
+  const name = `${label}_${process.pid}_${Date.now().toString(36)}`.slice(0, 32);
+  const asRoot = async (sql: string) => {
+    const admin = await createConnection({ ...driverOptions(root), connectTimeout: 2_000 });
+    try {
+      await admin.query(sql);
+    } finally {
+      await admin.end();
+    }
+  };
+  return {
+    name,
+    async create(password) {
+      try {
+        await asRoot(`CREATE USER '${name}'@'%' IDENTIFIED BY '${password}'`);
+      } catch (error) {
+        throw new MysqlUnreachableError(error);
+      }
+      await asRoot(`GRANT ALL ON \`${root.database}\`.* TO '${name}'@'%'`);
+    },
+    setPassword: (password) => asRoot(`ALTER USER '${name}'@'%' IDENTIFIED BY '${password}'`),
+    drop: () => asRoot(`DROP USER IF EXISTS '${name}'@'%'`),
+  };
 }

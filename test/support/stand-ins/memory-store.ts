@@ -4,6 +4,7 @@
  * to be plausible, and every method is a jest spy so tests can make it fail.
  */
 import type { Connection, ConnectionPage, ConnectionStore, HistoryPage, StoredMessage } from '../../../src/data';
+import { HISTORY_READ_BYTES } from '../../../src/store/types';
 import { memoryShardStore } from './memory-shard-store';
 
 export type MemoryStore = jest.Mocked<ConnectionStore> & {
@@ -118,12 +119,20 @@ export function memoryStore(): MemoryStore {
       history.set(room, [...(history.get(room) ?? []), { seq, ...entry }]);
       return seq;
     },
-    roomHistory: async (room, after, limit, window): Promise<HistoryPage> => {
+    roomHistory: async (room, after, limit, window, maxBytes = HISTORY_READ_BYTES): Promise<HistoryPage> => {
       const latest = sequences.get(room) ?? 0;
       const kept = (history.get(room) ?? []).filter(
         (m) => m.seq > after && m.seq > latest - window.maxPerRoom && m.sentAt >= window.notBefore,
       );
-      return { latest, messages: kept.slice(0, limit) };
+      // As the adapters read: up to the limit, and no text past the byte budget.
+      const messages: StoredMessage[] = [];
+      let bytes = 0;
+      for (const message of kept.slice(0, limit)) {
+        bytes += Buffer.byteLength(message.body);
+        if (bytes > maxBytes) return { latest, messages, next: message.seq };
+        messages.push(message);
+      }
+      return { latest, messages };
     },
     trimHistory: async (window) => {
       let removed = 0;

@@ -23,6 +23,8 @@
  * (COM_QUERY, COM_PING, COM_QUIT, …) starts a new exchange with sequence id 0. So the count
  * includes whatever a library sends on its own, not only the statements our code asks for.
  * It does not work through TLS (the packets are then encrypted); local servers use none.
+ * It also counts the bytes the server sends back (`bytesFromServer`): what a statement's
+ * answer costs the connection and the client's memory.
  */
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
@@ -73,6 +75,9 @@ export interface TcpProxy {
   /** Every command clients sent through the proxy since the last reset, in order. */
   readonly commands: ProxiedCommand[];
   resetCommands(): void;
+  /** Bytes the server sent to clients through the proxy since the last resetBytes(). */
+  bytesFromServer(): number;
+  resetBytes(): void;
   /** Client connections currently open through the proxy (half-open ones included). */
   openConnections(): number;
   /** Client connections accepted since the proxy started. */
@@ -120,6 +125,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const lostAnswers = new Set<Socket>();
   let holdAfter: RegExp | undefined;
   let silenceAfter: RegExp | undefined;
+  let fromServer = 0;
 
   const track = (socket: Socket) => {
     open.add(socket);
@@ -176,6 +182,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       }
     });
     upstream.on('data', (chunk: Buffer) => {
+      fromServer += chunk.length;
       if (mode === 'pass') client.write(chunk);
       else if (mode === 'hold') lostAnswers.add(client);
       if (silenceOnAnswer) {
@@ -223,6 +230,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     commands,
     resetCommands: () => void commands.splice(0),
+    bytesFromServer: () => fromServer,
+    resetBytes: () => void (fromServer = 0),
     openConnections: () => [...clients].filter((socket) => !socket.destroyed).length,
     accepted: () => accepted,
     close: async () => {
