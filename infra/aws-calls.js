@@ -110,7 +110,7 @@ const CALLS = [
     when: 'jwtSecret',
     actions: ['secretsmanager:GetSecretValue'],
     targets: ['{jwtSecretArn}'],
-    site: 'src/aws/secrets.ts#readSecretString',
+    site: 'src/aws/secrets.ts#readSecretStage',
     why: 'the HS256 key, at the first `$connect` of a container (src/auth/settings.ts); JWKS reads no secret',
     sid: 'JwtSecretOnly',
     grant: ({ jwtSecret }) => [jwtSecret],
