@@ -9,10 +9,11 @@ import type { MysqlSettings } from '../../src/config';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import { StoreError } from '../../src/errors';
 import { SKIP_MYSQL } from '../support/harnesses/mysql';
+import { findMariadbd } from '../support/stand-ins/mariadb';
 import {
   HOW_TO_INSTALL_MARIADB,
+  SKIP_MYSQL_TLS,
   TLS_DATABASE,
-  findMariadbd,
   makeCertificates,
   scratchDir,
   startTlsMariadb,
@@ -21,7 +22,7 @@ import type { TestCertificates, TlsMariadb } from '../support/stand-ins/tls-mari
 
 jest.setTimeout(60_000);
 
-const suite = SKIP_MYSQL ? describe.skip : describe;
+const suite = SKIP_MYSQL || SKIP_MYSQL_TLS ? describe.skip : describe;
 
 suite('MySQL over verified TLS', () => {
   const scratch = scratchDir();
