@@ -90,7 +90,12 @@ export class ChatSession {
 
   constructor(options: StartOptions = {}) {
     beforeAll(async () => {
-      [this.browser, this.service] = await Promise.all([launchChromium(), startOffline(options)]);
+      // Both settle before the hook fails: a service still starting when Chromium failed would
+      // be out of afterAll's reach, and its process would keep jest from ever ending.
+      const [browser, service] = await Promise.allSettled([launchChromium(), startOffline(options)]);
+      if (browser.status === 'fulfilled') this.browser = browser.value;
+      if (service.status === 'fulfilled') this.service = service.value;
+      for (const result of [browser, service]) if (result.status === 'rejected') throw result.reason;
     });
     afterEach(async () => {
       // Each test's people leave before the next test's arrive.
