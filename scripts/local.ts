@@ -146,14 +146,14 @@ export function localStore(settings: Record<string, unknown>, wsPort: number): L
   return { kind: 'embedded', file: resolve('.local', `connections-${wsPort}.sqlite`) };
 }
 
-/** The URL without its password, for logs. */
-function redact(url: string): string {
+/** The URL without its password, for logs; `setting` names it when it is not a URL. */
+export function redact(url: string, setting = 'LOCAL_DB_URL'): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
     return parsed.toString();
   } catch {
-    return '(unparseable LOCAL_DB_URL)';
+    return `(unparseable ${setting})`;
   }
 }
 

@@ -2,7 +2,7 @@
  * The chat page of `npm start` (web/) in a real browser (Debian's Chromium, driven by
  * playwright-core) against the real service under serverless-offline, without auth.
  */
-import { ChatSession } from '../support/harnesses/browser';
+import { browserDescribe, ChatSession } from '../support/harnesses/browser';
 import type { ChatPage } from '../support/harnesses/browser';
 import { chatLog, join, membersOf, say, sees, statusSays } from '../support/harnesses/chat';
 import { startOffline } from '../support/harnesses/offline';
@@ -20,7 +20,7 @@ async function open(url?: string): Promise<ChatPage> {
   return chat;
 }
 
-describe('the chat page, without auth', () => {
+browserDescribe('the chat page, without auth', () => {
   it('lets two pages chat, one of them told the URL by ?url=, and shows the sender its delivery summary', async () => {
     // 127.0.0.1, not the localhost the page would derive: only ?url= can have chosen it.
     const [a, b] = [await open(), await open(`ws://127.0.0.1:${session.service?.port}`)];

@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, openChat } from '../support/harnesses/browser';
+import { browserDescribe, launchChromium, openChat } from '../support/harnesses/browser';
 import { say, statusSays } from '../support/harnesses/chat';
 import type { Received } from '../support/harnesses/client';
 import { TestClient } from '../support/harnesses/client';
@@ -118,7 +118,7 @@ function refusals(): Record<string, unknown>[] {
     .map((line) => JSON.parse(line.slice(line.indexOf('{'))) as Record<string, unknown>);
 }
 
-describe('POST /publish from a page of another origin', () => {
+browserDescribe('POST /publish from a page of another origin', () => {
   const publish = () => `http://localhost:${service.httpPort}/publish`;
   const body = JSON.stringify({ data: { origin: 'server', text: 'pushed by a web page' } });
 
@@ -186,7 +186,7 @@ describe('POST /publish from a page of another origin', () => {
   });
 });
 
-describe('the WebSocket port, from a page of another origin', () => {
+browserDescribe('the WebSocket port, from a page of another origin', () => {
   it('refuses the handshake: the page gets no socket, no $connect runs', async () => {
     const before = (await victim.request({ action: 'list' }, 'connections')).count;
     expect(await socketFrom(evil(), `ws://localhost:${service.port}`)).toBe('refused');
@@ -219,7 +219,7 @@ describe('the WebSocket port, from a page of another origin', () => {
   });
 });
 
-describe('the Lambda port, from a page of another origin', () => {
+browserDescribe('the Lambda port, from a page of another origin', () => {
   const invoke = (name: string) =>
     `http://localhost:${service.ports.lambda}/2015-03-31/functions/aws-node-websockets-dev-${name}/invocations`;
   /** A shard that deliver would post to every connection, as an "admin" with a huge seq. */
@@ -258,7 +258,7 @@ describe('the Lambda port, from a page of another origin', () => {
   });
 });
 
-describe('the pages that may', () => {
+browserDescribe('the pages that may', () => {
   it('the chat page still chats with the service', async () => {
     const chat = await openChat(browser, `http://localhost:${service.httpPort}/`);
     try {
@@ -284,7 +284,7 @@ describe('the pages that may', () => {
   });
 });
 
-describe('the chat page and LAMBDA_PORT', () => {
+browserDescribe('the chat page and LAMBDA_PORT', () => {
   it('serves the page with a Content-Security-Policy, and only to its own Host', async () => {
     const context = await browser.newContext();
     try {

@@ -4,8 +4,10 @@
  */
 import { mysqlReachable, renderMarkdown, runBench } from '../../scripts/bench/run';
 import type { BenchResults } from '../../scripts/bench/run';
+import { MYSQL_URL } from '../support/harnesses/mysql';
 
-const MYSQL = process.env.LOCAL_DB_URL || 'mysql://root@127.0.0.1:3306/test';
+// The MySQL suites' server (TEST_MYSQL_URL: the one `npm test` started, when it did) unless LOCAL_DB_URL names another.
+const MYSQL = process.env.LOCAL_DB_URL || MYSQL_URL;
 const finite = (value: number) => Number.isFinite(value) && value >= 0;
 
 describe('npm run bench -- --smoke', () => {

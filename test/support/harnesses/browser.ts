@@ -1,7 +1,9 @@
 /**
  * Debian's Chromium driven by playwright-core, for the browser tests (test/browser). No
- * browser is downloaded: .ci/run installs the `chromium` package when it is missing.
+ * browser is downloaded: `npm test` installs the `chromium` package when it may
+ * (scripts/test-env.ts), or skips these tests with SKIP_BROWSER_TESTS=1.
  */
+import { accessSync, constants } from 'node:fs';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { startOffline } from './offline';
@@ -10,11 +12,25 @@ import type { OfflineService, StartOptions } from './offline';
 /** Where Debian puts it; CHROMIUM_PATH points elsewhere (another distribution, a local build). */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
+/** Skipping the browser suite is allowed only when asked for explicitly (`npm test` asks when Chromium is missing). */
+export const SKIP_BROWSER = process.env.SKIP_BROWSER_TESTS === '1';
+
+/** `describe`, or `describe.skip` under SKIP_BROWSER_TESTS=1: every browser test file's outer blocks. */
+export const browserDescribe = SKIP_BROWSER ? describe.skip : describe;
+
 /**
  * Headless, without the sandbox (CI containers run as root, where Chromium refuses it) and
  * without anything that would reach the network or the GPU on its own.
  */
 export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
+  try {
+    accessSync(CHROMIUM_PATH, constants.X_OK);
+  } catch {
+    throw new Error(
+      `Chromium was not found at ${CHROMIUM_PATH}: install it (\`apt-get install chromium\`), point CHROMIUM_PATH ` +
+        'at one, or set SKIP_BROWSER_TESTS=1 to skip the browser tests.',
+    );
+  }
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: [
@@ -74,7 +90,12 @@ export class ChatSession {
 
   constructor(options: StartOptions = {}) {
     beforeAll(async () => {
-      [this.browser, this.service] = await Promise.all([launchChromium(), startOffline(options)]);
+      // Both settle before the hook fails: a service still starting when Chromium failed would
+      // be out of afterAll's reach, and its process would keep jest from ever ending.
+      const [browser, service] = await Promise.allSettled([launchChromium(), startOffline(options)]);
+      if (browser.status === 'fulfilled') this.browser = browser.value;
+      if (service.status === 'fulfilled') this.service = service.value;
+      for (const result of [browser, service]) if (result.status === 'rejected') throw result.reason;
     });
     afterEach(async () => {
       // Each test's people leave before the next test's arrive.

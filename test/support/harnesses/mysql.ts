@@ -12,8 +12,8 @@ export const SKIP_MYSQL = process.env.SKIP_MYSQL_TESTS === '1';
 export const HOW_TO_START =
   'MySQL is not reachable at ' +
   MYSQL_URL +
-  '. Start MariaDB with `start-stop-daemon --start --oknodo --background --chuid mysql --exec /usr/sbin/mariadbd`, ' +
-  'point TEST_MYSQL_URL at another server, or set SKIP_MYSQL_TESTS=1 to skip these tests.';
+  '. Run the tests through `npm test` (it starts a MariaDB of its own when mariadbd is installed), ' +
+  'start the server, point TEST_MYSQL_URL at another one, or set SKIP_MYSQL_TESTS=1 to skip these tests.';
 
 /**
  * Thrown by a MySQL suite's first hook when the server does not answer. Jest repeats a

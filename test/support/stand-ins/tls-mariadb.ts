@@ -7,33 +7,34 @@
  * what the client accepts from the server's certificate, not about accounts, and an empty
  * datadir starts in about a second where mariadb-install-db costs five.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { freePort } from '../harnesses/offline';
+import { join } from 'node:path';
+import { startMariadb } from './mariadb';
+import type { MariadbServer } from './mariadb';
+
+/** Skips this test alone: it needs mariadbd and openssl on this machine, which a MySQL elsewhere does not. */
+export const SKIP_MYSQL_TLS = process.env.SKIP_MYSQL_TLS_TEST === '1';
 
 export const HOW_TO_INSTALL_MARIADB =
   'mariadbd was not found: the TLS test starts a MariaDB server of its own. Install it with ' +
-  '`apt-get install mariadb-server` (CI has it), or set SKIP_MYSQL_TESTS=1 to skip the MySQL suites.';
+  '`apt-get install mariadb-server` (or point MARIADBD_PATH at it), or set SKIP_MYSQL_TLS_TEST=1 to skip this test.';
 
 /** The database the store uses on this server: a directory in the datadir is a database to MariaDB. */
 export const TLS_DATABASE = 'tlstest';
 
-export function findMariadbd(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/local/mysql/bin'];
-  for (const dir of dirs) {
-    for (const name of ['mariadbd', 'mysqld']) {
-      const candidate = join(dir, name);
-      if (dir !== '' && existsSync(candidate)) return candidate;
-    }
-  }
-  return undefined;
-}
-
 function openssl(args: string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: 'pipe', timeout: 10_000 });
+  try {
+    execFileSync('openssl', args, { cwd, stdio: 'pipe', timeout: 10_000 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    throw new Error(
+      'openssl was not found: the TLS test makes its certificates with it. Install it with ' +
+        '`apt-get install openssl`, or set SKIP_MYSQL_TLS_TEST=1 to skip this test.',
+      { cause: error },
+    );
+  }
 }
 
 /** P-256 keys: generated in milliseconds, unlike RSA. */
@@ -109,16 +110,11 @@ export function makeCertificates(dir: string, names: readonly string[]): TestCer
   };
 }
 
-export interface TlsMariadb {
-  port: number;
-  /** Stops the server (SIGTERM, SIGKILL after 10 s). */
-  stop(): Promise<void>;
-}
+export type TlsMariadb = MariadbServer;
 
 /**
- * Starts mariadbd on a free loopback port with the given server certificate and waits
- * (at most `timeoutMs`) until it accepts connections. The datadir may be reused by a
- * later start with another certificate.
+ * Starts mariadbd (mariadb.ts) with the given server certificate, an empty datadir and no
+ * grant tables. The datadir may be reused by a later start with another certificate.
  */
 export async function startTlsMariadb(
   mariadbd: string,
@@ -126,61 +122,17 @@ export async function startTlsMariadb(
   certificate: { cert: string; key: string },
   timeoutMs = 30_000,
 ): Promise<TlsMariadb> {
-  const datadir = join(dir, 'data');
-  mkdirSync(join(datadir, TLS_DATABASE), { recursive: true });
-  const port = await freePort();
-  const args = [
-    '--no-defaults',
-    `--datadir=${datadir}`,
-    `--port=${port}`,
-    '--bind-address=127.0.0.1',
-    `--socket=${join(dir, 'mariadb.sock')}`,
-    `--pid-file=${join(dir, 'mariadb.pid')}`,
-    '--skip-grant-tables',
-    '--skip-name-resolve',
-    '--innodb-buffer-pool-size=8M',
-    '--innodb-log-file-size=4M',
-    `--ssl-ca=${join(dir, 'ca.pem')}`,
-    `--ssl-cert=${certificate.cert}`,
-    `--ssl-key=${certificate.key}`,
-  ];
-  // mariadbd refuses to run as root unless told to; a non-root user runs it as itself.
-  if (process.getuid?.() === 0) args.push('--user=root');
-
-  const child: ChildProcess = spawn(mariadbd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  // Should the test process end without stop() (a crash, a killed jest), take the server along.
-  const orphanGuard = () => child.kill('SIGKILL');
-  process.once('exit', orphanGuard);
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      process.removeListener('exit', orphanGuard);
-      resolve();
-    }),
-  );
-
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
-
-  const deadline = Date.now() + timeoutMs;
-  while (!output.includes('ready for connections')) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`mariadbd exited before it was ready:\n${output}`);
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`mariadbd was not ready within ${timeoutMs} ms:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { port, stop };
+  return startMariadb(mariadbd, dir, {
+    timeoutMs,
+    initialise: async () => void mkdirSync(join(dir, 'data', TLS_DATABASE), { recursive: true }),
+    extraArgs: [
+      '--skip-grant-tables',
+      '--innodb-buffer-pool-size=8M',
+      `--ssl-ca=${join(dir, 'ca.pem')}`,
+      `--ssl-cert=${certificate.cert}`,
+      `--ssl-key=${certificate.key}`,
+    ],
+  });
 }
 
 /** A temporary directory for one test server, removed by the returned function. */
