@@ -73,12 +73,18 @@ interface SummaryTo {
   /** The message's id and room number, which every summary of it names. */
   id?: string;
   seq?: number;
+  /** The sender's own name for its request, which every summary of it echoes. */
+  ref?: string;
   startedAt: number;
 }
 
 /** The message a summary is of: its id, and its room number when it has one. */
-function messageFields(to: { id?: string; seq?: number }): { id: string; seq?: number } {
-  return { id: to.id ?? '', ...(to.seq === undefined ? {} : { seq: to.seq }) };
+function messageFields(to: { id?: string; seq?: number; ref?: string }): { id: string; seq?: number; ref?: string } {
+  return {
+    id: to.id ?? '',
+    ...(to.seq === undefined ? {} : { seq: to.seq }),
+    ...(to.ref === undefined ? {} : { ref: to.ref }),
+  };
 }
 
 export interface Sharding {
@@ -163,7 +169,7 @@ export async function planDelivery(
   sharding: Sharding,
   room: string | undefined,
   bytes: Uint8Array,
-  summaryTo: { connectionId?: string; id?: string; seq?: number },
+  summaryTo: { connectionId?: string; id?: string; seq?: number; ref?: string },
   now: () => number = Date.now,
 ): Promise<Plan> {
   const first = await store.audiencePage(room, { after: null, upTo: null }, sharding.size + 1);
