@@ -4,14 +4,23 @@
  */
 import type { ErrorCode, ErrorFrame } from '../src/chat/frames';
 
-/** A message was refused because the send queue already holds `limit` messages (or the limit is 0). */
+/**
+ * A message was refused because the client already holds `limit` messages it could not send
+ * yet (or the limit is 0): commands queued while not open, or publishes held (`held`: not
+ * open, or waiting for their room's join or for an earlier publish's number).
+ */
 export class ClientQueueFullError extends Error {
   override readonly name = 'ClientQueueFullError';
-  constructor(readonly limit: number) {
+  constructor(
+    readonly limit: number,
+    held = false,
+  ) {
     super(
       limit === 0
         ? 'the client is not open and queues nothing (queueLimit: 0); the message was not sent'
-        : `the client is not open and its send queue is full (${limit} messages); the message was not sent`,
+        : held
+          ? `the client already holds ${limit} publishes it cannot send yet (queueLimit); the message was not sent`
+          : `the client is not open and its send queue is full (${limit} messages); the message was not sent`,
     );
   }
 }

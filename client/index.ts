@@ -158,12 +158,12 @@ export class RealtimeClient extends Connection {
    */
   publish(room: string, data: MessageData, options: PublishOptions = {}): Promise<PublishResult> {
     this.refuseWhenClosed();
-    if (this.requests.held >= this.queueLimit) throw new ClientQueueFullError(this.queueLimit);
+    const ordered = options.ordered !== false;
+    if (this.requests.held >= this.queueLimit && this.requests.wouldHold(room, ordered)) {
+      throw new ClientQueueFullError(this.queueLimit, true);
+    }
     const timeoutMs = checkCount('timeoutMs', options.timeoutMs ?? this.publishTimeoutMs);
-    const answer = this.requests.ask(
-      { action: 'publish', room, data },
-      { timeoutMs, clock: 'sent', ordered: options.ordered !== false },
-    );
+    const answer = this.requests.ask({ action: 'publish', room, data }, { timeoutMs, clock: 'sent', ordered });
     const result = answer.then((delivery) => ({ id: delivery.id, seq: delivery.seq ?? 0, delivery }));
     result.catch(() => undefined); // an app that does not wait for it hears of it as an `error` frame
     return result;

@@ -78,6 +78,16 @@ export class Requests {
     return count;
   }
 
+  /** Whether a request about `room` asked now would be held rather than sent. */
+  wouldHold(room: string, ordered: boolean): boolean {
+    return (
+      this.link.socket() === undefined ||
+      this.link.closed() ||
+      (this.link.inRoom(room) && !this.ready.has(room)) ||
+      (ordered && this.lastOrdered.has(room))
+    );
+  }
+
   /** Sends `command` with a ref of its own as soon as it may go; resolves with its answer. */
   ask<C extends AskedCommand>(command: C, options: AskOptions): Promise<AnswerOf<C>> {
     return new Promise<AnswerOf<C>>((resolve, reject) => {
