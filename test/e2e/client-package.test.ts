@@ -4,10 +4,11 @@
  * Node 20 needs), a Node ES module imports RealtimeClient from the package's name, connects to
  * the real service (`npm start`'s launcher), joins, publishes and reads history with the
  * iterator; TypeScript checks an app against its declarations; esbuild bundles it for the
- * browser with nothing of `ws` or Node. (Chromium runs that bundle in test/browser/client-package.test.ts.)
+ * browser with nothing of `ws` or Node; the chat page serves the same build. (Chromium runs that
+ * bundle in test/browser/client-package.test.ts.)
  */
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { consumerProject, outcome, PACKAGE_NAME, packClientTarball, ROOT } from '../support/harnesses/client-package';
@@ -175,6 +176,13 @@ describe('the client package, from its tarball', () => {
     ]);
     const output = Object.values(result.metafile.outputs)[0];
     expect(output?.imports).toEqual([]);
+  });
+
+  it("is what the chat page of npm start runs: its client.js is the package's browser build, byte for byte", async () => {
+    const served = await fetch(`http://localhost:${service.httpPort}/client.js`);
+    expect(served.status).toBe(200);
+    const packaged = readFileSync(join(project.dir, 'node_modules', PACKAGE_NAME, 'dist', 'index.js'), 'utf8');
+    expect(await served.text()).toBe(packaged);
   });
 
   it('says to npm i ws on a Node with neither a global WebSocket nor ws', async () => {
