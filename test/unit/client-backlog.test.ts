@@ -21,6 +21,15 @@ function joining(backlog: number, options: Partial<RealtimeClientOptions> = {}) 
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
+/** The room's history answer holding frames `from` to `to`, the room's last number being `latest`. */
+const kept = (latest: number, from: number, to: number, extra: { more?: boolean; gap?: boolean } = {}) =>
+  history(
+    'lobby',
+    latest,
+    range(from, to).map((n) => msg(n)),
+    extra,
+  );
+
 describe('join with a backlog', () => {
   it("hands over the room's last n frames, then the live ones, each once, in seq order", () => {
     const { room, gaps } = joining(5);
@@ -28,13 +37,7 @@ describe('join with a backlog', () => {
     fake.last().receive({ type: 'joined', room: 'lobby', seq: 10 });
     expect(historyAsks(fake.last())).toEqual([{ action: 'history', room: 'lobby', after: 5, limit: 1000 }]);
     fake.last().receive(msg(12)); // live, while the backlog is read
-    fake.last().receive(
-      history(
-        'lobby',
-        12,
-        range(6, 12).map((n) => msg(n)),
-      ),
-    );
+    fake.last().receive(kept(12, 6, 12));
     fake.last().receive(msg(13));
     fake.last().receive(msg(12)); // a repeat
     expect(room()).toEqual(range(6, 13));
@@ -45,23 +48,10 @@ describe('join with a backlog', () => {
     const { room } = joining(6);
     fake.last().receive({ type: 'joined', room: 'lobby', seq: 20 });
     fake.last().receive(msg(21));
-    fake.last().receive(
-      history(
-        'lobby',
-        21,
-        range(15, 17).map((n) => msg(n)),
-        { more: true },
-      ),
-    );
+    fake.last().receive(kept(21, 15, 17, { more: true }));
     expect(room()).toEqual([15, 16, 17]);
     expect(historyAsks(fake.last()).at(-1)).toMatchObject({ after: 17 });
-    fake.last().receive(
-      history(
-        'lobby',
-        21,
-        range(18, 21).map((n) => msg(n)),
-      ),
-    );
+    fake.last().receive(kept(21, 18, 21));
     expect(room()).toEqual(range(15, 21));
   });
 
@@ -69,27 +59,14 @@ describe('join with a backlog', () => {
     const { room } = joining(50);
     fake.last().receive({ type: 'joined', room: 'lobby', seq: 3 });
     expect(historyAsks(fake.last())).toEqual([expect.objectContaining({ after: 0 })]);
-    fake.last().receive(
-      history(
-        'lobby',
-        3,
-        range(1, 3).map((n) => msg(n)),
-      ),
-    );
+    fake.last().receive(kept(3, 1, 3));
     expect(room()).toEqual([1, 2, 3]);
   });
 
   it("is no gap where history no longer keeps the backlog's oldest frames: it starts at the oldest kept", () => {
     const { room, gaps } = joining(100);
     fake.last().receive({ type: 'joined', room: 'lobby', seq: 500 });
-    fake.last().receive(
-      history(
-        'lobby',
-        500,
-        range(481, 500).map((n) => msg(n)),
-        { gap: true },
-      ),
-    );
+    fake.last().receive(kept(500, 481, 500, { gap: true }));
     expect(room()).toEqual(range(481, 500));
     expect(gaps).toEqual([]);
   });
@@ -97,22 +74,8 @@ describe('join with a backlog', () => {
   it('still reports a gap that opens after the backlog started', () => {
     const { room, gaps } = joining(10);
     fake.last().receive({ type: 'joined', room: 'lobby', seq: 30 });
-    fake.last().receive(
-      history(
-        'lobby',
-        30,
-        range(21, 24).map((n) => msg(n)),
-        { more: true },
-      ),
-    );
-    fake.last().receive(
-      history(
-        'lobby',
-        30,
-        range(27, 30).map((n) => msg(n)),
-        { gap: true },
-      ),
-    );
+    fake.last().receive(kept(30, 21, 24, { more: true }));
+    fake.last().receive(kept(30, 27, 30, { gap: true }));
     expect(room()).toEqual([21, 22, 23, 24, 27, 28, 29, 30]);
     expect(gaps).toEqual([{ room: 'lobby', after: 24, before: 27 }]);
   });
@@ -131,13 +94,7 @@ describe('join with a backlog', () => {
     const next = reconnect(fake);
     next.receive({ type: 'joined', room: 'lobby', seq: 10 });
     expect(historyAsks(next)).toEqual([expect.objectContaining({ after: 6 })]);
-    next.receive(
-      history(
-        'lobby',
-        10,
-        range(7, 10).map((n) => msg(n)),
-      ),
-    );
+    next.receive(kept(10, 7, 10));
     expect(room()).toEqual([7, 8, 9, 10]);
     const third = reconnect(fake);
     third.receive({ type: 'joined', room: 'lobby', seq: 10 });

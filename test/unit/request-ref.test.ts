@@ -6,48 +6,27 @@
  */
 import { frameProblem } from '../../client/frames';
 import { handleMessage, replyFailure } from '../../src/chat/actions';
-import type { Outbox, Session } from '../../src/chat/actions';
+import type { Session } from '../../src/chat/actions';
 import { planDelivery, runShard, MAX_ATTEMPTS } from '../../src/chat/fanout/shards';
 import type { ShardEvent } from '../../src/chat/fanout/shards';
 import { MAX_REF_LENGTH, requestRef } from '../../src/chat/protocol';
 import { StoreError } from '../../src/errors';
-import { memoryStore } from '../support/stand-ins/memory-store';
-import type { MemoryStore } from '../support/stand-ins/memory-store';
-import { chatSession } from '../support/harnesses/session';
+import { ALICE, aliceAndBob, BOB } from '../support/harnesses/session';
 
-const ALICE = 'alice-connection=';
-const BOB = 'bob-connection=';
-const decoder = new TextDecoder();
-
-let store: MemoryStore;
-let posted: { to: string; text: string }[];
-const outbox: Outbox = { send: async (to, data) => void posted.push({ to, text: decoder.decode(data) }) };
-
-const session = (connectionId: string, subject: string | null = null): Session =>
-  chatSession({ store, outbox, connectionId, subject });
+const world = aliceAndBob();
+const session = world.session;
 
 /** Sends one request as `who` and returns what `who` was answered (frames parsed), in order. */
 async function ask(who: Session, body: unknown): Promise<Record<string, unknown>[]> {
-  const mark = posted.length;
+  const mark = world.posted.length;
   await handleMessage(who, typeof body === 'string' ? body : JSON.stringify(body));
-  return posted
+  return world.posted
     .slice(mark)
     .filter((p) => p.to === who.connectionId)
     .map((p) => JSON.parse(p.text) as Record<string, unknown>);
 }
 
 const last = (frames: Record<string, unknown>[]) => frames.at(-1) as Record<string, unknown>;
-
-beforeEach(async () => {
-  jest.spyOn(console, 'log').mockImplementation(() => undefined);
-  jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-  store = memoryStore();
-  posted = [];
-  await store.add({ connectionId: ALICE, connectedAt: 1_000, subject: 'alice' });
-  await store.add({ connectionId: BOB, connectedAt: 2_000, subject: 'bob' });
-});
-
-afterEach(() => jest.restoreAllMocks());
 
 describe("a request's ref", () => {
   it("is echoed in a publish's delivery summary, beside the message's id and seq", async () => {
@@ -86,7 +65,7 @@ describe("a request's ref", () => {
     const [answer] = await ask(alice, { action: 'history', room: 'lobby', after: 0, ref: 'h"1\\' });
     expect(answer).toMatchObject({ type: 'history', ref: 'h"1\\', latest: 1, more: false, gap: false });
     expect(frameProblem(answer)).toBeUndefined();
-    expect(posted.at(-1)?.text.startsWith('{"ref":"h\\"1\\\\","type":"history"')).toBe(true);
+    expect(world.posted.at(-1)?.text.startsWith('{"ref":"h\\"1\\\\","type":"history"')).toBe(true);
   });
 
   it('is absent from an answer to a request that gave none', async () => {
@@ -125,10 +104,9 @@ describe("a request's ref", () => {
   });
 
   it("is named by the failure reply when the service fails (the store down), read from the message's body", async () => {
-    posted = [];
     const body = JSON.stringify({ action: 'publish', room: 'lobby', data: 'x', ref: 'p-4' });
-    await replyFailure(outbox, ALICE, new StoreError('down', 'roomsOf'), 1_000, body);
-    expect(JSON.parse(posted[0]?.text as string)).toEqual({
+    await replyFailure(world.outbox, ALICE, new StoreError('down', 'roomsOf'), 1_000, body);
+    expect(world.posted[0]?.frame).toEqual({
       type: 'error',
       code: 'unavailable',
       message: expect.any(String),
@@ -149,12 +127,12 @@ describe("a request's ref", () => {
   it('is echoed by both summaries of a delivery in shards, the queued one and the final one', async () => {
     for (let i = 0; i < 7; i++) {
       const id = `c${i}`;
-      store.rows.set(id, { connectionId: id, connectedAt: i, subject: null });
-      store.rooms.set('big', (store.rooms.get('big') ?? new Set()).add(id));
+      world.store.rows.set(id, { connectionId: id, connectedAt: i, subject: null });
+      world.store.rooms.set('big', (world.store.rooms.get('big') ?? new Set()).add(id));
     }
     const events: ShardEvent[] = [];
     const bytes = new TextEncoder().encode('{"type":"message","data":"hi"}');
-    const plan = await planDelivery(store, { size: 3, invoke: async (e) => void events.push(e) }, 'big', bytes, {
+    const plan = await planDelivery(world.store, { size: 3, invoke: async (e) => void events.push(e) }, 'big', bytes, {
       connectionId: 'sender',
       id: 'm1',
       seq: 9,
@@ -165,9 +143,9 @@ describe("a request's ref", () => {
     expect(plan.queued).toMatchObject({ state: 'queued', id: 'm1', seq: 9, ref: 'p-5' });
     const summaries: unknown[] = [];
     const run = {
-      store,
+      store: world.store,
       send: async (to: string, data: Uint8Array) =>
-        void (to === 'sender' && summaries.push(JSON.parse(decoder.decode(data)))),
+        void (to === 'sender' && summaries.push(JSON.parse(new TextDecoder().decode(data)))),
       concurrency: 4,
       deadline: Date.now() + 60_000,
       maxRate: 1_000_000,
