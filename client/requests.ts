@@ -93,6 +93,8 @@ export class Requests {
     return new Promise<AnswerOf<C>>((resolve, reject) => {
       // As fetch does: an aborted request fails with the signal's reason (an AbortError by default).
       if (options.signal?.aborted) return reject(options.signal.reason);
+      // A history() loop read on after close(): nothing would ever send it.
+      if (this.link.closed()) return reject(new ClientClosedError());
       const ref = `r${(this.nextRef += 1)}`;
       const room = command.room;
       const request: Pending = {

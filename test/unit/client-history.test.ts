@@ -272,6 +272,18 @@ describe('history()', () => {
     expect(() => c.history('lobby')).toThrow(ClientClosedError);
   });
 
+  it('fails the next page of a loop begun before close() with ClientClosedError, asking nothing', async () => {
+    const { c } = joinedAt(10);
+    const pages = c.history('lobby', { limit: 5 });
+    const first = pages.next();
+    await settled();
+    answer(10, [1, 2, 3, 4, 5], { more: true });
+    expect((await first).value?.messages).toHaveLength(5);
+    c.close();
+    await expect(pages.next()).rejects.toBeInstanceOf(ClientClosedError);
+    expect(asks()).toHaveLength(1);
+  });
+
   it('throws RangeError at once for options out of range', () => {
     const { c } = joinedAt(0);
     for (const options of [
