@@ -97,21 +97,24 @@ describe('the client package, from its tarball', () => {
     expect(printed).toMatchObject({ live: published, refused: 'not_member', state: 'closed' });
   });
 
-  it("prefers a global WebSocket (Node 22's own) over ws", async () => {
+  it("prefers a global WebSocket (Node 22's own) over ws, and a WebSocket option over both", async () => {
     const result = await runApp(
       'global.mjs',
       `import WebSocket from 'ws';
-       let made = 0;
-       globalThis.WebSocket = class extends WebSocket { constructor(url) { super(url); made += 1; } };
+       const made = { global: 0, option: 0 };
+       const counted = (name) => class extends WebSocket { constructor(url) { super(url); made[name] += 1; } };
+       globalThis.WebSocket = counted('global');
        const { RealtimeClient } = await import('${PACKAGE_NAME}');
-       const client = new RealtimeClient({ url: process.env.SERVICE_URL });
-       client.connect();
-       await new Promise((resolve) => client.on('open', resolve));
-       client.close();
-       console.log(JSON.stringify({ made }));`,
+       for (const options of [{}, { WebSocket: counted('option') }]) {
+         const client = new RealtimeClient({ url: process.env.SERVICE_URL, ...options });
+         client.connect();
+         await new Promise((resolve) => client.on('open', resolve));
+         client.close();
+       }
+       console.log(JSON.stringify(made));`,
     );
     expect(result.code).toBe(0);
-    expect(lastJson(result.stdout)).toEqual({ made: 1 });
+    expect(lastJson(result.stdout)).toEqual({ global: 1, option: 1 });
   });
 
   it('type-checks an app against its declarations, with Node16 and bundler resolution, needing neither Node nor DOM types', async () => {

@@ -91,6 +91,14 @@ describe("a request's ref", () => {
     expect(bad).toEqual([expect.objectContaining({ type: 'error', code: 'invalid_message', ref: 'h-3' })]);
   });
 
+  it('is ignored by the actions that take none (join, members, list, ping), whatever it is', async () => {
+    const alice = session(ALICE);
+    expect(await ask(alice, { action: 'join', room: 'lobby', ref: 5 })).toEqual([
+      { type: 'joined', room: 'lobby', seq: 0 },
+    ]);
+    expect(last(await ask(alice, { action: 'ping', ref: 'x' }))).toEqual({ type: 'pong', at: expect.any(Number) });
+  });
+
   it('must be a string of 1 to 64 characters: anything else is refused, and not echoed', async () => {
     for (const ref of [7, '', 'r'.repeat(MAX_REF_LENGTH + 1), null]) {
       const [answer] = await ask(session(ALICE), { action: 'sendmessage', data: 1, ref });
