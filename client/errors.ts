@@ -2,15 +2,25 @@
  * The client's typed errors. The application tells them apart by class (`instanceof`) or
  * by `name`; each keeps what it is about (the limit, the frame, the cause).
  */
+import type { ErrorCode, ErrorFrame } from '../src/chat/frames';
 
-/** A message was refused because the send queue already holds `limit` messages (or the limit is 0). */
+/**
+ * A message was refused because the client already holds `limit` messages it could not send
+ * yet (or the limit is 0): commands queued while not open, or publishes held (`held`: not
+ * open, or waiting for their room's join or for an earlier publish's number).
+ */
 export class ClientQueueFullError extends Error {
   override readonly name = 'ClientQueueFullError';
-  constructor(readonly limit: number) {
+  constructor(
+    readonly limit: number,
+    held = false,
+  ) {
     super(
       limit === 0
         ? 'the client is not open and queues nothing (queueLimit: 0); the message was not sent'
-        : `the client is not open and its send queue is full (${limit} messages); the message was not sent`,
+        : held
+          ? `the client already holds ${limit} publishes it cannot send yet (queueLimit); the message was not sent`
+          : `the client is not open and its send queue is full (${limit} messages); the message was not sent`,
     );
   }
 }
@@ -59,4 +69,44 @@ export class ClientTokenError extends Error {
 /** The socket reported an error (a refused handshake, a network failure); its close event follows. */
 export class ClientSocketError extends Error {
   override readonly name = 'ClientSocketError';
+}
+
+/** The service answered a request (a publish, a page of history) with an error frame: nothing was done. */
+export class ClientRefusedError extends Error {
+  override readonly name = 'ClientRefusedError';
+  /** The error frame's code: `forbidden`, `not_member`, `payload_too_large`, `unavailable`... */
+  readonly code: ErrorCode;
+  constructor(readonly frame: ErrorFrame) {
+    super(`the service refused the ${frame.action ?? 'request'}: ${frame.code}: ${frame.message}`);
+    this.code = frame.code;
+  }
+}
+
+/**
+ * No answer came in time: for a publish, within its timeout of being sent (it may still be
+ * delivered: the service may be slow, or its answer lost); for history, of being asked.
+ */
+export class ClientTimeoutError extends Error {
+  override readonly name = 'ClientTimeoutError';
+  constructor(
+    /** What was asked: `publish` or `history`. */
+    readonly action: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`no answer to the ${action} within ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * A publish was sent, and its connection closed before the service answered: it may or may
+ * not have been published (the room's history tells). It is not sent again, which could
+ * publish it twice.
+ */
+export class ClientAnswerLostError extends Error {
+  override readonly name = 'ClientAnswerLostError';
+  constructor(readonly room: string) {
+    super(
+      `the connection closed before the service answered a publish to ${room}: it may or may not have been published`,
+    );
+  }
 }

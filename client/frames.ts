@@ -75,6 +75,7 @@ const SHAPES: { [T in ServerMessageType]: Shape<FrameOf<T>> } = {
     state: optional(oneOf('queued', 'done')),
     deliveryId: optional(string),
     shards: optional(number),
+    ref: optional(string),
   },
   joined: { room: string, seq: optional(number) },
   left: { room: string, wasMember: boolean },
@@ -89,8 +90,15 @@ const SHAPES: { [T in ServerMessageType]: Shape<FrameOf<T>> } = {
     reason: optional(oneOf('leave', 'disconnect')),
   },
   pong: { at: number },
-  history: { room: string, latest: number, messages: anything, more: boolean, gap: boolean },
-  error: { code: string, message: string, details: anything, action: optional(string), room: optional(string) },
+  history: { room: string, latest: number, messages: anything, more: boolean, gap: boolean, ref: optional(string) },
+  error: {
+    code: string,
+    message: string,
+    details: anything,
+    action: optional(string),
+    room: optional(string),
+    ref: optional(string),
+  },
 };
 
 function isFrameType(value: unknown): value is ServerMessageType {

@@ -2,14 +2,12 @@
  * The client's settings, states and events, and the defaults and limits it works with
  * (client/index.ts exports every one of them).
  */
-import type { Command } from '../src/chat/protocol';
 import type { ServerMessage } from '../src/chat/frames';
 import type { ReconnectOptions } from './backoff';
 import type { GapEvent, ResetEvent } from './rooms';
 import type { WebSocketConstructor } from './socket';
 
-/** What a message may carry: any JSON value (the protocol's `data`, src/chat/protocol.ts). */
-export type MessageData = Extract<Command, { action: 'sendmessage' }>['data'];
+export type { ClientCommand, MessageData } from './commands';
 
 /** Returns the token to connect with; nothing (or '') connects without one. May be async. */
 export type TokenProvider = () => string | null | undefined | Promise<string | null | undefined>;
@@ -44,6 +42,21 @@ export interface RealtimeClientOptions {
    * Default 110 minutes.
    */
   renewAfterMs?: number;
+  /**
+   * How long a publish waits for its answer (the delivery summary, with its number) once
+   * sent, before it fails with ClientTimeoutError and the room's next ordered publish goes.
+   * Default 30 s: the message function's own limit is 29 s, and a large room's fan-out ends
+   * before its summary is sent.
+   */
+  publishTimeoutMs?: number;
+}
+
+/** The standard AbortSignal's part that history() uses (browsers and Node have it; no DOM types needed). */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
 }
 
 /**
@@ -99,6 +112,13 @@ export const DEFAULT_HEARTBEAT_MS = 5 * 60_000;
 export const DEFAULT_QUEUE_LIMIT = 100;
 export const DEFAULT_REORDER_WAIT_MS = 1_000;
 export const DEFAULT_RENEW_AFTER_MS = 110 * 60_000;
+export const DEFAULT_PUBLISH_TIMEOUT_MS = 30_000;
+/**
+ * A publish or history request about a room waits for the room's join to be answered on the
+ * connection (else it could overtake the join and be refused), but no longer than this: a
+ * join whose answer was lost does not hold them for ever.
+ */
+export const JOIN_WAIT_MS = 10_000;
 /** An unanswered history request is asked again after this long. */
 export const HISTORY_TIMEOUT_MS = 10_000;
 /**

@@ -13,6 +13,9 @@ export class Handover {
   private awaitingJoins = new Set<string>();
   private handoverTimer: ReturnType<typeof setTimeout> | undefined;
 
+  /** `gone`: an old connection closed (by its end, or by the service): what it carried unanswered is lost. */
+  constructor(private readonly gone: (socket: WebSocketLike) => void = () => undefined) {}
+
   /** Whether a renewal is under way (an old connection is still heard). */
   get active(): boolean {
     return this.retiring !== undefined;
@@ -22,7 +25,9 @@ export class Handover {
   begin(socket: WebSocketLike, received: (data: unknown) => void): void {
     this.retiring = socket;
     socket.onclose = () => {
-      if (this.retiring === socket) this.retiring = undefined;
+      if (this.retiring !== socket) return;
+      this.retiring = undefined;
+      this.gone(socket);
     };
     socket.onmessage = (event) => {
       if (this.retiring === socket) received(event.data);
@@ -50,6 +55,7 @@ export class Handover {
     } catch {
       // Already closing.
     }
+    this.gone(old);
   }
 
   /** Takes the renewal's old connection out of the client, if there is one. */

@@ -10,8 +10,8 @@
  *   are asked for with `history`: at most HISTORY_MAX_ASKS requests for one hole, after which
  *   it is reported as a gap and the count goes on after it (a frame numbered beyond what
  *   history will ever have cannot make the client ask for ever);
- * - `joined` says the room's last number: the start on a first join, and after a reconnect
- *   what was missed meanwhile (asked for at once);
+ * - `joined` says the room's last number: the start on a first join (or `backlog` frames
+ *   before it, asked for at once), and after a reconnect what was missed meanwhile (asked for at once);
  * - a count that started again (the service's store was replaced) is a new count, not a run
  *   of repeats: see `joined` and `restart`;
  * - what history no longer has is reported as a gap, and the count goes on after it.
@@ -73,6 +73,13 @@ interface RoomState {
   rejoin: { frames: Map<number, RoomFrame>; unnumbered: boolean } | undefined;
   /** History requests made since the count last moved on: bounded by maxAsks. */
   asks: number;
+  /** Frames before the join's number to hand over first (join's `backlog`), until `joined` comes. */
+  backlog: number;
+  /**
+   * Where a backlog's read starts, until its first answer: frames history no longer has there
+   * are not a gap (a backlog is the last n frames kept, at most).
+   */
+  backlogFrom: number | undefined;
   /** A catch-up request asked from `last - 1`: the answer's frame `last` must be ours. */
   verify: { seq: number; id: string } | undefined;
   /**
@@ -125,11 +132,16 @@ export class RoomSequencer {
     }
     state.rejoin = undefined;
     if (state.last === undefined) {
-      // A first join starts after what was sent before it.
+      // A first join starts after what was sent before it, or `backlog` frames earlier.
       clearTimeout(state.waitTimer);
       state.waitTimer = undefined;
-      state.last = latest;
+      state.last = Math.max(0, latest - state.backlog);
       state.known = latest;
+      state.backlog = 0;
+      if (state.last < latest) {
+        state.backlogFrom = state.last;
+        this.fetch(room, state);
+      }
       this.drain(room, state);
       return;
     }
@@ -179,10 +191,21 @@ export class RoomSequencer {
     state.beyond = undefined;
     state.known = Math.max(state.known, frame.latest);
     const first = frame.messages[0]?.seq ?? frame.latest + 1;
-    if (frame.gap && first > state.last + 1) this.skipTo(frame.room, state, first);
+    const quiet = state.backlogFrom === state.last;
+    state.backlogFrom = undefined;
+    if (frame.gap && first > state.last + 1) this.skipTo(frame.room, state, first, quiet);
     for (const message of framesOf(frame).values()) this.hold(state, message);
     this.drain(frame.room, state);
     if (frame.more) this.fetch(frame.room, state);
+  }
+
+  /**
+   * The room's first join is to hand over the last `backlog` frames before it, then the live
+   * ones. No effect once the room's count has started (the app already has its frames).
+   */
+  expectBacklog(room: string, backlog: number): void {
+    const state = this.state(room);
+    if (state.last === undefined) state.backlog = backlog;
   }
 
   /** Leaves the room's count behind: a room left, or a join refused. */
@@ -225,6 +248,8 @@ export class RoomSequencer {
         pending: new Map(),
         rejoin: undefined,
         asks: 0,
+        backlog: 0,
+        backlogFrom: undefined,
         verify: undefined,
         beyond: undefined,
         waitTimer: undefined,
@@ -281,16 +306,20 @@ export class RoomSequencer {
     state.asks = 0;
     state.verify = undefined;
     state.beyond = undefined;
+    state.backlogFrom = undefined;
     for (const frame of frames.values()) this.hold(state, frame);
     if (latest > resume) this.fetch(room, state);
     this.drain(room, state);
   }
 
-  /** Numbers `last + 1` to `before - 1` will not come: a gap, and the count goes on at `before`. */
-  private skipTo(room: string, state: RoomState, before: number): void {
+  /**
+   * Numbers `last + 1` to `before - 1` will not come: a gap (unless `quiet`: the start of a
+   * backlog that history no longer keeps), and the count goes on at `before`.
+   */
+  private skipTo(room: string, state: RoomState, before: number, quiet = false): void {
     const after = state.last as number;
     if (before <= after + 1) return;
-    this.hooks.gap({ room, after, before });
+    if (!quiet) this.hooks.gap({ room, after, before });
     state.last = before - 1;
     state.lastId = undefined;
     state.asks = 0;

@@ -150,7 +150,8 @@ async function answerFailure(name: string, event: WebSocketEvent, context: Conte
     const remaining = context.getRemainingTimeInMillis?.() ?? FAILURE_REPLY_TIMEOUT_MS + AFTER_REPLY_MS;
     const timeoutMs = Math.min(FAILURE_REPLY_TIMEOUT_MS, remaining - AFTER_REPLY_MS);
     if (timeoutMs <= 0) throw new Error('no time left in the invocation for the error reply');
-    const code = await replyFailure(communication().socketOutbox(), connectionId, error, timeoutMs);
+    const body = event.isBase64Encoded ? undefined : event.body;
+    const code = await replyFailure(communication().socketOutbox(), connectionId, error, timeoutMs, body);
     log.info('failure answered', { route: name, connectionId, code });
   } catch (replyError) {
     log.warn('error reply failed', { route: name, connectionId, error: replyError });

@@ -1,14 +1,16 @@
 /**
  * Builds the chat page that `npm start` serves (scripts/page/handler.ts) into one folder:
- * the typed client bundled to one ES module (client.js, usable by any page), the page's
- * script (page.js, which imports ./client.js), its HTML and CSS, and config.json, which
- * tells the page where the local WebSocket server is and whether it requires a token.
+ * the typed client as the package builds it for browsers (client.js: the same bytes as the
+ * package's dist/index.js, scripts/client/build.ts), the page's script (page.js, which
+ * imports ./client.js), its HTML and CSS, and config.json, which tells the page where the
+ * local WebSocket server is and whether it requires a token.
  * Rebuilt at every start, so the page always matches the code and the settings it runs with.
  */
 import { build } from 'esbuild';
 import type { Plugin } from 'esbuild';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { bundleBrowserClient } from '../client/build';
 
 const root = resolve(__dirname, '..', '..');
 const web = join(root, 'web');
@@ -32,7 +34,7 @@ export async function buildPage(outDir: string, settings: PageSettings): Promise
   mkdirSync(outDir, { recursive: true });
   // Lambda's and browsers' common ground: ES2022 runs in every current browser.
   const common = { bundle: true, format: 'esm', platform: 'browser', target: 'es2022', logLevel: 'warning' } as const;
-  await build({ ...common, entryPoints: [join(root, 'client', 'index.ts')], outfile: join(outDir, 'client.js') });
+  await bundleBrowserClient(join(outDir, 'client.js'));
   await build({
     ...common,
     entryPoints: [join(web, 'page.ts')],

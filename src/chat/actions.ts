@@ -10,7 +10,7 @@
  */
 import { BadMessageError, DeliveryError, failureOf, refusalFrame } from '../errors';
 import { log } from '../log';
-import { parseCommand } from './protocol';
+import { parseCommand, requestRef } from './protocol';
 import type { Command } from './protocol';
 import type { ErrorFrame } from './frames';
 import { encode } from './outbox';
@@ -43,19 +43,26 @@ const FAILURE_MESSAGES: Record<FailureCode, string> = {
   internal: 'the service could not handle this message because of an internal error',
 };
 
+/** `{ ref }` when a request gave one: every answer about it names it (src/chat/protocol.ts). */
+function refField(ref: string | undefined): { ref?: string } {
+  return ref === undefined ? {} : { ref };
+}
+
 /**
  * Best effort: posts `{"type":"error","code","message"}` to the sender and waits at most
  * `timeoutMs`; throws if the post fails or does not finish in time (the caller logs that and
  * keeps the original error and status). No retry starts after the bound either (`deadline`).
+ * `body`: the message that failed, whose `ref` the frame names when it had one.
  */
 export async function replyFailure(
   outbox: Outbox,
   connectionId: string,
   error: unknown,
   timeoutMs: number,
+  body?: unknown,
 ): Promise<FailureCode> {
   const code = failureCode(error);
-  const frame: ErrorFrame = { type: 'error', code, message: FAILURE_MESSAGES[code] };
+  const frame: ErrorFrame = { type: 'error', code, message: FAILURE_MESSAGES[code], ...refField(requestRef(body)) };
   // If it is abandoned, the post's own request timeout ends it later.
   await withTimeout(
     outbox.send(connectionId, encode(frame), Date.now() + timeoutMs),
@@ -73,18 +80,18 @@ async function run(session: Session, command: Command): Promise<void> {
     case 'list':
       return listConnections(session);
     case 'sendmessage':
-      await relay(session, {}, command.data);
+      await relay(session, {}, command.data, { ref: command.ref });
       return;
     case 'publish':
       requireRight(session.rooms, command.room, 'publish');
-      await relay(session, { room: command.room }, command.data);
+      await relay(session, { room: command.room }, command.data, { ref: command.ref });
       return;
     case 'join':
       return join(session, command.room);
     case 'leave':
       return leave(session, command.room);
     case 'send':
-      return send(session, command, command.data);
+      return send(session, command, command.data, command.ref);
     case 'members':
       return listMembers(session, command.room);
     case 'history':
@@ -113,6 +120,7 @@ export async function handleMessage(session: Session, body: unknown, isBase64Enc
       ...refusalFrame(error),
       // The request refused, when it named a room: a join the client should forget.
       ...(command !== undefined && 'room' in command ? { action: command.action, room: command.room } : {}),
+      ...refField(command !== undefined ? ('ref' in command ? command.ref : undefined) : requestRef(body)),
     });
     return failureOf(error).status;
   }

@@ -50,6 +50,8 @@ export type DeliveryFrame = TargetFields & {
   state?: 'queued' | 'done';
   deliveryId?: string;
   shards?: number;
+  /** The request's own `ref`, when it gave one (src/chat/protocol.ts): which request this answers. */
+  ref?: string;
 };
 
 /** `seq`: the room's last number once joined; the member hears the frames after it. */
@@ -110,6 +112,8 @@ export type HistoryFrame = {
   messages: readonly (MessageFrame | PresenceFrame)[];
   more: boolean;
   gap: boolean;
+  /** The request's own `ref`, when it gave one. */
+  ref?: string;
 };
 
 /** The codes docs/protocol.md#error-codes lists; `(string & {})` keeps the union open. */
@@ -138,7 +142,10 @@ export type ForbiddenDetails = {
   missing: 'join' | 'publish' | 'presence' | 'membership' | 'shared_room';
 };
 
-/** `action` and `room`: the request refused, when it was valid enough to name them (a join the client should forget). */
+/**
+ * `action` and `room`: the request refused, when it was valid enough to name them (a join the
+ * client should forget); `ref`: its own reference, when it gave a valid one.
+ */
 export type ErrorFrame = {
   type: 'error';
   code: ErrorCode;
@@ -146,6 +153,8 @@ export type ErrorFrame = {
   details?: unknown;
   action?: string;
   room?: string;
+  /** The refused or failed request's own `ref`, when it gave one. */
+  ref?: string;
 };
 
 /** Everything the service sends over a socket. */

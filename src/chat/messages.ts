@@ -20,7 +20,12 @@ import { forbidden, requireMembership } from './access';
  * A room's message is refused unless the sender is a member, before it gets a number in the
  * room's history: a refused message leaves no trace.
  */
-export async function relay(session: Session, target: Target, data: unknown, checked = false): Promise<void> {
+export async function relay(
+  session: Session,
+  target: Target,
+  data: unknown,
+  { checked = false, ref }: { checked?: boolean; ref?: string | undefined } = {},
+): Promise<void> {
   if (target.room !== undefined) {
     const member = (await session.store.roomsOf(session.connectionId)).includes(target.room);
     requireMembership(member, target.room, 'publish');
@@ -30,7 +35,7 @@ export async function relay(session: Session, target: Target, data: unknown, che
   const plan =
     checked && target.to !== undefined
       ? { kind: 'direct' as const, audience: [target.to] }
-      : await audienceOrShards(session, target, message, session.connectionId);
+      : await audienceOrShards(session, target, message, { connectionId: session.connectionId, ref });
   if (plan.kind === 'queued') {
     // The shards send the final summary to the sender (src/chat/fanout/shards.ts).
     await reply(session, plan.queued);
@@ -44,11 +49,16 @@ export async function relay(session: Session, target: Target, data: unknown, che
     ...targetFields(target),
   });
   const senderGone = result.stale.includes(session.connectionId);
-  if (!senderGone) await reply(session, deliverySummary(result, target, message));
+  if (!senderGone) await reply(session, deliverySummary(result, target, message, ref));
 }
 
 /** A direct message: to every connection of a user (needs authorization), or to one connection. */
-export async function send(session: Session, target: { user?: string; connectionId?: string }, data: unknown) {
+export async function send(
+  session: Session,
+  target: { user?: string; connectionId?: string },
+  data: unknown,
+  ref?: string,
+) {
   if (target.user !== undefined && session.subject === null) {
     // With AUTH_JWT_SECRET unset no connection has a user, so nobody could ever receive it.
     throw new BadMessageError(
@@ -67,8 +77,8 @@ export async function send(session: Session, target: { user?: string; connection
         missing: 'shared_room',
       });
     }
-    await relay(session, { to }, data, true);
+    await relay(session, { to }, data, { checked: true, ref });
     return;
   }
-  await relay(session, target.user !== undefined ? { user: target.user } : { to: target.connectionId }, data);
+  await relay(session, target.user !== undefined ? { user: target.user } : { to: target.connectionId }, data, { ref });
 }

@@ -74,6 +74,19 @@ const limit = v.pipe(
   v.maxValue(MAX_HISTORY_LIMIT, `limit must be at most ${MAX_HISTORY_LIMIT}`),
 );
 
+/**
+ * A client's own name for a request whose answer it waits for (publish, sendmessage, send,
+ * history): echoed in that answer (the delivery summary, the history frame) and in an error
+ * frame about the request, so that a client with several requests out can tell the answers
+ * apart. Its bytes are the client's business: it is only checked for length and echoed.
+ */
+export const MAX_REF_LENGTH = 64;
+const ref = v.pipe(
+  v.string('ref must be a string'),
+  v.minLength(1, 'ref must not be empty'),
+  v.maxLength(MAX_REF_LENGTH, `ref must be at most ${MAX_REF_LENGTH} characters`),
+);
+
 /** A user is the authorizer's subject, with the rules a token's `sub` follows (src/auth/subject.ts). */
 export const MAX_USER_LENGTH = MAX_SUBJECT_LENGTH;
 /** The `connection_id` column holds 128 bytes; every id CONNECTION_ID_PATTERN allows is far shorter. */
@@ -146,13 +159,19 @@ function command<const E extends v.ObjectEntries>(entries: E) {
 }
 
 const schemas = {
-  sendmessage: command({ action: v.literal('sendmessage'), data }),
+  sendmessage: command({ action: v.literal('sendmessage'), data, ref: v.optional(ref) }),
   join: command({ action: v.literal('join'), room }),
   leave: command({ action: v.literal('leave'), room }),
-  publish: command({ action: v.literal('publish'), room, data }),
+  publish: command({ action: v.literal('publish'), room, data, ref: v.optional(ref) }),
   list: command({ action: v.literal('list') }),
   send: v.pipe(
-    command({ action: v.literal('send'), user: v.optional(user), connectionId: v.optional(connectionId), data }),
+    command({
+      action: v.literal('send'),
+      user: v.optional(user),
+      connectionId: v.optional(connectionId),
+      data,
+      ref: v.optional(ref),
+    }),
     v.partialCheck(
       [['user'], ['connectionId']],
       (value) => targets(value) === 1,
@@ -161,7 +180,13 @@ const schemas = {
   ),
   members: command({ action: v.literal('members'), room }),
   ping: command({ action: v.literal('ping') }),
-  history: command({ action: v.literal('history'), room, after: v.optional(after), limit: v.optional(limit) }),
+  history: command({
+    action: v.literal('history'),
+    room,
+    after: v.optional(after),
+    limit: v.optional(limit),
+    ref: v.optional(ref),
+  }),
 } satisfies Record<Action, v.GenericSchema>;
 
 export type Command = { [A in Action]: v.InferOutput<(typeof schemas)[A]> }[Action];
@@ -313,6 +338,25 @@ function invalid(what: string, failures: [v.BaseIssue<unknown>, ...v.BaseIssue<u
     `invalid ${what}: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
     { issues },
   );
+}
+
+/**
+ * The `ref` of a request refused before it was a Command (a field out of bounds, `data` too
+ * large): its error frame still names it. Undefined for a body that is not a JSON object
+ * within the limits, or whose `ref` is not a valid one. Parses again, but only on that path.
+ */
+export function requestRef(body: unknown): string | undefined {
+  if (typeof body !== 'string' || body.length > MAX_MESSAGE_BYTES || nestsDeeperThan(body, MAX_DEPTH)) {
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const value = typeof parsed === 'object' && parsed !== null ? (parsed as { ref?: unknown }).ref : undefined;
+  return v.is(ref, value) ? value : undefined;
 }
 
 /**

@@ -83,7 +83,10 @@ export async function leave(session: Session, room: string): Promise<void> {
 }
 
 /** A room's history needs its membership: what a member could have heard, and no more. */
-export async function roomHistory(session: Session, request: { room: string; after?: number; limit?: number }) {
+export async function roomHistory(
+  session: Session,
+  request: { room: string; after?: number; limit?: number; ref?: string },
+) {
   const rooms = await session.store.roomsOf(session.connectionId);
   if (!rooms.includes(request.room)) {
     throw new BadMessageError('not_member', `join "${request.room}" before asking for its history`);
@@ -93,5 +96,8 @@ export async function roomHistory(session: Session, request: { room: string; aft
     { room: request.room, after: request.after ?? 0, limit: request.limit ?? DEFAULT_HISTORY_LIMIT },
     session.history,
   );
-  await reply(session, new TextEncoder().encode(answer.text));
+  // The request's `ref` goes in front, as a frame's `seq` does: the answer's text is not parsed again.
+  const text =
+    request.ref === undefined ? answer.text : `{"ref":${JSON.stringify(request.ref)},${answer.text.slice(1)}`;
+  await reply(session, new TextEncoder().encode(text));
 }

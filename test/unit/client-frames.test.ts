@@ -7,47 +7,14 @@
  */
 import { frameProblem, isServerMessage } from '../../client/frames';
 import { announceDeparture, handleMessage, replyFailure } from '../../src/chat/actions';
-import type { Outbox, Session } from '../../src/chat/actions';
+import type { Session } from '../../src/chat/actions';
 import { publishFromServer } from '../../src/chat/push';
 import { StoreError } from '../../src/errors';
 import type { ServerMessageType } from '../../src/chat/frames';
-import { memoryStore } from '../support/stand-ins/memory-store';
-import type { MemoryStore } from '../support/stand-ins/memory-store';
-import { chatSession } from '../support/harnesses/session';
-import { apiGatewayId } from '../support/harnesses/events';
+import { ALICE, aliceAndBob, BOB } from '../support/harnesses/session';
 
-const ALICE = apiGatewayId('alice');
-const BOB = apiGatewayId('bob');
-
-let store: MemoryStore;
-let posted: { to: string; frame: unknown }[];
-const decoder = new TextDecoder();
-const outbox: Outbox = {
-  send: async (to, data) => void posted.push({ to, frame: JSON.parse(decoder.decode(data)) }),
-};
-
-function session(connectionId: string, subject: string): Session {
-  return chatSession({
-    store,
-    outbox,
-    connectionId,
-    subject,
-    concurrency: 4,
-    listPageSize: 10,
-    presenceMaxMembers: 10,
-  });
-}
-
-beforeEach(async () => {
-  jest.spyOn(console, 'log').mockImplementation(() => undefined);
-  jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-  store = memoryStore();
-  posted = [];
-  await store.add({ connectionId: ALICE, connectedAt: 1_000, subject: 'alice' });
-  await store.add({ connectionId: BOB, connectedAt: 2_000, subject: 'bob' });
-});
-
-afterEach(() => jest.restoreAllMocks());
+const world = aliceAndBob({ concurrency: 4, listPageSize: 10, presenceMaxMembers: 10 });
+const session = world.session;
 
 /** What alice and bob do, covering every frame type; returns what the service posted. */
 async function conversation(): Promise<{ to: string; frame: unknown }[]> {
@@ -69,10 +36,10 @@ async function conversation(): Promise<{ to: string; frame: unknown }[]> {
   await say(alice, '{"action":'); // invalid_json
   await say(alice, { action: 'dance' }); // unknown_action, with details
   await publishFromServer(session(ALICE, 'alice'), { room: 'lobby', data: 'from a backend' });
-  await replyFailure(outbox, ALICE, new StoreError('down', 'list'), 1_000);
+  await replyFailure(world.outbox, ALICE, new StoreError('down', 'list'), 1_000);
   await say(bob, { action: 'join', room: 'lobby' });
   await announceDeparture(bob, ['lobby']); // alice hears bob's disconnect
-  return posted;
+  return world.posted;
 }
 
 describe('the frames the service sends', () => {

@@ -222,15 +222,17 @@ describe('reconnecting', () => {
     c.join('green');
     c.leave('blue');
     fake.last().drop();
-    c.publish('red', { n: 1 });
+    void c.publish('red', { n: 1 });
     jest.runOnlyPendingTimers();
     expect(fake.last().sent).toEqual([]);
     fake.last().open();
     expect(fake.last().commands()).toEqual([
       { action: 'join', room: 'red' },
       { action: 'join', room: 'green' },
-      { action: 'publish', room: 'red', data: { n: 1 } },
     ]);
+    // A publish to a room waits for the room's join to be answered on this connection.
+    fake.last().receive({ type: 'joined', room: 'red', seq: 0 });
+    expect(fake.last().commands().at(-1)).toEqual({ action: 'publish', room: 'red', data: { n: 1 }, ref: 'r1' });
     expect([...c.rooms]).toEqual(['red', 'green']);
   });
 
@@ -463,7 +465,8 @@ describe('sending', () => {
     c.send({ user: 'alice' }, 'to alice');
     c.send({ connectionId: 'abc=' }, 'to one');
     c.join('lobby');
-    c.publish('lobby', [1, 2]);
+    fake.last().receive({ type: 'joined', room: 'lobby', seq: 0 });
+    void c.publish('lobby', [1, 2]);
     c.members('lobby');
     c.list();
     c.ping();
@@ -473,7 +476,7 @@ describe('sending', () => {
       { action: 'send', user: 'alice', data: 'to alice' },
       { action: 'send', connectionId: 'abc=', data: 'to one' },
       { action: 'join', room: 'lobby' },
-      { action: 'publish', room: 'lobby', data: [1, 2] },
+      { action: 'publish', room: 'lobby', data: [1, 2], ref: 'r1' },
       { action: 'members', room: 'lobby' },
       { action: 'list' },
       { action: 'ping' },
@@ -481,17 +484,17 @@ describe('sending', () => {
     ]);
   });
 
-  it('queues while not open and sends the queue in order on open', () => {
+  it('queues while not open and sends the queue in order on open, then the publishes it held', () => {
     const { client: c } = client();
     c.sendmessage(1);
     c.connect();
-    c.publish('r', 2);
+    void c.publish('r', 2);
     c.list();
     fake.last().open();
     expect(fake.last().commands()).toEqual([
       { action: 'sendmessage', data: 1 },
-      { action: 'publish', room: 'r', data: 2 },
       { action: 'list' },
+      { action: 'publish', room: 'r', data: 2, ref: 'r1' },
     ]);
     c.sendmessage(3);
     expect(fake.last().commands().at(-1)).toEqual({ action: 'sendmessage', data: 3 });

@@ -110,7 +110,8 @@ export async function deliverToAudience(
 
 export type DeliverySummary = DeliveryFrame;
 
-export function deliverySummary(result: FanOutResult, target: Target, message: Encoded): DeliverySummary {
+/** `ref`: the sender's own name for its request, echoed (src/chat/protocol.ts). */
+export function deliverySummary(result: FanOutResult, target: Target, message: Encoded, ref?: string): DeliverySummary {
   return {
     type: 'delivery',
     ...targetFields(target),
@@ -121,6 +122,7 @@ export function deliverySummary(result: FanOutResult, target: Target, message: E
     stale: result.stale.length,
     failed: result.failed,
     unsent: result.unsent,
+    ...(ref === undefined ? {} : { ref }),
   };
 }
 
@@ -142,7 +144,12 @@ export function messageEnvelope(
  * one larger than a shard goes to `deliver` (src/chat/fanout/shards.ts). A user's connections and one
  * connection are few, and read as before.
  */
-export async function audienceOrShards(courier: Courier, target: Target, message: Encoded, connectionId?: string) {
+export async function audienceOrShards(
+  courier: Courier,
+  target: Target,
+  message: Encoded,
+  sender: { connectionId?: string; ref?: string | undefined } = {},
+) {
   if (courier.sharding === undefined || target.user !== undefined || target.to !== undefined) {
     return { kind: 'direct' as const, audience: await audienceOf(courier.store, target) };
   }
@@ -151,7 +158,8 @@ export async function audienceOrShards(courier: Courier, target: Target, message
     ...(message.seq === undefined ? {} : { seq: message.seq }),
   };
   return planDelivery(courier.store, courier.sharding, target.room, message.bytes, {
-    ...(connectionId ? { connectionId } : {}),
+    ...(sender.connectionId ? { connectionId: sender.connectionId } : {}),
+    ...(sender.ref === undefined ? {} : { ref: sender.ref }),
     ...named,
   });
 }

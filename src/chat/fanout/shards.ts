@@ -106,7 +106,7 @@ export async function planDelivery(
   sharding: Sharding,
   room: string | undefined,
   bytes: Uint8Array,
-  summaryTo: { connectionId?: string; id?: string; seq?: number },
+  summaryTo: { connectionId?: string; id?: string; seq?: number; ref?: string },
   now: () => number = Date.now,
 ): Promise<Plan> {
   const first = await store.audiencePage(room, { after: null, upTo: null }, sharding.size + 1);

@@ -16,12 +16,22 @@ export interface SummaryTo {
   /** The message's id and room number, which every summary of it names. */
   id?: string;
   seq?: number;
+  /** The sender's own name for its request, which every summary of it echoes. */
+  ref?: string;
   startedAt: number;
 }
 
-/** The message a summary is of: its id, and its room number when it has one. */
-export function messageFields(to: { id?: string; seq?: number }): { id: string; seq?: number } {
-  return { id: to.id ?? '', ...(to.seq === undefined ? {} : { seq: to.seq }) };
+/** The message a summary is of: its id, its room number when it has one, and the sender's ref. */
+export function messageFields(to: { id?: string; seq?: number; ref?: string }): {
+  id: string;
+  seq?: number;
+  ref?: string;
+} {
+  return {
+    id: to.id ?? '',
+    ...(to.seq === undefined ? {} : { seq: to.seq }),
+    ...(to.ref === undefined ? {} : { ref: to.ref }),
+  };
 }
 
 export function roomField(room: string | undefined): { room?: string } {
