@@ -266,9 +266,13 @@ export class RealtimeClient extends Connection {
     this.emitter.emit('message', message);
   }
 
-  /** Whether a frame's `type:id` is new (then remembered, among the last SEEN_IDS): false for a repeat. */
-  private firstSight(frame: { type: string; id: string }): boolean {
-    const key = `${frame.type}:${frame.id}`;
+  /**
+   * Whether a frame's `type:id` is new (then remembered, among the last SEEN_IDS): false for a
+   * repeat. A sharded delivery's `queued` and `done` summaries name the same message: its state
+   * is part of the key, so only a repeat of the same summary is dropped.
+   */
+  private firstSight(frame: { type: string; id: string; state?: string }): boolean {
+    const key = `${frame.type}:${frame.id}:${frame.state ?? ''}`;
     if (this.seen.has(key)) return false;
     this.seen.add(key);
     if (this.seen.size > SEEN_IDS) this.seen.delete(this.seen.values().next().value as string);

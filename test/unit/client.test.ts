@@ -610,6 +610,18 @@ describe('receiving', () => {
     expect(of('error')).toEqual([]);
   });
 
+  it("hands over a sharded delivery's queued and done summaries, which share the message's id, and drops a repeat of either", () => {
+    const { client: c, of } = client();
+    c.connect();
+    fake.last().open();
+    const counts = { recipients: 3, sent: 0, stale: 0, failed: 0, unsent: 0 };
+    const queued = { type: 'delivery', id: 'm1', state: 'queued', deliveryId: 'd1', shards: 2, ...counts };
+    const done = { ...queued, state: 'done', sent: 3 };
+    for (const frame of [queued, queued, done, done]) fake.last().receive(frame);
+    expect(of('message')).toEqual([queued, done]);
+    expect(c.state).toBe('open');
+  });
+
   it.each([
     ['not JSON', '{"type":'],
     ['not an object', '[1,2]'],

@@ -7,7 +7,8 @@
 import { frameProblem } from '../../client/frames';
 import { handleMessage, replyFailure } from '../../src/chat/actions';
 import type { Session } from '../../src/chat/actions';
-import { planDelivery, runShard, MAX_ATTEMPTS } from '../../src/chat/fanout/shards';
+import { planDelivery } from '../../src/chat/fanout/shards';
+import { MAX_ATTEMPTS, runShard } from '../../src/chat/fanout/shard-runner';
 import type { ShardEvent } from '../../src/chat/fanout/shards';
 import { MAX_REF_LENGTH, requestRef } from '../../src/chat/protocol';
 import { StoreError } from '../../src/errors';
