@@ -32,7 +32,9 @@ import type {
   ClientCloseEvent,
   ClientEvents,
   ClientState,
+  DeliveryOptions,
   MessageData,
+  PublishOptions,
   RealtimeClientOptions,
   TokenProvider,
 } from './options';
@@ -163,17 +165,17 @@ export class RealtimeClient {
     this.reportUnsent();
   }
 
-  /** To every connection, this one included. */
-  sendmessage(data: MessageData): void {
-    this.sendCommand({ action: 'sendmessage', data });
+  /** To every connection, this one included unless `echo: false`. */
+  sendmessage(data: MessageData, options: DeliveryOptions = {}): void {
+    this.sendCommand({ action: 'sendmessage', data, ...options });
   }
 
   /** To every connection of a user (needs authorization on the service), or to one connection. */
-  send(target: { user: string } | { connectionId: string }, data: MessageData): void {
+  send(target: { user: string } | { connectionId: string }, data: MessageData, options: DeliveryOptions = {}): void {
     const command: Command =
       'user' in target
-        ? { action: 'send', user: target.user, data }
-        : { action: 'send', connectionId: target.connectionId, data };
+        ? { action: 'send', user: target.user, data, ...options }
+        : { action: 'send', connectionId: target.connectionId, data, ...options };
     this.sendCommand(command);
   }
 
@@ -199,8 +201,12 @@ export class RealtimeClient {
     if (this.isOpen()) this.sendCommand({ action: 'leave', room });
   }
 
-  publish(room: string, data: MessageData): void {
-    this.sendCommand({ action: 'publish', room, data });
+  /**
+   * To the room's members (a member only). `ephemeral: true` for what needs no order or history
+   * (typing, cursors): it arrives as a `message` event without `seq`, never through the sequencer.
+   */
+  publish(room: string, data: MessageData, options: PublishOptions = {}): void {
+    this.sendCommand({ action: 'publish', room, data, ...options });
   }
 
   members(room: string): void {

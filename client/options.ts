@@ -11,6 +11,16 @@ import type { WebSocketConstructor } from './socket';
 /** What a message may carry: any JSON value (the protocol's `data`, src/chat/protocol.ts). */
 export type MessageData = Extract<Command, { action: 'sendmessage' }>['data'];
 
+/**
+ * What a sender gets back of its own message (docs/protocol.md#what-a-message-costs): `echo:
+ * false`, no copy of it on its own connection; `summary: false`, no `delivery` summary. Both
+ * default to true; each one declined saves one API Gateway request per message.
+ */
+export type DeliveryOptions = Pick<Extract<Command, { action: 'sendmessage' }>, 'echo' | 'summary'>;
+
+/** A room message may also be `ephemeral` (typing, cursors): an id, no `seq`, not kept in history. */
+export type PublishOptions = Pick<Extract<Command, { action: 'publish' }>, 'echo' | 'summary' | 'ephemeral'>;
+
 /** Returns the token to connect with; nothing (or '') connects without one. May be async. */
 export type TokenProvider = () => string | null | undefined | Promise<string | null | undefined>;
 
