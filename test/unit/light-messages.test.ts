@@ -46,7 +46,11 @@ const received = () =>
     .posted()
     .map(({ to, message: frame }) => `${to} ${String(frame.type)}`)
     .sort();
-const framesTo = (to: string) => management.posted().filter((post) => post.to === to).map((post) => post.message);
+const framesTo = (to: string) =>
+  management
+    .posted()
+    .filter((post) => post.to === to)
+    .map((post) => post.message);
 /**
  * The store methods the message called, with how often; not `end`, which every invocation that
  * used the store calls (its cost on the wire is the bench's: BENCHMARKS.md).

@@ -148,7 +148,8 @@ async function postRange(run: ShardRun, event: ShardEvent, attempt: Attempt & { 
       if (result.attempted === targets.length) cursor = page[page.length - 1] as string;
       else if (result.attempted > 0) cursor = targets[result.attempted - 1] as string;
       await run.store.saveShard(deliveryId, shard, cursor, counts, now());
-      if (result.attempted < targets.length) throw new ShardTimeError(`shard ${shard} of ${deliveryId} ran out of time`);
+      if (result.attempted < targets.length)
+        throw new ShardTimeError(`shard ${shard} of ${deliveryId} ran out of time`);
       if (page.length < pageSize) return;
     }
   } finally {
