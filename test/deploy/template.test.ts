@@ -28,6 +28,11 @@ jest.setTimeout(420_000);
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const packageRules = require('../../infra/package.js') as { packageFindings(root: string): [string, string][] };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const capacity = require('../../infra/capacity.js') as {
+  containerBudget(inputs: { maxConnections: number }): { containers: number };
+  throttleDefaults(budget: { containers: number }): { burst: number; rate: number };
+};
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { SERVICE, generatedJwtSecretName } = require('../../settings.js') as {
@@ -1042,11 +1047,16 @@ describe('flood bounds', () => {
     return stages[0]![1];
   }
 
-  it('throttles every route of the WebSocket stage, by default to a burst of 50 and 25 per second', () => {
-    for (const template of [open, secured]) {
+  it('throttles every route of the WebSocket stage, by default as the capacity model derives it for the instance', () => {
+    // open: db.t4g.small (150 connections); secured: the default db.t4g.micro (66)
+    for (const [template, maxConnections] of [
+      [open, 150],
+      [secured, 66],
+    ] as const) {
+      const { burst, rate } = capacity.throttleDefaults(capacity.containerBudget({ maxConnections }));
       expect(stageOf(template).Properties?.DefaultRouteSettings).toEqual({
-        ThrottlingBurstLimit: 50,
-        ThrottlingRateLimit: 25,
+        ThrottlingBurstLimit: burst,
+        ThrottlingRateLimit: rate,
       });
     }
     expect(stageOf(open).Properties).toMatchObject({ ApiId: { Ref: 'WebsocketsApi' }, StageName: 'qa' });
