@@ -7,26 +7,7 @@
 import { text } from './settings';
 import type { Settings } from './settings';
 
-interface Capacity {
-  budget: { containers: number };
-  overBudget: boolean;
-}
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const model = require('../../infra/capacity.js') as {
-  DEFAULT_INSTANCE_CLASS: string;
-  RDS_MYSQL_MAX_CONNECTIONS: Record<string, number>;
-  stageCapacity(inputs: {
-    instanceClass: string;
-    maxConnections: number;
-    burst?: number | undefined;
-    rate?: number | undefined;
-    reserved?: number | undefined;
-    accountConcurrency?: number | undefined;
-  }): Capacity;
-  describeCapacity(capacity: Capacity): string;
-  throttleWarning(capacity: Capacity): string | undefined;
-};
+import * as model from '../../infra/capacity';
 
 export interface StageCapacity {
   /** The one line, or undefined when the settings leave it unknown (the problems say why). */

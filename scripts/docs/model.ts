@@ -6,49 +6,8 @@
  * that the committed blocks are what these make, without packaging anything.
  */
 
-interface Bound {
-  value: number;
-  boundBy: string;
-}
-interface Capacity {
-  maxConnections: number;
-  budget: { containers: number; boundBy: string };
-  throttle: { burst: number; rate: number };
-  containersAtThrottle: number;
-  newConnections: Bound;
-  openConnections: number;
-  floodRoute: string;
-  floodRouteMs: number;
-  rooms: { members: number; messagesIn: Bound; postsOut: number }[];
-}
-interface RouteCost {
-  cpuMs: number;
-  roundTrips: number;
-  replies: number;
-  fanOut: boolean;
-  memoryMb: number;
-}
-
-/* eslint-disable @typescript-eslint/no-require-imports */
-const model = require('../../infra/capacity.js') as {
-  RDS_MYSQL_MAX_CONNECTIONS: Record<string, number>;
-  DEFAULT_INSTANCE_CLASS: string;
-  MEASURED_RUN: string;
-  ROUTE_ROOM: number;
-  ROUTES: Record<string, RouteCost>;
-  STORE_PUBLISHES_PER_SECOND: { oneRoom: number; manyRooms: number };
-  DB_ROUND_TRIP_MS: number;
-  POST_MS: number;
-  ONE_VCPU_MB: number;
-  ROOM_SIZES: number[];
-  routeMs(route: string, members?: number): number;
-  number(value: number): string;
-  stageCapacity(inputs: { instanceClass: string; maxConnections: number }): Capacity;
-};
-const costs = require('../../infra/request-costs.js') as {
-  costRows(): { what: string; requests: string; echo: string; summary: string; both: string; note?: string }[];
-};
-/* eslint-enable @typescript-eslint/no-require-imports */
+import * as model from '../../infra/capacity';
+import * as costs from '../../infra/request-costs';
 
 const number = (value: number) => model.number(value);
 const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;

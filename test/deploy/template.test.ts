@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import yaml from 'js-yaml';
+import * as capacity from '../../infra/capacity';
 import { resourcesOfType } from '../support/package/package';
 import type { Packaged, Template } from '../support/package/package';
 import { EXISTING_SECRET_ARN, LEGACY_PASSWORD, LOCAL_SECRET, packageVariant } from '../support/package/variants';
@@ -28,11 +29,6 @@ jest.setTimeout(420_000);
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const packageRules = require('../../infra/package.js') as { packageFindings(root: string): [string, string][] };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const capacity = require('../../infra/capacity.js') as {
-  containerBudget(inputs: { maxConnections: number }): { containers: number };
-  throttleDefaults(budget: { containers: number }): { burst: number; rate: number };
-};
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { SERVICE, generatedJwtSecretName } = require('../../settings.js') as {

@@ -7,49 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-interface Bound {
-  value: number;
-  boundBy: string;
-}
-interface Capacity {
-  budget: { containers: number; boundBy: string };
-  throttle: { burst: number; rate: number };
-  derived: { burst: boolean; rate: boolean };
-  floodRoute: string;
-  containersAtThrottle: number;
-  overBudget: boolean;
-  newConnections: Bound;
-  openConnections: number;
-  rooms: { members: number; messagesIn: Bound; postsOut: number }[];
-}
-
-/* eslint-disable @typescript-eslint/no-require-imports */
-const model = require('../../infra/capacity.js') as {
-  API_GATEWAY: { requestsPerSecond: number; newConnectionsPerSecond: number; connectionHours: number };
-  IAM_NEW_CONNECTIONS_PER_SECOND: number;
-  ONE_VCPU_MB: number;
-  RDS_MYSQL_MAX_CONNECTIONS: Record<string, number>;
-  DEFAULT_INSTANCE_CLASS: string;
-  ROUTES: Record<string, { cpuMs: number; roundTrips: number; replies: number; fanOut: boolean; memoryMb: number }>;
-  STORE_PUBLISHES_PER_SECOND: { oneRoom: number; manyRooms: number };
-  DB_ROUND_TRIP_MS: number;
-  POST_MS: number;
-  POST_CPU_MS: number;
-  routeMs(route: string, members?: number): number;
-  floodRoute(): string;
-  containerBudget(inputs: { maxConnections: number; reserved?: number; accountConcurrency?: number }): {
-    containers: number;
-    boundBy: string;
-  };
-  throttleDefaults(budget: { containers: number }): { burst: number; rate: number; durationMs: number };
-  stageCapacity(inputs: Record<string, unknown>): Capacity;
-  describeCapacity(capacity: Capacity): string;
-  throttleWarning(capacity: Capacity): string | undefined;
-};
-const { apiRequests } = require('../../infra/request-costs.js') as {
-  apiRequests(kind: string, members: number, options?: { echo?: boolean; summary?: boolean }): number;
-};
-/* eslint-enable @typescript-eslint/no-require-imports */
+import * as model from '../../infra/capacity';
+import { apiRequests } from '../../infra/request-costs';
 
 const root = resolve(__dirname, '..', '..');
 const micro = { instanceClass: 'db.t4g.micro', maxConnections: 66 };

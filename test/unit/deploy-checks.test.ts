@@ -33,16 +33,12 @@ import {
   targetOf,
 } from '../../scripts/deploy/checks';
 import type { CredentialInputs } from '../../scripts/deploy/checks';
+import * as capacityModel from '../../infra/capacity';
+import type { CapacityInputs } from '../../infra/capacity';
 import { copyService, root, SETTING_KEYS as settingKeys } from '../support/harnesses/service';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const capacityModel = require('../../infra/capacity.js') as {
-  stageCapacity(inputs: Record<string, unknown>): unknown;
-  describeCapacity(capacity: unknown): string;
-};
 /** The line the model says for these inputs: what the deploy check must print. */
-const capacityLine = (inputs: Record<string, unknown>) =>
-  capacityModel.describeCapacity(capacityModel.stageCapacity(inputs));
+const capacityLine = (inputs: CapacityInputs) => capacityModel.describeCapacity(capacityModel.stageCapacity(inputs));
 
 const shape = { service: 'aws-node-websockets', functionNames: ['connect', 'disconnect', 'message'] };
 

@@ -5,6 +5,7 @@
  * the management API's stand-in receives for it is one more. Counted for audiences of several
  * sizes, with each opt-out.
  */
+import { apiRequests, KINDS } from '../../infra/request-costs';
 import { connect, disconnect, message, publish } from '../../src/handler';
 import type { WebSocketEvent } from '../../src/handler';
 import {
@@ -17,12 +18,6 @@ import {
   publishHttpEvent,
 } from '../support/harnesses/events';
 import { useHandlerHarness } from '../support/harnesses/handler';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { apiRequests, KINDS } = require('../../infra/request-costs.js') as {
-  KINDS: Record<string, unknown>;
-  apiRequests(kind: string, members: number, options?: { echo?: boolean; summary?: boolean; own?: boolean }): number;
-};
 
 const harness = useHandlerHarness({ PRESENCE_MAX_MEMBERS: '100' });
 const management = harness.management;

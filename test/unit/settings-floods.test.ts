@@ -6,15 +6,10 @@
 import { copyFileSync, cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import * as capacity from '../../infra/capacity';
 
 const root = resolve(__dirname, '..', '..');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const capacity = require('../../infra/capacity.js') as {
-  containerBudget(inputs: { maxConnections: number; reserved?: number; accountConcurrency?: number }): {
-    containers: number;
-  };
-  throttleDefaults(budget: { containers: number }): { burst: number; rate: number };
-};
+
 const dirs: string[] = [];
 
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
