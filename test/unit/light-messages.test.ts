@@ -13,6 +13,10 @@ import { authorizedAs, lambdaContext, messageEvent } from '../support/harnesses/
 import { useHandlerHarness } from '../support/harnesses/handler';
 import type { MemoryStore } from '../support/stand-ins/memory-store';
 import { parseRights } from '../../src/auth/rooms';
+import { handleMessage } from '../../src/chat/actions';
+import type { ShardEvent } from '../../src/chat/fanout/shards';
+import { memoryStore } from '../support/stand-ins/memory-store';
+import { chatSession } from '../support/harnesses/session';
 
 const harness = useHandlerHarness();
 const management = harness.management;
@@ -187,5 +191,73 @@ describe('echo and summary, per message', () => {
       details: { issues: [{ path: field, message: text }] },
     });
     expect(storeCalls()).toEqual({});
+  });
+});
+
+describe('an ephemeral room message where audiences are sharded (as in AWS: a `deliver` function)', () => {
+  const ids = ['c1', 'c2', 'c3', 'c4', 'c5'];
+  let shardStore: MemoryStore;
+  let events: ShardEvent[];
+  let replies: Record<string, unknown>[];
+
+  beforeEach(async () => {
+    shardStore = memoryStore();
+    for (const [i, id] of ids.entries()) {
+      await shardStore.add({ connectionId: id, connectedAt: i, subject: null });
+      await shardStore.join(id, ROOM, 50);
+    }
+    await shardStore.add({ connectionId: 'c9', connectedAt: 9, subject: null });
+    events = [];
+    replies = [];
+    jest.clearAllMocks();
+  });
+
+  /** A publish from `sender` with FANOUT_SHARD_SIZE `size`; posts to the sender are kept. */
+  function publishAs(sender: string, size: number, options: Record<string, unknown> = {}) {
+    const session = chatSession({
+      store: shardStore,
+      connectionId: sender,
+      outbox: {
+        send: async (to, data) => {
+          if (to === sender) replies.push(JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown>);
+        },
+      },
+      sharding: { size, invoke: async (event) => void events.push(event) },
+    });
+    const body = { action: 'publish', room: ROOM, data: 'typing', ephemeral: true, ...options };
+    return handleMessage(session, JSON.stringify(body));
+  }
+  const calls = (method: keyof MemoryStore) => (shardStore[method] as jest.Mock).mock.calls.length;
+
+  it('within a shard: one page of the audience, read once, is the membership check and the audience', async () => {
+    expect(await publishAs('c3', 10)).toBe(200);
+    expect(calls('audiencePage')).toBe(1);
+    expect(calls('roomsOf')).toBe(0);
+    expect(calls('openDelivery')).toBe(0);
+    expect(replies.map((r) => r.type).sort()).toEqual(['delivery', 'message']);
+    expect(replies.find((r) => r.type === 'delivery')).toMatchObject({ recipients: 5, sent: 5 });
+  });
+
+  it('beyond a shard: the sender on the first page needs no other read, and the shards leave it out on request', async () => {
+    expect(await publishAs('c1', 2, { echo: false })).toBe(200);
+    expect(calls('roomsOf')).toBe(0);
+    expect(replies).toEqual([expect.objectContaining({ state: 'queued', recipients: 4 })]);
+    expect(events.length).toBeGreaterThan(1);
+    expect(events.every((e) => e.except === 'c1' && e.room === ROOM)).toBe(true);
+  });
+
+  it('beyond a shard: a member past the first page costs one read of its rooms; a non-member opens nothing', async () => {
+    expect(await publishAs('c5', 2)).toBe(200);
+    expect(calls('roomsOf')).toBe(1);
+    expect(events.length).toBeGreaterThan(1);
+    jest.clearAllMocks();
+    events = [];
+    replies = [];
+    expect(await publishAs('c9', 2)).toBe(400);
+    expect(replies).toEqual([
+      expect.objectContaining({ code: 'forbidden', details: { room: ROOM, missing: 'membership' } }),
+    ]);
+    expect(calls('openDelivery')).toBe(0);
+    expect(events).toEqual([]);
   });
 });
