@@ -6,7 +6,7 @@
 // the file. It also computes what serverless.yml cannot express by itself:
 // - whether `$connect` has an authorizer, and what that authorizer reads (authorizerEnvironment);
 // - the network of DB_NETWORK (infra/network.js) and each function group's role (infra/roles.js);
-// - the flood bounds (floodBounds) and the publish route (publishRoute);
+// - the flood bounds (floodBounds: the throttle's defaults from infra/capacity.js) and the publish route (publishRoute);
 // - under `serverless offline` only, the chat page's function (pageFunction).
 // No secret value ever reaches the template: the database password is created and rotated by
 // RDS in Secrets Manager, and the HS256 key of a deploy is a Secrets Manager secret too (one
@@ -25,6 +25,12 @@ const {
   unboundedShardsWarning,
 } = require('./infra/concurrency');
 const { ALARM_TOPIC_ARN, alarmActions, alarmTopicProblem } = require('./infra/alarms');
+const {
+  containerBudget,
+  DEFAULT_INSTANCE_CLASS,
+  RDS_MYSQL_MAX_CONNECTIONS,
+  throttleDefaults,
+} = require('./infra/capacity');
 const { AUTH_KEYS, SettingsFileError, settingKeys, unknownKeyProblems } = require('./infra/setting-keys');
 
 /** serverless.yml's `service:` (the template test checks that they agree). */
@@ -152,36 +158,10 @@ function checkAuthSettings(settings, mode, { local }) {
   }
 }
 
-/**
- * RDS MySQL's default max_connections is {DBInstanceClassMemory/12582880}, where
- * DBInstanceClassMemory is the class's memory less what RDS keeps for the OS and its own
- * processes (AWS does not publish it per class). These are the values RDS MySQL has been
- * seen to report for classes of 1, 2, 4 and 8 GiB; any other class needs DB_MAX_CONNECTIONS
- * set explicitly (`SHOW VARIABLES LIKE 'max_connections'`), as does a parameter group that
- * changes it.
- */
-const RDS_MYSQL_MAX_CONNECTIONS = {
-  'db.t3.micro': 66,
-  'db.t4g.micro': 66,
-  'db.t3.small': 150,
-  'db.t4g.small': 150,
-  'db.t3.medium': 312,
-  'db.t4g.medium': 312,
-  'db.t3.large': 648,
-  'db.t4g.large': 648,
-  'db.m5.large': 648,
-  'db.m6g.large': 648,
-  'db.m6i.large': 648,
-  'db.m7g.large': 648,
-};
-const DEFAULT_INSTANCE_CLASS = 'db.t4g.micro';
 // infra/concurrency.js RESERVABLE_SHARE: reserved functions may hold 80% of max_connections at
 // once (one connection per container, serverless-mysql). The rest is for you (a mysql client, a
 // migration), RDS's own monitoring, and containers Lambda is replacing, which hold theirs until
-// they are reaped.
-/** Stage throttling defaults: one route's burst stays under the default instance's budget. */
-const DEFAULT_THROTTLE_BURST = 50;
-const DEFAULT_THROTTLE_RATE = 25;
+// they are reaped. The stage throttle's defaults fit the same share (infra/capacity.js).
 
 function positive(name, value, { integer }) {
   const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
@@ -192,19 +172,13 @@ function positive(name, value, { integer }) {
 }
 
 /**
- * What bounds a flood: the stage's throttling, the database's connection
- * budget (DB_MAX_CONNECTIONS, given to every function that uses the store) and, when set,
- * the functions' reserved concurrency, which must fit in that budget.
+ * What bounds a flood: the database's connection budget (DB_MAX_CONNECTIONS, given to every
+ * function that uses the store), when set the functions' reserved concurrency, which must fit
+ * in that budget, and the stage's throttling, derived from them unless set
+ * (infra/capacity.js: the highest rate whose containers fit the budget).
  */
 function floodBounds(settings) {
   const present = (key) => settings[key] !== undefined && settings[key] !== null && settings[key] !== '';
-  settings.WS_THROTTLE_BURST = present('WS_THROTTLE_BURST')
-    ? positive('WS_THROTTLE_BURST', settings.WS_THROTTLE_BURST, { integer: true })
-    : DEFAULT_THROTTLE_BURST;
-  settings.WS_THROTTLE_RATE = present('WS_THROTTLE_RATE')
-    ? positive('WS_THROTTLE_RATE', settings.WS_THROTTLE_RATE, { integer: false })
-    : DEFAULT_THROTTLE_RATE;
-
   const instanceClass = present('DB_INSTANCE_CLASS') ? String(settings.DB_INSTANCE_CLASS) : DEFAULT_INSTANCE_CLASS;
   if (present('DB_MAX_CONNECTIONS')) {
     settings.DB_MAX_CONNECTIONS = positive('DB_MAX_CONNECTIONS', settings.DB_MAX_CONNECTIONS, { integer: true });
@@ -226,10 +200,10 @@ function floodBounds(settings) {
   const deliver = present('DELIVER_RESERVED_CONCURRENCY')
     ? positive('DELIVER_RESERVED_CONCURRENCY', settings.DELIVER_RESERVED_CONCURRENCY, { integer: true })
     : undefined;
+  const account = present('ACCOUNT_CONCURRENCY')
+    ? positive('ACCOUNT_CONCURRENCY', settings.ACCOUNT_CONCURRENCY, { integer: true })
+    : DEFAULT_ACCOUNT_CONCURRENCY;
   if (each !== undefined || deliver !== undefined) {
-    const account = present('ACCOUNT_CONCURRENCY')
-      ? positive('ACCOUNT_CONCURRENCY', settings.ACCOUNT_CONCURRENCY, { integer: true })
-      : DEFAULT_ACCOUNT_CONCURRENCY;
     const problem =
       accountConcurrencyProblem(each, account, deliver) ??
       databaseBudgetProblem(each, deliver, settings.DB_MAX_CONNECTIONS, instanceClass);
@@ -239,6 +213,16 @@ function floodBounds(settings) {
   settings.RESERVED_CONCURRENCY = each ?? null;
   settings.SWEEP_RESERVED_CONCURRENCY = each === undefined ? null : 1;
   settings.DELIVER_RESERVED_CONCURRENCY = deliver ?? null;
+
+  const defaults = throttleDefaults(
+    containerBudget({ maxConnections: settings.DB_MAX_CONNECTIONS, reserved: each, accountConcurrency: account }),
+  );
+  settings.WS_THROTTLE_BURST = present('WS_THROTTLE_BURST')
+    ? positive('WS_THROTTLE_BURST', settings.WS_THROTTLE_BURST, { integer: true })
+    : defaults.burst;
+  settings.WS_THROTTLE_RATE = present('WS_THROTTLE_RATE')
+    ? positive('WS_THROTTLE_RATE', settings.WS_THROTTLE_RATE, { integer: false })
+    : defaults.rate;
 }
 
 /**

@@ -58,6 +58,7 @@ const SHAPES: { [T in ServerMessageType]: Shape<FrameOf<T>> } = {
   message: {
     ...target,
     ...identity,
+    ephemeral: optional(oneOf(true)),
     sentAt: number,
     data: present,
     origin: oneOf('client', 'server'),

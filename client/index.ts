@@ -26,7 +26,7 @@ import {
   HISTORY_TIMEOUT_MS,
   SEEN_IDS,
 } from './options';
-import type { RealtimeClientOptions } from './options';
+import type { DeliveryOptions, RealtimeClientOptions } from './options';
 import { Requests } from './requests';
 import { isRoomFrame, RoomSequencer } from './rooms';
 import type { RoomFrame } from './rooms';
@@ -61,6 +61,35 @@ export interface PublishOptions {
   ordered?: boolean;
   /** This publish's timeout once sent (default: the client's `publishTimeoutMs`). */
   timeoutMs?: number;
+  /** false: this connection gets no copy of its own message (the summary still comes). */
+  echo?: boolean;
+  /** true: an id, no `seq`, not kept in history (typing, cursors); never ordered. */
+  ephemeral?: boolean;
+}
+
+/**
+ * An ephemeral publish (typing, cursors): never ordered; with `summary: false` nothing comes
+ * back, and the promise resolves once the message is sent (or queued while not open).
+ */
+export interface EphemeralOptions {
+  ephemeral: true;
+  echo?: boolean;
+  summary?: boolean;
+  timeoutMs?: number;
+}
+
+/** The echo opt-out of a publish, as the command carries it (summary: only for an ephemeral one). */
+function deliveryFields(options: { echo?: boolean; summary?: boolean }): { echo?: boolean; summary?: boolean } {
+  return {
+    ...(options.echo === false ? { echo: false } : {}),
+    ...(options.summary === false ? { summary: false } : {}),
+  };
+}
+
+/** An ephemeral publish the service took: its message's `id` and the delivery summary (no number). */
+export interface EphemeralResult {
+  id: string;
+  delivery: FrameOf<'delivery'>;
 }
 
 /** A publish the service took: its message's `id`, its number in the room, and the delivery summary. */
@@ -107,17 +136,17 @@ export class RealtimeClient extends Connection {
     return this.joined;
   }
 
-  /** To every connection, this one included. */
-  sendmessage(data: MessageData): void {
-    this.sendCommand({ action: 'sendmessage', data });
+  /** To every connection, this one included unless `echo: false`. */
+  sendmessage(data: MessageData, options: DeliveryOptions = {}): void {
+    this.sendCommand({ action: 'sendmessage', data, ...options });
   }
 
   /** To every connection of a user (needs authorization on the service), or to one connection. */
-  send(target: { user: string } | { connectionId: string }, data: MessageData): void {
+  send(target: { user: string } | { connectionId: string }, data: MessageData, options: DeliveryOptions = {}): void {
     const command: Command =
       'user' in target
-        ? { action: 'send', user: target.user, data }
-        : { action: 'send', connectionId: target.connectionId, data };
+        ? { action: 'send', user: target.user, data, ...options }
+        : { action: 'send', connectionId: target.connectionId, data, ...options };
     this.sendCommand(command);
   }
 
@@ -154,17 +183,48 @@ export class RealtimeClient extends Connection {
    * go (not open, the room's join unanswered, an earlier publish unanswered) it is held, up
    * to `queueLimit`: beyond, or after close(), it throws. Its promise fails with
    * ClientRefusedError, ClientTimeoutError, ClientAnswerLostError or ClientClosedError, and
-   * never as an unhandled rejection when the app does not wait for it.
+   * never as an unhandled rejection when the app does not wait for it. `echo: false`: no copy
+   * to this connection. `ephemeral: true` for what needs no order or history (typing,
+   * cursors): never held for an earlier publish, and its result has no `seq`; members hear it
+   * as a `message` event without `seq`, never through the sequencer. A publish always asks for
+   * its delivery summary: that is how it learns its number.
    */
-  publish(room: string, data: MessageData, options: PublishOptions = {}): Promise<PublishResult> {
+  publish(room: string, data: MessageData, options: EphemeralOptions & { summary: false }): Promise<void>;
+  publish(room: string, data: MessageData, options: EphemeralOptions): Promise<EphemeralResult>;
+  publish(room: string, data: MessageData, options?: PublishOptions & { ephemeral?: false }): Promise<PublishResult>;
+  publish(
+    room: string,
+    data: MessageData,
+    options: PublishOptions & { summary?: boolean } = {},
+  ): Promise<PublishResult | EphemeralResult | void> {
     this.refuseWhenClosed();
-    const ordered = options.ordered !== false;
+    if (options.ephemeral === true && options.summary === false) {
+      // Nothing comes back to wait for (typing, cursors): sent, or queued while not open, as a list is.
+      this.sendCommand({ action: 'publish', room, data, ...deliveryFields(options), ephemeral: true });
+      return Promise.resolve();
+    }
+    if (options.summary === false) {
+      throw new RangeError(
+        'summary: false is for an ephemeral publish only: a publish learns its number from its summary',
+      );
+    }
+    const ephemeral = options.ephemeral === true;
+    const ordered = !ephemeral && options.ordered !== false;
     if (this.requests.held >= this.queueLimit && this.requests.wouldHold(room, ordered)) {
       throw new ClientQueueFullError(this.queueLimit, true);
     }
     const timeoutMs = checkCount('timeoutMs', options.timeoutMs ?? this.publishTimeoutMs);
-    const answer = this.requests.ask({ action: 'publish', room, data }, { timeoutMs, clock: 'sent', ordered });
-    const result = answer.then((delivery) => ({ id: delivery.id, seq: delivery.seq ?? 0, delivery }));
+    const command = {
+      action: 'publish' as const,
+      room,
+      data,
+      ...deliveryFields(options),
+      ...(ephemeral ? { ephemeral: true } : {}),
+    };
+    const answer = this.requests.ask(command, { timeoutMs, clock: 'sent', ordered });
+    const result = answer.then((delivery) =>
+      ephemeral ? { id: delivery.id, delivery } : { id: delivery.id, seq: delivery.seq ?? 0, delivery },
+    );
     result.catch(() => undefined); // an app that does not wait for it hears of it as an `error` frame
     return result;
   }

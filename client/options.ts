@@ -7,7 +7,7 @@ import type { ReconnectOptions } from './backoff';
 import type { GapEvent, ResetEvent } from './rooms';
 import type { WebSocketConstructor } from './socket';
 
-export type { ClientCommand, MessageData } from './commands';
+export type { ClientCommand, DeliveryOptions, MessageData } from './commands';
 
 /** Returns the token to connect with; nothing (or '') connects without one. May be async. */
 export type TokenProvider = () => string | null | undefined | Promise<string | null | undefined>;

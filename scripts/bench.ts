@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --smoke] [-- --no-mysql] [-- --only delivery,fanout,cold-start,load,rights,history,shards] [-- --baseline DIR]`: fan-out
+ * `npm run bench [-- --smoke] [-- --no-mysql] [-- --only delivery,fanout,cold-start,load,rights,history,shards,capacity] [-- --baseline DIR]`: fan-out
  * speed, store calls, cold start (DIR: an unzipped package whose message path is timed beside ours),
  * package size and load, measured side by side on this machine. Prints Markdown tables
  * and writes bench-results/latest.json and latest.md (git-ignored); BENCHMARKS.md holds
@@ -17,8 +17,10 @@ process.env.AWS_ACCESS_KEY_ID ??= 'bench';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
 process.env.SLS_TELEMETRY_DISABLED = '1';
 process.env.SLS_NOTIFICATIONS_MODE = 'off';
-// Our own log lines (one per failed post, per fan-out) would drown the tables.
+// Our own log lines (one per failed post, per fan-out) would drown the tables, as would the
+// delivery metrics (one EMF line per fan-out on stdout, src/chat/fanout/emf.ts).
 process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'error';
+process.env.POWERTOOLS_METRICS_DISABLED = process.env.POWERTOOLS_METRICS_DISABLED ?? 'true';
 
 const isSection = (name: string): name is Section => (SECTIONS as readonly string[]).includes(name);
 

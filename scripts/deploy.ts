@@ -25,6 +25,7 @@ import {
   exposedDefaults,
   mergeSettings,
   settingNames,
+  stageCapacityOf,
   targetOf,
   unknownSettings,
 } from './deploy/checks';
@@ -162,13 +163,18 @@ async function main(): Promise<number> {
   // What the stage will leave open to others (and the unbounded shards): said, never refused,
   // since each may be meant. Removing leaves nothing open.
   const shards = command === 'deploy' ? describeShards(settings) : undefined;
+  const capacity = command === 'deploy' ? stageCapacityOf(settings) : undefined;
   const warnings =
-    command === 'deploy' ? [...exposedDefaults(settings), ...(shards === undefined ? [] : [shards])] : [];
+    command === 'deploy'
+      ? [...exposedDefaults(settings), ...[shards, capacity?.warning].filter((w) => w !== undefined)]
+      : [];
   const verdict =
     warnings.length === 0
       ? 'settings look right'
       : `settings pass the checks, with ${warnings.length} warning${warnings.length === 1 ? '' : 's'} below`;
   console.log(`${command}: ${verdict}; stack ${stack} in ${target.region}, AWS credentials from ${credentials.source}`);
+  // What the stage carries, in one line (infra/capacity.js; docs/operations.md#what-one-stage-carries).
+  if (capacity?.line !== undefined) console.log(`${command}: ${capacity.line}`);
   const rooms = command === 'deploy' ? describeRooms(settings) : undefined;
   if (rooms !== undefined) console.log(`${command}: ${rooms}`);
   for (const warning of warnings) console.log(`${command}: warning: ${warning}`);

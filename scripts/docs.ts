@@ -1,22 +1,27 @@
 /**
  * `npm run docs`: rewrites the generated blocks of docs/deploy.md and README.md (scripts/docs/render.ts)
- * from the deploy suite's packaged templates (packaged once per source tree, no AWS needed).
- * `npm run docs -- --check` only says which blocks differ (exit 1), as test/deploy/docs.test.ts does.
+ * from the deploy suite's packaged templates (packaged once per source tree, no AWS needed), and
+ * those of the capacity model in docs/operations.md, docs/protocol.md and README.md
+ * (scripts/docs/model.ts). `npm run docs -- --check` only says which blocks differ (exit 1), as
+ * test/deploy/docs.test.ts and test/unit/capacity-docs.test.ts do; `--model` only the model's
+ * blocks (nothing packaged, a second).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from '../test/support/harnesses/service';
 import { packageVariants } from '../test/support/package/variants';
 import { blocksOf, prettierMarkdown, withBlocks } from './docs/blocks';
+import { modelDocs } from './docs/model';
 import { renderDocs } from './docs/render';
 
-/** Each doc file as the generator would write it. */
-export async function generatedDocs(): Promise<Record<string, string>> {
-  const rendered = renderDocs(await packageVariants());
+/** Each doc file as the generator would write it: every block, or (`modelOnly`) the model's alone. */
+export async function generatedDocs({ modelOnly = false } = {}): Promise<Record<string, string>> {
+  const rendered: Record<string, Record<string, string>> = modelOnly ? {} : renderDocs(await packageVariants());
+  for (const [file, blocks] of Object.entries(modelDocs())) rendered[file] = { ...rendered[file], ...blocks };
   const files: Record<string, string> = {};
   for (const [file, blocks] of Object.entries(rendered)) {
     const path = join(root, file);
-    files[file] = prettierMarkdown(withBlocks(readFileSync(path, 'utf8'), blocks, file), path, root);
+    files[file] = prettierMarkdown(withBlocks(readFileSync(path, 'utf8'), blocks, file, modelOnly), path, root);
   }
   return files;
 }
@@ -24,7 +29,7 @@ export async function generatedDocs(): Promise<Record<string, string>> {
 async function main(): Promise<number> {
   const check = process.argv.includes('--check');
   let stale = 0;
-  for (const [file, text] of Object.entries(await generatedDocs())) {
+  for (const [file, text] of Object.entries(await generatedDocs({ modelOnly: process.argv.includes('--model') }))) {
     const path = join(root, file);
     const current = readFileSync(path, 'utf8');
     const committed = blocksOf(current);

@@ -1,4 +1,5 @@
 /** What one benchmark run measured: runBench fills it, renderMarkdown shows it. */
+import type { CapacitySection } from './capacity';
 import type { BreakdownRow, ColdStartRow, PackageResult } from './cold-start';
 import type { DeliveryResults } from './delivery';
 import type { FanOutRow } from './fanout';
@@ -49,4 +50,6 @@ export interface BenchResults {
   history: HistorySection;
   /** Audiences beyond one invocation, through the shard code (`--only shards`, and full runs). */
   shards: { rows: ShardRow[] };
+  /** Room publishes/s by store handles and rooms, and each route's duration (`--only capacity`, and full runs). */
+  capacity: CapacitySection;
 }

@@ -9,6 +9,8 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { mysqlFromUrl } from '../../src/config';
 import { MysqlConnectionStore } from '../../src/store/mysql';
+import { benchCapacity, CAPACITY_PLAN, CAPACITY_SMOKE_PLAN } from './capacity';
+import type { CapacitySection } from './capacity';
 import { benchColdStart, packageForBench } from './cold-start';
 import type { PackageResult } from './cold-start';
 import { benchDelivery, CHOSEN as DELIVERY_CHOSEN } from './delivery';
@@ -36,7 +38,8 @@ export interface BenchOptions {
    * Run only these sections: `--only delivery` (CPU per post of each candidate), `--only fanout`
    * (N = 10,000 at concurrency 50, ours against the SDK client it replaced), `--only cold-start`,
    * `--only history` (the sequence + history write per post, reads of 1,000, a flood of reads), `--only shards`
-   * (100,000 and 1,000,000 recipients through the shard code, ~5 minutes), or several, comma-separated.
+   * (100,000 and 1,000,000 recipients through the shard code, ~5 minutes), `--only capacity` (room
+   * publishes/s by store handles and rooms, each route's duration), or several, comma-separated.
    */
   only?: Section[] | undefined;
   /** An unzipped package whose message path the cold-start section times beside ours (`--baseline DIR`). */
@@ -46,8 +49,17 @@ export interface BenchOptions {
   log?: (message: string) => void;
 }
 
-export type Section = 'delivery' | 'fanout' | 'cold-start' | 'load' | 'rights' | 'history' | 'shards';
-export const SECTIONS: readonly Section[] = ['delivery', 'fanout', 'cold-start', 'load', 'rights', 'history', 'shards'];
+export type Section = 'delivery' | 'fanout' | 'cold-start' | 'load' | 'rights' | 'history' | 'shards' | 'capacity';
+export const SECTIONS: readonly Section[] = [
+  'delivery',
+  'fanout',
+  'cold-start',
+  'load',
+  'rights',
+  'history',
+  'shards',
+  'capacity',
+];
 
 export type { BenchResults } from './results';
 export { renderMarkdown } from './render';
@@ -100,6 +112,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   let history: HistorySection;
   let coldStart: ColdStartSection;
   let shardRows: ShardRow[];
+  let capacity: CapacitySection;
   try {
     log('CPU per post of each delivery candidate');
     delivery = await benchDelivery(standIn, deliveryPlan(smoke));
@@ -129,6 +142,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     history = await benchHistory({ smoke, mysqlUrl });
     coldStart = await coldStartSection(standIn, options, settings, mysqlUrl);
     shardRows = smoke ? [] : await shardSection(standIn, settings, log);
+    capacity = await capacitySection(standIn, smoke, mysqlUrl, log);
   } finally {
     await standIn.close();
   }
@@ -165,7 +179,19 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     rights,
     history,
     shards: { rows: shardRows },
+    capacity,
   };
+}
+
+/** Room publishes/s by store handles and rooms, and each route's duration (./capacity.ts). */
+function capacitySection(
+  standIn: Awaited<ReturnType<typeof startStandIn>>,
+  smoke: boolean,
+  mysqlUrl: string | undefined,
+  log: (message: string) => void,
+): Promise<CapacitySection> {
+  log(`capacity: room publishes/s by store handles and rooms (MySQL: ${mysqlUrl ? 'reachable' : 'skipped'})`);
+  return benchCapacity(standIn, { ...(smoke ? CAPACITY_SMOKE_PLAN : CAPACITY_PLAN), mysqlUrl, log });
 }
 
 /** The audiences the shard section delivers to. */
@@ -245,6 +271,7 @@ function emptyResults(options: BenchOptions, settings: BenchResults['settings'],
     rights: [],
     history: { rows: [], reads: [], flood: [] },
     shards: { rows: [] },
+    capacity: { rows: [], routes: [] },
   };
 }
 
@@ -271,7 +298,17 @@ async function sectionsOnly(
   let rights: RightsRow[] = [];
   let history: HistorySection = { rows: [], reads: [], flood: [] };
   let shardRows: ShardRow[] = [];
+  let capacity: CapacitySection = { rows: [], routes: [] };
+  // Asked once, for the sections that measure MySQL too, and said in the run's header.
+  const needsMysql = sections.includes('history') || sections.includes('capacity');
+  const mysqlUrl =
+    needsMysql && options.mysqlUrl && (await mysqlReachable(options.mysqlUrl)) ? options.mysqlUrl : undefined;
+  const mysql =
+    !needsMysql || options.mysqlUrl === undefined ? 'not asked for' : mysqlUrl ? 'reachable' : 'unreachable: skipped';
   try {
+    if (sections.includes('capacity')) {
+      capacity = await capacitySection(standIn, options.smoke, mysqlUrl, options.log ?? (() => {}));
+    }
     if (sections.includes('shards')) {
       shardRows = await shardSection(standIn, settings, options.log ?? (() => {}));
     }
@@ -284,7 +321,6 @@ async function sectionsOnly(
       rights = await benchRights({ smoke: options.smoke });
     }
     if (sections.includes('history')) {
-      const mysqlUrl = options.mysqlUrl && (await mysqlReachable(options.mysqlUrl)) ? options.mysqlUrl : undefined;
       options.log?.(`room history (MySQL: ${mysqlUrl ? 'reachable' : 'skipped'})`);
       history = await benchHistory({ smoke: options.smoke, mysqlUrl });
     }
@@ -318,6 +354,7 @@ async function sectionsOnly(
   }
   return {
     ...emptyResults(options, settings, started),
+    mysql,
     delivery,
     fanOut,
     rights,
@@ -325,5 +362,6 @@ async function sectionsOnly(
     boundedLoad,
     history,
     shards: { rows: shardRows },
+    capacity,
   } satisfies BenchResults;
 }

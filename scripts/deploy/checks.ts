@@ -7,6 +7,7 @@
 import { ConfigError } from '../../src/errors';
 import { readConfig } from '../../src/config';
 import { readAuthSettings, readDefaultRooms, readMaxTokenAge } from '../../src/auth/settings';
+import { stageCapacityOf } from './capacity';
 import { asEnv, text } from './settings';
 import type { Settings } from './settings';
 
@@ -24,6 +25,7 @@ const alarms = require('../../infra/alarms.js') as { ALARM_TOPIC_ARN: RegExp; al
 
 export { mergeSettings, settingNames, text, unknownSettings } from './settings';
 export { describeRooms, exposedDefaults } from './exposure';
+export { stageCapacityOf } from './capacity';
 export type { Settings } from './settings';
 export { checkCredentials, parseIni } from './credentials';
 export type { CredentialCheck, CredentialInputs } from './credentials';
@@ -331,5 +333,11 @@ export function checkSettings(settings: Settings): string[] {
   problems.push(...checkDatabaseNames(settings), ...checkPassword(settings), ...checkReservedConcurrency(settings));
   problems.push(...checkAlarmTopic(settings));
   problems.push(...checkTunables(settings), ...checkAuth(settings));
+  // The connection budget and the throttle, as settings.js resolves them (infra/capacity.js);
+  // a class that is no instance class at all is already said above.
+  const instanceClass = text(settings.DB_INSTANCE_CLASS);
+  if (instanceClass === undefined || checkInstanceClass(instanceClass).length === 0) {
+    problems.push(...stageCapacityOf(settings).problems);
+  }
   return problems;
 }

@@ -19,14 +19,18 @@ export function blocksOf(text: string): Map<string, string> {
   return blocks;
 }
 
-/** The file with each named block's content replaced; a block the file lacks or does not know is an error. */
-export function withBlocks(text: string, content: Record<string, string>, file: string): string {
+/**
+ * The file with each named block's content replaced; a block the file lacks is an error, and so is
+ * one it does not know unless `partial` (some of the file's blocks only: the model's, scripts/docs/model.ts).
+ */
+export function withBlocks(text: string, content: Record<string, string>, file: string, partial = false): string {
   const present = blocksOf(text);
   const missing = Object.keys(content).filter((name) => !present.has(name));
   if (missing.length > 0) throw new Error(`${file} has no block ${missing.join(', ')}`);
   const unknown = [...present.keys()].filter((name) => !Object.hasOwn(content, name));
-  if (unknown.length > 0) throw new Error(`${file} has blocks no generator writes: ${unknown.join(', ')}`);
-  return text.replace(BLOCK, (_, name: string) => {
+  if (unknown.length > 0 && !partial) throw new Error(`${file} has blocks no generator writes: ${unknown.join(', ')}`);
+  return text.replace(BLOCK, (whole: string, name: string) => {
+    if (!Object.hasOwn(content, name)) return whole;
     const body = content[name]!;
     // A block on lines of its own starts and ends with a newline; one inside a sentence does not.
     const inline = !body.includes('\n');

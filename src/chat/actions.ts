@@ -80,18 +80,19 @@ async function run(session: Session, command: Command): Promise<void> {
     case 'list':
       return listConnections(session);
     case 'sendmessage':
-      await relay(session, {}, command.data, { ref: command.ref });
+      await relay(session, {}, command.data, command);
       return;
     case 'publish':
+      // An ephemeral message needs the same right (and membership) as any other.
       requireRight(session.rooms, command.room, 'publish');
-      await relay(session, { room: command.room }, command.data, { ref: command.ref });
+      await relay(session, { room: command.room }, command.data, command);
       return;
     case 'join':
       return join(session, command.room);
     case 'leave':
       return leave(session, command.room);
     case 'send':
-      return send(session, command, command.data, command.ref);
+      return send(session, command, command.data, command);
     case 'members':
       return listMembers(session, command.room);
     case 'history':

@@ -22,8 +22,13 @@ export type MessageFrame = TargetFields & {
   type: 'message';
   /** The same in every repeat of one message (src/chat/history.ts): drop a repeat by it. */
   id: string;
-  /** Only to a room: the room's number, 1 more than its previous frame's. */
+  /** Only to a room: the room's number, 1 more than its previous frame's. Never on an ephemeral one. */
   seq?: number;
+  /**
+   * Only to a room, when the sender asked for it (`"ephemeral":true`: typing, cursors): no number,
+   * not kept in history, so a client neither orders it nor asks history for it.
+   */
+  ephemeral?: true;
   /** Ms since the epoch, on the server. */
   sentAt: number;
   data: unknown;

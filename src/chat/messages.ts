@@ -1,55 +1,113 @@
 /**
  * Client messages: a broadcast, a room's message or a direct message, delivered through the
  * one path (src/chat/fanout/envelope.ts), then summarized to the sender.
+ *
+ * What a sender pays for is its choice, per message (docs/protocol.md#what-a-message-costs):
+ * `echo: false` leaves its own connection out of the audience, `summary: false` drops the
+ * summary, and a room message with `ephemeral: true` (typing, cursors) gets an id but no
+ * number and no history row, so that its only store round trip is the audience read, which
+ * is its membership check too.
  */
 import { BadMessageError } from '../errors';
 import {
   audienceOrShards,
   deliverToAudience,
   deliverySummary,
+  encodeForDelivery,
   encodeForTarget,
   messageEnvelope,
 } from './fanout/envelope';
+import type { Encoded } from './fanout/envelope';
+import type { Plan } from './fanout/shards';
 import { targetFields } from './fanout/envelope';
 import { reply } from './session';
 import type { Session, Target } from './session';
 import { forbidden, requireMembership } from './access';
 
+/** What the sender asked of one message; every field absent means the default. */
+export interface RelayOptions {
+  /** false: no copy of its own message to the sender's connection. */
+  echo?: boolean | undefined;
+  /** false: no `delivery` summary to the sender. */
+  summary?: boolean | undefined;
+  /** A room's message only: an id, no `seq`, no history. */
+  ephemeral?: boolean | undefined;
+  /** A connection the rights check has just found (`to`), so it is not looked up again. */
+  checked?: boolean | undefined;
+  /** The sender's own name for the request, echoed in its summaries (src/chat/protocol.ts). */
+  ref?: string | undefined;
+}
+
+/** The whole of an audience, in the store's order: the first page of an ephemeral message's room. */
+const WHOLE = { after: null, upTo: null };
+
 /**
- * A client's message: delivered, then the summary to the sender unless the sender turned out gone.
- * A room's message is refused unless the sender is a member, before it gets a number in the
- * room's history: a refused message leaves no trace.
+ * An ephemeral room message: one read of the room's audience (with sharding on, its first
+ * page, one more than a shard), which is its membership check too. Only a member of a room
+ * larger than a shard whose id is not on that page costs one more read, and such a room's
+ * delivery goes to the shards like any other (their tallies are store writes).
  */
-export async function relay(
+async function ephemeralPlan(session: Session, room: string, data: unknown, options: RelayOptions) {
+  const { store, connectionId } = session;
+  const size = session.sharding?.size;
+  const audience = size === undefined ? await store.audience(room) : await store.audiencePage(room, WHOLE, size + 1);
+  const whole = size === undefined || audience.length <= size;
+  const member = audience.includes(connectionId) || (!whole && (await store.roomsOf(connectionId)).includes(room));
+  requireMembership(member, room, 'publish');
+  const message = encodeForDelivery(messageEnvelope({ room }, session, data, true));
+  const plan: Plan = whole
+    ? { kind: 'direct', audience }
+    : await audienceOrShards(session, { room }, message, ...shardSender(session, options));
+  return { message, plan };
+}
+
+/** Whom a sharded delivery's final summary goes to (with the request's ref), and whom its shards leave out. */
+function shardSender(
   session: Session,
-  target: Target,
-  data: unknown,
-  { checked = false, ref }: { checked?: boolean; ref?: string | undefined } = {},
-): Promise<void> {
+  options: RelayOptions,
+): [{ connectionId?: string; ref?: string | undefined }, string | undefined] {
+  return [
+    options.summary === false ? {} : { connectionId: session.connectionId, ref: options.ref },
+    options.echo === false ? session.connectionId : undefined,
+  ];
+}
+
+/**
+ * Any other message: a room's is refused unless the sender is a member, before it gets a number
+ * in the room's history (a refused message leaves no trace), then numbered and kept with it.
+ */
+async function numberedPlan(session: Session, target: Target, data: unknown, options: RelayOptions) {
   if (target.room !== undefined) {
     const member = (await session.store.roomsOf(session.connectionId)).includes(target.room);
     requireMembership(member, target.room, 'publish');
   }
   const message = await encodeForTarget(session, messageEnvelope(target, session, data));
-  // `checked`: a connection the rights check has just found, so it is not looked up again.
-  const plan =
-    checked && target.to !== undefined
-      ? { kind: 'direct' as const, audience: [target.to] }
-      : await audienceOrShards(session, target, message, { connectionId: session.connectionId, ref });
+  const plan: Plan =
+    options.checked && target.to !== undefined
+      ? { kind: 'direct', audience: [target.to] }
+      : await audienceOrShards(session, target, message, ...shardSender(session, options));
+  return { message, plan };
+}
+
+/** A client's message: delivered, then the summary to the sender (unless it declined it, or turned out gone). */
+export async function relay(session: Session, target: Target, data: unknown, options: RelayOptions = {}) {
+  const { message, plan }: { message: Encoded; plan: Plan } =
+    options.ephemeral === true && target.room !== undefined
+      ? await ephemeralPlan(session, target.room, data, options)
+      : await numberedPlan(session, target, data, options);
+  const wantsSummary = options.summary !== false;
   if (plan.kind === 'queued') {
     // The shards send the final summary to the sender (src/chat/fanout/shards.ts).
-    await reply(session, plan.queued);
+    if (wantsSummary) await reply(session, plan.queued);
     const final = await plan.handOver();
-    if (final) await reply(session, final);
+    if (final && wantsSummary) await reply(session, final);
     return;
   }
-  const { audience } = plan;
-  const result = await deliverToAudience(session, audience, message, {
-    connectionId: session.connectionId,
-    ...targetFields(target),
-  });
-  const senderGone = result.stale.includes(session.connectionId);
-  if (!senderGone) await reply(session, deliverySummary(result, target, message, ref));
+  const sender = session.connectionId;
+  const audience = options.echo === false ? plan.audience.filter((id) => id !== sender) : plan.audience;
+  const result = await deliverToAudience(session, audience, message, { connectionId: sender, ...targetFields(target) });
+  const senderGone = result.stale.includes(sender);
+  if (wantsSummary && !senderGone) await reply(session, deliverySummary(result, target, message, options.ref));
 }
 
 /** A direct message: to every connection of a user (needs authorization), or to one connection. */
@@ -57,7 +115,7 @@ export async function send(
   session: Session,
   target: { user?: string; connectionId?: string },
   data: unknown,
-  ref?: string,
+  options: RelayOptions = {},
 ) {
   if (target.user !== undefined && session.subject === null) {
     // With AUTH_JWT_SECRET unset no connection has a user, so nobody could ever receive it.
@@ -77,8 +135,8 @@ export async function send(
         missing: 'shared_room',
       });
     }
-    await relay(session, { to }, data, { checked: true, ref });
+    await relay(session, { to }, data, { ...options, checked: true });
     return;
   }
-  await relay(session, target.user !== undefined ? { user: target.user } : { to: target.connectionId }, data, { ref });
+  await relay(session, target.user !== undefined ? { user: target.user } : { to: target.connectionId }, data, options);
 }

@@ -158,11 +158,22 @@ function command<const E extends v.ObjectEntries>(entries: E) {
   return v.object(entries, keyMessage(entries));
 }
 
+/**
+ * What a sender pays for (src/chat/messages.ts), per message: `echo: false` leaves the sender's
+ * own connection out of the audience (no copy of its own message), `summary: false` sends it no
+ * `delivery` summary. Both default to true. Per message rather than per connection: a field costs
+ * no store change and no read, where a setting kept with the connection would cost a column and
+ * a read of the sender's row on every message (docs/protocol.md#what-a-message-costs).
+ */
+const flag = (name: string) => v.optional(v.boolean(`${name} must be true or false`));
+const delivery = { echo: flag('echo'), summary: flag('summary'), ref: v.optional(ref) };
+
 const schemas = {
-  sendmessage: command({ action: v.literal('sendmessage'), data, ref: v.optional(ref) }),
+  sendmessage: command({ action: v.literal('sendmessage'), data, ...delivery }),
   join: command({ action: v.literal('join'), room }),
   leave: command({ action: v.literal('leave'), room }),
-  publish: command({ action: v.literal('publish'), room, data, ref: v.optional(ref) }),
+  /** `ephemeral`: an id, no `seq`, no history; typing and cursors (src/chat/messages.ts). */
+  publish: command({ action: v.literal('publish'), room, data, ...delivery, ephemeral: flag('ephemeral') }),
   list: command({ action: v.literal('list') }),
   send: v.pipe(
     command({
@@ -170,7 +181,7 @@ const schemas = {
       user: v.optional(user),
       connectionId: v.optional(connectionId),
       data,
-      ref: v.optional(ref),
+      ...delivery,
     }),
     v.partialCheck(
       [['user'], ['connectionId']],

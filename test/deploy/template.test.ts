@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import yaml from 'js-yaml';
+import * as capacity from '../../infra/capacity';
 import { resourcesOfType } from '../support/package/package';
 import type { Packaged, Template } from '../support/package/package';
 import { EXISTING_SECRET_ARN, LEGACY_PASSWORD, LOCAL_SECRET, packageVariant } from '../support/package/variants';
@@ -1042,11 +1043,16 @@ describe('flood bounds', () => {
     return stages[0]![1];
   }
 
-  it('throttles every route of the WebSocket stage, by default to a burst of 50 and 25 per second', () => {
-    for (const template of [open, secured]) {
+  it('throttles every route of the WebSocket stage, by default as the capacity model derives it for the instance', () => {
+    // open: db.t4g.small (150 connections); secured: the default db.t4g.micro (66)
+    for (const [template, maxConnections] of [
+      [open, 150],
+      [secured, 66],
+    ] as const) {
+      const { burst, rate } = capacity.throttleDefaults(capacity.containerBudget({ maxConnections }));
       expect(stageOf(template).Properties?.DefaultRouteSettings).toEqual({
-        ThrottlingBurstLimit: 50,
-        ThrottlingRateLimit: 25,
+        ThrottlingBurstLimit: burst,
+        ThrottlingRateLimit: rate,
       });
     }
     expect(stageOf(open).Properties).toMatchObject({ ApiId: { Ref: 'WebsocketsApi' }, StageName: 'qa' });

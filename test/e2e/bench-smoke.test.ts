@@ -16,7 +16,7 @@ describe('npm run bench -- --smoke', () => {
   beforeAll(async () => {
     const mysqlUrl = (await mysqlReachable(MYSQL)) ? MYSQL : undefined;
     results = await runBench({ smoke: true, mysqlUrl });
-  }, 180_000);
+  }, 240_000);
 
   it('measures our fan-out and both references against the same stand-in', () => {
     const names = results.fanOut.map((row) => row.strategy);
@@ -132,6 +132,45 @@ describe('npm run bench -- --smoke', () => {
     expect(row?.delivery.sent).toBe(row?.clients);
     expect(row?.connectsPerSecond).toBeGreaterThan(0);
     expect(row?.storeEmpty).toBe(true);
+  });
+
+  it('measures room publishes/s by store handles and rooms, with and without posts, on each store', () => {
+    const stores = results.mysql === 'reachable' ? ['embedded', 'mysql'] : ['embedded'];
+    const cases = results.capacity.rows.map((row) => `${row.store} ${row.handles} ${row.rooms} ${row.publish}`);
+    expect(cases.sort()).toEqual(
+      stores
+        .flatMap((store) =>
+          [1, 100].flatMap((rooms) => ['echo and summary', 'no posts'].map((p) => `${store} 10 ${rooms} ${p}`)),
+        )
+        .sort(),
+    );
+    for (const row of results.capacity.rows) {
+      expect(row.publishesPerSecond).toBeGreaterThan(0);
+      expect(row.errors).toBe(0);
+      // every room's one member is its publisher: the echo and the summary, or nothing
+      expect(row.postsPerPublish).toBe(row.publish === 'no posts' ? 0 : 2);
+    }
+    expect(renderMarkdown(results)).toContain('### Capacity: room publishes/s');
+  });
+
+  it('times each route through the handler, and counts an ephemeral publish’s one round trip on the wire', () => {
+    const routes = results.capacity.routes;
+    const row = (store: string, key: string) => routes.find((r) => r.store === store && r.key === key);
+    for (const r of routes) {
+      expect(r.meanMs).toBeGreaterThan(0);
+      expect(r.cpuMs).toBeGreaterThan(0);
+    }
+    // a room of 10: the members and the summary; without echo and summary the 9 others; ephemeral as a publish
+    expect(row('embedded', 'publish')?.posts).toBe(11);
+    expect(row('embedded', 'publish-light')?.posts).toBe(9);
+    expect(row('embedded', 'publish-ephemeral')?.posts).toBe(11);
+    expect(row('embedded', '$connect')?.posts).toBe(0);
+    if (results.mysql !== 'reachable') return;
+    // the audience read is its only statement (the membership check is that read); a numbered publish needs more
+    expect(row('mysql', 'publish-ephemeral')?.roundTrips).toBe(1);
+    expect(row('mysql', 'publish')?.roundTrips).toBeGreaterThan(1);
+    expect(row('mysql', 'ping')?.roundTrips).toBe(0);
+    expect(renderMarkdown(results)).toContain('### Capacity: each route through src/handler.ts');
   });
 
   it('runs only the sections --only names', async () => {

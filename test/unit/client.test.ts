@@ -457,6 +457,44 @@ describe('token provider', () => {
 });
 
 describe('sending', () => {
+  it('sends the echo, summary and ephemeral options with the message they are for', () => {
+    const { client: c } = client();
+    c.connect();
+    fake.last().open();
+    c.sendmessage('all', { echo: false });
+    c.send({ user: 'alice' }, 'a', { summary: false });
+    c.publish('lobby', { typing: true }, { ephemeral: true, echo: false, summary: false });
+    expect(fake.last().commands()).toEqual([
+      { action: 'sendmessage', data: 'all', echo: false },
+      { action: 'send', user: 'alice', data: 'a', summary: false },
+      { action: 'publish', room: 'lobby', data: { typing: true }, ephemeral: true, echo: false, summary: false },
+    ]);
+  });
+
+  it('hands an ephemeral room message (no seq) to the app at once, never held for ordering', () => {
+    const { client: c, of } = client();
+    c.join('lobby');
+    c.connect();
+    fake.last().open();
+    fake.last().receive({ type: 'joined', room: 'lobby', seq: 5 });
+    const typing = {
+      type: 'message',
+      id: 'typing0000000000',
+      room: 'lobby',
+      ephemeral: true,
+      from: null,
+      connectionId: 'abc=',
+      origin: 'client',
+      sentAt: 1,
+      data: { typing: true },
+    };
+    fake.last().receive(typing);
+    expect(of('message').filter((m) => m.type === 'message')).toEqual([typing]);
+    // a frame that says ephemeral with something other than true is no frame of the service's
+    fake.last().receive({ ...typing, id: 'typing0000000001', ephemeral: 'yes' });
+    expect(of('message').filter((m) => m.type === 'message')).toHaveLength(1);
+  });
+
   it('sends each typed command as the protocol spells it', () => {
     const { client: c } = client();
     c.connect();

@@ -29,10 +29,16 @@ import {
   mergeSettings,
   parseIni,
   settingNames,
+  stageCapacityOf,
   targetOf,
 } from '../../scripts/deploy/checks';
 import type { CredentialInputs } from '../../scripts/deploy/checks';
+import * as capacityModel from '../../infra/capacity';
+import type { CapacityInputs } from '../../infra/capacity';
 import { copyService, root, SETTING_KEYS as settingKeys } from '../support/harnesses/service';
+
+/** The line the model says for these inputs: what the deploy check must print. */
+const capacityLine = (inputs: CapacityInputs) => capacityModel.describeCapacity(capacityModel.stageCapacity(inputs));
 
 const shape = { service: 'aws-node-websockets', functionNames: ['connect', 'disconnect', 'message'] };
 
@@ -323,6 +329,57 @@ describe('checkSettings', () => {
   });
 });
 
+describe('stageCapacityOf (the line `npm run deploy -- --check` prints)', () => {
+  it('says what the default instance carries with the derived throttle, as the model does', () => {
+    const { line, warning, problems } = stageCapacityOf({});
+    expect(problems).toEqual([]);
+    expect(warning).toBeUndefined();
+    expect(line).toBe(capacityLine({ instanceClass: 'db.t4g.micro', maxConnections: 66 }));
+    expect(line).toMatch(
+      /^capacity: db\.t4g\.micro: 52 of 66 connections for functions; throttle per route burst \d+, [\d,]+\/s \(derived\); new connections [\d,]+\/s \(.+\); a room of 10: [\d,]+ messages\/s in, [\d,]+ posts\/s out \(.+\); a room of 100: [\d,]+ messages\/s in, [\d,]+ posts\/s out \(API Gateway's 10,000 requests\/s\)/,
+    );
+    expect(line).not.toContain('\n');
+  });
+
+  it('takes the class, DB_MAX_CONNECTIONS, the throttle and the reservation from the settings', () => {
+    expect(stageCapacityOf({ DB_INSTANCE_CLASS: 'db.t4g.small' }).line).toBe(
+      capacityLine({ instanceClass: 'db.t4g.small', maxConnections: 150 }),
+    );
+    const settings = {
+      DB_INSTANCE_CLASS: 'db.r6g.xlarge',
+      DB_MAX_CONNECTIONS: '2000',
+      WS_THROTTLE_BURST: '100',
+      WS_THROTTLE_RATE: '250.5',
+      RESERVED_CONCURRENCY: '150',
+    };
+    const { line } = stageCapacityOf(settings);
+    expect(line).toBe(
+      capacityLine({ instanceClass: 'db.r6g.xlarge', maxConnections: 2000, burst: 100, rate: 250.5, reserved: 150 }),
+    );
+    expect(line).toContain('150 of 2000 connections for functions; throttle per route burst 100, 251/s (as set)');
+  });
+
+  it('refuses, as settings.js does, a class of no known budget without DB_MAX_CONNECTIONS, and a malformed throttle', () => {
+    expect(checkSettings({ DB_INSTANCE_CLASS: 'db.r6g.xlarge' })).toEqual([
+      expect.stringMatching(
+        /^DB_INSTANCE_CLASS db\.r6g\.xlarge has no known connection budget: set DB_MAX_CONNECTIONS/,
+      ),
+    ]);
+    expect(checkSettings({ WS_THROTTLE_BURST: '2.5', WS_THROTTLE_RATE: 'fast' })).toEqual([
+      'WS_THROTTLE_BURST must be a positive integer, got "2.5"',
+      'WS_THROTTLE_RATE must be a positive number, got "fast"',
+    ]);
+    expect(stageCapacityOf({ WS_THROTTLE_RATE: '0' }).line).toBeUndefined();
+  });
+
+  it('warns when a throttle that was set could keep more containers busy than the budget holds', () => {
+    expect(stageCapacityOf({ WS_THROTTLE_BURST: '50', WS_THROTTLE_RATE: '25' }).warning).toBeUndefined();
+    expect(stageCapacityOf({ WS_THROTTLE_BURST: '50', WS_THROTTLE_RATE: '2000' }).warning).toMatch(
+      /^WS_THROTTLE_BURST 50 and WS_THROTTLE_RATE 2000 may keep \d+ containers busy at once .* more than the 52 connections/,
+    );
+  });
+});
+
 describe('checkCredentials (no network)', () => {
   function inputs(env: Record<string, string>, files: Record<string, string> = {}): CredentialInputs {
     return { env, home: '/home/dev', readFile: (path) => files[path] };
@@ -489,6 +546,7 @@ describe('npm run deploy / npm run remove (always with --check: a test never dep
     expect(open.code).toBe(0);
     expect(open.stdout.trim().split('\n')).toEqual([
       expect.stringMatching(/^deploy: settings pass the checks, with 2 warnings below; stack aws-node-websockets-dev/),
+      `deploy: ${capacityLine({ instanceClass: 'db.t4g.micro', maxConnections: 66 })}`,
       expect.stringMatching(/^deploy: warning: auth is off \(AUTH_MODE\): anyone who knows the wss:\/\/ URL/),
       expect.stringMatching(/^deploy: warning: DB_NETWORK is public and DB_ALLOWED_CIDR 0\.0\.0\.0\/0: /),
     ]);
@@ -502,6 +560,7 @@ describe('npm run deploy / npm run remove (always with --check: a test never dep
       /^deploy: settings pass the checks, with 3 warnings below; stack aws-node-websockets-prod/,
     );
     expect(lines.slice(1)).toEqual([
+      expect.stringMatching(/^deploy: capacity: /),
       expect.stringMatching(/^deploy: warning: AUTH_DEFAULT_ROOMS is unset: /),
       expect.stringMatching(/^deploy: warning: LIST_SCOPE is all: /),
       expect.stringMatching(/^deploy: warning: DB_NETWORK is public and DB_ALLOWED_CIDR 0\.0\.0\.0\/0: /),
@@ -515,6 +574,7 @@ describe('npm run deploy / npm run remove (always with --check: a test never dep
     expect(code).toBe(0);
     expect(stdout.trim().split('\n')).toEqual([
       'deploy: settings look right; stack aws-node-websockets-prod in us-east-1, AWS credentials from environment (AWS_ACCESS_KEY_ID)',
+      `deploy: ${capacityLine({ instanceClass: 'db.t4g.micro', maxConnections: 66 })}`,
       'deploy: rooms: a token without the "rooms" claim gets AUTH_DEFAULT_ROOMS {}',
     ]);
   });

@@ -1,13 +1,15 @@
 /**
- * settings.js (what serverless.yml reads): the flood bounds. The
- * database's connection budget comes from the instance class, and a reservation of
- * concurrency that would not fit in it is refused before anything is packaged.
+ * settings.js (what serverless.yml reads): the flood bounds. The database's connection budget
+ * comes from the instance class, the stage throttle's defaults from that budget (infra/capacity.js),
+ * and a reservation of concurrency that would not fit in it is refused before anything is packaged.
  */
 import { copyFileSync, cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import * as capacity from '../../infra/capacity';
 
 const root = resolve(__dirname, '..', '..');
+
 const dirs: string[] = [];
 
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -27,14 +29,43 @@ async function settingsFor(lines: string[]): Promise<Record<string, unknown>> {
   return load();
 }
 
+/** The throttle the capacity model derives for this many connections (and reservation, account). */
+function derived(inputs: { maxConnections: number; reserved?: number; accountConcurrency?: number }) {
+  const { burst, rate } = capacity.throttleDefaults(capacity.containerBudget(inputs));
+  return { WS_THROTTLE_BURST: burst, WS_THROTTLE_RATE: rate };
+}
+
 describe('settings.js flood bounds', () => {
-  it('throttles at a burst of 50 and 25 per second, reserves nothing, and budgets db.t4g.micro at 66 by default', async () => {
-    expect(await settingsFor([])).toMatchObject({
-      WS_THROTTLE_BURST: 50,
-      WS_THROTTLE_RATE: 25,
+  it('derives the throttle from db.t4g.micro’s 66 connections, reserves nothing by default', async () => {
+    const settings = await settingsFor([]);
+    expect(settings).toMatchObject({
+      ...derived({ maxConnections: 66 }),
       DB_MAX_CONNECTIONS: 66,
       RESERVED_CONCURRENCY: null,
       SWEEP_RESERVED_CONCURRENCY: null,
+    });
+    // No longer the 50 and 25 chosen by hand: a burst of half the 52 connections, the rate that fits the rest.
+    expect(settings.WS_THROTTLE_BURST).toBe(26);
+    expect(settings.WS_THROTTLE_RATE).toBeGreaterThan(25);
+  });
+
+  it.each([
+    ['db.t4g.small', 150],
+    ['db.t3.medium', 312],
+    ['db.m7g.large', 648],
+  ])('derives the throttle of %s from its %i connections', async (instanceClass, maxConnections) => {
+    expect(await settingsFor([`DB_INSTANCE_CLASS: ${instanceClass}`])).toMatchObject(derived({ maxConnections }));
+  });
+
+  it('derives a lower throttle under a reservation or a small account, and keeps one that is set', async () => {
+    expect(await settingsFor(['RESERVED_CONCURRENCY: 4'])).toMatchObject(derived({ maxConnections: 66, reserved: 4 }));
+    expect((await settingsFor(['RESERVED_CONCURRENCY: 4'])).WS_THROTTLE_BURST).toBe(2);
+    expect(await settingsFor(['ACCOUNT_CONCURRENCY: 10'])).toMatchObject(
+      derived({ maxConnections: 66, accountConcurrency: 10 }),
+    );
+    expect(await settingsFor(['WS_THROTTLE_BURST: 50', 'WS_THROTTLE_RATE: 25'])).toMatchObject({
+      WS_THROTTLE_BURST: 50,
+      WS_THROTTLE_RATE: 25,
     });
   });
 

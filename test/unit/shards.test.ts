@@ -76,6 +76,31 @@ describe('planDelivery', () => {
   });
 });
 
+describe('a sharded delivery whose sender asked for no echo', () => {
+  it('posts to everyone in every shard but the sender, counts it nowhere, and resumes past it', async () => {
+    const store = withConnections(23);
+    const events: ShardEvent[] = [];
+    const sharding = { size: 5, invoke: async (e: ShardEvent) => void events.push(e) };
+    // c0007 is the sender: the last id of a page (3 ids) of the second shard, where its cursor is saved.
+    const result = await planDelivery(store, sharding, undefined, bytes, { connectionId: 'sender' }, Date.now, 'c0007');
+    if (result.kind === 'queued') await result.handOver();
+    expect(result).toMatchObject({ kind: 'queued', queued: { recipients: 22, unsent: 22, shards: 5 } });
+    expect(events.every((e) => e.except === 'c0007')).toBe(true);
+    const { run, posts, summaries } = runner(store);
+    await Promise.all(events.map((event) => runShard(run, event)));
+    expect(posts.sort()).toEqual([...store.rows.keys()].filter((id) => id !== 'c0007').sort());
+    expect(summaries).toEqual([expect.objectContaining({ state: 'done', recipients: 22, sent: 22 })]);
+  });
+
+  it('sends no summary at all, queued or final, to a sender that asked for none', async () => {
+    const store = withConnections(12);
+    const { events } = await plan(store, 5, undefined, {});
+    const { run, summaries } = runner(store);
+    await Promise.all(events.map((event) => runShard(run, event)));
+    expect(summaries).toEqual([]);
+  });
+});
+
 describe('runShard', () => {
   it('delivers 23 recipients through 5 shards finishing in any order, each once, with one summary', async () => {
     const store = withConnections(23);

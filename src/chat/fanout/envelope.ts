@@ -13,6 +13,7 @@ import { log } from '../../log';
 import type { LogFields } from '../../log';
 import { MAX_MESSAGE_BYTES } from '../protocol';
 import { planDelivery } from './shards';
+import type { Plan } from './shards';
 import type { DeliveryFrame, MessageFrame, PresenceFrame } from '../frames';
 import { encode } from '../outbox';
 import type { Courier, Target } from '../session';
@@ -126,30 +127,45 @@ export function deliverySummary(result: FanOutResult, target: Target, message: E
   };
 }
 
-/** The message a target gets: from a client connection, or from a backend (`from: null`, no connection). */
+/**
+ * The message a target gets: from a client connection, or from a backend (`from: null`, no
+ * connection). `ephemeral`: a room message that is neither numbered nor kept (src/chat/messages.ts).
+ */
 export function messageEnvelope(
   target: Target,
   sender: { subject: string | null; connectionId: string } | 'server',
   data: unknown,
+  ephemeral = false,
 ): MessageFrame {
   const origin =
     sender === 'server'
       ? ({ from: null, origin: 'server' } as const)
       : ({ from: sender.subject, connectionId: sender.connectionId, origin: 'client' } as const);
-  return { type: 'message', id: newMessageId(), ...targetFields(target), ...origin, sentAt: Date.now(), data };
+  return {
+    type: 'message',
+    id: newMessageId(),
+    ...targetFields(target),
+    ...(ephemeral ? { ephemeral: true as const } : {}),
+    ...origin,
+    sentAt: Date.now(),
+    data,
+  };
 }
 
 /**
  * Everyone and rooms can be large: with sharding on, their audience is read as one page, and
  * one larger than a shard goes to `deliver` (src/chat/fanout/shards.ts). A user's connections and one
- * connection are few, and read as before.
+ * connection are few, and read as before. `summaryTo`: the connection the shards' final summary
+ * goes to (none: no one's); `except`: a connection of the audience the shards do not post to
+ * (a sender that asked for no echo). A direct audience is returned whole: the caller leaves it out.
  */
 export async function audienceOrShards(
   courier: Courier,
   target: Target,
   message: Encoded,
   sender: { connectionId?: string; ref?: string | undefined } = {},
-) {
+  except?: string,
+): Promise<Plan> {
   if (courier.sharding === undefined || target.user !== undefined || target.to !== undefined) {
     return { kind: 'direct' as const, audience: await audienceOf(courier.store, target) };
   }
@@ -157,9 +173,17 @@ export async function audienceOrShards(
     ...(message.id === undefined ? {} : { id: message.id }),
     ...(message.seq === undefined ? {} : { seq: message.seq }),
   };
-  return planDelivery(courier.store, courier.sharding, target.room, message.bytes, {
-    ...(sender.connectionId ? { connectionId: sender.connectionId } : {}),
-    ...(sender.ref === undefined ? {} : { ref: sender.ref }),
-    ...named,
-  });
+  return planDelivery(
+    courier.store,
+    courier.sharding,
+    target.room,
+    message.bytes,
+    {
+      ...(sender.connectionId ? { connectionId: sender.connectionId } : {}),
+      ...(sender.ref === undefined ? {} : { ref: sender.ref }),
+      ...named,
+    },
+    Date.now,
+    except,
+  );
 }

@@ -131,7 +131,9 @@ async function postRange(run: ShardRun, event: ShardEvent, attempt: Attempt & { 
       if (now() >= run.deadline) throw new ShardTimeError(`shard ${shard} of ${deliveryId} ran out of time`);
       const page = await run.store.audiencePage(event.room, { after: cursor, upTo: event.range.upTo }, pageSize);
       if (page.length === 0) return;
-      const result = await pacedFanOut(page, (id) => run.send(id, bytes, run.deadline), {
+      // The sender that asked for no echo is read with its range, and neither posted to nor counted.
+      const targets = event.except === undefined ? page : page.filter((id) => id !== event.except);
+      const result = await pacedFanOut(targets, (id) => run.send(id, bytes, run.deadline), {
         concurrency: run.concurrency,
         deadline: run.deadline,
         pacer,
@@ -142,9 +144,12 @@ async function postRange(run: ShardRun, event: ShardEvent, attempt: Attempt & { 
       counts.stale += result.stale.length;
       counts.failed += result.failed;
       counts.unsent += result.unsent;
-      if (result.attempted > 0) cursor = page[result.attempted - 1] as string;
+      // Every target attempted: the page is done (its last id may be the one left out).
+      if (result.attempted === targets.length) cursor = page[page.length - 1] as string;
+      else if (result.attempted > 0) cursor = targets[result.attempted - 1] as string;
       await run.store.saveShard(deliveryId, shard, cursor, counts, now());
-      if (result.attempted < page.length) throw new ShardTimeError(`shard ${shard} of ${deliveryId} ran out of time`);
+      if (result.attempted < targets.length)
+        throw new ShardTimeError(`shard ${shard} of ${deliveryId} ran out of time`);
       if (page.length < pageSize) return;
     }
   } finally {

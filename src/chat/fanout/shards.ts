@@ -35,6 +35,8 @@ export interface ShardEvent {
   size: number;
   /** The encoded message, base64 (posted as is). */
   message: string;
+  /** A connection of the range not posted to: a sender that asked for no echo of its own message. */
+  except?: string;
 }
 
 export function isShardEvent(event: unknown): event is ShardEvent {
@@ -48,7 +50,8 @@ export function isShardEvent(event: unknown): event is ShardEvent {
     Number.isInteger(e.shards) &&
     typeof e.message === 'string' &&
     typeof e.range === 'object' &&
-    e.range !== null
+    e.range !== null &&
+    (e.except === undefined || typeof e.except === 'string')
   );
 }
 
@@ -100,6 +103,8 @@ export async function shardRanges(
  * this invocation, as before; a larger one is planned and recorded, and the caller gets the
  * queued summary and `handOver`, which gives the shards to `deliver`. A shard Lambda would not
  * take is given up at once (failed); should that finish the delivery, its final summary comes back.
+ * `except`: a connection of the audience (the sender, who asked for no echo) that no shard posts
+ * to and no summary counts.
  */
 export async function planDelivery(
   store: ConnectionStore,
@@ -108,20 +113,25 @@ export async function planDelivery(
   bytes: Uint8Array,
   summaryTo: { connectionId?: string; id?: string; seq?: number; ref?: string },
   now: () => number = Date.now,
+  except?: string,
 ): Promise<Plan> {
   const first = await store.audiencePage(room, { after: null, upTo: null }, sharding.size + 1);
   if (first.length <= sharding.size) return { kind: 'direct', audience: first };
   const firstMark = first[sharding.size - 1] as string;
   first.length = 0; // the shards read their own pages
-  const recipients = await store.audienceCount(room);
+  const counted = await store.audienceCount(room);
+  // The sender it leaves out is one of the audience (a member of the room, or a connection of everyone).
+  const recipients = except === undefined ? counted : Math.max(0, counted - 1);
   const ranges = await shardRanges(store, room, sharding.size, firstMark);
   const deliveryId = randomUUID();
   const startedAt = now();
   const to: SummaryTo = { ...summaryTo, ...roomField(room), startedAt };
   await store.openDelivery({ deliveryId, shards: ranges.length, recipients, summaryTo: JSON.stringify(to) }, startedAt);
   const message = Buffer.from(bytes).toString('base64');
+  // What a given-up shard counts as failed: its range as planned (the sender left out counts in
+  // it, so such a shard may count one more than it would have posted).
   const sizeOf = (shard: number) =>
-    shard < ranges.length - 1 ? sharding.size : Math.max(0, recipients - sharding.size * (ranges.length - 1));
+    shard < ranges.length - 1 ? sharding.size : Math.max(0, counted - sharding.size * (ranges.length - 1));
   const queued: DeliveryFrame = {
     type: 'delivery',
     ...roomField(room),
@@ -150,6 +160,7 @@ export async function planDelivery(
           range: ranges[shard] as IdRange,
           size: sizeOf(shard),
           message,
+          ...(except === undefined ? {} : { except }),
         };
         try {
           await sharding.invoke(event);
