@@ -72,6 +72,34 @@ describe('publish', () => {
     expect(messages.filter((m) => m.type === 'delivery')).toHaveLength(1);
   });
 
+  it('sends an ephemeral publish at once, even behind an unanswered one, and resolves with its id and no seq', async () => {
+    const { c } = joinedAt(4);
+    const first = c.publish('lobby', 'numbered');
+    const typing = c.publish('lobby', { typing: true }, { ephemeral: true, echo: false });
+    expect(publishes().map((p) => p.data)).toEqual(['numbered', { typing: true }]);
+    expect(publishes()[1]).toEqual({
+      action: 'publish',
+      room: 'lobby',
+      data: { typing: true },
+      echo: false,
+      ephemeral: true,
+      ref: 'r2',
+    });
+    const answer = { ...summary('r2', 0), id: 'typing-1' } as Record<string, unknown>;
+    delete answer.seq;
+    fake.last().receive(answer);
+    await expect(typing).resolves.toEqual({ id: 'typing-1', delivery: answer });
+    fake.last().receive(summary('r1', 5));
+    await expect(first).resolves.toMatchObject({ seq: 5 });
+  });
+
+  it('refuses summary: false on a numbered publish (its summary is how it learns its number), and sends nothing', () => {
+    const { c } = joinedAt(4);
+    const options = { summary: false } as unknown as { ordered?: boolean };
+    expect(() => c.publish('lobby', 'x', options)).toThrow(RangeError);
+    expect(publishes()).toEqual([]);
+  });
+
   it('sends a burst of 20 to one room one at a time, each once the previous has its number, in the order called', async () => {
     const { c } = joinedAt(0);
     const results = Array.from({ length: 20 }, (_, i) => c.publish('lobby', i));
