@@ -1,7 +1,8 @@
 // Module hooks (node:module `register`, from scripts/offline-preload.js) that put the local
 // runtime's Lambda behaviour (scripts/offline-runtime.js says what and why) into
 // serverless-offline as it is loaded: its LambdaFunctionPool module is replaced by a shim
-// over our pool, WebSocketClients gets our handshake guard, and the management API gets
+// over our pool, WebSocketClients gets our handshake guard and API Gateway's limits per route
+// and connection (scripts/local-limits.js), and the management API gets
 // GetConnection (`GET /@connections/{id}`), which offline does not implement (it answers every
 // GET with 426), so that the liveness sweep can ask it. Nothing in node_modules is changed,
 // so this survives `npm ci`; the preload checks offline's version first.
@@ -9,6 +10,7 @@ import process from 'node:process';
 import { URL } from 'node:url';
 
 const RUNTIME = new URL('./offline-runtime.js', import.meta.url).href;
+const LIMITS = new URL('./local-limits.js', import.meta.url).href;
 const POOL = '/serverless-offline/src/lambda/LambdaFunctionPool.js';
 const CLIENTS = '/serverless-offline/src/events/websocket/WebSocketClients.js';
 const ROUTES = '/serverless-offline/src/events/websocket/http-routes/connections/connectionsRoutes.js';
@@ -41,7 +43,15 @@ export async function load(url, context, nextLoad) {
       '  hasClient(connectionId) {\n    return this.#clients.has(connectionId)\n  }\n\n  addClient(webSocketClient, connectionId) {',
       'GetConnection',
     );
-    const guarded = `${source}\nimport __awsNodeWebsocketsRuntime from ${JSON.stringify(RUNTIME)}\n__awsNodeWebsocketsRuntime.guardHandshakes(WebSocketClients)\n`;
+    const guarded = [
+      source,
+      `import __awsNodeWebsocketsRuntime from ${JSON.stringify(RUNTIME)}`,
+      '__awsNodeWebsocketsRuntime.guardHandshakes(WebSocketClients)',
+      // API Gateway's limits per route and per connection (scripts/local-limits.js).
+      `import __awsNodeWebsocketsLimits from ${JSON.stringify(LIMITS)}`,
+      '__awsNodeWebsocketsLimits.watchWebSocketClients(WebSocketClients)',
+      '',
+    ].join('\n');
     return { ...loaded, source: guarded, shortCircuit: true };
   }
   if (path.endsWith(ROUTES)) {
