@@ -8,9 +8,9 @@
 //   bucket per route ("Protect your WebSocket APIs in API Gateway"). A `$connect` over it fails
 //   the handshake with 429; a message over it is dropped and answered on the socket with API
 //   Gateway's own frame, `{"message":"Too Many Requests","connectionId":…,"requestId":…}`
-//   (the text is AWS's 429 reason; the frame's shape is assumed from its documented
-//   "Internal server error" frame, which serverless-offline copies). `$disconnect` is not
-//   throttled here: a close cannot be refused.
+//   (assumed: the text of a 429, in the shape of API Gateway's "Internal server error" frame,
+//   which clients report and serverless-offline copies). `$disconnect` is not throttled
+//   here: a close cannot be refused.
 // - New connections, 500 a second per account and region (the WebSocket quotas table): a
 //   bucket of 500 refilled at 500/s; a handshake over it gets 429 (assumed: the quota's
 //   answer is not documented).

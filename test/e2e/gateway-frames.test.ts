@@ -6,12 +6,15 @@
  * in frames of at most 32 KB too; a post over 128 KB to @connections is refused with 413.
  * The connections are written by hand (RawWebSocket), so that every frame is as the test says.
  */
-import { resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join, resolve } from 'node:path';
 import { RawWebSocket } from '../support/harnesses/raw-websocket';
 import type { ServerFrame } from '../support/harnesses/raw-websocket';
 import { TestClient } from '../support/harnesses/client';
 import { startOffline } from '../support/harnesses/offline';
 import type { OfflineService } from '../support/harnesses/offline';
+import { root } from '../support/harnesses/service';
 import { eventually } from '../support/harnesses/store-cases';
 
 jest.setTimeout(120_000);
@@ -86,6 +89,31 @@ describe("npm start's frame and message limits, by default", () => {
     expect(await eventually(listedIds, (ids) => !ids.includes(id))).not.toContain(id); // its $disconnect ran
     await witnessHearsNothing();
     expect(service.output()).toMatch(/"limit":"frame","connectionId":"[^"]+","code":1009/);
+  });
+
+  it('closes wscat, which sends each line as one frame, on a line over 32 KB', async () => {
+    const wscat = spawn(process.execPath, [join(root, 'node_modules', 'wscat', 'bin', 'wscat'), '-c', service.url], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    // Without a terminal wscat prints only what it receives, and drops the lines it reads before
+    // it is connected: a ping every half second until a pong says it is.
+    let output = '';
+    wscat.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = once(wscat, 'exit');
+    const connected = Date.now() + 20_000;
+    while (!output.includes('"type":"pong"') && Date.now() < connected) {
+      wscat.stdin.write('{"action":"ping"}\n');
+      await new Promise((done) => setTimeout(done, 500));
+    }
+    expect(output).toContain('"type":"pong"');
+    const line = sendmessageOf(33 * KB);
+    wscat.stdin.write(`${line}\n`);
+    await exited; // the gateway closed its connection
+    // One frame of the whole line: wscat cannot split a message.
+    expect(service.output()).toContain(
+      `"reason":"a frame of ${Buffer.byteLength(line)} bytes (LOCAL_MAX_FRAME_BYTES: 32768)"`,
+    );
+    await witnessHearsNothing();
   });
 
   it('takes a frame of exactly 32 KB', async () => {

@@ -117,6 +117,19 @@ describe('the settings of the limits', () => {
     }
   });
 
+  it("are the rows of operations.md's table of the local limits, each with its default", () => {
+    const operations = readFileSync(join(root, 'docs', 'operations.md'), 'utf8');
+    const section = operations.slice(operations.indexOf("### API Gateway's limits locally"));
+    const start = section.indexOf('| limit');
+    const table = section.slice(start, section.indexOf('\n\n', start)).split('\n').slice(2);
+    const settingOf = (row: string) => /`(LOCAL_[A-Z_]+)`/.exec(row)?.[1];
+    expect(table.map(settingOf)).toEqual(gateway.LIMIT_SETTINGS.map((spec) => spec.name));
+    for (const spec of gateway.LIMIT_SETTINGS) {
+      const row = table.find((line) => settingOf(line) === spec.name) as string;
+      expect(row).toContain(typeof spec.default === 'number' ? `| ${spec.default} ` : `\`${spec.default}\``);
+    }
+  });
+
   it("read routes as serverless.yml's route selection expression does", () => {
     const service = load(readFileSync(join(root, 'serverless.yml'), 'utf8')) as {
       provider: { websocketsApiRouteSelectionExpression: string };
