@@ -12,16 +12,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import WebSocket, { WebSocketServer } from 'ws';
+import type { GatewayLimits } from '../../scripts/local';
 import { SETTING_KEYS } from '../support/harnesses/service';
 
-type Limits = {
-  throttle: { burst: number; rate: number } | null;
-  newConnectionsPerSecond: number | null;
-  maxFrameBytes: number | null;
-  maxMessageBytes: number | null;
-  idleTimeoutMs: number | null;
-  maxConnectionAgeMs: number | null;
-};
+type Limits = GatewayLimits;
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const gateway = require('../../scripts/local-limits.js') as {
