@@ -78,8 +78,8 @@ export class ClientMessageTooLargeError extends Error {
   ) {
     super(
       exceeds === 'frame'
-        ? `the message is ${size} bytes, and this WebSocket (a browser's) sends a message as one frame: ` +
-            `API Gateway takes frames of at most ${limit} bytes and would close the connection; nothing was sent`
+        ? `the message is ${size} bytes, and this WebSocket sends a message as one frame (a browser's cannot ` +
+            `split one): API Gateway takes frames of at most ${limit} bytes and would close the connection; nothing was sent`
         : `the message is ${size} bytes: API Gateway takes messages of at most ${limit} bytes and would close ` +
             'the connection; nothing was sent',
     );

@@ -96,7 +96,7 @@ describe('the chat page, without auth', () => {
     await say(a.page, big);
     await sees(
       a.page,
-      /^Not sent: the message is \d+ bytes, and this WebSocket \(a browser's\) sends a message as one frame/,
+      /^Not sent: the message is \d+ bytes, and this WebSocket sends a message as one frame \(a browser's cannot split one\)/,
     );
     expect(await a.page.getByLabel('Message', { exact: true }).inputValue()).toBe(big); // kept, to shorten
     await statusSays(a.page, `Connected to ws://localhost:${session.service?.port}`);
