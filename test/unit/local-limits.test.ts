@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { load } from 'js-yaml';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { GatewayLimits } from '../../scripts/local';
+import { guard } from '../support/harnesses/local-guard';
 import { SETTING_KEYS } from '../support/harnesses/service';
 
 type Limits = GatewayLimits;
@@ -259,5 +260,60 @@ describe('the gateway on a server built as offline builds its WebSocket port', (
     const [code, reason] = (await closed) as [number, Buffer];
     expect({ code, reason: reason.toString() }).toEqual({ code: 1009, reason: 'Message too big' });
     expect(logged).toContainEqual(expect.objectContaining({ limit: 'frame', connectionId: 'id-1', code: 1009 }));
+  });
+});
+
+describe('the gateway under the ports guard, installed in the order the preload installs them', () => {
+  class GuardedServer extends http.Server {}
+  let server: http.Server;
+  let wss: WebSocketServer;
+  let port: number;
+  const undo: (() => void)[] = [];
+
+  beforeAll(async () => {
+    server = new GuardedServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+    wss = new WebSocketServer({ server });
+    const quiet = { log: () => undefined, warn: () => undefined };
+    // Limits first, then the guard: the guard's wrapper is the outer one and runs first.
+    undo.push(
+      gateway.installLocalLimits(
+        { websocket: port },
+        { WS_THROTTLE_BURST: '1', WS_THROTTLE_RATE: '0.001' },
+        { servers: [GuardedServer], ...quiet },
+      ).uninstall,
+    );
+    undo.push(
+      guard.installLocalGuard(
+        { http: port + 1, websocket: port, lambda: port + 2 },
+        {},
+        { servers: [GuardedServer], ...quiet },
+      ).uninstall,
+    );
+  });
+
+  afterAll(async () => {
+    for (const each of undo) each();
+    wss.close();
+    await new Promise((done) => server.close(done));
+  });
+
+  it("takes none of the developer's tokens for a handshake the guard refuses", async () => {
+    const handshake = (origin?: string) =>
+      new Promise<number>((resolve) => {
+        const socket = new WebSocket(`ws://localhost:${port}`, origin === undefined ? {} : { origin });
+        socket.once('open', () => {
+          socket.terminate();
+          resolve(101);
+        });
+        socket.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+        socket.once('error', () => resolve(0));
+      });
+    expect([await handshake('https://evil.example'), await handshake('https://evil.example')]).toEqual([403, 403]);
+    // $connect's bucket holds one token, still there for the developer's own client.
+    expect(await handshake()).toBe(101);
+    expect(await handshake()).toBe(429);
   });
 });
