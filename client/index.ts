@@ -35,7 +35,8 @@ import type {
   RealtimeClientOptions,
   TokenProvider,
 } from './options';
-import { canFragment, framesNeeded, transmit } from './outgoing';
+import { senderFor } from './outgoing';
+import type { Sender } from './outgoing';
 import { SendQueue } from './queue';
 import { Handover } from './renewal';
 import { isRoomFrame, RoomSequencer } from './rooms';
@@ -68,8 +69,8 @@ export class RealtimeClient {
   private readonly url: string;
   private readonly tokenProvider: TokenProvider | undefined;
   private readonly WebSocket: WebSocketConstructor;
-  /** Whether its sockets can send a message in several frames (`ws`'s can, a browser's cannot). */
-  private readonly fragments: boolean;
+  /** In frames of at most 32 KB where the WebSocket can split a message (client/outgoing.ts). */
+  private readonly sender: Sender;
   private readonly backoff: Backoff;
   private readonly heartbeatMs: number;
   private readonly renewAfterMs: number;
@@ -104,7 +105,7 @@ export class RealtimeClient {
     this.url = options.url;
     this.tokenProvider = options.token;
     this.WebSocket = WebSocket;
-    this.fragments = canFragment(WebSocket);
+    this.sender = senderFor(WebSocket);
     this.backoff = backoffSettings(options.reconnect);
     this.heartbeatMs = checkCount('heartbeatMs', options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
     this.queue = new SendQueue(checkCount('queueLimit', options.queueLimit ?? DEFAULT_QUEUE_LIMIT));
@@ -217,22 +218,18 @@ export class RealtimeClient {
   /**
    * Sends now when open, else queues (up to queueLimit). Refusals throw, so that nothing is
    * lost silently: ClientClosedError after close(), ClientQueueFullError beyond the limit,
-   * ClientMessageTooLargeError for what API Gateway would close the connection for (over
-   * 128 KB, or over 32 KB where each message is one frame: client/outgoing.ts).
+   * ClientMessageTooLargeError for what API Gateway would close the connection for.
    */
   private sendCommand(command: Command): void {
     const text = JSON.stringify(command);
     this.refuseWhenClosed();
-    framesNeeded(text, this.fragments);
+    this.sender.check(text);
     if (this.isOpen()) {
-      this.transmit(this.socket as WebSocketLike, text);
+      this.sender.send(this.socket as WebSocketLike, text);
       return;
     }
     this.queue.push(text);
   }
-
-  /** One message, in frames of at most 32 KB where the socket can split it (a checked one: sendCommand). */
-  private readonly transmit = (socket: WebSocketLike, text: string): void => transmit(socket, text, this.fragments);
 
   private refuseWhenClosed(): void {
     if (this.current === 'closed') throw new ClientClosedError();
@@ -330,7 +327,7 @@ export class RealtimeClient {
       for (const room of this.joined) socket.send(JSON.stringify({ action: 'join', room } satisfies Command));
       if (this.handover.active) this.handover.awaitJoins(new Set(this.joined));
     }
-    this.queue.flush(socket, this.transmit);
+    this.queue.flush(socket, this.sender.send);
     if (this.heartbeatMs > 0) {
       const ping = JSON.stringify({ action: 'ping' } satisfies Command);
       this.heardSincePing = true;

@@ -67,3 +67,17 @@ export function transmit(socket: WebSocketLike, text: string, fragments: boolean
   const pieces = utf8Pieces(bytes);
   pieces.forEach((piece, index) => socket.send(piece, { binary: false, fin: index === pieces.length - 1 }));
 }
+
+/** How the sockets of one WebSocket class send: `check` refuses (throws) what `send` must not send. */
+export interface Sender {
+  check(text: string): void;
+  send(socket: WebSocketLike, text: string): void;
+}
+
+export function senderFor(WebSocket: WebSocketConstructor): Sender {
+  const fragments = canFragment(WebSocket);
+  return {
+    check: (text) => void framesNeeded(text, fragments),
+    send: (socket, text) => transmit(socket, text, fragments),
+  };
+}
