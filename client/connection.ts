@@ -13,6 +13,8 @@ import { DEFAULT_HEARTBEAT_MS, DEFAULT_QUEUE_LIMIT, DEFAULT_RENEW_AFTER_MS, HEAR
 import type { ClientCloseEvent, ClientEvents, ClientState, RealtimeClientOptions, TokenProvider } from './options';
 import { SendQueue } from './queue';
 import { Handover } from './renewal';
+import { senderFor } from './outgoing';
+import type { Sender } from './outgoing';
 import { describeErrorEvent, detach, globalWebSocket, OPEN } from './socket';
 import type { WebSocketConstructor, WebSocketLike } from './socket';
 
@@ -29,6 +31,8 @@ export abstract class Connection {
   private readonly url: string;
   private readonly tokenProvider: TokenProvider | undefined;
   private readonly WebSocket: WebSocketConstructor;
+  /** In frames of at most 32 KB where the WebSocket can split a message (./outgoing.ts). */
+  protected readonly sender: Sender;
   private readonly backoff: Backoff;
   private readonly heartbeatMs: number;
   private readonly renewAfterMs: number;
@@ -60,6 +64,7 @@ export abstract class Connection {
     this.url = options.url;
     this.tokenProvider = options.token;
     this.WebSocket = WebSocket;
+    this.sender = senderFor(WebSocket);
     this.backoff = backoffSettings(options.reconnect);
     this.heartbeatMs = checkCount('heartbeatMs', options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
     this.queueLimit = checkCount('queueLimit', options.queueLimit ?? DEFAULT_QUEUE_LIMIT);
@@ -102,13 +107,15 @@ export abstract class Connection {
   }
   /**
    * Sends now when open, else queues (up to queueLimit). Refusals throw, so that nothing is
-   * lost silently: ClientClosedError after close(), ClientQueueFullError beyond the limit.
+   * lost silently: ClientClosedError after close(), ClientQueueFullError beyond the limit,
+   * ClientMessageTooLargeError for what API Gateway would close the connection for.
    */
   protected sendCommand(command: Command): void {
     const text = JSON.stringify(command);
     this.refuseWhenClosed();
+    this.sender.check(text);
     if (this.isOpen()) {
-      (this.socket as WebSocketLike).send(text);
+      this.sender.send(this.socket as WebSocketLike, text);
       return;
     }
     this.queue.push(text);
@@ -199,7 +206,7 @@ export abstract class Connection {
     }, this.backoff.stableAfterMs);
     if (this.renewAfterMs > 0) this.renewTimer = setTimeout(() => this.renew(socket), this.renewAfterMs);
     this.rejoin(socket, resumed);
-    this.queue.flush(socket);
+    this.queue.flush(socket, this.sender.send);
     this.flushed();
     if (this.heartbeatMs > 0) {
       const ping = JSON.stringify({ action: 'ping' } satisfies Command);

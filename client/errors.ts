@@ -110,3 +110,54 @@ export class ClientAnswerLostError extends Error {
     );
   }
 }
+
+/**
+ * A message was refused before it was sent because API Gateway would close the connection for
+ * it (code 1009): over 32 KB where the WebSocket sends each message as one frame (a browser),
+ * or over 128 KB anywhere. The connection stays open; nothing was sent or queued.
+ */
+export class ClientMessageTooLargeError extends Error {
+  override readonly name = 'ClientMessageTooLargeError';
+  constructor(
+    /** The message's size in bytes of UTF-8, as it would have been sent. */
+    readonly size: number,
+    /** The largest message this client can send, in bytes of UTF-8. */
+    readonly limit: number,
+    /** `frame`: too large for one frame, and this WebSocket cannot split it; `message`: too large for any. */
+    readonly exceeds: 'frame' | 'message',
+  ) {
+    super(
+      exceeds === 'frame'
+        ? `the message is ${size} bytes, and this WebSocket sends a message as one frame (a browser's cannot ` +
+            `split one): API Gateway takes frames of at most ${limit} bytes and would close the connection; nothing was sent`
+        : `the message is ${size} bytes: API Gateway takes messages of at most ${limit} bytes and would close ` +
+            'the connection; nothing was sent',
+    );
+  }
+}
+
+/**
+ * A frame API Gateway itself sent instead of the service, `{"message":…,"connectionId":…,"requestId":…}`:
+ * "Too Many Requests" when the stage's throttling dropped a message (send it again later), or
+ * "Internal server error" when the service's function failed. The connection stays open.
+ */
+export class ClientGatewayError extends Error {
+  override readonly name = 'ClientGatewayError';
+  /** Whether the message was dropped by throttling (and may be sent again after a while). */
+  readonly throttled: boolean;
+  constructor(
+    /** API Gateway's own words, e.g. "Too Many Requests". */
+    readonly gatewayMessage: string,
+    readonly requestId: string | undefined,
+    /** The frame as received. */
+    readonly frame: string,
+  ) {
+    const throttled = gatewayMessage === 'Too Many Requests';
+    super(
+      throttled
+        ? 'API Gateway dropped a message: Too Many Requests (the stage is throttled; send it again later)'
+        : `API Gateway answered a message itself: ${gatewayMessage}`,
+    );
+    this.throttled = throttled;
+  }
+}

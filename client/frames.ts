@@ -6,7 +6,7 @@
  * types, the server and the client cannot drift apart unnoticed.
  */
 import type { ConnectionEntry, FrameOf, MemberEntry, ServerMessage, ServerMessageType } from '../src/chat/frames';
-import { ClientFrameError } from './errors';
+import { ClientFrameError, ClientGatewayError } from './errors';
 
 type Check = (value: unknown) => boolean;
 
@@ -135,7 +135,10 @@ export function isServerMessage(value: unknown): value is ServerMessage {
   return frameProblem(value) === undefined;
 }
 
-/** Parses one received frame; throws ClientFrameError for anything that is not a ServerMessage. */
+/**
+ * Parses one received frame; throws ClientGatewayError for a frame API Gateway sent itself,
+ * ClientFrameError for anything else that is not a ServerMessage.
+ */
 export function parseFrame(data: unknown): ServerMessage {
   if (typeof data !== 'string') {
     throw new ClientFrameError('the service sent a binary frame; it only sends JSON text', '(binary frame)');
@@ -145,6 +148,14 @@ export function parseFrame(data: unknown): ServerMessage {
     value = JSON.parse(data);
   } catch (error) {
     throw new ClientFrameError('the service sent a frame that is not JSON', data, { cause: error });
+  }
+  // API Gateway's own answer to a message ("Too Many Requests", "Internal server error"): no `type`, a `message`.
+  if (isObject(value) && value.type === undefined && typeof value.message === 'string') {
+    throw new ClientGatewayError(
+      value.message,
+      typeof value.requestId === 'string' ? value.requestId : undefined,
+      data,
+    );
   }
   const problem = frameProblem(value);
   if (problem !== undefined) throw new ClientFrameError(`the service sent ${problem}`, data);

@@ -115,6 +115,8 @@ export class RealtimeClient extends Connection {
       socket: () => (this.isOpen() ? this.socket : undefined),
       inRoom: (room) => this.joined.has(room),
       closed: () => this.state === 'closed',
+      check: (text) => this.sender.check(text),
+      send: (socket, text) => this.sender.send(socket, text),
     });
     const reorderWaitMs = checkCount('reorderWaitMs', options.reorderWaitMs ?? DEFAULT_REORDER_WAIT_MS);
     this.sequencer = new RoomSequencer(

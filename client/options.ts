@@ -131,5 +131,9 @@ export const HISTORY_MAX_ASKS = 3;
 export const HANDOVER_TIMEOUT_MS = 10_000;
 /** Ids remembered to drop repeats: far more than the frames of one burst of retries. */
 export const SEEN_IDS = 2_000;
+/** API Gateway's WebSocket frame size quota: 32 KB of payload (client/outgoing.ts). */
+export const MAX_FRAME_BYTES = 32 * 1024;
+/** API Gateway's message payload size quota, 128 KB: the service's MAX_MESSAGE_BYTES too. */
+export const MAX_MESSAGE_BYTES = 128 * 1024;
 /** The close code of a connection the heartbeat found dead (4000-4999: for applications, RFC 6455 7.4.2). */
 export const HEARTBEAT_CLOSE_CODE = 4000;

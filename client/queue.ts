@@ -18,10 +18,10 @@ export class SendQueue {
     this.texts.push(text);
   }
 
-  /** Sends in order while the socket stays open; what it could not take stays queued. */
-  flush(socket: WebSocketLike): void {
+  /** Sends in order with `send` while the socket stays open; what it could not take stays queued. */
+  flush(socket: WebSocketLike, send: (socket: WebSocketLike, text: string) => void): void {
     while (this.texts.length > 0 && socket.readyState === OPEN) {
-      socket.send(this.texts[0] as string);
+      send(socket, this.texts[0] as string);
       this.texts.shift();
     }
   }

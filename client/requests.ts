@@ -32,6 +32,10 @@ export interface RequestLink {
   inRoom(room: string): boolean;
   /** Whether close() was called: nothing more is sent. */
   closed(): boolean;
+  /** Throws ClientMessageTooLargeError for a request API Gateway would close the connection for (./outgoing.ts). */
+  check(text: string): void;
+  /** Sends one request's text: in one frame, or in frames of at most 32 KB where the socket can (./outgoing.ts). */
+  send(socket: WebSocketLike, text: string): void;
 }
 
 export interface AskOptions {
@@ -46,6 +50,8 @@ export interface AskOptions {
 interface Pending {
   ref: string;
   command: AskedCommand & { ref: string };
+  /** The command as sent, checked against API Gateway's sizes when it was asked. */
+  text: string;
   room: string;
   options: AskOptions;
   /** The ordered request of the room before this one, while it is unanswered. */
@@ -90,16 +96,21 @@ export class Requests {
 
   /** Sends `command` with a ref of its own as soon as it may go; resolves with its answer. */
   ask<C extends AskedCommand>(command: C, options: AskOptions): Promise<AnswerOf<C>> {
+    // Too large to send is said at once, by a throw, before anything is held or sent.
+    const ref = `r${this.nextRef + 1}`;
+    const text = JSON.stringify({ ...command, ref });
+    this.link.check(text);
     return new Promise<AnswerOf<C>>((resolve, reject) => {
       // As fetch does: an aborted request fails with the signal's reason (an AbortError by default).
       if (options.signal?.aborted) return reject(options.signal.reason);
       // A history() loop read on after close(): nothing would ever send it.
       if (this.link.closed()) return reject(new ClientClosedError());
-      const ref = `r${(this.nextRef += 1)}`;
+      this.nextRef += 1;
       const room = command.room;
       const request: Pending = {
         ref,
         command: { ...command, ref },
+        text,
         room,
         options,
         behind: options.ordered ? this.lastOrdered.get(room) : undefined,
@@ -199,7 +210,7 @@ export class Requests {
     for (const request of this.pending.values()) {
       if (request.sentOn !== undefined || request.behind !== undefined) continue;
       if (this.link.inRoom(request.room) && !this.ready.has(request.room)) continue;
-      socket.send(JSON.stringify(request.command));
+      this.link.send(socket, request.text);
       request.sentOn = socket;
       if (request.options.clock === 'sent' && request.timer === undefined) this.startClock(request);
     }

@@ -17,7 +17,11 @@ export interface WebSocketLike {
   onmessage: Handler<{ data: unknown }>;
   onclose: Handler<{ code: number; reason: string }>;
   onerror: Handler<unknown>;
-  send(data: string): void;
+  /**
+   * One message as one frame (`data` a string), or, on a socket that can split a message
+   * (client/outgoing.ts canFragment), one frame of it: `fin` false for all but the last.
+   */
+  send(data: string | Uint8Array, options?: { binary?: boolean; fin?: boolean }): void;
   close(code?: number, reason?: string): void;
 }
 

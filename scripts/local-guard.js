@@ -205,11 +205,16 @@ function clip(value) {
   return text.length > LOG_FIELD_MAX ? `${text.slice(0, LOG_FIELD_MAX)}…` : text;
 }
 
-/** One JSON line per refusal (warn, as src/log.ts writes them), at most LOG_PER_WINDOW a second. */
+/**
+ * One JSON line per refusal (warn, as src/log.ts writes them), at most LOG_PER_WINDOW a second;
+ * `message` and `summary` (the line that counts the rest) name what was refused.
+ */
 function refusalLog(options = {}) {
   const write = options.write ?? ((line) => process.stderr.write(`${line}\n`));
   const env = options.env ?? process.env;
   const now = options.now ?? Date.now;
+  const message = options.message ?? 'refused a request to a local port';
+  const summary = options.summary ?? 'refused more requests to local ports than are logged one by one';
   let windowStart = -Infinity;
   let logged = 0;
   let unlogged = 0;
@@ -218,7 +223,7 @@ function refusalLog(options = {}) {
     write(JSON.stringify({ level: 'warn', time: new Date(now()).toISOString(), message, ...fields }));
   const flush = () => {
     timer = undefined;
-    if (unlogged > 0) line('refused more requests to local ports than are logged one by one', { unlogged });
+    if (unlogged > 0) line(summary, { unlogged });
     unlogged = 0;
   };
   return (fields) => {
@@ -229,7 +234,7 @@ function refusalLog(options = {}) {
     }
     if (logged < LOG_PER_WINDOW) {
       logged += 1;
-      line('refused a request to a local port', fields);
+      line(message, fields);
       return;
     }
     unlogged += 1;
@@ -261,10 +266,17 @@ const HEADERS = {
 
 /** Answers a refused request with its status and one line, and closes the connection. */
 function refuse(event, target, problem) {
-  const body = `${problem.message}\n`;
-  const headers = { ...HEADERS, 'content-length': Buffer.byteLength(body) };
+  writeRefusal(event, target, { status: problem.status, body: `${problem.message}\n` });
+}
+
+/**
+ * Answers a request (`target`: its response) or a handshake or CONNECT (`target`: the raw
+ * socket) with `status`, `headers` over HEADERS, and `body`, and closes the connection.
+ */
+function writeRefusal(event, target, { status, headers = {}, body }) {
+  const all = { ...HEADERS, ...headers, 'content-length': Buffer.byteLength(body) };
   if (REQUEST_EVENTS.has(event)) {
-    target.writeHead(problem.status, headers);
+    target.writeHead(status, all);
     target.end(body);
     return;
   }
@@ -274,9 +286,9 @@ function refuse(event, target, problem) {
     target.destroy();
     return;
   }
-  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  const head = Object.entries(all).map(([name, value]) => `${name}: ${value}\r\n`);
   target.once('finish', () => target.destroy());
-  target.end(`HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n${head.join('')}\r\n${body}`);
+  target.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head.join('')}\r\n${body}`);
 }
 
 function patchEmit(proto) {
@@ -344,5 +356,6 @@ module.exports = {
   portRules,
   refusalLog,
   withoutCors,
+  writeRefusal,
   LOG_PER_WINDOW,
 };

@@ -38,10 +38,13 @@ function sourceOf(name: string): string {
  */
 export function localSettingProblems(settings: Record<string, unknown>): string[] {
   const origins = allowedOrigins(settings);
-  return [...checkTunables(settings), ...checkAuth(settings), ...origins.problems].map((problem) => {
-    const name = /^[A-Z][A-Z0-9_]+/.exec(problem)?.[0];
-    return name === undefined ? problem : `${problem} (${sourceOf(name)})`;
-  });
+  const limits = gatewayLimits(settings);
+  return [...checkTunables(settings), ...checkAuth(settings), ...origins.problems, ...limits.problems].map(
+    (problem) => {
+      const name = /^[A-Z][A-Z0-9_]+/.exec(problem)?.[0];
+      return name === undefined ? problem : `${problem} (${sourceOf(name)})`;
+    },
+  );
 }
 
 type LocalGuard = { parseAllowedOrigins(raw: unknown): { origins: string[]; problems: string[] } };
@@ -55,6 +58,50 @@ export function allowedOrigins(settings: Record<string, unknown>): { origins: st
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const guard = require('./local-guard.js') as LocalGuard;
   return guard.parseAllowedOrigins(settings.LOCAL_ALLOWED_ORIGINS);
+}
+
+/** API Gateway's limits as `npm start` keeps them (scripts/local-limits.js): null is off. */
+export interface GatewayLimits {
+  throttle: { burst: number; rate: number } | null;
+  newConnectionsPerSecond: number | null;
+  maxFrameBytes: number | null;
+  maxMessageBytes: number | null;
+  idleTimeoutMs: number | null;
+  maxConnectionAgeMs: number | null;
+}
+
+type LimitsModule = {
+  LIMIT_SETTINGS: readonly { name: string }[];
+  readLimits(settings: Record<string, unknown>): { limits: GatewayLimits; problems: string[] };
+  describeLimits(limits: GatewayLimits): string;
+};
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const limitsModule = require('./local-limits.js') as LimitsModule;
+
+/**
+ * The local gateway's limits from the settings (LOCAL_THROTTLE and the stage's WS_THROTTLE_*,
+ * LOCAL_MAX_FRAME_BYTES, ...), read by the gateway's own parser: the limits, a line per bad
+ * value, the line `npm start` prints, and the variables that hand them to the serverless
+ * process (where the gateway reads them again).
+ */
+export function gatewayLimits(settings: Record<string, unknown>): {
+  limits: GatewayLimits;
+  problems: string[];
+  description: string;
+  env: Record<string, string>;
+} {
+  const { limits, problems } = limitsModule.readLimits(settings);
+  const env: Record<string, string> = {};
+  for (const name of [
+    ...limitsModule.LIMIT_SETTINGS.map((spec) => spec.name),
+    'WS_THROTTLE_BURST',
+    'WS_THROTTLE_RATE',
+  ]) {
+    const value = settings[name];
+    if (value !== undefined && value !== null) env[name] = String(value);
+  }
+  return { limits, problems, description: limitsModule.describeLimits(limits), env };
 }
 
 /**

@@ -2,7 +2,8 @@
 // runtime's Lambda behaviour (scripts/offline-runtime.js says what and why) into
 // serverless-offline as it is loaded: its LambdaFunctionPool module is replaced by a shim
 // over our pool, an asynchronous Invoke goes to our queue (scripts/offline-async.js: Lambda's
-// retries), WebSocketClients gets our handshake guard, and the management API gets
+// retries), WebSocketClients gets our handshake guard and API Gateway's limits per route and
+// connection (scripts/local-limits.js), and the management API gets
 // GetConnection (`GET /@connections/{id}`), which offline does not implement (it answers every
 // GET with 426), so that the liveness sweep can ask it. Nothing in node_modules is changed,
 // so this survives `npm ci`; the preload checks offline's version first.
@@ -10,6 +11,7 @@ import process from 'node:process';
 import { URL } from 'node:url';
 
 const RUNTIME = new URL('./offline-runtime.js', import.meta.url).href;
+const LIMITS = new URL('./local-limits.js', import.meta.url).href;
 const POOL = '/serverless-offline/src/lambda/LambdaFunctionPool.js';
 const CLIENTS = '/serverless-offline/src/events/websocket/WebSocketClients.js';
 const ROUTES = '/serverless-offline/src/events/websocket/http-routes/connections/connectionsRoutes.js';
@@ -54,7 +56,13 @@ export async function load(url, context, nextLoad) {
       context,
       nextLoad,
       change,
-      '__awsNodeWebsocketsRuntime.guardHandshakes(WebSocketClients)\n',
+      [
+        '__awsNodeWebsocketsRuntime.guardHandshakes(WebSocketClients)',
+        // API Gateway's limits per route and per connection (scripts/local-limits.js).
+        `import __awsNodeWebsocketsLimits from ${JSON.stringify(LIMITS)}`,
+        '__awsNodeWebsocketsLimits.watchWebSocketClients(WebSocketClients)',
+        '',
+      ].join('\n'),
     );
   }
   if (path.endsWith(INVOCATIONS)) {

@@ -17,15 +17,17 @@
 // offline run `$disconnect`, as for any other close.
 // test/e2e/malformed-frames.test.ts sends each of those frames.
 //
-// It also keeps all three local ports (HTTP, WebSocket, Lambda) to the local user:
-// scripts/local-guard.js says why and how. Local behaviour of the ports is one module each,
-// installed once at the end of this file.
+// It also keeps all three local ports (HTTP, WebSocket, Lambda) to the local user
+// (scripts/local-guard.js says why and how), and API Gateway's limits on the WebSocket port
+// (scripts/local-limits.js). Local behaviour of the ports is one module each, installed once
+// at the end of this file.
 'use strict';
 const path = require('node:path');
 const { setTimeout, clearTimeout } = require('node:timers');
 const { isMainThread } = require('node:worker_threads');
 const { register } = require('node:module');
 const { pathToFileURL } = require('node:url');
+const { installLocalLimits, isLimitError } = require('./local-limits');
 
 /** A backstop: long enough for the close frame to leave, short enough not to keep a broken socket listed. */
 const CLOSE_GRACE_MS = 1000;
@@ -36,8 +38,11 @@ function warn(message) {
 }
 
 function onProtocolError(socket, error) {
-  const code = error && typeof error.code === 'string' ? ` (${error.code})` : '';
-  warn(`closed a connection that broke the WebSocket protocol: ${error && error.message}${code}`);
+  // A frame over API Gateway's limits is no protocol error: scripts/local-limits.js logs it.
+  if (!isLimitError(error)) {
+    const code = error && typeof error.code === 'string' ? ` (${error.code})` : '';
+    warn(`closed a connection that broke the WebSocket protocol: ${error && error.message}${code}`);
+  }
   const timer = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
@@ -86,12 +91,13 @@ function installRuntime() {
   if (version !== OFFLINE_VERSION) {
     warn(
       `serverless-offline is ${version}, not ${OFFLINE_VERSION}: LOCAL_MAX_CONCURRENCY, the discarding of ` +
-        "timed-out instances, the 429 of a throttled handshake and Lambda's retries of an asynchronous " +
-        'invocation are not applied',
+        "timed-out instances, the 429 of a throttled handshake, Lambda's retries of an asynchronous " +
+        "invocation and API Gateway's limits are not applied",
     );
-    return;
+    return false;
   }
   register(pathToFileURL(path.join(__dirname, 'offline-hooks.mjs')).href);
+  return true;
 }
 
 /**
@@ -112,8 +118,10 @@ function offlinePorts(argv = process.argv) {
 }
 
 // Worker threads inherit --require, but the servers, the pool and the guard live in the main thread only.
+// The limits are installed before the guard, so that the guard's wrapper runs first: a request
+// it refuses (a foreign page's) takes none of the developer's throttling tokens.
 if (isMainThread) {
   patch();
-  installRuntime();
+  if (installRuntime()) installLocalLimits(offlinePorts(), process.env);
   require('./local-guard').installLocalGuard(offlinePorts(), process.env);
 }

@@ -23,6 +23,7 @@ import {
   allowedOrigins,
   checkPortsFree,
   describeStore,
+  gatewayLimits,
   loadSettings,
   localSettingProblems,
   localStore,
@@ -39,6 +40,9 @@ class StartError extends Error {
 
 const say = (line: string) => console.log(`[aws-node-websockets] ${line}`);
 
+/** Seconds: offline multiplies by 1,000 for setTimeout, whose longest wait is 2^31 - 1 ms. */
+const OFFLINE_TIMER_OFF_SEC = 2_147_483;
+
 async function main(): Promise<void> {
   const wsPort = portSetting('WS_PORT', 3001);
   const httpPort = portSetting('HTTP_PORT', 3000);
@@ -54,6 +58,7 @@ async function main(): Promise<void> {
   if (problems.length > 0) throw new StartError(problems.join('; '));
   const store = localStore(settings, wsPort);
   const allowed = allowedOrigins(settings);
+  const limits = gatewayLimits(settings);
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -71,6 +76,8 @@ async function main(): Promise<void> {
     // For the ports' guard (scripts/local-guard.js), which runs in the serverless process: the
     // settings as resolved here (.env.yml or the environment), not as the shell had them.
     LOCAL_ALLOWED_ORIGINS: allowed.origins.join(','),
+    // API Gateway's limits (scripts/local-limits.js, also in the serverless process), as resolved here.
+    ...limits.env,
     LOG_LEVEL: String(settings.LOG_LEVEL ?? 'info'),
   };
   if (store.kind === 'mysql') {
@@ -110,6 +117,7 @@ async function main(): Promise<void> {
     ready = `ws://localhost:${wsPort} (try: npx wscat -c ws://localhost:${wsPort})`;
   }
 
+  say(`API Gateway's limits: ${limits.description} (docs/operations.md#local-limits)`);
   if (allowed.origins.length > 0) {
     say(`local ports: pages of ${allowed.origins.join(', ')} may open the WebSocket port (LOCAL_ALLOWED_ORIGINS)`);
   }
@@ -133,6 +141,13 @@ async function main(): Promise<void> {
       String(httpPort),
       '--lambdaPort',
       String(lambdaPort),
+      // The local gateway closes idle and old connections itself (LOCAL_IDLE_TIMEOUT,
+      // LOCAL_MAX_CONNECTION_AGE, which may be off); offline's own timers are set to the
+      // longest a Node timer waits (about 24.8 days), so that they never come first.
+      '--webSocketIdleTimeout',
+      String(OFFLINE_TIMER_OFF_SEC),
+      '--webSocketHardTimeout',
+      String(OFFLINE_TIMER_OFF_SEC),
       // Hand the variables above to the functions' worker threads (offline otherwise passes only AWS_*).
       '--localEnvironment',
       ...process.argv.slice(2),

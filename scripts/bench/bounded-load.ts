@@ -11,7 +11,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { TestClient } from '../../test/support/harnesses/client';
-import { startOffline } from '../../test/support/harnesses/offline';
+import { startOffline, UNTHROTTLED } from '../../test/support/harnesses/offline';
 import { round } from './stats';
 
 export interface BoundedLoadRow {
@@ -86,7 +86,13 @@ export async function benchBoundedLoad(options: {
   const { clients: count, roomSize, rssBoundMb } = options;
   const maxConcurrency = Number(process.env.LOCAL_MAX_CONCURRENCY || 4);
   const service = await startOffline({
-    env: { LOG_LEVEL: 'error', PRESENCE_MAX_MEMBERS: '0', LOCAL_MAX_CONCURRENCY: String(maxConcurrency) },
+    env: {
+      LOG_LEVEL: 'error',
+      PRESENCE_MAX_MEMBERS: '0',
+      LOCAL_MAX_CONCURRENCY: String(maxConcurrency),
+      // 2,000 clients through the runtime, not through API Gateway's throttling (load.ts says why).
+      ...UNTHROTTLED,
+    },
     timeoutMs: 120_000,
   });
   const clients: TestClient[] = [];

@@ -4,7 +4,7 @@
  */
 import { browserDescribe, ChatSession } from '../support/harnesses/browser';
 import type { ChatPage } from '../support/harnesses/browser';
-import { chatLog, join, membersOf, say, sees, statusSays } from '../support/harnesses/chat';
+import { chatLog, chatStatus, join, membersOf, say, sees, statusSays } from '../support/harnesses/chat';
 import { startOffline } from '../support/harnesses/offline';
 import { TestClient } from '../support/harnesses/client';
 
@@ -86,6 +86,28 @@ browserDescribe('the chat page, without auth', () => {
     } finally {
       await sender.close();
     }
+  });
+
+  it('refuses a message too large for one frame visibly, before sending it, and keeps its connection', async () => {
+    const [a, b] = [await open(), await open()];
+    // A browser sends a message as one frame; API Gateway (and npm start) close a connection
+    // that sends a frame over 32 KB with 1009. The page's client refuses it instead.
+    const big = 'x'.repeat(40_000);
+    await say(a.page, big);
+    await sees(
+      a.page,
+      /^Not sent: the message is \d+ bytes, and this WebSocket sends a message as one frame \(a browser's cannot split one\)/,
+    );
+    expect(await a.page.getByLabel('Message', { exact: true }).inputValue()).toBe(big); // kept, to shorten
+    await statusSays(a.page, `Connected to ws://localhost:${session.service?.port}`);
+
+    await say(a.page, 'a short one after it');
+    await sees(b.page, /: a short one after it$/);
+    expect(await chatLog(b.page).textContent()).not.toContain('xxxxxxxxxx');
+    // Never disconnected: the page says "Connected: n connections open" at every (re)connect.
+    expect(await chatStatus(a.page).textContent()).toMatch(/^Connected to/);
+    expect((await chatLog(a.page).textContent())?.match(/Connected: \d+ connections? open/g)).toHaveLength(1);
+    expect(session.service?.output()).not.toContain('"limit":"frame"');
   });
 
   it('reconnects by itself after the WebSocket server restarts, rejoins its room and gets messages again', async () => {

@@ -1,5 +1,7 @@
 /** A real WebSocket client that collects what the service sends, for end-to-end tests. */
 import WebSocket from 'ws';
+import { MAX_FRAME_BYTES } from '../../../client';
+import { utf8Pieces } from '../../../client/outgoing';
 
 export type Received = { type: string } & Record<string, unknown>;
 
@@ -41,8 +43,20 @@ export class TestClient {
     });
   }
 
+  /**
+   * Sends one message as a Node client must through API Gateway (and `npm start`): in one
+   * frame when it fits, else in frames of at most 32 KB (client/outgoing.ts). Nothing is
+   * refused here, so that a test can send what the gateway refuses.
+   */
   send(message: unknown): void {
-    this.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
+    const text = typeof message === 'string' ? message : JSON.stringify(message);
+    const bytes = Buffer.from(text, 'utf8');
+    if (bytes.length <= MAX_FRAME_BYTES) {
+      this.socket.send(text);
+      return;
+    }
+    const pieces = utf8Pieces(bytes);
+    pieces.forEach((piece, index) => this.socket.send(piece, { binary: false, fin: index === pieces.length - 1 }));
   }
 
   /** The next message (already received or still to come) that matches; fails after a timeout. */

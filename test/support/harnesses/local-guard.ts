@@ -19,7 +19,11 @@ export const guard = require('../../../scripts/local-guard.js') as {
   installLocalGuard(
     ports: Ports,
     env: Record<string, string | undefined>,
-    options?: { log?: (fields: RefusalFields) => void; warn?: (message: string) => void },
+    options?: {
+      log?: (fields: RefusalFields) => void;
+      warn?: (message: string) => void;
+      servers?: (typeof import('node:http').Server)[];
+    },
   ): { uninstall(): void };
   refusalLog(options: {
     write: (line: string) => void;

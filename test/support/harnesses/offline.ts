@@ -24,6 +24,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * API Gateway's throttling off (the stage's per route, and the new connections a second), for
+ * a run that measures the runtime under more than API Gateway would let through (the bench).
+ */
+export const UNTHROTTLED: Readonly<Record<string, string>> = {
+  LOCAL_THROTTLE: 'off',
+  LOCAL_NEW_CONNECTIONS_PER_SECOND: 'off',
+};
+
 export interface OfflineService {
   url: string;
   port: number;

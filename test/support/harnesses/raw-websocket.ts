@@ -43,6 +43,8 @@ export function frame(opcode: number, payload: Buffer, options: FrameOptions = {
 
 export interface ServerFrame {
   opcode: number;
+  /** Whether it is the last frame of its message (RFC 6455 5.4). */
+  fin: boolean;
   payload: Buffer;
 }
 
@@ -104,6 +106,27 @@ export class RawWebSocket {
     this.write(frame(0x1, Buffer.from(text, 'utf8')));
   }
 
+  /** One text message in frames of `pieceBytes` each (the last one shorter): a text frame, then continuations. */
+  sendFragmented(text: string, pieceBytes: number): void {
+    const bytes = Buffer.from(text, 'utf8');
+    for (let offset = 0; offset < bytes.length; offset += pieceBytes) {
+      const fin = offset + pieceBytes >= bytes.length;
+      this.write(frame(offset === 0 ? 0x1 : 0x0, bytes.subarray(offset, offset + pieceBytes), { fin }));
+    }
+  }
+
+  /** The next whole message: its frames' payloads joined, and each frame's length. */
+  async nextMessage(timeoutMs = 10_000): Promise<{ text: string; frameLengths: number[]; opcodes: number[] }> {
+    const frames: ServerFrame[] = [];
+    do frames.push(await this.nextFrame(timeoutMs));
+    while (!(frames.at(-1) as ServerFrame).fin);
+    return {
+      text: Buffer.concat(frames.map((f) => f.payload)).toString('utf8'),
+      frameLengths: frames.map((f) => f.payload.length),
+      opcodes: frames.map((f) => f.opcode),
+    };
+  }
+
   /** The next whole frame from the server (servers never mask, RFC 6455 5.1). */
   nextFrame(timeoutMs = 10_000): Promise<ServerFrame> {
     return this.until(() => {
@@ -122,7 +145,8 @@ export class RawWebSocket {
       }
       if (b.length < offset + length) return undefined;
       this.buffer = b.subarray(offset + length);
-      return { opcode: (b[0] as number) & 0x0f, payload: b.subarray(offset, offset + length) };
+      const first = b[0] as number;
+      return { opcode: first & 0x0f, fin: (first & 0x80) !== 0, payload: b.subarray(offset, offset + length) };
     }, timeoutMs);
   }
 

@@ -15,15 +15,25 @@ export class FakeSocket implements WebSocketLike {
   onmessage: WebSocketLike['onmessage'] = null;
   onclose: WebSocketLike['onclose'] = null;
   onerror: WebSocketLike['onerror'] = null;
+  /** Each message sent, whole (the frames of a split one joined). */
   readonly sent: string[] = [];
+  /** Each frame sent: its bytes and whether it ends its message. */
+  readonly frames: { bytes: Uint8Array; fin: boolean }[] = [];
+  private pending: Uint8Array[] = [];
   closedWith: { code?: number; reason?: string } | undefined;
 
   constructor(readonly url: string) {}
 
-  send(data: string): void {
+  send(data: string | Uint8Array, options?: { binary?: boolean; fin?: boolean }): void {
     // As the browser's and ws's do for a socket still connecting.
     if (this.readyState !== OPEN) throw new Error(`send on a socket in state ${this.readyState}`);
-    this.sent.push(data);
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    const fin = options?.fin ?? true;
+    this.frames.push({ bytes, fin });
+    this.pending.push(bytes);
+    if (!fin) return;
+    this.sent.push(Buffer.concat(this.pending).toString('utf8'));
+    this.pending = [];
   }
 
   close(code?: number, reason?: string): void {
@@ -64,10 +74,28 @@ export class FakeSocket implements WebSocketLike {
   }
 }
 
-/** A WebSocket class of its own per test, and the sockets it made, oldest first. */
-export function fakeWebSocket(): { WebSocket: WebSocketConstructor; sockets: FakeSocket[]; last(): FakeSocket } {
+/**
+ * `ws`'s surface beyond the standard one, as far as the client looks at it: `terminate`, the
+ * mark of a WebSocket whose `send` takes `{ fin }` and so can send a message in frames.
+ */
+class FakeWsSocket extends FakeSocket {
+  terminate(): void {
+    this.close(1006);
+  }
+}
+
+/**
+ * A WebSocket class of its own per test, and the sockets it made, oldest first: a browser's
+ * (one frame per message) by default, `ws`'s with `{ fragments: true }`.
+ */
+export function fakeWebSocket(options: { fragments?: boolean } = {}): {
+  WebSocket: WebSocketConstructor;
+  sockets: FakeSocket[];
+  last(): FakeSocket;
+} {
   const sockets: FakeSocket[] = [];
-  class WebSocket extends FakeSocket {
+  const Base = options.fragments ? FakeWsSocket : FakeSocket;
+  class WebSocket extends Base {
     constructor(url: string) {
       super(url);
       sockets.push(this);
