@@ -129,7 +129,17 @@ describe('in Node with ws (a message may be split into frames)', () => {
     const strict = new TextDecoder('utf-8', { fatal: true });
     expect(socket.frames.length).toBeGreaterThan(1);
     for (const frame of socket.frames) expect(() => strict.decode(frame.bytes)).not.toThrow();
-    expect(socket.commands()).toEqual([{ action: 'publish', room: 'lobby', data }]);
+    // A publish goes with its ref (the answer names it), through the same sender.
+    expect(socket.commands()).toEqual([{ action: 'publish', room: 'lobby', data, ref: 'r1' }]);
+  });
+
+  it('refuses a publish over 128 KB at once, before anything is sent or held', () => {
+    const { client, socket } = openClient('ws');
+    expect(() => client.publish('lobby', ofSize(MAX_MESSAGE_BYTES))).toThrow(
+      expect.objectContaining({ name: 'ClientMessageTooLargeError', exceeds: 'message' }),
+    );
+    expect(socket.frames).toHaveLength(0);
+    expect(client.state).toBe('open');
   });
 
   it('sends exactly 128 KB, and refuses one byte more before sending anything', () => {
