@@ -11,17 +11,50 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { copyService, root, withoutSettings } from './service';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+/** Ports this process has handed out: the kernel may give a just-released port again. */
+const handedOut = new Set<number>();
+
+async function bindOne(): Promise<import('node:net').Server> {
+  return new Promise((resolveServer, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
-      );
-    });
+    server.listen(0, '127.0.0.1', () => resolveServer(server));
   });
+}
+
+/**
+ * `count` different ports that were free a moment ago. They are held open together while
+ * chosen, so one call never returns the same port twice, and none this process gave before.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const held: import('node:net').Server[] = [];
+  const ports: number[] = [];
+  try {
+    while (ports.length < count) {
+      const server = await bindOne();
+      held.push(server);
+      const address = server.address();
+      if (typeof address !== 'object' || !address) throw new Error('no port');
+      if (handedOut.has(address.port)) continue;
+      ports.push(address.port);
+    }
+  } finally {
+    await Promise.all(held.map((server) => new Promise<void>((done) => server.close(() => done()))));
+  }
+  for (const port of ports) handedOut.add(port);
+  return ports;
+}
+
+async function threePorts(): Promise<{ ws: number; http: number; lambda: number }> {
+  const [ws, http, lambda] = await freePorts(3);
+  if (ws === undefined || http === undefined || lambda === undefined) throw new Error('no port');
+  return { ws, http, lambda };
+}
+
+export async function freePort(): Promise<number> {
+  const [port] = await freePorts(1);
+  if (port === undefined) throw new Error('no port');
+  return port;
 }
 
 /**
@@ -84,7 +117,7 @@ export async function startOffline(options: StartOptions = {}): Promise<OfflineS
     writeFileSync(join(serviceDir, '.env.yml'), JSON.stringify({ ...example, ...options.settings }, null, 2));
   }
 
-  const ports = options.ports ?? { ws: await freePort(), http: await freePort(), lambda: await freePort() };
+  const ports = options.ports ?? (await threePorts());
   const { ws: port, http: httpPort, lambda: lambdaPort } = ports;
   // Settings (auth included) come from the test (options.env), never from the developer's shell:
   // a secret there would otherwise make every other end-to-end test's token-less handshake fail.
