@@ -1,6 +1,6 @@
 // npm test (scripts/test-env.ts) runs every project, one file at a time (--runInBand): the deploy and
 // end-to-end suites start `serverless` processes of their own and need the cores.
-const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.check.json' }] };
+const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.jest.json' }] };
 const common = { transform: tsJest, testEnvironment: 'node', setupFiles: ['<rootDir>/test/setup-env.ts'] };
 
 /** @type {import('jest').Config} */
