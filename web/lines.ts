@@ -22,7 +22,8 @@ export function readData(data: unknown): { text: string; name?: string } {
   if (typeof data === 'object' && data !== null && !Array.isArray(data)) {
     const { text, name } = data as { text?: unknown; name?: unknown };
     if (typeof text === 'string') {
-      const claimed = typeof name === 'string' && name.trim() !== '' ? name.trim().slice(0, MAX_NAME_LENGTH) : undefined;
+      const claimed =
+        typeof name === 'string' && name.trim() !== '' ? name.trim().slice(0, MAX_NAME_LENGTH) : undefined;
       return claimed === undefined ? { text } : { text, name: claimed };
     }
   }

@@ -248,7 +248,8 @@ async function nextToken(): Promise<string> {
   }
   if (askForToken || (needsToken === true && token === '')) {
     showTokenField();
-    if (!askForToken) status.show('Waiting for a token: paste one and press Connect. Nothing is sent before.', 'waiting');
+    if (!askForToken)
+      status.show('Waiting for a token: paste one and press Connect. Nothing is sent before.', 'waiting');
     await gate.wait();
     token = tokenInput.value.trim();
   }
@@ -290,7 +291,9 @@ function connect(url: string, backlogRooms: readonly string[] = []): void {
           'If it requires a token, enter one and press Connect.';
       status.show(why, 'refused');
     } else if (event.willReconnect) {
-      const reason = event.wasOpen ? `Disconnected (code ${event.code}${event.reason ? `: ${event.reason}` : ''}).` : '';
+      const reason = event.wasOpen
+        ? `Disconnected (code ${event.code}${event.reason ? `: ${event.reason}` : ''}).`
+        : '';
       status.show(`${reason} Reconnecting…`.trim(), 'reconnecting');
     } else {
       status.show(`Disconnected (code ${event.code}); not reconnecting: reload the page to connect again.`, 'closed');
