@@ -77,8 +77,7 @@ const status = new StatusLine(statusLine, QUEUE_LIMIT);
 
 function showOpen(): void {
   const as = mySubject ?? (nameInput.value.trim() || undefined);
-  const offline = navigator.onLine ? '' : ' (the browser says it is offline)';
-  status.show(`Connected to ${serviceUrl}${as === undefined ? '' : ` as ${as}`}${offline}`, 'open');
+  status.show(`Connected to ${serviceUrl}${as === undefined ? '' : ` as ${as}`}`, 'open');
 }
 
 function append(text: string, kind: LineKind, sentAt?: number): HTMLParagraphElement {
@@ -347,6 +346,10 @@ function attempt(action: () => void): boolean {
 function send(text: string, choice: string): void {
   const current = client;
   if (!current) return;
+  if (!navigator.onLine) {
+    refused(new Error('the browser is offline (the text stays in the field: send it again once it is back)'));
+    return;
+  }
   const queued = current.state !== 'open';
   const data = needsToken === true ? text : messageData(text, nameInput.value);
   const sent = attempt(() => {
@@ -429,10 +432,7 @@ async function main(): Promise<void> {
   );
   userInput.addEventListener('input', () => renderTargets(userInput.value.trim() === '' ? undefined : 'user'));
   for (const change of ['online', 'offline']) {
-    window.addEventListener(change, () => {
-      if (client?.state === 'open') showOpen();
-      else status.render();
-    });
+    window.addEventListener(change, () => status.render());
   }
 
   connect(url, kept.rooms());
