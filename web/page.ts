@@ -202,6 +202,11 @@ function onMessage(frame: ServerMessage): void {
     case 'presence': {
       const who = nameOf(frame.from, frame.connectionId);
       members.changed(frame.room, frame);
+      // This connection's own join (in a backlog) is the "You joined" line already.
+      if (frame.connectionId === myConnectionId) {
+        renderMembers();
+        break;
+      }
       if (frame.event === 'join') {
         append(`${who} joined ${frame.room}`, 'info');
       } else {

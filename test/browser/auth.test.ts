@@ -110,16 +110,18 @@ browserDescribe('the chat page, with auth on', () => {
   it('names its people by their tokens, with the times of their messages (the README screenshot, docs/chat.png)', async () => {
     const alice = await signIn('alice');
     const bob = await signIn('bob');
-    await joinRoom(alice.page, 'lobby');
     await joinRoom(bob.page, 'lobby');
-    await membersOf(alice.page, 'lobby').nth(1).waitFor();
-    expect(await membersOf(alice.page, 'lobby').allTextContents()).toEqual(['alice (you)', 'bob']);
-    await statusSays(alice.page, / as alice$/);
-
-    await say(bob.page, 'hi alice, anyone else around?');
+    await say(bob.page, 'hi alice, anyone else around?'); // before alice is in the room
+    await sees(bob.page, 'Delivered in lobby: 1 of 1 sent');
+    await joinRoom(alice.page, 'lobby');
+    // From the room's backlog: bob's arrival and his message, with its time.
     await sees(alice.page, 'bob in lobby: hi alice, anyone else around?');
     const [line] = await messageLines(alice.page, 'bob in lobby: hi alice');
-    expect(Number.isFinite(line?.at)).toBe(true); // the line starts with its message's time
+    expect(Number.isFinite(line?.at)).toBe(true);
+    await membersOf(alice.page, 'lobby').nth(1).waitFor();
+    expect((await membersOf(alice.page, 'lobby').allTextContents()).sort()).toEqual(['alice (you)', 'bob']);
+    await statusSays(alice.page, / as alice$/);
+
     await say(alice.page, 'just us in the lobby');
     await sees(bob.page, 'alice in lobby: just us in the lobby');
 
