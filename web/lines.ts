@@ -39,20 +39,3 @@ export function timeOf(sentAt: number, now = new Date()): { label: string; iso: 
     : at.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
   return { label, iso: at.toISOString() };
 }
-
-export type LineKind = 'message' | 'info' | 'delivery' | 'error' | 'queued';
-
-/** A line of the conversation; a message's starts with its time (a `<time>` with the exact instant). */
-export function line(text: string, kind: LineKind, sentAt?: number): HTMLParagraphElement {
-  const paragraph = document.createElement('p');
-  paragraph.className = kind;
-  if (sentAt !== undefined) {
-    const { label, iso } = timeOf(sentAt);
-    const time = document.createElement('time');
-    time.dateTime = iso;
-    time.textContent = label;
-    paragraph.append(time, ' ');
-  }
-  paragraph.append(text);
-  return paragraph;
-}

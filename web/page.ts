@@ -12,8 +12,9 @@
 import { ClientSocketError, ClientUnsentError, describeError, RealtimeClient } from '../client';
 import type { FrameOf, ServerMessage } from '../client';
 import { kept } from './keep';
-import { line, messageData, readData } from './lines';
-import type { LineKind } from './lines';
+import { line } from './conversation';
+import type { LineKind } from './conversation';
+import { messageData, readData } from './lines';
 import { Roster } from './roster';
 import { StatusLine } from './status';
 import { TokenGate, tokenExpired } from './token-gate';
