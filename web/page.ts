@@ -245,20 +245,19 @@ function showTokenField(): void {
  * connection opened (a refused token, or a `?url=` that needs one); else it answers at once.
  */
 async function nextToken(): Promise<string> {
-  let token = tokenInput.value.trim();
-  if (token !== '' && tokenExpired(token, Date.now())) {
-    askForToken = true;
-    showTokenField();
-    status.show('The token has expired: paste a new one and press Connect.', 'refused');
-  }
-  if (askForToken || (needsToken === true && token === '')) {
-    showTokenField();
-    if (!askForToken)
+  for (;;) {
+    const token = tokenInput.value.trim();
+    if (token !== '' && tokenExpired(token, Date.now())) {
+      askForToken = true;
+      status.show('The token has expired: paste a new one and press Connect.', 'refused');
+    } else if (!askForToken && needsToken === true && token === '') {
       status.show('Waiting for a token: paste one and press Connect. Nothing is sent before.', 'waiting');
-    await gate.wait();
-    token = tokenInput.value.trim();
+    } else if (!askForToken) {
+      return token;
+    }
+    showTokenField();
+    await gate.wait(); // Connect: the field is read again
   }
-  return token;
 }
 
 function connect(url: string, backlogRooms: readonly string[] = []): void {

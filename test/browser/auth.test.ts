@@ -88,10 +88,22 @@ browserDescribe('the chat page, with auth on', () => {
     expect(await chatLog(other.page).textContent()).not.toContain('Connected:');
   });
 
-  it('asks for another token after one is refused, instead of retrying it, and connects with the next', async () => {
+  it('asks for another token after one is refused or expired, instead of sending it again, and connects with the next', async () => {
     const { page } = await open();
     const made = handshakes(page);
     await statusState(page, 'waiting');
+    // An expired token is not even sent: its exp is read first.
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    const expired = await mintToken(new TextEncoder().encode(SECRET), {
+      subject: 'carol',
+      ttlSec: 300,
+      now: anHourAgo,
+    });
+    await page.getByLabel('Token', { exact: true }).fill(expired);
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    await statusSays(page, /^The token has expired: paste a new one and press Connect\./);
+    expect(made).toEqual([]);
+
     await page.getByLabel('Token', { exact: true }).fill('not-a-token');
     await page.getByRole('button', { name: 'Connect', exact: true }).click();
     await statusState(page, 'refused');
