@@ -15,6 +15,8 @@ import {
   statusSays,
   statusState,
 } from '../support/harnesses/chat';
+import { createServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { startOffline } from '../support/harnesses/offline';
 import { TestClient } from '../support/harnesses/client';
 
@@ -176,6 +178,27 @@ browserDescribe('the chat page, without auth', () => {
     await a.page.getByRole('button', { name: 'Send', exact: true }).click();
     await sees(b.page, / to everyone: while offline$/);
     expect(await chatLog(b.page).getByText('while offline').count()).toBe(1);
+  });
+
+  it('says it is connecting while a handshake is unanswered, and queues what is sent meanwhile', async () => {
+    // A server that accepts the TCP connection and never answers the handshake.
+    const held: Socket[] = [];
+    const silent = createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    try {
+      const url = `ws://127.0.0.1:${address.port}`;
+      const { page } = await session.open(`/?url=${encodeURIComponent(url)}`);
+      await statusState(page, 'connecting');
+      await statusSays(page, `Connecting to ${url}… Messages you send now are queued, at most 10`);
+      await say(page, 'before the handshake');
+      await sees(page, 'Queued (sent once connected): before the handshake');
+      await statusSays(page, 'queued (1 waiting)');
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('reconnects by itself after the WebSocket server restarts, rejoins its room and gets messages again', async () => {
