@@ -3,14 +3,21 @@
  * client from /client.js). It talks to the service it was served with (config.json, written
  * by `npm start`), or to the one named by `?url=wss://…` (a deployed stage).
  *
- * The token field is shown when the local service requires a token (config.json's `auth`),
- * or after a handshake failed before the socket opened: a browser is never told the HTTP
+ * With auth on (config.json's `auth`) it makes no handshake before a token is given: the
+ * client's token function waits for Connect (./token-gate.ts). Elsewhere (`?url=`), a first
+ * handshake that fails asks for a token the same way: a browser is never told the HTTP
  * status of a refused WebSocket handshake (401/403), so a refusal and an unreachable service
- * look the same from here, and both are said plainly.
+ * look the same from here, and the page says both rather than retry a refusal forever.
  */
-import { ClientSocketError, describeError, RealtimeClient } from '../client';
+import { ClientSocketError, ClientUnsentError, describeError, RealtimeClient } from '../client';
 import type { FrameOf, ServerMessage } from '../client';
+import { kept } from './keep';
+import { line } from './conversation';
+import type { LineKind } from './conversation';
+import { messageData, readData } from './lines';
 import { Roster } from './roster';
+import { StatusLine } from './status';
+import { TokenGate, tokenExpired } from './token-gate';
 
 /** What `npm start` tells the page about the service beside it (scripts/page/build.ts writes it). */
 interface PageConfig {
@@ -31,6 +38,8 @@ const target = element('target', HTMLSelectElement);
 const messageInput = element('message', HTMLInputElement);
 const tokenForm = element('token-form', HTMLFormElement);
 const tokenInput = element('token', HTMLInputElement);
+const nameRow = element('name-row', HTMLDivElement);
+const nameInput = element('name', HTMLInputElement);
 const roomForm = element('room-form', HTMLFormElement);
 const roomInput = element('room', HTMLInputElement);
 const leaveButton = element('leave', HTMLButtonElement);
@@ -39,33 +48,50 @@ const membersPanel = element('members', HTMLDivElement);
 
 /** Reconnects after a restart of `npm start` (about 12 s) within a few seconds of it listening. */
 const RECONNECT = { initialDelayMs: 500, maxDelayMs: 5_000, maxAttempts: Infinity };
+/** A room's last frames shown when it is joined, and again after a reload (the client's join backlog). */
+const BACKLOG = 50;
+/** Messages sent while not connected are queued up to this many (the client's queueLimit); beyond, refused. */
+const QUEUE_LIMIT = 10;
 
 let client: RealtimeClient | undefined;
 /** This connection's id (from the `list` it sends at every open), to mark its own messages. */
 let myConnectionId: string | undefined;
+/** The token's subject of this connection, with auth on (from the same `list`). */
+let mySubject: string | null = null;
 /** Members of each joined room (the name shown: the token's subject, or a short id). */
 const members = new Roster();
+/** The names senders chose (auth off), by connection: the members list shows them too. */
+const chosenNames = new Map<string, string>();
+/** Lines of messages sent while not open, until the connection opens (they are then sent). */
+const queuedLines: HTMLParagraphElement[] = [];
 
-function setStatus(text: string, state: string): void {
-  statusLine.textContent = text;
-  statusLine.dataset.state = state;
+/** Whether the service needs a token: true/false from config.json, undefined when unknown (`?url=`). */
+let needsToken: boolean | undefined;
+const gate = new TokenGate();
+/** A connection has opened with the token now in use: a failure after that is a drop, retried. */
+let everOpened = false;
+/** The next attempt waits for Connect: the last one failed before any connection opened. */
+let askForToken = false;
+let serviceUrl = '';
+
+const status = new StatusLine(statusLine, QUEUE_LIMIT);
+
+function showOpen(): void {
+  const as = mySubject ?? (nameInput.value.trim() || undefined);
+  status.show(`Connected to ${serviceUrl}${as === undefined ? '' : ` as ${as}`}`, 'open');
 }
 
-function append(text: string, kind: 'message' | 'info' | 'delivery' | 'error'): void {
-  const line = document.createElement('p');
-  line.className = kind;
-  line.textContent = text;
-  log.append(line);
+function append(text: string, kind: LineKind, sentAt?: number): HTMLParagraphElement {
+  const paragraph = line(text, kind, sentAt);
+  log.append(paragraph);
   log.scrollTop = log.scrollHeight;
+  return paragraph;
 }
 
 function nameOf(from: string | null | undefined, connectionId: string | undefined): string {
-  const name = from ?? (connectionId === undefined ? 'server' : `#${connectionId.slice(0, 8)}`);
+  const chosen = connectionId === undefined ? undefined : chosenNames.get(connectionId);
+  const name = from ?? chosen ?? (connectionId === undefined ? 'server' : `#${connectionId.slice(0, 8)}`);
   return connectionId !== undefined && connectionId === myConnectionId ? `${name} (you)` : name;
-}
-
-function textOf(data: unknown): string {
-  return typeof data === 'string' ? data : JSON.stringify(data);
 }
 
 function whereOf(frame: { room?: string; user?: string; to?: string }): string {
@@ -121,6 +147,11 @@ function renderTargets(select?: string): void {
   target.value = options.some(([value]) => value === chosen) ? chosen : 'everyone';
 }
 
+/** The rooms this tab is in, for the next reload. */
+function keepRooms(): void {
+  if (client) kept.setRooms(client.rooms);
+}
+
 /**
  * Direct messages sent and not yet answered, oldest first. The service does not echo a
  * direct message to its sender, so the page writes "You to user …" when the delivery
@@ -130,14 +161,22 @@ const pendingDirect: { user: string; text: string }[] = [];
 
 function onMessage(frame: ServerMessage): void {
   switch (frame.type) {
-    case 'message':
-      append(`${nameOf(frame.from, frame.connectionId)}${whereOf(frame)}: ${textOf(frame.data)}`, 'message');
+    case 'message': {
+      const { text, name } = readData(frame.data);
+      const connectionId = frame.origin === 'client' ? frame.connectionId : undefined;
+      // A chosen name counts only where the service names nobody (auth off).
+      if (frame.from === null && name !== undefined && connectionId !== undefined) {
+        chosenNames.set(connectionId, name);
+      }
+      append(`${nameOf(frame.from, connectionId)}${whereOf(frame)}: ${text}`, 'message', frame.sentAt);
+      if (frame.room !== undefined) renderMembers();
       break;
+    }
     case 'delivery': {
       const sent = frame.user === undefined ? -1 : pendingDirect.findIndex((p) => p.user === frame.user);
       if (sent !== -1) {
         const [direct] = pendingDirect.splice(sent, 1);
-        if (direct) append(`You to user ${direct.user}: ${direct.text}`, 'message');
+        if (direct) append(`You to user ${direct.user}: ${direct.text}`, 'message', Date.now());
       }
       append(describeDelivery(frame), 'delivery');
       break;
@@ -146,12 +185,14 @@ function onMessage(frame: ServerMessage): void {
       members.asked(frame.room);
       append(`You joined ${frame.room}`, 'info');
       client?.members(frame.room);
+      keepRooms();
       renderMembers();
       renderTargets(`room:${frame.room}`);
       break;
     case 'left':
       members.left(frame.room);
       append(frame.wasMember ? `You left ${frame.room}` : `You were not in ${frame.room}`, 'info');
+      keepRooms();
       renderMembers();
       renderTargets();
       break;
@@ -162,6 +203,11 @@ function onMessage(frame: ServerMessage): void {
     case 'presence': {
       const who = nameOf(frame.from, frame.connectionId);
       members.changed(frame.room, frame);
+      // This connection's own join (in a backlog) is the "You joined" line already.
+      if (frame.connectionId === myConnectionId) {
+        renderMembers();
+        break;
+      }
       if (frame.event === 'join') {
         append(`${who} joined ${frame.room}`, 'info');
       } else {
@@ -172,12 +218,15 @@ function onMessage(frame: ServerMessage): void {
     }
     case 'connections':
       myConnectionId = frame.you;
+      mySubject = frame.connections.find((c) => c.connectionId === frame.you)?.from ?? null;
       append(`Connected: ${frame.count} connection${frame.count === 1 ? '' : 's'} open`, 'info');
+      if (client?.state === 'open') showOpen();
       renderMembers();
       break;
     case 'error':
       // Errors name no request: a refusal while a direct message waits is taken to be its own.
       if (pendingDirect.length > 0) pendingDirect.shift();
+      if (frame.action === 'join') keepRooms(); // a refused join is forgotten by the client
       append(describeError(frame), 'error');
       break;
     case 'pong':
@@ -190,47 +239,73 @@ function showTokenField(): void {
   tokenForm.hidden = false;
 }
 
-function connect(url: string): void {
+/**
+ * The client's token function. It waits for Connect when the service needs a token and none
+ * was given, when the one given has expired, or when the last attempt failed before any
+ * connection opened (a refused token, or a `?url=` that needs one); else it answers at once.
+ */
+async function nextToken(): Promise<string> {
+  for (;;) {
+    const token = tokenInput.value.trim();
+    if (token !== '' && tokenExpired(token, Date.now())) {
+      askForToken = true;
+      status.show('The token has expired: paste a new one and press Connect.', 'refused');
+    } else if (!askForToken && needsToken === true && token === '') {
+      status.show('Waiting for a token: paste one and press Connect. Nothing is sent before.', 'waiting');
+    } else if (!askForToken) {
+      return token;
+    }
+    showTokenField();
+    await gate.wait(); // Connect: the field is read again
+  }
+}
+
+function connect(url: string, backlogRooms: readonly string[] = []): void {
   const previous = client;
   client = undefined; // its close below is not this page's news
   previous?.close();
-  const next = new RealtimeClient({
-    url,
-    // Read before every (re)connect, so a token pasted (or refreshed) later is the one sent;
-    // an empty field connects without one.
-    token: () => tokenInput.value.trim(),
-    reconnect: RECONNECT,
-  });
+  everOpened = false;
+  askForToken = false;
+  const next = new RealtimeClient({ url, token: nextToken, reconnect: RECONNECT, queueLimit: QUEUE_LIMIT });
   client = next;
   members.clear();
   renderMembers();
   renderTargets();
   next.on('open', () => {
-    setStatus(`Connected to ${url}`, 'open');
+    if (client !== next) return;
+    everOpened = true;
+    // The queue went out before 'open': its lines say so now.
+    for (const queued of queuedLines.splice(0)) {
+      queued.className = 'info';
+      queued.textContent = queued.textContent.replace(/^Queued \(sent once connected\): /, 'Sent after connecting: ');
+    }
+    status.queued = 0;
+    showOpen();
     next.list();
   });
   next.on('close', (event) => {
     if (client !== next) return;
-    if (!event.wasOpen) {
+    if (!event.wasOpen && !everOpened && needsToken !== false) {
+      // Refused, or unreachable: retrying the same token could only be refused again.
+      askForToken = true;
       showTokenField();
-      setStatus(
-        `Could not connect to ${url}: the service refused the connection or is unreachable. ` +
-          'If it requires a token, enter one and press Connect.',
-        'refused',
-      );
+      const why = needsToken
+        ? `The service at ${url} did not accept this token (or is unreachable): paste another and press Connect.`
+        : `Could not connect to ${url}: the service refused the connection or is unreachable. ` +
+          'If it requires a token, enter one and press Connect.';
+      status.show(why, 'refused');
+    } else if (event.willReconnect) {
+      const reason = event.wasOpen
+        ? `Disconnected (code ${event.code}${event.reason ? `: ${event.reason}` : ''}).`
+        : '';
+      status.show(`${reason} Reconnecting…`.trim(), 'reconnecting');
     } else {
-      setStatus(`Disconnected (code ${event.code}${event.reason ? `: ${event.reason}` : ''})`, 'closed');
+      status.show(`Disconnected (code ${event.code}); not reconnecting: reload the page to connect again.`, 'closed');
     }
-    if (!event.willReconnect) setStatus(`${statusLine.textContent ?? ''}; not reconnecting`, 'closed');
   });
   next.on('reconnecting', (event) => {
-    if (client !== next) return;
-    const wasRefused = statusLine.dataset.state === 'refused';
-    const prefix = wasRefused ? `${statusLine.textContent ?? ''} ` : '';
-    setStatus(
-      `${prefix}Reconnecting in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt})…`,
-      wasRefused ? 'refused' : 'reconnecting',
-    );
+    if (client !== next || askForToken) return;
+    status.show(`Reconnecting in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt})…`, 'reconnecting');
   });
   next.on('message', onMessage);
   next.on('gap', (gap) => {
@@ -243,21 +318,61 @@ function connect(url: string): void {
     append(`The service's count of ${reset.room} started again (its store was replaced); its messages go on`, 'error');
   });
   next.on('error', (error) => {
-    // A socket error is always followed by its close, which the status line reports.
-    if (!(error instanceof ClientSocketError)) append(`Error: ${error.message}`, 'error');
+    // A socket error is always followed by its close, which the status line reports; what a
+    // replaced client had queued is reported line by line below.
+    if (client !== next || error instanceof ClientSocketError || error instanceof ClientUnsentError) return;
+    append(`Error: ${error.message}`, 'error');
   });
-  // Rooms joined on the previous connection stay joined on the new one.
+  // Rooms joined on the previous connection stay joined on the new one; those of the previous
+  // page (a reload) come with their last messages.
   for (const room of previous?.rooms ?? []) next.join(room);
-  setStatus(`Connecting to ${url}…`, 'connecting');
+  for (const room of backlogRooms) next.join(room, { backlog: BACKLOG });
+  status.show(`Connecting to ${url}…`, 'connecting');
   next.connect();
 }
 
+/** Why a message was not sent, in a line. */
+function refused(error: unknown): void {
+  append(`Not sent: ${error instanceof Error ? error.message : String(error)}`, 'error');
+}
+
 /** Runs a client call, and says so plainly when the client refuses it (closed, or its queue is full). */
-function attempt(action: () => void): void {
+function attempt(action: () => void): boolean {
   try {
     action();
+    return true;
   } catch (error) {
-    append(`Not sent: ${error instanceof Error ? error.message : String(error)}`, 'error');
+    refused(error);
+    return false;
+  }
+}
+
+/** Sends what the form says; a message sent while not open gets a "Queued" line until it goes. */
+function send(text: string, choice: string): void {
+  const current = client;
+  if (!current) return;
+  if (!navigator.onLine) {
+    refused(new Error('the browser is offline (the text stays in the field: send it again once it is back)'));
+    return;
+  }
+  const queued = current.state !== 'open';
+  const data = needsToken === true ? text : messageData(text, nameInput.value);
+  const sent = attempt(() => {
+    if (choice === 'user') {
+      const user = userInput.value.trim();
+      current.send({ user }, data);
+      pendingDirect.push({ user, text });
+    } else if (choice.startsWith('room:')) {
+      // Its echo shows it; a refusal (closed, timed out) is said in a line.
+      current.publish(choice.slice('room:'.length), data).catch(refused);
+    } else current.sendmessage(data);
+  });
+  if (!sent) return;
+  messageInput.value = '';
+  if (queued) {
+    queuedLines.push(append(`Queued (sent once connected): ${text}`, 'queued'));
+    status.queued = queuedLines.length;
+    status.render();
   }
 }
 
@@ -276,37 +391,42 @@ async function main(): Promise<void> {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const url = explicit ?? (config ? `${scheme}://${location.hostname}:${config.wsPort}` : undefined);
   if (url === undefined) {
-    setStatus('No service to talk to: open this page from `npm start`, or add ?url=wss://…', 'closed');
+    status.show('No service to talk to: open this page from `npm start`, or add ?url=wss://…', 'closed');
     return;
   }
-  if (config && config.auth !== 'off') showTokenField();
+  serviceUrl = url;
+  needsToken = config ? config.auth !== 'off' : undefined;
+  tokenInput.value = kept.token();
+  if (needsToken === true || tokenInput.value !== '') showTokenField();
+  // A chosen name is for a service that names nobody: with auth on, the token names you.
+  nameRow.hidden = needsToken === true;
+  nameInput.value = kept.name();
 
   tokenForm.addEventListener('submit', (event) => {
     event.preventDefault();
-    connect(url);
+    kept.setToken(tokenInput.value.trim());
+    askForToken = false;
+    // A connect waiting for a token takes it; otherwise a new connection with it.
+    if (!gate.open()) connect(url);
+  });
+  nameInput.addEventListener('input', () => {
+    kept.setName(nameInput.value.trim());
+    if (client?.state === 'open') showOpen();
   });
   sendForm.addEventListener('submit', (event) => {
     event.preventDefault();
-    const text = messageInput.value;
-    const choice = target.value;
-    attempt(() => {
-      if (choice === 'user') {
-        const user = userInput.value.trim();
-        client?.send({ user }, text);
-        pendingDirect.push({ user, text });
-      } else if (choice.startsWith('room:')) client?.publish(choice.slice('room:'.length), text);
-      else client?.sendmessage(text);
-      messageInput.value = '';
-    });
+    send(messageInput.value, target.value);
   });
   roomForm.addEventListener('submit', (event) => {
     event.preventDefault();
-    attempt(() => client?.join(roomInput.value.trim()));
+    attempt(() => client?.join(roomInput.value.trim(), { backlog: BACKLOG }));
+    keepRooms();
   });
   leaveButton.addEventListener('click', () =>
     attempt(() => {
       const room = roomInput.value.trim();
       client?.leave(room);
+      keepRooms();
       // While not open the client only forgets the room (a new connection is in none): no `left` will come.
       if (client?.state !== 'open' && members.left(room)) {
         append(`You left ${room}`, 'info');
@@ -316,8 +436,11 @@ async function main(): Promise<void> {
     }),
   );
   userInput.addEventListener('input', () => renderTargets(userInput.value.trim() === '' ? undefined : 'user'));
+  for (const change of ['online', 'offline']) {
+    window.addEventListener(change, () => status.render());
+  }
 
-  connect(url);
+  connect(url, kept.rooms());
 }
 
 void main();

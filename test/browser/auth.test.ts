@@ -1,9 +1,9 @@
 /**
- * The chat page with auth on (AUTH_JWT_SECRET, as `AUTH_JWT_SECRET=… npm start`): it shows
- * the Token field, a page without a token is refused and says so, and a page with a valid
- * token connects. The run also takes the chat page's screenshot: into a temporary folder under
- * `npm test`, so that the tracked docs/chat.png only changes when asked for with
- * `npm run screenshot` (which sets SCREENSHOT_PATH to it).
+ * The chat page with auth on (AUTH_JWT_SECRET, as `AUTH_JWT_SECRET=… npm start`): it waits for
+ * a token without a handshake, keeps the token for the tab, asks again after a refused one, and
+ * names people by their tokens. The run also takes the chat page's screenshot: into a temporary
+ * folder under `npm test`, so that the tracked docs/chat.png only changes when asked for with
+ * `npm run page:screenshot` (which sets SCREENSHOT_PATH to it).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,17 @@ import { mintToken } from '../../src/auth/token';
 import type { RoomRights } from '../../src/auth/rooms';
 import { browserDescribe, ChatSession } from '../support/harnesses/browser';
 import type { ChatPage } from '../support/harnesses/browser';
-import { chatLog, join as joinRoom, membersOf, say, sees, statusSays } from '../support/harnesses/chat';
+import type { Page } from 'playwright-core';
+import {
+  chatLog,
+  join as joinRoom,
+  membersOf,
+  messageLines,
+  say,
+  sees,
+  statusSays,
+  statusState,
+} from '../support/harnesses/chat';
 import { root } from '../support/harnesses/service';
 
 jest.setTimeout(120_000);
@@ -32,10 +42,20 @@ const trackedBefore = readFileSync(TRACKED);
 const session = new ChatSession({ env: { AUTH_JWT_SECRET: SECRET } });
 const open = () => session.open();
 
+const tokenFor = (user: string, rooms?: RoomRights) =>
+  mintToken(new TextEncoder().encode(SECRET), { subject: user, ttlSec: 300, rooms });
+
+/** The WebSocket handshakes `page` makes from now on (reload it to count those of its start too). */
+function handshakes(page: Page): string[] {
+  const urls: string[] = [];
+  page.on('websocket', (socket) => urls.push(socket.url()));
+  return urls;
+}
+
 /** Opens a page and connects it as `user`, with a token typed into its Token field. */
 async function signIn(user: string, rooms?: RoomRights): Promise<ChatPage> {
   const chat = await open();
-  const token = await mintToken(new TextEncoder().encode(SECRET), { subject: user, ttlSec: 300, rooms });
+  const token = await tokenFor(user, rooms);
   await chat.page.getByLabel('Token', { exact: true }).fill(token);
   await chat.page.getByRole('button', { name: 'Connect', exact: true }).click();
   await statusSays(chat.page, `Connected to ws://localhost:${session.service?.port}`);
@@ -43,26 +63,77 @@ async function signIn(user: string, rooms?: RoomRights): Promise<ChatPage> {
 }
 
 browserDescribe('the chat page, with auth on', () => {
-  it('asks for a token, says plainly that a page without one was refused, and never opens its socket', async () => {
+  it('waits for a token without any handshake, connects with the one given, and keeps it for the tab only', async () => {
     const { page } = await open();
-    // The field appears once the page has read its config.json, which may come after the load event.
-    const tokenField = page.getByLabel('Token', { exact: true });
-    await tokenField.waitFor({ state: 'visible', timeout: 15_000 }).catch(() => undefined);
-    expect(await tokenField.isVisible()).toBe(true);
-    await statusSays(page, /^Could not connect to ws:\/\/localhost:\d+: the service refused the connection/);
-    expect(await chatLog(page).textContent()).not.toContain('Connected:');
+    const made = handshakes(page);
+    await page.reload(); // counted from the start of this load
+    await statusState(page, 'waiting');
+    await statusSays(page, /^Waiting for a token: paste one and press Connect\. Nothing is sent before\./);
+    expect(made).toEqual([]);
+    // With auth on the token names you: there is no name to choose.
+    expect(await page.getByLabel('Name', { exact: true }).isVisible()).toBe(false);
+
+    await page.getByLabel('Token', { exact: true }).fill(await tokenFor('alice'));
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    await statusSays(page, `Connected to ws://localhost:${session.service?.port} as alice`);
+    expect(made).toHaveLength(1);
+
+    // A reload connects at once with the token the tab kept...
+    await page.reload();
+    await statusSays(page, `Connected to ws://localhost:${session.service?.port} as alice`);
+    expect(made).toHaveLength(2);
+    // ...and another tab (its own session storage) waits for its own.
+    const other = await open();
+    await statusState(other.page, 'waiting');
+    expect(await chatLog(other.page).textContent()).not.toContain('Connected:');
   });
 
-  it('connects a page with a valid token, and names its people by their tokens (the docs/chat.png screenshot)', async () => {
+  it('asks for another token after one is refused or expired, instead of sending it again, and connects with the next', async () => {
+    const { page } = await open();
+    const made = handshakes(page);
+    await statusState(page, 'waiting');
+    // An expired token is not even sent: its exp is read first.
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    const expired = await mintToken(new TextEncoder().encode(SECRET), {
+      subject: 'carol',
+      ttlSec: 300,
+      now: anHourAgo,
+    });
+    await page.getByLabel('Token', { exact: true }).fill(expired);
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    await statusSays(page, /^The token has expired: paste a new one and press Connect\./);
+    expect(made).toEqual([]);
+
+    await page.getByLabel('Token', { exact: true }).fill('not-a-token');
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    await statusState(page, 'refused');
+    await statusSays(page, /did not accept this token \(or is unreachable\): paste another and press Connect/);
+    // Longer than the client's first retry (0.5 s at most): none comes, the page waits for Connect.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(made).toHaveLength(1);
+    await statusState(page, 'refused');
+
+    await page.getByLabel('Token', { exact: true }).fill(await tokenFor('carol'));
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    await statusSays(page, / as carol$/);
+    expect(made).toHaveLength(2);
+  });
+
+  it('names its people by their tokens, with the times of their messages (the README screenshot, docs/chat.png)', async () => {
     const alice = await signIn('alice');
     const bob = await signIn('bob');
-    await joinRoom(alice.page, 'lobby');
     await joinRoom(bob.page, 'lobby');
-    await membersOf(alice.page, 'lobby').nth(1).waitFor();
-    expect(await membersOf(alice.page, 'lobby').allTextContents()).toEqual(['alice (you)', 'bob']);
-
-    await say(bob.page, 'hi alice, anyone else around?');
+    await say(bob.page, 'hi alice, anyone else around?'); // before alice is in the room
+    await sees(bob.page, 'Delivered in lobby: 1 of 1 sent');
+    await joinRoom(alice.page, 'lobby');
+    // From the room's backlog: bob's arrival and his message, with its time.
     await sees(alice.page, 'bob in lobby: hi alice, anyone else around?');
+    const [line] = await messageLines(alice.page, 'bob in lobby: hi alice');
+    expect(Number.isFinite(line?.at)).toBe(true);
+    await membersOf(alice.page, 'lobby').nth(1).waitFor();
+    expect((await membersOf(alice.page, 'lobby').allTextContents()).sort()).toEqual(['alice (you)', 'bob']);
+    await statusSays(alice.page, / as alice$/);
+
     await say(alice.page, 'just us in the lobby');
     await sees(bob.page, 'alice in lobby: just us in the lobby');
 

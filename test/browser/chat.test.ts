@@ -4,7 +4,19 @@
  */
 import { browserDescribe, ChatSession } from '../support/harnesses/browser';
 import type { ChatPage } from '../support/harnesses/browser';
-import { chatLog, chatStatus, join, membersOf, say, sees, statusSays } from '../support/harnesses/chat';
+import {
+  chatLog,
+  chatStatus,
+  join,
+  membersOf,
+  messageLines,
+  say,
+  sees,
+  statusSays,
+  statusState,
+} from '../support/harnesses/chat';
+import { createServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { startOffline } from '../support/harnesses/offline';
 import { TestClient } from '../support/harnesses/client';
 
@@ -110,6 +122,85 @@ browserDescribe('the chat page, without auth', () => {
     expect(session.service?.output()).not.toContain('"limit":"frame"');
   });
 
+  it("shows a room's last messages, with their times and chosen names, on join and after a reload, once each and in order", async () => {
+    const { service } = session;
+    if (!service) throw new Error('the service did not start');
+    const sender = await TestClient.connect(service.url);
+    try {
+      await sender.request({ action: 'join', room: 'backlog' }, 'joined');
+      const before = Date.now();
+      for (let n = 1; n <= 3; n++) {
+        const data = { text: `earlier ${n}`, name: 'carol' }; // what a page with the name carol sends
+        await sender.request({ action: 'publish', room: 'backlog', data }, 'delivery');
+      }
+      const after = Date.now();
+      const earlier = [1, 2, 3].map((n) => `carol in backlog: earlier ${n}`);
+
+      const { page } = await open();
+      await page.getByLabel('Name', { exact: true }).fill('dave');
+      await join(page, 'backlog');
+      await sees(page, 'carol in backlog: earlier 3');
+      const shown = await messageLines(page, 'in backlog: earlier');
+      expect(shown.map((line) => line.text)).toEqual(earlier);
+      // Each line's time is its message's sentAt, which the service set while it was published.
+      for (const { at } of shown) expect(before <= at && at <= after).toBe(true);
+      expect(await membersOf(page, 'backlog').allTextContents()).toContain('carol');
+
+      await say(page, 'hello from dave');
+      const heard = await sender.next((m) => m.type === 'message' && JSON.stringify(m.data).includes('from dave'));
+      expect([heard.from, heard.data]).toEqual([null, { text: 'hello from dave', name: 'dave' }]);
+      await sees(page, 'dave (you) in backlog: hello from dave');
+      await statusSays(page, / as dave$/);
+
+      // The tab keeps its rooms and the browser its name: the reload joins again, with the backlog.
+      await page.reload();
+      await statusSays(page, / as dave$/);
+      await sees(page, 'dave in backlog: hello from dave');
+      expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe('dave');
+      const again = await messageLines(page, 'in backlog:');
+      expect(again.map((line) => line.text)).toEqual([...earlier, 'dave in backlog: hello from dave']);
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it('says when the browser is offline, refuses what is sent meanwhile visibly and keeps its text, and sends again once back', async () => {
+    const [a, b] = [await open(), await open()];
+    await a.page.context().setOffline(true);
+    await statusState(a.page, 'offline');
+    await statusSays(a.page, /^Offline: the browser has no network\. Messages you send now are refused/);
+    await say(a.page, 'while offline');
+    await sees(a.page, /^Not sent: the browser is offline/);
+    expect(await a.page.getByLabel('Message', { exact: true }).inputValue()).toBe('while offline'); // kept
+
+    await a.page.context().setOffline(false);
+    await statusState(a.page, 'open');
+    await a.page.getByRole('button', { name: 'Send', exact: true }).click();
+    await sees(b.page, / to everyone: while offline$/);
+    expect(await chatLog(b.page).getByText('while offline').count()).toBe(1);
+  });
+
+  it('says it is connecting while a handshake is unanswered, and queues what is sent meanwhile', async () => {
+    // A server that accepts the TCP connection and never answers the handshake.
+    const held: Socket[] = [];
+    const silent = createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    try {
+      const url = `ws://127.0.0.1:${address.port}`;
+      const { page } = await session.open(`/?url=${encodeURIComponent(url)}`);
+      await statusState(page, 'connecting');
+      await statusSays(page, `Connecting to ${url}… Messages you send now are queued, at most 10`);
+      await say(page, 'before the handshake');
+      await sees(page, 'Queued (sent once connected): before the handshake');
+      await statusSays(page, 'queued (1 waiting)');
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it('reconnects by itself after the WebSocket server restarts, rejoins its room and gets messages again', async () => {
     const [a, b] = [await open(), await open()];
     await join(a.page, 'lobby');
@@ -119,7 +210,17 @@ browserDescribe('the chat page, without auth', () => {
     if (!service) throw new Error('the service did not start');
     const ports = service.ports;
     await service.stop();
-    await statusSays(a.page, /Reconnecting in|Could not connect|Disconnected/);
+    await statusState(a.page, 'reconnecting');
+    await statusSays(a.page, /^Reconnecting in \d+\.\d s \(attempt \d+\)…/);
+    // Queued while it reconnects, up to the page's limit of 10; the 11th is refused and kept.
+    for (let n = 1; n <= 10; n++) {
+      await say(a.page, `while down ${n}`);
+      await sees(a.page, `Queued (sent once connected): while down ${n}`);
+    }
+    await statusSays(a.page, 'queued (10 waiting), at most 10');
+    await say(a.page, 'one too many');
+    await sees(a.page, /^Not sent: the client already holds 10 publishes it cannot send yet/);
+    expect(await a.page.getByLabel('Message', { exact: true }).inputValue()).toBe('one too many');
     session.service = await startOffline({ ports });
 
     await statusSays(a.page, `Connected to ws://localhost:${ports.ws}`, 60_000);
@@ -130,6 +231,14 @@ browserDescribe('the chat page, without auth', () => {
     // below its own number) says so in a line.
     const restarted = /count of lobby started again/;
     await Promise.any([a, b].map(({ page }) => chatLog(page).getByText(restarted).waitFor({ timeout: 10_000 })));
+    // The queue went in the order it was written, once each, after the room was joined again.
+    await sees(a.page, /\(you\) in lobby: while down 10$/);
+    const echoes = await messageLines(a.page, '(you) in lobby: while down');
+    expect(echoes.map((line) => line.text.replace(/^.* in lobby: /, ''))).toEqual(
+      Array.from({ length: 10 }, (_, i) => `while down ${i + 1}`),
+    );
+    expect(await chatLog(a.page).getByText('Sent after connecting: while down').count()).toBe(10);
+    expect(await chatLog(a.page).textContent()).not.toContain('in lobby: one too many');
     await say(b.page, 'back again');
     await sees(a.page, / in lobby: back again$/);
   });

@@ -35,3 +35,22 @@ export async function join(page: Page, room: string): Promise<void> {
 export function membersOf(page: Page, room: string): Locator {
   return page.getByRole('list', { name: `Members of ${room}` }).getByRole('listitem');
 }
+
+/** The conversation's message lines (those with a time) whose text contains `part`, in the order shown: the instant and the text after the time. */
+export async function messageLines(page: Page, part: string): Promise<{ at: number; text: string }[]> {
+  const lines = await chatLog(page)
+    .locator('p:has(time)')
+    .evaluateAll((paragraphs) =>
+      paragraphs.map((paragraph) => {
+        const time = paragraph.querySelector('time');
+        const label = time?.textContent ?? '';
+        return { at: Date.parse(time?.dateTime ?? ''), text: (paragraph.textContent ?? '').slice(label.length + 1) };
+      }),
+    );
+  return lines.filter((line) => line.text.includes(part));
+}
+
+/** The status line's state (its `data-state`: waiting, connecting, open, reconnecting, offline, refused, closed). */
+export async function statusState(page: Page, state: string, timeout = SEEN_WITHIN_MS): Promise<void> {
+  await page.locator(`[role="status"][data-state="${state}"]`).waitFor({ timeout });
+}
