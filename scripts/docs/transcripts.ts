@@ -18,7 +18,7 @@ export type Step =
   | { who: string; send: string; expect: Record<string, number> };
 
 /** What one terminal showed, in order: its lines before normalisation. */
-type Line = { kind: 'sent' | 'received' | 'error'; text: string; step: number };
+export type Line = { kind: 'sent' | 'received' | 'error'; text: string; step: number };
 
 export interface Recording {
   /** The terminals' lines, each frame with its placeholders in. */
@@ -125,7 +125,7 @@ const digest = (text: string) => createHash('sha256').update(text).digest();
  * The lines with placeholders, assigned in an order that does not depend on which terminal's
  * frame arrived first: by step, then by terminal, then by arrival within the terminal.
  */
-function normalise(lines: Map<string, Line[]>, terminals: string[], seed: string): Recording {
+export function normalise(lines: Map<string, Line[]>, terminals: string[], seed: string): Recording {
   const connections = new Map<string, string>();
   const ids = new Map<string, string>();
   const times = new Map<string, number>();
