@@ -12,6 +12,21 @@ describe('the documentation', () => {
     expect(readFileSync(join(root, 'README.md'), 'utf8').split('\n').length).toBeLessThanOrEqual(301);
   });
 
+  it('repeats no passage of README.md (a paste that doubled part of a paragraph)', () => {
+    const prose = readFileSync(join(root, 'README.md'), 'utf8')
+      .replace(/```[\s\S]*?```/g, ' ')
+      .replace(/<!-- generated: [a-z-]+ -->[\s\S]*?<!-- \/generated -->/g, ' ');
+    const words = prose.split(/\s+/).filter((word) => word !== '');
+    const seen = new Set<string>();
+    const repeated: string[] = [];
+    for (let i = 0; i + 10 <= words.length; i += 1) {
+      const passage = words.slice(i, i + 10).join(' ');
+      if (seen.has(passage)) repeated.push(passage);
+      seen.add(passage);
+    }
+    expect(repeated).toEqual([]);
+  });
+
   it('resolves every docs/ page and anchor a source comment points at', () => {
     const broken: string[] = [];
     const walk = (dir: string): string[] =>
