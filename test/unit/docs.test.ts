@@ -12,15 +12,15 @@ describe('the documentation', () => {
     expect(readFileSync(join(root, 'README.md'), 'utf8').split('\n').length).toBeLessThanOrEqual(301);
   });
 
-  it('repeats no passage of README.md (a paste that doubled part of a paragraph)', () => {
+  it('repeats no passage of six words in README.md (a paste that doubled part of a paragraph)', () => {
     const prose = readFileSync(join(root, 'README.md'), 'utf8')
       .replace(/```[\s\S]*?```/g, ' ')
       .replace(/<!-- generated: [a-z-]+ -->[\s\S]*?<!-- \/generated -->/g, ' ');
     const words = prose.split(/\s+/).filter((word) => word !== '');
     const seen = new Set<string>();
     const repeated: string[] = [];
-    for (let i = 0; i + 10 <= words.length; i += 1) {
-      const passage = words.slice(i, i + 10).join(' ');
+    for (let i = 0; i + 6 <= words.length; i += 1) {
+      const passage = words.slice(i, i + 6).join(' ');
       if (seen.has(passage)) repeated.push(passage);
       seen.add(passage);
     }
