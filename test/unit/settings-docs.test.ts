@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { load } from 'js-yaml';
 import { markdownPages, proseLines, ROOT } from '../support/docs/markdown';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -84,5 +85,21 @@ describe('the docs', () => {
     ]);
     expect(written.filter(({ name }) => !settings.has(name) && name !== 'AUTH_MOD')).toEqual([]);
     expect(misspelt.length).toBeLessThanOrEqual(1);
+  });
+});
+
+describe("docs/operations.md's reserved concurrency", () => {
+  it('names the functions RESERVED_CONCURRENCY bounds as serverless.yml does, and counts them', () => {
+    const yml = load(read('serverless.yml')) as { functions: Record<string, { reservedConcurrency?: unknown }> };
+    const bounded = Object.entries(yml.functions)
+      .filter(([, fn]) => String(fn.reservedConcurrency).includes('settings.RESERVED_CONCURRENCY,'))
+      .map(([name]) => name);
+    const sentence = /With\s+N, ((?:`[a-z]+`,? (?:and )?)+)may each run at most N[\s\S]*?so at most (\d+)N \+ 1/.exec(
+      read('docs/operations.md'),
+    );
+    expect(sentence).not.toBeNull();
+    const named = [...sentence![1]!.matchAll(/`([a-z]+)`/g)].map((match) => match[1]!);
+    expect(named.sort()).toEqual([...bounded].sort());
+    expect(Number(sentence![2])).toBe(bounded.length);
   });
 });
