@@ -4,7 +4,7 @@
  * and no AWS credentials, any of which makes the checks fail.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../support/docs/markdown';
@@ -46,6 +46,12 @@ describe('npm run deploy -- --help', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^usage: npm run remove/);
     expect(stdout).not.toContain('--print-policy');
+  });
+
+  it('is named in the README beside --check', () => {
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toMatch(
+      /`npm run deploy -- --check`[^.]*`-- --help` lists the options/,
+    );
   });
 
   it('still runs the checks without it (they fail here)', () => {
