@@ -5,8 +5,9 @@
  * accepts, the actions said to take a `ref` or `echo`/`summary` are those whose schema keeps it,
  * and the limits table's numbers are the code's.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { FAILURE_TABLE, UNNAMED_FAILURE } from '../../src/errors';
 import { load } from 'js-yaml';
 import {
   ACTIONS,
@@ -114,5 +115,32 @@ describe('the routes of the actions (serverless.yml)', () => {
     expect(readFileSync(join(ROOT, 'docs', 'deploy.md'), 'utf8')).toMatch(
       /only unknown actions reach `\$default`, with `list` and `{}`/,
     );
+  });
+});
+
+describe("docs/protocol.md's error codes", () => {
+  /** Every code a refusal of bad input can carry: the first argument of each `new BadMessageError(` in src/. */
+  const refusalCodes = () => {
+    const walk = (dir: string): string[] =>
+      readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? walk(`${dir}/${entry.name}`) : entry.name.endsWith('.ts') ? [`${dir}/${entry.name}`] : [],
+      );
+    return sorted(
+      walk('src').flatMap((file) =>
+        [...readFileSync(join(ROOT, file), 'utf8').matchAll(/BadMessageError\(\s*'([a-z_]+)'/g)].map((m) => m[1]!),
+      ),
+    );
+  };
+
+  it('names every code a bad request can get, in its Error codes section', () => {
+    const codes = refusalCodes();
+    expect(codes).toEqual(expect.arrayContaining(['invalid_json', 'invalid_message', 'payload_too_large']));
+    const named = new Set([...section('### Error codes').matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!));
+    expect(codes.filter((code) => !named.has(code))).toEqual([]);
+  });
+
+  it('names every code of the failure table somewhere', () => {
+    const codes = sorted([...FAILURE_TABLE.map(([, failure]) => failure.code), UNNAMED_FAILURE.code]);
+    expect(codes.filter((code) => !doc.includes(`\`${code}\``))).toEqual([]);
   });
 });
