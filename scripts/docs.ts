@@ -74,7 +74,9 @@ export function withRecorded(blocks: Record<string, Record<string, string>>): Re
 async function main(): Promise<number> {
   const check = process.argv.includes('--check');
   let stale = 0;
-  const docs = process.argv.includes('--transcripts')
+  const transcripts = process.argv.includes('--transcripts');
+  const source = transcripts ? 'the service' : 'the templates';
+  const docs = transcripts
     ? await recordedDocs()
     : await generatedDocs({ modelOnly: process.argv.includes('--model') });
   for (const [file, text] of Object.entries(docs)) {
@@ -84,11 +86,11 @@ async function main(): Promise<number> {
     for (const [name, body] of blocksOf(text)) {
       if (committed.get(name) === body) continue;
       stale += 1;
-      console.log(`${file}: block "${name}" ${check ? 'differs from the templates' : 'rewritten'}`);
+      console.log(`${file}: block "${name}" ${check ? `differs from ${source}` : 'rewritten'}`);
     }
     if (!check && text !== current) writeFileSync(path, text);
   }
-  if (stale === 0) console.log('the generated blocks agree with the templates');
+  if (stale === 0) console.log(`the generated blocks agree with ${source}`);
   return check && stale > 0 ? 1 : 0;
 }
 
