@@ -72,7 +72,8 @@ export async function record(url: string, steps: readonly Step[], seed = ''): Pr
   } finally {
     await Promise.all([...sockets.values()].map(close));
   }
-  return normalise(lines, [...lines.keys()], seed);
+  // Terminals in the order the steps name them, not the order their first frame happened to come in.
+  return normalise(lines, [...new Set(steps.map((step) => step.who))], seed);
 }
 
 function open(url: string): Promise<WebSocket> {
