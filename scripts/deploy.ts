@@ -10,6 +10,7 @@
  *   npm run deploy -- --stage prod               options other than ours go to serverless
  *   npm run deploy -- --skip-credential-check    on an EC2 instance role (not detectable offline)
  *   npm run deploy -- --print-policy             the IAM policy a deployer needs (docs/deploy-permissions.md)
+ *   npm run deploy -- --help                     this usage (also -h), nothing checked or run
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -32,6 +33,40 @@ import {
 import type { ServiceShape, Settings } from './deploy/checks';
 
 const OWN_FLAGS = ['--check', '--skip-credential-check', '--print-policy'];
+const HELP_FLAGS = ['--help', '-h'];
+
+/** What `--help` prints: our options, and where the others go. */
+function usage(command: 'deploy' | 'remove'): string {
+  const lines =
+    command === 'deploy'
+      ? [
+          'usage: npm run deploy [-- options]',
+          '',
+          'Checks the settings (.env.yml) and the AWS credentials without building anything, then runs `sls deploy`.',
+          'Every problem is one line, and nothing is built or sent to AWS while there is one (exit 2).',
+          '',
+          '  --check                  the checks only: nothing is built or deployed',
+          '  --skip-credential-check  on an EC2 instance role or another source the check cannot see',
+          '  --print-policy           the IAM policy a deployer needs (docs/deploy-permissions.md)',
+          '  -h, --help               this text',
+          '',
+          'Other options go to `sls deploy`: --stage prod, --region eu-west-1, --aws-profile name, --verbose.',
+          'Docs: docs/deploy.md',
+        ]
+      : [
+          'usage: npm run remove [-- options]',
+          '',
+          'Checks which stack (settings, credentials), then runs `sls remove`; the database is kept as a final snapshot.',
+          '',
+          '  --check                  the checks only: nothing is removed',
+          '  --skip-credential-check  on an EC2 instance role or another source the check cannot see',
+          '  -h, --help               this text',
+          '',
+          'Other options go to `sls remove`: --stage prod, --region eu-west-1, --aws-profile name.',
+          'Docs: docs/deploy.md#removing-it',
+        ];
+  return lines.join('\n');
+}
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { deployerPolicy } = require('../infra/deployer-policy.js') as {
@@ -125,6 +160,11 @@ async function main(): Promise<number> {
   if (command !== 'deploy' && command !== 'remove') {
     console.error('usage: npm run deploy [-- options] | npm run remove [-- options]');
     return 2;
+  }
+  if (rest.some((arg) => HELP_FLAGS.includes(arg))) {
+    // Before anything is read: help must work in a broken setup, and is no request to deploy.
+    console.log(usage(command));
+    return 0;
   }
   const root = process.cwd(); // npm runs scripts in the project's directory
   const checkOnly = rest.includes('--check');

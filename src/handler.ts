@@ -285,7 +285,7 @@ const handleMessage: Work = (event, context) =>
 /** `$default`: the original's answer (the connection list), and errors for what it cannot route. */
 export const defaultHandler = route('$default', handleMessage, { answerFailures: true });
 
-/** `sendmessage`, `join`, `leave`, `publish`, `send`, `members`, `ping`: the protocol's actions (src/chat/protocol.ts). */
+/** `sendmessage`, `join`, `leave`, `publish`, `send`, `members`, `ping`, `history`: the protocol's actions (src/chat/protocol.ts; `list` is `$default`'s). */
 export const message = route('message', handleMessage, { answerFailures: true });
 
 /**

@@ -3,8 +3,14 @@
  * serverless-offline runs the `authorize` function at every handshake, and only a
  * client with a good token gets a socket (and a row in the store).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SignJWT } from 'jose';
+import { withRecorded } from '../../scripts/docs';
+import { blocksOf } from '../../scripts/docs/blocks';
+import { recordSessions } from '../../scripts/docs/sessions';
 import { mintToken } from '../../src/auth/token';
+import { root } from '../support/harnesses/service';
 import { startOffline } from '../support/harnesses/offline';
 import { useAuthService } from '../support/harnesses/auth-service';
 
@@ -13,9 +19,19 @@ jest.setTimeout(120_000);
 const SECRET = 'e2e-secret-that-is-long-enough-for-hs256-0123';
 const key = new TextEncoder().encode(SECRET);
 
-const { connect, refusedWith } = useAuthService(() => startOffline({ env: { AUTH_JWT_SECRET: SECRET } }));
+const { connect, refusedWith, url } = useAuthService(() => startOffline({ env: { AUTH_JWT_SECRET: SECRET } }));
 
 describe('$connect with AUTH_JWT_SECRET set', () => {
+  // First, while alice's is the only connection: the transcript's broadcast counts one recipient.
+  it("answers as docs/auth.md's transcript shows (npm run docs -- --transcripts)", async () => {
+    const token = (user: string) => mintToken(key, { subject: user, ttlSec: 300 });
+    const recorded = withRecorded(await recordSessions(url(), { auth: true, token }));
+    const committed = blocksOf(readFileSync(join(root, 'docs', 'auth.md'), 'utf8')).get('auth-session');
+    const body = blocksOf(recorded['docs/auth.md']!).get('auth-session');
+    expect(committed).toBe(body);
+    expect(body).toContain('"id":');
+  });
+
   it('lets a client with a valid token in, says who it is in broadcasts, and lists only its own user’s connections', async () => {
     const alice = await connect(await mintToken(key, { subject: 'alice', ttlSec: 300 }));
     const bob = await connect(await mintToken(key, { subject: 'bob', ttlSec: 300 }));

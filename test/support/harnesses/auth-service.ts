@@ -12,6 +12,8 @@ export interface AuthServiceHarness {
   connect(token?: string): Promise<TestClient>;
   /** The handshake's HTTP status; fails the test when the socket opened after all. */
   refusedWith(token?: string): Promise<number>;
+  /** The service's URL, with `token` in the query string when given. */
+  url(token?: string): string;
 }
 
 /** `start` runs in beforeAll; `stop`, if given, after the service has stopped (a key set server, say). */
@@ -51,5 +53,5 @@ export function useAuthService(start: () => Promise<OfflineService>, stop?: () =
     throw new Error('the handshake succeeded');
   };
 
-  return { connect, refusedWith };
+  return { connect, refusedWith, url };
 }
