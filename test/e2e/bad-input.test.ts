@@ -21,8 +21,11 @@ const SECRET = 'e2e-secret-that-is-long-enough-for-hs256-0123';
 const key = new TextEncoder().encode(SECRET);
 /** The longest subject in bytes the authorizer accepts: 255 characters of 3 bytes each in UTF-8. */
 const WIDE_SUBJECT = '東'.repeat(255);
-/** 255 characters (the most a user name may have) that JSON escapes to 6 bytes each. */
-const ESCAPED_USER = '\u0001'.repeat(255);
+/**
+ * 255 characters (the most a user name may have) that JSON escapes to 2 bytes each: a backslash
+ * can be in a name, where the control characters that escape to 6 bytes are refused.
+ */
+const ESCAPED_USER = '\\'.repeat(255);
 const ROOM = 'r'.repeat(MAX_ROOM_LENGTH);
 
 let service: OfflineService | undefined;
@@ -91,10 +94,11 @@ describe('bad input against the service under serverless-offline', () => {
   });
 
   it('answers data that fits alone but not inside its envelope with payload_too_large', async () => {
-    // The largest message API Gateway takes (128 KB, in frames of 32 KB), its data within
+    // A message API Gateway takes (at most 128 KB, in frames of 32 KB), its data within
     // MAX_DATA_BYTES: the envelope's `from` and escaped `user` take it over 128 KB.
     const empty = Buffer.byteLength(JSON.stringify({ action: 'send', user: ESCAPED_USER, data: '' }));
-    const data = 'x'.repeat(MAX_MESSAGE_BYTES - empty);
+    // As large as both the message (128 KB) and its data (MAX_DATA_BYTES, quotes included) allow.
+    const data = 'x'.repeat(Math.min(MAX_MESSAGE_BYTES - empty, MAX_DATA_BYTES - 2));
     expect(Buffer.byteLength(JSON.stringify(data))).toBeLessThanOrEqual(MAX_DATA_BYTES);
     const reply = await expectErrorReply(escaped, () => escaped.send({ action: 'send', user: ESCAPED_USER, data }));
     expect(reply).toMatchObject({ code: 'payload_too_large', details: { limit: MAX_MESSAGE_BYTES } });
