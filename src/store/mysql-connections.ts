@@ -297,7 +297,16 @@ export class MysqlSession {
     return this.statement<T>(sql, values, deadline - Date.now());
   }
 
-  /** Runs before every operation's first statement: the store creates its schema here. */
+  /**
+   * Statements one after another on this session's connection, each ending by `deadline`: how
+   * the deploy step migrates the schema and makes the application user (src/deploy/).
+   */
+  executor(operation: string, deadline: number): <T = unknown>(sql: string, values?: unknown[]) => Promise<T> {
+    return <T>(sql: string, values: unknown[] = []) =>
+      this.serially(() => this.run<T>(operation, sql, values, deadline));
+  }
+
+  /** Runs before every operation's first statement (nothing, unless the store migrates on first use). */
   protected prepare(deadline: number): Promise<void> {
     void deadline;
     return Promise.resolve();
