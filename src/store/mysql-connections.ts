@@ -7,11 +7,13 @@
 import type { Connection as MysqlConnection } from 'mysql2';
 import serverlessMysql from 'serverless-mysql';
 import type { ServerlessMysql } from 'serverless-mysql';
-import type { Connection as Connection2, TypeCastField, TypeCastNext } from 'mysql2';
+import type { AuthPlugin, Connection as Connection2, TypeCastField, TypeCastNext } from 'mysql2';
 import type { MysqlSettings } from '../config';
 import { DatabasePasswordError, errorText, StoreError } from '../errors';
 import { fullJitter } from '../backoff';
 import { sleep, withTimeout } from '../timeout';
+import { RdsTokenSource } from '../aws/rds-token';
+import { signingCredentials } from '../aws/request';
 import { rdsPassword } from '../aws/secrets';
 import type { RotatedSecret } from '../aws/secrets';
 import { accessDenied, RotatingPassword } from './mysql-password';
@@ -116,8 +118,20 @@ export function identifiersAsText(field: TypeCastField, next: TypeCastNext): unk
     : value;
 }
 
+/**
+ * RDS asks an IAM-authenticated user for its token in clear text (mysql_clear_password), which
+ * mysql2 refuses unless a plugin is given: this one answers with the connection's password,
+ * the token set just before the connect. Only given with TLS (iamAuth requires it).
+ */
+const clearTextToken: AuthPlugin =
+  ({ connection }) =>
+  () =>
+    Buffer.from(`${connection.config.password ?? ''}\0`);
+
 export class MysqlSession {
   private readonly db: ServerlessMysql;
+  /** With RDS IAM auth: the token each new connection is made with, signed locally. */
+  private readonly token: RdsTokenSource | undefined;
   /** In AWS, the password is read from Secrets Manager before the first connect. */
   private readonly password: RotatingPassword | undefined;
   private readonly user: string;
@@ -138,6 +152,19 @@ export class MysqlSession {
       options.passwordSecret ??
       (settings.passwordSecretArn === undefined ? undefined : rdsPassword(settings.passwordSecretArn));
     this.password = secret === undefined ? undefined : new RotatingPassword(secret);
+    if (settings.iamAuth !== undefined && !settings.tls) {
+      throw new StoreError(
+        'MySQL connect failed: RDS IAM auth sends its token in clear text, so it needs TLS',
+        'connect',
+      );
+    }
+    this.token =
+      settings.iamAuth === undefined
+        ? undefined
+        : new RdsTokenSource(
+            { host: settings.host, port: settings.port, user: settings.user, region: settings.iamAuth.region },
+            () => signingCredentials({ offline: false, purpose: 'sign an RDS IAM auth token' }),
+          );
     this.user = settings.user;
     this.maxConnections = settings.maxConnections;
     this.reclaimIdle = settings.reclaimIdle;
@@ -157,6 +184,7 @@ export class MysqlSession {
         password: settings.password,
         connectTimeout: this.timeouts.connectMs,
         ...(settings.tls ? { ssl: tlsOptions(options.tlsCa) } : {}),
+        ...(this.token === undefined ? {} : { authPlugins: { mysql_clear_password: clearTextToken } }),
         supportBigNumbers: true,
         charset: 'utf8mb4',
         typeCast: identifiersAsText,
@@ -291,6 +319,8 @@ export class MysqlSession {
   private async attempt<T>(sql: string, values: unknown[], deadline: number): Promise<T> {
     if (this.db.getClient() === null) {
       if (this.password !== undefined) this.db.config({ password: await this.password.current(deadline) });
+      // A fresh token when the kept one is near its end: RDS checks it at connect time only.
+      if (this.token !== undefined) this.db.config({ password: this.token.token() });
       await this.connect(deadline);
       this.password?.connected();
     }
