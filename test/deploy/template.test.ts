@@ -137,7 +137,7 @@ describe('the default template', () => {
 
   it('runs every function on nodejs24.x, the stage and region from .env.yml', () => {
     const functions = resourcesOfType(open, 'AWS::Lambda::Function');
-    expect(functions.map(([id]) => id).sort()).toEqual([...STORE_FUNCTIONS].sort());
+    expect(functions.map(([id]) => id).sort()).toEqual([...STORE_FUNCTIONS, 'SchemaLambdaFunction'].sort());
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x' });
       expect(fn.Properties?.FunctionName).toMatch(new RegExp(`^${SERVICE}-qa-`));
@@ -159,6 +159,7 @@ describe('the default template', () => {
       DBName: 'chat',
       MasterUsername: 'chatadmin',
       ManageMasterUserPassword: true,
+      EnableIAMDatabaseAuthentication: true,
       PubliclyAccessible: true,
       VPCSecurityGroups: [{ 'Fn::GetAtt': ['DatabaseSecurityGroup', 'GroupId'] }],
       DBParameterGroupName: { Ref: 'DatabaseParameters' },
@@ -204,17 +205,19 @@ describe('the default template', () => {
     expect(outputValue(open, STACK_OUTPUTS.jwtSecretArn)).toBeUndefined();
   });
 
-  it('wires the database into every function that uses the store: the ARN of its secret, no password', () => {
+  it('wires the database into every function that uses the store: the application user, IAM auth, no password or secret', () => {
     for (const id of STORE_FUNCTIONS) {
       const environment = environmentOf(open, id);
       expect(environment).toMatchObject({
         DB_HOST: { 'Fn::GetAtt': ['ConnectionsDatabase', 'Endpoint.Address'] },
         DB_PORT: { 'Fn::GetAtt': ['ConnectionsDatabase', 'Endpoint.Port'] },
         DB_NAME: 'chat',
-        DB_USER: 'chatadmin',
-        DB_SECRET_ARN: { 'Fn::GetAtt': ['ConnectionsDatabase', 'MasterUserSecret.SecretArn'] },
+        DB_USER: 'websockets_app',
+        DB_AUTH: 'iam',
+        DB_MIGRATE: 'deploy',
       });
       expect(environment.DB_PASSWORD).toBeUndefined();
+      expect(environment.DB_SECRET_ARN).toBeUndefined();
     }
   });
 
