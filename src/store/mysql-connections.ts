@@ -7,15 +7,15 @@
 import type { Connection as MysqlConnection } from 'mysql2';
 import serverlessMysql from 'serverless-mysql';
 import type { ServerlessMysql } from 'serverless-mysql';
-import type { AuthPlugin, Connection as Connection2, TypeCastField, TypeCastNext } from 'mysql2';
+import type { Connection as Connection2, TypeCastField, TypeCastNext } from 'mysql2';
 import type { MysqlSettings } from '../config';
 import { DatabasePasswordError, errorText, StoreError } from '../errors';
 import { fullJitter } from '../backoff';
 import { sleep, withTimeout } from '../timeout';
-import { RdsTokenSource } from '../aws/rds-token';
-import { signingCredentials } from '../aws/request';
+import type { RdsTokenSource } from '../aws/rds-token';
 import { rdsPassword } from '../aws/secrets';
 import type { RotatedSecret } from '../aws/secrets';
+import { clearTextToken, iamToken } from './mysql-auth';
 import { accessDenied, RotatingPassword } from './mysql-password';
 import { tlsOptions } from './mysql-tls';
 
@@ -118,16 +118,6 @@ export function identifiersAsText(field: TypeCastField, next: TypeCastNext): unk
     : value;
 }
 
-/**
- * RDS asks an IAM-authenticated user for its token in clear text (mysql_clear_password), which
- * mysql2 refuses unless a plugin is given: this one answers with the connection's password,
- * the token set just before the connect. Only given with TLS (iamAuth requires it).
- */
-const clearTextToken: AuthPlugin =
-  ({ connection }) =>
-  () =>
-    Buffer.from(`${connection.config.password ?? ''}\0`);
-
 export class MysqlSession {
   private readonly db: ServerlessMysql;
   /** With RDS IAM auth: the token each new connection is made with, signed locally. */
@@ -152,19 +142,7 @@ export class MysqlSession {
       options.passwordSecret ??
       (settings.passwordSecretArn === undefined ? undefined : rdsPassword(settings.passwordSecretArn));
     this.password = secret === undefined ? undefined : new RotatingPassword(secret);
-    if (settings.iamAuth !== undefined && !settings.tls) {
-      throw new StoreError(
-        'MySQL connect failed: RDS IAM auth sends its token in clear text, so it needs TLS',
-        'connect',
-      );
-    }
-    this.token =
-      settings.iamAuth === undefined
-        ? undefined
-        : new RdsTokenSource(
-            { host: settings.host, port: settings.port, user: settings.user, region: settings.iamAuth.region },
-            () => signingCredentials({ offline: false, purpose: 'sign an RDS IAM auth token' }),
-          );
+    this.token = iamToken(settings);
     this.user = settings.user;
     this.maxConnections = settings.maxConnections;
     this.reclaimIdle = settings.reclaimIdle;
