@@ -6,6 +6,7 @@
 // the file. It also computes what serverless.yml cannot express by itself:
 // - whether `$connect` has an authorizer, and what that authorizer reads (authorizerEnvironment);
 // - the network of DB_NETWORK (infra/network.js) and each function group's role (infra/roles.js);
+// - the schema's custom resource, made and migrated at deploy (infra/schema.js);
 // - the flood bounds (floodBounds: the throttle's defaults from infra/capacity.js) and the publish route (publishRoute);
 // - under `serverless offline` only, the chat page's function (pageFunction).
 // No secret value ever reaches the template: the database password is created and rotated by
@@ -16,7 +17,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 const yaml = require('js-yaml');
 const { networkFor } = require('./infra/network');
-const { authorizerRole, storeRoles } = require('./infra/roles');
+const { authorizerRole, DEFAULT_APP_USER, storeRoles } = require('./infra/roles');
+const { appUserProblem, schemaResources } = require('./infra/schema');
+const { STORE_FUNCTIONS } = require('./infra/aws-calls');
 const { invokePermissions } = require('./infra/permissions');
 const {
   accountConcurrencyProblem,
@@ -332,10 +335,16 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
     dbIngress: network.dbIngress,
     storeVpc: network.storeVpc,
   };
+  settings.DB_APP_USER = settings.DB_APP_USER ?? DEFAULT_APP_USER;
+  const userProblem = appUserProblem(settings.DB_APP_USER, settings.DB_USER ?? 'websockets');
+  if (userProblem !== undefined) throw new Error(userProblem);
+  const vpc = network.storeVpc !== null;
+  const schema = schemaResources({ appUser: settings.DB_APP_USER, vpc, storeFunctions: STORE_FUNCTIONS });
   const outputs = {};
   const resources = {
     ...network.resources,
-    ...storeRoles({ stage, vpc: network.storeVpc !== null, service: SERVICE }),
+    ...storeRoles({ stage, vpc, service: SERVICE, dbUser: settings.DB_APP_USER }),
+    ...schema.resources,
   };
 
   if (mode !== 'off') {
@@ -374,7 +383,7 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
   settings.RESOURCES = {
     Resources: resources,
     Outputs: outputs,
-    extensions: invokePermissions({ stage, authorizer: mode !== 'off' }),
+    extensions: { ...invokePermissions({ stage, authorizer: mode !== 'off' }), ...schema.extensions },
   };
   return settings;
 };

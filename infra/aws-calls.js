@@ -1,6 +1,6 @@
 // Every AWS call made with a function's role, once: by our code (src/aws/: the management API's
-// PostToConnection and GetConnection, Lambda's Invoke, Secrets Manager's GetSecretValue) and by
-// Lambda itself with the function's role (its logs, a failed shard sent to the on-failure queue,
+// PostToConnection and GetConnection, Lambda's Invoke, Secrets Manager's GetSecretValue), by
+// RDS with a token our code signs (rds-db:connect) and by Lambda itself with the function's role (its logs, a failed shard sent to the on-failure queue,
 // the network interfaces of a function in a VPC). infra/roles.js builds each role from the rows
 // of its functions, so a role allows exactly what its functions call. Read at build time only
 // (settings.js, the tests, the docs' generator): infra/ is not in the zip.
@@ -23,7 +23,11 @@ const { FUNCTION_SUBNETS, FUNCTIONS_SECURITY_GROUP } = require('./network');
 
 /** The functions that use the connection store (serverless.yml). */
 const STORE_FUNCTIONS = ['connect', 'disconnect', 'default', 'message', 'publish', 'deliver', 'sweep'];
-const ALL_FUNCTIONS = [...STORE_FUNCTIONS, 'authorize'];
+/** The deploy step: the schema's custom resource (src/deploy/), which reaches the database too. */
+const DEPLOY_FUNCTIONS = ['schema'];
+/** Every function that connects to the database (in private mode, from the VPC). */
+const DATABASE_FUNCTIONS = [...STORE_FUNCTIONS, ...DEPLOY_FUNCTIONS];
+const ALL_FUNCTIONS = [...DATABASE_FUNCTIONS, 'authorize'];
 
 /**
  * Where each part of a target ARN comes from, for a function of the packaged template: its own
@@ -40,6 +44,8 @@ const PARTS = {
   connectionId: { from: "the connection's id", free: true },
   deliverFunction: { from: 'DELIVER_FUNCTION' },
   dbSecretArn: { from: 'DB_SECRET_ARN (the secret RDS keeps the master password in)' },
+  dbResourceId: { from: "the instance's DbiResourceId (ConnectionsDatabase), which names it in rds-db ARNs" },
+  dbUser: { from: 'DB_USER (the application user the deploy makes)' },
   jwtSecretArn: { from: 'AUTH_JWT_SECRET_ARN' },
   failuresQueueArn: { from: "the function's on-failure destination (EventInvokeConfig)" },
   functionName: { from: "the function's name (its log group is /aws/lambda/{functionName})" },
@@ -64,6 +70,7 @@ const logGroupOf = (functionName) => `${functionName.charAt(0).toUpperCase()}${f
  * @property {string} service the service name (functions are `{service}-{stage}-{name}`)
  * @property {string[]} functions the functions of the role being built
  * @property {unknown} [jwtSecret] the HS256 key's secret (an ARN, or a Ref to the generated one)
+ * @property {string} [dbUser] the application user the store functions connect as
  */
 
 /**
@@ -94,15 +101,27 @@ const CALLS = [
   },
   {
     id: 'read-database-secret',
-    functions: STORE_FUNCTIONS,
+    functions: DEPLOY_FUNCTIONS,
     actions: ['secretsmanager:GetSecretValue'],
     targets: ['{dbSecretArn}'],
     site: 'src/aws/secrets.ts#readSecretStage',
     why:
-      'the master password, at the first MySQL connect of a container and again after RDS rotated it: AWSCURRENT, ' +
-      'and AWSPENDING during a rotation window (src/store/mysql-password.ts); one statement covers every stage',
+      'the master password, for the deploy step only (it migrates the tables and makes the application user), and ' +
+      'again after RDS rotated it: AWSCURRENT, and AWSPENDING during a rotation window (src/store/mysql-password.ts); ' +
+      'one statement covers every stage',
     sid: 'DatabaseSecretOnly',
     grant: () => [{ 'Fn::GetAtt': ['ConnectionsDatabase', 'MasterUserSecret.SecretArn'] }],
+  },
+  {
+    id: 'connect-as-app-user',
+    functions: STORE_FUNCTIONS,
+    actions: ['rds-db:connect'],
+    targets: ['arn:{partition}:rds-db:{region}:{account}:dbuser:{dbResourceId}/{dbUser}'],
+    source:
+      'RDS, at each new MySQL connection: it checks the IAM auth token our code signs with the role (src/aws/rds-token.ts, no request is sent)',
+    why: 'connects as the application user, never as the master user or another database user, to this instance only',
+    sid: 'ConnectAsAppUserOnly',
+    grant: ({ dbUser }) => [sub(`${arnPrefix('rds-db')}:dbuser:\${ConnectionsDatabase.DbiResourceId}/${dbUser}`)],
   },
   {
     id: 'read-jwt-secret',
@@ -164,7 +183,7 @@ const CALLS = [
   // each as narrow as EC2 allows.
   {
     id: 'create-network-interface',
-    functions: STORE_FUNCTIONS,
+    functions: DATABASE_FUNCTIONS,
     when: 'vpc',
     actions: ['ec2:CreateNetworkInterface'],
     targets: [
@@ -183,7 +202,7 @@ const CALLS = [
   },
   {
     id: 'manage-network-interfaces',
-    functions: STORE_FUNCTIONS,
+    functions: DATABASE_FUNCTIONS,
     when: 'vpc',
     actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
     targets: ['arn:{partition}:ec2:{region}:{account}:network-interface/{networkInterfaceId}'],
@@ -198,7 +217,7 @@ const CALLS = [
   },
   {
     id: 'describe-network',
-    functions: STORE_FUNCTIONS,
+    functions: DATABASE_FUNCTIONS,
     when: 'vpc',
     actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
     targets: ['*'],
@@ -227,7 +246,7 @@ const addOnce = (list, value) => {
  * Functions share a role only if they make the same calls: a row that names some of them and
  * not the others would give those others more than they use, so it is refused here.
  * @param {string[]} functions
- * @param {{ stage: string, service: string, vpc: boolean, jwtSecret?: unknown }} options
+ * @param {{ stage?: string, service?: string, vpc: boolean, jwtSecret?: unknown, dbUser?: string }} options
  */
 function statementsFor(functions, options) {
   const statements = new Map();
@@ -257,4 +276,14 @@ function statementsFor(functions, options) {
   }));
 }
 
-module.exports = { CALLS, PARTS, STORE_FUNCTIONS, ALL_FUNCTIONS, applies, statementsFor, logGroupOf };
+module.exports = {
+  CALLS,
+  PARTS,
+  STORE_FUNCTIONS,
+  DEPLOY_FUNCTIONS,
+  DATABASE_FUNCTIONS,
+  ALL_FUNCTIONS,
+  applies,
+  statementsFor,
+  logGroupOf,
+};

@@ -54,6 +54,9 @@ const RESOURCE_ACTIONS = {
     'ec2:DescribeVpcs',
   ],
   'AWS::Lambda::Version': ['lambda:PublishVersion', 'lambda:ListVersionsByFunction'],
+  // The schema's custom resource (infra/schema.js): CloudFormation invokes its function (the
+  // ServiceToken) with the caller's permissions, at each Create, Update and Delete.
+  'Custom::DatabaseSchema': ['lambda:InvokeFunction'],
   'AWS::Lambda::Permission': ['lambda:AddPermission', 'lambda:RemovePermission', 'lambda:GetPolicy'],
   // The deliver function's retries and on-failure destination, the queue it keeps failed shards
   // in, and the alarm on that queue.
@@ -257,7 +260,7 @@ const sorted = (values) => [...new Set(values)].sort();
 function deployerPolicy({ partition = 'aws' } = {}) {
   const all = Object.values(RESOURCE_ACTIONS).flat();
   const iam = all.filter((action) => action.startsWith('iam:') && !ROLE_SPECIAL.includes(action));
-  const rest = all.filter((action) => !action.startsWith('iam:'));
+  const rest = all.filter((action) => !action.startsWith('iam:') && action !== 'lambda:InvokeFunction');
   const role = `arn:${partition}:iam::*:role/${SERVICE}-*`;
   return {
     Version: '2012-10-17',
@@ -283,6 +286,13 @@ function deployerPolicy({ partition = 'aws' } = {}) {
         Action: 'iam:CreateServiceLinkedRole',
         Resource: `arn:${partition}:iam::*:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS`,
         Condition: { StringEquals: { 'iam:AWSServiceName': 'rds.amazonaws.com' } },
+      },
+      // The schema's custom resource: CloudFormation invokes its function as the caller; that one only.
+      {
+        Sid: 'InvokeOwnSchemaFunctionOnly',
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: `arn:${partition}:lambda:*:*:function:${SERVICE}-*-schema`,
       },
       { Sid: 'TheTemplatesResources', Effect: 'Allow', Action: sorted(rest), Resource: '*' },
     ],

@@ -10,6 +10,7 @@
 // | DeliveryFunctionsRole | disconnect, default         |
 // | FanOutFunctionsRole   | message, publish            |
 // | DeliverFunctionRole   | deliver                     |
+// | SchemaFunctionRole    | schema (the deploy step)    |
 // | AuthorizeFunctionRole | authorize (when auth is on) |
 //
 // docs/deploy.md shows what each may do, generated from the packaged templates. No managed
@@ -20,12 +21,16 @@
 
 const { statementsFor, logGroupOf } = require('./aws-calls');
 
+/** DB_APP_USER's default: the database user the store functions connect as (src/store/mysql-user.ts). */
+const DEFAULT_APP_USER = 'websockets_app';
+
 const STORE_GROUPS = {
   StoreFunctionsRole: ['connect'],
   SweepFunctionRole: ['sweep'],
   DeliveryFunctionsRole: ['disconnect', 'default'],
   FanOutFunctionsRole: ['message', 'publish'],
   DeliverFunctionRole: ['deliver'],
+  SchemaFunctionRole: ['schema'],
 };
 
 /** What each store role is for, in its description (IAM shows it beside the role). */
@@ -35,6 +40,7 @@ const PURPOSES = {
   DeliveryFunctionsRole: 'disconnect and default (store and delivery)',
   FanOutFunctionsRole: 'message and publish (store, delivery, and shards to deliver)',
   DeliverFunctionRole: 'deliver (store, delivery, failed shards kept)',
+  SchemaFunctionRole: 'schema (the deploy step: migrates the tables, makes the application user)',
 };
 
 function role(description, statements) {
@@ -52,14 +58,15 @@ function role(description, statements) {
 }
 
 /**
- * The roles of the store functions. `stage` is the API stage in the management API's ARN
- * (`…/{api}/{stage}/POST/@connections/*`); `vpc` adds the VPC permissions.
+ * The roles of the store functions and of the deploy step. `stage` is the API stage in the
+ * management API's ARN (`…/{api}/{stage}/POST/@connections/*`); `vpc` adds the VPC permissions;
+ * `dbUser` is the application user the store functions connect as (rds-db:connect).
  */
-function storeRoles({ stage, vpc, service = 'aws-node-websockets' }) {
+function storeRoles({ stage, vpc, service = 'aws-node-websockets', dbUser = DEFAULT_APP_USER }) {
   return Object.fromEntries(
     Object.entries(STORE_GROUPS).map(([id, functions]) => [
       id,
-      role(PURPOSES[id], statementsFor(functions, { stage, service, vpc })),
+      role(PURPOSES[id], statementsFor(functions, { stage, service, vpc, dbUser })),
     ]),
   );
 }
@@ -74,4 +81,4 @@ function authorizerRole({ secretArn }) {
   };
 }
 
-module.exports = { STORE_GROUPS, logGroupOf, storeRoles, authorizerRole };
+module.exports = { STORE_GROUPS, DEFAULT_APP_USER, logGroupOf, storeRoles, authorizerRole };

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readConfig } from '../src/config';
 import { createStore } from '../src/data';
 import type { ConnectionStore } from '../src/data';
+import { MysqlConnectionStore } from '../src/store/mysql';
 import { checkAuth, checkTunables, text } from './deploy/checks';
 
 /**
@@ -105,7 +106,7 @@ export function gatewayLimits(settings: Record<string, unknown>): {
 }
 
 /**
- * One round trip to the store the functions will use (which creates its tables), so that a
+ * One round trip to the store the functions will use (after migrating its tables), so that a
  * LOCAL_DB_URL pointing at nothing stops `npm start` instead of failing every handshake.
  * The store's own budgets bound it (MySQL: a 2 s connect, a 3 s statement). Returns the
  * problem, in one line, or undefined. `clear` also removes every row the tables hold
@@ -115,7 +116,7 @@ export function gatewayLimits(settings: Record<string, unknown>): {
 export async function probeStore(
   store: LocalStore,
   settings: Record<string, unknown>,
-  options: { clear?: boolean; removed?: (count: number) => void } = {},
+  options: { clear?: boolean; removed?: (count: number) => void; migrated?: (versions: number[]) => void } = {},
 ): Promise<string | undefined> {
   const env: Record<string, string | undefined> = { ...process.env, IS_OFFLINE: 'true' };
   for (const [key, value] of Object.entries(settings)) if (typeof value !== 'object') env[key] = text(value);
@@ -127,6 +128,12 @@ export async function probeStore(
   let opened: ConnectionStore | undefined;
   try {
     opened = createStore(readConfig(env).store);
+    // The same migration the deploy's custom resource runs in AWS; the functions then never
+    // check the schema (offline.ts gives them DB_MIGRATE=deploy). SQLite makes its tables when opened.
+    if (opened instanceof MysqlConnectionStore) {
+      const report = await opened.migrateSchema();
+      if (report.applied.length > 0) options.migrated?.(report.applied);
+    }
     await opened.list(1);
     // Everything connected before now: the rows of an earlier run (a kill -9, a crash, a
     // close storm that outlived it); this run has no connection yet.

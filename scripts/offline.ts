@@ -82,6 +82,8 @@ async function main(): Promise<void> {
   };
   if (store.kind === 'mysql') {
     env.LOCAL_DB_URL = store.url;
+    // Migrated below (probeStore), before the functions start, as the deploy does in AWS.
+    env.DB_MIGRATE = 'deploy';
     // Its tables (DB_TABLE_PREFIX) are this service's, as the SQLite file is its port's: the
     // rows an earlier run left are removed below, once the store answers.
   } else {
@@ -95,6 +97,7 @@ async function main(): Promise<void> {
   const storeProblem = await probeStore(store, settings, {
     clear: store.kind === 'mysql',
     removed: (count) => (leftOver = count),
+    migrated: (versions) => say(`store: schema migrated (${versions.join(', ')})`),
   });
   if (storeProblem !== undefined) throw new StartError(storeProblem);
   if (leftOver > 0) say(`store: removed ${leftOver} connection(s) an earlier run left in its tables`);

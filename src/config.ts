@@ -21,6 +21,18 @@ export interface MysqlSettings {
    * (`ManageMasterUserPassword`), read at the first connect instead of a password.
    */
   passwordSecretArn?: string;
+  /**
+   * In AWS by default (DB_AUTH=iam): no password, an RDS IAM auth token signed with the
+   * function's role for each new connection (src/aws/rds-token.ts), as the application user.
+   */
+  iamAuth?: { region: string };
+  /**
+   * DB_MIGRATE. `deploy` (AWS's default, and `npm start`'s functions): the schema is migrated
+   * before the functions run (the deploy's custom resource, or `npm start` itself), and the
+   * store never checks it. `first-use` (a store built directly: tests, scripts): the store
+   * checks the schema's version before its first statement and migrates it when older.
+   */
+  migrate?: 'deploy' | 'first-use';
   /** TLS with the Amazon RDS CA bundle; always on in AWS, off for a local server. */
   tls: boolean;
   tablePrefix: string;
@@ -244,12 +256,40 @@ export function mysqlFromUrl(url: string, prefix: string): MysqlSettings {
   };
 }
 
+/** DB_MIGRATE: who migrates the schema (MysqlSettings.migrate). */
+function migrateMode(env: Env, fallback: 'deploy' | 'first-use'): 'deploy' | 'first-use' {
+  const raw = usable(env.DB_MIGRATE) ?? fallback;
+  if (raw !== 'deploy' && raw !== 'first-use') {
+    throw new ConfigError(`DB_MIGRATE must be deploy or first-use, got "${raw}"`);
+  }
+  return raw;
+}
+
+/**
+ * DB_AUTH: how the functions authenticate to MySQL in AWS. `iam` (the template's): as the
+ * application user, with an RDS IAM auth token. `secret`: with the password of the secret
+ * DB_SECRET_ARN names (the master user's, which RDS rotates), as before the deploy made a user;
+ * the default when DB_SECRET_ARN is set and DB_AUTH is not.
+ */
+function awsAuth(env: Env): Pick<MysqlSettings, 'iamAuth' | 'passwordSecretArn'> {
+  const raw = usable(env.DB_AUTH) ?? (usable(env.DB_SECRET_ARN) === undefined ? 'iam' : 'secret');
+  if (raw === 'iam') return { iamAuth: { region: usable(env.AWS_REGION) ?? 'us-east-1' } };
+  if (raw === 'secret') return { passwordSecretArn: required(env, 'DB_SECRET_ARN') };
+  throw new ConfigError(`DB_AUTH must be iam or secret, got "${raw}"`);
+}
+
 function storeSettings(env: Env, offline: boolean): StoreSettings {
   const prefix = tablePrefix(env);
   if (offline) {
     // Locally the deployed DB_HOST (a Fn::GetAtt) is meaningless; a local MySQL is opted into.
     const url = usable(env.LOCAL_DB_URL);
-    if (url !== undefined) return { ...mysqlFromUrl(url, prefix), maxConnections: maxConnections(env) };
+    if (url !== undefined) {
+      return {
+        ...mysqlFromUrl(url, prefix),
+        maxConnections: maxConnections(env),
+        migrate: migrateMode(env, 'first-use'),
+      };
+    }
     return {
       kind: 'embedded',
       file: usable(env.EMBEDDED_STORE_FILE) ?? '.local/connections.sqlite',
@@ -262,7 +302,8 @@ function storeSettings(env: Env, offline: boolean): StoreSettings {
     port: integer(env, 'DB_PORT', 3306, 1, 65535),
     database: required(env, 'DB_NAME'),
     user: required(env, 'DB_USER'),
-    passwordSecretArn: required(env, 'DB_SECRET_ARN'),
+    ...awsAuth(env),
+    migrate: migrateMode(env, 'deploy'),
     tls: true,
     tablePrefix: prefix,
     maxConnections: maxConnections(env),

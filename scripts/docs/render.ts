@@ -103,6 +103,12 @@ function triggersOf(template: Template): Map<string, string[]> {
     for (const fn of named(template, rule.Properties?.Targets, 'AWS::Lambda::Function'))
       add(fn, `schedule ${code(String(rule.Properties?.ScheduleExpression))}`);
   }
+  // A custom resource's ServiceToken: CloudFormation invokes the function at a deploy.
+  for (const [id, resource] of Object.entries(template.Resources)) {
+    if (!resource.Type.startsWith('Custom::')) continue;
+    for (const fn of named(template, resource.Properties?.ServiceToken, 'AWS::Lambda::Function'))
+      add(fn, `CloudFormation, for the custom resource ${code(id)} (at each deploy that creates or changes it)`);
+  }
   // Functions whose role may invoke another: an asynchronous invoke by name.
   for (const [id, fn] of functionsOf(template)) {
     const name = String(fn.Properties?.FunctionName);

@@ -12,8 +12,10 @@ import type { MysqlSettings } from '../config';
 import { DatabasePasswordError, errorText, StoreError } from '../errors';
 import { fullJitter } from '../backoff';
 import { sleep, withTimeout } from '../timeout';
+import type { RdsTokenSource } from '../aws/rds-token';
 import { rdsPassword } from '../aws/secrets';
 import type { RotatedSecret } from '../aws/secrets';
+import { clearTextToken, iamToken } from './mysql-auth';
 import { accessDenied, RotatingPassword } from './mysql-password';
 import { tlsOptions } from './mysql-tls';
 
@@ -118,6 +120,8 @@ export function identifiersAsText(field: TypeCastField, next: TypeCastNext): unk
 
 export class MysqlSession {
   private readonly db: ServerlessMysql;
+  /** With RDS IAM auth: the token each new connection is made with, signed locally. */
+  private readonly token: RdsTokenSource | undefined;
   /** In AWS, the password is read from Secrets Manager before the first connect. */
   private readonly password: RotatingPassword | undefined;
   private readonly user: string;
@@ -138,6 +142,7 @@ export class MysqlSession {
       options.passwordSecret ??
       (settings.passwordSecretArn === undefined ? undefined : rdsPassword(settings.passwordSecretArn));
     this.password = secret === undefined ? undefined : new RotatingPassword(secret);
+    this.token = iamToken(settings);
     this.user = settings.user;
     this.maxConnections = settings.maxConnections;
     this.reclaimIdle = settings.reclaimIdle;
@@ -157,6 +162,7 @@ export class MysqlSession {
         password: settings.password,
         connectTimeout: this.timeouts.connectMs,
         ...(settings.tls ? { ssl: tlsOptions(options.tlsCa) } : {}),
+        ...(this.token === undefined ? {} : { authPlugins: { mysql_clear_password: clearTextToken } }),
         supportBigNumbers: true,
         charset: 'utf8mb4',
         typeCast: identifiersAsText,
@@ -291,13 +297,24 @@ export class MysqlSession {
   private async attempt<T>(sql: string, values: unknown[], deadline: number): Promise<T> {
     if (this.db.getClient() === null) {
       if (this.password !== undefined) this.db.config({ password: await this.password.current(deadline) });
+      // A fresh token when the kept one is near its end: RDS checks it at connect time only.
+      if (this.token !== undefined) this.db.config({ password: this.token.token() });
       await this.connect(deadline);
       this.password?.connected();
     }
     return this.statement<T>(sql, values, deadline - Date.now());
   }
 
-  /** Runs before every operation's first statement: the store creates its schema here. */
+  /**
+   * Statements one after another on this session's connection, each ending by `deadline`: how
+   * the deploy step migrates the schema and makes the application user (src/deploy/).
+   */
+  executor(operation: string, deadline: number): <T = unknown>(sql: string, values?: unknown[]) => Promise<T> {
+    return <T>(sql: string, values: unknown[] = []) =>
+      this.serially(() => this.run<T>(operation, sql, values, deadline));
+  }
+
+  /** Runs before every operation's first statement (nothing, unless the store migrates on first use). */
   protected prepare(deadline: number): Promise<void> {
     void deadline;
     return Promise.resolve();

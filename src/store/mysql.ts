@@ -9,7 +9,8 @@ import { errorText, StoreError } from '../errors';
 import { log } from '../log';
 import type { MysqlStoreOptions } from './mysql-connections';
 import { MysqlDeliveries } from './mysql-deliveries';
-import { dropSchema, ensureSchema } from './mysql-schema';
+import { dropSchema, ensureSchema, migrate } from './mysql-schema';
+import type { MigrationReport } from './mysql-schema';
 import { chunks, DELETE_CHUNK, presenceTable, toConnection } from './types';
 import type { Connection, ConnectionPage, ConnectionRow, ConnectionStore, JoinResult, PresencePage } from './types';
 
@@ -21,18 +22,37 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
   /** The memberships that may see the room's presence (presenceTable says why a table). */
   private readonly watchers: string;
   private readonly prefix: string;
+  /** Whether the schema is the deploy's business (MysqlSettings.migrate): then never checked here. */
+  private readonly migratedAtDeploy: boolean;
 
   constructor(settings: MysqlSettings, options: MysqlStoreOptions = {}) {
     super(settings, options);
     this.watchers = presenceTable(settings.tablePrefix);
     this.prefix = settings.tablePrefix;
+    this.migratedAtDeploy = settings.migrate === 'deploy';
   }
 
   /**
-   * The schema, checked once per container (one SELECT of its version) and migrated when it is
-   * older than this code (./mysql-schema.ts), within the first operation's budget.
+   * Brings the schema to this code's version now (./mysql-schema.ts `migrate`), within the
+   * sweep's budget: what `npm start` runs before the functions start, as the deploy's custom
+   * resource does in AWS.
+   */
+  async migrateSchema(): Promise<MigrationReport> {
+    const deadline = this.budget(this.timeouts.sweepMs);
+    const report = await migrate(this.executor('migrate', deadline), this.prefix, {
+      lockWaitSeconds: Math.floor(this.timeouts.sweepMs / 1000),
+    });
+    this.ready = Promise.resolve();
+    return report;
+  }
+
+  /**
+   * With DB_MIGRATE=first-use, the schema, checked once per container (one SELECT of its
+   * version) and migrated when it is older than this code (./mysql-schema.ts), within the first
+   * operation's budget. With `deploy` (AWS), nothing: the deploy migrated it.
    */
   protected override prepare(deadline: number): Promise<void> {
+    if (this.migratedAtDeploy) return Promise.resolve();
     this.ready ??= ensureSchema(
       (sql, values = []) => this.run('create schema', sql, values, deadline),
       this.prefix,

@@ -18,12 +18,12 @@ const policy = require('../../infra/deployer-policy.js') as {
 
 jest.setTimeout(60_000);
 
-/** The doc's rows: `| \`AWS::X::Y\` | \`a:B\`, \`c:D\` |`, and `(the stack)`. */
+/** The doc's rows: `| \`AWS::X::Y\` | \`a:B\`, \`c:D\` |` (or `Custom::X`), and `(the stack)`. */
 function docTable(): Record<string, string[]> {
   const text = readFileSync(join(root, 'docs', 'deploy-permissions.md'), 'utf8');
   const rows: Record<string, string[]> = {};
   for (const line of text.split('\n')) {
-    const cells = /^\|\s*(`AWS::[A-Za-z0-9:]+`|\(the stack\))\s*\|(.*)\|\s*$/.exec(line);
+    const cells = /^\|\s*(`(?:AWS|Custom)::[A-Za-z0-9:]+`|\(the stack\))\s*\|(.*)\|\s*$/.exec(line);
     if (!cells) continue;
     rows[cells[1]!.replace(/`/g, '')] = [...cells[2]!.matchAll(/`([a-z0-9-]+:[A-Za-z*]+)`/g)].map((m) => m[1]!);
   }

@@ -115,8 +115,9 @@ describe('what the simulation proves, named (the HS256 packaging, stage dev)', (
     }
   });
 
-  it('the store functions read the database secret only, the authorizer the HS256 key only, and no one another stage’s', async () => {
-    const database = stack.functions.find((f) => f.name === 'connect')!.parts.dbSecretArn![0]!;
+  it('only the schema step reads the database secret, the authorizer the HS256 key only, and no one another stage’s', async () => {
+    const database = stack.functions.find((f) => f.name === 'schema')!.parts.dbSecretArn![0]!;
+    expect(stack.functions.filter((f) => f.parts.dbSecretArn !== undefined).map((f) => f.name)).toEqual(['schema']);
     const key = stack.functions.find((f) => f.name === 'authorize')!.parts.jwtSecretArn![0]!;
     expect(key).toMatch(/:secret:aws-node-websockets-dev\/auth-jwt-secret-/);
     const otherStagesKey = key.replace('aws-node-websockets-dev/', 'aws-node-websockets-prod/');
@@ -129,7 +130,7 @@ describe('what the simulation proves, named (the HS256 packaging, stage dev)', (
         otherStagesKey: await read(otherStagesKey),
       }).toEqual({
         fn,
-        database: fn !== 'authorize',
+        database: fn === 'schema',
         key: fn === 'authorize',
         otherStagesKey: false,
       });
@@ -144,10 +145,28 @@ describe('what the simulation proves, named (the HS256 packaging, stage dev)', (
       expect({ fn, other: await may(stack, fn, 'sqs:SendMessage', queue('prod')) }).toEqual({ fn, other: false });
     }
   });
+
+  it('the store functions connect to this instance as the application user only (rds-db:connect); no one as the master user', async () => {
+    const instance = stack.functions.find((f) => f.name === 'connect')!.parts.dbResourceId![0]!;
+    expect(instance).toMatch(/^db-[A-Z0-9]{26}$/);
+    const user = (name: string, on = instance) =>
+      `arn:aws:rds-db:us-east-1:${stack.sample.account}:dbuser:${on}/${name}`;
+    for (const fn of stack.functions.map((f) => f.name)) {
+      const store = !['schema', 'authorize'].includes(fn);
+      expect({ fn, app: await may(stack, fn, 'rds-db:connect', user('websockets_app')) }).toEqual({ fn, app: store });
+      for (const other of [user('websockets'), user('websockets_app', 'db-ANOTHERINSTANCE0000000000')]) {
+        expect({ fn, other, allowed: await may(stack, fn, 'rds-db:connect', other) }).toEqual({
+          fn,
+          other,
+          allowed: false,
+        });
+      }
+    }
+  });
 });
 
 describe('in the private network (stage prod)', () => {
-  it('the store functions may make network interfaces in their own subnets only; the authorizer none', async () => {
+  it('the store functions and the schema step may make network interfaces in their own subnets only; the authorizer none', async () => {
     const stack = stackOf('private');
     const ec2 = (rest: string) => `arn:aws:ec2:eu-central-1:${stack.sample.account}:${rest}`;
     const own = stack.functions.find((f) => f.name === 'message')!.parts.subnet!;

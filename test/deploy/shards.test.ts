@@ -72,7 +72,7 @@ describe('the deliver function in the template', () => {
       FANOUT_SHARD_SIZE: '2000',
       FANOUT_MAX_RATE: '5000',
       WEBSOCKET_API_ID: { Ref: 'WebsocketsApi' },
-      DB_SECRET_ARN: { 'Fn::GetAtt': ['ConnectionsDatabase', 'MasterUserSecret.SecretArn'] },
+      DB_AUTH: 'iam',
     });
   });
 
@@ -160,7 +160,7 @@ describe('least privilege around deliver', () => {
     }
   });
 
-  it('lets deliver post to this stage’s connections, read the database secret and send only to its queue', () => {
+  it('lets deliver post to this stage’s connections, connect as the application user and send only to its queue', () => {
     expect(allowed('DeliverLambdaFunction', 'sqs:SendMessage')).toEqual([QUEUE_ARN]);
     expect(allowed('DeliverLambdaFunction', 'execute-api:ManageConnections')).toEqual([
       {
@@ -168,8 +168,12 @@ describe('least privilege around deliver', () => {
           'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketsApi}/qa/POST/@connections/*',
       },
     ]);
-    expect(allowed('DeliverLambdaFunction', 'secretsmanager:GetSecretValue')).toEqual([
-      { 'Fn::GetAtt': ['ConnectionsDatabase', 'MasterUserSecret.SecretArn'] },
+    expect(allowed('DeliverLambdaFunction', 'secretsmanager:GetSecretValue')).toEqual([]);
+    expect(allowed('DeliverLambdaFunction', 'rds-db:connect')).toEqual([
+      {
+        'Fn::Sub':
+          'arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:${ConnectionsDatabase.DbiResourceId}/websockets_app',
+      },
     ]);
     for (const id of functions().filter((f) => f !== 'DeliverLambdaFunction')) {
       expect({ id, send: allowed(id, 'sqs:SendMessage') }).toEqual({ id, send: [] });

@@ -137,7 +137,7 @@ describe('the default template', () => {
 
   it('runs every function on nodejs24.x, the stage and region from .env.yml', () => {
     const functions = resourcesOfType(open, 'AWS::Lambda::Function');
-    expect(functions.map(([id]) => id).sort()).toEqual([...STORE_FUNCTIONS].sort());
+    expect(functions.map(([id]) => id).sort()).toEqual([...STORE_FUNCTIONS, 'SchemaLambdaFunction'].sort());
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x' });
       expect(fn.Properties?.FunctionName).toMatch(new RegExp(`^${SERVICE}-qa-`));
@@ -159,6 +159,7 @@ describe('the default template', () => {
       DBName: 'chat',
       MasterUsername: 'chatadmin',
       ManageMasterUserPassword: true,
+      EnableIAMDatabaseAuthentication: true,
       PubliclyAccessible: true,
       VPCSecurityGroups: [{ 'Fn::GetAtt': ['DatabaseSecurityGroup', 'GroupId'] }],
       DBParameterGroupName: { Ref: 'DatabaseParameters' },
@@ -204,17 +205,19 @@ describe('the default template', () => {
     expect(outputValue(open, STACK_OUTPUTS.jwtSecretArn)).toBeUndefined();
   });
 
-  it('wires the database into every function that uses the store: the ARN of its secret, no password', () => {
+  it('wires the database into every function that uses the store: the application user, IAM auth, no password or secret', () => {
     for (const id of STORE_FUNCTIONS) {
       const environment = environmentOf(open, id);
       expect(environment).toMatchObject({
         DB_HOST: { 'Fn::GetAtt': ['ConnectionsDatabase', 'Endpoint.Address'] },
         DB_PORT: { 'Fn::GetAtt': ['ConnectionsDatabase', 'Endpoint.Port'] },
         DB_NAME: 'chat',
-        DB_USER: 'chatadmin',
-        DB_SECRET_ARN: { 'Fn::GetAtt': ['ConnectionsDatabase', 'MasterUserSecret.SecretArn'] },
+        DB_USER: 'websockets_app',
+        DB_AUTH: 'iam',
+        DB_MIGRATE: 'deploy',
       });
       expect(environment.DB_PASSWORD).toBeUndefined();
+      expect(environment.DB_SECRET_ARN).toBeUndefined();
     }
   });
 
@@ -813,39 +816,55 @@ describe.each(PACKAGINGS)('least privilege in the %s template', (_, of, stage, v
     }
   });
 
-  it('lets the store functions read every stage of the database secret, AWSPENDING too (no condition on it)', () => {
-    // During a rotation the store reads GetSecretValue with VersionStage AWSPENDING
+  it('lets only the schema step read the database secret, every stage of it, AWSPENDING too (no condition on it)', () => {
+    // During a rotation the schema step reads GetSecretValue with VersionStage AWSPENDING
     // (src/store/mysql-password.ts): a secretsmanager:VersionStage condition would refuse it.
+    const reads = permissionsOf(of(), 'SchemaLambdaFunction').statements.filter((s) =>
+      actionsOf(s).includes('secretsmanager:GetSecretValue'),
+    );
+    expect(reads.map((s) => [resourcesOf(s), (s as { Condition?: unknown }).Condition])).toEqual([
+      [[DATABASE_SECRET], undefined],
+    ]);
     for (const id of STORE_FUNCTIONS) {
-      const reads = permissionsOf(of(), id).statements.filter((s) =>
-        actionsOf(s).includes('secretsmanager:GetSecretValue'),
-      );
-      expect(reads.map((s) => [resourcesOf(s), (s as { Condition?: unknown }).Condition])).toEqual([
-        [[DATABASE_SECRET], undefined],
-      ]);
+      expect({ id, reads: allowed(permissionsOf(of(), id), 'secretsmanager:GetSecretValue') }).toEqual({
+        id,
+        reads: [],
+      });
     }
   });
 
-  it('lets connect read the database secret and nothing else; it cannot post to connections', () => {
-    const permissions = permissionsOf(of(), 'ConnectLambdaFunction');
-    expect(allowed(permissions, 'execute-api:ManageConnections')).toEqual([]);
-    expect(allowed(permissions, 'secretsmanager:GetSecretValue')).toEqual([DATABASE_SECRET]);
+  it('lets the store functions connect as the application user of this instance, and nothing else of RDS', () => {
+    const appUser = {
+      'Fn::Sub':
+        'arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:${ConnectionsDatabase.DbiResourceId}/websockets_app',
+    };
+    for (const [id] of resourcesOfType(of(), 'AWS::Lambda::Function')) {
+      const permissions = permissionsOf(of(), id);
+      const store = STORE_FUNCTIONS.includes(id);
+      expect({ id, connect: allowed(permissions, 'rds-db:connect') }).toEqual({ id, connect: store ? [appUser] : [] });
+      const rds = permissions.statements.flatMap(actionsOf).filter((action) => action.startsWith('rds'));
+      expect({ id, rds }).toEqual({ id, rds: store ? ['rds-db:connect'] : [] });
+    }
   });
 
-  it('lets the sweep ask about (GetConnection) and post to only this API’s connections in this stage, and read the database secret', () => {
+  it('lets connect read no secret and post to no connection', () => {
+    const permissions = permissionsOf(of(), 'ConnectLambdaFunction');
+    expect(allowed(permissions, 'execute-api:ManageConnections')).toEqual([]);
+    expect(allowed(permissions, 'secretsmanager:GetSecretValue')).toEqual([]);
+  });
+
+  it('lets the sweep ask about (GetConnection) and post to only this API’s connections in this stage', () => {
     const permissions = permissionsOf(of(), 'SweepLambdaFunction');
     expect(allowed(permissions, 'execute-api:ManageConnections')).toEqual([
       connections(stage, 'POST'),
       connections(stage, 'GET'),
     ]);
-    expect(allowed(permissions, 'secretsmanager:GetSecretValue')).toEqual([DATABASE_SECRET]);
   });
 
-  it('lets disconnect, default and message post only to this API’s connections in this stage, and read the database secret', () => {
+  it('lets disconnect, default and message post only to this API’s connections in this stage', () => {
     for (const id of ['DisconnectLambdaFunction', 'DefaultLambdaFunction', 'MessageLambdaFunction']) {
       const permissions = permissionsOf(of(), id);
       expect(allowed(permissions, 'execute-api:ManageConnections')).toEqual([connections(stage)]);
-      expect(allowed(permissions, 'secretsmanager:GetSecretValue')).toEqual([DATABASE_SECRET]);
     }
   });
 

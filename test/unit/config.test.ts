@@ -16,6 +16,7 @@ describe('readConfig', () => {
         database: 'ws',
         user: 'u',
         passwordSecretArn: SECRET_ARN,
+        migrate: 'deploy',
         tls: true,
         tablePrefix: '',
         maxConnections: 60,
@@ -82,10 +83,35 @@ describe('readConfig', () => {
     );
   });
 
-  it('takes no password from the environment in AWS, only the ARN of the secret RDS keeps it in', () => {
+  it('takes no password from the environment in AWS: an RDS IAM token, or the ARN of the secret RDS keeps it in', () => {
     const env = { DB_HOST: 'db.example', DB_NAME: 'ws', DB_USER: 'u', DB_PASSWORD: 'plain-text' };
-    expect(() => readConfig(env)).toThrow(new ConfigError('DB_SECRET_ARN is not set (see .env.yml.example)'));
+    expect(() => readConfig({ ...env, DB_AUTH: 'secret' })).toThrow(
+      new ConfigError('DB_SECRET_ARN is not set (see .env.yml.example)'),
+    );
     expect(JSON.stringify(readConfig({ ...env, DB_SECRET_ARN: SECRET_ARN }))).not.toContain('plain-text');
+    expect(JSON.stringify(readConfig(env))).not.toContain('plain-text');
+  });
+
+  it('connects as the application user with an RDS IAM token in AWS unless told to use the secret (DB_AUTH)', () => {
+    const iam = { DB_HOST: 'db.example', DB_NAME: 'ws', DB_USER: 'app', AWS_REGION: 'eu-west-1' };
+    expect(readConfig({ ...iam, DB_AUTH: 'iam', DB_SECRET_ARN: SECRET_ARN }).store).toMatchObject({
+      user: 'app',
+      iamAuth: { region: 'eu-west-1' },
+      tls: true,
+    });
+    expect(readConfig(iam).store).not.toHaveProperty('passwordSecretArn');
+    expect(readConfig(iam).store).toMatchObject({ iamAuth: { region: 'eu-west-1' } });
+    expect(readConfig({ ...iam, DB_AUTH: 'secret', DB_SECRET_ARN: SECRET_ARN }).store).not.toHaveProperty('iamAuth');
+    expect(() => readConfig({ ...iam, DB_AUTH: 'password' })).toThrow(/DB_AUTH must be iam or secret/);
+  });
+
+  it('never migrates from a function in AWS (DB_MIGRATE=deploy), and on first use for a local server unless told', () => {
+    expect(readConfig(aws).store).toMatchObject({ migrate: 'deploy' });
+    expect(readConfig({ ...aws, DB_MIGRATE: 'first-use' }).store).toMatchObject({ migrate: 'first-use' });
+    const local = { IS_OFFLINE: 'true', LOCAL_DB_URL: 'mysql://root@127.0.0.1:3306/test' };
+    expect(readConfig(local).store).toMatchObject({ migrate: 'first-use' });
+    expect(readConfig({ ...local, DB_MIGRATE: 'deploy' }).store).toMatchObject({ migrate: 'deploy' });
+    expect(() => readConfig({ ...aws, DB_MIGRATE: 'lazy' })).toThrow(/DB_MIGRATE must be deploy or first-use/);
   });
 
   it('never takes serverless-offline’s "[object Object]" for a host', () => {
@@ -112,6 +138,7 @@ describe('readConfig', () => {
         tablePrefix: '',
         maxConnections: 60,
         reclaimIdle: false,
+        migrate: 'first-use',
       },
     );
   });

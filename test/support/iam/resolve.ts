@@ -114,6 +114,8 @@ export function resolver(template: Template, stack: SampleStack): Resolve {
       'AWS::RDS::DBInstance Endpoint.Address': () =>
         `${id.toLowerCase()}.${madeUp(id, 12)}.${region}.rds.amazonaws.com`,
       'AWS::RDS::DBInstance Endpoint.Port': () => '3306',
+      // RDS's id of the instance in rds-db ARNs: db- and 26 upper-case letters and digits.
+      'AWS::RDS::DBInstance DbiResourceId': () => `db-${madeUp(`${stack.stackName}/${id}`, 26).toUpperCase()}`,
       'AWS::EC2::SecurityGroup GroupId': () => ref(id),
       'AWS::EC2::EIP AllocationId': () => `eipalloc-${madeUp(id, 17)}`,
       'AWS::IAM::Role Arn': () => `arn:${partition}:iam::${account}:role/${ref(id)}`,

@@ -79,6 +79,7 @@ export function analyse(template: Template, variant: Variant, partition = 'aws')
     if (target?.Ref !== undefined && destination !== undefined) onFailure.set(target.Ref, String(resolve(destination)));
   }
 
+  const dbResourceId = String(resolve({ 'Fn::GetAtt': ['ConnectionsDatabase', 'DbiResourceId'] }));
   const functions = resourcesOfType(template, 'AWS::Lambda::Function').map(([logicalId, fn]): FunctionView => {
     const properties = fn.Properties ?? {};
     const environment = resolve((properties.Environment as { Variables?: unknown })?.Variables ?? {}) as Record<
@@ -102,7 +103,10 @@ export function analyse(template: Template, variant: Variant, partition = 'aws')
       deliverFunction: 'DELIVER_FUNCTION',
       dbSecretArn: 'DB_SECRET_ARN',
       jwtSecretArn: 'AUTH_JWT_SECRET_ARN',
+      dbUser: 'DB_USER',
     };
+    // The instance the function connects to: the one of DB_HOST (the template has one).
+    if (typeof environment.DB_HOST === 'string') parts.dbResourceId = [dbResourceId];
     for (const [part, variable] of Object.entries(fromEnvironment)) {
       if (typeof environment[variable] === 'string') parts[part] = [environment[variable]];
     }
@@ -191,6 +195,12 @@ export function alternatives(part: string, fn: FunctionView, stack: Stack): stri
       const recreated = mine === undefined ? [] : [mine.replace(/-[A-Za-z0-9]{6}$/, '-Zz9Zz9')];
       return not([...stack.secrets, inRegion('secretsmanager', `secret:${name}-${madeUp(name, 6)}`), ...recreated]);
     }
+    case 'dbResourceId':
+      // Another instance in the account (another stage's).
+      return not([`db-${madeUp(other, 26).toUpperCase()}`]);
+    case 'dbUser':
+      // The master user, and another stage's application user.
+      return not(['websockets', 'root', 'rdsadmin', 'websockets_app_prod']);
     case 'failuresQueueArn':
       return not([inRegion('sqs', `aws-node-websockets-${other}-shard-failures`)]);
     case 'functionName': {
