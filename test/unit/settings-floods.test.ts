@@ -22,6 +22,8 @@ async function settingsFor(lines: string[]): Promise<Record<string, unknown>> {
   // settings.js reads the names of the settings from the example beside it.
   copyFileSync(join(root, '.env.yml.example'), join(dir, '.env.yml.example'));
   cpSync(join(root, 'infra'), join(dir, 'infra'), { recursive: true });
+  // The schema step's properties are read from the files that define the tables (infra/schema.js).
+  cpSync(join(root, 'src', 'store'), join(dir, 'src', 'store'), { recursive: true });
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
   writeFileSync(join(dir, '.env.yml'), ['DB_PASSWORD: not-a-real-password', ...lines, ''].join('\n'));
   // eslint-disable-next-line @typescript-eslint/no-require-imports
