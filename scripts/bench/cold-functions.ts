@@ -271,31 +271,35 @@ export async function benchFunctions(
       // The first store use of all makes the schema; seeding waits for the first process to have made it.
       if (!id.startsWith('warmup-')) await seed(fn.name, [id, `${id}-2`]);
       const before = secrets.requests.length;
-      const { stdout, stderr } = await promisify(execFile)(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : []), '-e', CHILD], {
-        cwd,
-        env: {
-          PATH: process.env.PATH,
-          ...fn.env,
-          AWS_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'AKIDCOLDSTARTBENCH',
-          AWS_SECRET_ACCESS_KEY: 'cold-start-bench',
-          AWS_SESSION_TOKEN: 'cold-start-bench',
-          AWS_EC2_METADATA_DISABLED: 'true',
-          // Lambda runs Node 24, on which the SDK warns of nothing; here it would on Node 20.
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
-          MANAGEMENT_ENDPOINT: options.managementUrl,
-          BENCH_EXTRA_CA: certificates.ca,
-          BENCH_FILE: file,
-          BENCH_EXPORT: fn.handler.slice(fn.handler.lastIndexOf('.') + 1),
-          BENCH_EVENT: JSON.stringify(event),
-          BENCH_EVENT_AGAIN: JSON.stringify(again),
-          ...(process.env.BENCH_TRACE ? { BENCH_TRACE: '1' } : {}),
+      const { stdout, stderr } = await promisify(execFile)(
+        process.execPath,
+        [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : []), '-e', CHILD],
+        {
+          cwd,
+          env: {
+            PATH: process.env.PATH,
+            ...fn.env,
+            AWS_REGION: 'us-east-1',
+            AWS_ACCESS_KEY_ID: 'AKIDCOLDSTARTBENCH',
+            AWS_SECRET_ACCESS_KEY: 'cold-start-bench',
+            AWS_SESSION_TOKEN: 'cold-start-bench',
+            AWS_EC2_METADATA_DISABLED: 'true',
+            // Lambda runs Node 24, on which the SDK warns of nothing; here it would on Node 20.
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+            AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+            MANAGEMENT_ENDPOINT: options.managementUrl,
+            BENCH_EXTRA_CA: certificates.ca,
+            BENCH_FILE: file,
+            BENCH_EXPORT: fn.handler.slice(fn.handler.lastIndexOf('.') + 1),
+            BENCH_EVENT: JSON.stringify(event),
+            BENCH_EVENT_AGAIN: JSON.stringify(again),
+            ...(process.env.BENCH_TRACE ? { BENCH_TRACE: '1' } : {}),
+          },
+          encoding: 'utf8',
+          timeout: 60_000,
+          maxBuffer: 16 * 1024 * 1024,
         },
-        encoding: 'utf8',
-        timeout: 60_000,
-        maxBuffer: 16 * 1024 * 1024,
-      }).catch((error: { stderr?: string; stdout?: string }) => {
+      ).catch((error: { stderr?: string; stdout?: string }) => {
         throw new Error(
           `cold-start child (${layout.name}, ${fn.name}) failed: ${error.stderr ?? ''}${error.stdout ?? ''}`,
         );
@@ -338,8 +342,8 @@ export async function benchFunctions(
               processes: runs.length,
               firstInvokeMs: round(median(runs.map((r) => r.firstInvokeMs))),
               loadMs: round(median(runs.map((r) => r.loadMs))),
-            firstInvokeCpuMs: round(median(runs.map((r) => r.firstInvokeCpuMs))),
-            loadCpuMs: round(median(runs.map((r) => r.loadCpuMs))),
+              firstInvokeCpuMs: round(median(runs.map((r) => r.firstInvokeCpuMs))),
+              loadCpuMs: round(median(runs.map((r) => r.loadCpuMs))),
               warmInvokeMs: round(median(runs.map((r) => r.warmInvokeMs))),
               secretReads: Math.max(0, ...runs.map((r) => r.secretReads)),
               ...(target === undefined ? {} : { targetMs: target }),
