@@ -1,7 +1,8 @@
 // The deployment package is one file: after serverless-plugin-typescript has compiled src/ into
 // its .build folder (it stays the compiler), this plugin bundles the compiled handler module
 // with every package it requires into src/handler.js (infra/bundle.js: esbuild, minified, the
-// stack's region's RDS certificates only) and zips that file alone. Every function's handler
+// stack's region's RDS certificates only), the packages only some paths load into files of their
+// own beside it (src/node_modules/<name>/index.js), and zips those files alone. Every function's handler
 // (`src/handler.connect`, ...) keeps its name. Why, with the numbers of each option:
 // BENCHMARKS.md "Cold start". WS_PACKAGE_BUNDLE=off packages the compiled files and the pruned
 // node_modules as before (infra/package.js), for the bench's before/after comparison only.
@@ -37,11 +38,22 @@ class BundlePlugin {
     const foreign = handlers.filter((handler) => typeof handler === 'string' && !handler.startsWith('src/handler.'));
     if (foreign.length > 0)
       throw new Error(`bundle: every handler must be in ${BUNDLE_FILE}, not ${foreign.join(', ')}`);
-    const outfile = path.join(build, '.bundle', BUNDLE_FILE);
-    await bundle({ entry: compiled, outfile, region: this.serverless.getProvider('aws').getRegion() });
-    fs.copyFileSync(outfile, compiled);
-    fs.rmSync(path.join(build, '.bundle'), { recursive: true, force: true });
-    this.serverless.service.package.patterns = ['!**', BUNDLE_FILE];
+    // Into a folder of its own first (the compiled src/ is the entry), then over the compiled files.
+    // Only into src/: the build folder's node_modules may be a link to the service's own.
+    const out = path.join(build, '.bundle');
+    fs.rmSync(out, { recursive: true, force: true });
+    const files = await bundle({
+      entry: compiled,
+      outfile: path.join(out, BUNDLE_FILE),
+      region: this.serverless.getProvider('aws').getRegion(),
+    });
+    for (const file of files) {
+      if (!file.startsWith('src/')) throw new Error(`bundle: ${file} is outside src/`);
+      fs.mkdirSync(path.dirname(path.join(build, file)), { recursive: true });
+      fs.copyFileSync(path.join(out, file), path.join(build, file));
+    }
+    fs.rmSync(out, { recursive: true, force: true });
+    this.serverless.service.package.patterns = ['!**', ...files];
   }
 }
 

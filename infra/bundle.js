@@ -54,34 +54,73 @@ const withoutCjkTables = {
 };
 
 /**
- * Bundles `entry` (a compiled handler module) into `outfile`. `region`: keep only that region's
- * RDS certificates (undefined: all of them). `minify`: false for a readable bundle. `cjkTables`:
- * keep iconv-lite's double-byte tables (the bench's comparison).
+ * Packages our code requires only on a path that not every function takes, each bundled into a
+ * file of its own beside the main one (`node_modules/<name>/index.js`), so that a function parses
+ * it only when it first requires it (`src/node_modules/<name>/index.js`: Node finds it from
+ * `src/handler.js` as it finds any package): the Secrets Manager client (and the HTTP handler it is given),
+ * read before the first connect today, and by the authorizer alone once the store signs its own
+ * token; jose, the authorizer's alone. Whole packages only, so that no module of ours is loaded
+ * twice: the split files share none of our state. `@smithy/node-http-handler` stays a file of
+ * its own, which the client's file requires, so that there is one of it.
  */
-async function bundle({ entry, outfile, region, minify = true, cjkTables = false, resolveFrom = path.dirname(entry) }) {
+const LAZY_PACKAGES = ['@aws-sdk/client-secrets-manager', '@smithy/node-http-handler', 'jose'];
+
+/** Where a lazily loaded package's bundle goes, relative to the main bundle's folder. */
+const lazyFile = (name) => path.join('node_modules', ...name.split('/'), 'index.js');
+
+/**
+ * Bundles `entry` (a compiled handler module) into `outfile`, and with `lazy` each of
+ * LAZY_PACKAGES into a file of its own under `outfile`'s folder (`lazyFile`). `region`:
+ * keep only that region's RDS certificates (undefined: all of them). `minify`: false for a
+ * readable bundle. `cjkTables`: keep iconv-lite's double-byte tables. The last three are there
+ * for the bench's comparison. Returns the files written, relative to `outfile`'s folder's parent.
+ */
+async function bundle({
+  entry,
+  outfile,
+  region,
+  minify = true,
+  cjkTables = false,
+  lazy = true,
+  resolveFrom = path.dirname(entry),
+}) {
   const esbuild = require('esbuild');
-  const result = await esbuild.build({
-    entryPoints: [entry],
-    outfile,
+  const common = {
     bundle: true,
     platform: 'node',
     format: 'cjs',
     target: 'node20',
     minify,
-    // Each package's CommonJS build, the one Node would load (the zip leaves their ESM builds out).
+    // Each package's CommonJS build, the one Node's require loads.
     mainFields: ['main'],
     conditions: [],
+    logLevel: 'error',
+    legalComments: 'none',
+  };
+  const split = lazy ? LAZY_PACKAGES : [];
+  await esbuild.build({
+    ...common,
+    entryPoints: [entry],
+    outfile,
     // The embedded store is for local runs and never loaded in AWS (src/data.ts requires it only when chosen).
-    external: ['better-sqlite3', './store/sqlite'],
+    external: ['better-sqlite3', './store/sqlite', ...split],
     plugins: [
       ...(cjkTables ? [] : [withoutCjkTables]),
       ...(region === undefined ? [] : [rdsCaPlugin(region, resolveFrom)]),
     ],
-    logLevel: 'error',
-    metafile: true,
-    legalComments: 'none',
   });
-  return result.metafile;
+  const folder = path.dirname(outfile);
+  const written = [outfile];
+  for (const name of split) {
+    written.push(path.join(folder, lazyFile(name)));
+    await esbuild.build({
+      ...common,
+      entryPoints: [require.resolve(name, { paths: [resolveFrom] })],
+      outfile: written[written.length - 1],
+      external: split.filter((other) => other !== name),
+    });
+  }
+  return written.map((file) => path.relative(path.dirname(folder), file).split(path.sep).join('/'));
 }
 
-module.exports = { bundle, regionalRdsCa };
+module.exports = { bundle, regionalRdsCa, LAZY_PACKAGES };
