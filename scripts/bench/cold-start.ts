@@ -300,7 +300,14 @@ async function moduleCases(
   }
   // What the store's driver and the credential step cost to load alone, beside the validator.
   const resolved = (name: string) => require.resolve(name, { paths: [root] });
-  for (const dependency of ['mysql2', 'serverless-mysql', '@aws-sdk/client-secrets-manager', 'valibot', 'jose']) {
+  for (const dependency of [
+    'mysql2',
+    'serverless-mysql',
+    '@aws-sdk/client-secrets-manager',
+    'valibot',
+    'zod',
+    'jose',
+  ]) {
     cases.push({
       name: `require('${dependency}') alone`,
       env: () => ({ ...base, BENCH_MODULE: resolved(dependency) }),
