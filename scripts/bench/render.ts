@@ -3,6 +3,7 @@ import { capacityMarkdown } from './capacity';
 import type { WireCount } from './queries';
 import type { RightsRow } from './rights';
 import type { BenchResults } from './results';
+import { round } from './stats';
 
 const table = (header: string[], rows: (string | number)[][]): string =>
   [
@@ -58,6 +59,50 @@ function boundedLoadMarkdown(results: BenchResults): string[] {
 }
 
 /** The cold-start tables: each function from the shipped zip against its target, each packaging option, single modules. */
+/** Each packaging option's first invocations side by side, and the first option (before) against the shipped one. */
+function packagingMarkdown(options: BenchResults['coldStart']['options']): string[] {
+  const out: string[] = [];
+  const names = options[0]?.functions.map((r) => r.function) ?? [];
+  const mean = (values: number[]) => round(values.reduce((sum, value) => sum + value, 0) / values.length);
+  const cell = (r: { firstInvokeMs: number; firstInvokeCpuMs: number }) =>
+    `${fmt(r.firstInvokeMs)} (${fmt(r.firstInvokeCpuMs)})`;
+  out.push(
+    '\n#### Each way of packaging, side by side: first invocation ms (CPU ms); mean CPU ms of the first invocation and of the load\n',
+  );
+  out.push(
+    table(
+      ['option', 'zip bytes', ...names, 'mean CPU ms', 'mean load CPU ms'],
+      options.map((option) => [
+        option.option,
+        option.zipBytes === null ? '–' : fmt(option.zipBytes),
+        ...names.map((name) => {
+          const row = option.functions.find((r) => r.function === name);
+          return row ? cell(row) : '–';
+        }),
+        fmt(mean(option.functions.map((r) => r.firstInvokeCpuMs))),
+        fmt(mean(option.functions.map((r) => r.loadCpuMs))),
+      ]),
+    ),
+  );
+  const before = options[0];
+  const shipped = options.find((option) => option.shipped);
+  if (!before || !shipped || before === shipped) return out;
+  out.push('\n#### Before and after: first invocation ms (CPU ms)\n');
+  out.push(
+    table(
+      ['function', 'before', 'after', 'CPU', 'target ms'],
+      names.map((name) => {
+        const a = before.functions.find((r) => r.function === name);
+        const b = shipped.functions.find((r) => r.function === name);
+        if (!a || !b) return [name, '–', '–', '–', '–'];
+        const change = Math.round((100 * (b.firstInvokeCpuMs - a.firstInvokeCpuMs)) / a.firstInvokeCpuMs);
+        return [name, cell(a), cell(b), `${change}%`, b.targetMs === undefined ? '–' : b.targetMs];
+      }),
+    ),
+  );
+  return out;
+}
+
 function coldStartMarkdown(results: BenchResults): string[] {
   const { functions, options, cases } = results.coldStart;
   if (functions.length === 0 && cases.length === 0) return [];
@@ -77,7 +122,7 @@ function coldStartMarkdown(results: BenchResults): string[] {
           'first invocation ms',
           'target ms',
           'CPU ms',
-          'load ms',
+          'load ms (CPU)',
           'secret reads',
           'warm ms',
         ],
@@ -85,32 +130,16 @@ function coldStartMarkdown(results: BenchResults): string[] {
           r.function,
           r.invocation,
           fmt(r.firstInvokeMs),
-          r.targetMs === undefined ? '–' : `≤ ${r.targetMs} ${r.firstInvokeMs <= r.targetMs ? '(met)' : '(MISSED)'}`,
+          r.targetMs === undefined ? '–' : `≤ ${r.targetMs} ${r.firstInvokeMs <= r.targetMs ? '(met)' : '(missed)'}`,
           fmt(r.firstInvokeCpuMs),
-          fmt(r.loadMs),
+          `${fmt(r.loadMs)} (${fmt(r.loadCpuMs)})`,
           r.secretReads,
           fmt(r.warmInvokeMs),
         ]),
       ),
     );
   }
-  if (options.length > 0) {
-    const names = options[0]?.functions.map((r) => r.function) ?? [];
-    out.push(`\n#### Each way of packaging, side by side: first invocation ms (CPU ms)\n`);
-    out.push(
-      table(
-        ['option', 'zip bytes', ...names],
-        options.map((option) => [
-          option.option,
-          option.zipBytes === null ? '–' : fmt(option.zipBytes),
-          ...names.map((name) => {
-            const row = option.functions.find((r) => r.function === name);
-            return row ? `${fmt(row.firstInvokeMs)} (${fmt(row.firstInvokeCpuMs)})` : '–';
-          }),
-        ]),
-      ),
-    );
-  }
+  if (options.length > 0) out.push(...packagingMarkdown(options));
   if (results.package) {
     const p = results.package;
     out.push(
