@@ -7,6 +7,8 @@
  * first connection over TLS to a MariaDB on loopback, and the handler's work (posts go to the
  * management stand-in). Timed with process.hrtime inside the child, from the first require to
  * the handler's answer. Nothing leaves the loopback: the child refuses any other address.
+ * To see where a first invocation goes: BENCH_TRACE=1 prints each child's socket timeline,
+ * BENCH_PROF=DIR writes a CPU profile per child into DIR.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
