@@ -271,7 +271,12 @@ async function moduleCases(
   handler: string,
   options: { processes: number; mysqlUrl: string | undefined; managementUrl: string },
 ): Promise<ColdStartRow[]> {
-  const base: NodeJS.ProcessEnv = { ...childEnv(), LOG_LEVEL: 'error', IS_OFFLINE: 'true' };
+  const base: NodeJS.ProcessEnv = {
+    ...childEnv(),
+    LOG_LEVEL: 'error',
+    IS_OFFLINE: 'true',
+    MANAGEMENT_ENDPOINT: options.managementUrl,
+  };
   type Case = { name: string; env: (i: number) => NodeJS.ProcessEnv };
   const cases: Case[] = [
     {
@@ -281,18 +286,16 @@ async function moduleCases(
         BENCH_MODULE: handler,
         BENCH_INVOKE: '1',
         EMBEDDED_STORE_FILE: join(dir, `cold-${i}.sqlite`), // a new file: the schema is created, as on a cold start
-        MANAGEMENT_ENDPOINT: options.managementUrl,
       }),
     },
   ];
   if (options.mysqlUrl) {
     cases.push({
-      name: 'handler.js (tsc output) + first $connect (local MySQL, no TLS, no secret)',
+      name: 'handler.js (tsc output) + first $default (local MySQL, no TLS, no secret)',
       env: () => ({
         ...base,
         BENCH_MODULE: handler,
         BENCH_INVOKE: '1',
-        BENCH_ROUTE: 'connect',
         LOCAL_DB_URL: options.mysqlUrl,
         DB_TABLE_PREFIX: 'bench_cold_',
       }),
