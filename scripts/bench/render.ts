@@ -107,10 +107,12 @@ function coldStartMarkdown(results: BenchResults): string[] {
   const { functions, options, cases } = results.coldStart;
   if (functions.length === 0 && cases.length === 0) return [];
   const processes = results.settings.coldStartProcesses;
-  const out: string[] = [];
+  const out: string[] = [
+    `\n### Cold start: each function's first invocation from the deploy zip, as in AWS (fresh Node processes, median of ${processes}, interleaved)\n`,
+  ];
+  if (functions.length === 0) out.push('No deploy zip in this run (a smoke run makes none): the modules alone.');
   if (functions.length > 0) {
     out.push(
-      `\n### Cold start: each function's first invocation from the deploy zip, as in AWS (fresh Node processes, median of ${processes}, interleaved)\n`,
       'Module load + credential step + store driver and its first connection (TLS, MariaDB on loopback) + the ' +
         "handler's work, from the first require to the answer. CPU: the process's user + system time over the same span.\n",
     );
