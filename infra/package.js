@@ -15,8 +15,9 @@
 // | optional peer      | an installed optional peer no production package needs   | valibot's typescript             |
 //
 // The first four leave a package's files out only while it keeps a CommonJS `.js`/`.cjs` file
-// of its own (a package shipping only an ESM build keeps it). test/deploy/template.test.ts
-// checks the real zip with the same rules (packageFindings) and loads every route from it.
+// of its own (a package shipping only an ESM build keeps it). The shipped zip is one bundle
+// (infra/bundle-plugin.js); these rules make the zip of WS_PACKAGE_BUNDLE=off, the package as
+// it was, which the bench times beside it (test/unit/package-rules.test.ts checks the rules).
 'use strict';
 
 const fs = require('node:fs');

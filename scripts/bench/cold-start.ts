@@ -1,19 +1,33 @@
 /**
- * Cold start: the compiled handler module loaded in a fresh Node process, and its
- * first invocation (the `$default` route, which reads the store and posts a reply),
- * timed with process.hrtime inside the child. Also the deploy zip from `sls package`,
- * the message path's load from it against its target, where that load goes (a
- * require-time breakdown), and the validators we could use, each loaded alone.
+ * Cold start. The rows the targets are for: each function's first invocation from the deploy
+ * zip, as in AWS (cold-functions.ts), for the zip `sls package` makes and, in the same run, for
+ * each other way of packaging measured (PACKAGING_OPTIONS: the compiled files with their
+ * node_modules as before, bundles with and without each cut). Beside them: the tsc output's
+ * handler invoked in a fresh process with the local stores, and the store's driver, the secret
+ * reader and the validator each loaded alone.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { mysqlFromUrl } from '../../src/config';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import type { StandIn } from './stand-in';
 import { median, round } from './stats';
 import { packageService } from '../../test/support/package/package';
+import type { Template } from '../../test/support/package/package';
+import { benchFunctions } from './cold-functions';
+import type { FunctionColdStart, Layout } from './cold-functions';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { bundle } = require('../../infra/bundle.js') as {
+  bundle(options: {
+    entry: string;
+    outfile: string;
+    region?: string;
+    minify: boolean;
+    cjkTables: boolean;
+  }): Promise<unknown>;
+};
 
 const root = resolve(__dirname, '..', '..');
 
@@ -33,25 +47,21 @@ export interface ColdStartRow {
   targetMs?: number;
 }
 
-/** The message path (handler + chat actions + communication, packaged) loads in at most this. */
-export const MESSAGE_PATH_TARGET_MS = 60;
-
-/** Modules the message path must not load: each is needed only by another route, or later. */
-export const NOT_ON_MESSAGE_PATH = ['jose', 'mysql2', '@aws-sdk/client-secrets-manager', 'zod'] as const;
-
-/** One package's (or one of our files') own share of the message path's load: its children excluded. */
-export interface BreakdownRow {
-  module: string;
-  /** Median over the processes of its own require time, ms (0 in a process that did not load it). */
-  selfMs: number;
+export interface ColdStartResults {
+  /** Each function's first invocation from the deploy zip as shipped: the rows the targets are for. */
+  functions: FunctionColdStart[];
+  /** The same, for each way of packaging measured beside it in the same run (the shipped one among them). */
+  options: ColdStartOption[];
+  /** Our compiled modules and single packages loaded (and invoked) alone in fresh processes. */
+  cases: ColdStartRow[];
 }
 
-export interface ColdStartResults {
-  rows: ColdStartRow[];
-  /** Where the message path's load goes, largest first (the timing hook adds a little to each). */
-  breakdown: BreakdownRow[];
-  /** Which of NOT_ON_MESSAGE_PATH the message path loaded: none, as designed. */
-  loadedButNotNeeded: string[];
+export interface ColdStartOption {
+  option: string;
+  /** The deployment zip's size, where the option is a zip `sls package` made. */
+  zipBytes: number | null;
+  shipped: boolean;
+  functions: FunctionColdStart[];
 }
 
 export interface PackageResult {
@@ -62,47 +72,15 @@ export interface PackageResult {
 }
 
 /**
- * The child: load BENCH_MODULE (several, joined by the path delimiter, in order), invoke one
- * route of the first (`$default` unless BENCH_ROUTE) twice, print the timings as JSON.
- * BENCH_STUB names files to put in the module cache as empty modules first (what a
- * bundler's alias would leave out). BENCH_BREAKDOWN times each module's own require, its
- * children excluded, by package (or our file), and prints it too.
+ * The child: load BENCH_MODULE, invoke one route of it (`$default` unless BENCH_ROUTE) twice
+ * when BENCH_INVOKE is set, print the timings as JSON.
  */
 const CHILD = `
 const ms = (a, b) => Number(b - a) / 1e6;
-const { delimiter } = require('node:path');
-const Module = require('node:module');
-const list = (name) => (process.env[name] || '').split(delimiter).filter(Boolean);
-for (const file of list('BENCH_STUB')) require.cache[file] = { id: file, filename: file, loaded: true, exports: {} };
-const self = {};
-if (process.env.BENCH_BREAKDOWN) {
-  const original = Module._load;
-  const open = [];
-  const owner = (file) => {
-    const at = file.lastIndexOf('node_modules/');
-    if (at < 0) return 'src/' + file.split(/[\\/]src[\\/]/).pop();
-    const [scope, name] = file.slice(at + 13).split('/');
-    return scope.startsWith('@') ? scope + '/' + name : scope;
-  };
-  Module._load = function (request, parent, isMain) {
-    let file;
-    try { file = Module._resolveFilename(request, parent, isMain); } catch { return original.apply(this, arguments); }
-    if (!file.includes('/') || Module._cache[file]) return original.apply(this, arguments);
-    const started = process.hrtime.bigint();
-    open.push(0);
-    try { return original.apply(this, arguments); } finally {
-      const total = ms(started, process.hrtime.bigint());
-      const children = open.pop();
-      if (open.length > 0) open[open.length - 1] += total;
-      const key = owner(file);
-      self[key] = (self[key] || 0) + total - children;
-    }
-  };
-}
 const t0 = process.hrtime.bigint();
-const [mod] = list('BENCH_MODULE').map((file) => require(file));
+const mod = require(process.env.BENCH_MODULE);
 const t1 = process.hrtime.bigint();
-if (!process.env.BENCH_INVOKE) { console.log(JSON.stringify({ loadMs: ms(t0, t1), self })); process.exit(0); }
+if (!process.env.BENCH_INVOKE) { console.log(JSON.stringify({ loadMs: ms(t0, t1) })); process.exit(0); }
 const context = { getRemainingTimeInMillis: () => 29000 };
 const event = (id) => ({
   requestContext: { connectionId: id, connectedAt: Date.now(), routeKey: '$default', eventType: 'MESSAGE',
@@ -123,8 +101,6 @@ const route = mod[process.env.BENCH_ROUTE || 'defaultHandler'];
 
 interface ChildResult {
   loadMs: number;
-  /** BENCH_BREAKDOWN: own require time per package or file, ms. */
-  self?: Record<string, number>;
   firstInvokeMs?: number;
   warmInvokeMs?: number;
   statuses?: number[];
@@ -170,29 +146,141 @@ export function compile(): { dir: string; handler: string } {
   return { dir, handler: join(dir, 'src', 'handler.js') };
 }
 
+/** Each way of packaging measured, beside the shipped one (`sls package` as it is). */
+interface PackagingOption {
+  option: string;
+  /** An unzipped `sls package` (`env`: its environment), or a bundle the bench makes from the tsc output. */
+  from:
+    | { package: Record<string, string> }
+    | { bundle: { region?: string; minify: boolean; cjkTables: boolean; lazy: boolean } };
+  shipped?: boolean;
+}
+
+const REGION = 'us-east-1';
+
+export const PACKAGING_OPTIONS: PackagingOption[] = [
+  {
+    option: 'before: tsc output + pruned node_modules (WS_PACKAGE_BUNDLE=off)',
+    from: { package: { WS_PACKAGE_BUNDLE: 'off' } },
+  },
+  {
+    option: "one bundle: every region's RDS certificates, iconv-lite's CJK tables, nothing split",
+    from: { bundle: { minify: true, cjkTables: true, lazy: false } },
+  },
+  {
+    option: "+ the region's RDS certificates only",
+    from: { bundle: { region: REGION, minify: true, cjkTables: true, lazy: false } },
+  },
+  {
+    option: '+ no CJK tables',
+    from: { bundle: { region: REGION, minify: true, cjkTables: false, lazy: false } },
+  },
+  {
+    option: 'shipped (sls package): + the Secrets Manager client and jose in files of their own',
+    from: { package: {} },
+    shipped: true,
+  },
+];
+
+/**
+ * Every function's first invocation in each packaging option (cold-functions.ts), then our
+ * modules and single packages alone. `packaged`: false in a smoke run (no `sls package`: only
+ * the cases from the tsc output).
+ */
 export async function benchColdStart(
   standIn: StandIn,
   options: {
     processes: number;
     mysqlUrl: string | undefined;
-    zipDir?: string;
-    /** Another unzipped package (e.g. an earlier commit's) whose message path is timed beside ours. */
-    baselineDir?: string;
+    packaged: boolean;
+    /** An unzipped package of another commit, timed as one more option (`--baseline DIR`). */
+    baselineDir?: string | undefined;
+    log: (message: string) => void;
   },
-): Promise<ColdStartResults> {
+): Promise<ColdStartResults & { package: PackageResult | null }> {
   // Only our code is timed here: the stand-in answers at once and nobody is gone.
   await standIn.configure({ latencyMs: 0, goneShare: 0 });
   const { dir, handler } = compile();
+  const scratch = mkdtempSync(join(tmpdir(), 'bench-cold-'));
+  try {
+    let functions: FunctionColdStart[] = [];
+    let optionRows: ColdStartOption[] = [];
+    let shippedPackage: Packaged | null = null;
+    if (options.packaged) {
+      let template: Template | undefined;
+      const layouts: (Layout & { zipBytes: number | null; shipped: boolean })[] = [];
+      for (const [index, item] of PACKAGING_OPTIONS.entries()) {
+        const folder = join(scratch, `option-${index}`);
+        let zipBytes: number | null = null;
+        if ('package' in item.from) {
+          options.log(`sls package (${item.option})`);
+          const packaged = await packageForBench(folder, item.from.package);
+          zipBytes = packaged.zipBytes;
+          template ??= packaged.template;
+          if (item.shipped) shippedPackage = packaged;
+        } else {
+          await bundle({ entry: handler, outfile: join(folder, 'src', 'handler.js'), ...item.from.bundle });
+        }
+        layouts.push({
+          name: item.option,
+          zipBytes,
+          shipped: item.shipped === true,
+          fileOf: (fn) => ({
+            cwd: folder,
+            file: join(folder, `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.js`),
+          }),
+        });
+      }
+      const baseline = options.baselineDir;
+      if (baseline !== undefined) {
+        layouts.push({
+          name: `baseline: ${baseline}`,
+          zipBytes: null,
+          shipped: false,
+          fileOf: (fn) => ({
+            cwd: baseline,
+            file: join(baseline, `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.js`),
+          }),
+        });
+      }
+      const timed = await benchFunctions(template as Template, layouts, {
+        processes: options.processes,
+        managementUrl: standIn.url,
+        log: options.log,
+      });
+      optionRows = layouts.map((layout) => ({
+        option: layout.name,
+        zipBytes: layout.zipBytes,
+        shipped: layout.shipped,
+        functions: timed.get(layout.name) ?? [],
+      }));
+      functions = optionRows.find((row) => row.shipped)?.functions ?? [];
+    }
+    options.log('cold start: modules and packages alone');
+    const cases = await moduleCases(dir, handler, { ...options, managementUrl: standIn.url });
+    return { functions, options: optionRows, cases, package: shippedPackage && packageSummary(shippedPackage) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The tsc output's handler invoked with the embedded store (and a local MySQL), and single packages loaded alone. */
+async function moduleCases(
+  dir: string,
+  handler: string,
+  options: { processes: number; mysqlUrl: string | undefined; managementUrl: string },
+): Promise<ColdStartRow[]> {
   const base: NodeJS.ProcessEnv = {
     ...childEnv(),
     LOG_LEVEL: 'error',
     IS_OFFLINE: 'true',
-    MANAGEMENT_ENDPOINT: standIn.url,
+    MANAGEMENT_ENDPOINT: options.managementUrl,
   };
-  type Case = { name: string; env: (i: number) => NodeJS.ProcessEnv; target?: number };
+  type Case = { name: string; env: (i: number) => NodeJS.ProcessEnv };
   const cases: Case[] = [
     {
-      name: 'handler.js + first $default (embedded store)',
+      name: 'handler.js (tsc output) + first $default (embedded store)',
       env: (i) => ({
         ...base,
         BENCH_MODULE: handler,
@@ -201,19 +289,9 @@ export async function benchColdStart(
       }),
     },
   ];
-  cases.push({
-    name: 'handler.js + first $connect (embedded store)',
-    env: (i) => ({
-      ...base,
-      BENCH_MODULE: handler,
-      BENCH_INVOKE: '1',
-      BENCH_ROUTE: 'connect',
-      EMBEDDED_STORE_FILE: join(dir, `cold-connect-${i}.sqlite`),
-    }),
-  });
   if (options.mysqlUrl) {
     cases.push({
-      name: 'handler.js + first $default (MySQL)',
+      name: 'handler.js (tsc output) + first $default (local MySQL, no TLS, no secret)',
       env: () => ({
         ...base,
         BENCH_MODULE: handler,
@@ -223,94 +301,35 @@ export async function benchColdStart(
       }),
     });
   }
-  if (options.zipDir) {
-    cases.push({
-      name: 'handler.js from the deploy zip (load only)',
-      env: () => ({ ...base, BENCH_MODULE: join(options.zipDir as string, 'src', 'handler.js') }),
-    });
-  }
-  // The message route's first invocation loads messaging (protocol, the validator) and
-  // communication (the delivery client) on top of handler.js: that sum is the message path.
-  const packaged = options.zipDir ?? dir;
-  const from = options.zipDir ? 'the deploy zip' : 'tsc output (no zip in a smoke run)';
-  // A baseline packaged before the chat/ folder existed has the actions in src/messaging.js.
-  const messagePath = (base: string) =>
-    ['handler', existsSync(join(base, 'src', 'chat', 'actions.js')) ? 'chat/actions' : 'messaging', 'communication']
-      .map((name) => join(base, 'src', `${name}.js`))
-      .join(delimiter);
-  cases.push({
-    name: `message path: handler + actions + communication from ${from} (load only)`,
-    target: MESSAGE_PATH_TARGET_MS,
-    env: () => ({ ...base, BENCH_MODULE: messagePath(packaged) }),
-  });
-  if (options.baselineDir) {
-    cases.push({
-      name: `message path of the baseline package (${options.baselineDir}, load only)`,
-      target: MESSAGE_PATH_TARGET_MS,
-      env: () => ({ ...base, BENCH_MODULE: messagePath(options.baselineDir as string) }),
-    });
-  }
-  cases.push({
-    name: 'src/aws/management-api.js alone (the lean signed client)',
-    env: () => ({ ...base, BENCH_MODULE: join(packaged, 'src', 'aws', 'management-api.js') }),
-  });
-  // The delivery path the message routes load (src/communication.ts and what it requires),
-  // beside the SDK client it replaced, which is no longer loaded.
-  cases.push({
-    name: 'communication.js alone (our delivery path)',
-    env: () => ({ ...base, BENCH_MODULE: join(packaged, 'src', 'communication.js') }),
-  });
-  // Where the load time goes: each top-level dependency alone, in a fresh process, and the
-  // validators we could use (zod as before, valibot as now).
+  // What the store's driver and the credential step cost to load alone, beside the validator.
   const resolved = (name: string) => require.resolve(name, { paths: [root] });
   for (const dependency of [
-    '@aws-sdk/client-apigatewaymanagementapi',
+    'mysql2',
     'serverless-mysql',
-    'zod',
-    'zod/mini',
+    '@aws-sdk/client-secrets-manager',
     'valibot',
+    'zod',
+    'jose',
   ]) {
     cases.push({
       name: `require('${dependency}') alone`,
       env: () => ({ ...base, BENCH_MODULE: resolved(dependency) }),
     });
   }
-  // zod has no entry point without its 64 locales (even zod/v4/core loads them all); this is
-  // what leaving them out would give, as a bundler's alias could. Not an option for us: the
-  // package is zipped as installed, by serverless-plugin-typescript's tsc output.
-  const zodDir = dirname(resolved('zod'));
-  cases.push({
-    name: "require('zod') without its locales (locales/index stubbed)",
-    env: () => ({
-      ...base,
-      BENCH_MODULE: resolved('zod'),
-      BENCH_STUB: ['locales/index.cjs', 'v4/locales/index.cjs'].map((file) => join(zodDir, file)).join(delimiter),
-    }),
-  });
-  // The same message path again, with its requires timed one by one (in processes of their own:
-  // the timing hook adds to the load).
-  const breakdownCase: Case = {
-    name: 'message path, require-time breakdown',
-    env: () => ({ ...base, BENCH_MODULE: messagePath(packaged), BENCH_BREAKDOWN: '1' }),
-  };
-  const breakdownRuns: ChildResult[] = [];
-
   const samples = cases.map(() => [] as (ChildResult & { processMs: number })[]);
   try {
     // Interleaved, so that a noisy moment hits every case alike.
     for (let i = 0; i < options.processes; i++) {
       for (const [index, item] of cases.entries()) samples[index]?.push(runChild(item.env(i)));
-      breakdownRuns.push(runChild(breakdownCase.env(i)));
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
     if (options.mysqlUrl) {
       // The MySQL case's processes created these tables; leave nothing behind.
       const mysql = new MysqlConnectionStore(mysqlFromUrl(options.mysqlUrl, 'bench_cold_'));
       await mysql.dropTables().finally(() => mysql.close());
     }
   }
-  const rows = cases.map((item, index): ColdStartRow => {
+  return cases.map((item, index): ColdStartRow => {
     const runs = samples[index] ?? [];
     const invoked = runs.every((r) => r.firstInvokeMs !== undefined);
     return {
@@ -320,29 +339,22 @@ export async function benchColdStart(
       firstInvokeMs: invoked ? round(median(runs.map((r) => r.firstInvokeMs ?? 0))) : null,
       warmInvokeMs: invoked ? round(median(runs.map((r) => r.warmInvokeMs ?? 0))) : null,
       processMs: round(median(runs.map((r) => r.processMs))),
-      ...(item.target === undefined ? {} : { targetMs: item.target }),
     };
   });
-  return { rows, ...breakdownOf(breakdownRuns) };
 }
 
-/** Median own time per module over the processes, largest first, and the unneeded modules seen. */
-function breakdownOf(runs: ChildResult[]): Omit<ColdStartResults, 'rows'> {
-  const modules = new Set(runs.flatMap((run) => Object.keys(run.self ?? {})));
-  const breakdown = [...modules]
-    .map((module) => ({ module, selfMs: round(median(runs.map((run) => run.self?.[module] ?? 0)), 2) }))
-    .sort((a, b) => b.selfMs - a.selfMs);
-  const loadedButNotNeeded = NOT_ON_MESSAGE_PATH.filter((name) => modules.has(name));
-  return { breakdown, loadedButNotNeeded };
-}
+type Packaged = Awaited<ReturnType<typeof packageService>>;
 
-/** The deploy zip's size, from `sls package` in a private copy; unzipped into `unzipTo` so it can be loaded. */
-export async function packageForBench(unzipTo?: string): Promise<PackageResult> {
-  const packaged = await packageService({ unzipTo, timeoutMs: 300_000 });
+function packageSummary(packaged: Packaged): PackageResult {
   return {
     zipBytes: packaged.zipBytes,
     zipMb: round(packaged.zipBytes / 1024 / 1024, 2),
     files: packaged.zipEntries.filter((entry) => !entry.endsWith('/')).length,
     packageMs: round(packaged.packageMs, 0),
   };
+}
+
+/** `sls package` in a private copy (`env`: over the environment), unzipped into `unzipTo` so it can be loaded. */
+export async function packageForBench(unzipTo: string, env: Record<string, string> = {}): Promise<Packaged> {
+  return packageService({ unzipTo, env, timeoutMs: 300_000 });
 }

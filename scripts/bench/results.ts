@@ -1,6 +1,6 @@
 /** What one benchmark run measured: runBench fills it, renderMarkdown shows it. */
 import type { CapacitySection } from './capacity';
-import type { BreakdownRow, ColdStartRow, PackageResult } from './cold-start';
+import type { ColdStartResults, PackageResult } from './cold-start';
 import type { DeliveryResults } from './delivery';
 import type { FanOutRow } from './fanout';
 import type { BoundedLoadRow } from './bounded-load';
@@ -33,11 +33,8 @@ export interface BenchResults {
   queries: QueryRow[];
   /** MySQL statements per invocation of each route, counted on the wire (empty without MySQL). */
   invocations: InvocationRow[];
-  coldStart: ColdStartRow[];
-  /** Where the message path's load goes, by package or file, largest first. */
-  coldStartBreakdown: BreakdownRow[];
-  /** Modules the message path loaded though it does not need them (none, as designed). */
-  loadedButNotNeeded: string[];
+  /** Each function's first invocation from the deploy zip (`functions`), per packaging option, and single modules. */
+  coldStart: ColdStartResults;
   package: PackageResult | null;
   load: LoadRow[];
   /** `--only load`: 2,000 clients in rooms of 50 under the local runtime's bound, and the service's peak RSS. */

@@ -3,16 +3,13 @@
  * runs it small): fan-out, store calls per fan-out, cold start and package size, and
  * load under serverless-offline.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { cpus, totalmem } from 'node:os';
 import { mysqlFromUrl } from '../../src/config';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import { benchCapacity, CAPACITY_PLAN, CAPACITY_SMOKE_PLAN } from './capacity';
 import type { CapacitySection } from './capacity';
-import { benchColdStart, packageForBench } from './cold-start';
-import type { PackageResult } from './cold-start';
+import { benchColdStart } from './cold-start';
 import { benchDelivery, CHOSEN as DELIVERY_CHOSEN } from './delivery';
 import type { DeliveryResults } from './delivery';
 import { benchFanOut } from './fanout';
@@ -169,9 +166,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     fanOut,
     queries,
     invocations,
-    coldStart: coldStart.rows,
-    coldStartBreakdown: coldStart.breakdown,
-    loadedButNotNeeded: coldStart.loadedButNotNeeded,
+    coldStart: { functions: coldStart.functions, options: coldStart.options, cases: coldStart.cases },
     package: coldStart.package,
     load,
     boundedLoad: null,
@@ -217,9 +212,9 @@ function machine(): BenchResults['machine'] {
   };
 }
 
-type ColdStartSection = Awaited<ReturnType<typeof benchColdStart>> & { package: PackageResult | null };
+type ColdStartSection = Awaited<ReturnType<typeof benchColdStart>>;
 
-/** `sls package` (not in a smoke run), then the cold-start cases, the packaged code among them. */
+/** Each function's first invocation per packaging option (`sls package`, not in a smoke run), and single modules. */
 async function coldStartSection(
   standIn: Awaited<ReturnType<typeof startStandIn>>,
   options: BenchOptions,
@@ -227,25 +222,14 @@ async function coldStartSection(
   mysqlUrl: string | undefined,
 ): Promise<ColdStartSection> {
   const log = options.log ?? (() => {});
-  let zipDir: string | undefined;
-  let packaged: PackageResult | null = null;
-  try {
-    if (!options.smoke) {
-      log('sls package');
-      zipDir = mkdtempSync(join(tmpdir(), 'bench-zip-'));
-      packaged = await packageForBench(zipDir);
-    }
-    log('cold start');
-    const results = await benchColdStart(standIn, {
-      processes: settings.coldStartProcesses,
-      mysqlUrl,
-      zipDir,
-      baselineDir: options.baselineDir,
-    });
-    return { ...results, package: packaged };
-  } finally {
-    if (zipDir) rmSync(zipDir, { recursive: true, force: true });
-  }
+  log('cold start');
+  return benchColdStart(standIn, {
+    processes: settings.coldStartProcesses,
+    mysqlUrl,
+    packaged: !options.smoke,
+    baselineDir: options.baselineDir,
+    log,
+  });
 }
 
 /** A run's header with every section empty, for the runs of one section. */
@@ -261,9 +245,7 @@ function emptyResults(options: BenchOptions, settings: BenchResults['settings'],
     fanOut: [],
     queries: [],
     invocations: [],
-    coldStart: [],
-    coldStartBreakdown: [],
-    loadedButNotNeeded: [],
+    coldStart: { functions: [], options: [], cases: [] },
     secrets: [],
     package: null,
     load: [],
@@ -340,12 +322,10 @@ async function sectionsOnly(
       });
     }
     if (sections.includes('cold-start')) {
-      // Package and cold start alone (no MySQL case), for comparing loads.
+      // Each function from the packages (over TLS to a MariaDB of its own), and the modules alone.
       const section = await coldStartSection(standIn, options, settings, undefined);
       coldStart = {
-        coldStart: section.rows,
-        coldStartBreakdown: section.breakdown,
-        loadedButNotNeeded: section.loadedButNotNeeded,
+        coldStart: { functions: section.functions, options: section.options, cases: section.cases },
         package: section.package,
       };
     }
