@@ -173,6 +173,22 @@ describe('npm run bench -- --smoke', () => {
     expect(renderMarkdown(results)).toContain('### Capacity: each route through src/handler.ts');
   });
 
+  it("counts each route's MySQL round trips on the wire, within its target, and times it", () => {
+    const routes = results.roundTrips.routes;
+    if (results.mysql !== 'reachable') {
+      expect(routes).toEqual([]);
+      return;
+    }
+    expect(routes.map((r) => r.route)).toEqual(['$connect', '$disconnect', 'join', 'leave', 'publish', 'history']);
+    for (const r of routes) {
+      expect(r.mysqlRoundTrips).toBeGreaterThan(0);
+      expect(r.mysqlRoundTrips).toBeLessThanOrEqual(r.target);
+      expect(r.medianMs).toBeGreaterThan(0);
+      expect(r.hopMedianMs).toBeGreaterThan(0);
+    }
+    expect(renderMarkdown(results)).toContain('### MySQL round trips per route');
+  });
+
   it('runs only the sections --only names', async () => {
     const fanOutOnly = await runBench({ smoke: true, only: ['fanout'], mysqlUrl: undefined });
     expect(fanOutOnly.delivery.rows).toEqual([]);
