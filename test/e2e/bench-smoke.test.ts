@@ -85,8 +85,8 @@ describe('npm run bench -- --smoke', () => {
     // INSERT, the connection check
     expect(total('$connect, first')).toBe(3);
     expect(total('$connect, warm')).toBe(1);
-    // the rooms it was in (for presence), the two DELETEs, the connection check
-    expect(total('$disconnect, warm, when')).toBe(4);
+    // the rooms it was in (for presence), one procedure that deletes it and its memberships, the connection check
+    expect(total('$disconnect, warm, when')).toBe(3);
     expect(total('for comparison: serverless-mysql defaults, one statement + end(), second')).toBe(2);
   });
 
