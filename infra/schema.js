@@ -10,7 +10,12 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 /** The files whose content decides the tables and the user's rights. */
-const DEFINITION_FILES = ['src/store/mysql-schema.ts', 'src/store/mysql-user.ts', 'src/store/types.ts'];
+const DEFINITION_FILES = [
+  'src/store/mysql-schema.ts',
+  'src/store/mysql-routines.ts',
+  'src/store/mysql-user.ts',
+  'src/store/types.ts',
+];
 
 /** MySQL user names: at most 32 characters; ours need no quoting (src/store/mysql-user.ts). */
 const APP_USER = /^[A-Za-z0-9_]{1,32}$/;

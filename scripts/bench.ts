@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --smoke] [-- --no-mysql] [-- --only delivery,fanout,cold-start,load,rights,history,shards,capacity] [-- --baseline DIR]`: fan-out
+ * `npm run bench [-- --smoke] [-- --no-mysql] [-- --only delivery,fanout,cold-start,load,rights,history,shards,capacity,round-trips] [-- --baseline DIR]`: fan-out
  * speed, store calls, cold start (DIR: an unzipped package whose message path is timed beside ours),
  * package size and load, measured side by side on this machine. Prints Markdown tables
  * and writes bench-results/latest.json and latest.md (git-ignored); BENCHMARKS.md holds

@@ -1,5 +1,6 @@
 /** The benchmark's results as Markdown tables, section by section (what BENCHMARKS.md shows). */
 import { capacityMarkdown } from './capacity';
+import { roundTripsMarkdown } from './round-trips';
 import type { WireCount } from './queries';
 import type { RightsRow } from './rights';
 import type { BenchResults } from './results';
@@ -284,6 +285,7 @@ export function renderMarkdown(results: BenchResults): string {
   if (results.rights.length > 0) out.push(...rightsMarkdown(results.rights));
   if (results.history.rows.length > 0) out.push(...historyMarkdown(results.history));
   out.push(...capacityMarkdown(results.capacity));
+  out.push(...roundTripsMarkdown(results.roundTrips));
   // `--only`: the sections asked for, nothing else (a full run always measures secrets).
   if (results.secrets.length === 0) {
     return [...out, ...coldStartMarkdown(results), ...boundedLoadMarkdown(results)].join('\n') + '\n';

@@ -8,6 +8,7 @@ import type { LoadRow } from './load';
 import type { HistorySection } from './history';
 import type { InvocationRow, QueryRow } from './queries';
 import type { RightsRow } from './rights';
+import type { RoundTripSection } from './round-trips';
 import type { SecretsRow } from './secrets';
 import type { ShardRow } from './shards';
 
@@ -49,4 +50,6 @@ export interface BenchResults {
   shards: { rows: ShardRow[] };
   /** Room publishes/s by store handles and rooms, and each route's duration (`--only capacity`, and full runs). */
   capacity: CapacitySection;
+  /** MySQL round trips per route counted on the wire, and each route's median (`--only round-trips`, and full runs). */
+  roundTrips: RoundTripSection;
 }

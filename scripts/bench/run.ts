@@ -23,6 +23,8 @@ import { benchInvocations, benchQueries } from './queries';
 import type { InvocationRow, QueryRow } from './queries';
 import { benchRights } from './rights';
 import type { RightsRow } from './rights';
+import { benchRoundTrips } from './round-trips';
+import type { RoundTripSection } from './round-trips';
 import { benchSecrets } from './secrets';
 import { benchShards } from './shards';
 import type { ShardRow } from './shards';
@@ -36,7 +38,8 @@ export interface BenchOptions {
    * (N = 10,000 at concurrency 50, ours against the SDK client it replaced), `--only cold-start`,
    * `--only history` (the sequence + history write per post, reads of 1,000, a flood of reads), `--only shards`
    * (100,000 and 1,000,000 recipients through the shard code, ~5 minutes), `--only capacity` (room
-   * publishes/s by store handles and rooms, each route's duration), or several, comma-separated.
+   * publishes/s by store handles and rooms, each route's duration), `--only round-trips` (MySQL round trips
+   * per route, counted on the wire, and each route's median), or several, comma-separated.
    */
   only?: Section[] | undefined;
   /** An unzipped package whose message path the cold-start section times beside ours (`--baseline DIR`). */
@@ -46,7 +49,8 @@ export interface BenchOptions {
   log?: (message: string) => void;
 }
 
-export type Section = 'delivery' | 'fanout' | 'cold-start' | 'load' | 'rights' | 'history' | 'shards' | 'capacity';
+export type Section =
+  'delivery' | 'fanout' | 'cold-start' | 'load' | 'rights' | 'history' | 'shards' | 'capacity' | 'round-trips';
 export const SECTIONS: readonly Section[] = [
   'delivery',
   'fanout',
@@ -56,6 +60,7 @@ export const SECTIONS: readonly Section[] = [
   'history',
   'shards',
   'capacity',
+  'round-trips',
 ];
 
 export type { BenchResults } from './results';
@@ -110,6 +115,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   let coldStart: ColdStartSection;
   let shardRows: ShardRow[];
   let capacity: CapacitySection;
+  let roundTrips: RoundTripSection;
   try {
     log('CPU per post of each delivery candidate');
     delivery = await benchDelivery(standIn, deliveryPlan(smoke));
@@ -140,6 +146,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     coldStart = await coldStartSection(standIn, options, settings, mysqlUrl);
     shardRows = smoke ? [] : await shardSection(standIn, settings, log);
     capacity = await capacitySection(standIn, smoke, mysqlUrl, log);
+    log(`MySQL round trips per route (MySQL: ${mysqlUrl ? 'reachable' : 'skipped'})`);
+    roundTrips = await benchRoundTrips(standIn, { smoke, mysqlUrl });
   } finally {
     await standIn.close();
   }
@@ -175,6 +183,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     history,
     shards: { rows: shardRows },
     capacity,
+    roundTrips,
   };
 }
 
@@ -254,6 +263,7 @@ function emptyResults(options: BenchOptions, settings: BenchResults['settings'],
     history: { rows: [], reads: [], flood: [] },
     shards: { rows: [] },
     capacity: { rows: [], routes: [] },
+    roundTrips: { routes: [] },
   };
 }
 
@@ -281,8 +291,9 @@ async function sectionsOnly(
   let history: HistorySection = { rows: [], reads: [], flood: [] };
   let shardRows: ShardRow[] = [];
   let capacity: CapacitySection = { rows: [], routes: [] };
+  let roundTrips: RoundTripSection = { routes: [] };
   // Asked once, for the sections that measure MySQL too, and said in the run's header.
-  const needsMysql = sections.includes('history') || sections.includes('capacity');
+  const needsMysql = sections.includes('history') || sections.includes('capacity') || sections.includes('round-trips');
   const mysqlUrl =
     needsMysql && options.mysqlUrl && (await mysqlReachable(options.mysqlUrl)) ? options.mysqlUrl : undefined;
   const mysql =
@@ -290,6 +301,10 @@ async function sectionsOnly(
   try {
     if (sections.includes('capacity')) {
       capacity = await capacitySection(standIn, options.smoke, mysqlUrl, options.log ?? (() => {}));
+    }
+    if (sections.includes('round-trips')) {
+      options.log?.(`MySQL round trips per route (MySQL: ${mysqlUrl ? 'reachable' : 'skipped'})`);
+      roundTrips = await benchRoundTrips(standIn, { smoke: options.smoke, mysqlUrl });
     }
     if (sections.includes('shards')) {
       shardRows = await shardSection(standIn, settings, options.log ?? (() => {}));
@@ -343,5 +358,6 @@ async function sectionsOnly(
     history,
     shards: { rows: shardRows },
     capacity,
+    roundTrips,
   } satisfies BenchResults;
 }

@@ -11,6 +11,7 @@ import type { Courier, Session } from './session';
 /**
  * Tells a room's other members that a connection joined or left it, through the one
  * delivery path; nothing for rooms above the threshold (src/chat/presence.ts says why).
+ * Returns the event's number in the room, when there was an event.
  */
 export async function announce(
   courier: Courier & { presenceMaxMembers: number },
@@ -18,22 +19,16 @@ export async function announce(
   event: PresenceEvent,
   who: { connectionId: string; subject: string | null },
   reason?: LeaveReason,
-): Promise<void> {
+): Promise<number | undefined> {
   const audience = await presenceAudience(courier.store, room, who.connectionId, courier.presenceMaxMembers);
   if (audience === undefined) {
     log.debug('no presence event: presence off or room above the threshold', { room, event });
-    return;
+    return undefined;
   }
-  if (audience.length === 0) return;
-  await deliverToAudience(
-    courier,
-    audience,
-    await encodeForTarget(courier, presenceMessage(room, event, who, reason)),
-    {
-      connectionId: who.connectionId,
-      room,
-    },
-  );
+  if (audience.length === 0) return undefined;
+  const frame = await encodeForTarget(courier, presenceMessage(room, event, who, reason));
+  await deliverToAudience(courier, audience, frame, { connectionId: who.connectionId, room });
+  return frame.seq;
 }
 
 /**

@@ -18,6 +18,7 @@ import { historyWindow } from '../config';
 import type { HistorySettings } from '../config';
 import type { ConnectionStore, HistoryPage, StoredMessage } from '../data';
 import { BadMessageError } from '../errors';
+import { requireMembership } from './access';
 import { MAX_MESSAGE_BYTES } from './protocol';
 
 export { MAX_HISTORY_LIMIT } from './protocol';
@@ -59,12 +60,14 @@ function withSeq(body: string, seq: number): string {
 /**
  * Numbers a room frame and keeps it in the room's history: one store write. Refused before
  * that when it would not fit a frame with its number (API Gateway would refuse the post to
- * every member), so a refused message takes no number.
+ * every member), so a refused message takes no number. With `member`, the store numbers it
+ * only when that connection is in the room (the same round trip): refused as `not_member`.
  */
 export async function sequenceRoomFrame(
   store: ConnectionStore,
   frame: { type: string; room: string; id: string },
   sentAt: number,
+  member?: string,
 ): Promise<SequencedFrame> {
   const body = JSON.stringify(frame);
   const size = Buffer.byteLength(body);
@@ -76,7 +79,8 @@ export async function sequenceRoomFrame(
       { size, limit },
     );
   }
-  const seq = await store.appendToRoom(frame.room, { id: frame.id, sentAt, body });
+  const seq = await store.appendToRoom(frame.room, { id: frame.id, sentAt, body }, member);
+  requireMembership(seq !== 0, frame.room, 'publish');
   return { type: frame.type, bytes: encoder.encode(withSeq(body, seq)), id: frame.id, seq };
 }
 
@@ -129,13 +133,20 @@ export async function latestSeq(store: ConnectionStore, room: string): Promise<n
 /**
  * Reads and frames one `history` answer: one query, whatever the count asked for, that reads
  * no more text than one answer can hold (MAX_MESSAGE_BYTES), however large the messages.
+ * With `member`, only for a connection in the room (checked by the same query): what a member
+ * could have heard, and no more; `not_member` otherwise.
  */
 export async function readHistory(
   store: ConnectionStore,
   request: { room: string; after: number; limit: number },
   settings: HistorySettings,
+  member?: string,
 ): Promise<HistoryAnswer> {
   const window = historyWindow(settings);
-  const page = await store.roomHistory(request.room, request.after, request.limit, window, MAX_MESSAGE_BYTES);
+  const { room, after, limit } = request;
+  const page = await store.roomHistory(room, after, limit, window, MAX_MESSAGE_BYTES, member);
+  if (page.member === false) {
+    throw new BadMessageError('not_member', `join "${request.room}" before asking for its history`);
+  }
   return historyFrame(request.room, request.after, page);
 }

@@ -73,15 +73,13 @@ function shardSender(
 }
 
 /**
- * Any other message: a room's is refused unless the sender is a member, before it gets a number
- * in the room's history (a refused message leaves no trace), then numbered and kept with it.
+ * Any other message: a room's is refused unless the sender is a member, checked by the store in
+ * the write that numbers it and keeps it in the room's history (one round trip; a refused
+ * message takes no number and leaves no trace).
  */
 async function numberedPlan(session: Session, target: Target, data: unknown, options: RelayOptions) {
-  if (target.room !== undefined) {
-    const member = (await session.store.roomsOf(session.connectionId)).includes(target.room);
-    requireMembership(member, target.room, 'publish');
-  }
-  const message = await encodeForTarget(session, messageEnvelope(target, session, data));
+  const member = target.room === undefined ? undefined : session.connectionId;
+  const message = await encodeForTarget(session, messageEnvelope(target, session, data), member);
   const plan: Plan =
     options.checked && target.to !== undefined
       ? { kind: 'direct', audience: [target.to] }

@@ -256,7 +256,8 @@ export class MysqlSession {
     });
   }
 
-  protected async run<T>(operation: string, sql: string, values: unknown[], deadline: number): Promise<T> {
+  /** `sql` undefined: only connects (when there is no connection), with the same recovery. */
+  protected async run<T>(operation: string, sql: string | undefined, values: unknown[], deadline: number): Promise<T> {
     try {
       return await this.attempt<T>(sql, values, deadline);
     } catch (error) {
@@ -275,7 +276,7 @@ export class MysqlSession {
           deadline,
           CONNECTION_MANAGEMENT.backoff,
         );
-        return await this.statement<T>(sql, values, deadline - Date.now());
+        return sql === undefined ? (undefined as T) : await this.statement<T>(sql, values, deadline - Date.now());
       } catch (retryError) {
         if (retryError instanceof DatabasePasswordError) throw retryError;
         throw this.failure(operation, retryError, ' after reading the password again');
@@ -294,7 +295,7 @@ export class MysqlSession {
    * One statement, connecting first when there is no connection (within the deadline); the
    * password, when it comes from a secret, is set before serverless-mysql connects.
    */
-  private async attempt<T>(sql: string, values: unknown[], deadline: number): Promise<T> {
+  private async attempt<T>(sql: string | undefined, values: unknown[], deadline: number): Promise<T> {
     if (this.db.getClient() === null) {
       if (this.password !== undefined) this.db.config({ password: await this.password.current(deadline) });
       // A fresh token when the kept one is near its end: RDS checks it at connect time only.
@@ -302,7 +303,7 @@ export class MysqlSession {
       await this.connect(deadline);
       this.password?.connected();
     }
-    return this.statement<T>(sql, values, deadline - Date.now());
+    return sql === undefined ? (undefined as T) : this.statement<T>(sql, values, deadline - Date.now());
   }
 
   /**
@@ -341,27 +342,46 @@ export class MysqlSession {
   }
 
   /**
-   * Runs `work` as one READ COMMITTED transaction on one connection. Its statements go to
-   * the mysql2 connection itself: serverless-mysql's query() reconnects and repeats a
-   * statement when the connection drops, which here would run the rest of the transaction
-   * on a new connection, outside it and without its lock. On any failure the connection is
-   * closed instead of rolled back (the server rolls back a transaction whose connection
-   * ends, and a connection that just failed may not take a ROLLBACK); the next call
-   * connects again.
+   * Runs `work` as one READ COMMITTED transaction on one connection (exclusive() says how).
+   * On any failure the connection is closed instead of rolled back (the server rolls back a
+   * transaction whose connection ends, and a connection that just failed may not take a
+   * ROLLBACK); the next call connects again.
    */
   protected transaction<T>(
     operation: string,
     work: (statement: Statement) => Promise<T>,
     deadline = this.budget(),
   ): Promise<T> {
+    return this.exclusive(operation, deadline, async (statement) => {
+      await statement('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      await statement('START TRANSACTION');
+      const result = await work(statement);
+      await statement('COMMIT');
+      return result;
+    });
+  }
+
+  /**
+   * One statement that must not run twice (a stored procedure that numbers a message or
+   * makes a membership), sent as exclusive() sends them: never repeated by the library.
+   */
+  protected once<T>(operation: string, sql: string, values: unknown[], deadline = this.budget()): Promise<T> {
+    return this.exclusive(operation, deadline, (statement) => statement<T>(sql, values));
+  }
+
+  /**
+   * Runs `work`'s statements on the mysql2 connection itself: serverless-mysql's query()
+   * reconnects and repeats a statement when the connection drops, which would run the rest of
+   * a transaction on a new connection, outside it and without its lock, or run a procedure
+   * twice. Each statement gets what is left of the operation's budget, and a statement that
+   * runs out of it ends its connection for good (as statement() does); any failure closes it.
+   */
+  private exclusive<T>(operation: string, deadline: number, work: (statement: Statement) => Promise<T>): Promise<T> {
     return this.serially(async () => {
       await this.prepare(deadline);
-      // Through run(): connects (within the deadline) and applies to the next transaction.
-      await this.run(operation, 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED', [], deadline);
+      await this.run(operation, undefined, [], deadline); // connects, within the deadline
       const client = this.db.getClient() as MysqlConnection | null;
       if (client === null) throw new StoreError(`MySQL ${operation} failed: the connection closed`, operation);
-      // Each statement gets what is left of the operation's budget, and a statement that runs
-      // out of it ends its connection for good (as statement() does).
       const statement: Statement = <R>(sql: string, values: unknown[] = []) => {
         const left = deadline - Date.now();
         if (left < 1) return Promise.reject(timeoutError(left));
@@ -378,12 +398,9 @@ export class MysqlSession {
         });
       };
       try {
-        await statement('START TRANSACTION');
-        const result = await work(statement);
-        await statement('COMMIT');
-        return result;
+        return await work(statement);
       } catch (error) {
-        this.destroyConnection(); // the server rolls back; the next call connects again
+        this.destroyConnection(); // a transaction is rolled back; the next call connects again
         throw new StoreError(`MySQL ${operation} failed: ${errorText(error)}`, operation, { cause: error });
       }
     });

@@ -10,10 +10,11 @@
  * (docs/operations.md#byte-exact-identifiers). The store reads them back as UTF-8 text
  * (`typeCast` in ./mysql-connections.ts).
  */
+import { routineDefinitions, routineNames } from './mysql-routines';
 import { historyTables, presenceTable, shardTableNames, SUBJECT_INDEX, tableNames } from './types';
 
 /** The version this code's tables are at; `migrate` brings any earlier one here. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Identifier columns: bytes, sized as the VARCHAR(n) utf8mb4 columns they replace (4 bytes a character at most). */
 const BYTES = {
@@ -134,7 +135,7 @@ interface Migration {
   version: number;
   description: string;
   /** Idempotent by inspection: changes only what is not yet as this version wants it. */
-  apply(db: Execute, t: SchemaTables): Promise<void>;
+  apply(db: Execute, t: SchemaTables, prefix: string): Promise<void>;
 }
 
 /** The identifier columns that version 2 turns into bytes, with their nullability. */
@@ -189,6 +190,17 @@ export const MIGRATIONS: readonly Migration[] = [
         changes.set(t[table], list);
       }
       for (const [table, list] of changes) await db(`ALTER TABLE \`${table}\` ${list.join(', ')}`);
+    },
+  },
+  {
+    version: 3,
+    description: 'stored procedures: join, a room message and a removal in one round trip each',
+    async apply(db, t, prefix) {
+      // Made again from scratch: a procedure cut short by a failed migration is replaced whole.
+      for (const [name, definition] of routineDefinitions(t, routineNames(prefix))) {
+        await db(`DROP PROCEDURE IF EXISTS \`${name}\``);
+        await db(definition);
+      }
     },
   },
 ];
@@ -269,7 +281,7 @@ export async function migrate(db: Execute, prefix: string, options: MigrateOptio
     );
     const from = await schemaVersion(db, prefix);
     const due = MIGRATIONS.filter((migration) => migration.version > from);
-    for (const migration of due) await migration.apply(db, t);
+    for (const migration of due) await migration.apply(db, t, prefix);
     for (const statement of tableDefinitions(t)) await db(statement);
     if (due.length > 0) {
       await db(`INSERT IGNORE INTO \`${t.versions}\` (version, description, applied_at) VALUES ?`, [
@@ -298,4 +310,5 @@ export async function ensureSchema(db: Execute, prefix: string, options: Migrate
 export async function dropSchema(db: Execute, prefix: string): Promise<void> {
   const names = Object.values(schemaTables(prefix)).map((name) => `\`${name}\``);
   await db(`DROP TABLE IF EXISTS ${names.join(', ')}`);
+  for (const name of Object.values(routineNames(prefix))) await db(`DROP PROCEDURE IF EXISTS \`${name}\``);
 }

@@ -5,6 +5,8 @@
  * - SELECT, INSERT, UPDATE, DELETE on each table of the schema (`SELECT … FOR UPDATE` needs
  *   SELECT and UPDATE, `INSERT … ON DUPLICATE KEY UPDATE` INSERT and UPDATE), SELECT only on the
  *   versions table;
+ * - EXECUTE on the schema's stored procedures (./mysql-routines.ts), which run with their
+ *   definer's (the master user's) rights on those same tables;
  * - PROCESS: the store's connection management counts every user's connections in
  *   information_schema.PROCESSLIST against max_connections (./mysql-connections.ts `end`);
  *   without it a user sees its own threads only. KILL of its own user's idle connections needs
@@ -18,6 +20,7 @@
  */
 import type { Execute, SchemaTables } from './mysql-schema';
 import { schemaTables } from './mysql-schema';
+import { routineNames } from './mysql-routines';
 
 /** MySQL user names are at most 32 characters; ours are plain so that they need no quoting rules. */
 const USER_NAME = /^[A-Za-z0-9_]{1,32}$/;
@@ -61,6 +64,11 @@ export function appUserStatements(options: AppUserOptions): { sql: string; value
     { sql: `ALTER USER ${account} ${identified.sql}`, values: identified.values },
     ...tablePrivileges(schemaTables(options.prefix)).map(({ table, privileges }) => ({
       sql: `GRANT ${privileges} ON ${db}.\`${table}\` TO ${account}`,
+      values: [],
+    })),
+    // The procedures exist by now: the deploy step migrates before it makes the user.
+    ...Object.values(routineNames(options.prefix)).map((routine) => ({
+      sql: `GRANT EXECUTE ON PROCEDURE ${db}.\`${routine}\` TO ${account}`,
       values: [],
     })),
     { sql: `GRANT PROCESS ON *.* TO ${account}`, values: [] },

@@ -11,6 +11,8 @@ import type { MysqlStoreOptions } from './mysql-connections';
 import { MysqlDeliveries } from './mysql-deliveries';
 import { dropSchema, ensureSchema, migrate } from './mysql-schema';
 import type { MigrationReport } from './mysql-schema';
+import { lockWaitSeconds, routineNames } from './mysql-routines';
+import type { RoutineNames } from './mysql-routines';
 import { chunks, DELETE_CHUNK, presenceTable, toConnection } from './types';
 import type { Connection, ConnectionPage, ConnectionRow, ConnectionStore, JoinResult, PresencePage } from './types';
 
@@ -24,12 +26,15 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
   private readonly prefix: string;
   /** Whether the schema is the deploy's business (MysqlSettings.migrate): then never checked here. */
   private readonly migratedAtDeploy: boolean;
+  /** The schema's stored procedures (./mysql-routines.ts). */
+  private readonly routines: RoutineNames;
 
   constructor(settings: MysqlSettings, options: MysqlStoreOptions = {}) {
     super(settings, options);
     this.watchers = presenceTable(settings.tablePrefix);
     this.prefix = settings.tablePrefix;
     this.migratedAtDeploy = settings.migrate === 'deploy';
+    this.routines = routineNames(settings.tablePrefix);
   }
 
   /**
@@ -82,8 +87,9 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
     );
   }
 
+  /** One round trip (a procedure): the connection's row, then its memberships with their presence rows. */
   async remove(connectionId: string): Promise<void> {
-    await this.removeMany([connectionId]);
+    await this.query('remove', `CALL \`${this.routines.remove}\`(?)`, [connectionId], this.budget());
   }
 
   async removeMany(connectionIds: readonly string[]): Promise<void> {
@@ -160,8 +166,9 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
   }
 
   /**
-   * One transaction per join, so that the limit holds however many joins of one
-   * connection run at once in other containers:
+   * One round trip: a procedure (./mysql-routines.ts) runs the join as one READ COMMITTED
+   * transaction, so that the limit holds however many joins of one connection run at once in
+   * other containers:
    * - `FOR UPDATE` on the connection's row queues every join of that connection behind
    *   the one in progress, and each holder commits before the next gets the lock;
    * - under READ COMMITTED the count is a fresh snapshot taken when its statement starts,
@@ -170,32 +177,20 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
    * READ COMMITTED also takes no gap locks, so joins of different connections (which share
    * index ranges of the members table) cannot deadlock on each other's gaps. It needs row
    * or mixed binary logging (RDS MySQL 8's default; a STATEMENT binlog would refuse the insert).
+   * The presence row goes in the membership's transaction, so a join that is there (settle's
+   * check) has its row too; INSERT IGNORE: a row that outlived its membership says the same.
    */
   async join(connectionId: string, room: string, maxRooms: number, seesPresence = false): Promise<JoinResult> {
-    const { connections, members } = this.t;
-    return this.transaction('join', async (statement) => {
-      const known = await statement<unknown[]>(
-        `SELECT connection_id FROM \`${connections}\` WHERE connection_id = ? FOR UPDATE`,
-        [connectionId],
-      );
-      if (known.length === 0) return 'unknown_connection';
-      const [counted] = await statement<{ n: number | string; here: number | string | null }[]>(
-        `SELECT COUNT(*) AS n, COALESCE(SUM(room = ?), 0) AS here FROM \`${members}\` WHERE connection_id = ?`,
-        [room, connectionId],
-      );
-      if (Number(counted?.here ?? 0) > 0) return 'already_member';
-      if (Number(counted?.n ?? 0) >= maxRooms) return 'limit_reached';
-      await statement(`INSERT INTO \`${members}\` (room, connection_id) VALUES (?, ?)`, [room, connectionId]);
-      // In the membership's transaction, so a join that is there (settle's check) has its row too.
-      // IGNORE: a row that outlived its membership says the same (a connection's rights never change).
-      if (seesPresence) {
-        await statement(`INSERT IGNORE INTO \`${this.watchers}\` (room, connection_id) VALUES (?, ?)`, [
-          room,
-          connectionId,
-        ]);
-      }
-      return 'joined';
-    });
+    const deadline = this.budget();
+    const [rows] = await this.once<[{ result: JoinResult }[], unknown]>(
+      'join',
+      `CALL \`${this.routines.join}\`(?, ?, ?, ?, ?)`,
+      [connectionId, room, maxRooms, seesPresence ? 1 : 0, lockWaitSeconds(deadline)],
+      deadline,
+    );
+    const result = rows[0]?.result;
+    if (result === undefined) throw new StoreError('MySQL join failed: the procedure gave no result', 'join');
+    return result;
   }
 
   async leave(connectionId: string, room: string): Promise<boolean> {
@@ -288,10 +283,11 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
     const { connections, members } = this.t;
     const deadline = this.budget();
     // Counted and ordered as in members(); the presence row only marks who may hear the events.
-    const count = await this.memberCount('presence', room, deadline);
-    const rows = await this.query<{ connection_id: string; sees: number | string }[]>(
+    // One round trip: the count is a window over the same rows, taken before the LIMIT (a page
+    // with no rows is a room of none).
+    const rows = await this.query<{ connection_id: string; sees: number | string; n: number | string }[]>(
       'presence',
-      `SELECT c.connection_id, p.connection_id IS NOT NULL AS sees
+      `SELECT c.connection_id, p.connection_id IS NOT NULL AS sees, COUNT(*) OVER () AS n
        FROM \`${members}\` m JOIN \`${connections}\` c ON c.connection_id = m.connection_id
        LEFT JOIN \`${this.watchers}\` p ON p.room = m.room AND p.connection_id = m.connection_id
        WHERE m.room = ? ORDER BY c.connected_at, c.connection_id LIMIT ?`,
@@ -299,7 +295,7 @@ export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionS
       deadline,
     );
     return {
-      count,
+      count: Number(rows[0]?.n ?? 0),
       members: rows.map((row) => ({ connectionId: row.connection_id, seesPresence: Number(row.sees) === 1 })),
     };
   }

@@ -5,15 +5,18 @@
  */
 import type { EmbeddedSettings } from '../config';
 import { EmbeddedSession } from './sqlite-session';
-import { historyTables, historyWalkQuery, readHistoryPage } from './types';
+import { historyTables, historyWalkQuery, readHistoryPage, tableNames } from './types';
 import type { HistoryEntry, HistoryPage, HistoryRow, HistoryWindow } from './types';
 
 export abstract class EmbeddedHistory extends EmbeddedSession {
   private readonly h: { sequences: string; history: string };
+  /** The members' table, for appendToRoom's membership check (the store owns it, ./sqlite.ts). */
+  private readonly memberTable: string;
 
   constructor(settings: EmbeddedSettings) {
     super(settings);
     this.h = historyTables(settings.tablePrefix);
+    this.memberTable = tableNames(settings.tablePrefix).members;
   }
 
   protected override schema(): string {
@@ -24,11 +27,16 @@ export abstract class EmbeddedHistory extends EmbeddedSession {
    * BEGIN IMMEDIATE holds the file's write lock from the counter's update to the history's
    * insert: an append in another worker waits (busy timeout) and then counts on from ours.
    */
-  appendToRoom(room: string, entry: HistoryEntry): Promise<number> {
+  appendToRoom(room: string, entry: HistoryEntry, member?: string): Promise<number> {
     const { sequences, history } = this.h;
     return this.run('append', (db) =>
       db
         .transaction((): number => {
+          // In the write transaction: the membership is the one the number is taken under.
+          const known =
+            member === undefined ||
+            db.prepare(`SELECT 1 FROM "${this.memberTable}" WHERE room = ? AND connection_id = ?`).get(room, member);
+          if (!known) return 0;
           const seq = db
             .prepare(
               `INSERT INTO "${sequences}" (room, seq) VALUES (?, 1)
@@ -55,10 +63,18 @@ export abstract class EmbeddedHistory extends EmbeddedSession {
     limit: number,
     window: HistoryWindow,
     maxBytes?: number,
+    member?: string,
   ): Promise<HistoryPage> {
     const sql = historyWalkQuery({ sequences: `"${this.h.sequences}"`, history: `"${this.h.history}"` });
     const walk = (values: unknown[]) => this.run('history', (db) => db.prepare(sql).all(...values) as HistoryRow[]);
-    return readHistoryPage(walk, { room, after, limit, window, maxBytes });
+    if (member === undefined) return readHistoryPage(walk, { room, after, limit, window, maxBytes });
+    return this.run('history', (db) =>
+      db.prepare(`SELECT 1 FROM "${this.memberTable}" WHERE room = ? AND connection_id = ?`).get(room, member),
+    ).then(async (known) =>
+      known
+        ? { ...(await readHistoryPage(walk, { room, after, limit, window, maxBytes })), member: true }
+        : { latest: 0, messages: [], member: false },
+    );
   }
 
   trimHistory(window: HistoryWindow): Promise<number> {

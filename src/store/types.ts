@@ -79,13 +79,17 @@ export interface ConnectionStore extends ShardStore {
    * Gives a room message the room's next sequence number and keeps it in the room's
    * history, in one transaction: racing publishers (other containers, other handles) never
    * get the same number or leave one out, and no number exists without its message.
+   * With `member`: only when that connection is in the room, checked in the same step;
+   * 0 (no number taken, nothing kept) when it is not.
    */
-  appendToRoom(room: string, entry: HistoryEntry): Promise<number>;
+  appendToRoom(room: string, entry: HistoryEntry, member?: string): Promise<number>;
   /**
    * A room's messages after `after`, oldest first, at most `limit` and at most `maxBytes` of
    * kept text (HISTORY_READ_BYTES by default), within the history's bounds (`window`), with the
    * room's latest number. The store reads no body past that budget: one query
-   * (historyWalkQuery), and one more per gap in the room's numbers.
+   * (historyWalkQuery), and one more per gap in the room's numbers. With `member`, the same
+   * query says whether that connection is in the room: when not, the page is empty and
+   * `member` false.
    */
   roomHistory(
     room: string,
@@ -93,6 +97,7 @@ export interface ConnectionStore extends ShardStore {
     limit: number,
     window: HistoryWindow,
     maxBytes?: number,
+    member?: string,
   ): Promise<HistoryPage>;
   /** Deletes what is outside the history's bounds, in every room; returns how many messages. */
   trimHistory(window: HistoryWindow): Promise<number>;
@@ -127,6 +132,8 @@ export interface HistoryPage {
    * page ends at the room's last message in range, or at the limit).
    */
   next?: number;
+  /** Asked with a `member`: false when that connection is not in the room (nothing else is said then). */
+  member?: boolean;
 }
 
 /**
@@ -348,6 +355,8 @@ export type HistoryRow = {
   id: string | null;
   sent_at: number | string | null;
   body: string | null;
+  /** historyWalkQuery with `members`: 1 when the connection is in the room. */
+  member?: number | string;
 };
 
 /**
@@ -364,8 +373,9 @@ export type HistoryRow = {
  * missing (or out of the window) in the middle ends it, and readHistoryPage walks on from there.
  * readHistoryPage gives its values.
  */
-export function historyWalkQuery({ sequences, history }: { sequences: string; history: string }): string {
-  return `WITH RECURSIVE walk (seq, total, n) AS (
+export function historyWalkQuery(tables: { sequences: string; history: string; members?: string }): string {
+  const { sequences, history, members } = tables;
+  const walk = `WITH RECURSIVE walk (seq, total, n) AS (
       SELECT h.seq, OCTET_LENGTH(h.body), 1
       FROM ${sequences} s JOIN ${history} h ON h.room = s.room
       WHERE s.room = ? AND h.seq = (
@@ -375,12 +385,19 @@ export function historyWalkQuery({ sequences, history }: { sequences: string; hi
       SELECT h.seq, w.total + OCTET_LENGTH(h.body), w.n + 1
       FROM walk w JOIN ${history} h ON h.room = ? AND h.seq = w.seq + 1 AND h.sent_at >= ?
       WHERE w.total <= ? AND w.n < ?
-    )
-    SELECT s.seq AS latest, w.seq, h.id, h.sent_at, h.body
+    )`;
+  const page = `SELECT s.seq AS latest, w.seq, h.id, h.sent_at, h.body
     FROM ${sequences} s
       LEFT JOIN walk w ON 1 = 1
       LEFT JOIN ${history} h ON h.room = s.room AND h.seq = w.seq AND w.total <= ?
-    WHERE s.room = ? ORDER BY w.seq`;
+    WHERE s.room = ?`;
+  if (members === undefined) return `${walk} ${page} ORDER BY w.seq`;
+  // With whether a connection is in the room (two values more: the room, the connection), on
+  // one row at least, also for a room without messages: the read is its membership check too.
+  return `${walk} SELECT q.*, mm.connection_id IS NOT NULL AS member
+    FROM (SELECT 1 AS one) one LEFT JOIN (${page}) q ON 1 = 1
+      LEFT JOIN ${members} mm ON mm.room = ? AND mm.connection_id = ?
+    ORDER BY q.seq`;
 }
 
 /** What one history read asks for (ConnectionStore.roomHistory's arguments). */

@@ -85,8 +85,8 @@ describe('npm run bench -- --smoke', () => {
     // INSERT, the connection check
     expect(total('$connect, first')).toBe(3);
     expect(total('$connect, warm')).toBe(1);
-    // the rooms it was in (for presence), the two DELETEs, the connection check
-    expect(total('$disconnect, warm, when')).toBe(4);
+    // the rooms it was in (for presence), one procedure that deletes it and its memberships, the connection check
+    expect(total('$disconnect, warm, when')).toBe(3);
     expect(total('for comparison: serverless-mysql defaults, one statement + end(), second')).toBe(2);
   });
 
@@ -166,6 +166,22 @@ describe('npm run bench -- --smoke', () => {
     expect(row('mysql', 'publish')?.roundTrips).toBeGreaterThan(1);
     expect(row('mysql', 'ping')?.roundTrips).toBe(0);
     expect(renderMarkdown(results)).toContain('### Capacity: each route through src/handler.ts');
+  });
+
+  it("counts each route's MySQL round trips on the wire, within its target, and times it", () => {
+    const routes = results.roundTrips.routes;
+    if (results.mysql !== 'reachable') {
+      expect(routes).toEqual([]);
+      return;
+    }
+    expect(routes.map((r) => r.route)).toEqual(['$connect', '$disconnect', 'join', 'leave', 'publish', 'history']);
+    for (const r of routes) {
+      expect(r.mysqlRoundTrips).toBeGreaterThan(0);
+      expect(r.mysqlRoundTrips).toBeLessThanOrEqual(r.target);
+      expect(r.medianMs).toBeGreaterThan(0);
+      expect(r.hopMedianMs).toBeGreaterThan(0);
+    }
+    expect(renderMarkdown(results)).toContain('### MySQL round trips per route');
   });
 
   it('runs only the sections --only names', async () => {

@@ -18,6 +18,7 @@ import {
 } from '../../src/store/mysql-schema';
 import type { Execute } from '../../src/store/mysql-schema';
 import { StoreError } from '../../src/errors';
+import { routineNames } from '../../src/store/mysql-routines';
 import { legacyRows, legacyTables } from '../fixtures/legacy-mysql-schema';
 import {
   driverOptions,
@@ -71,6 +72,20 @@ suite('the MySQL schema and its migrations', () => {
     return rows.map((row) => `${row.t.slice(prefix.length)}.${row.c}: ${row.d}`);
   }
 
+  /** The schema's stored procedures, each as `name: its parameters` (the prefix left out). */
+  async function procedures(of: string): Promise<string[]> {
+    const rows = await db<{ name: string; params: string }[]>(
+      `SELECT r.routine_name AS name, (SELECT GROUP_CONCAT(p.parameter_name ORDER BY p.ordinal_position)
+         FROM information_schema.parameters p
+         WHERE p.specific_schema = r.routine_schema AND p.specific_name = r.routine_name) AS params
+       FROM information_schema.routines r
+       WHERE r.routine_schema = DATABASE() AND r.routine_type = 'PROCEDURE' AND r.routine_name IN (?)
+       ORDER BY r.routine_name`,
+      [Object.values(routineNames(of))],
+    );
+    return rows.map((row) => `${row.name.slice(of.length)}: ${row.params}`);
+  }
+
   async function legacyStage(): Promise<void> {
     for (const statement of [...legacyTables(prefix), ...legacyRows(prefix)]) await db(statement);
   }
@@ -117,7 +132,19 @@ suite('the MySQL schema and its migrations', () => {
       'room_presence.room: varbinary',
       'room_sequences.room: varbinary',
     ]);
-    expect(await migrate(db, prefix, { lockWaitSeconds: 5 })).toEqual({ from: 2, to: 2, applied: [] });
+    expect(await procedures(prefix)).toEqual([
+      'append_to_room: in_room,in_id,in_sent_at,in_body,in_member,in_wait',
+      'join_room: in_connection,in_room,in_max,in_sees,in_wait',
+      'remove_connection: in_connection',
+    ]);
+    expect(await migrate(db, prefix, { lockWaitSeconds: 5 })).toEqual({
+      from: SCHEMA_VERSION,
+      to: SCHEMA_VERSION,
+      applied: [],
+    });
+    // Dropping the schema drops its procedures too.
+    await dropSchema(db, prefix);
+    expect(await procedures(prefix)).toEqual([]);
   });
 
   it("converts today's tables at the store's first use, rows intact, to the very shape a fresh database gets", async () => {
@@ -171,6 +198,8 @@ suite('the MySQL schema and its migrations', () => {
     try {
       await migrate(db, fresh, { lockWaitSeconds: 5 });
       expect(await shapes(prefix)).toEqual(await shapes(fresh));
+      expect(await procedures(prefix)).toEqual(await procedures(fresh));
+      expect(await procedures(prefix)).toHaveLength(3);
     } finally {
       await dropSchema(db, fresh);
     }
@@ -195,7 +224,7 @@ suite('the MySQL schema and its migrations', () => {
       migrate(first, prefix, { lockWaitSeconds: 10 }),
       migrate(second, prefix, { lockWaitSeconds: 10 }),
     ]);
-    expect(reports.map((report) => report.applied).sort()).toEqual([[], [1, 2]]);
+    expect(reports.map((report) => report.applied).sort()).toEqual([[], [1, 2, 3]]);
     expect(reports.map((report) => report.to)).toEqual([SCHEMA_VERSION, SCHEMA_VERSION]);
   });
 
@@ -206,7 +235,7 @@ suite('the MySQL schema and its migrations', () => {
     await db(
       `ALTER TABLE \`${t.members}\` MODIFY room VARBINARY(64) NOT NULL, MODIFY connection_id VARBINARY(128) NOT NULL`,
     );
-    expect(await migrate(db, prefix, { lockWaitSeconds: 5 })).toMatchObject({ from: 0, applied: [1, 2] });
+    expect(await migrate(db, prefix, { lockWaitSeconds: 5 })).toMatchObject({ from: 0, applied: [1, 2, 3] });
     expect(await columnTypes()).not.toContainEqual(expect.stringMatching(/varchar/));
     expect(await open().audience('lobby')).toHaveLength(2);
   });

@@ -14,6 +14,7 @@ import { ANSWER_RESERVE_MS, handleSchemaEvent } from '../../src/deploy/schema-re
 import type { SchemaWork } from '../../src/deploy/schema-resource';
 import { schemaWork } from '../../src/deploy/schema-work';
 import { dropSchema, executeOn, SCHEMA_VERSION, schemaTables, schemaVersion } from '../../src/store/mysql-schema';
+import { routineNames } from '../../src/store/mysql-routines';
 import type { Execute } from '../../src/store/mysql-schema';
 import { legacyRows, legacyTables } from '../fixtures/legacy-mysql-schema';
 import {
@@ -139,7 +140,7 @@ suite('the schema custom resource', () => {
     expect(await schemaVersion(db, prefix)).toBe(SCHEMA_VERSION);
   });
 
-  it('makes a user that reads and writes the tables and sees every process, but cannot DROP, CREATE, ALTER or GRANT', async () => {
+  it('makes a user that reads and writes the tables, calls the procedures and sees every process, but cannot DROP, CREATE, ALTER or GRANT', async () => {
     await run(event('Create', stand.url, properties()));
     const t = schemaTables(prefix);
     const app = await asApp();
@@ -152,6 +153,11 @@ suite('the schema custom resource', () => {
       const [rows] = await app.query(`SELECT connected_at FROM \`${t.connections}\``);
       expect(rows).toEqual([{ connected_at: 2 }]);
       await app.query(`DELETE FROM \`${t.connections}\` WHERE connection_id = 'c1'`);
+      // The stored procedures the store calls (./mysql-routines.ts): EXECUTE on each.
+      await app.query(`INSERT INTO \`${t.connections}\` (connection_id, connected_at, subject) VALUES ('c2', 1, 'u')`);
+      await app.query(`CALL \`${routineNames(prefix).remove}\`(?)`, ['c2']);
+      const [left] = await app.query(`SELECT COUNT(*) AS n FROM \`${t.connections}\``);
+      expect(left).toEqual([{ n: 0 }]);
       const [versions] = await app.query(`SELECT MAX(version) AS v FROM \`${t.versions}\``);
       expect(versions).toEqual([{ v: SCHEMA_VERSION }]);
       // The root connection of this test is another user's: PROCESS shows it.

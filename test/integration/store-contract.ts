@@ -329,6 +329,60 @@ export function storeContract(
         expect(await store.roomHistory('green', 0, 100, WIDE)).toEqual({ latest: 0, messages: [] });
       });
 
+      it("numbers a member's message only, checked in the same step: a non-member's takes no number", async () => {
+        await store.add({ connectionId: 'M', connectedAt: 1, subject: null });
+        await store.add({ connectionId: 'N', connectedAt: 2, subject: null });
+        await store.join('M', 'red', 50);
+        expect(await store.appendToRoom('red', entry(1), 'M')).toBe(1);
+        expect(await store.appendToRoom('red', entry(2), 'N')).toBe(0);
+        expect(await store.appendToRoom('red', entry(3), 'gone')).toBe(0);
+        expect(await store.appendToRoom('blue', entry(4), 'M')).toBe(0);
+        expect(await store.appendToRoom('red', entry(5), 'M')).toBe(2);
+        expect(await store.roomHistory('red', 0, 100, WIDE)).toEqual({
+          latest: 2,
+          messages: [
+            { seq: 1, ...entry(1) },
+            { seq: 2, ...entry(5) },
+          ],
+        });
+        expect(await store.roomHistory('blue', 0, 100, WIDE)).toEqual({ latest: 0, messages: [] });
+      });
+
+      it("reads a room's history with the reader's membership in the same step, and nothing for a non-member", async () => {
+        await store.add({ connectionId: 'M', connectedAt: 1, subject: null });
+        await store.add({ connectionId: 'N', connectedAt: 2, subject: null });
+        await store.join('M', 'red', 50);
+        await store.join('M', 'quiet', 50);
+        await store.join('N', 'blue', 50);
+        for (let n = 1; n <= 3; n++) await store.appendToRoom('red', entry(n));
+        expect(await store.roomHistory('red', 1, 100, WIDE, undefined, 'M')).toEqual({
+          latest: 3,
+          messages: [
+            { seq: 2, ...entry(2) },
+            { seq: 3, ...entry(3) },
+          ],
+          member: true,
+        });
+        expect(await store.roomHistory('red', 0, 100, WIDE, undefined, 'N')).toEqual({
+          latest: 0,
+          messages: [],
+          member: false,
+        });
+        // A room without messages: its members are told so, others only that they are not in it.
+        expect(await store.roomHistory('quiet', 0, 100, WIDE, undefined, 'M')).toEqual({
+          latest: 0,
+          messages: [],
+          member: true,
+        });
+        expect(await store.roomHistory('quiet', 0, 100, WIDE, undefined, 'N')).toEqual({
+          latest: 0,
+          messages: [],
+          member: false,
+        });
+        await store.leave('M', 'red');
+        expect((await store.roomHistory('red', 0, 100, WIDE, undefined, 'M')).member).toBe(false);
+      });
+
       it('reads after a number, bounded by the limit, and says the latest even when nothing is after', async () => {
         for (let n = 1; n <= 5; n++) await store.appendToRoom('red', entry(n));
         const page = await store.roomHistory('red', 2, 2, WIDE);

@@ -132,6 +132,12 @@ describe('publish', () => {
       statusCode: 400,
     });
     expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'membership' }, 'publish'));
+    // Refused in the write itself: the room's count did not move, nothing was kept.
+    expect(store.audience).not.toHaveBeenCalled();
+    expect(await store.roomHistory('secret-room', 0, 10, { maxPerRoom: 10, notBefore: 0 })).toEqual({
+      latest: 0,
+      messages: [],
+    });
   });
 
   it('needs membership with auth off too', async () => {
@@ -141,7 +147,7 @@ describe('publish', () => {
     expect(posted()).toEqual(refusal({ room: 'secret-room', missing: 'membership' }, 'publish'));
   });
 
-  it('reaches the room for a member, reading its rooms before the message takes a number, then the audience once', async () => {
+  it('reaches the room for a member, checked in the write that numbers the message, then the audience once', async () => {
     expect(await from(A1, 'alice', MEMBERS, { action: 'publish', room: 'secret-room', data: 'hi' })).toEqual({
       statusCode: 200,
     });
@@ -155,7 +161,9 @@ describe('publish', () => {
       .filter(([, value]) => jest.isMockFunction(value) && (value as jest.Mock).mock.calls.length > 0)
       .map(([name]) => name)
       .filter((name) => name !== 'end');
-    expect(reads.sort()).toEqual(['appendToRoom', 'audience', 'roomsOf']);
+    expect(reads.sort()).toEqual(['appendToRoom', 'audience']);
+    // The store numbers the message only if the sender is in the room (one round trip).
+    expect((store.appendToRoom as jest.Mock).mock.calls[0]?.[2]).toBe(A1);
   });
 });
 

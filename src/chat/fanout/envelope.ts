@@ -55,11 +55,16 @@ export function encodeForDelivery(message: MessageFrame | PresenceFrame): Encode
 /**
  * A room's frame is numbered and kept in its history (one store write, src/chat/history.ts);
  * any other is only encoded: direct messages and broadcasts have an id but no order or history.
+ * `member`: a room's frame is numbered only if that connection is in the room (the same write).
  */
-export function encodeForTarget(courier: Courier, message: MessageFrame | PresenceFrame): Promise<Encoded> {
+export function encodeForTarget(
+  courier: Courier,
+  message: MessageFrame | PresenceFrame,
+  member?: string,
+): Promise<Encoded> {
   if (message.room === undefined) return Promise.resolve(encodeForDelivery(message));
   const sentAt = message.type === 'message' ? message.sentAt : Date.now();
-  return sequenceRoomFrame(courier.store, { ...message, room: message.room }, sentAt);
+  return sequenceRoomFrame(courier.store, { ...message, room: message.room }, sentAt, member);
 }
 
 /**

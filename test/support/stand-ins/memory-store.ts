@@ -113,13 +113,17 @@ export function memoryStore(): MemoryStore {
       if (target.subject === subject) return true;
       return [...rooms.values()].some((members) => members.has(from) && members.has(to));
     },
-    appendToRoom: async (room, entry) => {
+    appendToRoom: async (room, entry, member) => {
+      if (member !== undefined && !rooms.get(room)?.has(member)) return 0;
       const seq = (sequences.get(room) ?? 0) + 1;
       sequences.set(room, seq);
       history.set(room, [...(history.get(room) ?? []), { seq, ...entry }]);
       return seq;
     },
-    roomHistory: async (room, after, limit, window, maxBytes = HISTORY_READ_BYTES): Promise<HistoryPage> => {
+    roomHistory: async (room, after, limit, window, maxBytes = HISTORY_READ_BYTES, member?: string) => {
+      // Asked with a member: nothing but `member: false` for a connection outside the room.
+      if (member !== undefined && !rooms.get(room)?.has(member)) return { latest: 0, messages: [], member: false };
+      const asked: Pick<HistoryPage, 'member'> = member === undefined ? {} : { member: true };
       const latest = sequences.get(room) ?? 0;
       const kept = (history.get(room) ?? []).filter(
         (m) => m.seq > after && m.seq > latest - window.maxPerRoom && m.sentAt >= window.notBefore,
@@ -129,10 +133,10 @@ export function memoryStore(): MemoryStore {
       let bytes = 0;
       for (const message of kept.slice(0, limit)) {
         bytes += Buffer.byteLength(message.body);
-        if (bytes > maxBytes) return { latest, messages, next: message.seq };
+        if (bytes > maxBytes) return { latest, messages, next: message.seq, ...asked };
         messages.push(message);
       }
-      return { latest, messages };
+      return { latest, messages, ...asked };
     },
     trimHistory: async (window) => {
       let removed = 0;

@@ -72,6 +72,8 @@ export interface TcpProxy {
   silentAfter(pattern: RegExp): void;
   /** In `full` mode, answer "Too many connections" this long after accepting (a busy server); 0 by default. */
   setRefusalDelay(ms: number): void;
+  /** Holds what clients send this long before passing it on: a network hop per round trip; 0 by default. */
+  setHopDelay(ms: number): void;
   /** Every command clients sent through the proxy since the last reset, in order. */
   readonly commands: ProxiedCommand[];
   resetCommands(): void;
@@ -116,6 +118,7 @@ function commandParser(report: (command: ProxiedCommand) => void): (chunk: Buffe
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let mode: ProxyMode = 'pass';
   let refusalDelayMs = 0;
+  let hopDelayMs = 0;
   const commands: ProxiedCommand[] = [];
   const open = new Set<Socket>();
   const clients = new Set<Socket>();
@@ -175,7 +178,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     // Forwarding by hand (not pipe) so that `silent` can stop it on an open connection.
     client.on('data', (chunk: Buffer) => {
       parse(chunk);
-      if (mode === 'pass' || mode === 'hold') upstream.write(chunk);
+      if (mode === 'pass' || mode === 'hold') {
+        // Equal delays fire in the order they were set: the stream stays in order.
+        if (hopDelayMs > 0) setTimeout(() => upstream.write(chunk), hopDelayMs);
+        else upstream.write(chunk);
+      }
       if (holdNow) {
         holdNow = false;
         mode = 'hold';
@@ -227,6 +234,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     setRefusalDelay(ms) {
       refusalDelayMs = ms;
+    },
+    setHopDelay(ms) {
+      hopDelayMs = ms;
     },
     commands,
     resetCommands: () => void commands.splice(0),
