@@ -8,14 +8,14 @@ import type { MysqlSettings } from '../config';
 import { errorText, StoreError } from '../errors';
 import { log } from '../log';
 import type { MysqlStoreOptions } from './mysql-connections';
-import { MysqlDeliveries } from './mysql-deliveries';
+import { MysqlUserPresence } from './mysql-user-presence';
 import { dropSchema, ensureSchema } from './mysql-schema';
 import { chunks, DELETE_CHUNK, presenceTable, toConnection } from './types';
 import type { Connection, ConnectionPage, ConnectionRow, ConnectionStore, JoinResult, PresencePage } from './types';
 
 export { HISTORY_TRIM_MS } from './mysql-history';
 
-export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionStore {
+export class MysqlConnectionStore extends MysqlUserPresence implements ConnectionStore {
   readonly kind = 'mysql' as const;
   private ready: Promise<void> | undefined;
   /** The memberships that may see the room's presence (presenceTable says why a table). */
