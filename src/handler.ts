@@ -42,6 +42,7 @@ const sweepWork = () => require('./chat/housekeeping/sweep') as typeof import('.
 const shards = () => require('./chat/fanout/shards') as typeof import('./chat/fanout/shards');
 const shardDelivery = () => require('./chat/fanout/deliver') as typeof import('./chat/fanout/deliver');
 const lifecycle = () => require('./events/lifecycle') as typeof import('./events/lifecycle');
+const inbound = () => require('./events/inbound') as typeof import('./events/inbound');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
@@ -349,7 +350,18 @@ export async function publish(event: unknown, context: Context): Promise<import(
   };
   storeUsed = false;
   try {
-    return await push().handlePublish(event, courier);
+    const bridge = inbound();
+    if (!bridge.isBridgeEvent(event)) return await push().handlePublish(event, courier);
+    // From the bus (PublishRule): its detail is the request; a refusal is returned, not thrown, so
+    // EventBridge does not retry what cannot succeed; a failure is thrown, and retried.
+    try {
+      const result = await push().handlePublish(event.detail, courier);
+      bridge.recordInbound(event, bridge.outcomeOf(result));
+      return result;
+    } catch (error) {
+      bridge.recordInbound(event, 'failed', { error });
+      throw error;
+    }
   } finally {
     // A refused request never touched the store: nothing to end.
     await endUsedStore({ route: 'publish' });

@@ -25,10 +25,12 @@ export async function announce(
     return;
   }
   if (audience.length === 0) return;
+  // The user's connections in the room after this one's change: a second tab is no new member.
+  const { user: connections } = await courier.store.tally(room, who);
   await deliverToAudience(
     courier,
     audience,
-    await encodeForTarget(courier, presenceMessage(room, event, who, reason)),
+    await encodeForTarget(courier, presenceMessage(room, event, who, reason, connections)),
     {
       connectionId: who.connectionId,
       room,

@@ -35,12 +35,17 @@ export async function listMembers(session: Session, room: string): Promise<void>
   const page = await session.store.members(room, session.listPageSize);
   requireMembership(await isMemberOf(session, room, page), room, 'members');
   const members = page.connections.map((member) => ({ connectionId: member.connectionId, from: member.subject }));
+  // Users beside connections (additive: older clients read `members` as before).
+  const people = await session.store.usersIn(room, session.listPageSize);
+  const users = people.users.map(({ user, subject, connections }) => ({ user, from: subject, connections }));
   await replyWithPage(session, members, page.count, (shown, truncated) => ({
     type: 'members',
     room,
     count: page.count,
     members: shown,
     truncated,
+    userCount: people.count,
+    users: users.slice(0, shown.length),
   }));
 }
 

@@ -100,6 +100,7 @@ export function analyse(template: Template, variant: Variant, partition = 'aws')
     if (api !== undefined) Object.assign(parts, { apiId: [api.apiId], stage: [api.stage] });
     const fromEnvironment: Record<string, string> = {
       deliverFunction: 'DELIVER_FUNCTION',
+      eventBus: 'EVENT_BUS_NAME',
       dbSecretArn: 'DB_SECRET_ARN',
       jwtSecretArn: 'AUTH_JWT_SECRET_ARN',
     };
@@ -193,6 +194,8 @@ export function alternatives(part: string, fn: FunctionView, stack: Stack): stri
     }
     case 'failuresQueueArn':
       return not([inRegion('sqs', `aws-node-websockets-${other}-shard-failures`)]);
+    case 'eventBus':
+      return not([`aws-node-websockets-${other}`, 'default']);
     case 'functionName': {
       const sameRole = new Set(
         stack.functions.filter((candidate) => candidate.role === fn.role).map((f) => f.functionName),
