@@ -4,6 +4,8 @@
  * (.local/events-<WS_PORT>.jsonl) and the presence frames each client got show exactly the
  * expected sequence: a user is one member however many connections it has. One service start
  * per store; each step waits for its events before the next, so the file's order is the steps'.
+ * Then the way in: `npm run publish -- --event` hands a `websockets.publish` event to the publish
+ * function as the stage bus's rule does.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +14,7 @@ import type { Received } from '../support/harnesses/client';
 import type { OfflineService } from '../support/harnesses/offline';
 import { eventually, storeCases } from '../support/harnesses/store-cases';
 import type { TestStore } from '../support/harnesses/store-cases';
+import { runScript } from '../support/harnesses/scripts';
 import { SECRET, sign } from '../support/harnesses/tokens';
 
 jest.setTimeout(240_000);
@@ -121,6 +124,26 @@ for (const storeCase of cases) {
       expect(presence(a1.client)).toEqual(['join bob 1 true false', 'join alice 2 false false']);
       expect(presence(b1.client)).toEqual(['join alice 2 false false', 'leave alice 1 false false']);
       expect(presence(a2.client)).toEqual(['leave alice 1 false false', 'leave bob 0 false true']);
+    });
+
+    it('npm run publish -- --event pushes to the room through the publish function, as PublishRule would', async () => {
+      const { client } = await open('carol');
+      await client.request({ action: 'join', room: ROOM }, 'joined');
+      const heard = client.ofType('message');
+      const run = await runScript('publish.ts', {
+        cwd: service.serviceDir,
+        env: { ...process.env, LAMBDA_PORT: String(service.ports.lambda) },
+        args: ['--event', '--room', ROOM, '--data', '{"text":"from the bus"}'],
+        timeoutMs: 60_000,
+      });
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(JSON.parse(run.stdout)).toMatchObject({ type: 'delivery', room: ROOM, recipients: 1, sent: 1 });
+      expect(await heard).toMatchObject({
+        type: 'message',
+        room: ROOM,
+        origin: 'server',
+        data: { text: 'from the bus' },
+      });
     });
   });
 }
