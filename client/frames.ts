@@ -5,7 +5,14 @@
  * and test/unit/client-frames.test.ts runs them over frames the real handlers produce, so the
  * types, the server and the client cannot drift apart unnoticed.
  */
-import type { ConnectionEntry, FrameOf, MemberEntry, ServerMessage, ServerMessageType } from '../src/chat/frames';
+import type {
+  ConnectionEntry,
+  FrameOf,
+  MemberEntry,
+  ServerMessage,
+  ServerMessageType,
+  UserEntry,
+} from '../src/chat/frames';
 import { ClientFrameError, ClientGatewayError } from './errors';
 
 type Check = (value: unknown) => boolean;
@@ -53,6 +60,7 @@ const connectionEntry: Shape<ConnectionEntry & { type: never }> = {
   from: stringOrNull,
 };
 const memberEntry: Shape<MemberEntry & { type: never }> = { connectionId: string, from: stringOrNull };
+const userEntry: Shape<UserEntry & { type: never }> = { user: string, from: stringOrNull, connections: number };
 
 const SHAPES: { [T in ServerMessageType]: Shape<FrameOf<T>> } = {
   message: {
@@ -81,7 +89,15 @@ const SHAPES: { [T in ServerMessageType]: Shape<FrameOf<T>> } = {
   joined: { room: string, seq: optional(number) },
   left: { room: string, wasMember: boolean },
   connections: { you: string, count: number, connections: listOf(connectionEntry), truncated: boolean },
-  members: { room: string, count: number, members: listOf(memberEntry), truncated: boolean },
+  members: {
+    room: string,
+    count: number,
+    members: listOf(memberEntry),
+    truncated: boolean,
+    // Optional: a server from before users were counted sends neither.
+    userCount: optional(number),
+    users: optional(listOf(userEntry)),
+  },
   presence: {
     ...identity,
     room: string,
@@ -89,6 +105,10 @@ const SHAPES: { [T in ServerMessageType]: Shape<FrameOf<T>> } = {
     connectionId: string,
     from: stringOrNull,
     reason: optional(oneOf('leave', 'disconnect')),
+    user: optional(string),
+    connections: optional(number),
+    first: optional(oneOf(true)),
+    last: optional(oneOf(true)),
   },
   pong: { at: number },
   history: { room: string, latest: number, messages: anything, more: boolean, gap: boolean, ref: optional(string) },

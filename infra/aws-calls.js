@@ -43,6 +43,7 @@ const PARTS = {
   stage: { from: 'the last segment of the path of WEBSOCKET_API_ENDPOINT' },
   connectionId: { from: "the connection's id", free: true },
   deliverFunction: { from: 'DELIVER_FUNCTION' },
+  eventBus: { from: "EVENT_BUS_NAME (the stage's bus, serverless.yml EventBus)" },
   dbSecretArn: { from: 'DB_SECRET_ARN (the secret RDS keeps the master password in)' },
   dbResourceId: { from: "the instance's DbiResourceId (ConnectionsDatabase), which names it in rds-db ARNs" },
   dbUser: { from: 'DB_USER (the application user the deploy makes)' },
@@ -166,6 +167,17 @@ const CALLS = [
     // `:*` also covers a qualified invoke (a version or alias).
     grant: ({ service, stage }) =>
       ['', ':*'].map((qualifier) => sub(`${arnPrefix('lambda')}:function:${service}-${stage}-deliver${qualifier}`)),
+  },
+  {
+    id: 'put-events',
+    // publish shares message's role (FanOutFunctionsRole): it emits nothing today, but a row names all of a role.
+    functions: ['connect', 'disconnect', 'default', 'message', 'publish', 'sweep'],
+    actions: ['events:PutEvents'],
+    targets: ['arn:{partition}:events:{region}:{account}:event-bus/{eventBus}'],
+    site: 'src/aws/event-bridge.ts#EventBridgeClient.putEvents',
+    why: "lifecycle events (connection, room, member; docs/events.md) to the stage's own bus, never another",
+    sid: 'PutEventsOnOwnBusOnly',
+    grant: () => [{ 'Fn::GetAtt': ['EventBus', 'Arn'] }],
   },
   {
     id: 'keep-failed-shard',

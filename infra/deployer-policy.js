@@ -92,6 +92,16 @@ const RESOURCE_ACTIONS = {
     'events:RemoveTargets',
     'events:ListTargetsByRule',
   ],
+  // The stage's lifecycle-event bus (docs/events.md).
+  'AWS::Events::EventBus': [
+    'events:CreateEventBus',
+    'events:DeleteEventBus',
+    'events:DescribeEventBus',
+    'events:UpdateEventBus',
+    'events:ListTagsForResource',
+    'events:TagResource',
+    'events:UntagResource',
+  ],
   // API Gateway's IAM actions are the HTTP methods of its control API (…::/apis/…).
   'AWS::ApiGatewayV2::Api': ['apigateway:GET', 'apigateway:POST', 'apigateway:PATCH', 'apigateway:DELETE'],
   'AWS::ApiGatewayV2::Authorizer': ['apigateway:GET', 'apigateway:POST', 'apigateway:PATCH', 'apigateway:DELETE'],

@@ -16,8 +16,8 @@
  * The chat page (web/) is served at http://localhost:HTTP_PORT/.
  */
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
   allowedOrigins,
@@ -57,6 +57,10 @@ async function main(): Promise<void> {
   const problems = localSettingProblems(settings);
   if (problems.length > 0) throw new StartError(problems.join('; '));
   const store = localStore(settings, wsPort);
+  // Emptied at every start, as the store is: it tells what this run's backend would have received.
+  const eventsFile = resolve('.local', `events-${wsPort}.jsonl`);
+  mkdirSync(dirname(eventsFile), { recursive: true });
+  writeFileSync(eventsFile, '');
   const allowed = allowedOrigins(settings);
   const limits = gatewayLimits(settings);
 
@@ -79,6 +83,9 @@ async function main(): Promise<void> {
     // API Gateway's limits (scripts/local-limits.js, also in the serverless process), as resolved here.
     ...limits.env,
     LOG_LEVEL: String(settings.LOG_LEVEL ?? 'info'),
+    // Lifecycle events go to this file, one JSON line each, instead of EventBridge (docs/events.md).
+    EVENTS_LOCAL_FILE: eventsFile,
+    EVENTS_LOCAL_PRINT: String(settings.EVENTS_LOCAL_PRINT ?? 'on'),
   };
   if (store.kind === 'mysql') {
     env.LOCAL_DB_URL = store.url;
@@ -103,6 +110,7 @@ async function main(): Promise<void> {
   if (leftOver > 0) say(`store: removed ${leftOver} connection(s) an earlier run left in its tables`);
 
   say(`store: ${describeStore(store)}`);
+  say(`events: each one a line of ${eventsFile} (docs/events.md)`);
   // settings.js has already resolved AUTH_MODE (and the keys) from the environment or .env.yml
   // and, with auth on, put what verifies tokens in the authorize function's environment (which
   // wins over --localEnvironment). AUTH_MODE: off wins over a key that is set.

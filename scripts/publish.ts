@@ -6,10 +6,16 @@
  *
  * It posts to http://localhost:$HTTP_PORT/publish (3000 by default), unsigned: the local
  * runtime does not enforce IAM. A deployed API needs a signed request (docs/protocol.md#backend-push).
+ * With `--event` it plays the stage bus's PublishRule instead: the request goes as the detail of a
+ * `websockets.publish` event, invoked on the publish function through the local Lambda API
+ * (LAMBDA_PORT, 3002 by default), exactly as EventBridge hands it over (docs/events.md).
  */
 import { parseArgs } from 'node:util';
+import { bridgeEvent } from '../src/events/inbound';
+import { loadSettings } from './local';
 
-const USAGE = "usage: npm run publish -- [--room <room> | --user <user> | --connection <connectionId>] --data '<JSON>'";
+const USAGE =
+  "usage: npm run publish -- [--event] [--room <room> | --user <user> | --connection <connectionId>] --data '<JSON>'";
 
 /** The function may take up to 29 s (its timeout); a little more, and we stop waiting. */
 const TIMEOUT_MS = 35_000;
@@ -18,17 +24,19 @@ class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-function port(): number {
-  const raw = process.env.HTTP_PORT;
-  const value = raw === undefined || raw === '' ? 3000 : Number(raw);
+function port(name = 'HTTP_PORT', fallback = 3000): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
   if (!Number.isInteger(value) || value < 1 || value > 65535) {
-    throw new UsageError(`HTTP_PORT must be a port number, got "${raw}"`);
+    throw new UsageError(`${name} must be a port number, got "${raw}"`);
   }
   return value;
 }
 
+let asEvent = false;
+
 function request(): Record<string, unknown> {
-  let values: { room?: string; user?: string; connection?: string; data?: string; help?: boolean };
+  let values: { room?: string; user?: string; connection?: string; data?: string; help?: boolean; event?: boolean };
   try {
     ({ values } = parseArgs({
       options: {
@@ -37,8 +45,10 @@ function request(): Record<string, unknown> {
         connection: { type: 'string' },
         data: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        event: { type: 'boolean' },
       },
     }));
+    asEvent = values.event === true;
   } catch (cause) {
     throw new UsageError(cause instanceof Error ? cause.message : String(cause), { cause });
   }
@@ -57,9 +67,19 @@ function request(): Record<string, unknown> {
   return { room: values.room, user: values.user, connectionId: values.connection, data };
 }
 
+/** Where the request goes: POST /publish, or (--event) the publish function as PublishRule invokes it. */
+async function destination(payload: Record<string, unknown>): Promise<{ url: string; body: string }> {
+  if (!asEvent) return { url: `http://localhost:${port()}/publish`, body: JSON.stringify(payload) };
+  const settings = await loadSettings({ local: true });
+  const name = `aws-node-websockets-${String(settings.STAGE ?? 'dev')}-publish`;
+  return {
+    url: `http://localhost:${port('LAMBDA_PORT', 3002)}/2015-03-31/functions/${name}/invocations`,
+    body: JSON.stringify(bridgeEvent(payload)),
+  };
+}
+
 async function main(): Promise<void> {
-  const body = JSON.stringify(request());
-  const url = `http://localhost:${port()}/publish`;
+  const { url, body } = await destination(request());
   let response: Response;
   try {
     response = await fetch(url, {

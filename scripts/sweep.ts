@@ -7,6 +7,7 @@
  * when nothing listens there, none is removed for that reason (only a 410 removes).
  */
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { readConfig } from '../src/config';
 import { createStore } from '../src/data';
 import { sweep, useStore } from '../src/handler';
@@ -33,6 +34,10 @@ async function main(): Promise<void> {
   Object.assign(process.env, env);
   if (env.LOCAL_DB_URL === undefined) delete process.env.LOCAL_DB_URL;
   process.env.MANAGEMENT_ENDPOINT ??= `http://localhost:${wsPort}`;
+  // What it closes is told where `npm start` tells it: its events file (docs/events.md), when
+  // `npm start` made one here; none is made for a sweep of its own.
+  const eventsFile = resolve('.local', `events-${wsPort}.jsonl`);
+  if (existsSync(eventsFile)) process.env.EVENTS_LOCAL_FILE ??= eventsFile;
   try {
     const { expired, gone, checked, trimmed, abandoned } = await sweep();
     console.log(

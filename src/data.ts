@@ -6,9 +6,13 @@
  */
 import type { StoreSettings } from './config';
 import { MysqlConnectionStore } from './store/mysql';
-import type { ConnectionStore } from './store/types';
+import type { ConnectionStore as BaseStore } from './store/types';
+import type { UserPresenceStore } from './store/user-presence';
 
 export type * from './store/types';
+export type * from './store/user-presence';
+/** The interface of src/store/types.ts, with per-user presence and departures (src/store/user-presence.ts). */
+export type ConnectionStore = BaseStore & UserPresenceStore;
 /** The MySQL budgets, which the handler's own budgets are built around. */
 export { MYSQL_TIMEOUTS } from './store/mysql-connections';
 

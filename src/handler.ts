@@ -41,6 +41,8 @@ const push = () => require('./chat/push') as typeof import('./chat/push');
 const sweepWork = () => require('./chat/housekeeping/sweep') as typeof import('./chat/housekeeping/sweep');
 const shards = () => require('./chat/fanout/shards') as typeof import('./chat/fanout/shards');
 const shardDelivery = () => require('./chat/fanout/deliver') as typeof import('./chat/fanout/deliver');
+const lifecycle = () => require('./events/lifecycle') as typeof import('./events/lifecycle');
+const inbound = () => require('./events/inbound') as typeof import('./events/inbound');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
@@ -233,6 +235,10 @@ export const connect = route('$connect', async (event, context) => {
   if (subject !== null && (await overUserLimit(store, connectionId, subject, config().maxConnectionsPerUser)))
     return 429;
   log.info('connected', { route: '$connect', connectionId });
+  // Before the handshake completes, bounded by the emitter's budget (docs/events.md).
+  await lifecycle().safely('connection.opened', { connectionId }, () =>
+    lifecycle().emit([lifecycle().opened({ connectionId, subject }, connectedAt)], routeDeadline(context)),
+  );
   return 200;
 });
 
@@ -242,12 +248,30 @@ export const connect = route('$connect', async (event, context) => {
  */
 export const disconnect = route('$disconnect', async (event, context) => {
   if (event.requestContext.eventType !== 'DISCONNECT') return notOurs(event, context);
-  const { connectionId } = event.requestContext;
-  const rooms = config().presenceMaxMembers > 0 ? await currentStore().roomsOf(connectionId) : [];
+  const { connectionId, disconnectStatusCode, disconnectReason } =
+    event.requestContext as WebSocketEvent['requestContext'] & {
+      disconnectStatusCode?: unknown;
+      disconnectReason?: unknown;
+    };
+  // Its rooms and its subject are read before they go: the events of its departures name them.
+  const rooms = await currentStore().roomsOf(connectionId);
+  const subject = subjectOf(event) ?? (await currentStore().get(connectionId))?.subject ?? null;
   await currentStore().remove(connectionId);
   log.info('disconnected', { route: '$disconnect', connectionId });
   // The messaging path (validator, delivery client) is loaded only when there is someone to tell.
-  if (rooms.length > 0) await messaging().announceDeparture(session(event, context), rooms);
+  if (rooms.length > 0 && config().presenceMaxMembers > 0) {
+    await messaging().announceDeparture(session(event, context), rooms);
+  }
+  const events = lifecycle();
+  const reason = events.closeReason(disconnectStatusCode, disconnectReason);
+  await events.safely('connection.closed', { connectionId }, () =>
+    events.connectionClosed(
+      { store: currentStore(), deadline: routeDeadline(context) },
+      { connectionId, subject },
+      rooms,
+      reason,
+    ),
+  );
   return 200;
 });
 
@@ -326,7 +350,18 @@ export async function publish(event: unknown, context: Context): Promise<import(
   };
   storeUsed = false;
   try {
-    return await push().handlePublish(event, courier);
+    const bridge = inbound();
+    if (!bridge.isBridgeEvent(event)) return await push().handlePublish(event, courier);
+    // From the bus (PublishRule): its detail is the request; a refusal is returned, not thrown, so
+    // EventBridge does not retry what cannot succeed; a failure is thrown, and retried.
+    try {
+      const result = await push().handlePublish(event.detail, courier);
+      bridge.recordInbound(event, bridge.outcomeOf(result));
+      return result;
+    } catch (error) {
+      bridge.recordInbound(event, 'failed', { error });
+      throw error;
+    }
   } finally {
     // A refused request never touched the store: nothing to end.
     await endUsedStore({ route: 'publish' });

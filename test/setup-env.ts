@@ -13,3 +13,6 @@ process.env.WEBSOCKET_API_ENDPOINT =
   process.env.WEBSOCKET_API_ENDPOINT ?? 'https://abc123.execute-api.us-east-1.amazonaws.com/dev';
 // A delivery writes its metrics to stdout (src/chat/fanout/emf.ts); test/unit/metrics.test.ts turns them on.
 process.env.POWERTOOLS_METRICS_DISABLED = process.env.POWERTOOLS_METRICS_DISABLED ?? 'true';
+// Departures wait EVENTS_DEBOUNCE_MS (3 s) for a reconnect, in the route that made them; tests that
+// are not about it do not wait (test/unit/lifecycle-events.test.ts sets its own).
+process.env.EVENTS_DEBOUNCE_MS = process.env.EVENTS_DEBOUNCE_MS ?? '0';

@@ -99,9 +99,13 @@ function triggersOf(template: Template): Map<string, string[]> {
       add(fn, `HTTP API route ${code(String(route.Properties?.RouteKey))}${auth}`);
     }
   }
-  for (const [, rule] of resourcesOfType(template, 'AWS::Events::Rule')) {
-    for (const fn of named(template, rule.Properties?.Targets, 'AWS::Lambda::Function'))
-      add(fn, `schedule ${code(String(rule.Properties?.ScheduleExpression))}`);
+  for (const [id, rule] of resourcesOfType(template, 'AWS::Events::Rule')) {
+    const pattern = rule.Properties?.EventPattern as { 'detail-type'?: string[] } | undefined;
+    const trigger =
+      rule.Properties?.ScheduleExpression !== undefined
+        ? `schedule ${code(String(rule.Properties.ScheduleExpression))}`
+        : `EventBridge rule ${code(id)} (detail-type ${(pattern?.['detail-type'] ?? []).map(code).join(', ')})`;
+    for (const fn of named(template, rule.Properties?.Targets, 'AWS::Lambda::Function')) add(fn, trigger);
   }
   // A custom resource's ServiceToken: CloudFormation invokes the function at a deploy.
   for (const [id, resource] of Object.entries(template.Resources)) {
@@ -377,7 +381,10 @@ export function readmeCreatesBlock(templates: Templates): string {
   const schedule =
     sweep === undefined
       ? ''
-      : String(resourcesOfType(template, 'AWS::Events::Rule')[0]?.[1].Properties?.ScheduleExpression);
+      : String(
+          resourcesOfType(template, 'AWS::Events::Rule').find(([, rule]) => rule.Properties?.ScheduleExpression)?.[1]
+            .Properties?.ScheduleExpression,
+        );
   const fns = names.map((name) =>
     sweep !== undefined && name === nameOf(sweep[0]) ? `${code(name)} (on ${code(schedule)})` : code(name),
   );
@@ -395,7 +402,9 @@ export function readmeCreatesBlock(templates: Templates): string {
     `A deploy creates: the WebSocket API (${routesBlock(templates)}), the Lambda functions ${list(fns)} ` +
       `(plus ${list(authOnly.map(code))} when auth is on), an HTTP API with ${code(String(http?.Properties?.RouteKey))} behind IAM, ` +
       `${db.StorageEncrypted === true ? 'an encrypted' : 'an'} RDS MySQL ${String(db.EngineVersion)} instance with its password in Secrets Manager, ` +
-      `a VPC of its own, ${roles.size} IAM roles (one per group of functions), the shard-failures queue with its alarm, and the functions' log groups.`,
+      `a VPC of its own, ${roles.size} IAM roles (one per group of functions), the shard-failures queue with its alarm, ` +
+      `${resourcesOfType(template, 'AWS::Events::EventBus').length > 0 ? "the stage's EventBridge bus with its publish rule, " : ''}` +
+      `and the functions' log groups.`,
   );
 }
 

@@ -26,7 +26,9 @@ export async function announce(
     return undefined;
   }
   if (audience.length === 0) return undefined;
-  const frame = await encodeForTarget(courier, presenceMessage(room, event, who, reason));
+  // The user's connections in the room after this one's change: a second tab is no new member.
+  const { user: connections } = await courier.store.tally(room, who);
+  const frame = await encodeForTarget(courier, presenceMessage(room, event, who, reason, connections));
   await deliverToAudience(courier, audience, frame, { connectionId: who.connectionId, room });
   return frame.seq;
 }

@@ -78,12 +78,18 @@ export type ConnectionsFrame = {
 
 export type MemberEntry = { connectionId: string; from: string | null };
 
+/** A room's member as a user: its subject (with auth off, its one connection) and its connections there. */
+export type UserEntry = { user: string; from: string | null; connections: number };
+
 export type MembersFrame = {
   type: 'members';
   room: string;
   count: number;
   members: readonly MemberEntry[];
   truncated: boolean;
+  /** The room's users (not connections); `users` lists at most as many as `members` (docs/protocol.md). */
+  userCount?: number;
+  users?: readonly UserEntry[];
 };
 
 export type PresenceEvent = 'join' | 'leave';
@@ -101,6 +107,13 @@ export type PresenceFrame = {
   connectionId: string;
   from: string | null;
   reason?: LeaveReason;
+  /** The user the connection counts as, and how many of its connections are in the room now. */
+  user?: string;
+  connections?: number;
+  /** The user's first connection arrived (it was not in the room before). */
+  first?: true;
+  /** The user's last connection left (it is no longer in the room). */
+  last?: true;
 };
 
 export type PongFrame = { type: 'pong'; at: number };

@@ -17,11 +17,17 @@ export type { LeaveReason, PresenceEvent } from './frames';
 /** The frame is defined with every other one the service sends, in src/chat/frames.ts. */
 export type PresenceMessage = PresenceFrame;
 
+/**
+ * The frame of one connection's join or leave. With `connections` (the user's connections in the
+ * room after it) it also says the user's own arrival (`first`, its first connection) or
+ * departure (`last`, its last): per-user presence for clients that count users, not sockets.
+ */
 export function presenceMessage(
   room: string,
   event: PresenceEvent,
   who: { connectionId: string; subject: string | null },
   reason?: LeaveReason,
+  connections?: number,
 ): PresenceMessage {
   return {
     type: 'presence',
@@ -31,6 +37,14 @@ export function presenceMessage(
     connectionId: who.connectionId,
     from: who.subject,
     ...(reason === undefined ? {} : { reason }),
+    ...(connections === undefined
+      ? {}
+      : {
+          user: who.subject ?? who.connectionId,
+          connections,
+          ...(event === 'join' && connections === 1 ? { first: true as const } : {}),
+          ...(event === 'leave' && connections === 0 ? { last: true as const } : {}),
+        }),
   };
 }
 

@@ -13,6 +13,10 @@ import type { Session } from './session';
 import { requireMembership, requireRight } from './access';
 import { hasRight } from '../auth/rooms';
 
+// The events module (and its emitter) is loaded by the first join or leave, not by every message.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const lifecycle = () => require('../events/lifecycle') as typeof import('../events/lifecycle');
+
 /** Rooms one connection may be in at once: bounds what a single client can make us store. */
 export const MAX_ROOMS_PER_CONNECTION = 50;
 
@@ -31,12 +35,17 @@ export async function listMembers(session: Session, room: string): Promise<void>
   const page = await session.store.members(room, session.listPageSize);
   requireMembership(await isMemberOf(session, room, page), room, 'members');
   const members = page.connections.map((member) => ({ connectionId: member.connectionId, from: member.subject }));
+  // Users beside connections (additive: older clients read `members` as before).
+  const people = await session.store.usersIn(room, session.listPageSize);
+  const users = people.users.map(({ user, subject, connections }) => ({ user, from: subject, connections }));
   await replyWithPage(session, members, page.count, (shown, truncated) => ({
     type: 'members',
     room,
     count: page.count,
     members: shown,
     truncated,
+    userCount: people.count,
+    users: users.slice(0, shown.length),
   }));
 }
 
@@ -68,7 +77,15 @@ export async function join(session: Session, room: string): Promise<void> {
   // After the membership (and its presence event): every later frame of the room reaches this
   // member, and `seq` tells its client where the room's count stands. The event's own number,
   // taken after the membership was made, says it as well as a read would, without the read.
-  await reply(session, { type: 'joined', room, seq: announced ?? (await latestSeq(session.store, room)) });
+  const seq = announced ?? (await latestSeq(session.store, room));
+  await reply(session, { type: 'joined', room, seq });
+  // After the reply: the backend's events never delay the joiner (docs/events.md).
+  if (result === 'joined') {
+    const { arrivalEvents, emit, safely } = lifecycle();
+    await safely('arrival', { connectionId, room }, async () =>
+      emit(await arrivalEvents(session, room, session, seq), session.deadline),
+    );
+  }
 }
 
 export async function leave(session: Session, room: string): Promise<void> {
@@ -81,6 +98,13 @@ export async function leave(session: Session, room: string): Promise<void> {
   );
   if (wasMember) await announce(session, room, 'leave', session, 'leave');
   await reply(session, { type: 'left', room, wasMember });
+  // After the reply, which the debounce would otherwise hold up by seconds.
+  if (wasMember) {
+    const { markDepartures, safely, settleDepartures } = lifecycle();
+    await safely('departure', { connectionId, room }, async () =>
+      settleDepartures(session, await markDepartures(session, room, session)),
+    );
+  }
 }
 
 /** A room's history needs its membership: what a member could have heard, and no more. */

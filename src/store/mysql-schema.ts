@@ -12,9 +12,10 @@
  */
 import { routineDefinitions, routineNames } from './mysql-routines';
 import { historyTables, presenceTable, shardTableNames, SUBJECT_INDEX, tableNames } from './types';
+import { departuresTable } from './user-presence';
 
 /** The version this code's tables are at; `migrate` brings any earlier one here. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Identifier columns: bytes, sized as the VARCHAR(n) utf8mb4 columns they replace (4 bytes a character at most). */
 const BYTES = {
@@ -37,6 +38,8 @@ export interface SchemaTables {
   history: string;
   deliveries: string;
   shards: string;
+  /** Departures waiting for their debounce (src/store/user-presence.ts). */
+  departures: string;
   /** One row per migration applied: the schema's version is the highest. */
   versions: string;
 }
@@ -47,6 +50,7 @@ export function schemaTables(prefix: string): SchemaTables {
     presence: presenceTable(prefix),
     ...historyTables(prefix),
     ...shardTableNames(prefix),
+    departures: departuresTable(prefix),
     versions: `${prefix}schema_versions`,
   };
 }
@@ -61,6 +65,7 @@ const TABLE_OPTIONS = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
  * - room_sequences: a room's counter outlives its messages, so a client's last seq is never
  *   reused. room_history: MEDIUMTEXT, a frame is at most 128 KB, more than TEXT's 64 KB.
  * - deliveries, delivery_shards: the tallies of sharded deliveries.
+ * - departures: a user's (or a room's) departure waiting for its debounce, with whose it was.
  */
 export function tableDefinitions(t: SchemaTables): string[] {
   return [
@@ -113,7 +118,18 @@ export function tableDefinitions(t: SchemaTables): string[] {
        PRIMARY KEY (delivery_id, shard),
        KEY idx_active (done, updated_at)
      ) ${TABLE_OPTIONS}`,
+    departuresDefinition(t),
   ];
+}
+
+/** Its own function: migration 3 creates it in this shape. */
+function departuresDefinition(t: SchemaTables): string {
+  return `CREATE TABLE IF NOT EXISTS \`${t.departures}\` (
+       room ${BYTES.room} NOT NULL, who ${BYTES.subject} NOT NULL, departed_at BIGINT NOT NULL,
+       connection_id ${BYTES.connection} NOT NULL, subject ${BYTES.subject} NULL,
+       PRIMARY KEY (room, who),
+       KEY idx_departed_at (departed_at)
+     ) ${TABLE_OPTIONS}`;
 }
 
 /**
@@ -201,6 +217,13 @@ export const MIGRATIONS: readonly Migration[] = [
         await db(`DROP PROCEDURE IF EXISTS \`${name}\``);
         await db(definition);
       }
+    },
+  },
+  {
+    version: 4,
+    description: 'departures waiting for their debounce (lifecycle events)',
+    async apply(db, t) {
+      await db(departuresDefinition(t));
     },
   },
 ];

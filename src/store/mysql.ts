@@ -8,7 +8,7 @@ import type { MysqlSettings } from '../config';
 import { errorText, StoreError } from '../errors';
 import { log } from '../log';
 import type { MysqlStoreOptions } from './mysql-connections';
-import { MysqlDeliveries } from './mysql-deliveries';
+import { MysqlUserPresence } from './mysql-user-presence';
 import { dropSchema, ensureSchema, migrate } from './mysql-schema';
 import type { MigrationReport } from './mysql-schema';
 import { lockWaitSeconds, routineNames } from './mysql-routines';
@@ -18,7 +18,7 @@ import type { Connection, ConnectionPage, ConnectionRow, ConnectionStore, JoinRe
 
 export { HISTORY_TRIM_MS } from './mysql-history';
 
-export class MysqlConnectionStore extends MysqlDeliveries implements ConnectionStore {
+export class MysqlConnectionStore extends MysqlUserPresence implements ConnectionStore {
   readonly kind = 'mysql' as const;
   private ready: Promise<void> | undefined;
   /** The memberships that may see the room's presence (presenceTable says why a table). */

@@ -10,11 +10,11 @@
 import type { EmbeddedSettings } from '../config';
 import { chunks, DELETE_CHUNK, presenceTable, toConnection } from './types';
 import type { Connection, ConnectionPage, ConnectionStore, JoinResult, PresencePage } from './types';
-import { EmbeddedDeliveries } from './sqlite-deliveries';
+import { EmbeddedUserPresence } from './sqlite-user-presence';
 
 type Row = { connection_id: string; connected_at: number; subject: string | null };
 
-export class EmbeddedConnectionStore extends EmbeddedDeliveries implements ConnectionStore {
+export class EmbeddedConnectionStore extends EmbeddedUserPresence implements ConnectionStore {
   readonly kind = 'embedded' as const;
   /** The memberships that may see the room's presence (presenceTable says why a table). */
   private readonly watchers: string;

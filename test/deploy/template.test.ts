@@ -233,7 +233,8 @@ describe('the default template', () => {
   });
 
   it('sweeps orphaned connections on a schedule', () => {
-    const rules = resourcesOfType(open, 'AWS::Events::Rule');
+    // On the default bus; the stage's own bus has PublishRule (test/deploy/events.test.ts).
+    const rules = resourcesOfType(open, 'AWS::Events::Rule').filter(([, rule]) => !rule.Properties?.EventBusName);
     expect(rules).toHaveLength(1);
     expect(rules[0]![1].Properties).toMatchObject({ ScheduleExpression: 'rate(15 minutes)' });
   });
@@ -508,7 +509,11 @@ describe('server-side publish in the default template', () => {
     const permissions = resourcesOfType(open, 'AWS::Lambda::Permission').filter(([, permission]) =>
       JSON.stringify(permission.Properties?.FunctionName).includes('PublishLambdaFunction'),
     );
-    expect(permissions.map(([, permission]) => permission.Properties?.Principal)).toEqual(['apigateway.amazonaws.com']);
+    // Besides, EventBridge for PublishRule only (test/deploy/events.test.ts).
+    expect(permissions.map(([, permission]) => permission.Properties?.Principal)).toEqual([
+      'apigateway.amazonaws.com',
+      'events.amazonaws.com',
+    ]);
     expect(JSON.stringify(permissions[0]![1].Properties?.SourceArn)).toContain('HttpApi');
   });
 

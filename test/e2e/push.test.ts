@@ -277,6 +277,9 @@ describe('presence', () => {
       event: 'join',
       connectionId: bob.id,
       from: 'bob',
+      user: 'bob',
+      connections: 1,
+      first: true,
     });
     await carol.socket.request({ action: 'join', room: 'small' }, 'joined');
     for (const member of [alice, bob]) {
@@ -303,6 +306,9 @@ describe('presence', () => {
         connectionId: bob.id,
         from: 'bob',
         reason: 'leave',
+        user: 'bob',
+        connections: 0,
+        last: true,
       });
     }
 
@@ -316,6 +322,9 @@ describe('presence', () => {
       connectionId: carol.id,
       from: 'carol',
       reason: 'disconnect',
+      user: 'carol',
+      connections: 0,
+      last: true,
     });
 
     const everyone = [alice, bob, dave];

@@ -9,6 +9,7 @@ import { storeContract } from './store-contract';
 import { shardStoreContract } from './shard-store-contract';
 import { identifierContract } from './identifier-contract';
 import { historyReadContract } from './history-read-contract';
+import { userPresenceContract } from './user-presence-contract';
 
 const dir = mkdtempSync(join(tmpdir(), 'embedded-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,6 +33,7 @@ shardStoreContract(
 );
 identifierContract('embedded (SQLite)', async () => open(join(dir, `store-${n++}.sqlite`)));
 historyReadContract('embedded (SQLite)', async () => open(join(dir, `store-${n++}.sqlite`)));
+userPresenceContract('embedded (SQLite)', async () => open(join(dir, `store-${n++}.sqlite`)));
 
 /**
  * Appends from worker threads, each with its own handle on the file, as serverless-offline's

@@ -125,6 +125,9 @@ suite('the MySQL schema and its migrations', () => {
       'deliveries.delivery_id: varbinary',
       'delivery_shards.cursor_id: varbinary',
       'delivery_shards.delivery_id: varbinary',
+      'departures.connection_id: varbinary',
+      'departures.room: varbinary',
+      'departures.subject: varbinary',
       'room_history.room: varbinary',
       'room_members.connection_id: varbinary',
       'room_members.room: varbinary',
@@ -224,7 +227,7 @@ suite('the MySQL schema and its migrations', () => {
       migrate(first, prefix, { lockWaitSeconds: 10 }),
       migrate(second, prefix, { lockWaitSeconds: 10 }),
     ]);
-    expect(reports.map((report) => report.applied).sort()).toEqual([[], [1, 2, 3]]);
+    expect(reports.map((report) => report.applied).sort()).toEqual([[], [1, 2, 3, 4]]);
     expect(reports.map((report) => report.to)).toEqual([SCHEMA_VERSION, SCHEMA_VERSION]);
   });
 
@@ -235,7 +238,7 @@ suite('the MySQL schema and its migrations', () => {
     await db(
       `ALTER TABLE \`${t.members}\` MODIFY room VARBINARY(64) NOT NULL, MODIFY connection_id VARBINARY(128) NOT NULL`,
     );
-    expect(await migrate(db, prefix, { lockWaitSeconds: 5 })).toMatchObject({ from: 0, applied: [1, 2, 3] });
+    expect(await migrate(db, prefix, { lockWaitSeconds: 5 })).toMatchObject({ from: 0, applied: [1, 2, 3, 4] });
     expect(await columnTypes()).not.toContainEqual(expect.stringMatching(/varchar/));
     expect(await open().audience('lobby')).toHaveLength(2);
   });

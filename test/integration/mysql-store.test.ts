@@ -22,6 +22,7 @@ import { storeContract } from './store-contract';
 import { shardStoreContract } from './shard-store-contract';
 import { identifierContract } from './identifier-contract';
 import { historyReadContract } from './history-read-contract';
+import { userPresenceContract } from './user-presence-contract';
 
 const suite = SKIP_MYSQL ? describe.skip : describe;
 
@@ -57,6 +58,7 @@ suite('MySQL', () => {
   );
   identifierContract('MySQL', async () => open(uniquePrefix(`i${n++}`)));
   historyReadContract('MySQL', async () => open(uniquePrefix(`h${n++}`)));
+  userPresenceContract('MySQL', async () => open(uniquePrefix(`u${n++}`)));
 
   describe('MySQL subject index (direct messages)', () => {
     let db: MysqlConnection;

@@ -426,7 +426,7 @@ describe('sweep', () => {
   });
 
   it('fails loudly when the store is down, so Lambda records the failure', async () => {
-    store.removeOlderThan.mockRejectedValueOnce(new StoreError('down', 'sweep'));
+    store.connectedBefore.mockRejectedValueOnce(new StoreError('down', 'sweep'));
     await expect(sweep()).rejects.toBeInstanceOf(StoreError);
   });
 });

@@ -60,6 +60,9 @@ it('removes what GetConnection says is gone (410), with its memberships and pres
         connectionId: 'ghost-1',
         from: 'ann',
         reason: 'disconnect',
+        user: 'ann',
+        connections: 0,
+        last: true,
         // a room frame: it has an id and the room's next number
         id: expect.any(String),
         seq: 1,

@@ -197,6 +197,11 @@ describe('members', () => {
             { connectionId: B1, from: 'bob' },
           ],
           truncated: true,
+          userCount: 4,
+          users: [
+            { user: 'alice', from: 'alice', connections: 1 },
+            { user: 'bob', from: 'bob', connections: 1 },
+          ],
         },
       },
     ]);
@@ -212,6 +217,8 @@ describe('members', () => {
       count: 1,
       members: [{ connectionId: A1, from: null }],
       truncated: false,
+      userCount: 1,
+      users: [{ user: A1, from: null, connections: 1 }],
     });
   });
 
@@ -283,6 +290,9 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
       event: 'join',
       connectionId: C1,
       from: 'carol',
+      user: 'carol',
+      connections: 1,
+      first: true,
     });
   });
 
@@ -302,6 +312,9 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
           connectionId: B1,
           from: 'bob',
           reason: 'leave',
+          user: 'bob',
+          connections: 0,
+          last: true,
         },
       },
     ]);
@@ -330,6 +343,9 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
           connectionId: A1,
           from: 'alice',
           reason: 'disconnect',
+          user: 'alice',
+          connections: 0,
+          last: true,
         },
       },
       {
@@ -343,6 +359,9 @@ describe('presence (PRESENCE_MAX_MEMBERS=3 here)', () => {
           connectionId: A1,
           from: 'alice',
           reason: 'disconnect',
+          user: 'alice',
+          connections: 0,
+          last: true,
         },
       },
     ]);

@@ -12,6 +12,7 @@ import { fanOut } from '../fanout/delivery';
 import { announce } from '../announce';
 import type { Courier } from '../session';
 import { log } from '../../log';
+import { connectionClosed, safely } from '../../events/lifecycle';
 
 /** 'alive' (200), 'gone' (410), or 'unknown' (anything else, a timeout): only 'gone' removes. */
 export type Liveness = 'alive' | 'gone' | 'unknown';
@@ -83,15 +84,34 @@ async function removeGone(
   presenceMaxMembers: number,
 ): Promise<void> {
   const roomsOf = new Map<string, string[]>();
-  if (presenceMaxMembers > 0) for (const id of gone) roomsOf.set(id, await courier.store.roomsOf(id));
+  for (const id of gone) roomsOf.set(id, await courier.store.roomsOf(id));
   await courier.store.removeMany(gone);
   log.info('removed connections that API Gateway no longer knows', { route: 'sweep', removed: gone.length });
   const subjects = new Map(page.map((row) => [row.connectionId, row.subject]));
+  await closeAll(courier, roomsOf, subjects);
+  if (presenceMaxMembers <= 0) return;
   for (const [connectionId, rooms] of roomsOf) {
     for (const room of rooms) {
       if (Date.now() >= courier.deadline) return;
       const who = { connectionId, subject: subjects.get(connectionId) ?? null };
       await announce({ ...courier, presenceMaxMembers }, room, 'leave', who, 'disconnect');
     }
+  }
+}
+
+/**
+ * The `connection.closed` (reason `sweep`) of each removed connection, and its rooms'
+ * departures: no debounce, a connection the sweep finds gone has been gone for minutes.
+ */
+export async function closeAll(
+  courier: Pick<Courier, 'store' | 'deadline'>,
+  roomsOf: ReadonlyMap<string, readonly string[]>,
+  subjects: ReadonlyMap<string, string | null>,
+): Promise<void> {
+  for (const [connectionId, rooms] of roomsOf) {
+    const who = { connectionId, subject: subjects.get(connectionId) ?? null };
+    await safely('connection.closed', { route: 'sweep', connectionId }, () =>
+      connectionClosed(courier, who, rooms, 'sweep', 0),
+    );
   }
 }

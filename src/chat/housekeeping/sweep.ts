@@ -10,6 +10,7 @@ import { config, DELIVERY_RECORD_MS, historyWindow, readHistorySettings } from '
 import type { ConnectionStore } from '../../data';
 import { log } from '../../log';
 import { endAbandonedDeliveries } from '../fanout/abandoned';
+import { emitStaleDepartures } from '../../events/lifecycle';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 // The liveness sweep (and the chat delivery path behind it) is loaded only when it can run.
@@ -23,6 +24,29 @@ export const ABANDONED_BUDGET_MS = 10_000;
 
 /** API Gateway closes a WebSocket connection after 2 hours at most. */
 export const MAX_CONNECTION_AGE_MS = 2 * 60 * 60 * 1000;
+
+/** Rows read per page of expired connections: each is closed with its events before it goes. */
+const EXPIRED_PAGE = 500;
+
+/**
+ * Connections older than any socket lives: read a page at a time, so that each gets its
+ * `connection.closed` (and its rooms' departures); whatever is left at the deadline goes in one
+ * statement, unannounced, as before events.
+ */
+async function removeExpired(store: ConnectionStore, cutoff: number, deadline: number): Promise<number> {
+  let removed = 0;
+  while (Date.now() < deadline) {
+    const page = await store.connectedBefore(cutoff, EXPIRED_PAGE);
+    if (page.length === 0) return removed;
+    const roomsOf = new Map<string, string[]>();
+    for (const row of page) roomsOf.set(row.connectionId, await store.roomsOf(row.connectionId));
+    await store.removeMany(page.map((row) => row.connectionId));
+    removed += page.length;
+    const subjects = new Map(page.map((row) => [row.connectionId, row.subject]));
+    await livenessSweep().closeAll({ store, deadline }, roomsOf, subjects);
+  }
+  return removed + (await store.removeOlderThan(cutoff));
+}
 
 /** The sweep's budget when it runs without a Lambda context (`npm run sweep`). */
 const SWEEP_BUDGET_MS = 30_000;
@@ -49,7 +73,7 @@ export async function sweepStore(
   context?: Pick<Context, 'getRemainingTimeInMillis'>,
 ): Promise<SweepResult> {
   const started = Date.now();
-  const expired = await store.removeOlderThan(started - MAX_CONNECTION_AGE_MS);
+  const expired = await removeExpired(store, started - MAX_CONNECTION_AGE_MS, started + ABANDONED_BUDGET_MS);
   const { fanOut, liveness, presenceMaxMembers, shards } = config();
   const endpoint = backendEndpoint();
   const abandoned = await endAbandonedDeliveries({
@@ -87,6 +111,11 @@ export async function sweepStore(
   // A delivery's tally is read until its summary is sent; a day later nobody waits for it.
   const deliveries = await store.removeDeliveriesBefore(Date.now() - DELIVERY_RECORD_MS);
   const removed = expired + gone;
-  log.info('sweep done', { route: 'sweep', removed, expired, gone, checked, trimmed, abandoned, deliveries });
+  // Departures whose route did not live to the end of their debounce.
+  const departures = await emitStaleDepartures(store, Date.now(), Date.now() + ABANDONED_BUDGET_MS);
+  log.info('sweep done', {
+    route: 'sweep',
+    ...{ removed, expired, gone, checked, trimmed, abandoned, deliveries, departures },
+  });
   return { removed, expired, gone, checked, trimmed, abandoned };
 }

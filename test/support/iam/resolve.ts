@@ -92,6 +92,8 @@ export function resolver(template: Template, stack: SampleStack): Resolve {
         return property(id, 'FunctionName');
       case 'AWS::Logs::LogGroup':
         return property(id, 'LogGroupName');
+      case 'AWS::Events::EventBus':
+        return property(id, 'Name');
       case 'AWS::IAM::Role':
         return `${stack.stackName}-${id}-${madeUp(id, 12).toUpperCase()}`;
       default:
@@ -120,6 +122,7 @@ export function resolver(template: Template, stack: SampleStack): Resolve {
       'AWS::EC2::EIP AllocationId': () => `eipalloc-${madeUp(id, 17)}`,
       'AWS::IAM::Role Arn': () => `arn:${partition}:iam::${account}:role/${ref(id)}`,
       'AWS::Lambda::Function Arn': () => arn('lambda', `function:${ref(id)}`),
+      'AWS::Events::EventBus Arn': () => arn('events', `event-bus/${ref(id)}`),
     };
     const value = known[`${Type} ${attribute}`];
     if (value === undefined) throw new Error(`Fn::GetAtt ${id}.${attribute} (${Type}) has no sample value`);

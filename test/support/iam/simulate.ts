@@ -37,6 +37,7 @@ export const NEVER: { action: string; on: string; why: string }[] = [
   { action: 'sqs:PurgeQueue', on: 'failuresQueueArn', why: 'the failed shards are kept for an operator' },
   { action: 'lambda:UpdateFunctionCode', on: 'deliverFunction', why: 'invokes deliver, never changes it' },
   { action: 'lambda:InvokeFunctionUrl', on: 'deliverFunction', why: 'deliver has no URL' },
+  { action: 'events:DeleteEventBus', on: 'eventBus', why: 'puts events on the bus, never changes it' },
   { action: 'logs:DeleteLogStream', on: 'functionName', why: 'writes its logs, never deletes them' },
 ];
 
@@ -95,6 +96,7 @@ export function checksOf(stack: Stack): { checks: Check[]; problems: string[] } 
     const used = new Set(rows.filter((call) => makes(fn, call)).flatMap((call) => call.targets.flatMap(partsOf)));
     for (const part of [
       'deliverFunction',
+      'eventBus',
       'dbSecretArn',
       'jwtSecretArn',
       'failuresQueueArn',

@@ -101,6 +101,7 @@ export function analyse(template: Template, variant: Variant, partition = 'aws')
     if (api !== undefined) Object.assign(parts, { apiId: [api.apiId], stage: [api.stage] });
     const fromEnvironment: Record<string, string> = {
       deliverFunction: 'DELIVER_FUNCTION',
+      eventBus: 'EVENT_BUS_NAME',
       dbSecretArn: 'DB_SECRET_ARN',
       jwtSecretArn: 'AUTH_JWT_SECRET_ARN',
       dbUser: 'DB_USER',
@@ -203,6 +204,8 @@ export function alternatives(part: string, fn: FunctionView, stack: Stack): stri
       return not(['websockets', 'root', 'rdsadmin', 'websockets_app_prod']);
     case 'failuresQueueArn':
       return not([inRegion('sqs', `aws-node-websockets-${other}-shard-failures`)]);
+    case 'eventBus':
+      return not([`aws-node-websockets-${other}`, 'default']);
     case 'functionName': {
       const sameRole = new Set(
         stack.functions.filter((candidate) => candidate.role === fn.role).map((f) => f.functionName),

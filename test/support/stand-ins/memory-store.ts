@@ -3,9 +3,17 @@
  * proven by the contract suite (test/integration); here the store's behaviour only has
  * to be plausible, and every method is a jest spy so tests can make it fail.
  */
-import type { Connection, ConnectionPage, ConnectionStore, HistoryPage, StoredMessage } from '../../../src/data';
+import type {
+  Connection,
+  ConnectionPage,
+  ConnectionStore,
+  Departure,
+  HistoryPage,
+  StoredMessage,
+} from '../../../src/data';
 import { HISTORY_READ_BYTES } from '../../../src/store/types';
 import { memoryShardStore } from './memory-shard-store';
+import { memoryUserPresence } from './memory-user-presence';
 
 export type MemoryStore = jest.Mocked<ConnectionStore> & {
   rows: Map<string, Connection>;
@@ -13,6 +21,8 @@ export type MemoryStore = jest.Mocked<ConnectionStore> & {
   /** Each room's kept messages, oldest first; its latest number is `sequences`'. */
   history: Map<string, StoredMessage[]>;
   sequences: Map<string, number>;
+  /** Departures waiting for their debounce, by room and user. */
+  departures: Map<string, Departure>;
 };
 
 export function memoryStore(): MemoryStore {
@@ -32,7 +42,9 @@ export function memoryStore(): MemoryStore {
       }
     }
   };
+  const presence = memoryUserPresence(rows, rooms);
   const store: ConnectionStore = {
+    ...presence,
     ...memoryShardStore((room) => (room === undefined ? rows.keys() : (rooms.get(room) ?? []))),
     kind: 'embedded',
     add: async (c) => void rows.set(c.connectionId, { ...c }),
@@ -153,5 +165,11 @@ export function memoryStore(): MemoryStore {
   for (const [key, value] of Object.entries(methods)) {
     if (typeof value === 'function') methods[key] = jest.fn(value as (...args: unknown[]) => unknown);
   }
-  return Object.assign(store as jest.Mocked<ConnectionStore>, { rows, rooms, history, sequences });
+  return Object.assign(store as jest.Mocked<ConnectionStore>, {
+    rows,
+    rooms,
+    history,
+    sequences,
+    departures: presence.departures,
+  });
 }

@@ -1,0 +1,47 @@
+/**
+ * Where lifecycle events go and how they are debounced, read once per container. In AWS they go
+ * to the stage's bus (EVENT_BUS_NAME, set by the template); under `npm start` to a JSON-lines
+ * file (EVENTS_LOCAL_FILE, set by scripts/offline.ts); with neither, nowhere (unit tests).
+ */
+import { integer, usable } from '../config';
+
+type Env = Record<string, string | undefined>;
+
+export interface EventSettings {
+  /** The bus PutEvents writes to; undefined: no bus. */
+  bus: string | undefined;
+  /** The file `npm start` writes each event to, one JSON line each. */
+  localFile: string | undefined;
+  /** EVENTS_LOCAL_PRINT: also print one short line per event under `npm start` (on by default). */
+  print: boolean;
+  /** EVENTS_DEBOUNCE_MS: how long `member.left` and `room.vacated` wait for a reconnect (3 s by default). */
+  debounceMs: number;
+  /** Whose events they are: the stage, in every event's detail. */
+  stage: string;
+  region: string;
+  /** EVENTBRIDGE_ENDPOINT: another PutEvents endpoint (a test's stand-in); else the region's. */
+  endpoint: string;
+}
+
+/** Pusher's delay for `member_removed` and `channel_vacated`: a page reload fits in it. */
+export const DEFAULT_DEBOUNCE_MS = 3_000;
+
+export function readEventSettings(env: Env = process.env): EventSettings {
+  const region = usable(env.AWS_REGION) ?? 'us-east-1';
+  return {
+    bus: usable(env.EVENT_BUS_NAME),
+    localFile: usable(env.EVENTS_LOCAL_FILE),
+    print: (usable(env.EVENTS_LOCAL_PRINT) ?? 'on').toLowerCase() !== 'off',
+    debounceMs: integer(env, 'EVENTS_DEBOUNCE_MS', DEFAULT_DEBOUNCE_MS, 0, 10_000),
+    stage: usable(env.EVENTS_STAGE) ?? 'local',
+    region,
+    endpoint: usable(env.EVENTBRIDGE_ENDPOINT) ?? `https://events.${region}.amazonaws.com`,
+  };
+}
+
+let cached: EventSettings | undefined;
+
+export function eventSettings(): EventSettings {
+  cached ??= readEventSettings();
+  return cached;
+}

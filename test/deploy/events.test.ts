@@ -1,0 +1,134 @@
+/**
+ * The template's part of lifecycle events, read from what `sls package` writes (no AWS): the
+ * stage's bus, `events:PutEvents` on that bus only and only for the functions that emit, the
+ * rule that takes `websockets.publish` events to the publish function (and nothing else to
+ * anything), and cfn-lint on all of it. test/deploy/roles.test.ts simulates the grant.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import yaml from 'js-yaml';
+import { resourcesOfType } from '../support/package/package';
+import type { Template } from '../support/package/package';
+import { packageOnce } from '../support/package/cache';
+import { root } from '../support/harnesses/service';
+import { PUBLISH_DETAIL_TYPE } from '../../src/events/inbound';
+
+jest.setTimeout(300_000);
+
+let template: Template;
+
+beforeAll(async () => {
+  ({ template } = await packageOnce({ envYml: 'STAGE: qa\n', timeoutMs: 280_000 }));
+});
+
+interface Statement {
+  Action: string | string[];
+  Resource: unknown;
+}
+
+function statementsOf(functionId: string): Statement[] {
+  const role = (template.Resources[functionId]?.Properties?.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+  const policies = (template.Resources[role]?.Properties?.Policies ?? []) as {
+    PolicyDocument: { Statement: Statement[] };
+  }[];
+  return policies.flatMap((policy) => policy.PolicyDocument.Statement);
+}
+
+const putEventsOn = (functionId: string) =>
+  statementsOf(functionId)
+    .filter((s) => [s.Action].flat().some((action) => action.startsWith('events:')))
+    .map((s) => ({ actions: [s.Action].flat(), resources: [s.Resource].flat() }));
+
+const environmentOf = (functionId: string) =>
+  (template.Resources[functionId]?.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+
+const EMITTERS = ['Connect', 'Disconnect', 'Default', 'Message', 'Publish', 'Sweep'].map((n) => `${n}LambdaFunction`);
+
+describe('the event bus', () => {
+  it("is the stage's own, named after it", () => {
+    const buses = resourcesOfType(template, 'AWS::Events::EventBus');
+    expect(buses.map(([id, bus]) => [id, bus.Properties?.Name])).toEqual([['EventBus', 'aws-node-websockets-qa']]);
+  });
+
+  it.each(EMITTERS)('%s may put events on that bus and nowhere else, and knows its name and stage', (id) => {
+    expect(putEventsOn(id)).toEqual([
+      { actions: ['events:PutEvents'], resources: [{ 'Fn::GetAtt': ['EventBus', 'Arn'] }] },
+    ]);
+    expect(environmentOf(id)).toMatchObject({
+      EVENT_BUS_NAME: { Ref: 'EventBus' },
+      EVENTS_STAGE: 'qa',
+      EVENTS_DEBOUNCE_MS: '3000',
+    });
+  });
+
+  it('deliver and the authorizer emit nothing, and may not', () => {
+    expect(putEventsOn('DeliverLambdaFunction')).toEqual([]);
+    expect(environmentOf('DeliverLambdaFunction').EVENT_BUS_NAME).toBeUndefined();
+  });
+});
+
+describe('the publish rule', () => {
+  it(`takes events of detail-type ${PUBLISH_DETAIL_TYPE} on the stage's bus to the publish function only`, () => {
+    // The sweep's schedule is a rule too, on the default bus; only PublishRule is on the stage's.
+    const rules = resourcesOfType(template, 'AWS::Events::Rule').filter(
+      ([, rule]) => JSON.stringify(rule.Properties?.EventBusName) === JSON.stringify({ Ref: 'EventBus' }),
+    );
+    expect(rules.map(([id]) => id)).toEqual(['PublishRule']);
+    const rule = rules[0]?.[1].Properties ?? {};
+    expect(rule.EventBusName).toEqual({ Ref: 'EventBus' });
+    expect(rule.EventPattern).toEqual({ 'detail-type': [PUBLISH_DETAIL_TYPE] });
+    expect(rule.Targets).toEqual([
+      expect.objectContaining({ Id: 'publish', Arn: { 'Fn::GetAtt': ['PublishLambdaFunction', 'Arn'] } }),
+    ]);
+  });
+
+  it('lets EventBridge invoke publish for that rule only', () => {
+    const permission = template.Resources.PublishRulePermission?.Properties;
+    expect(permission).toEqual({
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': ['PublishLambdaFunction', 'Arn'] },
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': ['PublishRule', 'Arn'] },
+    });
+  });
+});
+
+const lint = process.env.SKIP_CFN_LINT === '1' ? describe.skip : describe;
+
+lint('cfn-lint on the event resources', () => {
+  it('finds nothing in the bus, the rule, its permission and the emitters', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfn-lint-events-'));
+    try {
+      const file = join(dir, 'template.json');
+      writeFileSync(file, JSON.stringify(template, null, 2));
+      const { stdout } = await promisify(execFile)('cfn-lint', ['--format', 'json', file], {
+        cwd: root,
+        maxBuffer: 16 * 1024 * 1024,
+      }).catch((error: { stdout?: string; stderr?: string }) => {
+        if (typeof error.stdout === 'string' && error.stdout.trim().startsWith('[')) return { stdout: error.stdout };
+        throw new Error(`cfn-lint failed: ${error.stderr ?? String(error)}`);
+      });
+      const findings = JSON.parse(stdout) as {
+        Rule: { Id: string };
+        Location: { Path: (string | number)[] };
+        Message: string;
+      }[];
+      const accepted = yaml.load(readFileSync(join(__dirname, 'cfn-lint-accepted.yml'), 'utf8')) as {
+        rule: string;
+        path: string;
+      }[];
+      const ours = findings
+        .filter((f) => /EventBus|PublishRule|FunctionsRole|FunctionRole/.test(f.Location.Path.join('/')))
+        .filter(
+          (f) => !accepted.some((a) => a.rule === f.Rule.Id && new RegExp(a.path).test(f.Location.Path.join('/'))),
+        )
+        .map((f) => `${f.Rule.Id} ${f.Location.Path.join('/')}: ${f.Message}`);
+      expect(ours).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

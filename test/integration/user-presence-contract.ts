@@ -1,0 +1,79 @@
+/**
+ * The part of the store contract that lifecycle events and per-user presence rest on
+ * (src/store/user-presence.ts): tallies per room and user, members grouped by user, and
+ * departures that only the waiter of that very departure, or a return, takes back.
+ * Each adapter's test file calls `userPresenceContract` beside `storeContract`.
+ */
+import type { ContractStore } from './store-contract';
+
+export function userPresenceContract(name: string, create: () => Promise<ContractStore>): void {
+  describe(`${name} store: per-user presence and departures (contract)`, () => {
+    let store: ContractStore;
+
+    beforeEach(async () => {
+      store = await create();
+    });
+
+    afterEach(async () => {
+      await store.dropTables();
+      await store.close();
+    });
+
+    async function member(id: string, subject: string | null, room: string, at = 1_000) {
+      await store.add({ connectionId: id, connectedAt: at, subject });
+      await store.join(id, room, 50);
+    }
+
+    it("tallies the room's memberships and the user's (by subject; with none, by connection)", async () => {
+      await member('a1', 'alice', 'r', 1_000);
+      await member('a2', 'alice', 'r', 2_000);
+      await member('b1', 'bob', 'r', 3_000);
+      await member('x1', null, 'r', 4_000);
+      await member('a3', 'alice', 'other', 5_000);
+      expect(await store.tally('r', { connectionId: 'a1', subject: 'alice' })).toEqual({ room: 4, user: 2 });
+      expect(await store.tally('r', { connectionId: 'x1', subject: null })).toEqual({ room: 4, user: 1 });
+      expect(await store.tally('r', { connectionId: 'zz', subject: 'zed' })).toEqual({ room: 4, user: 0 });
+      expect(await store.tally('empty', { connectionId: 'a1', subject: 'alice' })).toEqual({ room: 0, user: 0 });
+    });
+
+    it('lists the members grouped by user, with their connection counts, in order of arrival', async () => {
+      await member('a1', 'alice', 'r', 1_000);
+      await member('b1', 'bob', 'r', 2_000);
+      await member('a2', 'alice', 'r', 3_000);
+      await member('x1', null, 'r', 4_000);
+      expect(await store.usersIn('r', 10)).toEqual({
+        count: 3,
+        users: [
+          { user: 'alice', subject: 'alice', connections: 2 },
+          { user: 'bob', subject: 'bob', connections: 1 },
+          { user: 'x1', subject: null, connections: 1 },
+        ],
+      });
+      expect(await store.usersIn('r', 1)).toEqual({
+        count: 3,
+        users: [{ user: 'alice', subject: 'alice', connections: 2 }],
+      });
+    });
+
+    it('a departure is claimed once, only with its own time; a later one under the same key replaces it', async () => {
+      const first = { room: 'r', user: 'alice', at: 1_000, connectionId: 'a1', subject: 'alice' };
+      await store.markDeparture(first);
+      await store.markDeparture({ ...first, at: 2_000, connectionId: 'a2' });
+      expect(await store.claimDeparture(first)).toBe(false);
+      expect(await store.staleDepartures(5_000, 10)).toEqual([{ ...first, at: 2_000, connectionId: 'a2' }]);
+      expect(await store.claimDeparture({ room: 'r', user: 'alice', at: 2_000 })).toBe(true);
+      expect(await store.claimDeparture({ room: 'r', user: 'alice', at: 2_000 })).toBe(false);
+    });
+
+    it('a return takes any departure of the user from the room back, once', async () => {
+      await store.markDeparture({ room: 'r', user: '', at: 1_000, connectionId: 'a1', subject: null });
+      await store.markDeparture({ room: 'r', user: 'a1', at: 1_000, connectionId: 'a1', subject: null });
+      expect(await store.claimReturn('r', 'a1')).toBe(true);
+      expect(await store.claimReturn('r', 'a1')).toBe(false);
+      expect(await store.staleDepartures(1_001, 10)).toEqual([
+        { room: 'r', user: '', at: 1_000, connectionId: 'a1', subject: null },
+      ]);
+      expect(await store.staleDepartures(1_000, 10)).toEqual([]);
+    });
+  });
+}
