@@ -1,5 +1,6 @@
 import { accountOf, appUserStatements, tablePrivileges } from '../../src/store/mysql-user';
 import { schemaTables } from '../../src/store/mysql-schema';
+import { routineNames } from '../../src/store/mysql-routines';
 
 describe('the application user', () => {
   const options = { user: 'websockets_app', database: 'websockets', prefix: 'p_' };
@@ -20,12 +21,15 @@ describe('the application user', () => {
     expect(create).toEqual({ sql: "CREATE USER IF NOT EXISTS 'websockets_app'@'%' IDENTIFIED BY ?", values: ["it's"] });
   });
 
-  it('may read and write every table of the schema, only read the versions, and see the process list; nothing else', () => {
+  it('may read and write every table of the schema, only read the versions, run the procedures and see the process list; nothing else', () => {
     const grants = appUserStatements({ ...options, auth: { kind: 'iam' } })
       .slice(2)
       .map((statement) => statement.sql);
     const tables = Object.values(schemaTables('p_'));
-    expect(grants).toHaveLength(tables.length + 1);
+    const routines = Object.values(routineNames('p_'));
+    expect(grants).toHaveLength(tables.length + routines.length + 1);
+    for (const routine of routines)
+      expect(grants).toContain(`GRANT EXECUTE ON PROCEDURE \`websockets\`.\`${routine}\` TO 'websockets_app'@'%'`);
     for (const table of tables) {
       const rights = table === 'p_schema_versions' ? 'SELECT' : 'SELECT, INSERT, UPDATE, DELETE';
       expect(grants).toContain(`GRANT ${rights} ON \`websockets\`.\`${table}\` TO 'websockets_app'@'%'`);

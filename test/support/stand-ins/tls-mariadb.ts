@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startMariadb } from './mariadb';
+import { installDatadir, startMariadb } from './mariadb';
 import type { MariadbServer } from './mariadb';
 
 /** Skips this test alone: it needs mariadbd and openssl on this machine, which a MySQL elsewhere does not. */
@@ -121,10 +121,16 @@ export async function startTlsMariadb(
   dir: string,
   certificate: { cert: string; key: string },
   timeoutMs = 30_000,
+  options: { systemTables?: boolean } = {},
 ): Promise<TlsMariadb> {
   return startMariadb(mariadbd, dir, {
     timeoutMs,
-    initialise: async () => void mkdirSync(join(dir, 'data', TLS_DATABASE), { recursive: true }),
+    // `systemTables`: made by mariadb-install-db (stored procedures need mysql.proc); accounts are
+    // still not checked (--skip-grant-tables), so any user and password, an IAM token too, gets in.
+    initialise: async () => {
+      if (options.systemTables) await installDatadir(mariadbd, dir);
+      mkdirSync(join(dir, 'data', TLS_DATABASE), { recursive: true });
+    },
     extraArgs: [
       '--skip-grant-tables',
       '--innodb-buffer-pool-size=8M',
