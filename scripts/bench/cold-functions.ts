@@ -51,6 +51,11 @@ export interface FunctionColdStart {
   warmInvokeMs: number;
   /** Requests the first invocation made to the Secrets Manager stand-in, per process. */
   secretReads: number;
+  /** The credential step (signing the RDS IAM token), ms (median, fresh processes): the same for every function. */
+  credentialMs?: number;
+  /** loadMs + credentialMs: what the target bounds. */
+  loadAndCredentialMs?: number;
+  /** Bounds loadAndCredentialMs: module load and the credential step, as the targets are set. */
   targetMs?: number;
 }
 

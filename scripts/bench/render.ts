@@ -115,7 +115,8 @@ function coldStartMarkdown(results: BenchResults): string[] {
   if (functions.length > 0) {
     out.push(
       'Module load + credential step + store driver and its first connection (TLS, MariaDB on loopback) + the ' +
-        "handler's work, from the first require to the answer. CPU: the process's user + system time over the same span.\n",
+        "handler's work, from the first require to the answer. CPU: the process's user + system time over the same span. " +
+        'The targets bound the module load and the credential step (signing the RDS IAM token, timed alone in fresh processes).\n',
     );
     out.push(
       table(
@@ -123,9 +124,10 @@ function coldStartMarkdown(results: BenchResults): string[] {
           'function',
           'first invocation',
           'first invocation ms',
-          'target ms',
           'CPU ms',
           'load ms (CPU)',
+          'load + credential ms',
+          'target ms (load + credential)',
           'secret reads',
           'warm ms',
         ],
@@ -133,9 +135,12 @@ function coldStartMarkdown(results: BenchResults): string[] {
           r.function,
           r.invocation,
           fmt(r.firstInvokeMs),
-          r.targetMs === undefined ? '–' : `≤ ${r.targetMs} ${r.firstInvokeMs <= r.targetMs ? '(met)' : '(missed)'}`,
           fmt(r.firstInvokeCpuMs),
           `${fmt(r.loadMs)} (${fmt(r.loadCpuMs)})`,
+          r.loadAndCredentialMs === undefined ? '–' : fmt(r.loadAndCredentialMs),
+          r.targetMs === undefined || r.loadAndCredentialMs === undefined
+            ? '–'
+            : `≤ ${r.targetMs} ${r.loadAndCredentialMs <= r.targetMs ? '(met)' : '(missed)'}`,
           r.secretReads,
           fmt(r.warmInvokeMs),
         ]),
