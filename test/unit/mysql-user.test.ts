@@ -1,5 +1,6 @@
 import { accountOf, appUserStatements, tablePrivileges } from '../../src/store/mysql-user';
 import { schemaTables } from '../../src/store/mysql-schema';
+import { routineNames } from '../../src/store/mysql-routines';
 
 describe('the application user', () => {
   const options = { user: 'websockets_app', database: 'websockets', prefix: 'p_' };
@@ -25,7 +26,11 @@ describe('the application user', () => {
       .slice(2)
       .map((statement) => statement.sql);
     const tables = Object.values(schemaTables('p_'));
-    expect(grants).toHaveLength(tables.length + 1);
+    const routines = Object.values(routineNames('p_'));
+    expect(grants).toHaveLength(tables.length + 1 + routines.length);
+    for (const routine of routines) {
+      expect(grants).toContain(`GRANT EXECUTE ON PROCEDURE \`websockets\`.\`${routine}\` TO 'websockets_app'@'%'`);
+    }
     for (const table of tables) {
       const rights = table === 'p_schema_versions' ? 'SELECT' : 'SELECT, INSERT, UPDATE, DELETE';
       expect(grants).toContain(`GRANT ${rights} ON \`websockets\`.\`${table}\` TO 'websockets_app'@'%'`);
