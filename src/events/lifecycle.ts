@@ -22,7 +22,7 @@ export interface Who {
 
 /** What the events of one route need: the store, and when its work must end. */
 export interface EventCourier {
-  store: Pick<ConnectionStore, 'tally' | 'markDeparture' | 'claimDeparture' | 'claimReturn'>;
+  store: Pick<ConnectionStore, 'tally' | 'markDeparture' | 'claimDeparture' | 'claimDepartures' | 'claimReturn'>;
   deadline: number;
 }
 
@@ -101,13 +101,11 @@ export async function settleDepartures(
     return;
   }
   if (due > Date.now()) await sleep(due - Date.now());
-  const events: LifecycleEvent[] = [];
-  // Members before rooms: the user left, then the room was empty.
+  // Members before rooms: the user left, then the room was empty. One claim a room (a leave's
+  // user and room together): the only round trip of the events after the route's answer.
   const ordered = [...departures].sort((a, b) => Number(a.user === ROOM_KEY) - Number(b.user === ROOM_KEY));
-  for (const departure of ordered) {
-    if (await courier.store.claimDeparture(departure)) events.push(departureEvent(departure));
-  }
-  await emit(events, courier.deadline);
+  const claimed = await courier.store.claimDepartures(ordered);
+  await emit(claimed.map(departureEvent), courier.deadline);
 }
 
 /**

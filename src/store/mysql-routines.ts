@@ -30,6 +30,8 @@ export interface RoutineNames {
   leave: string;
   /** appendToRoom(): the membership check (when asked), the room's next number and the history row. */
   append: string;
+  /** claimDepartures(): a leave's departures (the user's, the room's) claimed together. */
+  claim: string;
   /**
    * remove() and removeCounted(): a connection's row, the tallies of its rooms after it and the
    * departures it leaves, then its memberships and their presence rows.
@@ -43,6 +45,7 @@ export function routineNames(prefix: string): RoutineNames {
     leave: `${prefix}leave_room`,
     append: `${prefix}append_to_room`,
     remove: `${prefix}remove_connection`,
+    claim: `${prefix}claim_departures`,
   };
 }
 
@@ -246,6 +249,26 @@ export function routineDefinitions(t: RoutineTables, r: RoutineNames): [string, 
          DELETE m, p FROM \`${t.members}\` m
            LEFT JOIN \`${t.presence}\` p ON p.room = m.room AND p.connection_id = m.connection_id
            WHERE m.connection_id = in_connection;
+       END`,
+    ],
+    [
+      r.claim,
+      // Each DELETE names its row's time: a departure replaced since (a later leave) stays.
+      `CREATE PROCEDURE \`${r.claim}\`(IN in_room VARBINARY(64), IN in_at BIGINT, IN in_user VARBINARY(1020),
+         IN in_vacated TINYINT)
+       SQL SECURITY INVOKER
+       BEGIN
+         DECLARE v_user INT DEFAULT 0;
+         DECLARE v_room INT DEFAULT 0;
+         IF in_user IS NOT NULL THEN
+           DELETE FROM \`${t.departures}\` WHERE room = in_room AND who = in_user AND departed_at = in_at;
+           SET v_user = ROW_COUNT();
+         END IF;
+         IF in_vacated <> 0 THEN
+           DELETE FROM \`${t.departures}\` WHERE room = in_room AND who = '' AND departed_at = in_at;
+           SET v_room = ROW_COUNT();
+         END IF;
+         SELECT v_user AS user_claimed, v_room AS room_claimed;
        END`,
     ],
   ];

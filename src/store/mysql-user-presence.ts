@@ -10,7 +10,7 @@ import { MysqlDeliveries } from './mysql-deliveries';
 import { lockWaitSeconds, routineNames } from './mysql-routines';
 import type { RoutineNames } from './mysql-routines';
 import type { JoinResult } from './types';
-import { departuresAfter, departuresTable, toDeparture } from './user-presence';
+import { departuresAfter, departuresTable, ROOM_KEY, toDeparture } from './user-presence';
 import type {
   CountedJoin,
   CountedLeave,
@@ -133,6 +133,32 @@ export abstract class MysqlUserPresence extends MysqlDeliveries implements UserP
       this.budget(),
     );
     return result.affectedRows > 0;
+  }
+
+  /** One round trip per room and time: the claim procedure takes the user's and the room's together. */
+  async claimDepartures(departures: readonly Departure[]): Promise<Departure[]> {
+    const groups = new Map<string, { user?: Departure; room?: Departure; more: Departure[] }>();
+    for (const d of departures) {
+      const key = `${d.room}\u0000${d.at}`;
+      const group = groups.get(key) ?? { more: [] };
+      if (d.user === ROOM_KEY && group.room === undefined) group.room = d;
+      else if (d.user !== ROOM_KEY && group.user === undefined) group.user = d;
+      else group.more.push(d);
+      groups.set(key, group);
+    }
+    const claimed = new Set<Departure>();
+    for (const { user, room, more } of groups.values()) {
+      const first = (user ?? room) as Departure;
+      const [rows] = await this.once<[{ user_claimed: Count; room_claimed: Count }[], unknown]>(
+        'claim departure',
+        `CALL \`${this.procedures.claim}\`(?, ?, ?, ?)`,
+        [first.room, first.at, user?.user ?? null, room === undefined ? 0 : 1],
+      );
+      if (user !== undefined && Number(rows[0]?.user_claimed ?? 0) > 0) claimed.add(user);
+      if (room !== undefined && Number(rows[0]?.room_claimed ?? 0) > 0) claimed.add(room);
+      for (const d of more) if (await this.claimDeparture(d)) claimed.add(d);
+    }
+    return departures.filter((d) => claimed.has(d));
   }
 
   async claimReturn(room: string, user: string): Promise<boolean> {

@@ -11,7 +11,7 @@ import type { Departure, DepartureRow, PresenceTally, UserPage, UserPresenceStor
 /** The counted steps are the store's (./sqlite.ts): they are made of its joins, leaves and removals. */
 export abstract class EmbeddedUserPresence
   extends EmbeddedDeliveries
-  implements Omit<UserPresenceStore, 'joinCounted' | 'leaveCounted' | 'removeCounted'>
+  implements Omit<UserPresenceStore, 'joinCounted' | 'leaveCounted' | 'removeCounted' | 'claimDepartures'>
 {
   private readonly departures: string;
 

@@ -70,6 +70,7 @@ export class EmbeddedConnectionStore extends EmbeddedUserPresence implements Con
   joinCounted: UserPresenceStore['joinCounted'] = (...args) => this.counted.joinCounted(...args);
   leaveCounted: UserPresenceStore['leaveCounted'] = (...args) => this.counted.leaveCounted(...args);
   removeCounted: UserPresenceStore['removeCounted'] = (...args) => this.counted.removeCounted(...args);
+  claimDepartures: UserPresenceStore['claimDepartures'] = (...args) => this.counted.claimDepartures(...args);
 
   removeMany(connectionIds: readonly string[]): Promise<void> {
     return this.run('remove', (db) => {

@@ -102,6 +102,11 @@ export interface UserPresenceStore {
   markDeparture(departure: Departure): Promise<void>;
   /** Removes that very departure (same `at`); true when it was still there, i.e. no return claimed it. */
   claimDeparture(departure: Pick<Departure, 'room' | 'user' | 'at'>): Promise<boolean>;
+  /**
+   * claimDeparture() for each, in one round trip for those of one room and time (a leave's:
+   * the user's, the room's, or both); the ones still there (now claimed), in the order given.
+   */
+  claimDepartures(departures: readonly Departure[]): Promise<Departure[]>;
   /** A return: removes any departure of the user from the room; true when there was one (no arrival to tell). */
   claimReturn(room: string, user: string): Promise<boolean>;
   /** Departures older than `before` (their waiter is gone), oldest first. */
@@ -141,7 +146,10 @@ export function departuresAfter(room: string, who: Who, tally: PresenceTally, at
 }
 
 /** What the composed steps are made of: the store's single steps. */
-export interface SingleSteps extends Pick<UserPresenceStore, 'tally' | 'markDeparture' | 'claimReturn'> {
+export interface SingleSteps extends Pick<
+  UserPresenceStore,
+  'tally' | 'markDeparture' | 'claimReturn' | 'claimDeparture'
+> {
   join(connectionId: string, room: string, maxRooms: number, seesPresence?: boolean): Promise<JoinResult>;
   leave(connectionId: string, room: string): Promise<boolean>;
   remove(connectionId: string): Promise<void>;
@@ -155,8 +163,13 @@ export interface SingleSteps extends Pick<UserPresenceStore, 'tally' | 'markDepa
  */
 export function composedSteps(
   store: SingleSteps,
-): Pick<UserPresenceStore, 'joinCounted' | 'leaveCounted' | 'removeCounted'> {
+): Pick<UserPresenceStore, 'joinCounted' | 'leaveCounted' | 'removeCounted' | 'claimDepartures'> {
   return {
+    async claimDepartures(departures) {
+      const claimed: Departure[] = [];
+      for (const departure of departures) if (await store.claimDeparture(departure)) claimed.push(departure);
+      return claimed;
+    },
     async joinCounted(who, room, maxRooms, seesPresence) {
       const result = await store.join(who.connectionId, room, maxRooms, seesPresence);
       if (result !== 'joined') return { result };

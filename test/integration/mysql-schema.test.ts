@@ -137,6 +137,7 @@ suite('the MySQL schema and its migrations', () => {
     ]);
     expect(await procedures(prefix)).toEqual([
       'append_to_room: in_room,in_id,in_sent_at,in_body,in_member,in_wait',
+      'claim_departures: in_room,in_at,in_user,in_vacated',
       'join_room: in_connection,in_room,in_max,in_sees,in_wait,in_subject,in_count',
       'leave_room: in_connection,in_room,in_subject,in_at',
       'remove_connection: in_connection,in_at,in_subject',
@@ -203,7 +204,7 @@ suite('the MySQL schema and its migrations', () => {
       await migrate(db, fresh, { lockWaitSeconds: 5 });
       expect(await shapes(prefix)).toEqual(await shapes(fresh));
       expect(await procedures(prefix)).toEqual(await procedures(fresh));
-      expect(await procedures(prefix)).toHaveLength(4);
+      expect(await procedures(prefix)).toHaveLength(5);
     } finally {
       await dropSchema(db, fresh);
     }
@@ -242,6 +243,7 @@ suite('the MySQL schema and its migrations', () => {
       await migrate(db, prefix, { lockWaitSeconds: 5 });
       await db(`DELETE FROM \`${t.versions}\` WHERE version = 5`);
       await db(`DROP PROCEDURE IF EXISTS \`${r.leave}\``);
+      await db(`DROP PROCEDURE IF EXISTS \`${r.claim}\``);
       await db(`DROP PROCEDURE \`${r.remove}\``);
       await db(`CREATE PROCEDURE \`${r.remove}\`(IN in_connection VARBINARY(128)) SQL SECURITY INVOKER
         DELETE FROM \`${t.connections}\` WHERE connection_id = in_connection`);

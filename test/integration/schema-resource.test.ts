@@ -167,6 +167,8 @@ suite('the schema custom resource', () => {
       expect((leftRoom as unknown[][])[0]).toMatchObject([{ was_member: 1, room_count: 0, user_count: 0 }]);
       const [departures] = await app.query(`SELECT COUNT(*) AS n FROM \`${t.departures}\` WHERE departed_at = 7`);
       expect(departures).toEqual([{ n: 2 }]);
+      const [claimed] = await app.query(`CALL \`${r.claim}\`(?, ?, ?, 1)`, ['lobby', 7, 'u']);
+      expect((claimed as unknown[][])[0]).toMatchObject([{ user_claimed: 1, room_claimed: 1 }]);
       await app.query(`CALL \`${r.remove}\`(?, ?, NULL)`, ['c3', 8]);
       const [versions] = await app.query(`SELECT MAX(version) AS v FROM \`${t.versions}\``);
       expect(versions).toEqual([{ v: SCHEMA_VERSION }]);

@@ -132,6 +132,10 @@ export function userPresenceContract(name: string, create: () => Promise<Contrac
         expect.arrayContaining([...last, { room: 'r', user: 'x1', at: 6_000, ...x1 }]),
       );
       expect(await store.staleDepartures(10_000, 10)).toHaveLength(3);
+      // The leave's two claimed together, each once; a replaced one (another time) is not claimed.
+      expect(await store.claimDepartures([...last, { room: 'r', user: 'x1', at: 5_999, ...x1 }])).toEqual(last);
+      expect(await store.claimDepartures(last)).toEqual([]);
+      expect(await store.staleDepartures(10_000, 10)).toEqual([{ room: 'r', user: 'x1', at: 6_000, ...x1 }]);
     });
 
     it('a counted removal answers its subject and rooms with their tallies, and marks their departures', async () => {

@@ -44,7 +44,7 @@ export function memoryStore(): MemoryStore {
     }
   };
   const presence = memoryUserPresence(rows, rooms);
-  type Counted = 'joinCounted' | 'leaveCounted' | 'removeCounted';
+  type Counted = 'joinCounted' | 'leaveCounted' | 'removeCounted' | 'claimDepartures';
   const single: Omit<ConnectionStore, Counted> = {
     ...presence,
     ...memoryShardStore((room) => (room === undefined ? rows.keys() : (rooms.get(room) ?? []))),
