@@ -139,9 +139,11 @@ export function toDeparture(row: DepartureRow): Departure {
 
 /** The departures a membership's going leaves: the user's, when none of its connections is left; the room's, when no one is. */
 export function departuresAfter(room: string, who: Who, tally: PresenceTally, at: number): Departure[] {
+  // Only who it was: a caller may pass a larger object (a session) as `who`.
+  const { connectionId, subject } = who;
   const departures: Departure[] = [];
-  if (tally.user === 0) departures.push({ room, user: userKey(who), at, ...who });
-  if (tally.room === 0) departures.push({ room, user: ROOM_KEY, at, ...who });
+  if (tally.user === 0) departures.push({ room, user: userKey(who), at, connectionId, subject });
+  if (tally.room === 0) departures.push({ room, user: ROOM_KEY, at, connectionId, subject });
   return departures;
 }
 
