@@ -253,22 +253,22 @@ export const disconnect = route('$disconnect', async (event, context) => {
       disconnectStatusCode?: unknown;
       disconnectReason?: unknown;
     };
-  // Its rooms and its subject are read before they go: the events of its departures name them.
-  const rooms = await currentStore().roomsOf(connectionId);
-  const subject = subjectOf(event) ?? (await currentStore().get(connectionId))?.subject ?? null;
-  await currentStore().remove(connectionId);
+  // One step: the removal answers the rooms it was in (with each one's tally after it) and its
+  // subject, and marks the departures its events wait to emit.
+  const removal = await currentStore().removeCounted(connectionId, Date.now(), subjectOf(event));
+  const subject = removal.subject;
   log.info('disconnected', { route: '$disconnect', connectionId });
   // The messaging path (validator, delivery client) is loaded only when there is someone to tell.
-  if (rooms.length > 0 && config().presenceMaxMembers > 0) {
-    await messaging().announceDeparture(session(event, context), rooms);
+  if (removal.rooms.length > 0 && config().presenceMaxMembers > 0) {
+    await messaging().announceDeparture(session(event, context), removal.rooms);
   }
   const events = lifecycle();
   const reason = events.closeReason(disconnectStatusCode, disconnectReason);
   await events.safely('connection.closed', { connectionId }, () =>
-    events.connectionClosed(
+    events.closedWithDepartures(
       { store: currentStore(), deadline: routeDeadline(context) },
       { connectionId, subject },
-      rooms,
+      removal.departures,
       reason,
     ),
   );

@@ -7,6 +7,7 @@ import { log } from '../log';
 import { presenceAudience, presenceMessage } from './presence';
 import type { LeaveReason, PresenceEvent } from './presence';
 import type { Courier, Session } from './session';
+import type { PresenceTally } from '../store/user-presence';
 
 /**
  * Tells a room's other members that a connection joined or left it, through the one
@@ -19,6 +20,7 @@ export async function announce(
   event: PresenceEvent,
   who: { connectionId: string; subject: string | null },
   reason?: LeaveReason,
+  counted?: PresenceTally,
 ): Promise<number | undefined> {
   const audience = await presenceAudience(courier.store, room, who.connectionId, courier.presenceMaxMembers);
   if (audience === undefined) {
@@ -27,7 +29,8 @@ export async function announce(
   }
   if (audience.length === 0) return undefined;
   // The user's connections in the room after this one's change: a second tab is no new member.
-  const { user: connections } = await courier.store.tally(room, who);
+  // Counted by the join, leave or removal itself when it could (one round trip fewer).
+  const { user: connections } = counted ?? (await courier.store.tally(room, who));
   const frame = await encodeForTarget(courier, presenceMessage(room, event, who, reason, connections));
   await deliverToAudience(courier, audience, frame, { connectionId: who.connectionId, room });
   return frame.seq;
@@ -37,8 +40,11 @@ export async function announce(
  * `$disconnect` of a connection that was in rooms: each room's other members hear it
  * left. Rooms are taken one at a time and none is started after the deadline.
  */
-export async function announceDeparture(session: Session, rooms: readonly string[]): Promise<void> {
-  for (const [index, room] of rooms.entries()) {
+export async function announceDeparture(
+  session: Session,
+  rooms: readonly { room: string; tally?: PresenceTally }[],
+): Promise<void> {
+  for (const [index, { room, tally }] of rooms.entries()) {
     if (Date.now() >= session.deadline) {
       log.warn('presence budget spent; rooms not told', {
         connectionId: session.connectionId,
@@ -46,6 +52,6 @@ export async function announceDeparture(session: Session, rooms: readonly string
       });
       return;
     }
-    await announce(session, room, 'leave', session, 'disconnect');
+    await announce(session, room, 'leave', session, 'disconnect', tally);
   }
 }

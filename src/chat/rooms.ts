@@ -2,7 +2,7 @@
  * Room actions: join, leave, the member list and a room's history. Joins and leaves whose
  * answer was lost are settled by reading the membership back (src/store/settle.ts).
  */
-import type { Connection } from '../data';
+import type { Connection, CountedJoin, CountedLeave } from '../data';
 import { BadMessageError } from '../errors';
 import { DEFAULT_HISTORY_LIMIT, latestSeq, readHistory } from './history';
 import { settle, STORE_OPERATION_MS } from '../store/settle';
@@ -49,21 +49,27 @@ export async function listMembers(session: Session, room: string): Promise<void>
   }));
 }
 
-/** The store checks the limit and adds in one atomic step: joins of one socket run in parallel Lambdas. */
+/**
+ * The store checks the limit and adds in one atomic step: joins of one socket run in parallel
+ * Lambdas. The same step answers what the presence frame and the lifecycle events need (the
+ * tally after the join, the returns it took back): no more reads for them.
+ */
 export async function join(session: Session, room: string): Promise<void> {
   requireRight(session.rooms, room, 'join');
   const { store, connectionId } = session;
   // Kept with the membership: who may hear the room's join and leave events (presence right).
   const seesPresence = hasRight(session.rooms, room, 'presence');
-  // A lost answer: a membership that is there is the join that happened; else the (atomic) join again.
-  const result = await settle(
+  // A lost answer: a membership that is there is the join that happened (its tally and returns
+  // are then read apart); else the (atomic) join again.
+  const counted = await settle(
     { operation: 'join', connectionId, deadline: session.deadline, attemptMs: 2 * STORE_OPERATION_MS },
-    () => store.join(connectionId, room, MAX_ROOMS_PER_CONNECTION, seesPresence),
-    async () =>
+    () => store.joinCounted(session, room, MAX_ROOMS_PER_CONNECTION, seesPresence),
+    async (): Promise<CountedJoin> =>
       (await store.roomsOf(connectionId)).includes(room)
-        ? 'joined'
-        : store.join(connectionId, room, MAX_ROOMS_PER_CONNECTION, seesPresence),
+        ? { result: 'joined' }
+        : store.joinCounted(session, room, MAX_ROOMS_PER_CONNECTION, seesPresence),
   );
+  const { result } = counted;
   if (result === 'limit_reached') {
     throw new BadMessageError('too_many_rooms', `a connection may be in at most ${MAX_ROOMS_PER_CONNECTION} rooms`);
   }
@@ -73,7 +79,8 @@ export async function join(session: Session, room: string): Promise<void> {
   }
   // The room hears of a new member (not of a repeated join) before the member hears `joined`:
   // the reply then means the whole join is done, so a join that follows it is announced after.
-  const announced = result === 'joined' ? await announce(session, room, 'join', session) : undefined;
+  const announced =
+    result === 'joined' ? await announce(session, room, 'join', session, undefined, counted.tally) : undefined;
   // After the membership (and its presence event): every later frame of the room reaches this
   // member, and `seq` tells its client where the room's count stands. The event's own number,
   // taken after the membership was made, says it as well as a read would, without the read.
@@ -83,26 +90,39 @@ export async function join(session: Session, room: string): Promise<void> {
   if (result === 'joined') {
     const { arrivalEvents, emit, safely } = lifecycle();
     await safely('arrival', { connectionId, room }, async () =>
-      emit(await arrivalEvents(session, room, session, seq), session.deadline),
+      emit(await arrivalEvents(session, room, session, seq, counted), session.deadline),
     );
   }
 }
 
+/**
+ * The leave, its tally and its departures are one step of the store: the presence frame and
+ * the debounced departures need no more reads (only the claim after the debounce, docs/events.md).
+ */
 export async function leave(session: Session, room: string): Promise<void> {
   const { store, connectionId } = session;
-  // A lost answer: no membership left is the leave that happened; else the leave again.
-  const wasMember = await settle(
+  const at = Date.now();
+  // A lost answer: no membership left is the leave that happened (its tally and departures are
+  // then worked out apart); else the leave again.
+  const left = await settle(
     { operation: 'leave', connectionId, deadline: session.deadline, attemptMs: 2 * STORE_OPERATION_MS },
-    () => store.leave(connectionId, room),
-    async () => ((await store.roomsOf(connectionId)).includes(room) ? store.leave(connectionId, room) : true),
+    () => store.leaveCounted(session, room, at),
+    async (): Promise<CountedLeave> =>
+      (await store.roomsOf(connectionId)).includes(room)
+        ? store.leaveCounted(session, room, at)
+        : { wasMember: true, departures: [] },
   );
-  if (wasMember) await announce(session, room, 'leave', session, 'leave');
+  const { wasMember } = left;
+  if (wasMember) await announce(session, room, 'leave', session, 'leave', left.tally);
   await reply(session, { type: 'left', room, wasMember });
   // After the reply, which the debounce would otherwise hold up by seconds.
   if (wasMember) {
     const { markDepartures, safely, settleDepartures } = lifecycle();
     await safely('departure', { connectionId, room }, async () =>
-      settleDepartures(session, await markDepartures(session, room, session)),
+      settleDepartures(
+        session,
+        left.tally === undefined ? await markDepartures(session, room, session) : left.departures,
+      ),
     );
   }
 }

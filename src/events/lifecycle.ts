@@ -6,7 +6,7 @@
  * reconnect emits neither the leave nor a second arrival. A departure whose waiter did not live
  * to claim it is emitted by the sweep (`emitStaleDepartures`).
  */
-import type { ConnectionStore, Departure } from '../data';
+import type { ConnectionStore, CountedJoin, Departure } from '../data';
 import { ROOM_KEY } from '../store/user-presence';
 import { log } from '../log';
 import { emit } from './emitter';
@@ -22,7 +22,7 @@ export interface Who {
 
 /** What the events of one route need: the store, and when its work must end. */
 export interface EventCourier {
-  store: Pick<ConnectionStore, 'tally' | 'markDeparture' | 'claimDeparture' | 'claimReturn'>;
+  store: Pick<ConnectionStore, 'tally' | 'markDeparture' | 'claimDeparture' | 'claimDepartures' | 'claimReturn'>;
   deadline: number;
 }
 
@@ -39,16 +39,26 @@ export function closed(who: Who, reason: CloseReason): LifecycleEvent {
 /**
  * After a join that added a membership: `room.occupied` for the room's first member and
  * `member.joined` for the user's first connection, unless each is a return within the debounce.
+ * `counted`: the join's own tally and the returns it took back (the store's joinCounted), so
+ * nothing more is read; without them (a join settled after a lost answer), they are read here.
  */
-export async function arrivalEvents(courier: EventCourier, room: string, who: Who, seq?: number) {
+export async function arrivalEvents(
+  courier: EventCourier,
+  room: string,
+  who: Who,
+  seq?: number,
+  counted?: Pick<CountedJoin, 'tally' | 'returned'>,
+) {
   const { stage } = eventSettings();
-  const tally = await courier.store.tally(room, who);
+  const tally = counted?.tally ?? (await courier.store.tally(room, who));
+  const returned = async (key: string, taken: boolean | undefined) =>
+    counted?.returned === undefined ? courier.store.claimReturn(room, key) : taken === true;
   const events: LifecycleEvent[] = [];
   const extra = seq === undefined ? { room } : { room, seq };
-  if (tally.room === 1 && !(await courier.store.claimReturn(room, ROOM_KEY))) {
+  if (tally.room === 1 && !(await returned(ROOM_KEY, counted?.returned?.room))) {
     events.push(lifecycleEvent('room.occupied', stage, who, extra));
   }
-  if (tally.user === 1 && !(await courier.store.claimReturn(room, userOf(who)))) {
+  if (tally.user === 1 && !(await returned(userOf(who), counted?.returned?.user))) {
     events.push(lifecycleEvent('member.joined', stage, who, extra));
   }
   return events;
@@ -91,13 +101,11 @@ export async function settleDepartures(
     return;
   }
   if (due > Date.now()) await sleep(due - Date.now());
-  const events: LifecycleEvent[] = [];
-  // Members before rooms: the user left, then the room was empty.
+  // Members before rooms: the user left, then the room was empty. One claim a room (a leave's
+  // user and room together): the only round trip of the events after the route's answer.
   const ordered = [...departures].sort((a, b) => Number(a.user === ROOM_KEY) - Number(b.user === ROOM_KEY));
-  for (const departure of ordered) {
-    if (await courier.store.claimDeparture(departure)) events.push(departureEvent(departure));
-  }
-  await emit(events, courier.deadline);
+  const claimed = await courier.store.claimDepartures(ordered);
+  await emit(claimed.map(departureEvent), courier.deadline);
 }
 
 /**
@@ -115,6 +123,20 @@ export async function connectionClosed(
   const departures: Departure[] = [];
   for (const room of rooms) departures.push(...(await markDepartures(courier, room, who)));
   await settleDepartures(courier, departures, debounceMs);
+}
+
+/**
+ * The same, for a removal that marked its rooms' departures itself (the store's
+ * removeCounted, `$disconnect`): `connection.closed` at once, the departures after the debounce.
+ */
+export async function closedWithDepartures(
+  courier: EventCourier,
+  who: Who,
+  departures: readonly Departure[],
+  reason: CloseReason,
+): Promise<void> {
+  await emit([closed(who, reason)], courier.deadline);
+  await settleDepartures(courier, departures);
 }
 
 /** The sweep: departures older than the debounce and a margin have lost their waiter; they go now. */

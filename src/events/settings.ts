@@ -45,3 +45,8 @@ export function eventSettings(): EventSettings {
   cached ??= readEventSettings();
   return cached;
 }
+
+/** Read the settings again at their next use (the bench sets its own debounce for one section). */
+export function resetEventSettings(): void {
+  cached = undefined;
+}

@@ -17,19 +17,36 @@ interface RoutineTables {
   presence: string;
   sequences: string;
   history: string;
+  departures: string;
 }
 
 export interface RoutineNames {
-  /** join(): the limit, the membership and its presence row, in one READ COMMITTED transaction. */
+  /**
+   * joinCounted(): the limit, the membership and its presence row, in one READ COMMITTED
+   * transaction; then the tally after it and the returns it takes back.
+   */
   join: string;
+  /** leaveCounted(): the membership and its presence row, the tally after it and the departures it leaves. */
+  leave: string;
   /** appendToRoom(): the membership check (when asked), the room's next number and the history row. */
   append: string;
-  /** remove(): a connection's row, then its memberships and their presence rows. */
+  /** claimDepartures(): a leave's departures (the user's, the room's) claimed together. */
+  claim: string;
+  /**
+   * remove() and removeCounted(): a connection's row, the tallies of its rooms after it and the
+   * departures it leaves, then its memberships and their presence rows.
+   */
   remove: string;
 }
 
 export function routineNames(prefix: string): RoutineNames {
-  return { join: `${prefix}join_room`, append: `${prefix}append_to_room`, remove: `${prefix}remove_connection` };
+  return {
+    join: `${prefix}join_room`,
+    leave: `${prefix}leave_room`,
+    append: `${prefix}append_to_room`,
+    remove: `${prefix}remove_connection`,
+    claim: `${prefix}claim_departures`,
+  };
 }
 
 /**
@@ -48,6 +65,31 @@ const BOUNDED_WAITS = `DECLARE v_wait INT DEFAULT @@SESSION.innodb_lock_wait_tim
          END;
          SET SESSION innodb_lock_wait_timeout = in_wait;`;
 
+/**
+ * A room's memberships whose connection row is there, and those of one user among them (by
+ * subject; with none, by connection), as the store's tally() counts them. `room` is an
+ * expression: a parameter, or the room of an outer row.
+ */
+function tallies(t: RoutineTables, room: string, subject: string, connection: string) {
+  const from = `FROM \`${t.members}\` m2 JOIN \`${t.connections}\` c2 ON c2.connection_id = m2.connection_id
+             WHERE m2.room = ${room}`;
+  const mine = `IF(${subject} IS NULL, c2.connection_id = ${connection}, c2.subject = ${subject})`;
+  return {
+    room: `(SELECT COUNT(*) ${from})`,
+    user: `(SELECT COUNT(*) ${from} AND ${mine})`,
+  };
+}
+
+/**
+ * Records a departure (as markDeparture() does): the user's key is the subject, or the
+ * connection with auth off; the room's own is '' (ROOM_KEY). A later one replaces it.
+ */
+function departure(t: RoutineTables, select: string): string {
+  return `INSERT INTO \`${t.departures}\` (room, who, departed_at, connection_id, subject) ${select}
+           ON DUPLICATE KEY UPDATE departed_at = VALUES(departed_at), connection_id = VALUES(connection_id),
+             subject = VALUES(subject)`;
+}
+
 /** Whole seconds of row-lock wait a procedure may spend of what is left until `deadline`. */
 export function lockWaitSeconds(deadline: number, now = Date.now()): number {
   // Half a second kept for the answer's way back; never below MySQL's minimum of 1.
@@ -59,19 +101,27 @@ export function lockWaitSeconds(deadline: number, now = Date.now()): number {
  * store sent one round trip each before (./mysql.ts, ./mysql-history.ts say why each is so).
  */
 export function routineDefinitions(t: RoutineTables, r: RoutineNames): [string, string][] {
+  const joinTally = tallies(t, 'in_room', 'in_subject', 'in_connection');
+  const removeTally = tallies(t, 'm.room', 'v_subject', 'in_connection');
   return [
     [
       r.join,
       // FOR UPDATE on the connection's row queues the joins of one connection; under READ
       // COMMITTED the count that follows sees every membership committed before the lock.
+      // With in_count, after COMMIT, as tally() and claimReturn() ran after it: the tally counts
+      // what is committed, and a return takes back the departure its own arrival would not tell.
       `CREATE PROCEDURE \`${r.join}\`(IN in_connection VARBINARY(128), IN in_room VARBINARY(64),
-         IN in_max INT, IN in_sees TINYINT, IN in_wait INT)
+         IN in_max INT, IN in_sees TINYINT, IN in_wait INT, IN in_subject VARBINARY(1020), IN in_count TINYINT)
        SQL SECURITY INVOKER
        BEGIN
          DECLARE v_known INT DEFAULT 0;
          DECLARE v_rooms INT DEFAULT 0;
          DECLARE v_here INT DEFAULT 0;
          DECLARE v_result VARCHAR(20) CHARACTER SET ascii DEFAULT 'joined';
+         DECLARE v_room INT DEFAULT NULL;
+         DECLARE v_user INT DEFAULT NULL;
+         DECLARE v_room_back INT DEFAULT 0;
+         DECLARE v_user_back INT DEFAULT 0;
          ${BOUNDED_WAITS}
          SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
          START TRANSACTION;
@@ -93,8 +143,49 @@ export function routineDefinitions(t: RoutineTables, r: RoutineNames): [string, 
            END IF;
          END IF;
          COMMIT;
+         IF v_result = 'joined' AND in_count <> 0 THEN
+           SET v_room = ${joinTally.room};
+           SET v_user = ${joinTally.user};
+           IF v_room = 1 THEN
+             DELETE FROM \`${t.departures}\` WHERE room = in_room AND who = '';
+             SET v_room_back = ROW_COUNT() > 0;
+           END IF;
+           IF v_user = 1 THEN
+             DELETE FROM \`${t.departures}\` WHERE room = in_room AND who = COALESCE(in_subject, in_connection);
+             SET v_user_back = ROW_COUNT() > 0;
+           END IF;
+         END IF;
          SET SESSION innodb_lock_wait_timeout = v_wait;
-         SELECT v_result AS result;
+         SELECT v_result AS result, v_room AS room_count, v_user AS user_count,
+           v_room_back AS room_back, v_user_back AS user_back;
+       END`,
+    ],
+    [
+      r.leave,
+      // One statement a step, as leave(), tally() and markDeparture() were: the membership and
+      // its presence row go together (a multi-table DELETE), so a leave that is done is whole.
+      `CREATE PROCEDURE \`${r.leave}\`(IN in_connection VARBINARY(128), IN in_room VARBINARY(64),
+         IN in_subject VARBINARY(1020), IN in_at BIGINT)
+       SQL SECURITY INVOKER
+       BEGIN
+         DECLARE v_was INT DEFAULT 0;
+         DECLARE v_room INT DEFAULT NULL;
+         DECLARE v_user INT DEFAULT NULL;
+         DELETE m, p FROM \`${t.members}\` m
+           LEFT JOIN \`${t.presence}\` p ON p.room = m.room AND p.connection_id = m.connection_id
+           WHERE m.room = in_room AND m.connection_id = in_connection;
+         SET v_was = ROW_COUNT() > 0;
+         IF v_was THEN
+           SET v_room = ${joinTally.room};
+           SET v_user = ${joinTally.user};
+           IF v_user = 0 THEN
+             ${departure(t, 'SELECT in_room, COALESCE(in_subject, in_connection), in_at, in_connection, in_subject FROM DUAL')};
+           END IF;
+           IF v_room = 0 THEN
+             ${departure(t, "SELECT in_room, '', in_at, in_connection, in_subject FROM DUAL")};
+           END IF;
+         END IF;
+         SELECT v_was AS was_member, v_room AS room_count, v_user AS user_count;
        END`,
     ],
     [
@@ -126,15 +217,58 @@ export function routineDefinitions(t: RoutineTables, r: RoutineNames): [string, 
     ],
     [
       r.remove,
-      // Connections first: should the second statement fail, a leftover membership only makes
-      // a later room delivery meet a 410, which removes it again.
-      `CREATE PROCEDURE \`${r.remove}\`(IN in_connection VARBINARY(128))
+      // Connections first: should a later statement fail, a leftover membership only makes
+      // a later room delivery meet a 410, which removes it again. With the row gone, the
+      // tallies of its rooms (memberships whose connection row is there) are those after it.
+      // Two result sets: the connection (known, subject), then its rooms with their tallies.
+      `CREATE PROCEDURE \`${r.remove}\`(IN in_connection VARBINARY(128), IN in_at BIGINT,
+         IN in_subject VARBINARY(1020))
        SQL SECURITY INVOKER
        BEGIN
+         DECLARE v_known INT DEFAULT 0;
+         DECLARE v_subject VARBINARY(1020) DEFAULT NULL;
+         SELECT COUNT(*), MAX(subject) INTO v_known, v_subject
+           FROM \`${t.connections}\` WHERE connection_id = in_connection;
+         SET v_subject = COALESCE(in_subject, v_subject);
          DELETE FROM \`${t.connections}\` WHERE connection_id = in_connection;
+         SELECT v_known AS known, v_subject AS subject;
+         SELECT m.room AS room, ${removeTally.room} AS room_count, ${removeTally.user} AS user_count
+           FROM \`${t.members}\` m WHERE m.connection_id = in_connection ORDER BY m.room;
+         IF in_at IS NOT NULL THEN
+           ${departure(
+             t,
+             `SELECT m.room, COALESCE(v_subject, in_connection), in_at, in_connection, v_subject
+              FROM \`${t.members}\` m WHERE m.connection_id = in_connection AND ${removeTally.user} = 0`,
+           )};
+           ${departure(
+             t,
+             `SELECT m.room, '', in_at, in_connection, v_subject
+              FROM \`${t.members}\` m WHERE m.connection_id = in_connection AND ${removeTally.room} = 0`,
+           )};
+         END IF;
          DELETE m, p FROM \`${t.members}\` m
            LEFT JOIN \`${t.presence}\` p ON p.room = m.room AND p.connection_id = m.connection_id
            WHERE m.connection_id = in_connection;
+       END`,
+    ],
+    [
+      r.claim,
+      // Each DELETE names its row's time: a departure replaced since (a later leave) stays.
+      `CREATE PROCEDURE \`${r.claim}\`(IN in_room VARBINARY(64), IN in_at BIGINT, IN in_user VARBINARY(1020),
+         IN in_vacated TINYINT)
+       SQL SECURITY INVOKER
+       BEGIN
+         DECLARE v_user INT DEFAULT 0;
+         DECLARE v_room INT DEFAULT 0;
+         IF in_user IS NOT NULL THEN
+           DELETE FROM \`${t.departures}\` WHERE room = in_room AND who = in_user AND departed_at = in_at;
+           SET v_user = ROW_COUNT();
+         END IF;
+         IF in_vacated <> 0 THEN
+           DELETE FROM \`${t.departures}\` WHERE room = in_room AND who = '' AND departed_at = in_at;
+           SET v_room = ROW_COUNT();
+         END IF;
+         SELECT v_user AS user_claimed, v_room AS room_claimed;
        END`,
     ],
   ];

@@ -89,7 +89,8 @@ export class MysqlConnectionStore extends MysqlUserPresence implements Connectio
 
   /** One round trip (a procedure): the connection's row, then its memberships with their presence rows. */
   async remove(connectionId: string): Promise<void> {
-    await this.query('remove', `CALL \`${this.routines.remove}\`(?)`, [connectionId], this.budget());
+    // No time: no departures marked (removeCounted() marks them).
+    await this.query('remove', `CALL \`${this.routines.remove}\`(?, NULL, NULL)`, [connectionId], this.budget());
   }
 
   async removeMany(connectionIds: readonly string[]): Promise<void> {
@@ -184,7 +185,7 @@ export class MysqlConnectionStore extends MysqlUserPresence implements Connectio
     const deadline = this.budget();
     const [rows] = await this.once<[{ result: JoinResult }[], unknown]>(
       'join',
-      `CALL \`${this.routines.join}\`(?, ?, ?, ?, ?)`,
+      `CALL \`${this.routines.join}\`(?, ?, ?, ?, ?, NULL, 0)`,
       [connectionId, room, maxRooms, seesPresence ? 1 : 0, lockWaitSeconds(deadline)],
       deadline,
     );

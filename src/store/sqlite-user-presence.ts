@@ -8,7 +8,11 @@ import { EmbeddedDeliveries } from './sqlite-deliveries';
 import { departuresTable, toDeparture } from './user-presence';
 import type { Departure, DepartureRow, PresenceTally, UserPage, UserPresenceStore } from './user-presence';
 
-export abstract class EmbeddedUserPresence extends EmbeddedDeliveries implements UserPresenceStore {
+/** The counted steps are the store's (./sqlite.ts): they are made of its joins, leaves and removals. */
+export abstract class EmbeddedUserPresence
+  extends EmbeddedDeliveries
+  implements Omit<UserPresenceStore, 'joinCounted' | 'leaveCounted' | 'removeCounted' | 'claimDepartures'>
+{
   private readonly departures: string;
 
   constructor(settings: EmbeddedSettings) {

@@ -11,6 +11,8 @@ import type { EmbeddedSettings } from '../config';
 import { chunks, DELETE_CHUNK, presenceTable, toConnection } from './types';
 import type { Connection, ConnectionPage, ConnectionStore, JoinResult, PresencePage } from './types';
 import { EmbeddedUserPresence } from './sqlite-user-presence';
+import { composedSteps } from './user-presence';
+import type { UserPresenceStore } from './user-presence';
 
 type Row = { connection_id: string; connected_at: number; subject: string | null };
 
@@ -62,6 +64,13 @@ export class EmbeddedConnectionStore extends EmbeddedUserPresence implements Con
   remove(connectionId: string): Promise<void> {
     return this.removeMany([connectionId]);
   }
+
+  /** The counted steps as the single ones they are made of: a local file costs no round trip. */
+  private readonly counted = composedSteps(this);
+  joinCounted: UserPresenceStore['joinCounted'] = (...args) => this.counted.joinCounted(...args);
+  leaveCounted: UserPresenceStore['leaveCounted'] = (...args) => this.counted.leaveCounted(...args);
+  removeCounted: UserPresenceStore['removeCounted'] = (...args) => this.counted.removeCounted(...args);
+  claimDepartures: UserPresenceStore['claimDepartures'] = (...args) => this.counted.claimDepartures(...args);
 
   removeMany(connectionIds: readonly string[]): Promise<void> {
     return this.run('remove', (db) => {

@@ -137,8 +137,10 @@ suite('the MySQL schema and its migrations', () => {
     ]);
     expect(await procedures(prefix)).toEqual([
       'append_to_room: in_room,in_id,in_sent_at,in_body,in_member,in_wait',
-      'join_room: in_connection,in_room,in_max,in_sees,in_wait',
-      'remove_connection: in_connection',
+      'claim_departures: in_room,in_at,in_user,in_vacated',
+      'join_room: in_connection,in_room,in_max,in_sees,in_wait,in_subject,in_count',
+      'leave_room: in_connection,in_room,in_subject,in_at',
+      'remove_connection: in_connection,in_at,in_subject',
     ]);
     expect(await migrate(db, prefix, { lockWaitSeconds: 5 })).toEqual({
       from: SCHEMA_VERSION,
@@ -202,7 +204,7 @@ suite('the MySQL schema and its migrations', () => {
       await migrate(db, fresh, { lockWaitSeconds: 5 });
       expect(await shapes(prefix)).toEqual(await shapes(fresh));
       expect(await procedures(prefix)).toEqual(await procedures(fresh));
-      expect(await procedures(prefix)).toHaveLength(3);
+      expect(await procedures(prefix)).toHaveLength(5);
     } finally {
       await dropSchema(db, fresh);
     }
@@ -227,8 +229,42 @@ suite('the MySQL schema and its migrations', () => {
       migrate(first, prefix, { lockWaitSeconds: 10 }),
       migrate(second, prefix, { lockWaitSeconds: 10 }),
     ]);
-    expect(reports.map((report) => report.applied).sort()).toEqual([[], [1, 2, 3, 4]]);
+    expect(reports.map((report) => report.applied).sort()).toEqual([[], [1, 2, 3, 4, 5]]);
     expect(reports.map((report) => report.to)).toEqual([SCHEMA_VERSION, SCHEMA_VERSION]);
+  });
+
+  it("replaces version 4's procedures (rows kept) with the ones that answer presence and events, and grants run them", async () => {
+    const fresh = uniquePrefix(`f${n++}`);
+    try {
+      await migrate(db, fresh, { lockWaitSeconds: 5 });
+      const t = schemaTables(prefix);
+      const r = routineNames(prefix);
+      // Today's release: the schema at version 4, with version 4's procedure signatures and rows in it.
+      await migrate(db, prefix, { lockWaitSeconds: 5 });
+      await db(`DELETE FROM \`${t.versions}\` WHERE version = 5`);
+      await db(`DROP PROCEDURE IF EXISTS \`${r.leave}\``);
+      await db(`DROP PROCEDURE IF EXISTS \`${r.claim}\``);
+      await db(`DROP PROCEDURE \`${r.remove}\``);
+      await db(`CREATE PROCEDURE \`${r.remove}\`(IN in_connection VARBINARY(128)) SQL SECURITY INVOKER
+        DELETE FROM \`${t.connections}\` WHERE connection_id = in_connection`);
+      await db(`INSERT INTO \`${t.connections}\` (connection_id, connected_at, subject) VALUES ('c1', 1, 'alice')`);
+      await db(`INSERT INTO \`${t.members}\` (room, connection_id) VALUES ('lobby', 'c1')`);
+      expect(await procedures(prefix)).not.toEqual(await procedures(fresh));
+
+      expect(await migrate(db, prefix, { lockWaitSeconds: 5 })).toMatchObject({ from: 4, applied: [5] });
+      expect(await procedures(prefix)).toEqual(await procedures(fresh));
+      const store = open();
+      expect(await store.audience('lobby')).toEqual(['c1']);
+      const removal = await store.removeCounted('c1', 9, null);
+      expect(removal).toMatchObject({
+        known: true,
+        subject: 'alice',
+        rooms: [{ room: 'lobby', tally: { room: 0, user: 0 } }],
+      });
+      expect(await store.staleDepartures(10, 10)).toHaveLength(2);
+    } finally {
+      await dropSchema(db, fresh);
+    }
   });
 
   it('finishes a migration that was cut short: the next run changes only what is left', async () => {
@@ -238,7 +274,7 @@ suite('the MySQL schema and its migrations', () => {
     await db(
       `ALTER TABLE \`${t.members}\` MODIFY room VARBINARY(64) NOT NULL, MODIFY connection_id VARBINARY(128) NOT NULL`,
     );
-    expect(await migrate(db, prefix, { lockWaitSeconds: 5 })).toMatchObject({ from: 0, applied: [1, 2, 3, 4] });
+    expect(await migrate(db, prefix, { lockWaitSeconds: 5 })).toMatchObject({ from: 0, applied: [1, 2, 3, 4, 5] });
     expect(await columnTypes()).not.toContainEqual(expect.stringMatching(/varchar/));
     expect(await open().audience('lobby')).toHaveLength(2);
   });

@@ -5,7 +5,12 @@
  * than its target (docs/architecture.md#round-trips-per-route) fails here. Counting commands
  * does not depend on timing: each call of a route sends the same ones.
  */
-import { countRoundTrips, ROUND_TRIP_ROUTES, ROUND_TRIP_TARGETS } from '../../scripts/bench/round-trips';
+import {
+  countRoundTrips,
+  EVENT_ROUND_TRIPS,
+  ROUND_TRIP_ROUTES,
+  ROUND_TRIP_TARGETS,
+} from '../../scripts/bench/round-trips';
 import type { RoundTripRow } from '../../scripts/bench/round-trips';
 import { startStandIn } from '../../scripts/bench/stand-in';
 import type { StandIn } from '../../scripts/bench/stand-in';
@@ -52,6 +57,22 @@ suite('MySQL round trips per route, on the wire', () => {
       const row = rows.find((found) => found.route === route) as RoundTripRow;
       expect(row.mysqlRoundTrips).toBeLessThanOrEqual(ROUND_TRIP_TARGETS[route]);
       expect(row.minRoundTrips).toBe(row.mysqlRoundTrips);
+      // After the answer, only the lifecycle events' own work (a leave's claim after the debounce).
+      expect(row.eventRoundTrips).toBe(EVENT_ROUND_TRIPS[route]);
     },
   );
+
+  it('splits the routes with presence and lifecycle events exactly: route work, then event work', () => {
+    const split = Object.fromEntries(
+      rows.map((row) => [row.route, { route: row.mysqlRoundTrips, events: row.eventRoundTrips }]),
+    );
+    // $disconnect: one procedure (rooms, subject, tallies, departures, removal); join: the
+    // procedure (with the tally and returns), the presence page, the event's number; leave: the
+    // same three, then the departure's claim after the debounce.
+    expect(split).toMatchObject({
+      $disconnect: { route: 1, events: 0 },
+      join: { route: 3, events: 0 },
+      leave: { route: 3, events: 1 },
+    });
+  });
 });

@@ -155,9 +155,21 @@ suite('the schema custom resource', () => {
       await app.query(`DELETE FROM \`${t.connections}\` WHERE connection_id = 'c1'`);
       // The stored procedures the store calls (./mysql-routines.ts): EXECUTE on each.
       await app.query(`INSERT INTO \`${t.connections}\` (connection_id, connected_at, subject) VALUES ('c2', 1, 'u')`);
-      await app.query(`CALL \`${routineNames(prefix).remove}\`(?)`, ['c2']);
+      await app.query(`CALL \`${routineNames(prefix).remove}\`(?, NULL, NULL)`, ['c2']);
       const [left] = await app.query(`SELECT COUNT(*) AS n FROM \`${t.connections}\``);
       expect(left).toEqual([{ n: 0 }]);
+      // The counted join and leave (each with its tally and departures) as the application user.
+      const r = routineNames(prefix);
+      await app.query(`INSERT INTO \`${t.connections}\` (connection_id, connected_at, subject) VALUES ('c3', 1, 'u')`);
+      const [joined] = await app.query(`CALL \`${r.join}\`(?, ?, 50, 1, 5, ?, 1)`, ['c3', 'lobby', 'u']);
+      expect((joined as unknown[][])[0]).toMatchObject([{ result: 'joined', room_count: 1, user_count: 1 }]);
+      const [leftRoom] = await app.query(`CALL \`${r.leave}\`(?, ?, ?, ?)`, ['c3', 'lobby', 'u', 7]);
+      expect((leftRoom as unknown[][])[0]).toMatchObject([{ was_member: 1, room_count: 0, user_count: 0 }]);
+      const [departures] = await app.query(`SELECT COUNT(*) AS n FROM \`${t.departures}\` WHERE departed_at = 7`);
+      expect(departures).toEqual([{ n: 2 }]);
+      const [claimed] = await app.query(`CALL \`${r.claim}\`(?, ?, ?, 1)`, ['lobby', 7, 'u']);
+      expect((claimed as unknown[][])[0]).toMatchObject([{ user_claimed: 1, room_claimed: 1 }]);
+      await app.query(`CALL \`${r.remove}\`(?, ?, NULL)`, ['c3', 8]);
       const [versions] = await app.query(`SELECT MAX(version) AS v FROM \`${t.versions}\``);
       expect(versions).toEqual([{ v: SCHEMA_VERSION }]);
       // The root connection of this test is another user's: PROCESS shows it.

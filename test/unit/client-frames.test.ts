@@ -38,7 +38,7 @@ async function conversation(): Promise<{ to: string; frame: unknown }[]> {
   await publishFromServer(session(ALICE, 'alice'), { room: 'lobby', data: 'from a backend' });
   await replyFailure(world.outbox, ALICE, new StoreError('down', 'list'), 1_000);
   await say(bob, { action: 'join', room: 'lobby' });
-  await announceDeparture(bob, ['lobby']); // alice hears bob's disconnect
+  await announceDeparture(bob, [{ room: 'lobby' }]); // alice hears bob's disconnect
   return world.posted;
 }
 

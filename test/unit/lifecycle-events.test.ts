@@ -8,6 +8,7 @@ import { connect, disconnect, message, sweep } from '../../src/handler';
 import type { WebSocketEvent } from '../../src/handler';
 import { AFTER_REPLY_MS } from '../../src/budgets';
 import { useSink } from '../../src/events/emitter';
+import { StoreError } from '../../src/errors';
 import type { LifecycleEvent } from '../../src/events/types';
 import { authorizedAs, connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../support/harnesses/events';
 import { useHandlerHarness } from '../support/harnesses/handler';
@@ -134,6 +135,45 @@ describe('room and member events', () => {
     for (const kept of harness.store.departures.values()) kept.at = departure.at;
     await sweep(undefined, { getRemainingTimeInMillis: () => 30_000 });
     expect(seen().slice(-2)).toEqual(['member.left alice r', 'room.vacated alice r']);
+  });
+});
+
+describe("events from the store's own step", () => {
+  it("a join's arrivals follow the tally and returns its join step answered, with no reads of their own", async () => {
+    await open('c1', 'alice');
+    // As if the join step had taken back the room's departure (a return within the debounce).
+    harness.store.joinCounted.mockImplementationOnce(async (who, room, max, sees) => ({
+      result: await harness.store.join(who.connectionId, room, max, sees),
+      tally: { room: 1, user: 1 },
+      returned: { room: true, user: false },
+    }));
+    harness.store.tally.mockClear();
+    harness.store.claimReturn.mockClear();
+    await act('c1', { action: 'join', room: 'r' }, 'alice');
+    expect(seen()).toEqual(['connection.opened alice', 'member.joined alice r']);
+    expect(harness.store.tally).not.toHaveBeenCalled();
+    expect(harness.store.claimReturn).not.toHaveBeenCalled();
+  });
+
+  it('a join whose answer was lost (the membership is there) reads its tally and returns instead', async () => {
+    await open('c1', 'alice');
+    harness.store.joinCounted.mockImplementationOnce(async (who, room, max, sees) => {
+      await harness.store.join(who.connectionId, room, max, sees);
+      throw new StoreError('MySQL join failed: connection lost', 'join');
+    });
+    await act('c1', { action: 'join', room: 'r' }, 'alice');
+    expect(seen()).toEqual(['connection.opened alice', 'room.occupied alice r', 'member.joined alice r']);
+  });
+
+  it("a $disconnect's departures are those its removal step marked", async () => {
+    await open('c1', 'alice');
+    await act('c1', { action: 'join', room: 'r' }, 'alice');
+    harness.store.markDeparture.mockClear();
+    await close('c1', 'alice');
+    expect(harness.store.removeCounted).toHaveBeenCalledTimes(1);
+    // Marked by the step itself (the memory store's is made of markDeparture), never again by the route.
+    expect(harness.store.markDeparture).toHaveBeenCalledTimes(2);
+    expect(seen().slice(-3)).toEqual(['connection.closed alice', 'member.left alice r', 'room.vacated alice r']);
   });
 });
 

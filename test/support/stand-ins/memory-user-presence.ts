@@ -4,7 +4,9 @@ import type { Connection, Departure, UserPresenceStore } from '../../../src/data
 export function memoryUserPresence(
   rows: Map<string, Connection>,
   rooms: Map<string, Set<string>>,
-): UserPresenceStore & { departures: Map<string, Departure> } {
+): Omit<UserPresenceStore, 'joinCounted' | 'leaveCounted' | 'removeCounted' | 'claimDepartures'> & {
+  departures: Map<string, Departure>;
+} {
   const departures = new Map<string, Departure>();
   const key = (room: string, user: string) => `${room}\u0000${user}`;
   const membersOf = (room: string) =>
