@@ -142,7 +142,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 
   let accepted = 0;
 
-  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
+  // noDelay on both sides, as mysql2 sets on its own socket: the proxy writes what it read in
+  // pieces, and Nagle's algorithm with the peer's delayed ACK held some of them about 40 ms.
+  const server: Server = createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
     accepted++;
     track(client);
     clients.add(client);
@@ -160,7 +162,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       held.add(client);
       return;
     }
-    const upstream = connect({ port: target.port, host: target.host, allowHalfOpen: true });
+    const upstream = connect({ port: target.port, host: target.host, allowHalfOpen: true, noDelay: true });
     track(upstream);
     let holdNow = false;
     let silenceOnAnswer = false;
