@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { resetEventSettings } from '../../src/events/settings';
 import { ManagementApi } from '../../src/aws/management-api';
 import { resetClients, useManagementApiFactory } from '../../src/communication';
 import type { ConnectionStore } from '../../src/data';
@@ -188,8 +189,12 @@ export async function benchRoutes(
   await standIn.configure({ latencyMs: 0, goneShare: 0 });
   // The handlers read their settings once per process (config(), ownOrigin()): offline, as
   // ./queries.ts's invocations are; every client they make posts to the stand-in.
-  const saved = { IS_OFFLINE: process.env.IS_OFFLINE };
+  const saved = { IS_OFFLINE: process.env.IS_OFFLINE, EVENTS_DEBOUNCE_MS: process.env.EVENTS_DEBOUNCE_MS };
   process.env.IS_OFFLINE = 'true';
+  // A route's duration without the departure's debounce, which a leave and a $disconnect wait
+  // out after their answer (docs/events.md): the model counts the work, not that wait.
+  process.env.EVENTS_DEBOUNCE_MS = '0';
+  resetEventSettings();
   useManagementApiFactory((_endpoint, clientOptions) => new ManagementApi(standIn.url, clientOptions));
   const dir = mkdtempSync(join(tmpdir(), 'bench-routes-'));
   const rows: RouteDurationRow[] = [];
@@ -215,8 +220,11 @@ export async function benchRoutes(
     useStore(undefined);
     useManagementApiFactory(undefined);
     resetClients();
-    if (saved.IS_OFFLINE === undefined) delete process.env.IS_OFFLINE;
-    else process.env.IS_OFFLINE = saved.IS_OFFLINE;
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    resetEventSettings();
     rmSync(dir, { recursive: true, force: true });
   }
   return rows;
