@@ -3,9 +3,9 @@
  * datadir, loopback port, socket and pid file under a temporary directory, certificates
  * from a test CA made here with openssl. Never the shared server on 3306.
  *
- * The datadir starts empty and the server runs with --skip-grant-tables: the test is about
- * what the client accepts from the server's certificate, not about accounts, and an empty
- * datadir starts in about a second where mariadb-install-db costs five.
+ * The server runs with --skip-grant-tables: the test is about what the client accepts from the
+ * server's certificate, not about accounts. The datadir starts empty (about a second) unless the
+ * caller asks for the system tables, which stored procedures need (mariadb-install-db, about five).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
