@@ -121,6 +121,9 @@ function offlinePorts(argv = process.argv) {
 // The limits are installed before the guard, so that the guard's wrapper runs first: a request
 // it refuses (a foreign page's) takes none of the developer's throttling tokens.
 if (isMainThread) {
+  if (process.env.WS_COMPILE_CACHE) {
+    require('./compile-cache').installCompileCache(process.cwd(), process.env.WS_COMPILE_CACHE);
+  }
   patch();
   if (installRuntime()) installLocalLimits(offlinePorts(), process.env);
   require('./local-guard').installLocalGuard(offlinePorts(), process.env);

@@ -1,3 +1,6 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 // No test may reach AWS: no metadata probing, and fake credentials for any client
 // that is pointed at localhost.
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
@@ -16,3 +19,6 @@ process.env.POWERTOOLS_METRICS_DISABLED = process.env.POWERTOOLS_METRICS_DISABLE
 // Departures wait EVENTS_DEBOUNCE_MS (3 s) for a reconnect, in the route that made them; tests that
 // are not about it do not wait (test/unit/lifecycle-events.test.ts sets its own).
 process.env.EVENTS_DEBOUNCE_MS = process.env.EVENTS_DEBOUNCE_MS ?? '0';
+// The suites start `npm start` some fifty times from copies of the same sources: its TypeScript
+// compile is done once per set of sources and kept here (scripts/compile-cache.js).
+process.env.WS_COMPILE_CACHE = process.env.WS_COMPILE_CACHE ?? join(tmpdir(), 'aws-node-websockets-compile');
