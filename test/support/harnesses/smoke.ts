@@ -61,7 +61,7 @@ export function normalized(lines: readonly string[]): string[] {
     line
       .replace(/\b\d+ ms\b/g, 'N ms')
       .replace(/ in [\d.]+ s \(/g, ' in N s (')
-      .replace(/\bid [\w-]{16}\b/g, 'id ID')
+      .replace(/\bid [\w-]{16}(?![\w-])/g, 'id ID')
       .replace(/\b[0-9a-f]{8}…/g, 'CONNECTION…')
       .replace(/smoke-[0-9a-f]{8}/g, 'smoke-RUN')
       .replace(/localhost:\d+/g, 'localhost:PORT'),
