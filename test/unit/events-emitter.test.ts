@@ -4,6 +4,8 @@
  * the budget ends is logged and counted, never thrown.
  */
 import { readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeClient } from '../../src/aws/event-bridge';
@@ -90,6 +92,28 @@ describe('BusSink', () => {
     const lost = await new BusSink(client, 'bus').put([opened('a')], Date.now() + 1_000);
     expect(bridge.requests).toHaveLength(PUT_ATTEMPTS);
     expect(lost.map((event) => event.detail.connectionId)).toEqual(['a']);
+  });
+
+  it('ends by its deadline against an endpoint that accepts and never answers, and gives the events back', async () => {
+    const held: Socket[] = [];
+    const silent = createServer((socket) => void held.push(socket)); // holds every connection, answers nothing
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const mute = new EventBridgeClient(`http://127.0.0.1:${port}`, {
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    try {
+      const started = Date.now();
+      const lost = await new BusSink(mute, 'bus').put([opened('a')], started + 300);
+      expect(lost.map((event) => event.detail.connectionId)).toEqual(['a']);
+      // Well before jest's 5 s: the request was aborted, not left to the socket's own timeout.
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      mute.destroy();
+      held.forEach((socket) => socket.destroy());
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it('starts no attempt after the deadline', async () => {
