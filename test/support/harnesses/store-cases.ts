@@ -15,7 +15,8 @@ export type TestStore = ConnectionStore & { dropTables?(): Promise<void> };
 export interface StoreCase {
   name: string;
   skip: boolean;
-  start(): Promise<{ service: OfflineService; store: TestStore }>;
+  /** The service and a store on the same data; for MySQL, the tables' prefix too (to reach them directly). */
+  start(): Promise<{ service: OfflineService; store: TestStore; tablePrefix?: string }>;
 }
 
 /** Both stores, the service started with `options` (its `env` merged with the store's own). */
@@ -37,7 +38,7 @@ export function storeCases(label: string, options: Omit<StartOptions, 'dbUrl'> =
         const prefix = uniquePrefix(label);
         const env = { ...options.env, DB_TABLE_PREFIX: prefix };
         const service = await startOffline({ ...options, dbUrl: MYSQL_URL, env });
-        return { service, store: new MysqlConnectionStore(mysqlSettings(prefix)) };
+        return { service, store: new MysqlConnectionStore(mysqlSettings(prefix)), tablePrefix: prefix };
       },
     },
   ];
