@@ -10,7 +10,7 @@ import { createConnection } from 'mysql2/promise';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import { TestClient } from '../support/harnesses/client';
 import { driverOptions, MYSQL_URL, mysqlSettings, SKIP_MYSQL, uniquePrefix } from '../support/harnesses/mysql';
-import { startOffline } from '../support/harnesses/offline';
+import { SLOW_FIRST_POST, startOffline } from '../support/harnesses/offline';
 import type { OfflineService } from '../support/harnesses/offline';
 import { runScript } from '../support/harnesses/scripts';
 import { withoutSettings } from '../support/harnesses/service';
@@ -67,7 +67,7 @@ const CLIENTS = 15;
       // 15 recipients in 3 shards at 2 posts/s between them: the delivery takes about 7 s.
       const options = {
         dbUrl: MYSQL_URL,
-        env: { LOG_LEVEL: 'warn', DB_TABLE_PREFIX: prefix, POST_TIMEOUT_MS: '10000' },
+        env: { LOG_LEVEL: 'warn', DB_TABLE_PREFIX: prefix, ...SLOW_FIRST_POST },
         settings: { FANOUT_SHARD_SIZE: 5, FANOUT_MAX_RATE: 2 },
       };
       service = await startOffline(options);

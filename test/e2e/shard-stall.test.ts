@@ -9,6 +9,7 @@
 import { createConnection } from 'mysql2/promise';
 import type { TestClient } from '../support/harnesses/client';
 import { driverOptions, mysqlSettings, SKIP_MYSQL } from '../support/harnesses/mysql';
+import { SLOW_FIRST_POST } from '../support/harnesses/offline';
 import { useProxiedService } from '../support/harnesses/proxied-service';
 import { eventually } from '../support/harnesses/store-cases';
 
@@ -21,8 +22,8 @@ const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 (SKIP_MYSQL ? describe.skip : describe)('a sharded delivery whose database stalls after it was queued (MySQL)', () => {
   const harness = useProxiedService('shardstall', {
     settings: { FANOUT_SHARD_SIZE: 5 },
-    // Lambda's retry delays (60 s, 120 s) shortened; a fresh worker's first post can be slow here.
-    env: { LOCAL_ASYNC_RETRY_DELAYS_MS: '1000,2000', POST_TIMEOUT_MS: '10000' },
+    // Lambda's retry delays (60 s, 120 s) shortened.
+    env: { LOCAL_ASYNC_RETRY_DELAYS_MS: '1000,2000', ...SLOW_FIRST_POST },
   });
 
   it('counts the stalled attempts, retries them, and ends with one done summary: everyone sent', async () => {

@@ -7,6 +7,7 @@
  */
 import { TestClient } from '../support/harnesses/client';
 import type { Received } from '../support/harnesses/client';
+import { SLOW_FIRST_POST } from '../support/harnesses/offline';
 import type { OfflineService } from '../support/harnesses/offline';
 import { storeCases } from '../support/harnesses/store-cases';
 import type { TestStore } from '../support/harnesses/store-cases';
@@ -14,8 +15,7 @@ import type { TestStore } from '../support/harnesses/store-cases';
 jest.setTimeout(240_000);
 
 const CLIENTS = 23;
-/** A fresh worker's first post on a loaded 2-core machine can take longer than the default 1.5 s. */
-const cases = storeCases('shards', { settings: { FANOUT_SHARD_SIZE: 5 }, env: { POST_TIMEOUT_MS: '10000' } });
+const cases = storeCases('shards', { settings: { FANOUT_SHARD_SIZE: 5 }, env: SLOW_FIRST_POST });
 
 const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
