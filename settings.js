@@ -229,6 +229,26 @@ function floodBounds(settings) {
 }
 
 /**
+ * EVENTS_PUBLISHED_ROOMS is checked here, before a deploy, by the rule the functions apply
+ * (src/events/settings.ts, a unit test keeps the two in step): a pattern that does not parse
+ * would otherwise publish nothing, and say so only in the message functions' logs.
+ */
+const ROOM_PATTERN = /^[A-Za-z0-9_.:-]{0,64}\*?$/;
+const MAX_ROOM_PATTERNS = 200;
+
+function publishedRoomsProblem(text) {
+  const patterns = text.split(',').map((pattern) => pattern.trim());
+  if (patterns.length > MAX_ROOM_PATTERNS)
+    return `EVENTS_PUBLISHED_ROOMS: more than ${MAX_ROOM_PATTERNS} room patterns`;
+  const bad = patterns.find((pattern) => pattern === '' || !ROOM_PATTERN.test(pattern));
+  if (bad === undefined) return undefined;
+  return (
+    `EVENTS_PUBLISHED_ROOMS: ${JSON.stringify(bad)} is not a room name (letters, digits, _ . : -, at most 64) ` +
+    'or such a prefix ending in *; separate patterns with commas'
+  );
+}
+
+/**
  * `POST /publish` on the HTTP API, where IAM decides who may publish (a SigV4-signed request).
  * serverless-offline 13 cannot start with an `aws_iam` authorizer on an httpApi route (it takes
  * it for a JWT authorizer: "only supports retrieving JWT from the headers"), and it enforces no
@@ -373,6 +393,13 @@ module.exports = async ({ options = {}, local: forLocalRun = false } = {}) => {
   if (settings.ALARM_TOPIC_ARN !== undefined && !ALARM_TOPIC_ARN.test(String(settings.ALARM_TOPIC_ARN))) {
     throw new Error(alarmTopicProblem());
   }
+  if (settings.EVENTS_PUBLISHED_ROOMS !== undefined) {
+    // A YAML list is the same list as a line with commas.
+    const rooms = settings.EVENTS_PUBLISHED_ROOMS;
+    settings.EVENTS_PUBLISHED_ROOMS = Array.isArray(rooms) ? rooms.join(',') : String(rooms);
+    const problem = publishedRoomsProblem(settings.EVENTS_PUBLISHED_ROOMS);
+    if (problem !== undefined) throw new Error(problem);
+  }
   // [] when unset: the alarm is still there to see in the console, it only notifies no one.
   settings.ALARM_ACTIONS = alarmActions(settings.ALARM_TOPIC_ARN);
   settings.PUBLISH_ROUTE = publishRoute(local);
@@ -393,3 +420,4 @@ module.exports.NO_ENV_FILE = NO_ENV_FILE;
 module.exports.AUTH_KEYS = AUTH_KEYS;
 module.exports.SERVICE = SERVICE;
 module.exports.generatedJwtSecretName = generatedJwtSecretName;
+module.exports.publishedRoomsProblem = publishedRoomsProblem;

@@ -170,12 +170,11 @@ const CALLS = [
   },
   {
     id: 'put-events',
-    // publish shares message's role (FanOutFunctionsRole): it emits nothing today, but a row names all of a role.
     functions: ['connect', 'disconnect', 'default', 'message', 'publish', 'sweep'],
     actions: ['events:PutEvents'],
     targets: ['arn:{partition}:events:{region}:{account}:event-bus/{eventBus}'],
     site: 'src/aws/event-bridge.ts#EventBridgeClient.putEvents',
-    why: "lifecycle events (connection, room, member; docs/events.md) to the stage's own bus, never another",
+    why: "lifecycle events (connection, room, member) and `message.published` (docs/events.md) to the stage's own bus, never another",
     sid: 'PutEventsOnOwnBusOnly',
     grant: () => [{ 'Fn::GetAtt': ['EventBus', 'Arn'] }],
   },

@@ -23,6 +23,28 @@ import { targetFields } from './fanout/envelope';
 import { reply } from './session';
 import type { Session, Target } from './session';
 import { forbidden, requireMembership } from './access';
+import { publishingOn } from '../events/settings';
+import type { MessageFrame } from './frames';
+import type { Courier } from './session';
+
+// The events emitter is loaded by the first message of a room EVENTS_PUBLISHED_ROOMS may name,
+// not by every message (the cold start of a service that publishes nothing).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const published = () => require('../events/published') as typeof import('../events/published');
+
+/**
+ * A numbered room message goes to the bus as well when its room is named (docs/events.md,
+ * `message.published`); an ephemeral one, or one to a user or a connection, never does.
+ */
+export async function toBus(courier: Pick<Courier, 'deadline'>, frame: MessageFrame, message: Encoded): Promise<void> {
+  if (frame.room === undefined || message.seq === undefined || !publishingOn()) return;
+  const { origin, from, id, sentAt, data } = frame;
+  const connectionId = frame.origin === 'client' ? frame.connectionId : undefined;
+  await published().messagePublished(
+    { id, room: frame.room, seq: message.seq, sentAt, data, origin, from, connectionId },
+    courier.deadline,
+  );
+}
 
 /** What the sender asked of one message; every field absent means the default. */
 export interface RelayOptions {
@@ -79,17 +101,18 @@ function shardSender(
  */
 async function numberedPlan(session: Session, target: Target, data: unknown, options: RelayOptions) {
   const member = target.room === undefined ? undefined : session.connectionId;
-  const message = await encodeForTarget(session, messageEnvelope(target, session, data), member);
+  const frame = messageEnvelope(target, session, data);
+  const message = await encodeForTarget(session, frame, member);
   const plan: Plan =
     options.checked && target.to !== undefined
       ? { kind: 'direct', audience: [target.to] }
       : await audienceOrShards(session, target, message, ...shardSender(session, options));
-  return { message, plan };
+  return { message, plan, frame };
 }
 
 /** A client's message: delivered, then the summary to the sender (unless it declined it, or turned out gone). */
 export async function relay(session: Session, target: Target, data: unknown, options: RelayOptions = {}) {
-  const { message, plan }: { message: Encoded; plan: Plan } =
+  const { message, plan, frame }: { message: Encoded; plan: Plan; frame?: MessageFrame } =
     options.ephemeral === true && target.room !== undefined
       ? await ephemeralPlan(session, target.room, data, options)
       : await numberedPlan(session, target, data, options);
@@ -99,13 +122,16 @@ export async function relay(session: Session, target: Target, data: unknown, opt
     if (wantsSummary) await reply(session, plan.queued);
     const final = await plan.handOver();
     if (final && wantsSummary) await reply(session, final);
-    return;
+  } else {
+    const sender = session.connectionId;
+    const audience = options.echo === false ? plan.audience.filter((id) => id !== sender) : plan.audience;
+    const fields = { connectionId: sender, ...targetFields(target) };
+    const result = await deliverToAudience(session, audience, message, fields);
+    const senderGone = result.stale.includes(sender);
+    if (wantsSummary && !senderGone) await reply(session, deliverySummary(result, target, message, options.ref));
   }
-  const sender = session.connectionId;
-  const audience = options.echo === false ? plan.audience.filter((id) => id !== sender) : plan.audience;
-  const result = await deliverToAudience(session, audience, message, { connectionId: sender, ...targetFields(target) });
-  const senderGone = result.stale.includes(sender);
-  if (wantsSummary && !senderGone) await reply(session, deliverySummary(result, target, message, options.ref));
+  // After the sender's answer, which the backend's copy never delays.
+  if (frame !== undefined) await toBus(session, frame, message);
 }
 
 /** A direct message: to every connection of a user (needs authorization), or to one connection. */

@@ -20,19 +20,26 @@ import {
   messageEnvelope,
 } from './fanout/envelope';
 import { waitForSummary } from './fanout/shards';
+import { toBus } from './messages';
 import type { DeliverySummary } from './fanout/envelope';
 import type { Courier, Target } from './session';
 import { parsePublishBody, parsePublishRequest } from './protocol';
 import type { PublishRequest } from './protocol';
 import type { ErrorFrame } from './frames';
 
+/**
+ * The caller's answer waits for the room's `message.published` (EVENTS_PUBLISHED_ROOMS) at most
+ * the emit budget, 1 s: a Lambda's work ends with its answer, so the event goes before it.
+ */
 export async function publishFromServer(courier: Courier, request: PublishRequest): Promise<DeliverySummary> {
   const target: Target = { room: request.room, user: request.user, to: request.connectionId };
-  const message = await encodeForTarget(courier, messageEnvelope(target, 'server', request.data));
+  const frame = messageEnvelope(target, 'server', request.data);
+  const message = await encodeForTarget(courier, frame);
   const plan = await audienceOrShards(courier, target, message);
   if (plan.kind === 'queued') {
     // Sharded: the queued summary, or with `wait` the final one if it comes within the budget.
     const final = await plan.handOver();
+    await toBus(courier, frame, message);
     if (final) return final;
     if (!request.wait) return plan.queued;
     return (await waitForSummary(courier.store, plan.queued.deliveryId as string, courier.deadline)) ?? plan.queued;
@@ -43,6 +50,7 @@ export async function publishFromServer(courier: Courier, request: PublishReques
     user: request.user,
     to: request.connectionId,
   });
+  await toBus(courier, frame, message);
   return deliverySummary(result, target, message);
 }
 

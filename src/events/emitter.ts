@@ -1,5 +1,5 @@
 /**
- * Sends lifecycle events where they go: the stage's EventBridge bus in AWS (PutEvents, our own
+ * Sends events (lifecycle, published messages) where they go: the stage's EventBridge bus in AWS (PutEvents, our own
  * signed request), a JSON-lines file under `npm start`. Emitting never fails a route: entries
  * PutEvents did not take are retried within EMIT_BUDGET_MS, then logged and counted in the
  * `undelivered` metric (one EMF line, as the fan-out's metrics are written).
@@ -14,8 +14,8 @@ import { METRICS_NAMESPACE } from '../chat/fanout/emf';
 import { log } from '../log';
 import { eventSettings } from './settings';
 import type { EventSettings } from './settings';
-import { EVENT_SOURCE } from './types';
-import type { LifecycleEvent } from './types';
+import { EVENT_SOURCE, PUBLISHED_TYPE } from './types';
+import type { BusEvent } from './types';
 
 /**
  * The longest emitting may take, all retries included: what `$connect` adds to the handshake at
@@ -33,11 +33,11 @@ export const EVENTS_METRICS_SERVICE = 'events';
 /** Where events go: the bus, the local file, or nowhere. */
 export interface EventSink {
   /** Resolves with the events not delivered by `deadline` (none when all were taken). */
-  put(events: readonly LifecycleEvent[], deadline: number): Promise<LifecycleEvent[]>;
+  put(events: readonly BusEvent[], deadline: number): Promise<BusEvent[]>;
 }
 
 /** The PutEvents entry of an event; its detail's id rides along unchanged on every retry. */
-export function entryOf(event: LifecycleEvent, bus: string): PutEventsEntry {
+export function entryOf(event: BusEvent, bus: string): PutEventsEntry {
   return {
     Source: EVENT_SOURCE,
     DetailType: event.type,
@@ -45,6 +45,37 @@ export function entryOf(event: LifecycleEvent, bus: string): PutEventsEntry {
     EventBusName: bus,
     Time: event.detail.time,
   };
+}
+
+/**
+ * What EventBridge counts of an entry against its limit ("Calculating PutEvents event entry
+ * size"): 14 bytes for Time, and the UTF-8 bytes of Source, DetailType and Detail.
+ */
+export function entrySize(entry: PutEventsEntry): number {
+  const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
+  return (entry.Time === undefined ? 0 : 14) + bytes(entry.Source) + bytes(entry.DetailType) + bytes(entry.Detail);
+}
+
+/** A request's entries together must stay under 256 KB (a published message alone may be 128 KB). */
+export const MAX_PUT_BYTES = 256 * 1024 - 1;
+
+/** The requests `events` take: at most 10 entries each, and under MAX_PUT_BYTES together. */
+export function batches(events: readonly BusEvent[], bus: string, maxBytes = MAX_PUT_BYTES): BusEvent[][] {
+  const result: BusEvent[][] = [];
+  let current: BusEvent[] = [];
+  let size = 0;
+  for (const event of events) {
+    const bytes = entrySize(entryOf(event, bus));
+    if (current.length > 0 && (current.length === MAX_ENTRIES_PER_PUT || size + bytes > maxBytes)) {
+      result.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(event);
+    size += bytes;
+  }
+  if (current.length > 0) result.push(current);
+  return result;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -56,15 +87,13 @@ export class BusSink implements EventSink {
     private readonly bus: string,
   ) {}
 
-  async put(events: readonly LifecycleEvent[], deadline: number): Promise<LifecycleEvent[]> {
-    const lost: LifecycleEvent[] = [];
-    for (let start = 0; start < events.length; start += MAX_ENTRIES_PER_PUT) {
-      lost.push(...(await this.putBatch(events.slice(start, start + MAX_ENTRIES_PER_PUT), deadline)));
-    }
+  async put(events: readonly BusEvent[], deadline: number): Promise<BusEvent[]> {
+    const lost: BusEvent[] = [];
+    for (const batch of batches(events, this.bus)) lost.push(...(await this.putBatch(batch, deadline)));
     return lost;
   }
 
-  private async putBatch(batch: LifecycleEvent[], deadline: number): Promise<LifecycleEvent[]> {
+  private async putBatch(batch: BusEvent[], deadline: number): Promise<BusEvent[]> {
     let pending = batch;
     for (let attempt = 0; attempt < PUT_ATTEMPTS && pending.length > 0; attempt++) {
       const left = deadline - Date.now();
@@ -106,7 +135,7 @@ export class FileSink implements EventSink {
     private readonly write: (text: string) => void = (text) => process.stdout.write(text),
   ) {}
 
-  put(events: readonly LifecycleEvent[]): Promise<LifecycleEvent[]> {
+  put(events: readonly BusEvent[]): Promise<BusEvent[]> {
     if (!this.made) {
       mkdirSync(dirname(this.file), { recursive: true });
       this.made = true;
@@ -121,17 +150,19 @@ export class FileSink implements EventSink {
 }
 
 /** The local file's line: the entry's `detail-type` as `type` first, then the entry, its detail as JSON. */
-export function localLine(event: LifecycleEvent) {
+export function localLine(event: BusEvent) {
   return { type: event.type, source: EVENT_SOURCE, time: event.detail.time, detail: event.detail };
 }
 
-export function shortLine(event: LifecycleEvent): string {
-  const { room, user, connectionId, reason } = event.detail;
+export function shortLine(event: BusEvent): string {
+  const { room, user, connectionId } = event.detail;
+  const reason = event.type === PUBLISHED_TYPE ? undefined : event.detail.reason;
   return [
     event.type,
     room === undefined ? undefined : `room=${room}`,
-    `user=${user}`,
-    user === connectionId ? undefined : `connection=${connectionId}`,
+    event.type === PUBLISHED_TYPE ? `seq=${event.detail.seq}` : undefined,
+    user === null ? 'from=server' : `user=${user}`,
+    user === connectionId || connectionId === null ? undefined : `connection=${connectionId}`,
     reason === undefined ? undefined : `reason=${reason}`,
   ]
     .filter((part) => part !== undefined)
@@ -139,7 +170,7 @@ export function shortLine(event: LifecycleEvent): string {
 }
 
 /** The EMF line of events that could not be delivered (a CloudWatch metric without PutMetricData). */
-export function undeliveredRecord(lost: readonly LifecycleEvent[], timestamp = Date.now()) {
+export function undeliveredRecord(lost: readonly BusEvent[], timestamp = Date.now()) {
   return {
     _aws: {
       Timestamp: timestamp,
@@ -178,7 +209,7 @@ export function useSink(replacement: EventSink | undefined): void {
  * Sends the events, never throwing: what could not be delivered within EMIT_BUDGET_MS (or by
  * `deadline`, when sooner) is logged with its ids and counted.
  */
-export async function emit(events: readonly LifecycleEvent[], deadline = Date.now() + EMIT_BUDGET_MS): Promise<void> {
+export async function emit(events: readonly BusEvent[], deadline = Date.now() + EMIT_BUDGET_MS): Promise<void> {
   if (events.length === 0) return;
   try {
     sink ??= sinkFor(eventSettings(), process.env.IS_OFFLINE === 'true') ?? null;
@@ -191,7 +222,7 @@ export async function emit(events: readonly LifecycleEvent[], deadline = Date.no
   }
 }
 
-function reportLost(lost: readonly LifecycleEvent[]): void {
+function reportLost(lost: readonly BusEvent[]): void {
   log.error('events not delivered', {
     events: lost.map((event) => ({ type: event.type, id: event.detail.id, connectionId: event.detail.connectionId })),
   });

@@ -3,7 +3,10 @@
  * to the stage's bus (EVENT_BUS_NAME, set by the template); under `npm start` to a JSON-lines
  * file (EVENTS_LOCAL_FILE, set by scripts/offline.ts); with neither, nowhere (unit tests).
  */
+import { parseRights, RoomsClaimError } from '../auth/rooms';
+import type { RoomRights } from '../auth/rooms';
 import { integer, usable } from '../config';
+import { ConfigError } from '../errors';
 
 type Env = Record<string, string | undefined>;
 
@@ -16,6 +19,8 @@ export interface EventSettings {
   print: boolean;
   /** EVENTS_DEBOUNCE_MS: how long `member.left` and `room.vacated` wait for a reconnect (3 s by default). */
   debounceMs: number;
+  /** EVENTS_PUBLISHED_ROOMS: the rooms whose numbered messages become `message.published`; none when unset. */
+  publishedRooms: RoomRights | undefined;
   /** Whose events they are: the stage, in every event's detail. */
   stage: string;
   region: string;
@@ -33,10 +38,30 @@ export function readEventSettings(env: Env = process.env): EventSettings {
     localFile: usable(env.EVENTS_LOCAL_FILE),
     print: (usable(env.EVENTS_LOCAL_PRINT) ?? 'on').toLowerCase() !== 'off',
     debounceMs: integer(env, 'EVENTS_DEBOUNCE_MS', DEFAULT_DEBOUNCE_MS, 0, 10_000),
+    publishedRooms: readPublishedRooms(usable(env.EVENTS_PUBLISHED_ROOMS)),
     stage: usable(env.EVENTS_STAGE) ?? 'local',
     region,
     endpoint: usable(env.EVENTBRIDGE_ENDPOINT) ?? `https://events.${region}.amazonaws.com`,
   };
+}
+
+/**
+ * EVENTS_PUBLISHED_ROOMS: room patterns separated by commas, as a token's rooms claim writes them
+ * (`lobby`, `news-*`, `*` for every room); the room rules of src/auth/rooms.ts decide a match.
+ */
+export function readPublishedRooms(text: string | undefined): RoomRights | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseRights(text.split(',').map((pattern) => pattern.trim()));
+  } catch (error) {
+    if (!(error instanceof RoomsClaimError)) throw error;
+    throw new ConfigError(`EVENTS_PUBLISHED_ROOMS: ${error.message}`, { cause: error });
+  }
+}
+
+/** Whether any room's messages are published: read without parsing, so that the rest loads only then. */
+export function publishingOn(env: Env = process.env): boolean {
+  return usable(env.EVENTS_PUBLISHED_ROOMS) !== undefined;
 }
 
 let cached: EventSettings | undefined;

@@ -47,6 +47,37 @@ export function userOf(who: { connectionId: string; subject: string | null }): s
   return who.subject ?? who.connectionId;
 }
 
+/** `message.published`: a numbered message of a room EVENTS_PUBLISHED_ROOMS names (./published.ts). */
+export const PUBLISHED_TYPE = 'message.published';
+
+export interface PublishedDetail {
+  /** Unique per event; `messageId` is the message's own (the one its frames and history carry). */
+  id: string;
+  stage: string;
+  room: string;
+  seq: number;
+  messageId: string;
+  origin: 'client' | 'server';
+  /** The sender's connection, subject and member; all null for a backend's push (`origin: server`). */
+  connectionId: string | null;
+  subject: string | null;
+  user: string | null;
+  /** The message's `data`, unless the entry would pass EventBridge's size limit: then `dataOmitted`. */
+  data?: unknown;
+  /** Set instead of `data` when it did not fit: read the message with `history` (room, `seq`). */
+  dataOmitted?: { bytes: number };
+  /** ISO 8601: when the service took the message (its frame's `sentAt`). */
+  time: string;
+}
+
+export interface PublishedEvent {
+  type: typeof PUBLISHED_TYPE;
+  detail: PublishedDetail;
+}
+
+/** Whatever goes on the bus: a lifecycle event or a published message. */
+export type BusEvent = LifecycleEvent | PublishedEvent;
+
 export function lifecycleEvent(
   type: EventType,
   stage: string,

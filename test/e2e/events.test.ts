@@ -20,12 +20,27 @@ import { SECRET, sign } from '../support/harnesses/tokens';
 jest.setTimeout(240_000);
 
 const ROOM = 'events-room';
-const cases = storeCases('events', { env: { AUTH_JWT_SECRET: SECRET, EVENTS_DEBOUNCE_MS: '300' } });
+/** A room EVENTS_PUBLISHED_ROOMS names: its numbered messages are `message.published` too. */
+const NEWS = 'published-news';
+const cases = storeCases('events', {
+  env: { AUTH_JWT_SECRET: SECRET, EVENTS_DEBOUNCE_MS: '300', EVENTS_PUBLISHED_ROOMS: 'published-*' },
+});
 
 interface Line {
   type: string;
   source: string;
-  detail: { id: string; room?: string; connectionId: string; subject: string | null; user: string; reason?: string };
+  detail: {
+    id: string;
+    room?: string;
+    connectionId: string | null;
+    subject: string | null;
+    user: string | null;
+    reason?: string;
+    seq?: number;
+    messageId?: string;
+    origin?: string;
+    data?: unknown;
+  };
 }
 
 for (const storeCase of cases) {
@@ -62,7 +77,11 @@ for (const storeCase of cases) {
 
     async function open(user: string): Promise<{ client: TestClient; id: string }> {
       const exp = Math.floor(Date.now() / 1000) + 600;
-      const token = await sign({ sub: user, exp, rooms: { [ROOM]: ['join', 'publish', 'presence'] } });
+      const token = await sign({
+        sub: user,
+        exp,
+        rooms: { [ROOM]: ['join', 'publish', 'presence'], [NEWS]: ['join', 'publish'] },
+      });
       const client = await TestClient.connect(`${service.url}?token=${token}`);
       clients.push(client);
       const id = (await client.request({}, 'connections')).you as string;
@@ -144,6 +163,55 @@ for (const storeCase of cases) {
         origin: 'server',
         data: { text: 'from the bus' },
       });
+      // events-room is not named in EVENTS_PUBLISHED_ROOMS: its messages stay off the bus.
+      expect(lines().filter((l) => l.type === 'message.published')).toEqual([]);
+    });
+
+    it("message.published: a member's publish and a backend's push to a named room, with seq and data", async () => {
+      const { client, id } = await open('dave');
+      await client.request({ action: 'join', room: NEWS }, 'joined');
+      const published = () => lines().filter((l) => l.type === 'message.published');
+      const sent = await client.request({ action: 'publish', room: NEWS, data: { text: 'kept' } }, 'delivery');
+      await eventually(
+        async () => published(),
+        (found) => found.length >= 1,
+      );
+      // Typing is not published; the push that follows is.
+      client.send({ action: 'publish', room: NEWS, data: { typing: true }, ephemeral: true });
+      const run = await runScript('publish.ts', {
+        cwd: service.serviceDir,
+        env: { ...process.env, LAMBDA_PORT: String(service.ports.lambda) },
+        args: ['--event', '--room', NEWS, '--data', '"from the bus"'],
+        timeoutMs: 60_000,
+      });
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+      const pushed = JSON.parse(run.stdout) as { seq: number; id: string };
+      const found = await eventually(
+        async () => published(),
+        (lines) => lines.length >= 2,
+      );
+      expect(found.map((l) => l.detail)).toEqual([
+        expect.objectContaining({
+          room: NEWS,
+          seq: sent.seq,
+          messageId: sent.id,
+          origin: 'client',
+          connectionId: id,
+          subject: 'dave',
+          user: 'dave',
+          data: { text: 'kept' },
+        }),
+        expect.objectContaining({
+          room: NEWS,
+          seq: pushed.seq,
+          messageId: pushed.id,
+          origin: 'server',
+          connectionId: null,
+          user: null,
+          data: 'from the bus',
+        }),
+      ]);
+      expect(pushed.seq).toBe((sent.seq as number) + 1);
     });
   });
 }

@@ -21,7 +21,7 @@ beforeEach(() => {
   events = [];
   useSink({
     put: async (batch) => {
-      events.push(...batch);
+      events.push(...(batch as LifecycleEvent[]));
       return [];
     },
   });
