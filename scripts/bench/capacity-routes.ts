@@ -10,15 +10,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resetEventSettings } from '../../src/events/settings';
 import { ManagementApi } from '../../src/aws/management-api';
-import { resetClients, useManagementApiFactory } from '../../src/communication';
+import { useManagementApiFactory } from '../../src/communication';
 import type { ConnectionStore } from '../../src/data';
 import { connect, defaultHandler, disconnect, message, useStore } from '../../src/handler';
 import type { HandlerResult, WebSocketEvent } from '../../src/handler';
 import { EmbeddedConnectionStore } from '../../src/store/sqlite';
 import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../../test/support/harnesses/events';
 import type { TcpProxy } from '../../test/support/stand-ins/tcp-proxy';
+import { withBenchEnvironment } from './environment';
 import { withCountedMysql } from './queries';
 import type { StandIn } from './stand-in';
 import { median, percentile, round } from './stats';
@@ -189,45 +189,35 @@ export async function benchRoutes(
   await standIn.configure({ latencyMs: 0, goneShare: 0 });
   // The handlers read their settings once per process (config(), ownOrigin()): offline, as
   // ./queries.ts's invocations are; every client they make posts to the stand-in.
-  const saved = { IS_OFFLINE: process.env.IS_OFFLINE, EVENTS_DEBOUNCE_MS: process.env.EVENTS_DEBOUNCE_MS };
-  process.env.IS_OFFLINE = 'true';
   // A route's duration without the departure's debounce, which a leave and a $disconnect wait
   // out after their answer (docs/events.md): the model counts the work, not that wait.
-  process.env.EVENTS_DEBOUNCE_MS = '0';
-  resetEventSettings();
-  useManagementApiFactory((_endpoint, clientOptions) => new ManagementApi(standIn.url, clientOptions));
-  const dir = mkdtempSync(join(tmpdir(), 'bench-routes-'));
-  const rows: RouteDurationRow[] = [];
-  try {
-    const embedded = new EmbeddedConnectionStore({
-      kind: 'embedded',
-      file: join(dir, 'routes.sqlite'),
-      tablePrefix: 'bench_routes_',
-    });
+  return withBenchEnvironment({ IS_OFFLINE: 'true', EVENTS_DEBOUNCE_MS: '0' }, async () => {
+    useManagementApiFactory((_endpoint, clientOptions) => new ManagementApi(standIn.url, clientOptions));
+    const dir = mkdtempSync(join(tmpdir(), 'bench-routes-'));
+    const rows: RouteDurationRow[] = [];
     try {
-      rows.push(...(await measure('embedded', embedded, standIn, options.invocations)));
+      const embedded = new EmbeddedConnectionStore({
+        kind: 'embedded',
+        file: join(dir, 'routes.sqlite'),
+        tablePrefix: 'bench_routes_',
+      });
+      try {
+        rows.push(...(await measure('embedded', embedded, standIn, options.invocations)));
+      } finally {
+        await embedded.close();
+      }
+      if (options.mysqlUrl) {
+        rows.push(
+          ...(await withCountedMysql(options.mysqlUrl, 'bench_routes_', (mysql, proxy) =>
+            measure('mysql', mysql, standIn, options.invocations, proxy),
+          )),
+        );
+      }
     } finally {
-      await embedded.close();
+      rmSync(dir, { recursive: true, force: true });
     }
-    if (options.mysqlUrl) {
-      rows.push(
-        ...(await withCountedMysql(options.mysqlUrl, 'bench_routes_', (mysql, proxy) =>
-          measure('mysql', mysql, standIn, options.invocations, proxy),
-        )),
-      );
-    }
-  } finally {
-    useStore(undefined);
-    useManagementApiFactory(undefined);
-    resetClients();
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-    resetEventSettings();
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return rows;
+    return rows;
+  });
 }
 
 export function routesMarkdown(rows: readonly RouteDurationRow[]): string[] {

@@ -14,14 +14,15 @@
  * (CONNECTION_MANAGEMENT.usedConnsFreqMs) is left out: it is the container's, not a route's.
  */
 import { ManagementApi } from '../../src/aws/management-api';
-import { resetClients, useManagementApiFactory } from '../../src/communication';
+import { useManagementApiFactory } from '../../src/communication';
 import { mysqlFromUrl } from '../../src/config';
-import { resetEventSettings } from '../../src/events/settings';
 import { connect, disconnect, message, useStore } from '../../src/handler';
 import type { HandlerResult, WebSocketEvent } from '../../src/handler';
 import { MysqlConnectionStore } from '../../src/store/mysql';
 import { connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../../test/support/harnesses/events';
 import { startTcpProxy } from '../../test/support/stand-ins/tcp-proxy';
+import type { TcpProxy } from '../../test/support/stand-ins/tcp-proxy';
+import { withBenchEnvironment } from './environment';
 import { label } from './queries';
 import type { StandIn } from './stand-in';
 import { median, percentile, round } from './stats';
@@ -168,14 +169,25 @@ export async function countRoundTrips(
     { usedConnsFreqMs: Number.MAX_SAFE_INTEGER },
   );
   await standIn.configure({ latencyMs: 0, goneShare: 0 });
-  // The handlers read their settings once per process (config()): offline, posts to the stand-in.
-  const saved = process.env.IS_OFFLINE;
-  process.env.IS_OFFLINE = 'true';
-  // The debounce's wait is no round trip: without it, a leave claims its departure at once
-  // (counted as event work) instead of 3 s later, 300 times.
-  const savedDebounce = process.env.EVENTS_DEBOUNCE_MS;
-  process.env.EVENTS_DEBOUNCE_MS = '0';
-  resetEventSettings();
+  try {
+    // The handlers read their settings once per process (config()): offline, posts to the stand-in.
+    // The debounce's wait is no round trip: without it, a leave claims its departure at once
+    // (counted as event work) instead of 3 s later, 300 times.
+    return await withBenchEnvironment({ IS_OFFLINE: 'true', EVENTS_DEBOUNCE_MS: '0' }, () =>
+      countWithProxy(store, proxy, standIn, options),
+    );
+  } finally {
+    await store.close();
+    await proxy.close();
+  }
+}
+
+async function countWithProxy(
+  store: MysqlConnectionStore,
+  proxy: TcpProxy,
+  standIn: StandIn,
+  options: { calls: number; hopCalls?: number },
+): Promise<RoundTripRow[]> {
   // Where the route's work ends: the commands sent when the caller's answer is posted.
   let caller: string | undefined;
   let answeredAt: number | undefined;
@@ -187,88 +199,75 @@ export async function countRoundTrips(
   }
   useManagementApiFactory((_endpoint, clientOptions) => new Watched(standIn.url, clientOptions));
   const rows: RoundTripRow[] = [];
-  try {
-    await store.dropTables();
-    for (let i = 0; i < MEMBERS; i++) {
-      await store.add({ connectionId: member(i), connectedAt: i, subject: null });
-      await store.join(member(i), ROOM, 50, true);
-    }
-    await store.add({ connectionId: JOINER, connectedAt: MEMBERS, subject: null });
-    useStore(store);
-    const all = cases();
-    const counts = new Map<RoundTripRoute, number[]>(all.map(([route]) => [route, []]));
-    const eventCounts = new Map<RoundTripRoute, number[]>(all.map(([route]) => [route, []]));
-    const times = new Map<RoundTripRoute, number[]>(all.map(([route]) => [route, []]));
-    const last = new Map<RoundTripRoute, Record<string, number>>();
-    const posts = new Map<RoundTripRoute, number>();
-    const hopTimes = new Map<RoundTripRoute, number[]>(all.map(([route]) => [route, []]));
-    // The first store use of a container (the schema's version) is no route's.
-    await store.list(1);
-    for (let i = 0; i < options.calls; i++) {
-      for (const [route, , invoke] of all) {
-        await standIn.reset();
-        proxy.resetCommands();
-        caller = CALLER[route];
-        answeredAt = undefined;
-        const started = performance.now();
-        const { statusCode } = await invoke(i);
-        const ms = performance.now() - started;
-        // Every command the call waited for crossed the proxy before its answer did.
-        await new Promise((resolve) => setImmediate(resolve));
-        if (statusCode !== 200) throw new Error(`${route} answered ${statusCode}`);
-        times.get(route)?.push(ms);
-        const total = proxy.commands.length;
-        counts.get(route)?.push(answeredAt ?? total);
-        eventCounts.get(route)?.push(total - (answeredAt ?? total));
-        const byKind: Record<string, number> = {};
-        for (const command of proxy.commands) byKind[label(command)] = (byKind[label(command)] ?? 0) + 1;
-        last.set(route, byKind);
-        posts.set(route, Math.max(posts.get(route) ?? 0, (await standIn.stats()).posts));
-      }
-    }
-    proxy.setHopDelay(HOP_MS);
-    const hopCalls = options.hopCalls ?? 0;
-    for (let i = options.calls; i < options.calls + hopCalls; i++) {
-      for (const [route, , invoke] of all) {
-        const started = performance.now();
-        const { statusCode } = await invoke(i);
-        if (statusCode !== 200) throw new Error(`${route} answered ${statusCode}`);
-        hopTimes.get(route)?.push(performance.now() - started);
-      }
-    }
-    proxy.setHopDelay(0);
-    for (const route of ROUND_TRIP_ROUTES) {
-      const found = all.find(([key]) => key === route);
-      const counted = counts.get(route) ?? [];
-      const ms = times.get(route) ?? [];
-      rows.push({
-        route,
-        what: found?.[1] ?? route,
-        calls: counted.length,
-        mysqlRoundTrips: Math.max(...counted),
-        eventRoundTrips: Math.max(...(eventCounts.get(route) ?? [])),
-        minRoundTrips: Math.min(...counted),
-        target: ROUND_TRIP_TARGETS[route],
-        medianMs: round(median(ms), 2),
-        p95Ms: round(percentile(ms, 95), 2),
-        hopMedianMs: hopCalls > 0 ? round(median(hopTimes.get(route) ?? []), 2) : 0,
-        posts: posts.get(route) ?? 0,
-        commands: last.get(route) ?? {},
-      });
-    }
-    await store.dropTables();
-  } finally {
-    useStore(undefined);
-    useManagementApiFactory(undefined);
-    resetClients();
-    if (saved === undefined) delete process.env.IS_OFFLINE;
-    else process.env.IS_OFFLINE = saved;
-    if (savedDebounce === undefined) delete process.env.EVENTS_DEBOUNCE_MS;
-    else process.env.EVENTS_DEBOUNCE_MS = savedDebounce;
-    resetEventSettings();
-    await store.close();
-    await proxy.close();
+  await store.dropTables();
+  for (let i = 0; i < MEMBERS; i++) {
+    await store.add({ connectionId: member(i), connectedAt: i, subject: null });
+    await store.join(member(i), ROOM, 50, true);
   }
+  await store.add({ connectionId: JOINER, connectedAt: MEMBERS, subject: null });
+  useStore(store);
+  const all = cases();
+  const counts = new Map<RoundTripRoute, number[]>(all.map(([route]) => [route, []]));
+  const eventCounts = new Map<RoundTripRoute, number[]>(all.map(([route]) => [route, []]));
+  const times = new Map<RoundTripRoute, number[]>(all.map(([route]) => [route, []]));
+  const last = new Map<RoundTripRoute, Record<string, number>>();
+  const posts = new Map<RoundTripRoute, number>();
+  const hopTimes = new Map<RoundTripRoute, number[]>(all.map(([route]) => [route, []]));
+  // The first store use of a container (the schema's version) is no route's.
+  await store.list(1);
+  for (let i = 0; i < options.calls; i++) {
+    for (const [route, , invoke] of all) {
+      await standIn.reset();
+      proxy.resetCommands();
+      caller = CALLER[route];
+      answeredAt = undefined;
+      const started = performance.now();
+      const { statusCode } = await invoke(i);
+      const ms = performance.now() - started;
+      // Every command the call waited for crossed the proxy before its answer did.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (statusCode !== 200) throw new Error(`${route} answered ${statusCode}`);
+      times.get(route)?.push(ms);
+      const total = proxy.commands.length;
+      counts.get(route)?.push(answeredAt ?? total);
+      eventCounts.get(route)?.push(total - (answeredAt ?? total));
+      const byKind: Record<string, number> = {};
+      for (const command of proxy.commands) byKind[label(command)] = (byKind[label(command)] ?? 0) + 1;
+      last.set(route, byKind);
+      posts.set(route, Math.max(posts.get(route) ?? 0, (await standIn.stats()).posts));
+    }
+  }
+  proxy.setHopDelay(HOP_MS);
+  const hopCalls = options.hopCalls ?? 0;
+  for (let i = options.calls; i < options.calls + hopCalls; i++) {
+    for (const [route, , invoke] of all) {
+      const started = performance.now();
+      const { statusCode } = await invoke(i);
+      if (statusCode !== 200) throw new Error(`${route} answered ${statusCode}`);
+      hopTimes.get(route)?.push(performance.now() - started);
+    }
+  }
+  proxy.setHopDelay(0);
+  for (const route of ROUND_TRIP_ROUTES) {
+    const found = all.find(([key]) => key === route);
+    const counted = counts.get(route) ?? [];
+    const ms = times.get(route) ?? [];
+    rows.push({
+      route,
+      what: found?.[1] ?? route,
+      calls: counted.length,
+      mysqlRoundTrips: Math.max(...counted),
+      eventRoundTrips: Math.max(...(eventCounts.get(route) ?? [])),
+      minRoundTrips: Math.min(...counted),
+      target: ROUND_TRIP_TARGETS[route],
+      medianMs: round(median(ms), 2),
+      p95Ms: round(percentile(ms, 95), 2),
+      hopMedianMs: hopCalls > 0 ? round(median(hopTimes.get(route) ?? []), 2) : 0,
+      posts: posts.get(route) ?? 0,
+      commands: last.get(route) ?? {},
+    });
+  }
+  await store.dropTables();
   return rows;
 }
 

@@ -4,16 +4,10 @@
  * rule that takes `websockets.publish` events to the publish function (and nothing else to
  * anything), and cfn-lint on all of it. test/deploy/roles.test.ts simulates the grant.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import yaml from 'js-yaml';
 import { resourcesOfType } from '../support/package/package';
 import type { Template } from '../support/package/package';
 import { packageOnce } from '../support/package/cache';
-import { root } from '../support/harnesses/service';
+import { cfnLintFindings } from '../support/package/cfn-lint';
 import { PUBLISH_DETAIL_TYPE } from '../../src/events/inbound';
 
 jest.setTimeout(300_000);
@@ -100,35 +94,6 @@ const lint = process.env.SKIP_CFN_LINT === '1' ? describe.skip : describe;
 
 lint('cfn-lint on the event resources', () => {
   it('finds nothing in the bus, the rule, its permission and the emitters', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cfn-lint-events-'));
-    try {
-      const file = join(dir, 'template.json');
-      writeFileSync(file, JSON.stringify(template, null, 2));
-      const { stdout } = await promisify(execFile)('cfn-lint', ['--format', 'json', file], {
-        cwd: root,
-        maxBuffer: 16 * 1024 * 1024,
-      }).catch((error: { stdout?: string; stderr?: string }) => {
-        if (typeof error.stdout === 'string' && error.stdout.trim().startsWith('[')) return { stdout: error.stdout };
-        throw new Error(`cfn-lint failed: ${error.stderr ?? String(error)}`);
-      });
-      const findings = JSON.parse(stdout) as {
-        Rule: { Id: string };
-        Location: { Path: (string | number)[] };
-        Message: string;
-      }[];
-      const accepted = yaml.load(readFileSync(join(__dirname, 'cfn-lint-accepted.yml'), 'utf8')) as {
-        rule: string;
-        path: string;
-      }[];
-      const ours = findings
-        .filter((f) => /EventBus|PublishRule|FunctionsRole|FunctionRole/.test(f.Location.Path.join('/')))
-        .filter(
-          (f) => !accepted.some((a) => a.rule === f.Rule.Id && new RegExp(a.path).test(f.Location.Path.join('/'))),
-        )
-        .map((f) => `${f.Rule.Id} ${f.Location.Path.join('/')}: ${f.Message}`);
-      expect(ours).toEqual([]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(await cfnLintFindings(template, { only: /EventBus|PublishRule|FunctionsRole|FunctionRole/ })).toEqual([]);
   });
 });

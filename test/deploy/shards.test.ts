@@ -3,17 +3,11 @@
  * `deliver` function, its asynchronous-invocation settings and on-failure queue, the alarm on
  * that queue, and who may invoke `deliver`. cfn-lint checks the new resources.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import yaml from 'js-yaml';
 import { resourcesOfType } from '../support/package/package';
 import type { Template } from '../support/package/package';
 import { packageOnce } from '../support/package/cache';
 import { ALARM_TOPIC as TOPIC, packageVariant } from '../support/package/variants';
-import { root } from '../support/harnesses/service';
+import { cfnLintFindings } from '../support/package/cfn-lint';
 import { DEFAULT_ABANDONED_AFTER_MS, DELIVER_LIMITS_S } from '../../src/config';
 import { MAX_ATTEMPTS } from '../../src/chat/fanout/shard-runner';
 
@@ -190,38 +184,10 @@ lint('cfn-lint on the shard resources', () => {
   ])(
     'finds nothing in the deliver function, its invoke config, its role, the queue and the alarm (%s an alarm topic)',
     async (_, templateOf) => {
-      const template = templateOf();
-      const dir = mkdtempSync(join(tmpdir(), 'cfn-lint-shards-'));
-      try {
-        const file = join(dir, 'template.json');
-        writeFileSync(file, JSON.stringify(template, null, 2));
-        const { stdout } = await promisify(execFile)('cfn-lint', ['--format', 'json', file], {
-          cwd: root,
-          maxBuffer: 16 * 1024 * 1024,
-        }).catch((error: { stdout?: string; stderr?: string }) => {
-          if (typeof error.stdout === 'string' && error.stdout.trim().startsWith('[')) return { stdout: error.stdout };
-          throw new Error(`cfn-lint failed: ${error.stderr ?? String(error)}`);
-        });
-        const findings = JSON.parse(stdout) as {
-          Rule: { Id: string };
-          Location: { Path: (string | number)[] };
-          Message: string;
-        }[];
-        // What the whole template's cfn-lint check accepts for every function applies here too.
-        const accepted = yaml.load(readFileSync(join(__dirname, 'cfn-lint-accepted.yml'), 'utf8')) as {
-          rule: string;
-          path: string;
-        }[];
-        const ours = findings
-          .filter((f) => /Deliver|ShardFailures|FanOutFunctions|EventInvokeConfig/.test(f.Location.Path.join('/')))
-          .filter(
-            (f) => !accepted.some((a) => a.rule === f.Rule.Id && new RegExp(a.path).test(f.Location.Path.join('/'))),
-          )
-          .map((f) => `${f.Rule.Id} ${f.Location.Path.join('/')}: ${f.Message}`);
-        expect(ours).toEqual([]);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      // What the whole template's cfn-lint check accepts for every function applies here too.
+      expect(
+        await cfnLintFindings(templateOf(), { only: /Deliver|ShardFailures|FanOutFunctions|EventInvokeConfig/ }),
+      ).toEqual([]);
     },
   );
 });

@@ -6,13 +6,10 @@
  * made once per source tree and shared with the other deploy tests. cfn-lint checks all three
  * (test/deploy/cfn-lint-accepted.yml lists what it may report).
  */
-import { execFile, execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import yaml from 'js-yaml';
 import * as capacity from '../../infra/capacity';
 import { resourcesOfType } from '../support/package/package';
 import type { Packaged, Template } from '../support/package/package';
@@ -23,7 +20,15 @@ import {
   packageVariant,
   VARIANTS,
 } from '../support/package/variants';
-import { copyService, root } from '../support/harnesses/service';
+import { copyService } from '../support/harnesses/service';
+import {
+  ACCEPTED_FINDINGS,
+  cfnLintInstalled,
+  isAccepted,
+  runCfnLint,
+  unacceptedFindings,
+} from '../support/package/cfn-lint';
+import type { CfnLintFinding } from '../support/package/cfn-lint';
 import { handlersOf, probePackage } from '../support/package/unzipped';
 import type { ProbeReport } from '../support/package/unzipped';
 import { messageEvent } from '../support/harnesses/events';
@@ -987,35 +992,11 @@ describe.each(PACKAGINGS)('the %s template holds no secret', (_, of) => {
   });
 });
 
-interface Finding {
-  Rule: { Id: string };
-  Level: string;
-  Message: string;
-  Location: { Path: (string | number)[] };
-}
-
-interface Accepted {
-  rule: string;
-  path: string;
-  reason: string;
-}
-
-const accepted = yaml.load(readFileSync(join(__dirname, 'cfn-lint-accepted.yml'), 'utf8')) as Accepted[];
-
-function cfnLintInstalled(): boolean {
-  try {
-    execFileSync('cfn-lint', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const skipCfnLint = process.env.SKIP_CFN_LINT === '1';
 const lintSuite = skipCfnLint ? describe.skip : describe;
 
 lintSuite('cfn-lint', () => {
-  const findings = new Map<string, Finding[]>();
+  const findings = new Map<string, CfnLintFinding[]>();
 
   beforeAll(async () => {
     if (!cfnLintInstalled()) {
@@ -1024,45 +1005,23 @@ lintSuite('cfn-lint', () => {
           'SKIP_CFN_LINT=1 skips this check explicitly.',
       );
     }
-    const dir = mkdtempSync(join(tmpdir(), 'cfn-lint-'));
-    try {
-      await Promise.all(
-        PACKAGINGS.map(async ([name, of]) => {
-          const file = join(dir, `${name}.json`);
-          writeFileSync(file, JSON.stringify(of(), null, 2));
-          // cfn-lint exits non-zero when it finds anything; the JSON on stdout says what.
-          const { stdout } = await promisify(execFile)('cfn-lint', ['--format', 'json', file], {
-            cwd: root,
-            maxBuffer: 16 * 1024 * 1024,
-          }).catch((error: { stdout?: string; stderr?: string }) => {
-            if (typeof error.stdout === 'string' && error.stdout.trim().startsWith('['))
-              return { stdout: error.stdout };
-            throw new Error(`cfn-lint failed on ${name}: ${error.stderr ?? String(error)}`);
-          });
-          findings.set(name, JSON.parse(stdout) as Finding[]);
-        }),
-      );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await Promise.all(
+      PACKAGINGS.map(async ([name, of]) => {
+        findings.set(name, await runCfnLint(of(), name));
+      }),
+    );
   });
-
-  const isAccepted = (finding: Finding, entry: Accepted) =>
-    finding.Rule.Id === entry.rule && new RegExp(entry.path).test(finding.Location.Path.join('/'));
 
   it.each(PACKAGINGS.map(([name]) => name))(
     'finds no error or warning in the %s template beyond the accepted ones',
     (name) => {
-      const unexpected = (findings.get(name) ?? [])
-        .filter((finding) => !accepted.some((entry) => isAccepted(finding, entry)))
-        .map((finding) => `${finding.Rule.Id} ${finding.Location.Path.join('/')}: ${finding.Message}`);
-      expect(unexpected).toEqual([]);
+      expect(unacceptedFindings(findings.get(name) ?? [])).toEqual([]);
     },
   );
 
   it('accepts each finding for a one-line reason, and lists none that no longer occurs', () => {
     const all = [...findings.values()].flat();
-    for (const entry of accepted) {
+    for (const entry of ACCEPTED_FINDINGS) {
       expect(entry.reason).toMatch(/^[^\n]{20,200}$/);
       expect(all.some((finding) => isAccepted(finding, entry))).toBe(true);
     }

@@ -13,7 +13,7 @@ import type { RoomRights } from '../../src/auth/rooms';
 import { mintToken } from '../../src/auth/token';
 import { TestClient } from '../support/harnesses/client';
 import type { OfflineService } from '../support/harnesses/offline';
-import { eventually, storeCases } from '../support/harnesses/store-cases';
+import { emptyServicePerTest, storeCases } from '../support/harnesses/store-cases';
 import type { TestStore } from '../support/harnesses/store-cases';
 
 jest.setTimeout(240_000);
@@ -50,24 +50,7 @@ for (const mode of modes) {
         expect(await client.request({ action: 'ping' }, 'pong')).toMatchObject({ type: 'pong' });
       }
 
-      beforeAll(async () => {
-        ({ service, store } = await storeCase.start());
-      });
-
-      afterAll(async () => {
-        await Promise.allSettled(clients.map((client) => client.close()));
-        await service?.stop();
-        await store?.dropTables?.();
-        await store?.close();
-      });
-
-      afterEach(async () => {
-        await Promise.allSettled(clients.splice(0).map((client) => client.close()));
-        await eventually(
-          () => store.list(1),
-          (page) => page.count === 0,
-        );
-      });
+      emptyServicePerTest(storeCase, clients, (started) => ({ service, store } = started));
 
       it('refuses a padded spelling of a room-mate’s id: the room-mate keeps its row, its room and its messages', async () => {
         const mallory = await open('mallory', ALL_ROOMS);

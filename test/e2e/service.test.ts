@@ -6,7 +6,7 @@
 import { TestClient } from '../support/harnesses/client';
 import type { Received } from '../support/harnesses/client';
 import type { OfflineService } from '../support/harnesses/offline';
-import { eventually, storeCases } from '../support/harnesses/store-cases';
+import { emptyServicePerTest, eventually, storeCases } from '../support/harnesses/store-cases';
 import type { TestStore } from '../support/harnesses/store-cases';
 
 jest.setTimeout(120_000);
@@ -30,25 +30,8 @@ for (const storeCase of cases) {
     const list = (client: TestClient) => client.request({}, 'connections');
     const idOf = async (client: TestClient) => (await list(client)).you as string;
 
-    beforeAll(async () => {
-      ({ service, store } = await storeCase.start());
-    });
-
-    afterAll(async () => {
-      await Promise.allSettled(clients.map((client) => client.close()));
-      await service?.stop();
-      await store?.dropTables?.();
-      await store?.close();
-    });
-
-    afterEach(async () => {
-      // Each test starts from an empty service.
-      await Promise.allSettled(clients.splice(0).map((client) => client.close()));
-      await eventually(
-        () => store.list(1),
-        (page) => page.count === 0,
-      );
-    });
+    // Each test starts from an empty service.
+    emptyServicePerTest(storeCase, clients, (started) => ({ service, store } = started));
 
     describe('connections', () => {
       it('lists all three connected clients to the sender, with itself named', async () => {

@@ -4,6 +4,7 @@
  * removal, which a padding collation (MySQL's utf8mb4_bin: `'a ' = 'a'`) breaks. Each adapter's
  * test file calls `identifierContract` with a factory that gives a fresh, empty store.
  */
+import { storePerTest } from './store-contract';
 import type { ContractStore } from './store-contract';
 
 const LIMIT = 50;
@@ -14,19 +15,7 @@ const WIDE = { maxPerRoom: 100, notBefore: 0 };
 export function identifierContract(name: string, create: () => Promise<ContractStore>): void {
   describe(`${name} store: identifiers are bytes ("a" and "a " are two keys)`, () => {
     let store: ContractStore;
-    let opened: ContractStore | undefined;
-
-    beforeEach(async () => {
-      store = opened = await create();
-    });
-
-    afterEach(async () => {
-      const done = opened;
-      opened = undefined;
-      if (done === undefined) return;
-      await done.dropTables();
-      await done.close();
-    });
+    storePerTest(create, (fresh) => (store = fresh));
 
     const sorted = (ids: string[]) => [...ids].sort();
 

@@ -20,6 +20,28 @@ const INJECTION_IDS = [
 ];
 
 /**
+ * A fresh store from `create` for each test, handed to `use`, and dropped and closed after it.
+ * When opening failed (the suite's own check failed first) there is none to close, so that
+ * failure's message is the one to read.
+ */
+export function storePerTest(create: () => Promise<ContractStore>, use: (store: ContractStore) => void): void {
+  let opened: ContractStore | undefined;
+
+  beforeEach(async () => {
+    opened = await create();
+    use(opened);
+  });
+
+  afterEach(async () => {
+    const done = opened;
+    opened = undefined;
+    if (done === undefined) return;
+    await done.dropTables();
+    await done.close();
+  });
+}
+
+/**
  * `create` gives a fresh, empty store; `openAgain` another handle (its own database
  * connection or file handle) on the same data, as another Lambda container would have.
  */
@@ -30,20 +52,7 @@ export function storeContract(
 ): void {
   describe(`${name} connection store (contract)`, () => {
     let store: ContractStore;
-    /** The store this test opened; none when the suite's own check failed first (its message is the one to read). */
-    let opened: ContractStore | undefined;
-
-    beforeEach(async () => {
-      store = opened = await create();
-    });
-
-    afterEach(async () => {
-      const done = opened;
-      opened = undefined;
-      if (done === undefined) return;
-      await done.dropTables();
-      await done.close();
-    });
+    storePerTest(create, (fresh) => (store = fresh));
 
     it('starts empty', async () => {
       expect(await store.list(10)).toEqual({ count: 0, connections: [] });

@@ -44,6 +44,42 @@ export function storeCases(label: string, options: Omit<StartOptions, 'dbUrl'> =
   ];
 }
 
+/**
+ * A suite's service on one store case, each test starting from an empty service: started before
+ * all and handed to `use`; after each test the suite's `clients` closed and the store read until
+ * no connection is left; after all, the service stopped and the store's tables dropped.
+ */
+export function emptyServicePerTest(
+  storeCase: StoreCase,
+  clients: { close(): Promise<void> }[],
+  use: (started: { service: OfflineService; store: TestStore }) => void,
+): void {
+  let service: OfflineService | undefined;
+  let store: TestStore | undefined;
+
+  beforeAll(async () => {
+    ({ service, store } = await storeCase.start());
+    use({ service, store });
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(clients.map((client) => client.close()));
+    await service?.stop();
+    await store?.dropTables?.();
+    await store?.close();
+  });
+
+  afterEach(async () => {
+    await Promise.allSettled(clients.splice(0).map((client) => client.close()));
+    const started = store;
+    if (started === undefined) return;
+    await eventually(
+      () => started.list(1),
+      (page) => page.count === 0,
+    );
+  });
+}
+
 /** Polls until `check` passes (the service handles `$disconnect` asynchronously), then returns its value. */
 export async function eventually<T>(
   read: () => Promise<T>,
