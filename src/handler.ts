@@ -332,6 +332,27 @@ export async function sweep(
 }
 
 /**
+ * `departures`: the departures queue's event source (src/events/departures-queue.ts). Each
+ * message holds the departures of one leave or close, visible once their debounce is over; those
+ * no return took back are claimed and emitted. It never throws: a message it could not handle
+ * is logged and dropped, its departures stay in the store, and the sweep emits them.
+ */
+export async function departures(
+  event: { Records?: readonly { messageId: string; body: string }[] },
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<import('./events/lifecycle').DeparturesResult> {
+  storeUsed = false;
+  try {
+    const deadline = Date.now() + Math.max(0, (context?.getRemainingTimeInMillis?.() ?? 30_000) - AFTER_REPLY_MS);
+    const result = await lifecycle().emitQueued(currentStore(), event.Records ?? [], deadline);
+    log.info('departures emitted', { route: 'departures', ...result });
+    return result;
+  } finally {
+    await endUsedStore({ route: 'departures' });
+  }
+}
+
+/**
  * `publish` (src/chat/push.ts): backends push to a room, a user, a connection or everyone.
  * Invoked directly with `{room?|user?|connectionId?, data}` it returns the delivery
  * summary; through the HTTP API's `POST /publish` it answers with it. No socket event

@@ -11,6 +11,7 @@ import { ROOM_KEY } from '../store/user-presence';
 import { log } from '../log';
 import { emit } from './emitter';
 export { emit } from './emitter';
+import { departuresOf, queueDepartures, queued } from './departures-queue';
 import { eventSettings } from './settings';
 import { lifecycleEvent, userOf } from './types';
 import type { CloseReason, LifecycleEvent } from './types';
@@ -95,17 +96,70 @@ export async function settleDepartures(
   debounceMs = eventSettings().debounceMs,
 ): Promise<void> {
   if (departures.length === 0) return;
+  // In AWS the debounce is waited out in the departures queue, not here (./departures-queue.ts).
+  if (queued()) {
+    await queueDepartures(departures, courier.deadline, debounceMs);
+    return;
+  }
   const due = Math.max(...departures.map((departure) => departure.at)) + debounceMs;
   if (due > courier.deadline) {
     log.info('departures left for the sweep: no time to wait out the debounce', { departures: departures.length });
     return;
   }
   if (due > Date.now()) await sleep(due - Date.now());
-  // Members before rooms: the user left, then the room was empty. One claim a room (a leave's
-  // user and room together): the only round trip of the events after the route's answer.
+  await emitClaimed(courier.store, departures, courier.deadline);
+}
+
+/**
+ * Claims the departures no return took back, and emits them; resolves with how many. Members
+ * before rooms: the user left, then the room was empty. One claim a room (a leave's user and
+ * room together): the events' only round trip after the route's answer.
+ */
+export async function emitClaimed(
+  store: Pick<ConnectionStore, 'claimDepartures'>,
+  departures: readonly Departure[],
+  deadline: number,
+): Promise<number> {
   const ordered = [...departures].sort((a, b) => Number(a.user === ROOM_KEY) - Number(b.user === ROOM_KEY));
-  const claimed = await courier.store.claimDepartures(ordered);
-  await emit(claimed.map(departureEvent), courier.deadline);
+  const claimed = await store.claimDepartures(ordered);
+  await emit(claimed.map(departureEvent), deadline);
+  return claimed.length;
+}
+
+/** What the `departures` function did with one batch of the queue's messages. */
+export interface DeparturesResult {
+  messages: number;
+  claimed: number;
+  /** Messages whose body was no departures, or whose claim failed (their departures wait for the sweep). */
+  failed: number;
+}
+
+/**
+ * The `departures` function: each message's departures claimed (those a return took back are
+ * gone) and emitted. A failure is logged and the message dropped, not retried: its departures
+ * stay in the store, and the sweep emits them.
+ */
+export async function emitQueued(
+  store: Pick<ConnectionStore, 'claimDepartures'>,
+  bodies: readonly { messageId: string; body: string }[],
+  deadline: number,
+): Promise<DeparturesResult> {
+  const result: DeparturesResult = { messages: bodies.length, claimed: 0, failed: 0 };
+  for (const { messageId, body } of bodies) {
+    const departures = departuresOf(body);
+    if (departures === undefined) {
+      log.error('departures message is no departures; dropped', { messageId, body: body.slice(0, 200) });
+      result.failed++;
+      continue;
+    }
+    try {
+      result.claimed += await emitClaimed(store, departures, deadline);
+    } catch (error) {
+      log.error('departures not claimed; left for the sweep', { messageId, error });
+      result.failed++;
+    }
+  }
+  return result;
 }
 
 /**

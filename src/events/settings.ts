@@ -26,6 +26,13 @@ export interface EventSettings {
   region: string;
   /** EVENTBRIDGE_ENDPOINT: another PutEvents endpoint (a test's stand-in); else the region's. */
   endpoint: string;
+  /**
+   * DEPARTURES_QUEUE_URL (set by the template): departures wait out their debounce in this SQS
+   * queue (./departures-queue.ts); undefined (npm start, unit tests): in the route that made them.
+   */
+  departuresQueue: string | undefined;
+  /** SQS_ENDPOINT: another SQS endpoint (a test's stand-in); else the region's. */
+  sqsEndpoint: string;
 }
 
 /** Pusher's delay for `member_removed` and `channel_vacated`: a page reload fits in it. */
@@ -42,6 +49,8 @@ export function readEventSettings(env: Env = process.env): EventSettings {
     stage: usable(env.EVENTS_STAGE) ?? 'local',
     region,
     endpoint: usable(env.EVENTBRIDGE_ENDPOINT) ?? `https://events.${region}.amazonaws.com`,
+    departuresQueue: usable(env.DEPARTURES_QUEUE_URL),
+    sqsEndpoint: usable(env.SQS_ENDPOINT) ?? `https://sqs.${region}.amazonaws.com`,
   };
 }
 
