@@ -411,7 +411,8 @@ export function readmeCreatesBlock(templates: Templates): string {
     `A deploy creates: the WebSocket API (${routesBlock(templates)}), the Lambda functions ${list(fns)} ` +
       `(plus ${list(authOnly.map(code))} when auth is on), an HTTP API with ${code(String(http?.Properties?.RouteKey))} behind IAM, ` +
       `${db.StorageEncrypted === true ? 'an encrypted' : 'an'} RDS MySQL ${String(db.EngineVersion)} instance with its password in Secrets Manager, ` +
-      `a VPC of its own, ${roles.size} IAM roles (one per group of functions), the shard-failures queue with its alarm, ` +
+      `a VPC of its own, ${roles.size} IAM roles (one per group of functions), ` +
+      `${template.Resources.DeparturesQueue !== undefined ? 'the shard-failures (with an alarm) and departures queues' : 'the shard-failures queue with its alarm'}, ` +
       `${resourcesOfType(template, 'AWS::Events::EventBus').length > 0 ? "the stage's EventBridge bus with its publish rule, " : ''}` +
       `and the functions' log groups.`,
   );
