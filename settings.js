@@ -25,6 +25,7 @@ const {
   accountConcurrencyProblem,
   databaseBudgetProblem,
   DEFAULT_ACCOUNT_CONCURRENCY,
+  DEPARTURES_CONCURRENCY,
   unboundedShardsWarning,
 } = require('./infra/concurrency');
 const { ALARM_TOPIC_ARN, alarmActions, alarmTopicProblem } = require('./infra/alarms');
@@ -215,6 +216,10 @@ function floodBounds(settings) {
   // null leaves a function without a reservation (serverless omits it).
   settings.RESERVED_CONCURRENCY = each ?? null;
   settings.SWEEP_RESERVED_CONCURRENCY = each === undefined ? null : 1;
+  // The departures queue's event source runs at most DEPARTURES_CONCURRENCY at once; reserving
+  // as many keeps the reservation from throttling it, and the budgets above count them.
+  settings.DEPARTURES_CONCURRENCY = DEPARTURES_CONCURRENCY;
+  settings.DEPARTURES_RESERVED_CONCURRENCY = each === undefined ? null : DEPARTURES_CONCURRENCY;
   settings.DELIVER_RESERVED_CONCURRENCY = deliver ?? null;
 
   const defaults = throttleDefaults(

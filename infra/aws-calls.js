@@ -1,7 +1,8 @@
 // Every AWS call made with a function's role, once: by our code (src/aws/: the management API's
-// PostToConnection and GetConnection, Lambda's Invoke, Secrets Manager's GetSecretValue), by
-// RDS with a token our code signs (rds-db:connect) and by Lambda itself with the function's role (its logs, a failed shard sent to the on-failure queue,
-// the network interfaces of a function in a VPC). infra/roles.js builds each role from the rows
+// PostToConnection and GetConnection, Lambda's Invoke, Secrets Manager's GetSecretValue, SQS's
+// SendMessage), by RDS with a token our code signs (rds-db:connect) and by Lambda itself with the
+// function's role (its logs, a failed shard sent to the on-failure queue, the departures queue
+// its event source reads, the network interfaces of a function in a VPC). infra/roles.js builds each role from the rows
 // of its functions, so a role allows exactly what its functions call. Read at build time only
 // (settings.js, the tests, the docs' generator): infra/ is not in the zip.
 //
@@ -22,7 +23,7 @@
 const { FUNCTION_SUBNETS, FUNCTIONS_SECURITY_GROUP } = require('./network');
 
 /** The functions that use the connection store (serverless.yml). */
-const STORE_FUNCTIONS = ['connect', 'disconnect', 'default', 'message', 'publish', 'deliver', 'sweep'];
+const STORE_FUNCTIONS = ['connect', 'disconnect', 'default', 'message', 'publish', 'deliver', 'sweep', 'departures'];
 /** The deploy step: the schema's custom resource (src/deploy/), which reaches the database too. */
 const DEPLOY_FUNCTIONS = ['schema'];
 /** Every function that connects to the database (in private mode, from the VPC). */
@@ -49,6 +50,8 @@ const PARTS = {
   dbUser: { from: 'DB_USER (the application user the deploy makes)' },
   jwtSecretArn: { from: 'AUTH_JWT_SECRET_ARN' },
   failuresQueueArn: { from: "the function's on-failure destination (EventInvokeConfig)" },
+  departuresQueueArn: { from: "DEPARTURES_QUEUE_URL (the stage's departures queue, serverless.yml DeparturesQueue)" },
+  sourceQueueArn: { from: "the queue of the function's SQS event source mapping (EventSourceArn)" },
   functionName: { from: "the function's name (its log group is /aws/lambda/{functionName})" },
   logStream: { from: 'the log stream Lambda creates per container', free: true },
   subnet: { from: "each subnet of the function's VpcConfig" },
@@ -170,13 +173,36 @@ const CALLS = [
   },
   {
     id: 'put-events',
-    functions: ['connect', 'disconnect', 'default', 'message', 'publish', 'sweep'],
+    functions: ['connect', 'disconnect', 'default', 'message', 'publish', 'sweep', 'departures'],
     actions: ['events:PutEvents'],
     targets: ['arn:{partition}:events:{region}:{account}:event-bus/{eventBus}'],
     site: 'src/aws/event-bridge.ts#EventBridgeClient.putEvents',
     why: "lifecycle events (connection, room, member) and `message.published` (docs/events.md) to the stage's own bus, never another",
     sid: 'PutEventsOnOwnBusOnly',
     grant: () => [{ 'Fn::GetAtt': ['EventBus', 'Arn'] }],
+  },
+  {
+    id: 'queue-departures',
+    // default and publish share the roles of disconnect and message (DeliveryFunctionsRole,
+    // FanOutFunctionsRole): they send nothing (no DEPARTURES_QUEUE_URL), but a row names all of a role.
+    functions: ['disconnect', 'default', 'message', 'publish'],
+    actions: ['sqs:SendMessage'],
+    targets: ['{departuresQueueArn}'],
+    site: 'src/aws/sqs.ts#SqsClient.sendMessage',
+    why: "the departures of a `$disconnect` or a leave, to wait out their debounce in the stage's departures queue (src/events/departures-queue.ts), never another queue",
+    sid: 'QueueDeparturesOnly',
+    grant: () => [{ 'Fn::GetAtt': ['DeparturesQueue', 'Arn'] }],
+  },
+  {
+    id: 'receive-departures',
+    functions: ['departures'],
+    actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+    targets: ['{sourceQueueArn}'],
+    source:
+      'Lambda\'s event source mapping, with the function\'s role (the Lambda guide, "Using Lambda with Amazon SQS"): serverless.yml functions.departures.events sqs',
+    why: 'polls the departures queue for the function, and deletes a batch it handled; no other queue',
+    sid: 'ReceiveDeparturesOnly',
+    grant: () => [{ 'Fn::GetAtt': ['DeparturesQueue', 'Arn'] }],
   },
   {
     id: 'keep-failed-shard',

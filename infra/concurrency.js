@@ -12,24 +12,38 @@ const UNRESERVED_FLOOR = 100;
 const DEFAULT_ACCOUNT_CONCURRENCY = 1000;
 /** connect, disconnect, default, message and publish get RESERVED_CONCURRENCY each; the sweep gets 1. */
 const RESERVED_WS_FUNCTIONS = 5;
+/**
+ * The departures function's concurrency: its queue's event source runs at most this many at once
+ * (serverless.yml maximumConcurrency), and with RESERVED_CONCURRENCY set it reserves as many, so
+ * that the reservation never throttles what the event source may run.
+ */
+const DEPARTURES_CONCURRENCY = 5;
 
 /** Share of max_connections that reserved functions may hold at once (settings.js explains why 80%). */
 const RESERVABLE_SHARE = 0.8;
 
-/**
- * The executions the reservations hold: 5 x each + 1 (sweep) when RESERVED_CONCURRENCY is
- * set, plus what `deliver` reserves (DELIVER_RESERVED_CONCURRENCY). Each one may hold a
- * database connection, so the same sum is the most connections the reserved functions open.
- */
-const reservedTotal = (each, deliver = 0) => (each > 0 ? RESERVED_WS_FUNCTIONS * each + 1 : 0) + (deliver ?? 0);
+/** What RESERVED_CONCURRENCY reserves beside the WebSocket functions: 1 (sweep) + 5 (departures). */
+const RESERVED_OTHERS = 1 + DEPARTURES_CONCURRENCY;
 
-/** "RESERVED_CONCURRENCY 10, DELIVER_RESERVED_CONCURRENCY 20: 5 functions x 10 + 1 (sweep) + 20 (deliver) = 71". */
+/**
+ * The executions the reservations hold: 5 x each + 1 (sweep) + 5 (departures) when
+ * RESERVED_CONCURRENCY is set, plus what `deliver` reserves (DELIVER_RESERVED_CONCURRENCY). Each
+ * one may hold a database connection, so the same sum is the most connections the reserved
+ * functions open.
+ */
+const reservedTotal = (each, deliver = 0) =>
+  (each > 0 ? RESERVED_WS_FUNCTIONS * each + RESERVED_OTHERS : 0) + (deliver ?? 0);
+
+/**
+ * "RESERVED_CONCURRENCY 10, DELIVER_RESERVED_CONCURRENCY 20: 5 functions x 10 + 1 (sweep) +
+ * 5 (departures) + 20 (deliver) = 76".
+ */
 function describeTotal(each, deliver) {
   const names = [];
   const terms = [];
   if (each > 0) {
     names.push(`RESERVED_CONCURRENCY ${each}`);
-    terms.push(`${RESERVED_WS_FUNCTIONS} functions x ${each} + 1 (sweep)`);
+    terms.push(`${RESERVED_WS_FUNCTIONS} functions x ${each} + 1 (sweep) + ${DEPARTURES_CONCURRENCY} (departures)`);
   }
   if (deliver > 0) {
     names.push(`DELIVER_RESERVED_CONCURRENCY ${deliver}`);
@@ -41,7 +55,7 @@ function describeTotal(each, deliver) {
 /** "Use at most N, " for whichever setting can still give (the total may be `room`), or nothing. */
 function useAtMost(each, deliver, room) {
   if (each > 0) {
-    const most = Math.floor((room - 1 - (deliver ?? 0)) / RESERVED_WS_FUNCTIONS);
+    const most = Math.floor((room - RESERVED_OTHERS - (deliver ?? 0)) / RESERVED_WS_FUNCTIONS);
     if (most >= 1) return `Use at most ${most}${deliver > 0 ? ' with that DELIVER_RESERVED_CONCURRENCY' : ''}, `;
   } else if (deliver > 0 && room >= 1) {
     return `Use at most ${room} for DELIVER_RESERVED_CONCURRENCY, `;
@@ -101,6 +115,7 @@ module.exports = {
   UNRESERVED_FLOOR,
   DEFAULT_ACCOUNT_CONCURRENCY,
   RESERVED_WS_FUNCTIONS,
+  DEPARTURES_CONCURRENCY,
   RESERVABLE_SHARE,
   reservedTotal,
   accountConcurrencyProblem,

@@ -58,14 +58,26 @@ const RESOURCE_ACTIONS = {
   // ServiceToken) with the caller's permissions, at each Create, Update and Delete.
   'Custom::DatabaseSchema': ['lambda:InvokeFunction'],
   'AWS::Lambda::Permission': ['lambda:AddPermission', 'lambda:RemovePermission', 'lambda:GetPolicy'],
-  // The deliver function's retries and on-failure destination, the queue it keeps failed shards
-  // in, and the alarm on that queue.
+  // The deliver function's retries and on-failure destination (the queue it keeps failed shards
+  // in, and the alarm on that queue, are below).
   'AWS::Lambda::EventInvokeConfig': [
     'lambda:PutFunctionEventInvokeConfig',
     'lambda:UpdateFunctionEventInvokeConfig',
     'lambda:GetFunctionEventInvokeConfig',
     'lambda:DeleteFunctionEventInvokeConfig',
   ],
+  // The departures function's event source: Lambda polls the departures queue with the
+  // function's role, but the mapping itself is made, changed and removed with the caller's.
+  'AWS::Lambda::EventSourceMapping': [
+    'lambda:CreateEventSourceMapping',
+    'lambda:UpdateEventSourceMapping',
+    'lambda:DeleteEventSourceMapping',
+    'lambda:GetEventSourceMapping',
+    'lambda:ListEventSourceMappings',
+    'lambda:ListTags',
+    ...TAGS('lambda'),
+  ],
+  // The shard-failures queue and the departures queue.
   'AWS::SQS::Queue': [
     'sqs:CreateQueue',
     'sqs:DeleteQueue',

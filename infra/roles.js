@@ -3,15 +3,16 @@
 // statements come from the table of AWS calls (infra/aws-calls.js): a role holds the grants of
 // the rows of its functions, so the table is the one place a call and its permission are named.
 //
-// | role                  | functions                   |
-// | --------------------- | --------------------------- |
-// | StoreFunctionsRole    | connect                     |
-// | SweepFunctionRole     | sweep                       |
-// | DeliveryFunctionsRole | disconnect, default         |
-// | FanOutFunctionsRole   | message, publish            |
-// | DeliverFunctionRole   | deliver                     |
-// | SchemaFunctionRole    | schema (the deploy step)    |
-// | AuthorizeFunctionRole | authorize (when auth is on) |
+// | role                   | functions                   |
+// | ---------------------- | --------------------------- |
+// | StoreFunctionsRole     | connect                     |
+// | SweepFunctionRole      | sweep                       |
+// | DeparturesFunctionRole | departures                  |
+// | DeliveryFunctionsRole  | disconnect, default         |
+// | FanOutFunctionsRole    | message, publish            |
+// | DeliverFunctionRole    | deliver                     |
+// | SchemaFunctionRole     | schema (the deploy step)    |
+// | AuthorizeFunctionRole  | authorize (when auth is on) |
 //
 // docs/deploy.md shows what each may do, generated from the packaged templates. No managed
 // policy: in DB_NETWORK=private the store roles get the network-interface permissions Lambda
@@ -27,6 +28,7 @@ const DEFAULT_APP_USER = 'websockets_app';
 const STORE_GROUPS = {
   StoreFunctionsRole: ['connect'],
   SweepFunctionRole: ['sweep'],
+  DeparturesFunctionRole: ['departures'],
   DeliveryFunctionsRole: ['disconnect', 'default'],
   FanOutFunctionsRole: ['message', 'publish'],
   DeliverFunctionRole: ['deliver'],
@@ -37,6 +39,7 @@ const STORE_GROUPS = {
 const PURPOSES = {
   StoreFunctionsRole: 'connect (store only)',
   SweepFunctionRole: 'sweep (store, and the liveness of connections)',
+  DeparturesFunctionRole: 'departures (store, events, and the departures queue it consumes)',
   DeliveryFunctionsRole: 'disconnect and default (store and delivery)',
   FanOutFunctionsRole: 'message and publish (store, delivery, and shards to deliver)',
   DeliverFunctionRole: 'deliver (store, delivery, failed shards kept)',

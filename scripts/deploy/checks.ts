@@ -191,7 +191,8 @@ export function checkPassword(settings: Settings): string[] {
 /**
  * RESERVED_CONCURRENCY and DELIVER_RESERVED_CONCURRENCY against what Lambda leaves the
  * account (infra/concurrency.js, as settings.js checks it): 5 x RESERVED_CONCURRENCY + 1
- * (sweep) + DELIVER_RESERVED_CONCURRENCY, and at least 100 unreserved of ACCOUNT_CONCURRENCY.
+ * (sweep) + 5 (departures) + DELIVER_RESERVED_CONCURRENCY, and at least 100 unreserved of
+ * ACCOUNT_CONCURRENCY.
  * The database's share is checked by settings.js, which knows each class's max_connections.
  */
 export function checkReservedConcurrency(settings: Settings): string[] {

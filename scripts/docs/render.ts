@@ -127,6 +127,15 @@ function triggersOf(template: Template): Map<string, string[]> {
       .map(([other]) => code(nameOf(other)));
     if (invokers.length > 0) add(id, `${list(invokers)} (asynchronous invoke)`);
   }
+  // An SQS event source mapping: Lambda polls the queue and invokes the function with batches.
+  for (const [, mapping] of resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')) {
+    const [fn] = named(template, mapping.Properties?.FunctionName, 'AWS::Lambda::Function');
+    const queue = named(template, mapping.Properties?.EventSourceArn, 'AWS::SQS::Queue');
+    const scaling = mapping.Properties?.ScalingConfig as { MaximumConcurrency?: number } | undefined;
+    const most = scaling?.MaximumConcurrency === undefined ? '' : `, at most ${scaling.MaximumConcurrency} at once`;
+    if (queue.length > 0)
+      add(fn, `SQS queue ${code(queue.join(', '))} (batches of ${mapping.Properties?.BatchSize ?? 10}${most})`);
+  }
   for (const [, config] of resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig')) {
     const [fn] = named(template, config.Properties?.FunctionName, 'AWS::Lambda::Function');
     const queue = named(template, config.Properties?.DestinationConfig, 'AWS::SQS::Queue');
@@ -402,7 +411,8 @@ export function readmeCreatesBlock(templates: Templates): string {
     `A deploy creates: the WebSocket API (${routesBlock(templates)}), the Lambda functions ${list(fns)} ` +
       `(plus ${list(authOnly.map(code))} when auth is on), an HTTP API with ${code(String(http?.Properties?.RouteKey))} behind IAM, ` +
       `${db.StorageEncrypted === true ? 'an encrypted' : 'an'} RDS MySQL ${String(db.EngineVersion)} instance with its password in Secrets Manager, ` +
-      `a VPC of its own, ${roles.size} IAM roles (one per group of functions), the shard-failures queue with its alarm, ` +
+      `a VPC of its own, ${roles.size} IAM roles (one per group of functions), ` +
+      `${template.Resources.DeparturesQueue !== undefined ? 'the shard-failures (with an alarm) and departures queues' : 'the shard-failures queue with its alarm'}, ` +
       `${resourcesOfType(template, 'AWS::Events::EventBus').length > 0 ? "the stage's EventBridge bus with its publish rule, " : ''}` +
       `and the functions' log groups.`,
   );

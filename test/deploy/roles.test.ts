@@ -146,6 +146,43 @@ describe('what the simulation proves, named (the HS256 packaging, stage dev)', (
     }
   });
 
+  it('disconnect and message send to the departures queue (default and publish share their roles), no one else, and to no other queue', async () => {
+    const queue = (stage: string) =>
+      `arn:aws:sqs:us-east-1:${stack.sample.account}:aws-node-websockets-${stage}-departures`;
+    // The queue the template names to the routes that mark departures.
+    expect(stack.functions.find((f) => f.name === 'disconnect')!.parts.departuresQueueArn).toEqual([queue('dev')]);
+    const senders = ['disconnect', 'default', 'message', 'publish'];
+    for (const fn of stack.functions.map((f) => f.name)) {
+      const send = (arn: string) => may(stack, fn, 'sqs:SendMessage', arn);
+      expect({ fn, own: await send(queue('dev')) }).toEqual({ fn, own: senders.includes(fn) });
+      expect({ fn, other: await send(queue('prod')) }).toEqual({ fn, other: false });
+    }
+  });
+
+  it('only departures reads and deletes from the departures queue (Lambda polls it with its role), and no other queue', async () => {
+    const queue = (name: string) => `arn:aws:sqs:us-east-1:${stack.sample.account}:aws-node-websockets-${name}`;
+    expect(stack.functions.find((f) => f.name === 'departures')!.parts.sourceQueueArn).toEqual([
+      queue('dev-departures'),
+    ]);
+    for (const fn of stack.functions.map((f) => f.name)) {
+      for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) {
+        expect({ fn, action, own: await may(stack, fn, action, queue('dev-departures')) }).toEqual({
+          fn,
+          action,
+          own: fn === 'departures',
+        });
+        for (const other of ['prod-departures', 'dev-shard-failures']) {
+          expect({ fn, action, other, allowed: await may(stack, fn, action, queue(other)) }).toEqual({
+            fn,
+            action,
+            other,
+            allowed: false,
+          });
+        }
+      }
+    }
+  });
+
   it('the store functions connect to this instance as the application user only (rds-db:connect); no one as the master user', async () => {
     const instance = stack.functions.find((f) => f.name === 'connect')!.parts.dbResourceId![0]!;
     expect(instance).toMatch(/^db-[A-Z0-9]{26}$/);

@@ -92,6 +92,7 @@ const STORE_FUNCTIONS = [
   'SweepLambdaFunction',
   'PublishLambdaFunction',
   'DeliverLambdaFunction',
+  'DeparturesLambdaFunction',
 ];
 
 /** The routes of the WebSocket API (the HTTP API has routes of its own: POST /publish). */
@@ -1114,7 +1115,7 @@ describe('flood bounds', () => {
     }
   });
 
-  it('reserves RESERVED_CONCURRENCY for each WebSocket function that uses the store, and 1 for the sweep', () => {
+  it('reserves RESERVED_CONCURRENCY for each WebSocket function that uses the store, 1 for the sweep and 5 for departures', () => {
     const reserved = Object.fromEntries(
       resourcesOfType(bounded, 'AWS::Lambda::Function').map(([id, fn]) => [
         id,
@@ -1128,6 +1129,8 @@ describe('flood bounds', () => {
       MessageLambdaFunction: 20,
       PublishLambdaFunction: 20,
       SweepLambdaFunction: 1,
+      // What its event source may run at once (infra/concurrency.js DEPARTURES_CONCURRENCY).
+      DeparturesLambdaFunction: 5,
     });
   });
 

@@ -87,18 +87,22 @@ describe('settings.js flood bounds', () => {
     expect(given.DB_MAX_CONNECTIONS).toBe(2000);
   });
 
-  it('reserves RESERVED_CONCURRENCY for each WebSocket function and 1 for the sweep when it fits the budget', async () => {
-    // db.t4g.micro: 5 x 10 + 1 = 51 connections, within 80% of 66 (52).
-    expect(await settingsFor(['RESERVED_CONCURRENCY: 10'])).toMatchObject({
-      RESERVED_CONCURRENCY: 10,
+  it('reserves RESERVED_CONCURRENCY for each WebSocket function, 1 for the sweep and 5 for departures when it fits the budget', async () => {
+    // db.t4g.micro: 5 x 9 + 1 + 5 = 51 connections, within 80% of 66 (52).
+    expect(await settingsFor(['RESERVED_CONCURRENCY: 9'])).toMatchObject({
+      RESERVED_CONCURRENCY: 9,
       SWEEP_RESERVED_CONCURRENCY: 1,
+      DEPARTURES_RESERVED_CONCURRENCY: 5,
+      DEPARTURES_CONCURRENCY: 5,
     });
+    // Without a reservation the departures function has none either; its event source still runs at most 5.
+    expect(await settingsFor([])).toMatchObject({ DEPARTURES_RESERVED_CONCURRENCY: null, DEPARTURES_CONCURRENCY: 5 });
   });
 
   it('refuses a reservation that could hold more connections than the instance budget allows', async () => {
-    await expect(settingsFor(['RESERVED_CONCURRENCY: 11'])).rejects.toThrow(
-      'RESERVED_CONCURRENCY 11: 5 functions x 11 + 1 (sweep) = 56 database connections at once, ' +
-        'more than 80% of DB_MAX_CONNECTIONS 66 (db.t4g.micro) = 52. Use at most 10,',
+    await expect(settingsFor(['RESERVED_CONCURRENCY: 10'])).rejects.toThrow(
+      'RESERVED_CONCURRENCY 10: 5 functions x 10 + 1 (sweep) + 5 (departures) = 56 database connections at once, ' +
+        'more than 80% of DB_MAX_CONNECTIONS 66 (db.t4g.micro) = 52. Use at most 9,',
     );
     // a larger instance takes it
     expect(
@@ -107,11 +111,11 @@ describe('settings.js flood bounds', () => {
   });
 
   it('refuses a reservation that leaves the account fewer than the 100 unreserved executions Lambda keeps', async () => {
-    // db.r6g.large with 1000 connections: the database would take 5 x 180 + 1 = 901, the account cannot.
+    // db.r6g.large with 2000 connections: the database would take 5 x 179 + 1 + 5 = 901, the account cannot.
     const large = ['DB_INSTANCE_CLASS: db.r6g.large', 'DB_MAX_CONNECTIONS: 2000'];
-    expect((await settingsFor([...large, 'RESERVED_CONCURRENCY: 179'])).RESERVED_CONCURRENCY).toBe(179);
-    await expect(settingsFor([...large, 'RESERVED_CONCURRENCY: 180'])).rejects.toThrow(
-      "RESERVED_CONCURRENCY 180: 5 functions x 180 + 1 (sweep) = 901 reserved executions, but Lambda keeps at least 100 of the account's 1000",
+    expect((await settingsFor([...large, 'RESERVED_CONCURRENCY: 178'])).RESERVED_CONCURRENCY).toBe(178);
+    await expect(settingsFor([...large, 'RESERVED_CONCURRENCY: 179'])).rejects.toThrow(
+      "RESERVED_CONCURRENCY 179: 5 functions x 179 + 1 (sweep) + 5 (departures) = 901 reserved executions, but Lambda keeps at least 100 of the account's 1000",
     );
     // a quota of 10 (a new account): not even one execution per function
     await expect(settingsFor(['ACCOUNT_CONCURRENCY: 10', 'RESERVED_CONCURRENCY: 1'])).rejects.toThrow(
@@ -123,16 +127,16 @@ describe('settings.js flood bounds', () => {
     ).toBe(300);
   });
 
-  it('counts the reservation of deliver in the database budget: 5 x RESERVED_CONCURRENCY + 1 + DELIVER_RESERVED_CONCURRENCY', async () => {
+  it('counts the reservation of deliver in the database budget: 5 x RESERVED_CONCURRENCY + 1 + 5 + DELIVER_RESERVED_CONCURRENCY', async () => {
     // db.t4g.micro (52 of 66): 51 + 1 fits, 51 + 2 does not, and deliver alone may have 52.
-    expect(await settingsFor(['RESERVED_CONCURRENCY: 10', 'DELIVER_RESERVED_CONCURRENCY: 1'])).toMatchObject({
-      RESERVED_CONCURRENCY: 10,
+    expect(await settingsFor(['RESERVED_CONCURRENCY: 9', 'DELIVER_RESERVED_CONCURRENCY: 1'])).toMatchObject({
+      RESERVED_CONCURRENCY: 9,
       DELIVER_RESERVED_CONCURRENCY: 1,
     });
-    await expect(settingsFor(['RESERVED_CONCURRENCY: 10', 'DELIVER_RESERVED_CONCURRENCY: 2'])).rejects.toThrow(
-      'RESERVED_CONCURRENCY 10, DELIVER_RESERVED_CONCURRENCY 2: 5 functions x 10 + 1 (sweep) + 2 (deliver) = 53 ' +
+    await expect(settingsFor(['RESERVED_CONCURRENCY: 9', 'DELIVER_RESERVED_CONCURRENCY: 2'])).rejects.toThrow(
+      'RESERVED_CONCURRENCY 9, DELIVER_RESERVED_CONCURRENCY 2: 5 functions x 9 + 1 (sweep) + 5 (departures) + 2 (deliver) = 53 ' +
         'database connections at once, more than 80% of DB_MAX_CONNECTIONS 66 (db.t4g.micro) = 52. ' +
-        'Use at most 9 with that DELIVER_RESERVED_CONCURRENCY,',
+        'Use at most 8 with that DELIVER_RESERVED_CONCURRENCY,',
     );
     expect((await settingsFor(['DELIVER_RESERVED_CONCURRENCY: 52'])).DELIVER_RESERVED_CONCURRENCY).toBe(52);
     await expect(settingsFor(['DELIVER_RESERVED_CONCURRENCY: 53'])).rejects.toThrow(
@@ -143,15 +147,15 @@ describe('settings.js flood bounds', () => {
 
   it('counts the reservation of deliver against the 100 unreserved executions Lambda keeps', async () => {
     const large = ['DB_INSTANCE_CLASS: db.r6g.large', 'DB_MAX_CONNECTIONS: 2000'];
-    // 5 x 170 + 1 + 49 = 900 leaves 100 of 1000; one more does not.
+    // 5 x 170 + 1 + 5 + 44 = 900 leaves 100 of 1000; one more does not.
     expect(
-      (await settingsFor([...large, 'RESERVED_CONCURRENCY: 170', 'DELIVER_RESERVED_CONCURRENCY: 49']))
+      (await settingsFor([...large, 'RESERVED_CONCURRENCY: 170', 'DELIVER_RESERVED_CONCURRENCY: 44']))
         .DELIVER_RESERVED_CONCURRENCY,
-    ).toBe(49);
+    ).toBe(44);
     await expect(
-      settingsFor([...large, 'RESERVED_CONCURRENCY: 170', 'DELIVER_RESERVED_CONCURRENCY: 50']),
+      settingsFor([...large, 'RESERVED_CONCURRENCY: 170', 'DELIVER_RESERVED_CONCURRENCY: 45']),
     ).rejects.toThrow(
-      'RESERVED_CONCURRENCY 170, DELIVER_RESERVED_CONCURRENCY 50: 5 functions x 170 + 1 (sweep) + 50 (deliver) = 901 ' +
+      'RESERVED_CONCURRENCY 170, DELIVER_RESERVED_CONCURRENCY 45: 5 functions x 170 + 1 (sweep) + 5 (departures) + 45 (deliver) = 901 ' +
         "reserved executions, but Lambda keeps at least 100 of the account's 1000",
     );
     await expect(settingsFor(['ACCOUNT_CONCURRENCY: 10', 'DELIVER_RESERVED_CONCURRENCY: 1'])).rejects.toThrow(

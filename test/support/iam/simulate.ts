@@ -35,6 +35,8 @@ export const NEVER: { action: string; on: string; why: string }[] = [
   { action: 'secretsmanager:PutSecretValue', on: 'jwtSecretArn', why: 'reads a secret, never writes one' },
   { action: 'sqs:ReceiveMessage', on: 'failuresQueueArn', why: 'Lambda sends to the queue; nothing of ours reads it' },
   { action: 'sqs:PurgeQueue', on: 'failuresQueueArn', why: 'the failed shards are kept for an operator' },
+  { action: 'sqs:PurgeQueue', on: 'departuresQueueArn', why: 'departures are sent and consumed one by one' },
+  { action: 'sqs:SetQueueAttributes', on: 'sourceQueueArn', why: 'Lambda reads the queue, never changes it' },
   { action: 'lambda:UpdateFunctionCode', on: 'deliverFunction', why: 'invokes deliver, never changes it' },
   { action: 'lambda:InvokeFunctionUrl', on: 'deliverFunction', why: 'deliver has no URL' },
   { action: 'events:DeleteEventBus', on: 'eventBus', why: 'puts events on the bus, never changes it' },
@@ -100,6 +102,8 @@ export function checksOf(stack: Stack): { checks: Check[]; problems: string[] } 
       'dbSecretArn',
       'jwtSecretArn',
       'failuresQueueArn',
+      'departuresQueueArn',
+      'sourceQueueArn',
       'subnet',
       'securityGroup',
     ]) {

@@ -51,6 +51,15 @@ export const FREE_VALUES: Record<string, string> = {
   networkInterfaceId: 'eni-0123456789abcdef0',
 };
 
+/** Parts a function may take from another of its role: only the departures queue, which disconnect and message are given. */
+const ROLE_SHARED_PARTS = ['departuresQueueArn'];
+
+/** `https://sqs.{region}.{suffix}/{account}/{name}` (DEPARTURES_QUEUE_URL) as the queue's ARN. */
+function queueArnOf(url: string, sample: SampleStack): string {
+  const [account, name] = new URL(url).pathname.split('/').filter(Boolean);
+  return `arn:${sample.partition}:sqs:${sample.region}:${account}:${name}`;
+}
+
 const nameOf = (logicalId: string) => {
   const base = logicalId.replace(/LambdaFunction$/, '');
   return `${base.charAt(0).toLowerCase()}${base.slice(1)}`;
@@ -77,6 +86,14 @@ export function analyse(template: Template, variant: Variant, partition = 'aws')
     const destination = (config.Properties?.DestinationConfig as { OnFailure?: { Destination?: unknown } })?.OnFailure
       ?.Destination;
     if (target?.Ref !== undefined && destination !== undefined) onFailure.set(target.Ref, String(resolve(destination)));
+  }
+  // The queue each function's SQS event source mapping polls (with the function's role).
+  const sourceQueue = new Map<string, string>();
+  for (const [, mapping] of resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')) {
+    const target = mapping.Properties?.FunctionName as { 'Fn::GetAtt'?: [string, string] };
+    const source = String(resolve(mapping.Properties?.EventSourceArn));
+    const id = target?.['Fn::GetAtt']?.[0];
+    if (id !== undefined && source.startsWith(`arn:${sample.partition}:sqs:`)) sourceQueue.set(id, source);
   }
 
   const dbResourceId = String(resolve({ 'Fn::GetAtt': ['ConnectionsDatabase', 'DbiResourceId'] }));
@@ -113,6 +130,10 @@ export function analyse(template: Template, variant: Variant, partition = 'aws')
     }
     const queue = onFailure.get(logicalId);
     if (queue !== undefined) parts.failuresQueueArn = [queue];
+    const source = sourceQueue.get(logicalId);
+    if (source !== undefined) parts.sourceQueueArn = [source];
+    const departures = environment.DEPARTURES_QUEUE_URL;
+    if (typeof departures === 'string') parts.departuresQueueArn = [queueArnOf(departures, sample)];
     if (strings(vpc.SubnetIds).length > 0) parts.subnet = strings(vpc.SubnetIds);
     if (strings(vpc.SecurityGroupIds).length > 0) parts.securityGroup = strings(vpc.SecurityGroupIds);
     return {
@@ -127,6 +148,16 @@ export function analyse(template: Template, variant: Variant, partition = 'aws')
       parts,
     };
   });
+
+  // A row names all of a role's functions (infra/aws-calls.js): one that does not make the call
+  // (publish, beside message's queue-departures) is checked on the target of the one that does.
+  for (const fn of functions) {
+    for (const mate of functions.filter((other) => other.role === fn.role && other !== fn)) {
+      for (const part of ROLE_SHARED_PARTS) {
+        if (fn.parts[part] === undefined && mate.parts[part] !== undefined) fn.parts[part] = mate.parts[part];
+      }
+    }
+  }
 
   const resolvedIds = (type: string) => resourcesOfType(template, type).map(([id]) => String(resolve({ Ref: id })));
   return {
@@ -204,6 +235,13 @@ export function alternatives(part: string, fn: FunctionView, stack: Stack): stri
       return not(['websockets', 'root', 'rdsadmin', 'websockets_app_prod']);
     case 'failuresQueueArn':
       return not([inRegion('sqs', `aws-node-websockets-${other}-shard-failures`)]);
+    case 'departuresQueueArn':
+    case 'sourceQueueArn':
+      // Another stage's departures queue, and this stage's shard-failures queue.
+      return not([
+        inRegion('sqs', `aws-node-websockets-${other}-departures`),
+        inRegion('sqs', `aws-node-websockets-${variant.stage}-shard-failures`),
+      ]);
     case 'eventBus':
       return not([`aws-node-websockets-${other}`, 'default']);
     case 'functionName': {
