@@ -307,6 +307,9 @@ export async function benchFunctions(
             AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
             AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
             MANAGEMENT_ENDPOINT: options.managementUrl,
+            // Events and departures go to the stand-in too, as in AWS (a queue, not a wait in the route).
+            EVENTBRIDGE_ENDPOINT: new URL(options.managementUrl).origin,
+            SQS_ENDPOINT: new URL(options.managementUrl).origin,
             BENCH_EXTRA_CA: certificates.ca,
             BENCH_FILE: file,
             BENCH_EXPORT: fn.handler.slice(fn.handler.lastIndexOf('.') + 1),

@@ -1,7 +1,7 @@
 /**
  * A stand-in for API Gateway's management API, for the benchmark: it accepts
  * `POST …/@connections/{id}`, answers after a settable latency, and answers 410 for a
- * settable share of ids. Which ids are "gone" depends only on the id (a hash), so every
+ * settable share of ids. It also takes EventBridge's PutEvents and SQS's SendMessage. Which ids are "gone" depends only on the id (a hash), so every
  * strategy measured against it sees the same recipients gone.
  *
  * It runs in a child process of its own (`startStandIn`): on a 2-core machine a server
@@ -79,6 +79,16 @@ export function serve(initial: StandInSettings): Promise<{ port: number; close: 
       settings = { ...settings, ...(JSON.parse(body) as Partial<StandInSettings>) };
       return json(res, 200, settings);
     }
+    // The other AWS calls a function's first invocation may make (its lifecycle events, its
+    // departures), answered as taken: the bench never reaches past loopback.
+    const target = req.headers['x-amz-target'];
+    if (req.method === 'POST' && target === 'AWSEvents.PutEvents') {
+      const entries = ((JSON.parse(body) as { Entries?: unknown[] }).Entries ?? []).map((_, i) => ({
+        EventId: `e${i}`,
+      }));
+      return json(res, 200, { FailedEntryCount: 0, Entries: entries });
+    }
+    if (req.method === 'POST' && target === 'AmazonSQS.SendMessage') return json(res, 200, { MessageId: 'bench' });
     const match = /\/@connections\/([^/?]+)$/.exec(url);
     if (req.method !== 'POST' || !match) return json(res, 404, { message: 'Not Found' });
     const connectionId = decodeURIComponent(match[1] as string);

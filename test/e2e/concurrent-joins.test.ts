@@ -106,9 +106,9 @@ for (const storeCase of cases) {
     // What a slow commit or a long transaction on the connection's row does to the joins queued
     // behind it: the first attempt's lock wait (2 s) and its 3 s budget run out, and the route
     // must read back and join again once the row is free, not answer `unavailable`.
-    (storeCase.name === 'MySQL store' ? it : it.skip)(
-      "a join held up behind its connection's row lock past its lock wait is joined, not refused",
-      async () => {
+    // MySQL only: the embedded store has no row locks to hold.
+    if (storeCase.name === 'MySQL store')
+      it("a join held up behind its connection's row lock past its lock wait is joined, not refused", async () => {
         other = await TestClient.connect(service.url);
         const id = (await other.request({}, 'connections')).you as string;
         const holder = await createConnection(driverOptions(mysqlSettings('')));
@@ -127,7 +127,6 @@ for (const storeCase of cases) {
           await holder.end();
         }
         expect(await store.roomsOf(id)).toEqual(['held']);
-      },
-    );
+      });
   });
 }
