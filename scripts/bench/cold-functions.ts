@@ -214,6 +214,20 @@ export function invocationOf(name: string, id: string): { what: string; event: u
     }
     case 'sweep':
       return { what: 'scheduled sweep', event: {}, again: {} };
+    case 'departures': {
+      // One message of the departures queue, as its event source hands it over: the claim reads the store.
+      const batch = (who: string) => ({
+        Records: [
+          {
+            messageId: `bench-${who}`,
+            body: JSON.stringify({
+              departures: [{ room: 'bench', user: who, at: Date.now(), connectionId: who, subject: null }],
+            }),
+          },
+        ],
+      });
+      return { what: 'a departure from the queue', event: batch(id), again: batch(`${id}-2`) };
+    }
     default:
       return { what: 'empty event', event: {}, again: {} };
   }
