@@ -197,3 +197,30 @@ describe('the sweep', () => {
     expect(events[0]?.detail).toMatchObject({ reason: 'sweep', connectionId: 'ghost' });
   });
 });
+
+describe('the known gaps (docs/events.md, "Guarantees"): what happens today, so a fix shows here', () => {
+  it("a post that meets 410 before the connection's $disconnect removes its rooms: no departure, no presence leave", async () => {
+    await open('a1', 'alice');
+    await open('b1', 'bob');
+    await act('a1', { action: 'join', room: 'r' }, 'alice');
+    await act('b1', { action: 'join', room: 'r' }, 'bob');
+    events.length = 0;
+    harness.management.resetHistory();
+    // alice's socket is gone; bob's message meets it first (410), then alice's $disconnect runs.
+    harness.management.answer(410, { to: 'a1' });
+    await act('b1', { action: 'publish', room: 'r', data: 'hi' }, 'bob');
+    await close('a1', 'alice');
+    expect(seen()).toEqual(['connection.closed alice']);
+    const presence = harness.management.posted().filter((post) => post.to === 'b1' && post.message.type === 'presence');
+    expect(presence).toEqual([]);
+  });
+
+  it('a $disconnect after the sweep removed its row emits a second connection.closed', async () => {
+    await harness.store.add({ connectionId: 'ghost', connectedAt: Date.now() - 30 * 60_000, subject: null });
+    harness.management.answer(410, { to: 'ghost' });
+    await sweep(undefined, { getRemainingTimeInMillis: () => 30_000 });
+    await close('ghost');
+    expect(seen()).toEqual(['connection.closed ghost', 'connection.closed ghost']);
+    expect(events.map((e) => e.detail.reason)).toEqual(['sweep', 'client']);
+  });
+});
