@@ -23,6 +23,7 @@ import { log } from './log';
 import type { Session } from './chat/actions';
 import { addConnection, overUserLimit } from './chat/admission';
 import { sharding } from './chat/fanout/sharding';
+import { goneLedger } from './chat/fanout/gone';
 import { ALL_ROOMS, decodeRights } from './auth/rooms';
 import type { RoomRights } from './auth/rooms';
 
@@ -257,20 +258,25 @@ export const disconnect = route('$disconnect', async (event, context) => {
   // subject, and marks the departures its events wait to emit.
   const removal = await currentStore().removeCounted(connectionId, Date.now(), subjectOf(event));
   const subject = removal.subject;
-  log.info('disconnected', { route: '$disconnect', connectionId });
+  log.info('disconnected', { route: '$disconnect', connectionId, known: removal.known });
   // The messaging path (validator, delivery client) is loaded only when there is someone to tell.
   if (removal.rooms.length > 0 && config().presenceMaxMembers > 0) {
-    await messaging().announceDeparture(session(event, context), removal.rooms);
+    const current = session(event, context);
+    await messaging().announceDeparture(current, removal.rooms);
+    await closeGone(current);
   }
   const events = lifecycle();
+  const courier = { store: currentStore(), deadline: routeDeadline(context) };
+  // A row already gone was closed, with its events, by whoever removed it (the sweep, or a post
+  // that found the connection gone): a second `connection.closed` would tell it twice. Departures
+  // of memberships it left behind are still this removal's.
+  if (!removal.known) {
+    await events.safely('departures', { connectionId }, () => events.settleDepartures(courier, removal.departures));
+    return 200;
+  }
   const reason = events.closeReason(disconnectStatusCode, disconnectReason);
   await events.safely('connection.closed', { connectionId }, () =>
-    events.closedWithDepartures(
-      { store: currentStore(), deadline: routeDeadline(context) },
-      { connectionId, subject },
-      removal.departures,
-      reason,
-    ),
+    events.closedWithDepartures(courier, { connectionId, subject }, removal.departures, reason),
   );
   return 200;
 });
@@ -300,11 +306,23 @@ function session(event: WebSocketEvent, context: Context): Session {
     presenceMaxMembers,
     history,
     sharding: sharding(deadline),
+    gone: goneLedger(),
   };
 }
 
-const handleMessage: Work = (event, context) =>
-  messaging().handleMessage(session(event, context), event.body, event.isBase64Encoded);
+/** After the answer: what the route's posts found gone gets its events and presence leave (src/chat/closings.ts). */
+async function closeGone(courier: Parameters<typeof import('./chat/closings').closeGone>[0]): Promise<void> {
+  if ((courier.gone?.pending.length ?? 0) > 0) await messaging().closeGone(courier);
+}
+
+const handleMessage: Work = async (event, context) => {
+  const current = session(event, context);
+  try {
+    return await messaging().handleMessage(current, event.body, event.isBase64Encoded);
+  } finally {
+    await closeGone(current);
+  }
+};
 
 /** `$default`: the original's answer (the connection list), and errors for what it cannot route. */
 export const defaultHandler = route('$default', handleMessage, { answerFailures: true });
@@ -359,33 +377,48 @@ export async function departures(
  * reaches it, so the WebSocket API's endpoint comes from the environment.
  */
 export async function publish(event: unknown, context: Context): Promise<import('./chat/push').PublishResult> {
+  let made: (import('./chat/session').Courier & { presenceMaxMembers: number }) | undefined;
+  // Made on first use (a refused request needs none), once: the gone connections it meets are closed below.
   const courier = () => {
+    if (made !== undefined) return made;
     const deadline = deadlineFor(context);
-    return {
+    made = {
       store: currentStore(),
       outbox: communication().backendOutbox(),
       concurrency: config().fanOut.concurrency,
       deadline,
       sharding: sharding(deadline),
+      gone: goneLedger(),
+      presenceMaxMembers: config().presenceMaxMembers,
     };
+    return made;
   };
   storeUsed = false;
   try {
-    const bridge = inbound();
-    if (!bridge.isBridgeEvent(event)) return await push().handlePublish(event, courier);
-    // From the bus (PublishRule): its detail is the request; a refusal is returned, not thrown, so
-    // EventBridge does not retry what cannot succeed; a failure is thrown, and retried.
-    try {
-      const result = await push().handlePublish(event.detail, courier);
-      bridge.recordInbound(event, bridge.outcomeOf(result));
-      return result;
-    } catch (error) {
-      bridge.recordInbound(event, 'failed', { error });
-      throw error;
-    }
+    return await publishOnce(event, courier);
   } finally {
+    // Before the answer: a Lambda's work ends with it.
+    if (made !== undefined) await closeGone(made);
     // A refused request never touched the store: nothing to end.
     await endUsedStore({ route: 'publish' });
+  }
+}
+
+async function publishOnce(
+  event: unknown,
+  courier: () => import('./chat/session').Courier,
+): Promise<import('./chat/push').PublishResult> {
+  const bridge = inbound();
+  if (!bridge.isBridgeEvent(event)) return push().handlePublish(event, courier);
+  // From the bus (PublishRule): its detail is the request; a refusal is returned, not thrown, so
+  // EventBridge does not retry what cannot succeed; a failure is thrown, and retried.
+  try {
+    const result = await push().handlePublish(event.detail, courier);
+    bridge.recordInbound(event, bridge.outcomeOf(result));
+    return result;
+  } catch (error) {
+    bridge.recordInbound(event, 'failed', { error });
+    throw error;
   }
 }
 

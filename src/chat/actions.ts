@@ -26,6 +26,7 @@ import type { Session } from './session';
 // The handler's entry into the chat: it builds a Session and tells departures.
 export type { Outbox, Session };
 export { announceDeparture } from './announce';
+export { closeGone } from './closings';
 
 /**
  * A failed message still gets an answer: its code comes from the failure table (src/errors.ts),

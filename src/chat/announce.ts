@@ -6,7 +6,7 @@ import { deliverToAudience, encodeForTarget } from './fanout/envelope';
 import { log } from '../log';
 import { presenceAudience, presenceMessage } from './presence';
 import type { LeaveReason, PresenceEvent } from './presence';
-import type { Courier, Session } from './session';
+import type { Courier } from './session';
 import type { PresenceTally } from '../store/user-presence';
 
 /**
@@ -37,21 +37,22 @@ export async function announce(
 }
 
 /**
- * `$disconnect` of a connection that was in rooms: each room's other members hear it
- * left. Rooms are taken one at a time and none is started after the deadline.
+ * A connection that was in rooms is gone (`$disconnect`, or a post that found it gone): each
+ * room's other members hear it left. Rooms are taken one at a time and none is started after the
+ * deadline. `who`: the connection gone, when the courier is not its own session.
  */
 export async function announceDeparture(
-  session: Session,
+  courier: Courier & { presenceMaxMembers: number; connectionId: string; subject: string | null },
   rooms: readonly { room: string; tally?: PresenceTally }[],
 ): Promise<void> {
   for (const [index, { room, tally }] of rooms.entries()) {
-    if (Date.now() >= session.deadline) {
+    if (Date.now() >= courier.deadline) {
       log.warn('presence budget spent; rooms not told', {
-        connectionId: session.connectionId,
+        connectionId: courier.connectionId,
         rooms: rooms.length - index,
       });
       return;
     }
-    await announce(session, room, 'leave', session, 'disconnect', tally);
+    await announce(courier, room, 'leave', courier, 'disconnect', tally);
   }
 }

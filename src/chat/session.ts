@@ -7,6 +7,8 @@ import { StaleConnectionError } from '../errors';
 import type { HistorySettings } from './history';
 import { log } from '../log';
 import type { Sharding } from './fanout/shards';
+import { removeGone } from './fanout/gone';
+import type { GoneLedger } from './fanout/gone';
 import type { ServerMessage } from './frames';
 import { encode } from './outbox';
 import type { Outbox } from './outbox';
@@ -34,10 +36,12 @@ export interface Session {
   history: HistorySettings;
   /** Audiences above its size go to the `deliver` function in shards (src/chat/fanout/shards.ts); none: never. */
   sharding?: Sharding | undefined;
+  /** The connections its posts found gone, closed after the answer (src/chat/fanout/gone.ts); none: removed alone. */
+  gone?: GoneLedger | undefined;
 }
 
 /** What a delivery needs, with or without a sender connection (src/chat/push.ts has none). */
-export type Courier = Pick<Session, 'store' | 'outbox' | 'concurrency' | 'deadline' | 'sharding'>;
+export type Courier = Pick<Session, 'store' | 'outbox' | 'concurrency' | 'deadline' | 'sharding' | 'gone'>;
 
 /** Whom a message is for: at most one of these; none is everyone. `to` is one connection. */
 export interface Target {
@@ -47,8 +51,8 @@ export interface Target {
 }
 
 /**
- * Replies to the sender. A sender that is already gone (410) is removed from the
- * store, and that is not a failure of the request.
+ * Replies to the sender. A sender that is already gone (410) is removed from the store as any
+ * connection a post finds gone (src/chat/fanout/gone.ts), and that is not a failure of the request.
  */
 export async function reply(session: Session, message: ServerMessage | Uint8Array): Promise<void> {
   const bytes = message instanceof Uint8Array ? message : encode(message);
@@ -57,6 +61,6 @@ export async function reply(session: Session, message: ServerMessage | Uint8Arra
   } catch (error) {
     if (!(error instanceof StaleConnectionError)) throw error;
     log.warn('sender is gone; removing it', { connectionId: session.connectionId });
-    await session.store.remove(session.connectionId);
+    await removeGone(session, [session.connectionId]);
   }
 }

@@ -17,8 +17,11 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-/** Why a connection closed: it left (client), we closed it (server), or the sweep found it gone. */
-export type CloseReason = 'client' | 'server' | 'sweep';
+/**
+ * Why a connection closed: it left (client), API Gateway closed it (server), the sweep found it
+ * gone (sweep), or a post to it found it gone before its `$disconnect` ran (gone).
+ */
+export type CloseReason = 'client' | 'server' | 'sweep' | 'gone';
 
 export interface EventDetail {
   /** Unique per event and the same on every retry of it: the backend's key to drop duplicates. */

@@ -9,6 +9,7 @@ import type { WebSocketEvent } from '../../src/handler';
 import { AFTER_REPLY_MS } from '../../src/budgets';
 import { useSink } from '../../src/events/emitter';
 import { StoreError } from '../../src/errors';
+import { CLOSE_BUDGET } from '../../src/chat/fanout/gone';
 import type { LifecycleEvent } from '../../src/events/types';
 import { authorizedAs, connectEvent, disconnectEvent, lambdaContext, messageEvent } from '../support/harnesses/events';
 import { useHandlerHarness } from '../support/harnesses/handler';
@@ -198,8 +199,8 @@ describe('the sweep', () => {
   });
 });
 
-describe('the known gaps (docs/events.md, "Guarantees"): what happens today, so a fix shows here', () => {
-  it("a post that meets 410 before the connection's $disconnect removes its rooms: no departure, no presence leave", async () => {
+describe('connections a post finds gone (410) before their $disconnect', () => {
+  it('are closed as their $disconnect would: closed (gone), their departures, their rooms told; the $disconnect adds nothing', async () => {
     await open('a1', 'alice');
     await open('b1', 'bob');
     await act('a1', { action: 'join', room: 'r' }, 'alice');
@@ -209,18 +210,63 @@ describe('the known gaps (docs/events.md, "Guarantees"): what happens today, so 
     // alice's socket is gone; bob's message meets it first (410), then alice's $disconnect runs.
     harness.management.answer(410, { to: 'a1' });
     await act('b1', { action: 'publish', room: 'r', data: 'hi' }, 'bob');
+    expect(seen()).toEqual(['connection.closed alice', 'member.left alice r']);
+    expect(events[0]?.detail).toMatchObject({ connectionId: 'a1', subject: 'alice', reason: 'gone' });
+    const told = harness.management.posted().filter((post) => post.to === 'b1' && post.message.type === 'presence');
+    expect(told.map((post) => post.message)).toEqual([
+      expect.objectContaining({ event: 'leave', room: 'r', connectionId: 'a1', user: 'alice', last: true }),
+    ]);
+    // bob's summary came before any of it: the closing is after the answer.
+    const kinds = harness.management
+      .posted()
+      .filter((post) => post.to === 'b1')
+      .map((post) => post.message.type);
+    expect(kinds.indexOf('delivery')).toBeLessThan(kinds.indexOf('presence'));
     await close('a1', 'alice');
-    expect(seen()).toEqual(['connection.closed alice']);
-    const presence = harness.management.posted().filter((post) => post.to === 'b1' && post.message.type === 'presence');
-    expect(presence).toEqual([]);
+    expect(seen()).toEqual(['connection.closed alice', 'member.left alice r']);
   });
 
-  it('a $disconnect after the sweep removed its row emits a second connection.closed', async () => {
+  it('a sender already gone when its own answer is posted is closed the same way', async () => {
+    await open('a1', 'alice');
+    await act('a1', { action: 'join', room: 'r' }, 'alice');
+    events.length = 0;
+    harness.management.answer(410, { to: 'a1' });
+    await act('a1', { action: 'members', room: 'r' }, 'alice');
+    expect(seen()).toEqual(['connection.closed alice', 'member.left alice r', 'room.vacated alice r']);
+    await close('a1', 'alice');
+    expect(seen()).toHaveLength(3);
+  });
+
+  it('a $disconnect whose row is gone but whose membership was left behind: its departures, no second closed', async () => {
+    await open('a1', 'alice');
+    await act('a1', { action: 'join', room: 'r' }, 'alice');
+    harness.store.rows.delete('a1'); // the row gone, its membership left (a removal whose second statement failed)
+    events.length = 0;
+    await close('a1', 'alice');
+    expect(seen()).toEqual(['member.left alice r', 'room.vacated alice r']);
+  });
+
+  it('a $disconnect after the sweep removed its row emits no second connection.closed', async () => {
     await harness.store.add({ connectionId: 'ghost', connectedAt: Date.now() - 30 * 60_000, subject: null });
     harness.management.answer(410, { to: 'ghost' });
     await sweep(undefined, { getRemainingTimeInMillis: () => 30_000 });
     await close('ghost');
-    expect(seen()).toEqual(['connection.closed ghost', 'connection.closed ghost']);
-    expect(events.map((e) => e.detail.reason)).toEqual(['sweep', 'client']);
+    expect(seen()).toEqual(['connection.closed ghost']);
+    expect(events.map((e) => e.detail.reason)).toEqual(['sweep']);
+  });
+
+  it(`a route closes at most ${CLOSE_BUDGET} so; more gone at once are removed alone, as before`, async () => {
+    await open('s1', 'sender');
+    await act('s1', { action: 'join', room: 'big' }, 'sender');
+    const gone = Array.from({ length: CLOSE_BUDGET + 5 }, (_, i) => `g${i}`);
+    for (const id of gone) {
+      await harness.store.add({ connectionId: id, connectedAt: Date.now(), subject: null });
+      await harness.store.join(id, 'big', 50);
+      harness.management.answer(410, { to: id });
+    }
+    events.length = 0;
+    await act('s1', { action: 'publish', room: 'big', data: 'hi' }, 'sender');
+    expect(events.filter((e) => e.type === 'connection.closed')).toHaveLength(CLOSE_BUDGET);
+    expect(await harness.store.audience('big')).toEqual(['s1']);
   });
 });

@@ -3,6 +3,7 @@
  * presence event): the envelope, its encoding, the audience (or its shards), one bounded and
  * budgeted fan-out, and the summary.
  */
+import { removeGone } from './gone';
 import type { ConnectionStore } from '../../data';
 import { BadMessageError } from '../../errors';
 import { fanOut } from './delivery';
@@ -100,7 +101,7 @@ export async function deliverToAudience(
     concurrency: courier.concurrency,
     deadline: courier.deadline,
   });
-  if (result.stale.length > 0) await courier.store.removeMany(result.stale);
+  if (result.stale.length > 0) await removeGone(courier, result.stale);
   writeDeliveryMetrics(deliverySummary(result, {}, message), (Date.now() - started) / 1000);
   log.info('fan-out done', {
     ...logFields,
