@@ -4,7 +4,7 @@
  * are told the queue (DEPARTURES_QUEUE_URL) and which roles may send to it or read it. cfn-lint
  * checks the new resources.
  */
-import { resourcesOfType } from '../support/package/package';
+import { allowedResources, environmentOf, resourcesOfType } from '../support/package/package';
 import type { Template } from '../support/package/package';
 import { packageVariant } from '../support/package/variants';
 import { cfnLintFindings } from '../support/package/cfn-lint';
@@ -22,31 +22,10 @@ beforeAll(async () => {
   [{ template: open }, { template: bounded }] = await Promise.all([packageVariant('open'), packageVariant('private')]);
 });
 
-interface Statement {
-  Action: string | string[];
-  Resource: unknown;
-}
-
 const QUEUE_ARN = { 'Fn::GetAtt': ['DeparturesQueue', 'Arn'] };
 const SENDERS = ['DisconnectLambdaFunction', 'MessageLambdaFunction'];
 
 const functionsOf = (template: Template) => resourcesOfType(template, 'AWS::Lambda::Function').map(([id]) => id);
-
-const environmentOf = (template: Template, id: string) =>
-  (template.Resources[id]?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
-  {};
-
-/** The resources `action` is allowed on by the role of function `id`. */
-function allowed(template: Template, id: string, action: string): unknown[] {
-  const role = (template.Resources[id]?.Properties?.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
-  const policies = (template.Resources[role]?.Properties?.Policies ?? []) as {
-    PolicyDocument: { Statement: Statement[] };
-  }[];
-  return policies
-    .flatMap((policy) => policy.PolicyDocument.Statement)
-    .filter((statement) => [statement.Action].flat().includes(action))
-    .flatMap((statement) => [statement.Resource].flat());
-}
 
 describe.each([
   ['default', () => open],
@@ -110,10 +89,12 @@ describe.each([
     for (const id of functionsOf(of())) {
       const sends = ['Disconnect', 'Default', 'Message', 'Publish'].some((name) => id === `${name}LambdaFunction`);
       // The shard-failures queue is deliver's (Lambda sends its failed shards with its role).
-      const send = allowed(of(), id, 'sqs:SendMessage').filter((arn) => JSON.stringify(arn).includes('Departures'));
+      const send = allowedResources(of(), id, 'sqs:SendMessage').filter((arn) =>
+        JSON.stringify(arn).includes('Departures'),
+      );
       expect({ id, send }).toEqual({ id, send: sends ? [QUEUE_ARN] : [] });
       for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) {
-        expect({ id, action, on: allowed(of(), id, action) }).toEqual({
+        expect({ id, action, on: allowedResources(of(), id, action) }).toEqual({
           id,
           action,
           on: id === 'DeparturesLambdaFunction' ? [QUEUE_ARN] : [],

@@ -4,7 +4,11 @@
  * rule that takes `websockets.publish` events to the publish function (and nothing else to
  * anything), and cfn-lint on all of it. test/deploy/roles.test.ts simulates the grant.
  */
-import { resourcesOfType } from '../support/package/package';
+import {
+  environmentOf as environmentOfFunction,
+  functionStatements,
+  resourcesOfType,
+} from '../support/package/package';
 import type { Template } from '../support/package/package';
 import { packageOnce } from '../support/package/cache';
 import { cfnLintFindings } from '../support/package/cfn-lint';
@@ -18,26 +22,12 @@ beforeAll(async () => {
   ({ template } = await packageOnce({ envYml: 'STAGE: qa\n', timeoutMs: 280_000 }));
 });
 
-interface Statement {
-  Action: string | string[];
-  Resource: unknown;
-}
-
-function statementsOf(functionId: string): Statement[] {
-  const role = (template.Resources[functionId]?.Properties?.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
-  const policies = (template.Resources[role]?.Properties?.Policies ?? []) as {
-    PolicyDocument: { Statement: Statement[] };
-  }[];
-  return policies.flatMap((policy) => policy.PolicyDocument.Statement);
-}
-
 const putEventsOn = (functionId: string) =>
-  statementsOf(functionId)
+  functionStatements(template, functionId)
     .filter((s) => [s.Action].flat().some((action) => action.startsWith('events:')))
     .map((s) => ({ actions: [s.Action].flat(), resources: [s.Resource].flat() }));
 
-const environmentOf = (functionId: string) =>
-  (template.Resources[functionId]?.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+const environmentOf = (functionId: string) => environmentOfFunction(template, functionId);
 
 const EMITTERS = ['Connect', 'Disconnect', 'Default', 'Message', 'Publish', 'Sweep'].map((n) => `${n}LambdaFunction`);
 

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resourcesOfType } from '../support/package/package';
+import { environmentOf, resourcesOfType } from '../support/package/package';
 import type { Template } from '../support/package/package';
 import { packageVariants } from '../support/package/variants';
 import { root } from '../support/harnesses/service';
@@ -36,10 +36,6 @@ beforeAll(async () => {
   open = packaged.open.template;
   privateNet = packaged.private.template;
 });
-
-function environmentOf(template: Template, id: string): Record<string, unknown> {
-  return (template.Resources[id]?.Properties?.Environment as { Variables?: Record<string, unknown> })?.Variables ?? {};
-}
 
 describe('the schema custom resource', () => {
   it('carries the code’s schema version and definition, and the application user, to the schema function', () => {

@@ -3,7 +3,7 @@
  * `deliver` function, its asynchronous-invocation settings and on-failure queue, the alarm on
  * that queue, and who may invoke `deliver`. cfn-lint checks the new resources.
  */
-import { resourcesOfType } from '../support/package/package';
+import { allowedResources, environmentOf as environmentOfFunction, resourcesOfType } from '../support/package/package';
 import type { Template } from '../support/package/package';
 import { packageOnce } from '../support/package/cache';
 import { ALARM_TOPIC as TOPIC, packageVariant } from '../support/package/variants';
@@ -24,27 +24,9 @@ beforeAll(async () => {
   ]);
 });
 
-interface Statement {
-  Sid?: string;
-  Action: string | string[];
-  Resource: unknown;
-}
+const allowed = (functionId: string, action: string) => allowedResources(template, functionId, action);
 
-function statementsOf(functionId: string): Statement[] {
-  const role = (template.Resources[functionId]?.Properties?.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
-  const policies = (template.Resources[role]?.Properties?.Policies ?? []) as {
-    PolicyDocument: { Statement: Statement[] };
-  }[];
-  return policies.flatMap((policy) => policy.PolicyDocument.Statement);
-}
-
-const allowed = (functionId: string, action: string) =>
-  statementsOf(functionId)
-    .filter((s) => [s.Action].flat().includes(action))
-    .flatMap((s) => [s.Resource].flat());
-
-const environmentOf = (functionId: string) =>
-  (template.Resources[functionId]?.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+const environmentOf = (functionId: string) => environmentOfFunction(template, functionId);
 
 const functions = () => resourcesOfType(template, 'AWS::Lambda::Function').map(([id]) => id);
 

@@ -11,8 +11,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as capacity from '../../infra/capacity';
-import { resourcesOfType } from '../support/package/package';
-import type { Packaged, Template } from '../support/package/package';
+import { environmentOf, resourcesOfType, roleOf, roleStatements } from '../support/package/package';
+import type { Packaged, PolicyStatement, Template } from '../support/package/package';
 import {
   EXISTING_SECRET_ARN,
   LEGACY_PASSWORD,
@@ -532,8 +532,7 @@ describe('server-side publish in the default template', () => {
 
   it('lets disconnect (presence) and publish post to connections', () => {
     for (const id of ['DisconnectLambdaFunction', 'PublishLambdaFunction']) {
-      const role = open.Resources[id]?.Properties?.Role as { 'Fn::GetAtt': [string, string] };
-      const policies = JSON.stringify(open.Resources[role['Fn::GetAtt'][0]]?.Properties?.Policies);
+      const policies = JSON.stringify(open.Resources[roleOf(open, id) as string]?.Properties?.Policies);
       expect({ id, posts: policies.includes('execute-api:ManageConnections') }).toEqual({ id, posts: true });
     }
   });
@@ -545,12 +544,6 @@ function routeFor(template: Template, routeKey: string) {
   );
   expect(routes).toHaveLength(1);
   return routes[0]![1];
-}
-
-function environmentOf(template: Template, logicalId: string): Record<string, unknown> {
-  const fn = template.Resources[logicalId];
-  const environment = fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined;
-  return environment?.Variables ?? {};
 }
 
 describe('the template with HS256 auth', () => {
@@ -783,34 +776,24 @@ describe('DB_NETWORK=private', () => {
 // Least privilege (every function of every packaging)
 // ---------------------------------------------------------------------------------------
 
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-}
-
 interface Permissions {
   role: string;
   managed: unknown[];
-  statements: Statement[];
+  statements: PolicyStatement[];
 }
 
 function permissionsOf(template: Template, functionId: string): Permissions {
-  const role = (template.Resources[functionId]?.Properties?.Role as { 'Fn::GetAtt'?: [string, string] })?.[
-    'Fn::GetAtt'
-  ]?.[0];
+  const role = roleOf(template, functionId);
   if (role === undefined) throw new Error(`${functionId} has no role of ours`);
-  const properties = template.Resources[role]?.Properties ?? {};
-  const policies = (properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[];
   return {
     role,
-    managed: (properties.ManagedPolicyArns ?? []) as unknown[],
-    statements: policies.flatMap((policy) => policy.PolicyDocument.Statement),
+    managed: (template.Resources[role]?.Properties?.ManagedPolicyArns ?? []) as unknown[],
+    statements: roleStatements(template, role),
   };
 }
 
-const actionsOf = (statement: Statement) => [statement.Action].flat();
-const resourcesOf = (statement: Statement) => [statement.Resource].flat();
+const actionsOf = (statement: PolicyStatement) => [statement.Action].flat();
+const resourcesOf = (statement: PolicyStatement) => [statement.Resource].flat();
 
 /** The resources a function may use an action on (statements are all Allow). */
 function allowed(permissions: Permissions, action: string): unknown[] {
@@ -850,9 +833,7 @@ describe.each(PACKAGINGS)('least privilege in the %s template', (_, of, stage, v
     for (const [id, role] of resourcesOfType(template, 'AWS::IAM::Role')) {
       // A managed policy's statements are not in the template: none may hide a wildcard there.
       expect({ id, managed: role.Properties?.ManagedPolicyArns }).toEqual({ id, managed: undefined });
-      const statements = (
-        (role.Properties?.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]
-      ).flatMap((policy) => policy.PolicyDocument.Statement);
+      const statements = roleStatements(template, id);
       for (const statement of statements) {
         expect(statement.Effect).toBe('Allow');
         for (const action of actionsOf(statement)) expect(action).not.toMatch(/\*/);

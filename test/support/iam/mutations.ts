@@ -4,7 +4,7 @@
  * `connect`'s role widened to post to connections (the statement the delivery roles have).
  */
 import type { Template } from '../package/package';
-import { resourcesOfType } from '../package/package';
+import { resourcesOfType, roleOf, roleStatements } from '../package/package';
 import type { Variant } from '../package/variants';
 import { simulateTemplate } from './simulate';
 
@@ -18,14 +18,8 @@ export interface Mutation {
 }
 
 const copy = (template: Template): Template => structuredClone(template);
-const statementsOf = (template: Template, role: string) =>
-  ((template.Resources[role]?.Properties?.Policies ?? []) as RolePolicy[]).flatMap(
-    (policy) => policy.PolicyDocument.Statement,
-  );
-
 /** The role that runs `connect`. */
-const connectRole = (template: Template) =>
-  (template.Resources.ConnectLambdaFunction?.Properties?.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+const connectRole = (template: Template) => roleOf(template, 'ConnectLambdaFunction') as string;
 
 export function mutationsOf(template: Template): Mutation[] {
   const mutations: Mutation[] = [];
@@ -46,7 +40,7 @@ export function mutationsOf(template: Template): Mutation[] {
   }
   const role = connectRole(template);
   const post = resourcesOfType(template, 'AWS::IAM::Role')
-    .flatMap(([id]) => statementsOf(template, id))
+    .flatMap(([id]) => roleStatements(template, id))
     .find((statement) => statement.Sid === 'PostToOwnConnectionsOnly');
   if (post === undefined) throw new Error('no role posts to connections: nothing to widen connect’s role with');
   const widened = copy(template);

@@ -101,3 +101,47 @@ export async function packageService(options: PackageOptions = {}): Promise<Pack
 export function resourcesOfType(template: Template, type: string): [string, Template['Resources'][string]][] {
   return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
 }
+
+/** A statement of a role's inline policy, as the template's roles hold them. */
+export interface PolicyStatement {
+  Sid?: string;
+  Effect?: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
+
+/** The role a function runs as, when it is one of the template's (its Role is that role's `Fn::GetAtt` Arn). */
+export function roleOf(template: Template, functionId: string): string | undefined {
+  const role = template.Resources[functionId]?.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined;
+  return role?.['Fn::GetAtt']?.[0];
+}
+
+/** Every statement of a role's inline policies. */
+export function roleStatements(template: Template, role: string): PolicyStatement[] {
+  const policies = (template.Resources[role]?.Properties?.Policies ?? []) as {
+    PolicyDocument: { Statement: PolicyStatement[] };
+  }[];
+  return policies.flatMap((policy) => policy.PolicyDocument.Statement);
+}
+
+/** Every statement of the inline policies of the role a function runs as. */
+export function functionStatements(template: Template, functionId: string): PolicyStatement[] {
+  const role = roleOf(template, functionId);
+  if (role === undefined) throw new Error(`${functionId} has no role of ours`);
+  return roleStatements(template, role);
+}
+
+/** The resources the role of a function allows `action` on. */
+export function allowedResources(template: Template, functionId: string, action: string): unknown[] {
+  return functionStatements(template, functionId)
+    .filter((statement) => [statement.Action].flat().includes(action))
+    .flatMap((statement) => [statement.Resource].flat());
+}
+
+/** A function's environment variables ({} when it has none). */
+export function environmentOf(template: Template, functionId: string): Record<string, unknown> {
+  const environment = template.Resources[functionId]?.Properties?.Environment as
+    { Variables?: Record<string, unknown> } | undefined;
+  return environment?.Variables ?? {};
+}
