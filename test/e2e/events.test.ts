@@ -145,18 +145,28 @@ for (const storeCase of cases) {
       expect(presence(a2.client)).toEqual(['leave alice 1 false false', 'leave bob 0 false true']);
     });
 
+    /** `npm run publish -- --event`: the publish function invoked as PublishRule would; its summary. */
+    async function pushFromBus(room: string, data: string): Promise<unknown> {
+      const run = await runScript('publish.ts', {
+        cwd: service.serviceDir,
+        env: { ...process.env, LAMBDA_PORT: String(service.ports.lambda) },
+        args: ['--event', '--room', room, '--data', data],
+        timeoutMs: 60_000,
+      });
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+      return JSON.parse(run.stdout) as unknown;
+    }
+
     it('npm run publish -- --event pushes to the room through the publish function, as PublishRule would', async () => {
       const { client } = await open('carol');
       await client.request({ action: 'join', room: ROOM }, 'joined');
       const heard = client.ofType('message');
-      const run = await runScript('publish.ts', {
-        cwd: service.serviceDir,
-        env: { ...process.env, LAMBDA_PORT: String(service.ports.lambda) },
-        args: ['--event', '--room', ROOM, '--data', '{"text":"from the bus"}'],
-        timeoutMs: 60_000,
+      expect(await pushFromBus(ROOM, '{"text":"from the bus"}')).toMatchObject({
+        type: 'delivery',
+        room: ROOM,
+        recipients: 1,
+        sent: 1,
       });
-      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
-      expect(JSON.parse(run.stdout)).toMatchObject({ type: 'delivery', room: ROOM, recipients: 1, sent: 1 });
       expect(await heard).toMatchObject({
         type: 'message',
         room: ROOM,
@@ -178,14 +188,7 @@ for (const storeCase of cases) {
       );
       // Typing is not published; the push that follows is.
       client.send({ action: 'publish', room: NEWS, data: { typing: true }, ephemeral: true });
-      const run = await runScript('publish.ts', {
-        cwd: service.serviceDir,
-        env: { ...process.env, LAMBDA_PORT: String(service.ports.lambda) },
-        args: ['--event', '--room', NEWS, '--data', '"from the bus"'],
-        timeoutMs: 60_000,
-      });
-      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
-      const pushed = JSON.parse(run.stdout) as { seq: number; id: string };
+      const pushed = (await pushFromBus(NEWS, '"from the bus"')) as { seq: number; id: string };
       const found = await eventually(
         async () => published(),
         (lines) => lines.length >= 2,
