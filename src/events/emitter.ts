@@ -94,7 +94,8 @@ export class BusSink implements EventSink {
   }
 
   private async putBatch(batch: BusEvent[], deadline: number): Promise<BusEvent[]> {
-    let pending = batch;
+    // Each entry made once (its Detail is JSON of up to a published message's 128 KB), whatever the retries.
+    let pending = batch.map((event) => ({ event, entry: entryOf(event, this.bus) }));
     for (let attempt = 0; attempt < PUT_ATTEMPTS && pending.length > 0; attempt++) {
       const left = deadline - Date.now();
       if (left <= 0) break;
@@ -106,7 +107,7 @@ export class BusSink implements EventSink {
       if (timeoutMs <= 0) break;
       try {
         const answer = await this.client.putEvents(
-          pending.map((event) => entryOf(event, this.bus)),
+          pending.map(({ entry }) => entry),
           timeoutMs,
         );
         if (answer.FailedEntryCount === 0) return [];
@@ -117,7 +118,7 @@ export class BusSink implements EventSink {
         log.warn('PutEvents failed', { attempt, entries: pending.length, error });
       }
     }
-    return pending;
+    return pending.map(({ event }) => event);
   }
 }
 
