@@ -49,17 +49,16 @@ export function queued(): boolean {
 }
 
 /**
- * Sends the departures to the queue, visible when the last one's debounce ends. Resolves with
- * whether it was sent; never throws (what is not sent is left for the sweep, and logged).
+ * Sends the departures to the queue, visible at `due` (when the last one's debounce ends).
+ * Resolves with whether it was sent; never throws (what is not sent is left for the sweep, and logged).
  */
 export async function queueDepartures(
   departures: readonly Departure[],
+  due: number,
   deadline: number,
-  debounceMs = eventSettings().debounceMs,
 ): Promise<boolean> {
   const queue = eventSettings().departuresQueue;
   if (queue === undefined || departures.length === 0) return false;
-  const due = Math.max(...departures.map((departure) => departure.at)) + debounceMs;
   const body = JSON.stringify({ departures } satisfies DeparturesMessage);
   for (let attempt = 1; attempt <= SEND_ATTEMPTS; attempt++) {
     const timeoutMs = Math.min(SEND_TIMEOUT_MS, deadline - Date.now());

@@ -96,12 +96,12 @@ export async function settleDepartures(
   debounceMs = eventSettings().debounceMs,
 ): Promise<void> {
   if (departures.length === 0) return;
+  const due = Math.max(...departures.map((departure) => departure.at)) + debounceMs;
   // In AWS the debounce is waited out in the departures queue, not here (./departures-queue.ts).
   if (queued()) {
-    await queueDepartures(departures, courier.deadline, debounceMs);
+    await queueDepartures(departures, due, courier.deadline);
     return;
   }
-  const due = Math.max(...departures.map((departure) => departure.at)) + debounceMs;
   if (due > courier.deadline) {
     log.info('departures left for the sweep: no time to wait out the debounce', { departures: departures.length });
     return;
