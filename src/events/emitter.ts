@@ -10,7 +10,7 @@ import { EventBridgeClient, MAX_ENTRIES_PER_PUT } from '../aws/event-bridge';
 import type { PutEventsEntry } from '../aws/event-bridge';
 import { signingCredentials } from '../aws/request';
 import { fullJitter } from '../backoff';
-import { METRICS_NAMESPACE } from '../chat/fanout/emf';
+import { emfRecord, writeEmf } from '../chat/fanout/emf';
 import { log } from '../log';
 import { eventSettings } from './settings';
 import type { EventSettings } from './settings';
@@ -172,20 +172,12 @@ export function shortLine(event: BusEvent): string {
 
 /** The EMF line of events that could not be delivered (a CloudWatch metric without PutMetricData). */
 export function undeliveredRecord(lost: readonly BusEvent[], timestamp = Date.now()) {
-  return {
-    _aws: {
-      Timestamp: timestamp,
-      CloudWatchMetrics: [
-        {
-          Namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE,
-          Dimensions: [['service']],
-          Metrics: [{ Name: 'undelivered', Unit: 'Count' }],
-        },
-      ],
-    },
-    service: EVENTS_METRICS_SERVICE,
-    undelivered: lost.length,
-  };
+  return emfRecord(
+    ['service'],
+    [{ Name: 'undelivered', Unit: 'Count' }],
+    { service: EVENTS_METRICS_SERVICE, undelivered: lost.length },
+    timestamp,
+  );
 }
 
 /** The sink of this container's settings: the bus in AWS, the file under `npm start`, else none. */
@@ -227,7 +219,5 @@ function reportLost(lost: readonly BusEvent[]): void {
   log.error('events not delivered', {
     events: lost.map((event) => ({ type: event.type, id: event.detail.id, connectionId: event.detail.connectionId })),
   });
-  if (process.env.POWERTOOLS_METRICS_DISABLED !== 'true') {
-    process.stdout.write(JSON.stringify(undeliveredRecord(lost)) + '\n');
-  }
+  writeEmf(undeliveredRecord(lost));
 }

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { EventBridgeEvent } from 'aws-lambda';
-import { METRICS_NAMESPACE } from '../chat/fanout/emf';
+import { emfRecord, writeEmf } from '../chat/fanout/emf';
 import { log } from '../log';
 import { EVENTS_METRICS_SERVICE } from './emitter';
 
@@ -48,21 +48,11 @@ export function recordInbound(event: BridgeEvent, outcome: 'pushed' | 'refused' 
   if (outcome === 'pushed') log.info('event published', { ...line, ...fields });
   else if (outcome === 'refused') log.warn('event not published', { ...line, ...fields });
   else log.error('event not published', { ...line, ...fields });
-  if (process.env.POWERTOOLS_METRICS_DISABLED === 'true') return;
-  const record = {
-    _aws: {
-      Timestamp: Date.now(),
-      CloudWatchMetrics: [
-        {
-          Namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE,
-          Dimensions: [['service', 'outcome']],
-          Metrics: [{ Name: 'inbound', Unit: 'Count' }],
-        },
-      ],
-    },
-    service: EVENTS_METRICS_SERVICE,
-    outcome,
-    inbound: 1,
-  };
-  process.stdout.write(JSON.stringify(record) + '\n');
+  writeEmf(
+    emfRecord(['service', 'outcome'], [{ Name: 'inbound', Unit: 'Count' }], {
+      service: EVENTS_METRICS_SERVICE,
+      outcome,
+      inbound: 1,
+    }),
+  );
 }

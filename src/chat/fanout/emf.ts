@@ -13,38 +13,59 @@ export const METRICS_SERVICE = 'fan-out';
 
 const COUNTS = ['recipients', 'sent', 'stale', 'failed', 'unsent', 'shards'] as const;
 
-/** The EMF record of one delivery, as Powertools builds it. */
-export function deliveryRecord(summary: DeliveryFrame, seconds: number, timestamp = Date.now()) {
-  const path = summary.shards === undefined ? 'direct' : 'sharded';
-  const values = {
-    recipients: summary.recipients,
-    sent: summary.sent,
-    stale: summary.stale,
-    failed: summary.failed,
-    unsent: summary.unsent,
-    shards: summary.shards ?? 1,
-    seconds,
-  };
+/**
+ * One EMF record in Powertools' shape: the metrics (their values among `fields`) under one set of
+ * dimensions (also among `fields`), in the namespace POWERTOOLS_METRICS_NAMESPACE names.
+ */
+export function emfRecord<F extends Record<string, unknown>>(
+  dimensions: string[],
+  metrics: { Name: string; Unit: string }[],
+  fields: F,
+  timestamp = Date.now(),
+) {
   return {
     _aws: {
       Timestamp: timestamp,
       CloudWatchMetrics: [
         {
           Namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE,
-          Dimensions: [['service', 'path']],
-          Metrics: [...COUNTS.map((Name) => ({ Name, Unit: 'Count' })), { Name: 'seconds', Unit: 'Seconds' }],
+          Dimensions: [dimensions],
+          Metrics: metrics,
         },
       ],
     },
-    ...(summary.deliveryId === undefined ? {} : { deliveryId: summary.deliveryId }),
-    service: METRICS_SERVICE,
-    path,
-    ...values,
+    ...fields,
   };
 }
 
-/** Writes the record, unless POWERTOOLS_METRICS_DISABLED is true (the switch Powertools reads). */
-export function writeDeliveryMetrics(summary: DeliveryFrame, seconds: number): void {
+/** Writes a record, unless POWERTOOLS_METRICS_DISABLED is true (the switch Powertools reads). */
+export function writeEmf(record: object): void {
   if (process.env.POWERTOOLS_METRICS_DISABLED === 'true') return;
-  process.stdout.write(JSON.stringify(deliveryRecord(summary, seconds)) + '\n');
+  process.stdout.write(JSON.stringify(record) + '\n');
+}
+
+/** The EMF record of one delivery, as Powertools builds it. */
+export function deliveryRecord(summary: DeliveryFrame, seconds: number, timestamp = Date.now()) {
+  const path = summary.shards === undefined ? 'direct' : 'sharded';
+  return emfRecord(
+    ['service', 'path'],
+    [...COUNTS.map((Name) => ({ Name, Unit: 'Count' })), { Name: 'seconds', Unit: 'Seconds' }],
+    {
+      ...(summary.deliveryId === undefined ? {} : { deliveryId: summary.deliveryId }),
+      service: METRICS_SERVICE,
+      path,
+      recipients: summary.recipients,
+      sent: summary.sent,
+      stale: summary.stale,
+      failed: summary.failed,
+      unsent: summary.unsent,
+      shards: summary.shards ?? 1,
+      seconds,
+    },
+    timestamp,
+  );
+}
+
+export function writeDeliveryMetrics(summary: DeliveryFrame, seconds: number): void {
+  writeEmf(deliveryRecord(summary, seconds));
 }
