@@ -39,11 +39,14 @@ interface Sent {
 /** SQS as far as SendMessage goes: keeps each message, or answers `status`; `deliver` plays the event source. */
 let server: Server;
 let sent: Sent[];
+/** Every SendMessage request, answered or refused. */
+let requests: number;
 let status: number;
 let events: LifecycleEvent[];
 
 beforeEach(async () => {
   sent = [];
+  requests = 0;
   status = 200;
   events = [];
   server = createServer((req, res) => {
@@ -51,6 +54,7 @@ beforeEach(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const request = JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>;
+      requests++;
       if (req.headers['x-amz-target'] === 'AmazonSQS.SendMessage' && status === 200) {
         sent.push({
           queue: String(request.QueueUrl),
@@ -142,6 +146,7 @@ it('a queue that refuses: the route still answers, the departures stay in the st
   events.length = 0;
   await act('a1', { action: 'leave', room: 'r' }, 'alice');
   expect(sent).toEqual([]);
+  expect(requests).toBe(2); // SEND_ATTEMPTS, within the emit budget
   expect(harness.loggedErrors().map((line) => line.message)).toContain(
     'departures left for the sweep: the queue did not take them',
   );
